@@ -1,0 +1,103 @@
+//! Signing in and out of the portal.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::api::AppError;
+
+/// The signed-in user as the browser sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionUser {
+    pub username: String,
+    pub is_admin: bool,
+}
+
+/// Checks the credentials, sets the session cookie and sends the browser to
+/// `next` (a path on this site) or the dashboard.
+#[server(prefix = "/portal/fn", endpoint = "login")]
+pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
+    use std::net::SocketAddr;
+
+    use axum::{extract::ConnectInfo, http::header::SET_COOKIE};
+
+    use crate::{api::session::session_cookie, core::AppState};
+
+    let state = expect_context::<AppState>();
+    let client_addr = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+        .await
+        .ok()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let (_user, token) = state.auth.login(&username, password, client_addr.as_deref()).await?;
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.insert_header(
+        SET_COOKIE,
+        session_cookie(&token, state.auth.session_ttl(), state.http.secure_cookies),
+    );
+    leptos_axum::redirect(&local_redirect_target(next.as_deref()));
+    Ok(())
+}
+
+/// Ends the session server-side, clears the cookie and returns to the login page.
+#[server(prefix = "/portal/fn", endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    use axum::http::{header::SET_COOKIE, request::Parts};
+
+    use crate::{
+        api::session::{expired_session_cookie, session_token},
+        core::AppState,
+    };
+
+    let state = expect_context::<AppState>();
+    if let Some(token) = use_context::<Parts>().and_then(|parts| session_token(&parts.headers)) {
+        state.auth.logout(&token).await?;
+    }
+    let response = expect_context::<leptos_axum::ResponseOptions>();
+    response.insert_header(SET_COOKIE, expired_session_cookie(state.http.secure_cookies));
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// The signed-in user, or `None` for a visitor.
+#[server(prefix = "/portal/fn", endpoint = "signed_in_user")]
+pub async fn signed_in_user() -> Result<Option<SessionUser>, AppError> {
+    let user = crate::api::session::current_user().await?;
+    Ok(user.map(|user| SessionUser { username: user.username.to_string(), is_admin: user.is_admin }))
+}
+
+/// `next` when it is a path on this site, else the dashboard: a login link must
+/// never be able to send the browser elsewhere.
+pub fn local_redirect_target(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_target_stays_on_site() {
+        assert_eq!(local_redirect_target(Some("/projects?page=2")), "/projects?page=2");
+        for bad in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil"), Some("/a\nb")] {
+            assert_eq!(local_redirect_target(bad), "/", "{bad:?}");
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn server_functions_live_under_the_portal_prefix() {
+        use leptos::server_fn::ServerFn;
+        for path in [Login::PATH, Logout::PATH, SignedInUser::PATH, crate::api::system::GetSystemOverview::PATH] {
+            assert!(path.starts_with(crate::api::SERVER_FN_PREFIX), "{path}");
+        }
+    }
+}

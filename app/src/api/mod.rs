@@ -1,0 +1,14 @@
+//! The portal's server functions: thin wrappers that authenticate the caller,
+//! call one core service method and shape the answer for the UI. The types
+//! here travel to the browser, so they compile for both targets.
+
+pub mod auth;
+pub mod error;
+#[cfg(feature = "ssr")]
+pub mod session;
+pub mod system;
+
+pub use error::AppError;
+
+/// URL prefix of every server function, kept apart from `/api/v2.0` (REST) and `/v2` (registry).
+pub const SERVER_FN_PREFIX: &str = "/portal/fn";

@@ -1,0 +1,40 @@
+//! The core layer's error type. Callers at the HTTP edge map it to their own
+//! responses; nothing here knows about status codes.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The username/password pair does not match an account. Deliberately says
+    /// nothing about which half was wrong.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The request needs a signed-in user and has none (or an expired session).
+    #[error("not signed in")]
+    Unauthenticated,
+    /// A value supplied by the caller is not acceptable.
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("storage error at {path}: {source}")]
+    Storage {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field, message: message.into() }
+    }
+}

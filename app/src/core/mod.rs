@@ -1,0 +1,14 @@
+//! The server-side core shared by the portal's server functions and the `/v2` API:
+//! domain types, services, repositories (all SQL) and storage. Calls go
+//! handler → service → repository/storage, never the other way.
+
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod state;
+pub mod storage;
+pub mod system;
+pub mod users;
+
+pub use error::{Error, Result};
+pub use state::AppState;

@@ -1,0 +1,74 @@
+//! The one application state: built once at start-up, cloned into every
+//! handler and (through Leptos context) every server function.
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::core::{
+    auth::{AdminBootstrap, AuthService},
+    db::Db,
+    storage::LocalStorage,
+    system::SystemService,
+    Result,
+};
+
+/// What the core needs to start, already validated by the configuration layer.
+#[derive(Clone, Debug)]
+pub struct CoreSettings {
+    pub database_url: String,
+    pub storage_root: PathBuf,
+    /// The first administrator's password; generated when `None`.
+    pub admin_password: Option<String>,
+    pub session_ttl: Duration,
+    /// Mark cookies `Secure` (Berth is reached over HTTPS).
+    pub secure_cookies: bool,
+    /// `scheme://host[:port]` of the external URL, accepted as a request origin.
+    pub external_origin: String,
+}
+
+/// Settings read by the HTTP edge at request time.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub secure_cookies: bool,
+    pub external_origin: String,
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub auth: AuthService,
+    pub system: SystemService,
+    pub http: Arc<HttpSettings>,
+}
+
+/// A started core and what the first start did about the administrator.
+pub struct Started {
+    pub state: AppState,
+    pub admin: AdminBootstrap,
+}
+
+impl AppState {
+    /// Connects and migrates the database (aborting on failure), opens storage
+    /// and makes sure an administrator exists.
+    pub async fn start(settings: CoreSettings, leptos_options: LeptosOptions) -> Result<Started> {
+        let db = Db::connect(&settings.database_url).await?;
+        db.migrate().await?;
+        let storage = LocalStorage::open(settings.storage_root).await?;
+        let auth = AuthService::new(db.clone(), settings.session_ttl);
+        let admin = auth.bootstrap_admin(settings.admin_password).await?;
+        let state = AppState {
+            leptos_options,
+            system: SystemService::new(db.clone(), storage),
+            db,
+            auth,
+            http: Arc::new(HttpSettings {
+                secure_cookies: settings.secure_cookies,
+                external_origin: settings.external_origin,
+            }),
+        };
+        Ok(Started { state, admin })
+    }
+}

@@ -1,0 +1,76 @@
+//! What the server knows about itself: component health for monitors and the
+//! overview shown on the dashboard.
+
+use crate::core::{
+    db::{Db, DbKind},
+    storage::{DiskSpace, LocalStorage},
+    Result,
+};
+
+/// Outcome of checking one component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ComponentStatus {
+    Healthy,
+    /// With a reason fit to show anyone.
+    Unhealthy(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct HealthReport {
+    pub database: ComponentStatus,
+    pub storage: ComponentStatus,
+}
+
+impl HealthReport {
+    pub fn is_healthy(&self) -> bool {
+        self.database == ComponentStatus::Healthy && self.storage == ComponentStatus::Healthy
+    }
+}
+
+/// The facts the dashboard shows.
+#[derive(Clone, Debug)]
+pub struct Overview {
+    pub version: &'static str,
+    pub database: DbKind,
+    pub storage_location: String,
+    pub disk: DiskSpace,
+}
+
+#[derive(Clone, Debug)]
+pub struct SystemService {
+    db: Db,
+    storage: LocalStorage,
+}
+
+impl SystemService {
+    pub fn new(db: Db, storage: LocalStorage) -> Self {
+        Self { db, storage }
+    }
+
+    /// Checks the database and the store concurrently; failures are reported,
+    /// not raised, so a monitor always gets an answer.
+    pub async fn health(&self) -> HealthReport {
+        let (database, storage) = tokio::join!(self.db.ping(), self.storage.check_writable());
+        // Monitors are often unauthenticated: they get a short reason, the log gets the detail.
+        let status = |component: &str, reason: &str, r: Result<()>| match r {
+            Ok(()) => ComponentStatus::Healthy,
+            Err(e) => {
+                tracing::warn!(component, error = %e, "health check failed");
+                ComponentStatus::Unhealthy(reason.to_owned())
+            }
+        };
+        HealthReport {
+            database: status("database", "database unreachable", database),
+            storage: status("storage", "storage not writable", storage),
+        }
+    }
+
+    pub async fn overview(&self) -> Result<Overview> {
+        Ok(Overview {
+            version: env!("CARGO_PKG_VERSION"),
+            database: self.db.kind(),
+            storage_location: self.storage.root().display().to_string(),
+            disk: self.storage.disk_space().await?,
+        })
+    }
+}

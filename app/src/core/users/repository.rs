@@ -1,0 +1,117 @@
+//! All SQL touching the `users` table.
+
+use chrono::{DateTime, Utc};
+
+use super::{User, UserId, Username};
+use crate::{
+    core::{db::Db, Error, Result},
+    on_db,
+};
+
+/// The columns of [`USER_COLUMNS`]; other repositories that join `users` read into it too.
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    username: String,
+    email: Option<String>,
+    full_name: String,
+    is_admin: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+
+    fn try_from(row: UserRow) -> Result<Self> {
+        // Stored names were validated on the way in; a bad one means the row was
+        // written by something else, which is worth failing loudly on.
+        let username = Username::parse(&row.username).map_err(|message| {
+            Error::Database(sqlx::Error::Decode(
+                format!("stored username {:?} {message}", row.username).into(),
+            ))
+        })?;
+        Ok(User {
+            id: UserId(row.id),
+            username,
+            email: row.email,
+            full_name: row.full_name,
+            is_admin: row.is_admin,
+            created_at: row.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CredentialRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: Option<String>,
+}
+
+/// Everything needed to check a password for a user.
+pub struct UserCredentials {
+    pub user: User,
+    /// `None` for accounts that cannot sign in with a local password.
+    pub password_hash: Option<String>,
+}
+
+/// What a new account is created with.
+pub struct NewUser<'a> {
+    pub username: &'a Username,
+    pub email: Option<&'a str>,
+    pub full_name: &'a str,
+    pub password_hash: Option<&'a str>,
+    pub is_admin: bool,
+}
+
+pub(crate) const USER_COLUMNS: &str = "id, username, email, full_name, is_admin, created_at";
+
+#[derive(Clone, Debug)]
+pub struct UserRepository {
+    db: Db,
+}
+
+impl UserRepository {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    pub async fn find(&self, id: UserId) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, UserRow>(&sql).bind(id.0).fetch_optional(pool).await
+        })?;
+        row.map(User::try_from).transpose()
+    }
+
+    pub async fn find_credentials(&self, username: &Username) -> Result<Option<UserCredentials>> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1");
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, CredentialRow>(&sql).bind(username.as_str()).fetch_optional(pool).await
+        })?;
+        row.map(|row| {
+            Ok(UserCredentials { user: User::try_from(row.user)?, password_hash: row.password_hash })
+        })
+        .transpose()
+    }
+
+    /// Creates the account unless one with that username exists; returns the
+    /// new id, or `None` when the name was taken (by a concurrent node too).
+    pub async fn create_if_absent(&self, new: NewUser<'_>, now: DateTime<Utc>) -> Result<Option<UserId>> {
+        const SQL: &str = "INSERT INTO users (username, email, full_name, password_hash, is_admin, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING RETURNING id";
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(new.username.as_str())
+                .bind(new.email)
+                .bind(new.full_name)
+                .bind(new.password_hash)
+                .bind(new.is_admin)
+                .bind(now)
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.map(UserId))
+    }
+}

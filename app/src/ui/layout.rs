@@ -1,0 +1,171 @@
+//! The frame around every signed-in page: top bar with the user menu, side
+//! navigation and footer. Visitors without a session are sent to the login page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{Outlet, Redirect, A},
+    hooks::use_location,
+    location::Url,
+};
+
+use crate::api::{
+    auth::{signed_in_user, Logout, SessionUser},
+    AppError,
+};
+
+#[component]
+pub fn PortalLayout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| signed_in_user());
+    let location = use_location();
+    view! {
+        <div class="flex min-h-screen flex-col">
+            <Suspense fallback=|| view! { <TopBarSkeleton /> }>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Ok(Some(user)) => view! { <TopBar user /> }.into_any(),
+                        Ok(None) | Err(AppError::Unauthenticated) => {
+                            let next = format!("{}{}", location.pathname.get_untracked(), location.search.get_untracked());
+                            let path = format!("/login?next={}", Url::escape(&next));
+                            view! { <Redirect path /> }.into_any()
+                        }
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <div class="mx-auto flex w-full max-w-7xl flex-1 gap-6 px-4 py-6">
+                <SideNav />
+                <main class="min-w-0 flex-1">
+                    <Outlet />
+                </main>
+            </div>
+            <Footer />
+        </div>
+    }
+}
+
+#[component]
+fn TopBar(user: SessionUser) -> impl IntoView {
+    view! {
+        <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <div class="mx-auto flex h-14 max-w-7xl items-center justify-between px-4">
+                <Brand />
+                <UserMenu user />
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn TopBarSkeleton() -> impl IntoView {
+    view! {
+        <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <div class="mx-auto flex h-14 max-w-7xl items-center px-4">
+                <Brand />
+            </div>
+        </header>
+    }
+}
+
+#[component]
+fn Brand() -> impl IntoView {
+    view! {
+        <A href="/" attr:class="flex items-center gap-2 text-lg font-semibold tracking-tight">
+            <span aria-hidden="true" class="inline-block h-6 w-6 rounded bg-sky-600"></span>
+            "Berth"
+        </A>
+    }
+}
+
+/// The username button opens a menu with "Log out". The menu needs the wasm
+/// to be running, which makes it the end-to-end tests' proof of hydration.
+#[component]
+fn UserMenu(user: SessionUser) -> impl IntoView {
+    let (open, set_open) = signal(false);
+    let logout = ServerAction::<Logout>::new();
+    let role = if user.is_admin { "Administrator" } else { "User" };
+    view! {
+        <div class="relative">
+            <button
+                type="button"
+                data-testid="user-menu"
+                aria-haspopup="menu"
+                aria-expanded=move || open.get().to_string()
+                class="flex items-center gap-2 rounded-md px-3 py-1.5 text-sm font-medium hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:hover:bg-slate-800"
+                on:click=move |_| set_open.update(|open| *open = !*open)
+            >
+                <span>{user.username.clone()}</span>
+                <span class="text-xs text-slate-500 dark:text-slate-400">{role}</span>
+            </button>
+            <Show when=move || open.get()>
+                <div
+                    role="menu"
+                    class="absolute right-0 z-10 mt-2 w-48 rounded-md border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-900"
+                >
+                    <ActionForm action=logout>
+                        <button
+                            type="submit"
+                            role="menuitem"
+                            class="block w-full px-4 py-2 text-left text-sm hover:bg-slate-100 dark:hover:bg-slate-800"
+                        >
+                            "Log out"
+                        </button>
+                    </ActionForm>
+                </div>
+            </Show>
+        </div>
+    }
+}
+
+#[component]
+fn SideNav() -> impl IntoView {
+    view! {
+        <nav aria-label="Main" class="hidden w-48 shrink-0 sm:block">
+            <ul class="space-y-1 text-sm">
+                <li>
+                    <A
+                        href="/"
+                        exact=true
+                        attr:class="block rounded-md px-3 py-2 hover:bg-slate-100 aria-[current=page]:bg-sky-50 aria-[current=page]:font-medium aria-[current=page]:text-sky-700 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-sky-300"
+                    >
+                        "Dashboard"
+                    </A>
+                </li>
+            </ul>
+        </nav>
+    }
+}
+
+#[component]
+fn Footer() -> impl IntoView {
+    view! {
+        <footer class="border-t border-slate-200 py-4 text-center text-xs text-slate-500 dark:border-slate-800 dark:text-slate-400">
+            "Berth " <span data-testid="version">{env!("CARGO_PKG_VERSION")}</span> " · OCI artifact registry"
+        </footer>
+    }
+}
+
+#[component]
+pub fn ErrorBanner(error: AppError) -> impl IntoView {
+    view! {
+        <div role="alert" class="mx-auto mt-4 max-w-7xl rounded-md border border-red-300 bg-red-50 px-4 py-3 text-sm text-red-800 dark:border-red-800 dark:bg-red-950 dark:text-red-200">
+            {error.to_string()}
+        </div>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Not found" />
+        <main class="mx-auto max-w-xl px-4 py-24 text-center">
+            <h1 class="text-2xl font-semibold">"Page not found"</h1>
+            <p class="mt-2 text-slate-600 dark:text-slate-400">"There is nothing at this address."</p>
+            <A href="/" attr:class="mt-6 inline-block text-sky-700 underline dark:text-sky-300">"Back to the dashboard"</A>
+        </main>
+    }
+}

@@ -1,0 +1,58 @@
+//! The sign-in page for database users.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::auth::Login;
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let next = move || query.read().get("next").unwrap_or_default();
+    let error = move || login.value().get().and_then(Result::err).map(|error| error.to_string());
+    let input_class = "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-sm shadow-sm focus:border-sky-500 focus:outline-none focus:ring-2 focus:ring-sky-500 dark:border-slate-700 dark:bg-slate-900";
+    view! {
+        <Title text="Log in" />
+        <main class="flex min-h-screen items-center justify-center px-4">
+            <div class="w-full max-w-sm">
+                <div class="mb-8 text-center">
+                    <span aria-hidden="true" class="mx-auto mb-3 block h-10 w-10 rounded-lg bg-sky-600"></span>
+                    <h1 class="text-2xl font-semibold tracking-tight">"Log in to Berth"</h1>
+                </div>
+                <ActionForm
+                    action=login
+                    attr:class="space-y-4 rounded-lg border border-slate-200 bg-white p-6 shadow-sm dark:border-slate-800 dark:bg-slate-900"
+                >
+                    <input type="hidden" name="next" prop:value=next />
+                    <div>
+                        <label for="username" class="block text-sm font-medium">"Username"</label>
+                        <input id="username" name="username" type="text" autocomplete="username" required autofocus class=input_class />
+                    </div>
+                    <div>
+                        <label for="password" class="block text-sm font-medium">"Password"</label>
+                        <input id="password" name="password" type="password" autocomplete="current-password" required class=input_class />
+                    </div>
+                    {move || {
+                        error()
+                            .map(|message| {
+                                view! {
+                                    <p role="alert" class="rounded-md bg-red-50 px-3 py-2 text-sm text-red-700 dark:bg-red-950 dark:text-red-300">
+                                        {message}
+                                    </p>
+                                }
+                            })
+                    }}
+                    <button
+                        type="submit"
+                        disabled=move || login.pending().get()
+                        class="w-full rounded-md bg-sky-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-sky-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-offset-2 disabled:opacity-60"
+                    >
+                        {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
+                    </button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,24 @@
+-- Accounts that can sign in to the portal and the registry, and their portal sessions.
+CREATE TABLE users (
+    id            BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username      TEXT        NOT NULL,
+    email         TEXT,
+    full_name     TEXT        NOT NULL DEFAULT '',
+    -- argon2id PHC string; NULL for accounts that authenticate elsewhere (LDAP, OIDC).
+    password_hash TEXT,
+    is_admin      BOOLEAN     NOT NULL DEFAULT FALSE,
+    created_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL,
+    CONSTRAINT users_username_key UNIQUE (username)
+);
+
+CREATE TABLE sessions (
+    -- SHA-256 of the cookie value: a leaked database does not hand out live sessions.
+    token_hash   TEXT        PRIMARY KEY,
+    user_id      BIGINT      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    client_addr  TEXT
+);
+CREATE INDEX sessions_user_id_idx ON sessions (user_id);
+CREATE INDEX sessions_expires_at_idx ON sessions (expires_at);

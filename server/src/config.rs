@@ -1,0 +1,420 @@
+//! Configuration: a TOML file (`--config`, or `berth.toml` when present),
+//! overridden by `BERTH_*` environment variables, overridden by flags.
+//!
+//! Every key is declared once in [`KEYS`]; the flag, the environment variable
+//! and the file key all derive from that table, and every value from every
+//! source goes through the same parser, so an error always names the key and
+//! where the bad value came from.
+
+use std::{
+    collections::BTreeMap,
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use url::Url;
+
+/// One configuration key: its file name, flag and environment variable.
+pub struct Key {
+    pub name: &'static str,
+    pub env: &'static str,
+    pub flag: &'static str,
+    pub help: &'static str,
+    pub secret: bool,
+}
+
+macro_rules! keys {
+    ($($name:literal, $env:literal, $flag:literal, $secret:literal, $help:literal;)*) => {
+        pub const KEYS: &[Key] = &[$(Key { name: $name, env: $env, flag: $flag, help: $help, secret: $secret },)*];
+    };
+}
+
+keys! {
+    "listen", "BERTH_LISTEN", "listen", false, "Address to listen on [default: 127.0.0.1:8080]";
+    "data_dir", "BERTH_DATA_DIR", "data-dir", false, "Directory for the SQLite database and the blob store [default: ./berth-data]";
+    "database_url", "BERTH_DATABASE_URL", "database-url", true, "sqlite:// or postgres:// URL [default: SQLite at <data_dir>/berth.db]";
+    "external_url", "BERTH_EXTERNAL_URL", "external-url", false, "URL clients use to reach Berth [default: http(s)://<listen>]";
+    "admin_password", "BERTH_ADMIN_PASSWORD", "admin-password", true, "Password of the first administrator, used on first start only [default: generated and printed once]";
+    "tls_cert", "BERTH_TLS_CERT", "tls-cert", false, "PEM certificate chain; serve HTTPS (needs tls_key)";
+    "tls_key", "BERTH_TLS_KEY", "tls-key", false, "PEM private key for tls_cert";
+    "session_timeout_minutes", "BERTH_SESSION_TIMEOUT_MINUTES", "session-timeout-minutes", false, "Lifetime of a portal session [default: 720]";
+    "shutdown_grace_seconds", "BERTH_SHUTDOWN_GRACE_SECONDS", "shutdown-grace-seconds", false, "How long in-flight requests may finish after SIGTERM/SIGINT [default: 30]";
+    "log_format", "BERTH_LOG_FORMAT", "log-format", false, "text or json [default: text]";
+    "log_level", "BERTH_LOG_LEVEL", "log-level", false, "tracing filter, e.g. info or berth=debug,info [default: info]";
+    "site_root", "BERTH_SITE_ROOT", "site-root", false, "Directory with the portal's built assets (pkg/) [default: $LEPTOS_SITE_ROOT or target/site]";
+}
+
+/// Where a value came from; later sources win.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::File(path) => write!(f, "in {}", path.display()),
+            Self::Env(var) => write!(f, "from environment variable {var}"),
+            Self::Flag(flag) => write!(f, "from flag --{flag}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid value for `{key}` ({origin}): {message}")]
+    Invalid { key: &'static str, origin: Origin, message: String },
+    #[error("cannot read configuration file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("configuration file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("unknown key `{key}` in {path}; known keys: {known}")]
+    UnknownKey { key: String, path: PathBuf, known: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub external_url: Url,
+    pub admin_password: Option<String>,
+    pub tls: Option<TlsFiles>,
+    pub session_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub site_root: PathBuf,
+    /// Where each key's value came from, for `berth config`.
+    pub origins: BTreeMap<&'static str, Origin>,
+}
+
+/// Raw values gathered from all sources, before parsing.
+#[derive(Default)]
+pub struct Sources {
+    values: BTreeMap<&'static str, (String, Origin)>,
+}
+
+impl Sources {
+    /// Layers the file (if any), then the environment, then the flags.
+    pub fn gather(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &BTreeMap<&'static str, String>,
+    ) -> Result<Self, Error> {
+        let mut sources = Self::default();
+        if let Some(path) = file {
+            sources.read_file(path)?;
+        }
+        for key in KEYS {
+            if let Some(value) = env(key.env) {
+                sources.values.insert(key.name, (value, Origin::Env(key.env)));
+            }
+            if let Some(value) = flags.get(key.name) {
+                sources.values.insert(key.name, (value.clone(), Origin::Flag(key.flag)));
+            }
+        }
+        Ok(sources)
+    }
+
+    fn read_file(&mut self, path: &Path) -> Result<(), Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
+        let table: toml::Table =
+            text.parse().map_err(|e: toml::de::Error| Error::Syntax { path: path.to_owned(), message: e.to_string() })?;
+        for (name, value) in table {
+            let Some(key) = KEYS.iter().find(|k| k.name == name) else {
+                let known = KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+                return Err(Error::UnknownKey { key: name, path: path.to_owned(), known });
+            };
+            let origin = Origin::File(path.to_owned());
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    let message = format!("expected a string or a number, found {}", other.type_str());
+                    return Err(Error::Invalid { key: key.name, origin, message });
+                }
+            };
+            self.values.insert(key.name, (text, origin));
+        }
+        Ok(())
+    }
+
+    fn take<T>(
+        &mut self,
+        key: &'static str,
+        origins: &mut BTreeMap<&'static str, Origin>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, Error> {
+        match self.values.remove(key) {
+            None => {
+                origins.insert(key, Origin::Default);
+                Ok(None)
+            }
+            Some((text, origin)) => match parse(&text) {
+                Ok(value) => {
+                    origins.insert(key, origin);
+                    Ok(Some(value))
+                }
+                Err(message) => Err(Error::Invalid { key, origin, message }),
+            },
+        }
+    }
+
+    /// Parses and validates every key, filling in defaults.
+    pub fn resolve(mut self, leptos_site_root: Option<String>) -> Result<Config, Error> {
+        let mut origins = BTreeMap::new();
+        let o = &mut origins;
+        let listen = self.take("listen", o, parse_with(|s| s.parse::<SocketAddr>()))?;
+        let data_dir = self.take("data_dir", o, non_empty_path)?;
+        let database_url = self.take("database_url", o, parse_database_url)?;
+        let external_url = self.take("external_url", o, parse_external_url)?;
+        let admin_password = self.take("admin_password", o, |s| {
+            app::core::auth::validate_password("admin_password", s).map_err(|e| strip_field(&e.to_string()))?;
+            Ok(s.to_owned())
+        })?;
+        let tls_cert = self.take("tls_cert", o, existing_file)?;
+        let tls_key = self.take("tls_key", o, existing_file)?;
+        let session_minutes = self.take("session_timeout_minutes", o, positive_number)?;
+        let grace_seconds = self.take("shutdown_grace_seconds", o, positive_number)?;
+        let log_format = self.take("log_format", o, |s| match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected `text` or `json`".to_owned()),
+        })?;
+        let log_level = self.take("log_level", o, |s| {
+            tracing_subscriber::EnvFilter::try_new(s).map(|_| s.to_owned()).map_err(|e| e.to_string())
+        })?;
+        let site_root = self.take("site_root", o, non_empty_path)?;
+
+        let tls = match (tls_cert, tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (cert, _) => {
+                let (key, other) = if cert.is_some() { ("tls_cert", "tls_key") } else { ("tls_key", "tls_cert") };
+                let origin = origins[key].clone();
+                return Err(Error::Invalid { key, origin, message: format!("needs `{other}` too") });
+            }
+        };
+        let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("berth-data"));
+        let database_url =
+            database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berth.db").display()));
+        let external_url = external_url.unwrap_or_else(|| {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            Url::parse(&format!("{scheme}://{listen}/")).expect("a socket address makes a valid URL")
+        });
+        let site_root = site_root
+            .or_else(|| leptos_site_root.filter(|s| !s.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("target/site"));
+        Ok(Config {
+            listen,
+            data_dir,
+            database_url,
+            external_url,
+            admin_password,
+            tls,
+            session_timeout: Duration::from_secs(60 * session_minutes.unwrap_or(720)),
+            shutdown_grace: Duration::from_secs(grace_seconds.unwrap_or(30)),
+            log_format: log_format.unwrap_or(LogFormat::Text),
+            log_level: log_level.unwrap_or_else(|| "info".to_owned()),
+            site_root,
+            origins,
+        })
+    }
+}
+
+impl Config {
+    /// Cookies get `Secure` whenever browsers reach Berth over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls.is_some() || self.external_url.scheme() == "https"
+    }
+
+    /// The effective configuration as TOML, secrets redacted, each key
+    /// annotated with where its value came from.
+    pub fn describe(&self) -> String {
+        let tls_cert = self.tls.as_ref().map(|t| t.cert.display().to_string());
+        let tls_key = self.tls.as_ref().map(|t| t.key.display().to_string());
+        let values: [(&str, Option<String>); 12] = [
+            ("listen", Some(self.listen.to_string())),
+            ("data_dir", Some(self.data_dir.display().to_string())),
+            ("database_url", Some(redact_url(&self.database_url))),
+            ("external_url", Some(self.external_url.to_string())),
+            ("admin_password", self.admin_password.as_ref().map(|_| "********".to_owned())),
+            ("tls_cert", tls_cert),
+            ("tls_key", tls_key),
+            ("session_timeout_minutes", Some((self.session_timeout.as_secs() / 60).to_string())),
+            ("shutdown_grace_seconds", Some(self.shutdown_grace.as_secs().to_string())),
+            ("log_format", Some(if self.log_format == LogFormat::Json { "json" } else { "text" }.to_owned())),
+            ("log_level", Some(self.log_level.clone())),
+            ("site_root", Some(self.site_root.display().to_string())),
+        ];
+        let mut out = String::new();
+        for (key, value) in values {
+            let origin = self.origins.get(key).cloned().unwrap_or(Origin::Default);
+            match value {
+                Some(value) => {
+                    let value = toml::Value::String(value);
+                    out.push_str(&format!("{key} = {value}  # {origin}\n"));
+                }
+                None => out.push_str(&format!("# {key} is not set\n")),
+            }
+        }
+        out
+    }
+}
+
+fn parse_with<T, E: fmt::Display>(f: impl Fn(&str) -> Result<T, E>) -> impl Fn(&str) -> Result<T, String> {
+    move |s| f(s.trim()).map_err(|e| e.to_string())
+}
+
+fn non_empty_path(s: &str) -> Result<PathBuf, String> {
+    if s.trim().is_empty() { Err("must not be empty".to_owned()) } else { Ok(PathBuf::from(s)) }
+}
+
+fn existing_file(s: &str) -> Result<PathBuf, String> {
+    let path = non_empty_path(s)?;
+    if path.is_file() { Ok(path) } else { Err(format!("{} is not a readable file", path.display())) }
+}
+
+fn positive_number(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("expected a whole number greater than zero, got {s:?}")),
+    }
+}
+
+fn parse_database_url(s: &str) -> Result<String, String> {
+    match app::core::db::DbKind::from_url(s) {
+        Some(_) => Ok(s.to_owned()),
+        None => Err("expected a sqlite:// or postgres:// URL".to_owned()),
+    }
+}
+
+fn parse_external_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| e.to_string())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("expected an http:// or https:// URL with a host".to_owned());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".to_owned());
+    }
+    Ok(url)
+}
+
+/// `"admin_password: must be…"` → `"must be…"`: the key is named by the caller.
+fn strip_field(message: &str) -> String {
+    message.split_once(": ").map_or(message, |(_, rest)| rest).to_owned()
+}
+
+fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("********"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(file: Option<&str>, env: &[(&str, &str)], flags: &[(&'static str, &str)]) -> Result<Config, Error> {
+        let dir = std::env::temp_dir().join(format!("berth-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{:x}.toml", rand_suffix()));
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let flags = flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        let sources = Sources::gather(file.map(|_| path.as_path()), |k| env.get(k).cloned(), &flags)?;
+        sources.resolve(None)
+    }
+
+    fn rand_suffix() -> u128 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    }
+
+    #[test]
+    fn defaults() {
+        let config = resolve(None, &[], &[]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://berth-data/berth.db");
+        assert_eq!(config.external_url.as_str(), "http://127.0.0.1:8080/");
+        assert!(!config.secure_cookies());
+        assert_eq!(config.origins["listen"], Origin::Default);
+    }
+
+    #[test]
+    fn file_then_env_then_flag() {
+        let file = Some("listen = \"127.0.0.1:1001\"\ndata_dir = \"/from-file\"\nlog_level = \"debug\"\n");
+        let env = [("BERTH_LISTEN", "127.0.0.1:1002"), ("BERTH_DATA_DIR", "/from-env")];
+        let flags = [("listen", "127.0.0.1:1003")];
+        let config = resolve(file, &env, &flags).unwrap();
+        assert_eq!(config.listen.port(), 1003);
+        assert_eq!(config.origins["listen"], Origin::Flag("listen"));
+        assert_eq!(config.data_dir, PathBuf::from("/from-env"));
+        assert_eq!(config.origins["data_dir"], Origin::Env("BERTH_DATA_DIR"));
+        assert_eq!(config.log_level, "debug");
+        assert!(matches!(config.origins["log_level"], Origin::File(_)));
+        assert_eq!(config.database_url, "sqlite:///from-env/berth.db");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_source() {
+        let err = resolve(None, &[("BERTH_LISTEN", "nowhere")], &[]).unwrap_err().to_string();
+        assert!(err.contains("`listen`") && err.contains("BERTH_LISTEN"), "{err}");
+        let err = resolve(Some("session_timeout_minutes = 0\n"), &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("`session_timeout_minutes`") && err.contains(".toml"), "{err}");
+        let err = resolve(None, &[], &[("database_url", "mysql://x")]).unwrap_err().to_string();
+        assert!(err.contains("`database_url`") && err.contains("--database-url"), "{err}");
+        let err = resolve(Some("lisen = \"x\"\n"), &[], &[]).unwrap_err().to_string();
+        assert!(err.contains("unknown key `lisen`"), "{err}");
+        let err = resolve(None, &[("BERTH_ADMIN_PASSWORD", "short")], &[]).unwrap_err().to_string();
+        assert!(err.contains("`admin_password`") && err.contains("between 8 and 128"), "{err}");
+        let err = resolve(None, &[("BERTH_EXTERNAL_URL", "ftp://x")], &[]).unwrap_err().to_string();
+        assert!(err.contains("`external_url`"), "{err}");
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_makes_cookies_secure() {
+        let err = resolve(None, &[("BERTH_TLS_CERT", "/definitely/missing.pem")], &[]).unwrap_err().to_string();
+        assert!(err.contains("`tls_cert`") && err.contains("not a readable file"), "{err}");
+        let config = resolve(None, &[("BERTH_EXTERNAL_URL", "https://registry.example.com")], &[]).unwrap();
+        assert!(config.secure_cookies());
+    }
+
+    #[test]
+    fn describe_redacts_secrets() {
+        let env = [
+            ("BERTH_DATABASE_URL", "postgres://berth:hunter2@db/berth"),
+            ("BERTH_ADMIN_PASSWORD", "VerySecret123"),
+        ];
+        let text = resolve(None, &env, &[]).unwrap().describe();
+        assert!(!text.contains("hunter2") && !text.contains("VerySecret123"), "{text}");
+        assert!(text.contains("from environment variable BERTH_DATABASE_URL"), "{text}");
+    }
+}

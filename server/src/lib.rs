@@ -1,0 +1,144 @@
+//! The `berth` server: configuration, the HTTP surface (registry API, REST,
+//! portal, metrics) over the core in the `app` crate, and serving it with
+//! graceful shutdown. [`build_app`] is shared by `main` and the tests.
+
+pub mod cli;
+pub mod config;
+mod metrics;
+mod oci;
+mod portal;
+mod rest;
+pub mod telemetry;
+
+use std::{future::Future, net::TcpListener, sync::Once};
+
+use axum::Router;
+use axum_server::{tls_rustls::RustlsConfig, Handle};
+use leptos::config::LeptosOptions;
+
+pub use app::core::auth::AdminBootstrap;
+use app::{
+    core::{state::CoreSettings, AppState},
+    shell,
+};
+use config::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("start-up failed: {0}")]
+    Core(#[from] app::core::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("cannot load the TLS certificate or key: {0}")]
+    Tls(std::io::Error),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A ready-to-serve Berth: its router, state, and what start-up did.
+pub struct Berth {
+    pub router: Router,
+    pub state: AppState,
+    pub admin: AdminBootstrap,
+}
+
+/// Connects and migrates the database, opens storage, creates the first
+/// administrator if needed and assembles every route.
+pub async fn build_app(config: &Config) -> Result<Berth, Error> {
+    let leptos_options = LeptosOptions::builder()
+        .output_name("berth")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    let settings = CoreSettings {
+        database_url: config.database_url.clone(),
+        storage_root: config.data_dir.join("storage"),
+        admin_password: config.admin_password.clone(),
+        session_ttl: config.session_timeout,
+        secure_cookies: config.secure_cookies(),
+        external_origin: config.external_url.origin().ascii_serialization(),
+    };
+    let started = AppState::start(settings, leptos_options).await?;
+    let http_metrics = metrics::HttpMetrics::new();
+    let routes = Router::new()
+        .merge(oci::router())
+        .merge(rest::router())
+        .merge(portal::router(&started.state))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .with_state(started.state.clone())
+        .merge(metrics::router(http_metrics.clone()));
+    let router = telemetry::layer(metrics::layer(routes, http_metrics));
+    Ok(Berth { router, state: started.state, admin: started.admin })
+}
+
+/// Serves `berth` on `listener` until `shutdown` resolves, then lets
+/// in-flight requests finish (up to the configured grace) and closes the
+/// database.
+pub async fn serve(
+    config: &Config,
+    berth: Berth,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    listener.set_nonblocking(true).map_err(Error::Serve)?;
+    let handle = Handle::new();
+    let grace = config.shutdown_grace;
+    tokio::spawn({
+        let handle = handle.clone();
+        async move {
+            shutdown.await;
+            tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
+            handle.graceful_shutdown(Some(grace));
+        }
+    });
+    let service = berth.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = match &config.tls {
+        Some(tls) => {
+            install_crypto_provider();
+            let tls_config = RustlsConfig::from_pem_file(&tls.cert, &tls.key).await.map_err(Error::Tls)?;
+            axum_server::from_tcp_rustls(listener, tls_config).handle(handle).serve(service).await
+        }
+        None => axum_server::from_tcp(listener).handle(handle).serve(service).await,
+    };
+    berth.state.db.close().await;
+    served.map_err(Error::Serve)
+}
+
+/// Binds the configured address.
+pub fn bind(config: &Config) -> Result<TcpListener, Error> {
+    TcpListener::bind(config.listen).map_err(|source| Error::Bind { addr: config.listen, source })
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
+
+fn install_crypto_provider() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        // Fails only when another provider was installed first, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

@@ -1,0 +1,60 @@
+//! `berth`: parse the command line, then serve or print the configuration.
+
+use std::{io::Write, process::ExitCode};
+
+use server::{cli, AdminBootstrap};
+
+fn main() -> ExitCode {
+    let invocation = match cli::parse(std::env::args_os()) {
+        Ok(invocation) => invocation,
+        Err(cli::CliError::Usage(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("berth: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match invocation {
+        cli::Invocation::ShowConfig(config) => {
+            print!("{}", config.describe());
+            return ExitCode::SUCCESS;
+        }
+        cli::Invocation::Serve(config) => config,
+    };
+    server::telemetry::init(&config);
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "berth stopped");
+            eprintln!("berth: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: server::config::Config) -> Result<(), server::Error> {
+    let listener = server::bind(&config)?;
+    let berth = server::build_app(&config).await?;
+    announce(&config, &berth.admin);
+    server::serve(&config, berth, listener, server::shutdown_signal()).await
+}
+
+/// The lines a person starting Berth needs: where it is and how to sign in.
+fn announce(config: &server::config::Config, admin: &AdminBootstrap) {
+    let mut out = std::io::stdout().lock();
+    match admin {
+        AdminBootstrap::CreatedWithGeneratedPassword(password) => {
+            let _ = writeln!(out, "First start: created the administrator account.");
+            let _ = writeln!(out, "  username: admin");
+            let _ = writeln!(out, "  password: {password}");
+            let _ = writeln!(out, "This password is shown only once; change it after signing in.");
+        }
+        AdminBootstrap::Created => {
+            let _ = writeln!(out, "First start: created the administrator account \"admin\" with the configured password.");
+        }
+        AdminBootstrap::AlreadyPresent => {}
+    }
+    // Last, so whoever waits for this line has seen the credentials too.
+    let _ = writeln!(out, "Berth {} is listening on {}", env!("CARGO_PKG_VERSION"), config.external_url);
+    let _ = out.flush();
+}

@@ -1,0 +1,120 @@
+//! The portal: Leptos pages and server functions, behind a gate that resolves
+//! the session once per request, sends visitors without one to the login page
+//! and refuses cross-site calls to server functions.
+
+use axum::{
+    extract::{Request, State},
+    http::{header, HeaderMap, Method, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Redirect, Response},
+    Router,
+};
+use leptos_axum::{generate_route_list, LeptosRoutes};
+
+use app::{
+    api::{
+        auth::local_redirect_target,
+        session::{session_token, SignedIn},
+        SERVER_FN_PREFIX,
+    },
+    core::AppState,
+    shell, App,
+};
+
+/// Pages a visitor may see without a session.
+const PUBLIC_PAGES: &[&str] = &["/login"];
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let options = state.leptos_options.clone();
+    Router::new()
+        .leptos_routes_with_context(state, generate_route_list(App), || {}, move || shell(options.clone()))
+        .route_layer(middleware::from_fn_with_state(state.clone(), session_gate))
+}
+
+async fn session_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let is_server_fn = path.starts_with(SERVER_FN_PREFIX);
+    if is_server_fn && request.method() != Method::GET && !is_same_origin(request.headers(), &state.http.external_origin) {
+        return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
+    }
+    let user = match session_token(request.headers()) {
+        Some(token) => match state.auth.user_for_session(&token).await {
+            Ok(user) => user,
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed");
+                return (StatusCode::INTERNAL_SERVER_ERROR, "session lookup failed").into_response();
+            }
+        },
+        None => None,
+    };
+    let signed_in = user.is_some();
+    if let Some(user) = user {
+        request.extensions_mut().insert(SignedIn(user));
+    }
+    if !is_server_fn && request.method() == Method::GET {
+        let is_public = PUBLIC_PAGES.contains(&path.as_str());
+        if is_public && signed_in {
+            let next = query_param(request.uri().query(), "next");
+            return Redirect::to(&local_redirect_target(next.as_deref())).into_response();
+        }
+        if !is_public && !signed_in {
+            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let login = if target == "/" { "/login".to_owned() } else { format!("/login?next={}", url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()) };
+            return Redirect::to(&login).into_response();
+        }
+    }
+    next.run(request).await
+}
+
+/// A browser always sends `Origin` on cross-site writes; a request whose
+/// origin is neither this host nor the external URL is a forgery. Requests
+/// without `Origin` come from non-browser clients and carry no ambient cookie risk
+/// unless `Sec-Fetch-Site` says the browser made them cross-site.
+fn is_same_origin(headers: &HeaderMap, external_origin: &str) -> bool {
+    if headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
+        return false;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if origin == external_origin {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin.split_once("://"), host) {
+        (Some((_, origin_host)), Some(host)) => origin_host.eq_ignore_ascii_case(host),
+        _ => false,
+    }
+}
+
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs.iter().map(|(k, v)| (header::HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
+    }
+
+    #[test]
+    fn origin_check() {
+        let external = "https://registry.example.com";
+        assert!(is_same_origin(&headers(&[]), external));
+        assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]), external));
+        assert!(is_same_origin(&headers(&[("origin", "https://registry.example.com"), ("host", "10.0.0.5")]), external));
+        assert!(!is_same_origin(&headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]), external));
+        assert!(!is_same_origin(&headers(&[("origin", "null"), ("host", "127.0.0.1:8080")]), external));
+        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "cross-site")]), external));
+    }
+
+    #[test]
+    fn reads_query_parameters() {
+        assert_eq!(query_param(Some("a=1&next=%2Fp%3Fx%3D1"), "next").as_deref(), Some("/p?x=1"));
+        assert_eq!(query_param(None, "next"), None);
+    }
+}

@@ -1,0 +1,44 @@
+//! `GET /api/v2.0/health`, in Harbor's response shape so existing monitors
+//! work: an overall status and one entry per component.
+
+use axum::{extract::State, Json};
+use serde::Serialize;
+
+use app::core::{system::ComponentStatus, AppState};
+
+#[derive(Serialize)]
+pub struct OverallHealth {
+    status: &'static str,
+    components: Vec<ComponentHealth>,
+}
+
+#[derive(Serialize)]
+struct ComponentHealth {
+    name: &'static str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl ComponentHealth {
+    fn new(name: &'static str, status: ComponentStatus) -> Self {
+        match status {
+            ComponentStatus::Healthy => Self { name, status: "healthy", error: None },
+            ComponentStatus::Unhealthy(reason) => Self { name, status: "unhealthy", error: Some(reason) },
+        }
+    }
+}
+
+/// Harbor answers 200 whatever the outcome; monitors read `status`.
+pub async fn get_health(State(state): State<AppState>) -> Json<OverallHealth> {
+    let report = state.system.health().await;
+    let status = if report.is_healthy() { "healthy" } else { "unhealthy" };
+    Json(OverallHealth {
+        status,
+        components: vec![
+            ComponentHealth::new("core", ComponentStatus::Healthy),
+            ComponentHealth::new("database", report.database),
+            ComponentHealth::new("storage", report.storage),
+        ],
+    })
+}

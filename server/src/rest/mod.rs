@@ -1,0 +1,11 @@
+//! The REST API under `/api/v2.0/`, shaped like Harbor's where they overlap.
+
+mod health;
+
+use axum::{routing::get, Router};
+
+use app::core::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v2.0/health", get(health::get_health))
+}

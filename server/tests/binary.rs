@@ -1,0 +1,236 @@
+//! The real `berth` executable: configuration precedence and errors, the
+//! first-start banner, TLS and graceful shutdown on SIGTERM.
+
+mod common;
+
+use std::{
+    path::Path,
+    process::{Output, Stdio},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    net::TcpStream,
+    process::{Child, Command},
+};
+
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// `berth` with a clean environment: no inherited BERTH_* or LEPTOS_* settings.
+fn berth(dir: &Path) -> Command {
+    let mut command = Command::new(BERTH);
+    command.current_dir(dir).kill_on_drop(true);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BERTH_") || key.starts_with("LEPTOS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+async fn run(command: &mut Command) -> Output {
+    tokio::time::timeout(Duration::from_secs(60), command.output()).await.expect("berth finishes").unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Starts `berth serve` and waits for its "listening" line; returns the
+/// process and everything it printed to stdout until then.
+async fn start(mut command: Command) -> (Child, String) {
+    let mut child = command.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = String::new();
+    let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.contains("is listening on") {
+                return;
+            }
+        }
+        panic!("berth exited before listening");
+    });
+    if ready.await.is_err() {
+        let _ = child.kill().await;
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+        panic!("berth did not start:\n{printed}\n{stderr}");
+    }
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    // The first lines come right after the listener is bound, so the port is open.
+    (child, printed)
+}
+
+fn sigterm(child: &Child) {
+    let pid = nix::unistd::Pid::from_raw(child.id().expect("running") as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+}
+
+#[tokio::test]
+async fn config_precedence_is_file_then_env_then_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("berth.toml"),
+        "listen = \"127.0.0.1:1001\"\ndata_dir = \"/from-file\"\nlog_level = \"debug\"\nexternal_url = \"https://file.example\"\n",
+    )
+    .unwrap();
+    let output = run(berth(dir.path())
+        .args(["config", "--listen", "127.0.0.1:1003"])
+        .env("BERTH_LISTEN", "127.0.0.1:1002")
+        .env("BERTH_DATA_DIR", "/from-env"))
+    .await;
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("listen = \"127.0.0.1:1003\"  # from flag --listen"), "{text}");
+    assert!(text.contains("data_dir = \"/from-env\"  # from environment variable BERTH_DATA_DIR"), "{text}");
+    assert!(text.contains("log_level = \"debug\"  # in berth.toml"), "{text}");
+    assert!(text.contains("database_url = \"sqlite:///from-env/berth.db\"  # default"), "{text}");
+    assert!(text.contains("external_url = \"https://file.example/\""), "{text}");
+
+    // --config names another file; a missing one is an error naming it.
+    let output = run(berth(dir.path()).args(["config", "--config", "missing.toml"])).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("missing.toml"), "{output:?}");
+}
+
+#[tokio::test]
+async fn a_bad_value_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &str, &str); 3] = [
+        ("BERTH_LISTEN", "not-an-address", "`listen` (from environment variable BERTH_LISTEN)"),
+        ("BERTH_DATABASE_URL", "mysql://db/berth", "`database_url` (from environment variable BERTH_DATABASE_URL)"),
+        ("BERTH_ADMIN_PASSWORD", "short", "`admin_password`"),
+    ];
+    for (var, value, expected) in cases {
+        let output = run(berth(dir.path()).arg("serve").env(var, value)).await;
+        assert_eq!(output.status.code(), Some(2), "{var}={value}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{var}={value}: {stderr}");
+    }
+    std::fs::write(dir.path().join("berth.toml"), "listen = [1, 2]\n").unwrap();
+    let output = run(berth(dir.path()).arg("serve")).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`listen`"), "{output:?}");
+}
+
+#[tokio::test]
+async fn a_broken_database_stops_start_up_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/berth.db"), vec![0x42; 8192]).unwrap();
+    let output = run(berth(dir.path())
+        .arg("serve")
+        .env("BERTH_DATA_DIR", "data")
+        .env("BERTH_LISTEN", format!("127.0.0.1:{}", free_port())))
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("start-up failed") && stderr.contains("not a database"), "{stderr}");
+}
+
+#[tokio::test]
+async fn first_start_prints_a_generated_admin_password_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut command = berth(dir.path());
+    command.env("BERTH_LISTEN", format!("127.0.0.1:{port}")).env("BERTH_DATA_DIR", "data");
+    let (child, printed) = start(command).await;
+    assert!(printed.contains(&format!("is listening on http://127.0.0.1:{port}/")), "{printed}");
+    let password = printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("password: "))
+        .unwrap_or_else(|| panic!("no password printed: {printed}"))
+        .to_owned();
+    assert!(password.len() >= 20, "{password}");
+    let client = common::browser_like_client();
+    let response = client
+        .post(format!("http://127.0.0.1:{port}/portal/fn/login"))
+        .form(&[("username", "admin"), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    sigterm(&child);
+    let status = child.wait_with_output().await.unwrap().status;
+    assert!(status.success(), "{status:?}");
+
+    // The second start prints no password.
+    let mut command = berth(dir.path());
+    command.env("BERTH_LISTEN", format!("127.0.0.1:{}", free_port())).env("BERTH_DATA_DIR", "data");
+    let (child, printed) = start(command).await;
+    assert!(!printed.contains("password"), "{printed}");
+    sigterm(&child);
+    child.wait_with_output().await.unwrap();
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut command = berth(dir.path());
+    command
+        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BERTH_DATA_DIR", "data")
+        .env("BERTH_ADMIN_PASSWORD", common::ADMIN_PASSWORD);
+    let (child, _) = start(command).await;
+
+    // A login whose body is still arriving when SIGTERM lands.
+    let body = format!("username=admin&password={}", common::ADMIN_PASSWORD);
+    let (first, rest) = body.split_at(10);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let head = format!(
+        "POST /portal/fn/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sigterm(&child);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // New connections are refused once shutdown began…
+    assert!(TcpStream::connect(("127.0.0.1", port)).await.is_err(), "listener should be closed");
+    // …but the in-flight request completes.
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.to_ascii_lowercase().contains("set-cookie: berth_session="), "{response}");
+
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("shutting down"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serves_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
+    let port = free_port();
+    let mut command = berth(dir.path());
+    command
+        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BERTH_DATA_DIR", "data")
+        .env("BERTH_TLS_CERT", "cert.pem")
+        .env("BERTH_TLS_KEY", "key.pem");
+    let (child, printed) = start(command).await;
+    assert!(printed.contains(&format!("https://127.0.0.1:{port}/")), "{printed}");
+
+    let root = reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .build()
+        .unwrap();
+    let response = client.get(format!("https://localhost:{port}/v2/")).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(response.headers()["docker-distribution-api-version"], "registry/2.0");
+    sigterm(&child);
+    assert!(child.wait_with_output().await.unwrap().status.success());
+}

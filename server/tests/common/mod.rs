@@ -1,0 +1,187 @@
+//! Test harness: a real Berth on a real socket (127.0.0.1, a free port, a
+//! temporary data directory), on SQLite or on a uniquely named PostgreSQL
+//! database that is dropped afterwards.
+#![allow(dead_code)] // each test binary uses part of the harness
+
+use std::{collections::BTreeMap, net::TcpListener, path::PathBuf, sync::atomic::AtomicU32};
+
+use server::config::{Config, Sources};
+use tokio::sync::oneshot;
+
+pub const ADMIN_PASSWORD: &str = "Adm1n-Passw0rd";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("BERTH_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend, data_dir: &std::path::Path) -> Self {
+        match backend {
+            Backend::Sqlite => Self { url: format!("sqlite://{}", data_dir.join("berth.db").display()), cleanup: None },
+            Backend::Postgres => {
+                static COUNTER: AtomicU32 = AtomicU32::new(0);
+                let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let name = format!("berth_test_{}_{}_{n}", std::process::id(), rand_suffix());
+                let admin_url = postgres_admin_url();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {admin_url}: {e}"));
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("valid PostgreSQL URL");
+                url.set_path(&name);
+                Self { url: url.to_string(), cleanup: Some((admin_url, name)) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.cleanup.take() {
+            // Drop runs outside async context; use a private runtime on its own thread.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async {
+                    if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await {
+                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    hasher.finish() % 1_000_000_000
+}
+
+/// Builds a configuration the way the binary does, from `settings` given as
+/// environment variables (`BERTH_*`).
+pub fn config(settings: &[(&str, String)]) -> Config {
+    let env: BTreeMap<String, String> = settings.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    Sources::gather(None, |k| env.get(k).cloned(), &BTreeMap::new())
+        .and_then(|s| s.resolve(None))
+        .expect("test configuration is valid")
+}
+
+/// A Berth serving on a real socket until dropped.
+pub struct TestServer {
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub config: Config,
+    pub admin: server::AdminBootstrap,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), server::Error>>>,
+    _dir: Option<tempfile::TempDir>,
+    pub database: Option<TestDatabase>,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database = TestDatabase::create(backend, dir.path()).await;
+        let mut server = Self::start_with(dir.path().to_owned(), &database.url, &[]).await;
+        server._dir = Some(dir);
+        server.database = Some(database);
+        server
+    }
+
+    /// Starts on an existing data directory and database (to test restarts).
+    pub async fn start_with(data_dir: PathBuf, database_url: &str, extra: &[(&str, String)]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+        let addr = listener.local_addr().unwrap();
+        let mut settings = vec![
+            ("BERTH_LISTEN", addr.to_string()),
+            ("BERTH_DATA_DIR", data_dir.display().to_string()),
+            ("BERTH_DATABASE_URL", database_url.to_owned()),
+            ("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("BERTH_SHUTDOWN_GRACE_SECONDS", "5".to_owned()),
+        ];
+        settings.extend(extra.iter().cloned());
+        let config = config(&settings);
+        let berth = server::build_app(&config).await.expect("berth starts");
+        let admin = berth.admin.clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let serve_config = config.clone();
+        let task = tokio::spawn(async move {
+            server::serve(&serve_config, berth, listener, async {
+                let _ = rx.await;
+            })
+            .await
+        });
+        Self {
+            base: format!("http://{addr}"),
+            data_dir,
+            config,
+            admin,
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: None,
+            database: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops the server and waits until it has closed everything.
+    pub async fn stop(mut self) -> (Option<tempfile::TempDir>, Option<TestDatabase>) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stops cleanly");
+        }
+        (self._dir.take(), self.database.take())
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A client that keeps cookies and does not follow redirects.
+pub fn browser_like_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test($crate::common::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() { super::$test($crate::common::Backend::Postgres).await })*
+        }
+    };
+}
