@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Runs a release Berth and Debian's docker-registry (distribution 2.8) side by
+# side on loopback and load-tests the same requests against both with wrk,
+# printing requests/s, p50 and p99 for each and Berth's ratio.
+# Usage: bench/run.sh [seconds-per-run]   (default 10)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$REPO_ROOT"
+
+DURATION="${1:-10}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+apt_install docker-registry wrk curl
+ensure_rust
+step "building berth (release)"
+cargo build --release -p server --bin berth
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+
+BERTH_PORT="$(free_port)"
+BERTH_LISTEN="127.0.0.1:$BERTH_PORT" BERTH_DATA_DIR="$WORK/berth" BERTH_LOG_LEVEL=warn \
+  BERTH_ADMIN_PASSWORD="Bench-Passw0rd" "$TARGET_DIR/release/berth" serve >"$WORK/berth.log" 2>&1 &
+PIDS+=($!)
+
+REGISTRY_PORT="$(free_port)"
+cat >"$WORK/registry.yml" <<YAML
+version: 0.1
+log: { level: error, accesslog: { disabled: true } }
+storage:
+  filesystem: { rootdirectory: $WORK/registry }
+  delete: { enabled: true }
+http: { addr: 127.0.0.1:$REGISTRY_PORT }
+YAML
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+PIDS+=($!)
+
+wait_for "http://127.0.0.1:$BERTH_PORT/v2/"
+wait_for "http://127.0.0.1:$REGISTRY_PORT/v2/"
+
+# Prints "rps p50 p99" for one wrk run.
+measure() {
+  local url="$1" connections="$2" threads=2
+  [ "$connections" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency "$url" | awk '
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = $2 }
+    $1 == "99%" { p99 = $2 }
+    END { printf "%s %s %s\n", rps, p50, p99 }'
+}
+
+printf '\n%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
+  "request" "conns" "berth req/s" "p50" "p99" "distrib req/s" "p50" "p99" "ratio"
+for connections in 1 16 64; do
+  read -r b_rps b_p50 b_p99 < <(measure "http://127.0.0.1:$BERTH_PORT/v2/" "$connections")
+  read -r d_rps d_p50 d_p99 < <(measure "http://127.0.0.1:$REGISTRY_PORT/v2/" "$connections")
+  ratio="$(awk -v b="$b_rps" -v d="$d_rps" 'BEGIN { printf "%.2fx", (d > 0 ? b / d : 0) }')"
+  printf '%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
+    "GET /v2/ (API version check)" "$connections" "$b_rps" "$b_p50" "$b_p99" "$d_rps" "$d_p50" "$d_p99" "$ratio"
+done

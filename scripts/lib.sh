@@ -1,0 +1,89 @@
+# Shared by scripts/run.sh and scripts/test.sh: idempotent installs of what
+# building and testing Berth needs. Each step checks first and skips what is
+# already there. Sourced, not run.
+
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CARGO_LEPTOS_VERSION="0.3.10"
+WASM_BINDGEN_VERSION="0.2.129"   # must equal the wasm-bindgen crate in Cargo.lock
+
+export PATH="$REPO_ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "apt: installing ${missing[*]}"
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+  rustup target list --installed | grep -qx wasm32-unknown-unknown || {
+    step "rustup: adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  }
+}
+
+ensure_cargo_leptos() {
+  if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+    step "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"
+    # Its release profile's LTO doubles the build time for no benefit here.
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+      cargo install "cargo-leptos@$CARGO_LEPTOS_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+  fi
+}
+
+# npm install only when package.json changed since the last install.
+npm_install_in() {
+  local dir="$1" stamp="$1/node_modules/.berth-installed"
+  local want
+  want="$(cat "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
+  command -v npm >/dev/null || apt_install nodejs npm
+  step "npm install in ${dir#"$REPO_ROOT"/}"
+  (cd "$dir" && npm install --no-audit --no-fund --loglevel=error)
+  want="$(cat "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  echo "$want" > "$stamp"
+}
+
+ensure_build_tools() {
+  ensure_rust
+  ensure_cargo_leptos
+  npm_install_in "$REPO_ROOT"   # tailwindcss, wasm-opt (binaryen)
+}
+
+# Starts the local PostgreSQL (installing it if missing) unless one answers.
+ensure_postgres() {
+  if [ -n "${BERTH_TEST_DATABASE_URL:-}" ]; then return 0; fi
+  apt_install postgresql-client
+  if pg_isready -q -h 127.0.0.1 -p 5432; then return 0; fi
+  apt_install postgresql
+  step "starting PostgreSQL"
+  local version
+  version="$(ls /etc/postgresql | sort -V | tail -n1)"
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  # Tests connect as postgres over 127.0.0.1 without a password, like the CI machines.
+  if ! grep -q "berth-tests" "$hba"; then
+    as_root sed -i '1i host all all 127.0.0.1/32 trust # berth-tests\nhost all all ::1/128 trust # berth-tests' "$hba"
+  fi
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || as_root pg_ctlcluster "$version" main restart
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return 0; sleep 1; done
+  echo "PostgreSQL did not start" >&2
+  exit 1
+}

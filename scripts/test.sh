@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One command that installs everything the tests need and runs them all:
+# unit and integration tests (SQLite and PostgreSQL, the real berth binary)
+# and the Playwright specs in Debian's Chromium.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO_ROOT"
+
+# CI runs in a fresh clone each time: keep the build cache outside it.
+if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  export CARGO_TARGET_DIR="$HOME/.cache/berth/target"
+fi
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+
+ensure_build_tools
+apt_install chromium
+npm_install_in "$REPO_ROOT/end2end"
+ensure_postgres
+
+step "building the server and the hydrating portal"
+cargo leptos build
+
+step "unit and integration tests (SQLite and PostgreSQL)"
+cargo test -p app -p server --features app/ssr
+
+step "end-to-end tests in Chromium"
+export BERTH_BIN="$TARGET_DIR/debug/berth"
+export BERTH_SITE_ROOT="$REPO_ROOT/target/site"
+(cd end2end && npx playwright test)
