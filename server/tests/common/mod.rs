@@ -95,6 +95,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(backend: Backend) -> Self {
+        init_test_logging();
         let dir = tempfile::tempdir().expect("temporary directory");
         let database = TestDatabase::create(backend, dir.path()).await;
         let mut server = Self::start_with(dir.path().to_owned(), &database.url, &[]).await;
@@ -148,7 +149,11 @@ impl TestServer {
             let _ = tx.send(());
         }
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stops cleanly");
+            tokio::time::timeout(std::time::Duration::from_secs(30), task)
+                .await
+                .expect("the server stopped within 30 s")
+                .expect("server task")
+                .expect("server stops cleanly");
         }
         (self._dir.take(), self.database.take())
     }
@@ -162,13 +167,27 @@ impl Drop for TestServer {
     }
 }
 
+/// Server logs go to the test's captured output, shown when it fails.
+pub fn init_test_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .try_init();
+}
+
 /// A client that keeps cookies and does not follow redirects.
 pub fn browser_like_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
+}
+
+/// Fails a test that hangs instead of letting it stall the whole run.
+pub async fn within_time_limit(test: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(std::time::Duration::from_secs(120), test).await.expect("the test finished within 120 s");
 }
 
 /// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL.
@@ -177,11 +196,11 @@ macro_rules! on_both_databases {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test($crate::common::Backend::Sqlite).await })*
+            async fn $test() { $crate::common::within_time_limit(super::$test($crate::common::Backend::Sqlite)).await })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $test() { super::$test($crate::common::Backend::Postgres).await })*
+            async fn $test() { $crate::common::within_time_limit(super::$test($crate::common::Backend::Postgres)).await })*
         }
     };
 }
