@@ -10,8 +10,9 @@ pub struct SystemOverview {
     pub version: String,
     pub database: String,
     pub storage_location: String,
-    pub free_bytes: u64,
-    pub total_bytes: u64,
+    /// Unknown for object storage.
+    pub free_bytes: Option<u64>,
+    pub total_bytes: Option<u64>,
 }
 
 #[server(prefix = "/portal/fn", endpoint = "system_overview")]
@@ -24,7 +25,7 @@ pub async fn get_system_overview() -> Result<SystemOverview, AppError> {
         version: overview.version.to_owned(),
         database: overview.database.label().to_owned(),
         storage_location: overview.storage_location,
-        free_bytes: overview.disk.free_bytes,
-        total_bytes: overview.disk.total_bytes,
+        free_bytes: overview.disk.map(|d| d.free_bytes),
+        total_bytes: overview.disk.map(|d| d.total_bytes),
     })
 }

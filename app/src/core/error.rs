@@ -1,8 +1,6 @@
 //! The core layer's error type. Callers at the HTTP edge map it to their own
 //! responses; nothing here knows about status codes.
 
-use std::path::PathBuf;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +19,8 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("storage error at {path}: {source}")]
-    Storage {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("storage error: {0}")]
+    Storage(#[from] crate::core::storage::Error),
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("background task failed: {0}")]

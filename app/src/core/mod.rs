@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod registry;
 pub mod state;
 pub mod storage;
 pub mod system;

@@ -9,7 +9,7 @@ use leptos::config::LeptosOptions;
 use crate::core::{
     auth::{AdminBootstrap, AuthService},
     db::Db,
-    storage::LocalStorage,
+    storage::{BlobStore, LocalBlobStore},
     system::SystemService,
     Result,
 };
@@ -41,6 +41,7 @@ pub struct AppState {
     pub db: Db,
     pub auth: AuthService,
     pub system: SystemService,
+    pub blobs: Arc<dyn BlobStore>,
     pub http: Arc<HttpSettings>,
 }
 
@@ -56,12 +57,13 @@ impl AppState {
     pub async fn start(settings: CoreSettings, leptos_options: LeptosOptions) -> Result<Started> {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
-        let storage = LocalStorage::open(settings.storage_root).await?;
+        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(settings.storage_root).await?);
         let auth = AuthService::new(db.clone(), settings.session_ttl);
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
         let state = AppState {
             leptos_options,
-            system: SystemService::new(db.clone(), storage),
+            system: SystemService::new(db.clone(), blobs.clone()),
+            blobs,
             db,
             auth,
             http: Arc::new(HttpSettings {

@@ -1,9 +1,11 @@
 //! What the server knows about itself: component health for monitors and the
 //! overview shown on the dashboard.
 
+use std::sync::Arc;
+
 use crate::core::{
     db::{Db, DbKind},
-    storage::{DiskSpace, LocalStorage},
+    storage::{BlobStore, DiskSpace},
     Result,
 };
 
@@ -33,17 +35,18 @@ pub struct Overview {
     pub version: &'static str,
     pub database: DbKind,
     pub storage_location: String,
-    pub disk: DiskSpace,
+    /// `None` for backends that cannot tell (object storage).
+    pub disk: Option<DiskSpace>,
 }
 
 #[derive(Clone, Debug)]
 pub struct SystemService {
     db: Db,
-    storage: LocalStorage,
+    storage: Arc<dyn BlobStore>,
 }
 
 impl SystemService {
-    pub fn new(db: Db, storage: LocalStorage) -> Self {
+    pub fn new(db: Db, storage: Arc<dyn BlobStore>) -> Self {
         Self { db, storage }
     }
 
@@ -51,6 +54,7 @@ impl SystemService {
     /// not raised, so a monitor always gets an answer.
     pub async fn health(&self) -> HealthReport {
         let (database, storage) = tokio::join!(self.db.ping(), self.storage.check_writable());
+        let storage = storage.map_err(crate::core::Error::from);
         // Monitors are often unauthenticated: they get a short reason, the log gets the detail.
         let status = |component: &str, reason: &str, r: Result<()>| match r {
             Ok(()) => ComponentStatus::Healthy,
@@ -69,7 +73,7 @@ impl SystemService {
         Ok(Overview {
             version: env!("CARGO_PKG_VERSION"),
             database: self.db.kind(),
-            storage_location: self.storage.root().display().to_string(),
+            storage_location: self.storage.location(),
             disk: self.storage.disk_space().await?,
         })
     }

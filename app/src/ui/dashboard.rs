@@ -25,12 +25,6 @@ pub fn DashboardPage() -> impl IntoView {
 
 #[component]
 fn OverviewCards(overview: SystemOverview) -> impl IntoView {
-    let used_percent = if overview.total_bytes == 0 {
-        0.0
-    } else {
-        100.0 * (overview.total_bytes - overview.free_bytes.min(overview.total_bytes)) as f64 / overview.total_bytes as f64
-    };
-    let free = format!("{} free of {}", format::bytes(overview.free_bytes), format::bytes(overview.total_bytes));
     view! {
         <dl class="mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
             <Card label="Version" testid="overview-version">{overview.version}</Card>
@@ -39,19 +33,30 @@ fn OverviewCards(overview: SystemOverview) -> impl IntoView {
                 <span class="break-all font-mono text-sm">{overview.storage_location}</span>
             </Card>
             <Card label="Disk" testid="overview-disk">
-                <span>{free}</span>
-                <div
-                    class="mt-2 h-2 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700"
-                    role="meter"
-                    aria-label="Disk used"
-                    aria-valuemin="0"
-                    aria-valuemax="100"
-                    aria-valuenow=format!("{used_percent:.0}")
-                >
-                    <div class="h-full bg-sky-600" style=format!("width: {used_percent:.1}%")></div>
-                </div>
+                {match (overview.free_bytes, overview.total_bytes) {
+                    (Some(free), Some(total)) => view! { <DiskUsage free total /> }.into_any(),
+                    _ => view! { <span class="text-sm font-normal">"Not reported by this storage backend"</span> }.into_any(),
+                }}
             </Card>
         </dl>
+    }
+}
+
+#[component]
+fn DiskUsage(free: u64, total: u64) -> impl IntoView {
+    let used_percent = if total == 0 { 0.0 } else { 100.0 * (total - free.min(total)) as f64 / total as f64 };
+    view! {
+        <span>{format!("{} free of {}", format::bytes(free), format::bytes(total))}</span>
+        <div
+            class="mt-2 h-2 w-full overflow-hidden rounded bg-slate-200 dark:bg-slate-700"
+            role="meter"
+            aria-label="Disk used"
+            aria-valuemin="0"
+            aria-valuemax="100"
+            aria-valuenow=format!("{used_percent:.0}")
+        >
+            <div class="h-full bg-sky-600" style=format!("width: {used_percent:.1}%")></div>
+        </div>
     }
 }
 

@@ -78,9 +78,8 @@ impl Db {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10));
                 if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-                    tokio::fs::create_dir_all(dir).await.map_err(|source| crate::core::Error::Storage {
-                        path: dir.to_owned(),
-                        source,
+                    tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                        sqlx::Error::Configuration(format!("cannot create {}: {e}", dir.display()).into())
                     })?;
                 }
                 let pool = SqlitePoolOptions::new()

@@ -1,9 +1,25 @@
-//! Where blobs live. For now the local filesystem under the data directory:
-//! its location, a write probe for health checks and its free space.
+//! Where blob bytes live. [`BlobStore`] is the one seam: staged uploads that
+//! are verified against their digest and then moved into place create-only,
+//! so a crash, a killed process or a full disk can leave an orphaned upload
+//! but never a wrong or partial blob under a digest. The local filesystem is
+//! the default backend; every backend passes the same test suite.
 
-use std::path::{Path, PathBuf};
+mod local;
+#[cfg(test)]
+mod suite;
 
-use crate::core::{Error, Result};
+pub use local::LocalBlobStore;
+
+use std::{fmt, io, path::PathBuf, pin::Pin};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+
+use crate::core::registry::digest::{Digest, Hasher};
+
+/// Bytes arriving from, or going to, a client.
+pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 /// Free and total bytes of the filesystem holding the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -12,41 +28,114 @@ pub struct DiskSpace {
     pub total_bytes: u64,
 }
 
-#[derive(Clone, Debug)]
-pub struct LocalStorage {
-    root: PathBuf,
+/// An upload's staging area, named by a server-generated id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct UploadId(String);
+
+impl UploadId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// Accepts only ids of the form Berth generates, so an id can never
+    /// address anything outside the staging area.
+    pub fn parse(raw: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(raw).ok().filter(|u| u.hyphenated().to_string() == raw).map(|_| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-impl LocalStorage {
-    /// Opens (creating when missing) the store rooted at `root`.
-    pub async fn open(root: PathBuf) -> Result<Self> {
-        tokio::fs::create_dir_all(&root).await.map_err(|source| Error::Storage { path: root.clone(), source })?;
-        Ok(Self { root })
+impl fmt::Display for UploadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
+}
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
+/// An inclusive byte range of a blob.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteRange {
+    pub first: u64,
+    pub last: u64,
+}
 
-    /// Proves the store is writable: writes, syncs and removes a probe file.
-    pub async fn check_writable(&self) -> Result<()> {
-        let probe = self.root.join(".health-probe");
-        let io = |source| Error::Storage { path: probe.clone(), source };
-        let write = async {
-            let mut file = tokio::fs::File::create(&probe).await?;
-            tokio::io::AsyncWriteExt::write_all(&mut file, b"ok").await?;
-            file.sync_all().await?;
-            tokio::fs::remove_file(&probe).await
-        };
-        write.await.map_err(io)
+impl ByteRange {
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
     }
+}
 
-    pub async fn disk_space(&self) -> Result<DiskSpace> {
-        let root = self.root.clone();
-        let space = tokio::task::spawn_blocking(move || -> std::io::Result<DiskSpace> {
-            Ok(DiskSpace { free_bytes: fs4::available_space(&root)?, total_bytes: fs4::total_space(&root)? })
-        })
-        .await?;
-        space.map_err(|source| Error::Storage { path: self.root.clone(), source })
-    }
+/// A blob being read: its full size and the requested bytes.
+pub struct BlobReader {
+    pub size: u64,
+    pub body: ByteStream,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no upload {0}")]
+    UploadUnknown(UploadId),
+    #[error("upload is at offset {actual}, not {expected}")]
+    OffsetMismatch { expected: u64, actual: u64 },
+    #[error("content has digest {actual}, not {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("range {first}-{last} is outside the blob's {size} bytes")]
+    RangeNotSatisfiable { first: u64, last: u64, size: u64 },
+    #[error("the client's stream failed: {0}")]
+    Client(io::Error),
+    #[error("storage I/O at {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("storage task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait BlobStore: Send + Sync + fmt::Debug {
+    /// Where the store keeps its data, for people (the dashboard).
+    fn location(&self) -> String;
+
+    /// Proves the store accepts writes.
+    async fn check_writable(&self) -> Result<()>;
+
+    /// Space left where the store writes, when the backend can tell.
+    async fn disk_space(&self) -> Result<Option<DiskSpace>>;
+
+    /// Opens an empty staging area for `id`.
+    async fn start_upload(&self, id: &UploadId) -> Result<()>;
+
+    /// Appends `data` to the upload, which must hold exactly `offset` bytes;
+    /// `hasher` sees every byte written. Returns the new size. When the stream
+    /// fails midway, the bytes already written stay staged (and hashed).
+    async fn append_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        data: ByteStream,
+        hasher: Option<&mut Hasher>,
+    ) -> Result<u64>;
+
+    /// Bytes staged so far, or `None` when there is no such upload.
+    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>>;
+
+    /// Makes the staged bytes the blob `expected`, after checking they hash to
+    /// it (`hashed` is the digest computed while they streamed, when it
+    /// covers every byte; otherwise the store hashes them now). Create-only:
+    /// if the blob exists, the staged copy is discarded. Returns the size.
+    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<Digest>) -> Result<u64>;
+
+    /// Discards an upload's staged bytes; unknown ids are not an error.
+    async fn cancel_upload(&self, id: &UploadId) -> Result<()>;
+
+    /// The blob's size, or `None` when it is not stored.
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;
+
+    /// Streams the blob, or the inclusive `range` of it.
+    async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<Option<BlobReader>>;
+
+    /// Removes the blob; a missing blob is not an error.
+    async fn delete(&self, digest: &Digest) -> Result<()>;
 }

@@ -1,0 +1,104 @@
+//! The behaviour every [`BlobStore`] backend must show, run by each backend's tests.
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt};
+
+use super::{BlobStore, ByteRange, ByteStream, Error, UploadId};
+use crate::core::registry::digest::{Algorithm, Digest, Hasher};
+
+fn chunks(parts: &[&'static [u8]]) -> ByteStream {
+    Box::pin(stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>()))
+}
+
+async fn read_all(store: &dyn BlobStore, digest: &Digest, range: Option<ByteRange>) -> Vec<u8> {
+    let reader = store.read(digest, range).await.unwrap().expect("blob exists");
+    let mut body = reader.body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+pub async fn run(store: &dyn BlobStore) {
+    store.check_writable().await.unwrap();
+
+    // Chunked upload with a streaming hash, committed under its digest.
+    let content = b"hello, berth";
+    let digest = Digest::sha256_of(content);
+    let id = UploadId::generate();
+    store.start_upload(&id).await.unwrap();
+    assert_eq!(store.upload_size(&id).await.unwrap(), Some(0));
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    assert_eq!(store.append_upload(&id, 0, chunks(&[b"hello", b", "]), Some(&mut hasher)).await.unwrap(), 7);
+    // A chunk at the wrong offset is refused and changes nothing.
+    let wrong = store.append_upload(&id, 3, chunks(&[b"xx"]), None).await;
+    assert!(matches!(wrong, Err(Error::OffsetMismatch { expected: 3, actual: 7 })));
+    assert_eq!(store.append_upload(&id, 7, chunks(&[b"berth"]), Some(&mut hasher)).await.unwrap(), 12);
+    assert_eq!(store.commit_upload(&id, &digest, Some(hasher.finish())).await.unwrap(), 12);
+    assert_eq!(store.upload_size(&id).await.unwrap(), None, "the staging area is gone");
+    assert_eq!(store.stat(&digest).await.unwrap(), Some(12));
+    assert_eq!(read_all(store, &digest, None).await, content);
+    assert_eq!(read_all(store, &digest, Some(ByteRange { first: 7, last: 11 })).await, b"berth");
+    let past_end = store.read(&digest, Some(ByteRange { first: 5, last: 12 })).await;
+    assert!(matches!(past_end, Err(Error::RangeNotSatisfiable { size: 12, .. })));
+
+    // The same content again (another client, another upload): create-only, no error.
+    let again = UploadId::generate();
+    store.start_upload(&again).await.unwrap();
+    store.append_upload(&again, 0, chunks(&[content]), None).await.unwrap();
+    assert_eq!(store.commit_upload(&again, &digest, None).await.unwrap(), 12);
+    assert_eq!(read_all(store, &digest, None).await, content);
+
+    // A lying digest is refused and stores nothing, even with a lying streaming hash.
+    let liar = UploadId::generate();
+    store.start_upload(&liar).await.unwrap();
+    store.append_upload(&liar, 0, chunks(&[b"evil"]), None).await.unwrap();
+    let claimed = Digest::sha256_of(b"good");
+    let refused = store.commit_upload(&liar, &claimed, None).await;
+    assert!(matches!(refused, Err(Error::DigestMismatch { .. })));
+    assert_eq!(store.stat(&claimed).await.unwrap(), None);
+
+    // sha512 content works the same way.
+    let sha512 = Digest::of(Algorithm::Sha512, b"wide");
+    let wide = UploadId::generate();
+    store.start_upload(&wide).await.unwrap();
+    store.append_upload(&wide, 0, chunks(&[b"wide"]), None).await.unwrap();
+    assert_eq!(store.commit_upload(&wide, &sha512, None).await.unwrap(), 4);
+    assert_eq!(read_all(store, &sha512, None).await, b"wide");
+
+    // Cancelled and unknown uploads.
+    let cancelled = UploadId::generate();
+    store.start_upload(&cancelled).await.unwrap();
+    store.cancel_upload(&cancelled).await.unwrap();
+    assert_eq!(store.upload_size(&cancelled).await.unwrap(), None);
+    let unknown = store.append_upload(&cancelled, 0, chunks(&[b"x"]), None).await;
+    assert!(matches!(unknown, Err(Error::UploadUnknown(_))));
+    assert!(matches!(store.commit_upload(&cancelled, &digest, None).await, Err(Error::UploadUnknown(_))));
+
+    // A client stream that breaks keeps what arrived before the break.
+    let broken = UploadId::generate();
+    store.start_upload(&broken).await.unwrap();
+    let failing: ByteStream = Box::pin(stream::iter(vec![
+        Ok(Bytes::from_static(b"part")),
+        Err(std::io::Error::other("connection reset")),
+    ]));
+    assert!(matches!(store.append_upload(&broken, 0, failing, None).await, Err(Error::Client(_))));
+    assert_eq!(store.upload_size(&broken).await.unwrap(), Some(4));
+    store.cancel_upload(&broken).await.unwrap();
+
+    // Deleting is idempotent.
+    store.delete(&digest).await.unwrap();
+    store.delete(&digest).await.unwrap();
+    assert_eq!(store.stat(&digest).await.unwrap(), None);
+    assert!(store.read(&digest, None).await.unwrap().is_none());
+}
+
+#[test]
+fn upload_ids_are_only_what_berth_generates() {
+    let id = UploadId::generate();
+    assert_eq!(UploadId::parse(id.as_str()), Some(id));
+    for bad in ["", "../etc/passwd", "not-a-uuid", "A0B1C2D3-0000-4000-8000-000000000000", "a0b1c2d30000400080000000000000000"] {
+        assert_eq!(UploadId::parse(bad), None, "{bad}");
+    }
+}
