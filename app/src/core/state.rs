@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use crate::core::{
     auth::{AdminBootstrap, AuthService},
     db::Db,
+    registry::RegistryService,
     storage::{BlobStore, LocalBlobStore},
     system::SystemService,
     Result,
@@ -35,6 +36,13 @@ pub struct HttpSettings {
     pub external_origin: String,
 }
 
+impl HttpSettings {
+    /// `host[:port]` clients put in front of repository names.
+    pub fn registry_host(&self) -> &str {
+        self.external_origin.split_once("://").map_or(self.external_origin.as_str(), |(_, host)| host)
+    }
+}
+
 #[derive(Clone, FromRef)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
@@ -42,6 +50,7 @@ pub struct AppState {
     pub auth: AuthService,
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
+    pub registry: RegistryService,
     pub http: Arc<HttpSettings>,
 }
 
@@ -63,6 +72,7 @@ impl AppState {
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
+            registry: RegistryService::new(db.clone(), blobs.clone()),
             blobs,
             db,
             auth,

@@ -1,18 +1,98 @@
-//! The OCI distribution API under `/v2/`.
+//! The OCI distribution API under `/v2/`. One wildcard route takes every
+//! `/v2/<name>/…` path; [`path::parse`] finds the endpoint and this module
+//! validates names and hands off to the endpoint's handler.
 
-use axum::{http::HeaderName, response::IntoResponse, routing::get, Json, Router};
+mod blobs;
+mod error;
+mod path;
+mod uploads;
 
-use app::core::AppState;
+use axum::{
+    extract::{Path, Request, State},
+    http::{HeaderName, Method},
+    response::{IntoResponse, Response},
+    routing::{any, get},
+    Json, Router,
+};
+
+use app::core::{
+    registry::{digest::Digest, names::RepoName},
+    AppState,
+};
+use error::{OciError, OciResult};
+use path::Endpoint;
 
 /// Tells clients this is a registry speaking the v2 API.
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("docker-distribution-api-version");
+pub const CONTENT_DIGEST_HEADER: HeaderName = HeaderName::from_static("docker-content-digest");
+pub const UPLOAD_UUID_HEADER: HeaderName = HeaderName::from_static("docker-upload-uuid");
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v2/", get(check_api_version)).route("/v2", get(check_api_version))
+    Router::new()
+        .route("/v2/", get(check_api_version))
+        .route("/v2", get(check_api_version))
+        .route("/v2/{*rest}", any(dispatch))
 }
 
 /// distribution-spec "Determining support": `GET /v2/` answers 200 when the
 /// registry implements the API.
 async fn check_api_version() -> impl IntoResponse {
     ([(API_VERSION_HEADER, "registry/2.0")], Json(serde_json::json!({})))
+}
+
+async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, request: Request) -> Response {
+    match route(&state, &rest, request).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Response> {
+    let endpoint = path::parse(rest).ok_or(OciError::NameUnknown)?;
+    let host = state.http.registry_host();
+    let method = request.method().clone();
+    match endpoint {
+        Endpoint::Blob { name, digest } => {
+            let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
+            match method {
+                Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false).await,
+                Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true).await,
+                Method::DELETE => blobs::delete_blob(state, &name, &digest).await,
+                other => Err(not_allowed(&other)),
+            }
+        }
+        Endpoint::UploadStart { name } => {
+            let name = repo_name(name, host)?;
+            match method {
+                Method::POST => uploads::start_upload(state, &name, request).await,
+                other => Err(not_allowed(&other)),
+            }
+        }
+        Endpoint::Upload { name, id } => {
+            let name = repo_name(name, host)?;
+            let id = uploads::upload_id(id)?;
+            match method {
+                Method::GET => uploads::get_upload_status(state, &name, &id).await,
+                Method::PATCH => uploads::patch_upload(state, &name, &id, request).await,
+                Method::PUT => uploads::put_upload(state, &name, &id, request).await,
+                Method::DELETE => uploads::delete_upload(state, &name, &id).await,
+                other => Err(not_allowed(&other)),
+            }
+        }
+        Endpoint::Catalog | Endpoint::Tags { .. } | Endpoint::Manifest { .. } | Endpoint::Referrers { .. } => {
+            Err(OciError::Unsupported("manifests, tags, the catalog and referrers are not served yet".to_owned()))
+        }
+    }
+}
+
+fn repo_name(raw: &str, host: &str) -> OciResult<RepoName> {
+    RepoName::parse(raw, host).map_err(|e| OciError::NameInvalid(e.to_string()))
+}
+
+fn parse_digest(raw: &str) -> OciResult<Digest> {
+    raw.parse().map_err(|e: app::core::registry::digest::DigestError| OciError::DigestInvalid(e.to_string()))
+}
+
+fn not_allowed(method: &Method) -> OciError {
+    OciError::Unsupported(format!("{method} is not supported here"))
 }

@@ -1,5 +1,11 @@
-//! The registry domain: names, digests and (as it grows) manifests, the
-//! service behind `/v2/` and its repositories.
+//! The registry domain: names and digests, the service behind `/v2/` and the
+//! SQL it needs.
 
 pub mod digest;
+pub mod error;
 pub mod names;
+mod repository;
+mod service;
+
+pub use error::{Error, Result};
+pub use service::RegistryService;

@@ -1,0 +1,44 @@
+//! What can go wrong in the registry domain; the `/v2/` edge maps each
+//! variant to its OCI error code.
+
+use super::digest::Digest;
+use crate::core::storage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("blob unknown to this repository")]
+    BlobUnknown,
+    #[error("blob upload unknown to this repository")]
+    UploadUnknown,
+    #[error("chunk starts at byte {requested}, but the upload holds {actual} bytes")]
+    OutOfOrder { requested: u64, actual: u64 },
+    #[error("content has digest {actual}, not {expected}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("range {first}-{last} is outside the blob's {size} bytes")]
+    RangeNotSatisfiable { first: u64, last: u64, size: u64 },
+    #[error("the client stopped sending: {0}")]
+    ClientAborted(std::io::Error),
+    #[error(transparent)]
+    Internal(#[from] crate::core::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<storage::Error> for Error {
+    fn from(error: storage::Error) -> Self {
+        match error {
+            storage::Error::UploadUnknown(_) => Self::UploadUnknown,
+            storage::Error::OffsetMismatch { expected, actual } => Self::OutOfOrder { requested: expected, actual },
+            storage::Error::DigestMismatch { expected, actual } => Self::DigestMismatch { expected, actual },
+            storage::Error::RangeNotSatisfiable { first, last, size } => Self::RangeNotSatisfiable { first, last, size },
+            storage::Error::Client(e) => Self::ClientAborted(e),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}

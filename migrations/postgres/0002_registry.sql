@@ -1,0 +1,33 @@
+-- The registry's content: repositories, content-addressed blobs stored once,
+-- which repositories may see which blob (pushed or mounted into them), and
+-- uploads in progress. Names compare byte-wise (COLLATE "C") so listings
+-- follow the spec's lexical order.
+
+CREATE TABLE repositories (
+    id         BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       TEXT        COLLATE "C" NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL,
+    CONSTRAINT repositories_name_key UNIQUE (name)
+);
+
+CREATE TABLE blobs (
+    digest     TEXT        COLLATE "C" PRIMARY KEY,
+    size       BIGINT      NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE repository_blobs (
+    repository_id BIGINT      NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+    digest        TEXT        COLLATE "C" NOT NULL REFERENCES blobs (digest),
+    created_at    TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (repository_id, digest)
+);
+CREATE INDEX repository_blobs_digest_idx ON repository_blobs (digest);
+
+CREATE TABLE uploads (
+    id            TEXT        PRIMARY KEY,
+    repository_id BIGINT      NOT NULL REFERENCES repositories (id) ON DELETE CASCADE,
+    started_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX uploads_updated_at_idx ON uploads (updated_at);

@@ -1,0 +1,132 @@
+//! The OCI error surface: every `/v2/` failure is one [`OciError`], which
+//! knows its spec code and HTTP status and renders the spec's JSON body.
+//! Internal failures are logged here with their detail and reach clients as a
+//! bare `UNKNOWN` 500.
+
+use app::core::registry;
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+
+use super::API_VERSION_HEADER;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OciError {
+    #[error("blob unknown to registry")]
+    BlobUnknown,
+    #[error("blob upload invalid: {0}")]
+    BlobUploadInvalid(String),
+    #[error("blob upload unknown to registry")]
+    BlobUploadUnknown,
+    #[error("provided digest did not match uploaded content: {0}")]
+    DigestInvalid(String),
+    #[error("invalid repository name: {0}")]
+    NameInvalid(String),
+    #[error("repository name not known to registry")]
+    NameUnknown,
+    #[error("chunk out of order: {0}")]
+    RangeInvalid(String),
+    #[error("requested range not satisfiable for a blob of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("the operation is unsupported: {0}")]
+    Unsupported(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl OciError {
+    /// The spec's error code and the status it travels with.
+    fn code_and_status(&self) -> (&'static str, StatusCode) {
+        match self {
+            Self::BlobUnknown => ("BLOB_UNKNOWN", StatusCode::NOT_FOUND),
+            Self::BlobUploadInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::BAD_REQUEST),
+            Self::BlobUploadUnknown => ("BLOB_UPLOAD_UNKNOWN", StatusCode::NOT_FOUND),
+            Self::DigestInvalid(_) => ("DIGEST_INVALID", StatusCode::BAD_REQUEST),
+            Self::NameInvalid(_) => ("NAME_INVALID", StatusCode::BAD_REQUEST),
+            Self::NameUnknown => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
+            Self::RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
+            Self::RangeNotSatisfiable { .. } => ("UNSUPPORTED", StatusCode::RANGE_NOT_SATISFIABLE),
+            Self::Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
+            Self::Internal(_) => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    errors: [ErrorEntry<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ErrorEntry<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for OciError {
+    fn into_response(self) -> Response {
+        let (code, status) = self.code_and_status();
+        let message = match &self {
+            Self::Internal(source) => {
+                tracing::error!(error = %source, "registry request failed");
+                "internal server error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody { errors: [ErrorEntry { code, message }] };
+        let mut response = (status, [(API_VERSION_HEADER, "registry/2.0")], Json(body)).into_response();
+        if let Self::RangeNotSatisfiable { size } = self {
+            let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("digits are a valid header value");
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+        response
+    }
+}
+
+pub type OciResult<T> = Result<T, OciError>;
+
+impl From<registry::Error> for OciError {
+    fn from(error: registry::Error) -> Self {
+        use registry::Error as E;
+        match error {
+            E::BlobUnknown => Self::BlobUnknown,
+            E::UploadUnknown => Self::BlobUploadUnknown,
+            e @ E::OutOfOrder { .. } => Self::RangeInvalid(e.to_string()),
+            e @ E::DigestMismatch { .. } => Self::DigestInvalid(e.to_string()),
+            E::RangeNotSatisfiable { size, .. } => Self::RangeNotSatisfiable { size },
+            e @ E::ClientAborted(_) => Self::BlobUploadInvalid(e.to_string()),
+            E::Internal(e) => Self::internal(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn renders_the_spec_body() {
+        let response = OciError::BlobUnknown.into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["errors"][0]["code"], "BLOB_UNKNOWN");
+        assert!(body["errors"][0]["message"].as_str().unwrap().contains("blob unknown"));
+    }
+
+    #[tokio::test]
+    async fn hides_internal_detail() {
+        let error = OciError::internal(std::io::Error::other("disk /secret/path exploded"));
+        let response = error.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert!(!String::from_utf8_lossy(&bytes).contains("secret"));
+    }
+}
