@@ -3,10 +3,12 @@
 # side on loopback and load-tests the same requests against both with wrk,
 # printing requests/s, p50 and p99 for each and Berth's ratio.
 # Usage: bench/run.sh [seconds-per-run]   (default 10)
+#        BENCH_BLOB_MB=1024 sets the size of the blob pushed and pulled (default 1024).
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$REPO_ROOT"
 
 DURATION="${1:-10}"
+BLOB_MB="${BENCH_BLOB_MB:-1024}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 apt_install docker-registry wrk curl
 ensure_rust
@@ -65,3 +67,26 @@ for connections in 1 16 64; do
   printf '%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
     "GET /v2/ (API version check)" "$connections" "$b_rps" "$b_p50" "$b_p99" "$d_rps" "$d_p50" "$d_p99" "$ratio"
 done
+
+# Blob push (POST, then one PUT carrying the whole blob) and pull, measured by curl.
+step "blob push and pull, ${BLOB_MB} MiB of random data"
+head -c "$((BLOB_MB * 1024 * 1024))" /dev/urandom > "$WORK/blob"
+DIGEST="sha256:$(sha256sum "$WORK/blob" | cut -d' ' -f1)"
+
+# Prints "push_MBps pull_MBps" for one registry.
+blob_transfer() {
+  local base="$1" location
+  location="$(curl -fsS -o /dev/null -D - -X POST "$base/v2/bench/blob/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
+  case "$location" in http*) ;; *) location="$base$location" ;; esac
+  case "$location" in *\?*) location="$location&digest=$DIGEST" ;; *) location="$location?digest=$DIGEST" ;; esac
+  local push pull
+  push="$(curl -fsS -o /dev/null -w '%{speed_upload}' -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/blob" "$location")"
+  pull="$(curl -fsS -o /dev/null -w '%{speed_download}' "$base/v2/bench/blob/blobs/$DIGEST")"
+  awk -v a="$push" -v b="$pull" 'BEGIN { printf "%.1f %.1f\n", a / 1048576, b / 1048576 }'
+}
+
+read -r b_push b_pull < <(blob_transfer "http://127.0.0.1:$BERTH_PORT")
+read -r d_push d_pull < <(blob_transfer "http://127.0.0.1:$REGISTRY_PORT")
+printf '\n%-10s %14s %14s %8s\n' "blob" "berth MiB/s" "distrib MiB/s" "ratio"
+printf '%-10s %14s %14s %8s\n' "push" "$b_push" "$d_push" "$(awk -v b="$b_push" -v d="$d_push" 'BEGIN { printf "%.2fx", b / d }')"
+printf '%-10s %14s %14s %8s\n' "pull" "$b_pull" "$d_pull" "$(awk -v b="$b_pull" -v d="$d_pull" 'BEGIN { printf "%.2fx", b / d }')"
