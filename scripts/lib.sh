@@ -30,6 +30,9 @@ apt_install() {
 
 ensure_rust() {
   command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first" >&2; exit 1; }
+  for component in clippy rustfmt; do
+    rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+  done
   rustup target list --installed | grep -qx wasm32-unknown-unknown || {
     step "rustup: adding the wasm32-unknown-unknown target"
     rustup target add wasm32-unknown-unknown

@@ -19,6 +19,10 @@ ensure_postgres
 step "building the server and the hydrating portal"
 cargo leptos build
 
+step "formatting and clippy (warnings fail the run)"
+cargo fmt --all --check
+cargo clippy -p app -p server --features app/ssr --tests -- -D warnings
+
 step "unit and integration tests (SQLite and PostgreSQL)"
 cargo test -p app -p server --features app/ssr
 

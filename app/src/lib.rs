@@ -12,4 +12,4 @@ pub mod api;
 pub mod core;
 pub mod ui;
 
-pub use ui::{shell, App};
+pub use ui::{App, shell};

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use clap::{Arg, ArgMatches, Command};
 
-use crate::config::{self, Config, Sources, KEYS};
+use crate::config::{self, Config, KEYS, Sources};
 
 /// What the command line asked for.
 pub enum Invocation {

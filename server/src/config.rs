@@ -138,8 +138,9 @@ impl Sources {
 
     fn read_file(&mut self, path: &Path) -> Result<(), Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_owned(), source })?;
-        let table: toml::Table =
-            text.parse().map_err(|e: toml::de::Error| Error::Syntax { path: path.to_owned(), message: e.to_string() })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::Syntax { path: path.to_owned(), message: e.to_string() })?;
         for (name, value) in table {
             let Some(key) = KEYS.iter().find(|k| k.name == name) else {
                 let known = KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
@@ -218,8 +219,7 @@ impl Sources {
         };
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("berth-data"));
-        let database_url =
-            database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berth.db").display()));
+        let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berth.db").display()));
         let external_url = external_url.unwrap_or_else(|| {
             let scheme = if tls.is_some() { "https" } else { "http" };
             Url::parse(&format!("{scheme}://{listen}/")).expect("a socket address makes a valid URL")
@@ -409,10 +409,8 @@ mod tests {
 
     #[test]
     fn describe_redacts_secrets() {
-        let env = [
-            ("BERTH_DATABASE_URL", "postgres://berth:hunter2@db/berth"),
-            ("BERTH_ADMIN_PASSWORD", "VerySecret123"),
-        ];
+        let env =
+            [("BERTH_DATABASE_URL", "postgres://berth:hunter2@db/berth"), ("BERTH_ADMIN_PASSWORD", "VerySecret123")];
         let text = resolve(None, &env, &[]).unwrap().describe();
         assert!(!text.contains("hunter2") && !text.contains("VerySecret123"), "{text}");
         assert!(text.contains("from environment variable BERTH_DATABASE_URL"), "{text}");

@@ -13,12 +13,12 @@ pub mod telemetry;
 use std::{future::Future, net::TcpListener, sync::Once};
 
 use axum::Router;
-use axum_server::{tls_rustls::RustlsConfig, Handle};
+use axum_server::{Handle, tls_rustls::RustlsConfig};
 use leptos::config::LeptosOptions;
 
 pub use app::core::auth::AdminBootstrap;
 use app::{
-    core::{state::CoreSettings, AppState},
+    core::{AppState, state::CoreSettings},
     shell,
 };
 use config::Config;

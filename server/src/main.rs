@@ -2,7 +2,7 @@
 
 use std::{io::Write, process::ExitCode};
 
-use server::{cli, AdminBootstrap};
+use server::{AdminBootstrap, cli};
 
 fn main() -> ExitCode {
     let invocation = match cli::parse(std::env::args_os()) {
@@ -50,7 +50,8 @@ fn announce(config: &server::config::Config, admin: &AdminBootstrap) {
             let _ = writeln!(out, "This password is shown only once; change it after signing in.");
         }
         AdminBootstrap::Created => {
-            let _ = writeln!(out, "First start: created the administrator account \"admin\" with the configured password.");
+            let _ =
+                writeln!(out, "First start: created the administrator account \"admin\" with the configured password.");
         }
         AdminBootstrap::AlreadyPresent => {}
     }

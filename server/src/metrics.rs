@@ -5,12 +5,12 @@
 use std::{sync::Arc, time::Instant};
 
 use axum::{
+    Router,
     extract::{MatchedPath, Request, State},
     http::header,
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
-    Router,
 };
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 

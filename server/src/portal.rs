@@ -3,22 +3,23 @@
 //! and refuses cross-site calls to server functions.
 
 use axum::{
+    Router,
     extract::{Request, State},
-    http::{header, HeaderMap, Method, StatusCode},
+    http::{HeaderMap, Method, StatusCode, header},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
-    Router,
 };
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::{
+    App,
     api::{
-        auth::local_redirect_target,
-        session::{session_token, SignedIn},
         SERVER_FN_PREFIX,
+        auth::local_redirect_target,
+        session::{SignedIn, session_token},
     },
     core::AppState,
-    shell, App,
+    shell,
 };
 
 /// Pages a visitor may see without a session.
@@ -34,7 +35,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
 async fn session_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let is_server_fn = path.starts_with(SERVER_FN_PREFIX);
-    if is_server_fn && request.method() != Method::GET && !is_same_origin(request.headers(), &state.http.external_origin) {
+    if is_server_fn
+        && request.method() != Method::GET
+        && !is_same_origin(request.headers(), &state.http.external_origin)
+    {
         return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
     }
     let user = match session_token(request.headers()) {
@@ -59,7 +63,11 @@ async fn session_gate(State(state): State<AppState>, mut request: Request, next:
         }
         if !is_public && !signed_in {
             let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-            let login = if target == "/" { "/login".to_owned() } else { format!("/login?next={}", url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()) };
+            let login = if target == "/" {
+                "/login".to_owned()
+            } else {
+                format!("/login?next={}", url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>())
+            };
             return Redirect::to(&login).into_response();
         }
     }
@@ -106,7 +114,10 @@ mod tests {
         let external = "https://registry.example.com";
         assert!(is_same_origin(&headers(&[]), external));
         assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]), external));
-        assert!(is_same_origin(&headers(&[("origin", "https://registry.example.com"), ("host", "10.0.0.5")]), external));
+        assert!(is_same_origin(
+            &headers(&[("origin", "https://registry.example.com"), ("host", "10.0.0.5")]),
+            external
+        ));
         assert!(!is_same_origin(&headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]), external));
         assert!(!is_same_origin(&headers(&[("origin", "null"), ("host", "127.0.0.1:8080")]), external));
         assert!(!is_same_origin(&headers(&[("sec-fetch-site", "cross-site")]), external));

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use axum::{extract::MatchedPath, http::Request, response::Response, Router};
+use axum::{Router, extract::MatchedPath, http::Request, response::Response};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
 };
-use tracing::{field::Empty, Span};
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing::{Span, field::Empty};
+use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::{Config, LogFormat};
 
@@ -29,11 +29,8 @@ pub fn layer(router: Router) -> Router {
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {
             let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
-            let request_id = request
-                .extensions()
-                .get::<RequestId>()
-                .and_then(|id| id.header_value().to_str().ok())
-                .unwrap_or("-");
+            let request_id =
+                request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
             tracing::info_span!(
                 "request",
                 method = %request.method(),

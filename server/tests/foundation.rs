@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{browser_like_client, Backend, TestServer, ADMIN_PASSWORD};
-use reqwest::{header, StatusCode};
+use common::{ADMIN_PASSWORD, Backend, TestServer, browser_like_client};
+use reqwest::{StatusCode, header};
 use serde_json::Value;
 
 async fn login(client: &reqwest::Client, server: &TestServer, password: &str) -> reqwest::Response {
@@ -125,12 +125,8 @@ async fn login_sets_a_hardened_cookie_and_logout_ends_the_session(backend: Backe
     assert_eq!(response.headers()[header::LOCATION], "/settings");
 
     // Logout invalidates the session server-side: replaying the old cookie fails.
-    let response = client
-        .post(server.url("/portal/fn/logout"))
-        .header(header::ACCEPT, "text/html")
-        .send()
-        .await
-        .unwrap();
+    let response =
+        client.post(server.url("/portal/fn/logout")).header(header::ACCEPT, "text/html").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()[header::LOCATION], "/login");
     assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
@@ -180,10 +176,7 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let response = reqwest::get(server.url("/metrics")).await.unwrap();
     assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = response.text().await.unwrap();
-    assert!(
-        text.contains(r#"berth_http_requests_total{method="GET",route="/v2/",status="200"} 3"#),
-        "{text}"
-    );
+    assert!(text.contains(r#"berth_http_requests_total{method="GET",route="/v2/",status="200"} 3"#), "{text}");
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
     assert!(text.contains("berth_http_request_duration_seconds_bucket{"), "{text}");
     server.stop().await;

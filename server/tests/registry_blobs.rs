@@ -6,7 +6,7 @@ mod common;
 
 use app::core::registry::digest::{Algorithm, Digest};
 use common::{Backend, TestServer};
-use reqwest::{header, Client, Response, StatusCode};
+use reqwest::{Client, Response, StatusCode, header};
 use serde_json::Value;
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -111,13 +111,8 @@ async fn chunked_upload_in_order_with_status_and_resume(backend: Backend) {
     // A chunk that does not start where the upload ends is out of order:
     // 416, nothing appended. (Small, so the client has sent it all before
     // the early answer arrives.)
-    let again = client
-        .patch(&upload)
-        .header(header::CONTENT_RANGE, "0-9")
-        .body(first[..10].to_vec())
-        .send()
-        .await
-        .unwrap();
+    let again =
+        client.patch(&upload).header(header::CONTENT_RANGE, "0-9").body(first[..10].to_vec()).send().await.unwrap();
     assert_eq!(again.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(error_code(again).await, "BLOB_UPLOAD_INVALID");
 
@@ -129,7 +124,9 @@ async fn chunked_upload_in_order_with_status_and_resume(backend: Backend) {
 
     // Second chunk streamed without a length (as podman does), then PUT with the rest.
     let middle = content[first.len()..2 * 1024 * 1024].to_vec();
-    let stream = futures_util::stream::iter(middle.chunks(64 * 1024).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
+    let stream = futures_util::stream::iter(
+        middle.chunks(64 * 1024).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>(),
+    );
     let response = client.patch(&upload).body(reqwest::Body::wrap_stream(stream)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(response.headers()[header::RANGE], format!("0-{}", 2 * 1024 * 1024 - 1));
@@ -211,13 +208,33 @@ async fn bad_input_gets_the_spec_error(backend: Backend) {
     let client = Client::new();
     let good = Digest::sha256_of(b"x");
     let cases: Vec<(reqwest::Method, String, StatusCode, &str)> = vec![
-        (reqwest::Method::HEAD, "/v2/Upper/blobs/".to_owned() + &good.to_string(), StatusCode::BAD_REQUEST, "NAME_INVALID"),
+        (
+            reqwest::Method::HEAD,
+            "/v2/Upper/blobs/".to_owned() + &good.to_string(),
+            StatusCode::BAD_REQUEST,
+            "NAME_INVALID",
+        ),
         (reqwest::Method::GET, "/v2/ok/blobs/sha256:1234".to_owned(), StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
-        (reqwest::Method::GET, "/v2/ok/blobs/md5:d41d8cd98f00b204e9800998ecf8427e".to_owned(), StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
+        (
+            reqwest::Method::GET,
+            "/v2/ok/blobs/md5:d41d8cd98f00b204e9800998ecf8427e".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+        ),
         (reqwest::Method::GET, format!("/v2/ok/blobs/{good}"), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
         (reqwest::Method::DELETE, format!("/v2/ok/blobs/{good}"), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
-        (reqwest::Method::POST, "/v2/ok/blobs/uploads/?digest=sha256:zz".to_owned(), StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
-        (reqwest::Method::GET, "/v2/ok/blobs/uploads/not-a-session".to_owned(), StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN"),
+        (
+            reqwest::Method::POST,
+            "/v2/ok/blobs/uploads/?digest=sha256:zz".to_owned(),
+            StatusCode::BAD_REQUEST,
+            "DIGEST_INVALID",
+        ),
+        (
+            reqwest::Method::GET,
+            "/v2/ok/blobs/uploads/not-a-session".to_owned(),
+            StatusCode::NOT_FOUND,
+            "BLOB_UPLOAD_UNKNOWN",
+        ),
         (
             reqwest::Method::PATCH,
             "/v2/ok/blobs/uploads/0b4a7e5e-3c2f-4a8e-9a55-5f6b7c8d9e0f".to_owned(),
@@ -264,22 +281,16 @@ async fn repositories_see_only_their_blobs_and_mounts(backend: Backend) {
     assert_eq!(head("a/one").await.unwrap().status(), StatusCode::OK);
     assert_eq!(head("b/two").await.unwrap().status(), StatusCode::NOT_FOUND, "not pushed there");
 
-    let mount = client
-        .post(server.url(&format!("/v2/b/two/blobs/uploads/?mount={digest}&from=a/one")))
-        .send()
-        .await
-        .unwrap();
+    let mount =
+        client.post(server.url(&format!("/v2/b/two/blobs/uploads/?mount={digest}&from=a/one"))).send().await.unwrap();
     assert_eq!(mount.status(), StatusCode::CREATED);
     assert_eq!(mount.headers()[header::LOCATION], format!("/v2/b/two/blobs/{digest}"));
     assert_eq!(head("b/two").await.unwrap().status(), StatusCode::OK);
 
     // Mounting what the source does not have falls back to an upload session.
     let missing = Digest::sha256_of(b"nowhere");
-    let fallback = client
-        .post(server.url(&format!("/v2/b/two/blobs/uploads/?mount={missing}&from=a/one")))
-        .send()
-        .await
-        .unwrap();
+    let fallback =
+        client.post(server.url(&format!("/v2/b/two/blobs/uploads/?mount={missing}&from=a/one"))).send().await.unwrap();
     assert_eq!(fallback.status(), StatusCode::ACCEPTED);
     assert!(fallback.headers()[header::LOCATION].to_str().unwrap().starts_with("/v2/b/two/blobs/uploads/"));
 

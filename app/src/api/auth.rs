@@ -23,16 +23,11 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
     use crate::{api::session::session_cookie, core::AppState};
 
     let state = expect_context::<AppState>();
-    let client_addr = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
-        .await
-        .ok()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let client_addr =
+        leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|ConnectInfo(addr)| addr.ip().to_string());
     let (_user, token) = state.auth.login(&username, password, client_addr.as_deref()).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
-    response.insert_header(
-        SET_COOKIE,
-        session_cookie(&token, state.auth.session_ttl(), state.http.secure_cookies),
-    );
+    response.insert_header(SET_COOKIE, session_cookie(&token, state.auth.session_ttl(), state.http.secure_cookies));
     leptos_axum::redirect(&local_redirect_target(next.as_deref()));
     Ok(())
 }
@@ -87,7 +82,9 @@ mod tests {
     #[test]
     fn redirect_target_stays_on_site() {
         assert_eq!(local_redirect_target(Some("/projects?page=2")), "/projects?page=2");
-        for bad in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil"), Some("/a\nb")] {
+        for bad in
+            [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil"), Some("/a\nb")]
+        {
             assert_eq!(local_redirect_target(bad), "/", "{bad:?}");
         }
     }

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::{Cookie, SameSite};
 use leptos::prelude::*;
 
 use crate::{
     api::AppError,
-    core::{auth::SessionToken, users::User, AppState},
+    core::{AppState, auth::SessionToken, users::User},
 };
 
 pub const SESSION_COOKIE: &str = "berth_session";

@@ -7,12 +7,12 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::core::{
+    Result,
     auth::{AdminBootstrap, AuthService},
     db::Db,
     registry::RegistryService,
     storage::{BlobStore, LocalBlobStore},
     system::SystemService,
-    Result,
 };
 
 /// What the core needs to start, already validated by the configuration layer.

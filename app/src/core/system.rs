@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::core::{
+    Result,
     db::{Db, DbKind},
     storage::{BlobStore, DiskSpace},
-    Result,
 };
 
 /// Outcome of checking one component.

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{format, layout::ErrorBanner};
-use crate::api::system::{get_system_overview, SystemOverview};
+use crate::api::system::{SystemOverview, get_system_overview};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {

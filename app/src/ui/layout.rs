@@ -4,14 +4,14 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::{Outlet, Redirect, A},
+    components::{A, Outlet, Redirect},
     hooks::use_location,
     location::Url,
 };
 
 use crate::api::{
-    auth::{signed_in_user, Logout, SessionUser},
     AppError,
+    auth::{Logout, SessionUser, signed_in_user},
 };
 
 #[component]

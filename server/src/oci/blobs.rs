@@ -3,19 +3,25 @@
 
 use axum::{
     body::Body,
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
 use app::core::{
+    AppState,
     registry::{digest::Digest, names::RepoName},
     storage::ByteRange,
-    AppState,
 };
 
-use super::{error::OciResult, CONTENT_DIGEST_HEADER};
+use super::{CONTENT_DIGEST_HEADER, error::OciResult};
 
-pub async fn get_blob(state: &AppState, name: &RepoName, digest: &Digest, headers: &HeaderMap, head_only: bool) -> OciResult<Response> {
+pub async fn get_blob(
+    state: &AppState,
+    name: &RepoName,
+    digest: &Digest,
+    headers: &HeaderMap,
+    head_only: bool,
+) -> OciResult<Response> {
     let size = state.registry.stat_blob(name, digest).await?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(value) => parse_range(value, size)?,
@@ -28,7 +34,7 @@ pub async fn get_blob(state: &AppState, name: &RepoName, digest: &Digest, header
         Response::new(Body::from_stream(reader.body))
     };
     let headers = response.headers_mut();
-    let length = range.map_or(size, |r| r.len());
+    let length = range.map_or(size, |r| r.byte_count());
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

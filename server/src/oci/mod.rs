@@ -8,16 +8,16 @@ mod path;
 mod uploads;
 
 use axum::{
+    Json, Router,
     extract::{Path, Request, State},
     http::{HeaderName, Method},
     response::{IntoResponse, Response},
     routing::{any, get},
-    Json, Router,
 };
 
 use app::core::{
-    registry::{digest::Digest, names::RepoName},
     AppState,
+    registry::{digest::Digest, names::RepoName},
 };
 use error::{OciError, OciResult};
 use path::Endpoint;

@@ -56,7 +56,7 @@ fn non_empty(name: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, Endpoint::*};
+    use super::{Endpoint::*, parse};
 
     #[test]
     fn endpoints_by_path() {

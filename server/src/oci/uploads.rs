@@ -7,21 +7,22 @@ use std::collections::HashMap;
 use axum::{
     body::Body,
     extract::Request,
-    http::{header, HeaderMap, HeaderValue, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use futures_util::TryStreamExt;
 
 use app::core::{
+    AppState,
     registry::{digest::Digest, names::RepoName},
     storage::{ByteStream, UploadId},
-    AppState,
 };
 
 use super::{
+    CONTENT_DIGEST_HEADER, UPLOAD_UUID_HEADER,
     blobs::digest_header,
     error::{OciError, OciResult},
-    parse_digest, repo_name, CONTENT_DIGEST_HEADER, UPLOAD_UUID_HEADER,
+    parse_digest, repo_name,
 };
 
 pub fn upload_id(raw: &str) -> OciResult<UploadId> {
@@ -133,12 +134,12 @@ fn chunk_start(headers: &HeaderMap) -> OciResult<Option<u64>> {
     if end < start {
         return Err(invalid());
     }
-    if let Some(length) = content_length(headers) {
-        if length != end - start + 1 {
-            return Err(OciError::RangeInvalid(format!(
-                "Content-Range {start}-{end} does not match Content-Length {length}"
-            )));
-        }
+    if let Some(length) = content_length(headers)
+        && length != end - start + 1
+    {
+        return Err(OciError::RangeInvalid(format!(
+            "Content-Range {start}-{end} does not match Content-Length {length}"
+        )));
     }
     Ok(Some(start))
 }

@@ -1,10 +1,10 @@
 //! `GET /api/v2.0/health`, in Harbor's response shape so existing monitors
 //! work: an overall status and one entry per component.
 
-use axum::{extract::State, Json};
+use axum::{Json, extract::State};
 use serde::Serialize;
 
-use app::core::{system::ComponentStatus, AppState};
+use app::core::{AppState, system::ComponentStatus};
 
 #[derive(Serialize)]
 pub struct OverallHealth {

@@ -2,7 +2,7 @@
 
 mod health;
 
-use axum::{routing::get, Router};
+use axum::{Router, routing::get};
 
 use app::core::AppState;
 

@@ -10,15 +10,15 @@ pub use sessions::SessionRepository;
 
 use std::time::Duration;
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use rand::{distributions::Alphanumeric, rngs::OsRng, Rng, RngCore};
+use rand::{Rng, RngCore, distributions::Alphanumeric, rngs::OsRng};
 use sha2::{Digest, Sha256};
 
 use crate::core::{
+    Error, Result,
     db::Db,
     users::{NewUser, User, UserRepository, Username},
-    Error, Result,
 };
 use sessions::NewSession;
 
@@ -86,7 +86,12 @@ impl AuthService {
     }
 
     /// Checks a password sign-in and opens a session for it.
-    pub async fn login(&self, username: &str, password: String, client_addr: Option<&str>) -> Result<(User, SessionToken)> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        client_addr: Option<&str>,
+    ) -> Result<(User, SessionToken)> {
         let user = self.verify_password(username, password).await?;
         let now = Utc::now();
         // Housekeeping rides along with sign-ins rather than needing a timer.
@@ -94,7 +99,13 @@ impl AuthService {
         let token = SessionToken::generate();
         let expires_at = now + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(12));
         self.sessions
-            .create(NewSession { token_hash: &token.hash(), user_id: user.id, created_at: now, expires_at, client_addr })
+            .create(NewSession {
+                token_hash: &token.hash(),
+                user_id: user.id,
+                created_at: now,
+                expires_at,
+                client_addr,
+            })
             .await?;
         Ok((user, token))
     }
@@ -170,11 +181,7 @@ pub fn validate_password(field: &'static str, password: &str) -> Result<()> {
     if !PASSWORD_LENGTH.contains(&len) {
         return Err(Error::invalid(
             field,
-            format!(
-                "must be between {} and {} characters long",
-                PASSWORD_LENGTH.start(),
-                PASSWORD_LENGTH.end()
-            ),
+            format!("must be between {} and {} characters long", PASSWORD_LENGTH.start(), PASSWORD_LENGTH.end()),
         ));
     }
     Ok(())

@@ -5,8 +5,8 @@
 use std::sync::{Arc, LazyLock};
 
 use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
 };
 use tokio::sync::Semaphore;
 
@@ -21,10 +21,7 @@ fn argon2() -> Argon2<'static> {
 /// of "no such user" and "wrong password" alike.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(b"berth-dummy-password", &salt)
-        .expect("hashing a constant password succeeds")
-        .to_string()
+    argon2().hash_password(b"berth-dummy-password", &salt).expect("hashing a constant password succeeds").to_string()
 });
 
 /// Hashes and verifies passwords off the async workers.

@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     core::{
+        Result,
         db::Db,
         users::{User, UserId, UserRow},
-        Result,
     },
     on_db,
 };

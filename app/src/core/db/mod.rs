@@ -9,9 +9,9 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
+    PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    PgPool, SqlitePool,
 };
 
 use crate::core::Result;
@@ -82,10 +82,7 @@ impl Db {
                         sqlx::Error::Configuration(format!("cannot create {}: {e}", dir.display()).into())
                     })?;
                 }
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(8)
-                    .connect_with(options)
-                    .await?;
+                let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
                 Ok(Self::Sqlite(pool))
             }
             Some(DbKind::Postgres) => {
@@ -97,10 +94,9 @@ impl Db {
                     .await?;
                 Ok(Self::Postgres(pool))
             }
-            None => Err(sqlx::Error::Configuration(
-                format!("unsupported database URL scheme in {url:?}").into(),
-            )
-            .into()),
+            None => {
+                Err(sqlx::Error::Configuration(format!("unsupported database URL scheme in {url:?}").into()).into())
+            }
         }
     }
 

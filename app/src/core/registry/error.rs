@@ -30,7 +30,9 @@ impl From<storage::Error> for Error {
             storage::Error::UploadUnknown(_) => Self::UploadUnknown,
             storage::Error::OffsetMismatch { expected, actual } => Self::OutOfOrder { requested: expected, actual },
             storage::Error::DigestMismatch { expected, actual } => Self::DigestMismatch { expected, actual },
-            storage::Error::RangeNotSatisfiable { first, last, size } => Self::RangeNotSatisfiable { first, last, size },
+            storage::Error::RangeNotSatisfiable { first, last, size } => {
+                Self::RangeNotSatisfiable { first, last, size }
+            }
             storage::Error::Client(e) => Self::ClientAborted(e),
             other => Self::Internal(other.into()),
         }

@@ -10,9 +10,13 @@ pub const MAX_QUALIFIED_NAME_LEN: usize = 255;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    #[error("repository name {0:?} does not match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*")]
+    #[error(
+        "repository name {0:?} does not match [a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*"
+    )]
     Grammar(String),
-    #[error("repository name {name:?} is too long: with the registry host it must stay within {MAX_QUALIFIED_NAME_LEN} characters")]
+    #[error(
+        "repository name {name:?} is too long: with the registry host it must stay within {MAX_QUALIFIED_NAME_LEN} characters"
+    )]
     TooLong { name: String },
     #[error("tag {0:?} does not match [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}")]
     Tag(String),
@@ -146,16 +150,37 @@ mod tests {
 
     #[test]
     fn repository_name_grammar() {
-        let good = ["a", "library/alpine", "a/b/c/d/e", "my-app", "my--app", "my.app", "my_app", "my__app", "0x/1.2_3-4"];
+        let good =
+            ["a", "library/alpine", "a/b/c/d/e", "my-app", "my--app", "my.app", "my_app", "my__app", "0x/1.2_3-4"];
         for name in good {
             assert!(RepoName::parse(name, "localhost:5000").is_ok(), "{name} should be valid");
         }
         let bad = [
-            "", "A", "Library/alpine", "/a", "a/", "a//b", "-a", "a-", ".a", "a.", "a..b", "a___b", "a_.b", "a.-b", "a b",
-            "a:b", "a@b", "ä",
+            "",
+            "A",
+            "Library/alpine",
+            "/a",
+            "a/",
+            "a//b",
+            "-a",
+            "a-",
+            ".a",
+            "a.",
+            "a..b",
+            "a___b",
+            "a_.b",
+            "a.-b",
+            "a b",
+            "a:b",
+            "a@b",
+            "ä",
         ];
         for name in bad {
-            assert_eq!(RepoName::parse(name, "h"), Err(NameError::Grammar(name.to_owned())), "{name} should be invalid");
+            assert_eq!(
+                RepoName::parse(name, "h"),
+                Err(NameError::Grammar(name.to_owned())),
+                "{name} should be invalid"
+            );
         }
     }
 

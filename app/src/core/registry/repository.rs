@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{digest::Digest, names::RepoName};
 use crate::{
-    core::{db::Db, storage::UploadId, Result},
+    core::{Result, db::Db, storage::UploadId},
     on_db,
 };
 
@@ -57,8 +57,15 @@ impl RegistryRepository {
     }
 
     /// Records that the content `digest` exists and that `repository` may see it.
-    pub async fn link_blob(&self, repository: RepositoryId, digest: &Digest, size: u64, now: DateTime<Utc>) -> Result<()> {
-        const BLOB: &str = "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING";
+    pub async fn link_blob(
+        &self,
+        repository: RepositoryId,
+        digest: &Digest,
+        size: u64,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const BLOB: &str =
+            "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING";
         const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository_id, digest) DO NOTHING";
         let digest = digest.to_string();

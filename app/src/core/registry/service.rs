@@ -34,7 +34,9 @@ struct UploadHashes(Mutex<HashMap<UploadId, Arc<tokio::sync::Mutex<UploadHash>>>
 impl UploadHashes {
     fn entry(&self, id: &UploadId) -> Arc<tokio::sync::Mutex<UploadHash>> {
         let mut map = self.0.lock().expect("upload hash map is never poisoned");
-        map.entry(id.clone()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(UploadHash { offset: 0, hasher: None }))).clone()
+        map.entry(id.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(UploadHash { offset: 0, hasher: None })))
+            .clone()
     }
 
     fn remove(&self, id: &UploadId) {
@@ -66,7 +68,12 @@ impl RegistryService {
     }
 
     /// Streams a blob (or a range of it) the repository may see.
-    pub async fn read_blob(&self, repository: &RepoName, digest: &Digest, range: Option<ByteRange>) -> Result<BlobReader> {
+    pub async fn read_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        range: Option<ByteRange>,
+    ) -> Result<BlobReader> {
         self.stat_blob(repository, digest).await?;
         // Linked but missing from storage means the store lost it: report it as
         // unknown rather than serve nothing under a 200.
@@ -107,7 +114,13 @@ impl RegistryService {
 
     /// Appends a chunk. `start` is where the client says it begins (from
     /// `Content-Range`); without it the chunk goes at the end. Returns the new size.
-    pub async fn append_upload(&self, repository: &RepoName, id: &UploadId, start: Option<u64>, data: ByteStream) -> Result<u64> {
+    pub async fn append_upload(
+        &self,
+        repository: &RepoName,
+        id: &UploadId,
+        start: Option<u64>,
+        data: ByteStream,
+    ) -> Result<u64> {
         self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         let entry = self.hashes.entry(id);
         let mut state = entry.lock().await;
@@ -141,7 +154,13 @@ impl RegistryService {
     /// Appends the final chunk (if any), verifies the digest and publishes the
     /// blob in the repository. On a digest mismatch nothing is stored and the
     /// upload is gone.
-    pub async fn complete_upload(&self, repository: &RepoName, id: &UploadId, digest: &Digest, last_chunk: Option<ByteStream>) -> Result<u64> {
+    pub async fn complete_upload(
+        &self,
+        repository: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        last_chunk: Option<ByteStream>,
+    ) -> Result<u64> {
         let repository_id = self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         if let Some(chunk) = last_chunk {
             self.append_upload(repository, id, None, chunk).await?;
@@ -150,7 +169,9 @@ impl RegistryService {
         let state = entry.lock().await;
         let staged = self.blobs.upload_size(id).await?.ok_or(Error::UploadUnknown)?;
         let hashed = match &state.hasher {
-            Some(hasher) if state.offset == staged && hasher.algorithm() == digest.algorithm() => Some(hasher.clone().finish()),
+            Some(hasher) if state.offset == staged && hasher.algorithm() == digest.algorithm() => {
+                Some(hasher.clone().finish())
+            }
             _ => None,
         };
         drop(state);

@@ -62,7 +62,8 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
-    pub fn len(&self) -> u64 {
+    /// How many bytes the range covers (at least one: both ends are inclusive).
+    pub fn byte_count(&self) -> u64 {
         self.last - self.first + 1
     }
 }

@@ -1,7 +1,7 @@
 //! The behaviour every [`BlobStore`] backend must show, run by each backend's tests.
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt};
+use futures_util::{StreamExt, stream};
 
 use super::{BlobStore, ByteRange, ByteStream, Error, UploadId};
 use crate::core::registry::digest::{Algorithm, Digest, Hasher};
@@ -79,10 +79,8 @@ pub async fn run(store: &dyn BlobStore) {
     // A client stream that breaks keeps what arrived before the break.
     let broken = UploadId::generate();
     store.start_upload(&broken).await.unwrap();
-    let failing: ByteStream = Box::pin(stream::iter(vec![
-        Ok(Bytes::from_static(b"part")),
-        Err(std::io::Error::other("connection reset")),
-    ]));
+    let failing: ByteStream =
+        Box::pin(stream::iter(vec![Ok(Bytes::from_static(b"part")), Err(std::io::Error::other("connection reset"))]));
     assert!(matches!(store.append_upload(&broken, 0, failing, None).await, Err(Error::Client(_))));
     assert_eq!(store.upload_size(&broken).await.unwrap(), Some(4));
     store.cancel_upload(&broken).await.unwrap();
@@ -98,7 +96,9 @@ pub async fn run(store: &dyn BlobStore) {
 fn upload_ids_are_only_what_berth_generates() {
     let id = UploadId::generate();
     assert_eq!(UploadId::parse(id.as_str()), Some(id));
-    for bad in ["", "../etc/passwd", "not-a-uuid", "A0B1C2D3-0000-4000-8000-000000000000", "a0b1c2d30000400080000000000000000"] {
+    for bad in
+        ["", "../etc/passwd", "not-a-uuid", "A0B1C2D3-0000-4000-8000-000000000000", "a0b1c2d30000400080000000000000000"]
+    {
         assert_eq!(UploadId::parse(bad), None, "{bad}");
     }
 }

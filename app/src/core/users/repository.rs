@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::{User, UserId, Username};
 use crate::{
-    core::{db::Db, Error, Result},
+    core::{Error, Result, db::Db},
     on_db,
 };
 
@@ -26,9 +26,7 @@ impl TryFrom<UserRow> for User {
         // Stored names were validated on the way in; a bad one means the row was
         // written by something else, which is worth failing loudly on.
         let username = Username::parse(&row.username).map_err(|message| {
-            Error::Database(sqlx::Error::Decode(
-                format!("stored username {:?} {message}", row.username).into(),
-            ))
+            Error::Database(sqlx::Error::Decode(format!("stored username {:?} {message}", row.username).into()))
         })?;
         Ok(User {
             id: UserId(row.id),
@@ -89,10 +87,8 @@ impl UserRepository {
         let row = on_db!(&self.db, pool => {
             sqlx::query_as::<_, CredentialRow>(&sql).bind(username.as_str()).fetch_optional(pool).await
         })?;
-        row.map(|row| {
-            Ok(UserCredentials { user: User::try_from(row.user)?, password_hash: row.password_hash })
-        })
-        .transpose()
+        row.map(|row| Ok(UserCredentials { user: User::try_from(row.user)?, password_hash: row.password_hash }))
+            .transpose()
     }
 
     /// Creates the account unless one with that username exists; returns the
