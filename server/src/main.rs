@@ -47,7 +47,7 @@ fn announce(config: &server::config::Config, admin: &AdminBootstrap) {
             let _ = writeln!(out, "First start: created the administrator account.");
             let _ = writeln!(out, "  username: admin");
             let _ = writeln!(out, "  password: {password}");
-            let _ = writeln!(out, "This password is shown only once; change it after signing in.");
+            let _ = writeln!(out, "This password is shown only once: keep it somewhere safe.");
         }
         AdminBootstrap::Created => {
             let _ =
