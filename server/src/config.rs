@@ -41,6 +41,7 @@ keys! {
     "tls_key", "BERTH_TLS_KEY", "tls-key", false, "PEM private key for tls_cert";
     "session_timeout_minutes", "BERTH_SESSION_TIMEOUT_MINUTES", "session-timeout-minutes", false, "Lifetime of a portal session [default: 720]";
     "shutdown_grace_seconds", "BERTH_SHUTDOWN_GRACE_SECONDS", "shutdown-grace-seconds", false, "How long in-flight requests may finish after SIGTERM/SIGINT [default: 30]";
+    "max_manifest_bytes", "BERTH_MAX_MANIFEST_BYTES", "max-manifest-bytes", false, "Largest manifest accepted, in bytes [default: 4194304 (4 MiB)]";
     "log_format", "BERTH_LOG_FORMAT", "log-format", false, "text or json [default: text]";
     "log_level", "BERTH_LOG_LEVEL", "log-level", false, "tracing filter, e.g. info or berth=debug,info [default: info]";
     "site_root", "BERTH_SITE_ROOT", "site-root", false, "Directory with the portal's built assets (pkg/) [default: $LEPTOS_SITE_ROOT or target/site]";
@@ -101,6 +102,7 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     pub session_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub max_manifest_bytes: usize,
     pub log_format: LogFormat,
     pub log_level: String,
     pub site_root: PathBuf,
@@ -198,6 +200,7 @@ impl Sources {
         let tls_key = self.take("tls_key", o, existing_file)?;
         let session_minutes = self.take("session_timeout_minutes", o, positive_number)?;
         let grace_seconds = self.take("shutdown_grace_seconds", o, positive_number)?;
+        let max_manifest_bytes = self.take("max_manifest_bytes", o, positive_number)?;
         let log_format = self.take("log_format", o, |s| match s {
             "text" => Ok(LogFormat::Text),
             "json" => Ok(LogFormat::Json),
@@ -236,6 +239,7 @@ impl Sources {
             tls,
             session_timeout: Duration::from_secs(60 * session_minutes.unwrap_or(720)),
             shutdown_grace: Duration::from_secs(grace_seconds.unwrap_or(30)),
+            max_manifest_bytes: max_manifest_bytes.map_or(4 * 1024 * 1024, |n| n as usize),
             log_format: log_format.unwrap_or(LogFormat::Text),
             log_level: log_level.unwrap_or_else(|| "info".to_owned()),
             site_root,
@@ -255,7 +259,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let tls_cert = self.tls.as_ref().map(|t| t.cert.display().to_string());
         let tls_key = self.tls.as_ref().map(|t| t.key.display().to_string());
-        let values: [(&str, Option<String>); 12] = [
+        let values: [(&str, Option<String>); 13] = [
             ("listen", Some(self.listen.to_string())),
             ("data_dir", Some(self.data_dir.display().to_string())),
             ("database_url", Some(redact_url(&self.database_url))),
@@ -265,6 +269,7 @@ impl Config {
             ("tls_key", tls_key),
             ("session_timeout_minutes", Some((self.session_timeout.as_secs() / 60).to_string())),
             ("shutdown_grace_seconds", Some(self.shutdown_grace.as_secs().to_string())),
+            ("max_manifest_bytes", Some(self.max_manifest_bytes.to_string())),
             ("log_format", Some(if self.log_format == LogFormat::Json { "json" } else { "text" }.to_owned())),
             ("log_level", Some(self.log_level.clone())),
             ("site_root", Some(self.site_root.display().to_string())),

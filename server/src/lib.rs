@@ -58,6 +58,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         session_ttl: config.session_timeout,
         secure_cookies: config.secure_cookies(),
         external_origin: config.external_url.origin().ascii_serialization(),
+        max_manifest_bytes: config.max_manifest_bytes,
     };
     let started = AppState::start(settings, leptos_options).await?;
     let http_metrics = metrics::HttpMetrics::new();

@@ -27,6 +27,8 @@ pub struct CoreSettings {
     pub secure_cookies: bool,
     /// `scheme://host[:port]` of the external URL, accepted as a request origin.
     pub external_origin: String,
+    /// Largest manifest body the registry accepts.
+    pub max_manifest_bytes: usize,
 }
 
 /// Settings read by the HTTP edge at request time.
@@ -72,7 +74,7 @@ impl AppState {
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
-            registry: RegistryService::new(db.clone(), blobs.clone()),
+            registry: RegistryService::new(db.clone(), blobs.clone(), settings.max_manifest_bytes),
             blobs,
             db,
             auth,

@@ -23,6 +23,18 @@ pub enum OciError {
     BlobUploadUnknown,
     #[error("provided digest did not match uploaded content: {0}")]
     DigestInvalid(String),
+    #[error("manifest unknown to registry")]
+    ManifestUnknown,
+    #[error("manifest unknown to registry: {0}")]
+    ManifestNotAcceptable(String),
+    #[error("manifest invalid: {0}")]
+    ManifestInvalid(String),
+    #[error("manifest references something this repository does not have: {0}")]
+    ManifestBlobUnknown(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("invalid pagination: {0}")]
+    PaginationInvalid(String),
     #[error("invalid repository name: {0}")]
     NameInvalid(String),
     #[error("repository name not known to registry")]
@@ -45,6 +57,11 @@ impl OciError {
             Self::BlobUploadInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::BAD_REQUEST),
             Self::BlobUploadUnknown => ("BLOB_UPLOAD_UNKNOWN", StatusCode::NOT_FOUND),
             Self::DigestInvalid(_) => ("DIGEST_INVALID", StatusCode::BAD_REQUEST),
+            Self::ManifestUnknown | Self::ManifestNotAcceptable(_) => ("MANIFEST_UNKNOWN", StatusCode::NOT_FOUND),
+            Self::ManifestInvalid(_) => ("MANIFEST_INVALID", StatusCode::BAD_REQUEST),
+            Self::ManifestBlobUnknown(_) => ("MANIFEST_BLOB_UNKNOWN", StatusCode::BAD_REQUEST),
+            Self::TooLarge(_) => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
+            Self::PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
             Self::NameInvalid(_) => ("NAME_INVALID", StatusCode::BAD_REQUEST),
             Self::NameUnknown => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
             Self::RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
@@ -97,6 +114,12 @@ impl From<registry::Error> for OciError {
         use registry::Error as E;
         match error {
             E::BlobUnknown => Self::BlobUnknown,
+            E::ManifestUnknown => Self::ManifestUnknown,
+            E::NameUnknown => Self::NameUnknown,
+            E::ManifestInvalid(e) => Self::ManifestInvalid(e.to_string()),
+            E::ManifestBlobUnknown(digest) => Self::ManifestBlobUnknown(digest.to_string()),
+            e @ E::ManifestTooLarge { .. } => Self::TooLarge(e.to_string()),
+            e @ E::NotAcceptable { .. } => Self::ManifestNotAcceptable(e.to_string()),
             E::UploadUnknown => Self::BlobUploadUnknown,
             e @ E::OutOfOrder { .. } => Self::RangeInvalid(e.to_string()),
             e @ E::DigestMismatch { .. } => Self::DigestInvalid(e.to_string()),

@@ -4,6 +4,8 @@
 
 mod blobs;
 mod error;
+mod listings;
+mod manifests;
 mod path;
 mod uploads;
 
@@ -79,8 +81,42 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
                 other => Err(not_allowed(&other)),
             }
         }
-        Endpoint::Catalog | Endpoint::Tags { .. } | Endpoint::Manifest { .. } | Endpoint::Referrers { .. } => {
-            Err(OciError::Unsupported("manifests, tags, the catalog and referrers are not served yet".to_owned()))
+        Endpoint::Manifest { name, reference } => {
+            let (name, reference) = (repo_name(name, host)?, manifests::reference(reference)?);
+            match method {
+                Method::GET => manifests::get_manifest(state, &name, &reference, request.headers(), false).await,
+                Method::HEAD => manifests::get_manifest(state, &name, &reference, request.headers(), true).await,
+                Method::PUT => manifests::put_manifest(state, &name, &reference, request).await,
+                Method::DELETE => manifests::delete_manifest(state, &name, &reference).await,
+                other => Err(not_allowed(&other)),
+            }
+        }
+        Endpoint::Tags { name } => {
+            let name = repo_name(name, host)?;
+            match method {
+                Method::GET => {
+                    let paging = listings::Paging::from_query(&query_params(request.uri().query()))?;
+                    listings::list_tags(state, &name, paging).await
+                }
+                other => Err(not_allowed(&other)),
+            }
+        }
+        Endpoint::Catalog => match method {
+            Method::GET => {
+                let paging = listings::Paging::from_query(&query_params(request.uri().query()))?;
+                listings::catalog(state, paging).await
+            }
+            other => Err(not_allowed(&other)),
+        },
+        Endpoint::Referrers { name, digest } => {
+            let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
+            match method {
+                Method::GET => {
+                    let query = query_params(request.uri().query());
+                    listings::referrers(state, &name, &digest, query.get("artifactType").map(String::as_str)).await
+                }
+                other => Err(not_allowed(&other)),
+            }
         }
     }
 }
@@ -91,6 +127,10 @@ fn repo_name(raw: &str, host: &str) -> OciResult<RepoName> {
 
 fn parse_digest(raw: &str) -> OciResult<Digest> {
     raw.parse().map_err(|e: app::core::registry::digest::DigestError| OciError::DigestInvalid(e.to_string()))
+}
+
+fn query_params(query: Option<&str>) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect()
 }
 
 fn not_allowed(method: &Method) -> OciError {

@@ -2,8 +2,6 @@
 //! (`POST ?digest=`), `POST` + `PUT`, chunked `POST` + `PATCH`… + `PUT`,
 //! upload status, cancellation, and cross-repository mounts.
 
-use std::collections::HashMap;
-
 use axum::{
     body::Body,
     extract::Request,
@@ -22,7 +20,7 @@ use super::{
     CONTENT_DIGEST_HEADER, UPLOAD_UUID_HEADER,
     blobs::digest_header,
     error::{OciError, OciResult},
-    parse_digest, repo_name,
+    parse_digest, query_params, repo_name,
 };
 
 pub fn upload_id(raw: &str) -> OciResult<UploadId> {
@@ -155,10 +153,6 @@ fn has_body(headers: &HeaderMap) -> bool {
 
 fn body_stream(body: Body) -> ByteStream {
     Box::pin(body.into_data_stream().map_err(std::io::Error::other))
-}
-
-fn query_params(query: Option<&str>) -> HashMap<String, String> {
-    url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,18 @@ use crate::core::storage;
 pub enum Error {
     #[error("blob unknown to this repository")]
     BlobUnknown,
+    #[error("manifest unknown to this repository")]
+    ManifestUnknown,
+    #[error("repository unknown to this registry")]
+    NameUnknown,
+    #[error(transparent)]
+    ManifestInvalid(#[from] super::manifest::InvalidManifest),
+    #[error("the manifest needs {0}, which this repository does not have")]
+    ManifestBlobUnknown(Digest),
+    #[error("the manifest is {size} bytes; this registry accepts at most {limit}")]
+    ManifestTooLarge { size: usize, limit: usize },
+    #[error("the manifest is stored as {stored}, which the request's Accept header does not allow")]
+    NotAcceptable { stored: String },
     #[error("blob upload unknown to this repository")]
     UploadUnknown,
     #[error("chunk starts at byte {requested}, but the upload holds {actual} bytes")]

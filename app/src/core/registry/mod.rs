@@ -3,9 +3,11 @@
 
 pub mod digest;
 pub mod error;
+pub mod manifest;
 pub mod names;
 mod repository;
 mod service;
 
 pub use error::{Error, Result};
-pub use service::RegistryService;
+pub use repository::{ReferrerRow, StoredManifest};
+pub use service::{Page, PushedManifest, RegistryService};

@@ -121,3 +121,196 @@ impl RegistryRepository {
         Ok(())
     }
 }
+
+/// A stored manifest, as served.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
+
+/// One manifest whose `subject` is a given digest.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ReferrerRow {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+}
+
+/// A manifest about to be stored.
+pub struct NewManifest<'a> {
+    pub repository: RepositoryId,
+    pub digest: &'a Digest,
+    pub parsed: &'a super::manifest::ParsedManifest,
+    pub content: &'a [u8],
+    pub tag: Option<&'a super::names::Tag>,
+}
+
+/// Rows of a name listing, at most `limit`, after `last`.
+pub struct ListPage<'a> {
+    pub limit: Option<u32>,
+    pub last: Option<&'a str>,
+}
+
+impl ListPage<'_> {
+    /// One more than asked for, to learn whether another page follows.
+    fn fetch_limit(&self) -> i64 {
+        self.limit.map_or(i64::MAX, |n| i64::from(n) + 1)
+    }
+}
+
+impl RegistryRepository {
+    pub async fn find_manifest_by_digest(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>> {
+        const SQL: &str = "SELECT m.digest, m.media_type, m.content FROM manifests m \
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2";
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, StoredManifest>(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn find_manifest_by_tag(
+        &self,
+        repository: &RepoName,
+        tag: &super::names::Tag,
+    ) -> Result<Option<StoredManifest>> {
+        const SQL: &str = "SELECT m.digest, m.media_type, m.content FROM tags t \
+             JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id \
+             WHERE r.name = $1 AND t.name = $2";
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, StoredManifest>(SQL).bind(repository.as_str()).bind(tag.as_str()).fetch_optional(pool).await
+        })?;
+        Ok(row)
+    }
+
+    /// Which of `digests` the repository lacks, as blobs (`manifests` false)
+    /// or as manifests (`manifests` true). One query however many there are.
+    pub async fn missing(&self, repository: RepositoryId, digests: &[&Digest], manifests: bool) -> Result<Vec<Digest>> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let table = if manifests { "manifests" } else { "repository_blobs" };
+        let present: Vec<String> = on_db!(&self.db, pool => {
+            let mut query = sqlx::QueryBuilder::new(format!("SELECT digest FROM {table} WHERE repository_id = "));
+            query.push_bind(repository.0).push(" AND digest IN (");
+            let mut list = query.separated(", ");
+            for digest in digests {
+                list.push_bind(digest.to_string());
+            }
+            list.push_unseparated(")");
+            query.build_query_scalar::<String>().fetch_all(pool).await
+        })?;
+        Ok(digests.iter().filter(|d| !present.iter().any(|p| *p == d.to_string())).map(|d| (*d).clone()).collect())
+    }
+
+    /// Stores a manifest (once per repository and digest), what it needs, and
+    /// points the tag at it, in one transaction.
+    pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<()> {
+        const INSERT: &str = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, subject_digest, content, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (repository_id, digest) DO NOTHING";
+        const ID: &str = "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2";
+        const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
+        let digest = new.digest.to_string();
+        let subject = new.parsed.subject.as_ref().map(Digest::to_string);
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(INSERT)
+                .bind(new.repository)
+                .bind(&digest)
+                .bind(new.parsed.media_type)
+                .bind(new.parsed.artifact_type.as_deref())
+                .bind(new.content.len() as i64)
+                .bind(new.parsed.annotations.as_deref())
+                .bind(subject.as_deref())
+                .bind(new.content)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let id: i64 = sqlx::query_scalar(ID).bind(new.repository).bind(&digest).fetch_one(&mut *tx).await?;
+            if !new.parsed.needs.is_empty() {
+                let mut query = sqlx::QueryBuilder::new("INSERT INTO manifest_references (manifest_id, digest, kind) ");
+                query.push_values(&new.parsed.needs, |mut row, needed| {
+                    let (digest, kind) = match needed {
+                        super::manifest::Needed::Blob(d) => (d.to_string(), "blob"),
+                        super::manifest::Needed::Manifest(d) => (d.to_string(), "manifest"),
+                    };
+                    row.push_bind(id).push_bind(digest).push_bind(kind);
+                });
+                query.push(" ON CONFLICT (manifest_id, digest) DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+            }
+            if let Some(tag) = new.tag {
+                sqlx::query(TAG).bind(new.repository).bind(tag.as_str()).bind(id).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// Deletes a manifest and, with it, every tag pointing at it.
+    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest) -> Result<bool> {
+        const SQL: &str =
+            "DELETE FROM manifests WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(digest.to_string()).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(deleted > 0)
+    }
+
+    pub async fn delete_tag(&self, repository: &RepoName, tag: &super::names::Tag) -> Result<bool> {
+        const SQL: &str =
+            "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(tag.as_str()).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(deleted > 0)
+    }
+
+    /// Tag names in byte order after `page.last`; one extra row tells the
+    /// caller another page follows.
+    pub async fn list_tags(&self, repository: RepositoryId, page: &ListPage<'_>) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3";
+        let names = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(repository).bind(page.last.unwrap_or("")).bind(page.fetch_limit()).fetch_all(pool).await
+        })?;
+        Ok(names)
+    }
+
+    /// Repository names in byte order after `page.last` (plus one, as for tags).
+    pub async fn list_repositories(&self, page: &ListPage<'_>) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2";
+        let names = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(page.last.unwrap_or("")).bind(page.fetch_limit()).fetch_all(pool).await
+        })?;
+        Ok(names)
+    }
+
+    /// Manifests of the repository whose subject is `subject`, optionally of one artifact type.
+    pub async fn list_referrers(
+        &self,
+        repository: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ReferrerRow>> {
+        const SQL: &str = "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
+             JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = $1 AND m.subject_digest = $2 AND ($3 IS NULL OR m.artifact_type = $3) ORDER BY m.digest";
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, ReferrerRow>(SQL)
+                .bind(repository.as_str())
+                .bind(subject.to_string())
+                .bind(artifact_type)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+}
