@@ -102,6 +102,8 @@ pub async fn serve(
         }
         None => axum_server::from_tcp(listener).handle(handle).serve(service).await,
     };
+    // Events still queued are written before the database closes.
+    berth.state.events.flush().await;
     berth.state.db.close().await;
     served.map_err(Error::Serve)
 }

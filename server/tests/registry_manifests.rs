@@ -327,7 +327,39 @@ async fn referrers_list_artifacts_attached_by_subject(backend: Backend) {
     registry.server.stop().await;
 }
 
+async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
+    let registry = Registry::start(backend).await;
+    let manifest = registry.image("ev/app", "e").await;
+    let digest = Digest::sha256_of(&manifest);
+    registry.put_manifest("ev/app", "v1", &manifest, OCI_MANIFEST).await;
+    assert_eq!(registry.get("/v2/ev/app/manifests/v1").await.status(), StatusCode::OK);
+    let head = registry.client.head(registry.server.url("/v2/ev/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK, "a HEAD is not a pull");
+    let deleted = registry.client.delete(registry.server.url(&format!("/v2/ev/app/manifests/{digest}"))).send().await;
+    assert_eq!(deleted.unwrap().status(), StatusCode::ACCEPTED);
+
+    let state = &registry.server.state;
+    state.events.flush().await;
+    let events =
+        app::core::events::EventRepository::new(state.db.clone()).list_for_repository("ev/app", 10).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["delete", "pull", "push"], "newest first");
+    let (delete, pull, push) = (&events[0], &events[1], &events[2]);
+    assert_eq!(push.digest.as_deref(), Some(digest.to_string().as_str()));
+    assert_eq!(push.tag.as_deref(), Some("v1"));
+    assert_eq!(push.media_type.as_deref(), Some(OCI_MANIFEST));
+    assert_eq!(push.size, Some(manifest.len() as i64));
+    assert_eq!(pull.tag.as_deref(), Some("v1"));
+    assert_eq!(pull.digest, push.digest);
+    assert_eq!(delete.digest, push.digest);
+    for event in &events {
+        assert_eq!(event.client_addr.as_deref(), Some("127.0.0.1"));
+    }
+    registry.server.stop().await;
+}
+
 on_both_databases!(
+    pushes_pulls_and_deletes_are_recorded,
     push_and_pull_an_image_by_tag_and_digest,
     manifests_are_validated,
     an_index_needs_its_children,

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod registry;
 pub mod state;
 pub mod storage;

@@ -10,6 +10,7 @@ use crate::core::{
     Result,
     auth::{AdminBootstrap, AuthService},
     db::Db,
+    events::EventRecorder,
     registry::RegistryService,
     storage::{BlobStore, LocalBlobStore},
     system::SystemService,
@@ -53,6 +54,7 @@ pub struct AppState {
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
     pub registry: RegistryService,
+    pub events: EventRecorder,
     pub http: Arc<HttpSettings>,
 }
 
@@ -68,13 +70,15 @@ impl AppState {
     pub async fn start(settings: CoreSettings, leptos_options: LeptosOptions) -> Result<Started> {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
+        let events = EventRecorder::start(db.clone());
         let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(settings.storage_root).await?);
         let auth = AuthService::new(db.clone(), settings.session_ttl);
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
-            registry: RegistryService::new(db.clone(), blobs.clone(), settings.max_manifest_bytes),
+            registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
+            events,
             blobs,
             db,
             auth,

@@ -9,6 +9,7 @@ use axum::{
 
 use app::core::{
     AppState,
+    events::Caller,
     registry::{digest::Digest, names::RepoName},
     storage::ByteRange,
 };
@@ -48,8 +49,8 @@ pub async fn get_blob(
 }
 
 /// distribution-spec "Deleting blobs": 202 once the repository no longer has it.
-pub async fn delete_blob(state: &AppState, name: &RepoName, digest: &Digest) -> OciResult<Response> {
-    state.registry.delete_blob(name, digest).await?;
+pub async fn delete_blob(state: &AppState, name: &RepoName, digest: &Digest, caller: &Caller) -> OciResult<Response> {
+    state.registry.delete_blob(name, digest, caller).await?;
     Ok((StatusCode::ACCEPTED, [(CONTENT_DIGEST_HEADER, digest_header(digest))]).into_response())
 }
 

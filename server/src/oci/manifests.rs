@@ -11,6 +11,7 @@ use axum::{
 
 use app::core::{
     AppState,
+    events::Caller,
     registry::names::{Reference, RepoName},
 };
 
@@ -35,12 +36,16 @@ pub async fn get_manifest(
     name: &RepoName,
     reference: &Reference,
     headers: &HeaderMap,
-    head_only: bool,
+    pull_by: Option<&Caller>,
 ) -> OciResult<Response> {
     let accept: Vec<&str> = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
-    let manifest = state.registry.get_manifest(name, reference, &accept).await?;
+    // A GET is a pull (recorded); a HEAD only asks.
+    let manifest = match pull_by {
+        Some(caller) => state.registry.pull_manifest(name, reference, &accept, caller).await?,
+        None => state.registry.stat_manifest(name, reference, &accept).await?,
+    };
     let length = manifest.content.len();
-    let body = if head_only { Body::empty() } else { Body::from(manifest.content) };
+    let body = if pull_by.is_some() { Body::from(manifest.content) } else { Body::empty() };
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&manifest.media_type).map_err(OciError::internal)?);
@@ -54,6 +59,7 @@ pub async fn put_manifest(
     name: &RepoName,
     reference: &Reference,
     request: Request,
+    caller: &Caller,
 ) -> OciResult<Response> {
     let limit = state.registry.max_manifest_bytes();
     let declared = request
@@ -67,7 +73,7 @@ pub async fn put_manifest(
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| too_large())?;
-    let pushed = state.registry.put_manifest(name, reference, &body, content_type.as_deref()).await?;
+    let pushed = state.registry.put_manifest(name, reference, &body, content_type.as_deref(), caller).await?;
     let location = format!("/v2/{name}/manifests/{}", pushed.digest);
     let mut response = (
         StatusCode::CREATED,
@@ -84,7 +90,12 @@ pub async fn put_manifest(
     Ok(response)
 }
 
-pub async fn delete_manifest(state: &AppState, name: &RepoName, reference: &Reference) -> OciResult<Response> {
-    state.registry.delete_manifest(name, reference).await?;
+pub async fn delete_manifest(
+    state: &AppState,
+    name: &RepoName,
+    reference: &Reference,
+    caller: &Caller,
+) -> OciResult<Response> {
+    state.registry.delete_manifest(name, reference, caller).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -9,9 +9,11 @@ mod manifests;
 mod path;
 mod uploads;
 
+use std::net::SocketAddr;
+
 use axum::{
     Json, Router,
-    extract::{Path, Request, State},
+    extract::{ConnectInfo, Path, Request, State},
     http::{HeaderName, Method},
     response::{IntoResponse, Response},
     routing::{any, get},
@@ -19,6 +21,7 @@ use axum::{
 
 use app::core::{
     AppState,
+    events::Caller,
     registry::{digest::Digest, names::RepoName},
 };
 use error::{OciError, OciResult};
@@ -51,6 +54,13 @@ async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, reque
 
 async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Response> {
     let endpoint = path::parse(rest).ok_or(OciError::NameUnknown)?;
+    let caller = Caller {
+        actor: None,
+        client_addr: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string()),
+    };
     let host = state.http.registry_host();
     let method = request.method().clone();
     match endpoint {
@@ -59,7 +69,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             match method {
                 Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false).await,
                 Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true).await,
-                Method::DELETE => blobs::delete_blob(state, &name, &digest).await,
+                Method::DELETE => blobs::delete_blob(state, &name, &digest, &caller).await,
                 other => Err(not_allowed(&other)),
             }
         }
@@ -84,10 +94,12 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         Endpoint::Manifest { name, reference } => {
             let (name, reference) = (repo_name(name, host)?, manifests::reference(reference)?);
             match method {
-                Method::GET => manifests::get_manifest(state, &name, &reference, request.headers(), false).await,
-                Method::HEAD => manifests::get_manifest(state, &name, &reference, request.headers(), true).await,
-                Method::PUT => manifests::put_manifest(state, &name, &reference, request).await,
-                Method::DELETE => manifests::delete_manifest(state, &name, &reference).await,
+                Method::GET => {
+                    manifests::get_manifest(state, &name, &reference, request.headers(), Some(&caller)).await
+                }
+                Method::HEAD => manifests::get_manifest(state, &name, &reference, request.headers(), None).await,
+                Method::PUT => manifests::put_manifest(state, &name, &reference, request, &caller).await,
+                Method::DELETE => manifests::delete_manifest(state, &name, &reference, &caller).await,
                 other => Err(not_allowed(&other)),
             }
         }

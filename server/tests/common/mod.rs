@@ -90,6 +90,8 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub config: Config,
     pub admin: server::AdminBootstrap,
+    /// The running server's state, for tests that look behind the HTTP surface.
+    pub state: app::core::AppState,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), server::Error>>>,
     _dir: Option<tempfile::TempDir>,
@@ -122,6 +124,7 @@ impl TestServer {
         let config = config(&settings);
         let berth = server::build_app(&config).await.expect("berth starts");
         let admin = berth.admin.clone();
+        let state = berth.state.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let serve_config = config.clone();
         let task = tokio::spawn(async move {
@@ -135,6 +138,7 @@ impl TestServer {
             data_dir,
             config,
             admin,
+            state,
             shutdown: Some(tx),
             task: Some(task),
             _dir: None,

@@ -18,6 +18,7 @@ use super::{
 };
 use crate::core::{
     db::Db,
+    events::{Caller, EventKind, EventRecorder, RegistryEvent},
     storage::{BlobReader, BlobStore, ByteRange, ByteStream, UploadId},
 };
 
@@ -50,6 +51,7 @@ pub struct RegistryService {
     repository: RegistryRepository,
     blobs: Arc<dyn BlobStore>,
     hashes: Arc<UploadHashes>,
+    events: EventRecorder,
     max_manifest_bytes: usize,
 }
 
@@ -60,8 +62,23 @@ impl std::fmt::Debug for RegistryService {
 }
 
 impl RegistryService {
-    pub fn new(db: Db, blobs: Arc<dyn BlobStore>, max_manifest_bytes: usize) -> Self {
-        Self { repository: RegistryRepository::new(db), blobs, hashes: Arc::default(), max_manifest_bytes }
+    pub fn new(db: Db, blobs: Arc<dyn BlobStore>, events: EventRecorder, max_manifest_bytes: usize) -> Self {
+        Self { repository: RegistryRepository::new(db), blobs, hashes: Arc::default(), events, max_manifest_bytes }
+    }
+
+    async fn record(&self, kind: EventKind, repository: &RepoName, caller: &Caller, details: EventDetails) {
+        self.events
+            .record(RegistryEvent {
+                kind,
+                repository: repository.to_string(),
+                digest: details.digest,
+                tag: details.tag,
+                media_type: details.media_type,
+                size: details.size,
+                caller: caller.clone(),
+                occurred_at: Utc::now(),
+            })
+            .await;
     }
 
     /// The largest manifest body accepted.
@@ -88,8 +105,13 @@ impl RegistryService {
     }
 
     /// Removes the blob from the repository (its content is shared and stays).
-    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest) -> Result<()> {
-        if self.repository.unlink_blob(repository, digest).await? { Ok(()) } else { Err(Error::BlobUnknown) }
+    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, caller: &Caller) -> Result<()> {
+        if !self.repository.unlink_blob(repository, digest).await? {
+            return Err(Error::BlobUnknown);
+        }
+        let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
+        self.record(EventKind::Delete, repository, caller, details).await;
+        Ok(())
     }
 
     /// Links a blob another repository has into this one; `None` when the
@@ -230,8 +252,29 @@ pub struct PushedManifest {
 }
 
 impl RegistryService {
-    /// The manifest a tag or digest names, if the client accepts its type.
-    pub async fn get_manifest(
+    /// The manifest a tag or digest names, if the client accepts its type;
+    /// records a pull.
+    pub async fn pull_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+        accept: &[&str],
+        caller: &Caller,
+    ) -> Result<StoredManifest> {
+        let stored = self.stat_manifest(repository, reference, accept).await?;
+        let details = EventDetails {
+            digest: Some(stored.digest.clone()),
+            tag: tag_of(reference),
+            media_type: Some(stored.media_type.clone()),
+            size: Some(stored.content.len() as i64),
+        };
+        self.record(EventKind::Pull, repository, caller, details).await;
+        Ok(stored)
+    }
+
+    /// The manifest a tag or digest names, if the client accepts its type
+    /// (a `HEAD`: not a pull).
+    pub async fn stat_manifest(
         &self,
         repository: &RepoName,
         reference: &Reference,
@@ -256,6 +299,7 @@ impl RegistryService {
         reference: &Reference,
         content: &[u8],
         content_type: Option<&str>,
+        caller: &Caller,
     ) -> Result<PushedManifest> {
         if content.len() > self.max_manifest_bytes {
             return Err(Error::ManifestTooLarge { size: content.len(), limit: self.max_manifest_bytes });
@@ -296,16 +340,33 @@ impl RegistryService {
         }
         let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
         self.repository.put_manifest(new, now).await?;
+        let details = EventDetails {
+            digest: Some(digest.to_string()),
+            tag: tag_of(reference),
+            media_type: Some(parsed.media_type.to_owned()),
+            size: Some(content.len() as i64),
+        };
+        self.record(EventKind::Push, repository, caller, details).await;
         Ok(PushedManifest { digest, subject: parsed.subject })
     }
 
     /// Deletes a manifest (by digest, with its tags) or just a tag.
-    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference) -> Result<()> {
-        let deleted = match reference {
-            Reference::Digest(digest) => self.repository.delete_manifest(repository, digest).await?,
-            Reference::Tag(tag) => self.repository.delete_tag(repository, tag).await?,
+    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference, caller: &Caller) -> Result<()> {
+        let (deleted, details) = match reference {
+            Reference::Digest(digest) => (
+                self.repository.delete_manifest(repository, digest).await?,
+                EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() },
+            ),
+            Reference::Tag(tag) => (
+                self.repository.delete_tag(repository, tag).await?,
+                EventDetails { tag: Some(tag.to_string()), ..EventDetails::default() },
+            ),
         };
-        if deleted { Ok(()) } else { Err(Error::ManifestUnknown) }
+        if !deleted {
+            return Err(Error::ManifestUnknown);
+        }
+        self.record(EventKind::Delete, repository, caller, details).await;
+        Ok(())
     }
 
     pub async fn list_tags(&self, repository: &RepoName, limit: Option<u32>, last: Option<&str>) -> Result<Page> {
@@ -327,5 +388,21 @@ impl RegistryService {
         artifact_type: Option<&str>,
     ) -> Result<Vec<ReferrerRow>> {
         Ok(self.repository.list_referrers(repository, subject, artifact_type).await?)
+    }
+}
+
+/// The parts of an event that vary by operation.
+#[derive(Default)]
+struct EventDetails {
+    digest: Option<String>,
+    tag: Option<String>,
+    media_type: Option<String>,
+    size: Option<i64>,
+}
+
+fn tag_of(reference: &Reference) -> Option<String> {
+    match reference {
+        Reference::Tag(tag) => Some(tag.to_string()),
+        Reference::Digest(_) => None,
     }
 }
