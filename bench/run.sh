@@ -10,7 +10,7 @@ cd "$REPO_ROOT"
 DURATION="${1:-10}"
 BLOB_MB="${BENCH_BLOB_MB:-1024}"
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
-apt_install docker-registry wrk curl
+apt_install docker-registry wrk curl apache2-utils
 ensure_rust
 step "building berth (release)"
 cargo build --release -p server --bin berth
@@ -73,14 +73,19 @@ step "blob push and pull, ${BLOB_MB} MiB of random data"
 head -c "$((BLOB_MB * 1024 * 1024))" /dev/urandom > "$WORK/blob"
 DIGEST="sha256:$(sha256sum "$WORK/blob" | cut -d' ' -f1)"
 
+# Uploads FILE with DIGEST to REPO (POST, then one PUT); prints curl's upload speed in bytes/s.
+upload_blob() {
+  local base="$1" repo="$2" file="$3" digest="$4" location
+  location="$(curl -fsS -o /dev/null -D - -X POST "$base/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
+  case "$location" in http*) ;; *) location="$base$location" ;; esac
+  case "$location" in *\?*) location="$location&digest=$digest" ;; *) location="$location?digest=$digest" ;; esac
+  curl -fsS -o /dev/null -w '%{speed_upload}' -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$file" "$location"
+}
+
 # Prints "push_MBps pull_MBps" for one registry.
 blob_transfer() {
-  local base="$1" location
-  location="$(curl -fsS -o /dev/null -D - -X POST "$base/v2/bench/blob/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
-  case "$location" in http*) ;; *) location="$base$location" ;; esac
-  case "$location" in *\?*) location="$location&digest=$DIGEST" ;; *) location="$location?digest=$DIGEST" ;; esac
-  local push pull
-  push="$(curl -fsS -o /dev/null -w '%{speed_upload}' -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/blob" "$location")"
+  local base="$1" push pull
+  push="$(upload_blob "$base" bench/blob "$WORK/blob" "$DIGEST")"
   pull="$(curl -fsS -o /dev/null -w '%{speed_download}' "$base/v2/bench/blob/blobs/$DIGEST")"
   awk -v a="$push" -v b="$pull" 'BEGIN { printf "%.1f %.1f\n", a / 1048576, b / 1048576 }'
 }
@@ -90,3 +95,52 @@ read -r d_push d_pull < <(blob_transfer "http://127.0.0.1:$REGISTRY_PORT")
 printf '\n%-10s %14s %14s %8s\n' "blob" "berth MiB/s" "distrib MiB/s" "ratio"
 printf '%-10s %14s %14s %8s\n' "push" "$b_push" "$d_push" "$(awk -v b="$b_push" -v d="$d_push" 'BEGIN { printf "%.2fx", b / d }')"
 printf '%-10s %14s %14s %8s\n' "pull" "$b_pull" "$d_pull" "$(awk -v b="$b_pull" -v d="$d_pull" 'BEGIN { printf "%.2fx", b / d }')"
+
+# Manifest GET and HEAD of a small image (a config and one layer) by tag.
+step "manifest requests"
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}' > "$WORK/config.json"
+head -c 4096 /dev/urandom > "$WORK/layer"
+CONFIG_DIGEST="sha256:$(sha256sum "$WORK/config.json" | cut -d' ' -f1)"
+LAYER_DIGEST="sha256:$(sha256sum "$WORK/layer" | cut -d' ' -f1)"
+cat > "$WORK/manifest.json" <<JSON
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$CONFIG_DIGEST","size":$(stat -c %s "$WORK/config.json")},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$LAYER_DIGEST","size":4096}]}
+JSON
+for base in "http://127.0.0.1:$BERTH_PORT" "http://127.0.0.1:$REGISTRY_PORT"; do
+  upload_blob "$base" bench/app "$WORK/config.json" "$CONFIG_DIGEST" >/dev/null
+  upload_blob "$base" bench/app "$WORK/layer" "$LAYER_DIGEST" >/dev/null
+  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @"$WORK/manifest.json" "$base/v2/bench/app/manifests/latest"
+done
+ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
+
+# Like measure, with the manifest Accept header. wrk cannot do HEAD (it waits
+# for a body), so HEAD goes through ab, whose percentiles are whole milliseconds.
+measure_manifest() {
+  local url="$1" connections="$2" method="$3" threads=2
+  [ "$connections" -lt 2 ] && threads=1
+  if [ "$method" = HEAD ]; then
+    ab -q -i -k -c "$connections" -t "$DURATION" -n 10000000 -H "$ACCEPT" "$url" 2>/dev/null | awk '
+      /Requests per second/ { rps = $4 }
+      $1 == "50%" { p50 = $2 "ms" }
+      $1 == "99%" { p99 = $2 "ms" }
+      END { printf "%s %s %s\n", rps, p50, p99 }'
+    return
+  fi
+  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -H "$ACCEPT" "$url" | awk '
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = $2 }
+    $1 == "99%" { p99 = $2 }
+    END { printf "%s %s %s\n", rps, p50, p99 }'
+}
+
+printf '\n%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
+  "request" "conns" "berth req/s" "p50" "p99" "distrib req/s" "p50" "p99" "ratio"
+for method in GET HEAD; do
+  for connections in 1 16 64; do
+    read -r b_rps b_p50 b_p99 < <(measure_manifest "http://127.0.0.1:$BERTH_PORT/v2/bench/app/manifests/latest" "$connections" "$method")
+    read -r d_rps d_p50 d_p99 < <(measure_manifest "http://127.0.0.1:$REGISTRY_PORT/v2/bench/app/manifests/latest" "$connections" "$method")
+    ratio="$(awk -v b="$b_rps" -v d="$d_rps" 'BEGIN { printf "%.2fx", (d > 0 ? b / d : 0) }')"
+    printf '%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
+      "$method manifest by tag" "$connections" "$b_rps" "$b_p50" "$b_p99" "$d_rps" "$d_p50" "$d_p99" "$ratio"
+  done
+done

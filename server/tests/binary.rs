@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use futures_util::StreamExt;
 use tokio::{
     io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
     net::TcpStream,
@@ -233,4 +234,110 @@ async fn serves_https_with_the_configured_certificate() {
     assert_eq!(response.headers()["docker-distribution-api-version"], "registry/2.0");
     sigterm(&child);
     assert!(child.wait_with_output().await.unwrap().status.success());
+}
+
+/// SIGKILL in the middle of a 200 MiB chunked upload, then a restart: the
+/// client resumes from what the server reports, the blob commits with the
+/// right digest, and a fresh re-push of the same blob succeeds too.
+#[tokio::test]
+async fn a_killed_server_loses_no_blob_and_the_upload_resumes() {
+    use app::core::registry::digest::Digest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let start_berth = || {
+        let mut command = berth(dir.path());
+        command
+            .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BERTH_DATA_DIR", "data")
+            .env("BERTH_ADMIN_PASSWORD", common::ADMIN_PASSWORD);
+        start(command)
+    };
+    const SIZE: usize = 200 * 1024 * 1024;
+    let content: Vec<u8> = (0..SIZE as u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8).collect();
+    let digest = Digest::sha256_of(&content);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+
+    let (mut child, _) = start_berth().await;
+    let started = client.post(format!("{base}/v2/crash/test/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(started.status(), reqwest::StatusCode::ACCEPTED);
+    let location = format!("{base}{}", started.headers()["location"].to_str().unwrap());
+
+    // Stream the blob in 1 MiB pieces; kill the server once 80 MiB are out.
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let pieces: Vec<Vec<u8>> = content.chunks(1024 * 1024).map(<[u8]>::to_vec).collect();
+    let stream = futures_util::stream::iter(pieces.into_iter().enumerate()).then(move |(i, piece)| {
+        let sent_tx = sent_tx.clone();
+        async move {
+            let _ = sent_tx.send(i + 1);
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Ok::<_, std::io::Error>(piece)
+        }
+    });
+    let patch = tokio::spawn({
+        let client = client.clone();
+        let location = location.clone();
+        async move { client.patch(location).body(reqwest::Body::wrap_stream(stream)).send().await }
+    });
+    while let Some(mebibytes) = sent_rx.recv().await {
+        if mebibytes >= 80 {
+            break;
+        }
+    }
+    child.kill().await.unwrap();
+    assert!(patch.await.unwrap().is_err(), "the client sees the connection die");
+    let blob_files = || {
+        let root = dir.path().join("data/storage/blobs");
+        walk(&root)
+    };
+    assert!(blob_files().is_empty(), "nothing is published before the digest is verified");
+
+    // Restart; the upload is still there with whatever reached the disk.
+    let (child, _) = start_berth().await;
+    let status = client.get(&location).send().await.unwrap();
+    assert_eq!(status.status(), reqwest::StatusCode::NO_CONTENT);
+    let range = status.headers()["range"].to_str().unwrap().to_owned();
+    let received: usize = range.trim_start_matches("0-").parse::<usize>().unwrap() + 1;
+    assert!(received > 0 && received < SIZE, "{range}");
+
+    let rest = content[received..].to_vec();
+    let response = client
+        .patch(&location)
+        .header("content-range", format!("{received}-{}", SIZE - 1))
+        .body(rest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+    let response = client.put(format!("{location}?digest={digest}")).send().await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{:?}", response.text().await);
+
+    let pulled = client.get(format!("{base}/v2/crash/test/blobs/{digest}")).send().await.unwrap();
+    assert_eq!(pulled.status(), reqwest::StatusCode::OK);
+    let bytes = pulled.bytes().await.unwrap();
+    assert_eq!(Digest::sha256_of(&bytes), digest, "the stored blob has the right content");
+
+    // A fresh push of the same blob (e.g. a client that started over) succeeds too.
+    let response = client
+        .post(format!("{base}/v2/crash/again/blobs/uploads/?digest={digest}"))
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    assert_eq!(blob_files().len(), 1, "stored once");
+    sigterm(&child);
+    assert!(child.wait_with_output().await.unwrap().status.success());
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+        }
+    }
+    files
 }

@@ -1,6 +1,8 @@
 //! Real registry clients against a real Berth: skopeo (containers/image, the
 //! library podman and buildah share) pushes an image built with umoci, then
-//! inspects, lists, pulls, copies between repositories and deletes it.
+//! inspects, lists, pulls, copies between repositories and deletes it; podman
+//! and buildah push from their own storage (compressing on the fly, so their
+//! chunks have no length) and podman pulls back.
 
 mod common;
 
@@ -88,4 +90,60 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(skopeo_pushes_inspects_pulls_copies_and_deletes);
+async fn podman_and_buildah_push_and_pull(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    build_image(work.path());
+    let root = work.path().join("storage");
+    let runroot = work.path().join("run");
+    // Private vfs storage: no daemon, nothing shared with the machine.
+    let storage = vec![
+        format!("--root={}", root.display()),
+        format!("--runroot={}", runroot.display()),
+        "--storage-driver=vfs".to_owned(),
+    ];
+    let tool = |program: &'static str, args: Vec<String>| {
+        let mut all = storage.clone();
+        all.extend(args);
+        tokio::task::spawn_blocking(move || run(program, &all.iter().map(String::as_str).collect::<Vec<_>>()))
+    };
+    // Put the image into that storage under a name of our choosing.
+    let source = format!("oci:{}:v1", work.path().join("layout").display());
+    let store = format!("containers-storage:[vfs@{}+{}]localhost/berth-test:v1", root.display(), runroot.display());
+    tokio::task::spawn_blocking(move || run("skopeo", &["copy", &source, &store])).await.unwrap();
+    let id = tool("podman", vec!["images".into(), "-q".into(), "localhost/berth-test:v1".into()])
+        .await
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(!id.is_empty());
+
+    tool(
+        "podman",
+        vec!["push".into(), "--tls-verify=false".into(), id.clone(), format!("docker://{host}/proj/pod:v1")],
+    )
+    .await
+    .unwrap();
+    tool(
+        "buildah",
+        vec!["push".into(), "--tls-verify=false".into(), id.clone(), format!("docker://{host}/proj/bud:v1")],
+    )
+    .await
+    .unwrap();
+    for repo in ["pod", "bud"] {
+        let response = reqwest::get(server.url(&format!("/v2/proj/{repo}/manifests/v1"))).await.unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{repo}");
+    }
+
+    tool("podman", vec!["rmi".into(), "--all".into(), "--force".into()]).await.unwrap();
+    let pulled =
+        tool("podman", vec!["pull".into(), "-q".into(), "--tls-verify=false".into(), format!("{host}/proj/pod:v1")])
+            .await
+            .unwrap();
+    // `images -q` prints the short form of the image id.
+    assert!(pulled.trim().starts_with(&id), "the same image comes back: {pulled} vs {id}");
+    server.stop().await;
+}
+
+on_both_databases!(skopeo_pushes_inspects_pulls_copies_and_deletes, podman_and_buildah_push_and_pull);
