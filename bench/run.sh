@@ -79,7 +79,8 @@ upload_blob() {
   location="$(curl -fsS -o /dev/null -D - -X POST "$base/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
   case "$location" in http*) ;; *) location="$base$location" ;; esac
   case "$location" in *\?*) location="$location&digest=$digest" ;; *) location="$location?digest=$digest" ;; esac
-  curl -fsS -o /dev/null -w '%{speed_upload}' -X PUT -H 'Content-Type: application/octet-stream' --data-binary @"$file" "$location"
+  # -T streams the file; --data-binary would read all of it into memory first.
+  curl -fsS -o /dev/null -w '%{speed_upload}' -H 'Content-Type: application/octet-stream' -T "$file" "$location"
 }
 
 # Prints "push_MBps pull_MBps" for one registry.

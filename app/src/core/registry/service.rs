@@ -316,7 +316,17 @@ impl RegistryService {
             Reference::Tag(tag) => (Digest::sha256_of(content), Some(tag)),
         };
         let now = Utc::now();
-        let repository_id = self.repository.ensure_repository(repository, now).await?;
+        // A manifest can only name content already pushed here, so a repository
+        // that does not exist yet lacks whatever the manifest needs.
+        let repository_id = match self.repository.find_repository(repository).await? {
+            Some(id) => id,
+            None => match parsed.needs.first() {
+                Some(Needed::Blob(first) | Needed::Manifest(first)) => {
+                    return Err(Error::ManifestBlobUnknown(first.clone()));
+                }
+                None => self.repository.ensure_repository(repository, now).await?,
+            },
+        };
         let (blobs, manifests): (Vec<&Needed>, Vec<&Needed>) =
             parsed.needs.iter().partition(|n| matches!(n, Needed::Blob(_)));
         let digests = |needs: &[&Needed]| -> Vec<Digest> {
