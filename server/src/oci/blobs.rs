@@ -23,16 +23,14 @@ pub async fn get_blob(
     headers: &HeaderMap,
     head_only: bool,
 ) -> OciResult<Response> {
-    let size = state.registry.stat_blob(name, digest).await?;
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(value) => parse_range(value, size)?,
-        None => None,
-    };
-    let mut response = if head_only {
-        Response::new(Body::empty())
+    let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let range_for = |size| requested.map_or(Ok(None), |value| parse_range(value, size));
+    let (mut response, size, range) = if head_only {
+        let size = state.registry.stat_blob(name, digest).await?;
+        (Response::new(Body::empty()), size, range_for(size)?)
     } else {
-        let reader = state.registry.read_blob(name, digest, range).await?;
-        Response::new(Body::from_stream(reader.body))
+        let (reader, range) = state.registry.read_blob(name, digest, range_for).await?;
+        (Response::new(Body::from_stream(reader.body)), reader.size, range)
     };
     let headers = response.headers_mut();
     let length = range.map_or(size, |r| r.byte_count());

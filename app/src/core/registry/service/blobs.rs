@@ -1,0 +1,199 @@
+//! Blob and upload operations: visibility per repository, uploads hashed
+//! as they stream, digest-verified commits and cross-repository mounts.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use chrono::Utc;
+
+use super::{EventDetails, RegistryService};
+use crate::core::{
+    events::{Caller, EventKind},
+    registry::{
+        digest::{Algorithm, Digest, Hasher},
+        error::{Error, Result},
+        names::RepoName,
+    },
+    storage::{self, BlobReader, ByteRange, ByteStream, UploadId},
+};
+
+/// The running hash of an upload on this node, valid while `offset` equals
+/// the bytes staged. Lost on restart, in which case commit re-reads the bytes.
+pub(super) struct UploadHash {
+    offset: u64,
+    hasher: Option<Hasher>,
+}
+
+/// Per-upload hash state; the async mutex also serialises chunks of one upload.
+#[derive(Default)]
+pub(super) struct UploadHashes(Mutex<HashMap<UploadId, Arc<tokio::sync::Mutex<UploadHash>>>>);
+
+impl UploadHashes {
+    fn entry(&self, id: &UploadId) -> Arc<tokio::sync::Mutex<UploadHash>> {
+        let mut map = self.0.lock().expect("upload hash map is never poisoned");
+        map.entry(id.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(UploadHash { offset: 0, hasher: None })))
+            .clone()
+    }
+
+    fn remove(&self, id: &UploadId) {
+        self.0.lock().expect("upload hash map is never poisoned").remove(id);
+    }
+}
+
+impl RegistryService {
+    /// The size of a blob the repository may see.
+    pub async fn stat_blob(&self, repository: &RepoName, digest: &Digest) -> Result<u64> {
+        self.repository.linked_blob_size(repository, digest).await?.ok_or(Error::BlobUnknown)
+    }
+
+    /// Streams a blob the repository may see, or the part `range` picks once
+    /// the blob's size is known (one lookup for both). The reader carries the
+    /// full size; the chosen range is handed back with it.
+    pub async fn read_blob<E: From<Error>>(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        range: impl FnOnce(u64) -> Result<Option<ByteRange>, E>,
+    ) -> Result<(BlobReader, Option<ByteRange>), E> {
+        let size = self.stat_blob(repository, digest).await?;
+        let range = range(size)?;
+        // Linked but missing from storage means the store lost it: report it as
+        // unknown rather than serve nothing under a 200.
+        let reader = self.blobs.read(digest, range).await.map_err(Error::from)?.ok_or(Error::BlobUnknown)?;
+        Ok((reader, range))
+    }
+
+    /// Removes the blob from the repository (its content is shared and stays).
+    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, caller: &Caller) -> Result<()> {
+        if !self.repository.unlink_blob(repository, digest).await? {
+            return Err(Error::BlobUnknown);
+        }
+        let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
+        self.record(EventKind::Delete, repository, caller, details).await;
+        Ok(())
+    }
+
+    /// Links a blob another repository has into this one; `None` when the
+    /// source does not have it (the caller then starts a normal upload).
+    pub async fn mount_blob(&self, repository: &RepoName, from: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+        let Some(size) = self.repository.linked_blob_size(from, digest).await? else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let id = self.repository.ensure_repository(repository, now).await?;
+        self.repository.link_blob(id, digest, size, now).await?;
+        Ok(Some(size))
+    }
+
+    pub async fn start_upload(&self, repository: &RepoName) -> Result<UploadId> {
+        let now = Utc::now();
+        let repository_id = self.repository.ensure_repository(repository, now).await?;
+        let id = UploadId::generate();
+        self.blobs.start_upload(&id).await?;
+        self.repository.create_upload(&id, repository_id, now).await?;
+        Ok(id)
+    }
+
+    /// Bytes received so far by an upload of this repository.
+    pub async fn upload_progress(&self, repository: &RepoName, id: &UploadId) -> Result<u64> {
+        self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
+        self.blobs.upload_size(id).await?.ok_or(Error::UploadUnknown)
+    }
+
+    /// Appends a chunk. `start` is where the client says it begins (from
+    /// `Content-Range`); without it the chunk goes at the end. Returns the new size.
+    pub async fn append_upload(
+        &self,
+        repository: &RepoName,
+        id: &UploadId,
+        start: Option<u64>,
+        data: ByteStream,
+    ) -> Result<u64> {
+        self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
+        let entry = self.hashes.entry(id);
+        let mut state = entry.lock().await;
+        self.append_locked(id, start, data, &mut state).await
+    }
+
+    /// Appends to an upload whose hash state the caller holds locked.
+    async fn append_locked(
+        &self,
+        id: &UploadId,
+        start: Option<u64>,
+        data: ByteStream,
+        state: &mut UploadHash,
+    ) -> Result<u64> {
+        let size = self.blobs.upload_size(id).await?.ok_or(Error::UploadUnknown)?;
+        let offset = start.unwrap_or(size);
+        if offset != size {
+            return Err(Error::OutOfOrder { requested: offset, actual: size });
+        }
+        if size == 0 && state.hasher.is_none() {
+            state.hasher = Some(Hasher::new(Algorithm::Sha256));
+        }
+        if state.offset != size {
+            state.hasher = None;
+        }
+        let result = self.blobs.append_upload(id, offset, data, state.hasher.as_mut()).await;
+        let new_size = match &result {
+            Ok(new_size) => *new_size,
+            Err(storage::Error::Client(_)) => self.blobs.upload_size(id).await?.unwrap_or(0),
+            Err(_) => {
+                // After a storage error the hash may not match the staged bytes.
+                state.hasher = None;
+                self.blobs.upload_size(id).await?.unwrap_or(0)
+            }
+        };
+        state.offset = new_size;
+        self.repository.touch_upload(id, Utc::now()).await?;
+        Ok(result?)
+    }
+
+    /// Appends the final chunk (if any), verifies the digest and publishes the
+    /// blob in the repository. On a digest mismatch nothing is stored and the
+    /// upload is gone.
+    pub async fn complete_upload(
+        &self,
+        repository: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+        last_chunk: Option<ByteStream>,
+    ) -> Result<u64> {
+        let repository_id = self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
+        let entry = self.hashes.entry(id);
+        let mut state = entry.lock().await;
+        let staged = match last_chunk {
+            Some(chunk) => self.append_locked(id, None, chunk, &mut state).await?,
+            None => self.blobs.upload_size(id).await?.ok_or(Error::UploadUnknown)?,
+        };
+        // The upload ends here, so its running hash can be taken rather than copied.
+        let hashed = match state.hasher.take() {
+            Some(hasher) if state.offset == staged && hasher.algorithm() == digest.algorithm() => Some(hasher.finish()),
+            _ => None,
+        };
+        drop(state);
+        let committed = self.blobs.commit_upload(id, digest, hashed).await;
+        self.hashes.remove(id);
+        self.repository.delete_upload(id).await?;
+        let size = committed?;
+        self.repository.link_blob(repository_id, digest, size, Utc::now()).await?;
+        Ok(size)
+    }
+
+    /// Pushes a whole blob in one request (`POST …/uploads/?digest=`).
+    pub async fn upload_monolithic(&self, repository: &RepoName, digest: &Digest, data: ByteStream) -> Result<u64> {
+        let id = self.start_upload(repository).await?;
+        self.complete_upload(repository, &id, digest, Some(data)).await
+    }
+
+    pub async fn cancel_upload(&self, repository: &RepoName, id: &UploadId) -> Result<()> {
+        self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
+        self.hashes.remove(id);
+        self.blobs.cancel_upload(id).await?;
+        self.repository.delete_upload(id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,190 @@
+//! Manifest operations: validated pushes, pulls (recorded as events), deletes,
+//! tag and repository listings, and referrers.
+
+use chrono::Utc;
+
+use super::{EventDetails, RegistryService, tag_of};
+use crate::core::{
+    events::{Caller, EventKind},
+    registry::{
+        digest::Digest,
+        error::{Error, Result},
+        manifest::{self, Needed},
+        names::{Reference, RepoName},
+        repository::{ListPage, NewManifest, ReferrerRow, StoredManifest},
+    },
+};
+
+/// A page of a name listing, and whether more follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub names: Vec<String>,
+    pub more: bool,
+}
+
+impl Page {
+    fn from_rows(mut names: Vec<String>, limit: Option<u32>) -> Self {
+        let more = limit.is_some_and(|n| names.len() > n as usize);
+        if let Some(n) = limit {
+            names.truncate(n as usize);
+        }
+        Self { names, more }
+    }
+}
+
+/// What a manifest push stored.
+#[derive(Clone, Debug)]
+pub struct PushedManifest {
+    pub digest: Digest,
+    pub subject: Option<Digest>,
+}
+
+impl RegistryService {
+    /// The manifest a tag or digest names, if the client accepts its type;
+    /// records a pull.
+    pub async fn pull_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+        accept: &[&str],
+        caller: &Caller,
+    ) -> Result<StoredManifest> {
+        let stored = self.stat_manifest(repository, reference, accept).await?;
+        let details = EventDetails {
+            digest: Some(stored.digest.clone()),
+            tag: tag_of(reference),
+            media_type: Some(stored.media_type.clone()),
+            size: Some(stored.content.len() as i64),
+        };
+        self.record(EventKind::Pull, repository, caller, details).await;
+        Ok(stored)
+    }
+
+    /// The manifest a tag or digest names, if the client accepts its type
+    /// (a `HEAD`: not a pull).
+    pub async fn stat_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+        accept: &[&str],
+    ) -> Result<StoredManifest> {
+        let stored = match reference {
+            Reference::Tag(tag) => self.repository.find_manifest_by_tag(repository, tag).await?,
+            Reference::Digest(digest) => self.repository.find_manifest_by_digest(repository, digest).await?,
+        };
+        let stored = stored.ok_or(Error::ManifestUnknown)?;
+        if !manifest::accepts(accept, &stored.media_type) {
+            return Err(Error::NotAcceptable { stored: stored.media_type });
+        }
+        Ok(stored)
+    }
+
+    /// Validates and stores a manifest under a tag or its digest. Every blob
+    /// and child manifest it names must already be in the repository.
+    pub async fn put_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+        content: &[u8],
+        content_type: Option<&str>,
+        caller: &Caller,
+    ) -> Result<PushedManifest> {
+        if content.len() > self.max_manifest_bytes {
+            return Err(Error::ManifestTooLarge { size: content.len(), limit: self.max_manifest_bytes });
+        }
+        let parsed = manifest::parse(content, content_type)?;
+        let (digest, tag) = match reference {
+            Reference::Digest(expected) => {
+                let actual = Digest::of(expected.algorithm(), content);
+                if actual != *expected {
+                    return Err(Error::DigestMismatch { expected: expected.clone(), actual });
+                }
+                (actual, None)
+            }
+            Reference::Tag(tag) => (Digest::sha256_of(content), Some(tag)),
+        };
+        let now = Utc::now();
+        // A manifest can only name content already pushed here, so a repository
+        // that does not exist yet lacks whatever the manifest needs.
+        let repository_id = match self.repository.find_repository(repository).await? {
+            Some(id) => id,
+            None => match parsed.needs.first() {
+                Some(Needed::Blob(first) | Needed::Manifest(first)) => {
+                    return Err(Error::ManifestBlobUnknown(first.clone()));
+                }
+                None => self.repository.ensure_repository(repository, now).await?,
+            },
+        };
+        let (blobs, manifests): (Vec<&Needed>, Vec<&Needed>) =
+            parsed.needs.iter().partition(|n| matches!(n, Needed::Blob(_)));
+        let digests = |needs: &[&Needed]| -> Vec<Digest> {
+            needs
+                .iter()
+                .map(|n| match n {
+                    Needed::Blob(d) | Needed::Manifest(d) => d.clone(),
+                })
+                .collect()
+        };
+        let (blob_digests, manifest_digests) = (digests(&blobs), digests(&manifests));
+        let missing_blobs =
+            self.repository.missing(repository_id, &blob_digests.iter().collect::<Vec<_>>(), false).await?;
+        if let Some(missing) = missing_blobs.into_iter().next() {
+            return Err(Error::ManifestBlobUnknown(missing));
+        }
+        let missing_children =
+            self.repository.missing(repository_id, &manifest_digests.iter().collect::<Vec<_>>(), true).await?;
+        if let Some(missing) = missing_children.into_iter().next() {
+            return Err(Error::ManifestBlobUnknown(missing));
+        }
+        let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
+        self.repository.put_manifest(new, now).await?;
+        let details = EventDetails {
+            digest: Some(digest.to_string()),
+            tag: tag_of(reference),
+            media_type: Some(parsed.media_type.to_owned()),
+            size: Some(content.len() as i64),
+        };
+        self.record(EventKind::Push, repository, caller, details).await;
+        Ok(PushedManifest { digest, subject: parsed.subject })
+    }
+
+    /// Deletes a manifest (by digest, with its tags) or just a tag.
+    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference, caller: &Caller) -> Result<()> {
+        let (deleted, details) = match reference {
+            Reference::Digest(digest) => (
+                self.repository.delete_manifest(repository, digest).await?,
+                EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() },
+            ),
+            Reference::Tag(tag) => (
+                self.repository.delete_tag(repository, tag).await?,
+                EventDetails { tag: Some(tag.to_string()), ..EventDetails::default() },
+            ),
+        };
+        if !deleted {
+            return Err(Error::ManifestUnknown);
+        }
+        self.record(EventKind::Delete, repository, caller, details).await;
+        Ok(())
+    }
+
+    pub async fn list_tags(&self, repository: &RepoName, limit: Option<u32>, last: Option<&str>) -> Result<Page> {
+        let id = self.repository.find_repository(repository).await?.ok_or(Error::NameUnknown)?;
+        let rows = self.repository.list_tags(id, &ListPage { limit, last }).await?;
+        Ok(Page::from_rows(rows, limit))
+    }
+
+    pub async fn catalog(&self, limit: Option<u32>, last: Option<&str>) -> Result<Page> {
+        let rows = self.repository.list_repositories(&ListPage { limit, last }).await?;
+        Ok(Page::from_rows(rows, limit))
+    }
+
+    /// Manifests in the repository that name `subject`, optionally of one artifact type.
+    pub async fn referrers(
+        &self,
+        repository: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ReferrerRow>> {
+        Ok(self.repository.list_referrers(repository, subject, artifact_type).await?)
+    }
+}

@@ -1,0 +1,81 @@
+//! The registry's operations, shared by the `/v2/` API and (later) the portal
+//! and replication: blobs and uploads in [`blobs`], manifests, tags and
+//! listings in [`manifests`]. Calls the registry repository (SQL), the blob
+//! store and the event recorder; never the other way.
+
+mod blobs;
+mod manifests;
+
+pub use manifests::{Page, PushedManifest};
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use super::{
+    names::{Reference, RepoName},
+    repository::RegistryRepository,
+};
+use crate::core::{
+    db::Db,
+    events::{Caller, EventKind, EventRecorder, RegistryEvent},
+    storage::BlobStore,
+};
+use blobs::UploadHashes;
+
+#[derive(Clone)]
+pub struct RegistryService {
+    repository: RegistryRepository,
+    blobs: Arc<dyn BlobStore>,
+    hashes: Arc<UploadHashes>,
+    events: EventRecorder,
+    max_manifest_bytes: usize,
+}
+
+impl std::fmt::Debug for RegistryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryService").field("blobs", &self.blobs).finish_non_exhaustive()
+    }
+}
+
+impl RegistryService {
+    pub fn new(db: Db, blobs: Arc<dyn BlobStore>, events: EventRecorder, max_manifest_bytes: usize) -> Self {
+        Self { repository: RegistryRepository::new(db), blobs, hashes: Arc::default(), events, max_manifest_bytes }
+    }
+
+    /// The largest manifest body accepted.
+    pub fn max_manifest_bytes(&self) -> usize {
+        self.max_manifest_bytes
+    }
+
+    async fn record(&self, kind: EventKind, repository: &RepoName, caller: &Caller, details: EventDetails) {
+        self.events
+            .record(RegistryEvent {
+                kind,
+                repository: repository.to_string(),
+                digest: details.digest,
+                tag: details.tag,
+                media_type: details.media_type,
+                size: details.size,
+                caller: caller.clone(),
+                occurred_at: Utc::now(),
+            })
+            .await;
+    }
+}
+
+/// The parts of an event that vary by operation.
+#[derive(Default)]
+struct EventDetails {
+    digest: Option<String>,
+    tag: Option<String>,
+    media_type: Option<String>,
+    size: Option<i64>,
+}
+
+fn tag_of(reference: &Reference) -> Option<String> {
+    match reference {
+        Reference::Tag(tag) => Some(tag.to_string()),
+        Reference::Digest(_) => None,
+    }
+}
