@@ -289,7 +289,7 @@ async fn a_killed_server_loses_no_blob_and_the_upload_resumes() {
     assert!(patch.await.unwrap().is_err(), "the client sees the connection die");
     let blob_files = || {
         let root = dir.path().join("data/storage/blobs");
-        walk(&root)
+        common::files_under(&root)
     };
     assert!(blob_files().is_empty(), "nothing is published before the digest is verified");
 
@@ -329,15 +329,4 @@ async fn a_killed_server_loses_no_blob_and_the_upload_resumes() {
     assert_eq!(blob_files().len(), 1, "stored once");
     sigterm(&child);
     assert!(child.wait_with_output().await.unwrap().status.success());
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
-        }
-    }
-    files
 }

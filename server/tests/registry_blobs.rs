@@ -177,9 +177,9 @@ async fn a_wrong_digest_stores_nothing(backend: Backend) {
     assert_eq!(error_code(response).await, "DIGEST_INVALID");
     let head = client.head(server.url(&format!("/v2/one/blobs/{claimed}"))).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::NOT_FOUND);
-    let stored = walk_files(&server.data_dir.join("storage/blobs"));
+    let stored = common::files_under(&server.data_dir.join("storage/blobs"));
     assert!(stored.is_empty(), "{stored:?}");
-    assert!(walk_files(&server.data_dir.join("storage/uploads")).is_empty(), "staging is cleaned up");
+    assert!(common::files_under(&server.data_dir.join("storage/uploads")).is_empty(), "staging is cleaned up");
 
     // Chunked: the mismatch is found at PUT and the session ends.
     let start = client.post(server.url("/v2/one/blobs/uploads/")).send().await.unwrap();
@@ -190,17 +190,6 @@ async fn a_wrong_digest_stores_nothing(backend: Backend) {
     assert_eq!(error_code(response).await, "DIGEST_INVALID");
     assert_eq!(client.get(&upload).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     server.stop().await;
-}
-
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() { files.extend(walk_files(&path)) } else { files.push(path) }
-        }
-    }
-    files
 }
 
 async fn bad_input_gets_the_spec_error(backend: Backend) {
@@ -314,7 +303,7 @@ async fn concurrent_pushes_of_one_blob_store_it_once(backend: Backend) {
     });
     let statuses = futures_util::future::join_all(pushes).await;
     assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
-    let stored = walk_files(&server.data_dir.join("storage/blobs"));
+    let stored = common::files_under(&server.data_dir.join("storage/blobs"));
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert_eq!(std::fs::read(&stored[0]).unwrap(), content);
     server.stop().await;

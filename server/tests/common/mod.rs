@@ -174,6 +174,18 @@ impl Drop for TestServer {
     }
 }
 
+/// Every file below `dir` (none when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() { files.extend(files_under(&path)) } else { files.push(path) }
+        }
+    }
+    files
+}
+
 /// Server logs go to the test's captured output, shown when it fails.
 pub fn init_test_logging() {
     let _ = tracing_subscriber::fmt()
