@@ -47,26 +47,45 @@ PIDS+=($!)
 wait_for "http://127.0.0.1:$BERTH_PORT/v2/"
 wait_for "http://127.0.0.1:$REGISTRY_PORT/v2/"
 
-# Prints "rps p50 p99" for one wrk run.
+# Prints "rps p50 p99" for one load run: GET through wrk; HEAD through ab,
+# since wrk waits for a body on HEAD (ab's percentiles are whole milliseconds).
 measure() {
-  local url="$1" connections="$2" threads=2
+  local url="$1" connections="$2" method="$3" header="${4:-}" threads=2
   [ "$connections" -lt 2 ] && threads=1
-  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency "$url" | awk '
+  if [ "$method" = HEAD ]; then
+    ab -q -i -k -c "$connections" -t "$DURATION" -n 10000000 ${header:+-H "$header"} "$url" 2>/dev/null | awk '
+      /Requests per second/ { rps = $4 }
+      $1 == "50%" { p50 = $2 "ms" }
+      $1 == "99%" { p99 = $2 "ms" }
+      END { printf "%s %s %s\n", rps, p50, p99 }'
+    return
+  fi
+  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency ${header:+-H "$header"} "$url" | awk '
     /Requests\/sec/ { rps = $2 }
     $1 == "50%" { p50 = $2 }
     $1 == "99%" { p99 = $2 }
     END { printf "%s %s %s\n", rps, p50, p99 }'
 }
 
-printf '\n%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
-  "request" "conns" "berth req/s" "p50" "p99" "distrib req/s" "p50" "p99" "ratio"
-for connections in 1 16 64; do
-  read -r b_rps b_p50 b_p99 < <(measure "http://127.0.0.1:$BERTH_PORT/v2/" "$connections")
-  read -r d_rps d_p50 d_p99 < <(measure "http://127.0.0.1:$REGISTRY_PORT/v2/" "$connections")
-  ratio="$(awk -v b="$b_rps" -v d="$d_rps" 'BEGIN { printf "%.2fx", (d > 0 ? b / d : 0) }')"
-  printf '%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
-    "GET /v2/ (API version check)" "$connections" "$b_rps" "$b_p50" "$b_p99" "$d_rps" "$d_p50" "$d_p99" "$ratio"
-done
+table_header() {
+  printf '\n%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
+    "request" "conns" "berth req/s" "p50" "p99" "distrib req/s" "p50" "p99" "ratio"
+}
+
+# One table row per connection count: the same request against both registries.
+compare() {
+  local label="$1" path="$2" method="$3" header="${4:-}"
+  for connections in 1 16 64; do
+    read -r b_rps b_p50 b_p99 < <(measure "http://127.0.0.1:$BERTH_PORT$path" "$connections" "$method" "$header")
+    read -r d_rps d_p50 d_p99 < <(measure "http://127.0.0.1:$REGISTRY_PORT$path" "$connections" "$method" "$header")
+    ratio="$(awk -v b="$b_rps" -v d="$d_rps" 'BEGIN { printf "%.2fx", (d > 0 ? b / d : 0) }')"
+    printf '%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
+      "$label" "$connections" "$b_rps" "$b_p50" "$b_p99" "$d_rps" "$d_p50" "$d_p99" "$ratio"
+  done
+}
+
+table_header
+compare "GET /v2/ (API version check)" /v2/ GET
 
 # Blob push (POST, then one PUT carrying the whole blob) and pull, measured by curl.
 step "blob push and pull, ${BLOB_MB} MiB of random data"
@@ -113,35 +132,6 @@ for base in "http://127.0.0.1:$BERTH_PORT" "http://127.0.0.1:$REGISTRY_PORT"; do
     --data-binary @"$WORK/manifest.json" "$base/v2/bench/app/manifests/latest"
 done
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
-
-# Like measure, with the manifest Accept header. wrk cannot do HEAD (it waits
-# for a body), so HEAD goes through ab, whose percentiles are whole milliseconds.
-measure_manifest() {
-  local url="$1" connections="$2" method="$3" threads=2
-  [ "$connections" -lt 2 ] && threads=1
-  if [ "$method" = HEAD ]; then
-    ab -q -i -k -c "$connections" -t "$DURATION" -n 10000000 -H "$ACCEPT" "$url" 2>/dev/null | awk '
-      /Requests per second/ { rps = $4 }
-      $1 == "50%" { p50 = $2 "ms" }
-      $1 == "99%" { p99 = $2 "ms" }
-      END { printf "%s %s %s\n", rps, p50, p99 }'
-    return
-  fi
-  wrk -t"$threads" -c"$connections" -d"${DURATION}s" --latency -H "$ACCEPT" "$url" | awk '
-    /Requests\/sec/ { rps = $2 }
-    $1 == "50%" { p50 = $2 }
-    $1 == "99%" { p99 = $2 }
-    END { printf "%s %s %s\n", rps, p50, p99 }'
-}
-
-printf '\n%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
-  "request" "conns" "berth req/s" "p50" "p99" "distrib req/s" "p50" "p99" "ratio"
-for method in GET HEAD; do
-  for connections in 1 16 64; do
-    read -r b_rps b_p50 b_p99 < <(measure_manifest "http://127.0.0.1:$BERTH_PORT/v2/bench/app/manifests/latest" "$connections" "$method")
-    read -r d_rps d_p50 d_p99 < <(measure_manifest "http://127.0.0.1:$REGISTRY_PORT/v2/bench/app/manifests/latest" "$connections" "$method")
-    ratio="$(awk -v b="$b_rps" -v d="$d_rps" 'BEGIN { printf "%.2fx", (d > 0 ? b / d : 0) }')"
-    printf '%-28s %5s %14s %10s %10s %14s %10s %10s %8s\n' \
-      "$method manifest by tag" "$connections" "$b_rps" "$b_p50" "$b_p99" "$d_rps" "$d_p50" "$d_p99" "$ratio"
-  done
-done
+table_header
+compare "GET manifest by tag" /v2/bench/app/manifests/latest GET "$ACCEPT"
+compare "HEAD manifest by tag" /v2/bench/app/manifests/latest HEAD "$ACCEPT"
