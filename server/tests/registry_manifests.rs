@@ -172,6 +172,13 @@ async fn manifests_are_validated(backend: Backend) {
     let unknown = registry.get("/v2/team/app/manifests/nope").await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(unknown).await, "MANIFEST_UNKNOWN");
+    // No manifest can carry a malformed tag: reading one finds nothing.
+    let malformed = registry.get("/v2/team/app/manifests/.INVALID_TAG").await;
+    assert_eq!(malformed.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(malformed).await, "MANIFEST_UNKNOWN");
+    let client = reqwest::Client::new();
+    let head = client.head(registry.server.url("/v2/team/app/manifests/.INVALID_TAG")).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::NOT_FOUND);
     registry.server.stop().await;
 }
 

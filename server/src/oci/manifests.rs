@@ -23,11 +23,15 @@ use super::{
 
 const OCI_SUBJECT_HEADER: HeaderName = HeaderName::from_static("oci-subject");
 
-pub fn reference(raw: &str) -> OciResult<Reference> {
+/// Parses a manifest reference. `pushing` says whether the request names a
+/// manifest to store (a bad tag is the client's error) or one to find (no
+/// manifest can carry a malformed tag, so it is simply not there).
+pub fn reference(raw: &str, pushing: bool) -> OciResult<Reference> {
     use app::core::registry::names::ReferenceError;
     Reference::parse(raw).map_err(|e| match e {
         ReferenceError::Digest(e) => OciError::DigestInvalid(e.to_string()),
-        ReferenceError::Tag(e) => OciError::ManifestInvalid(e.to_string()),
+        ReferenceError::Tag(e) if pushing => OciError::ManifestInvalid(e.to_string()),
+        ReferenceError::Tag(_) => OciError::ManifestUnknown,
     })
 }
 

@@ -92,7 +92,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             }
         }
         Endpoint::Manifest { name, reference } => {
-            let (name, reference) = (repo_name(name, host)?, manifests::reference(reference)?);
+            let (name, reference) = (repo_name(name, host)?, manifests::reference(reference, method == Method::PUT)?);
             match method {
                 Method::GET => {
                     manifests::get_manifest(state, &name, &reference, request.headers(), Some(&caller)).await
