@@ -6,6 +6,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod rbac;
 pub mod registry;
 pub mod state;
 pub mod storage;
