@@ -7,6 +7,7 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10"
 WASM_BINDGEN_VERSION="0.2.129"   # must equal the wasm-bindgen crate in Cargo.lock
+GARAGE_VERSION="2.5.0"           # S3-compatible object storage for the S3 backend's tests
 
 export PATH="$REPO_ROOT/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 
@@ -50,6 +51,29 @@ ensure_cargo_leptos() {
     step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION"
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
   fi
+}
+
+# Garage: the real S3-compatible server the S3 backend is tested against.
+ensure_garage() {
+  if ! garage --version 2>/dev/null | grep -qF "$GARAGE_VERSION"; then
+    step "cargo install garage $GARAGE_VERSION (about 15 minutes, once)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 CARGO_PROFILE_RELEASE_DEBUG=false \
+      cargo install "garage@$GARAGE_VERSION" --locked --no-default-features --features bundled-libs,sqlite
+  fi
+}
+
+# The ORAS Python SDK, in a virtualenv of its own, for the client tests.
+ORAS_VERSION="0.2.43"
+export BERTH_ORAS_PYTHON="${BERTH_ORAS_PYTHON:-$HOME/.cache/berth/tools-venv/bin/python}"
+ensure_oras_sdk() {
+  if "$BERTH_ORAS_PYTHON" -c "import oras.version as v; assert v.__version__ == '$ORAS_VERSION'" 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c "import venv, ensurepip" 2>/dev/null || apt_install python3-venv
+  step "pip install oras $ORAS_VERSION into $(dirname "$(dirname "$BERTH_ORAS_PYTHON")")"
+  python3 -m venv "$(dirname "$(dirname "$BERTH_ORAS_PYTHON")")"
+  "$BERTH_ORAS_PYTHON" -m pip install --quiet "oras==$ORAS_VERSION"
 }
 
 # npm install only when package.json changed since the last install.

@@ -13,6 +13,8 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
 ensure_build_tools
 apt_install chromium skopeo umoci podman buildah
+ensure_garage
+ensure_oras_sdk
 npm_install_in "$REPO_ROOT/end2end"
 ensure_postgres
 

@@ -14,6 +14,7 @@ use std::{
     time::Duration,
 };
 
+use app::core::storage::{S3Settings, StorageSettings};
 use url::Url;
 
 /// One configuration key: its file name, flag and environment variable.
@@ -45,6 +46,15 @@ keys! {
     "log_format", "BERTH_LOG_FORMAT", "log-format", false, "text or json [default: text]";
     "log_level", "BERTH_LOG_LEVEL", "log-level", false, "tracing filter, e.g. info or berth=debug,info [default: info]";
     "site_root", "BERTH_SITE_ROOT", "site-root", false, "Directory with the portal's built assets (pkg/) [default: $LEPTOS_SITE_ROOT or target/site]";
+    "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
+    "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
+    "s3_endpoint", "BERTH_S3_ENDPOINT", "s3-endpoint", false, "http(s)://host:port of an S3-compatible service (Garage, MinIO…) [default: AWS]";
+    "s3_region", "BERTH_S3_REGION", "s3-region", false, "Region of the bucket [default: us-east-1]";
+    "s3_bucket", "BERTH_S3_BUCKET", "s3-bucket", false, "Bucket holding the blobs (required with storage = s3)";
+    "s3_prefix", "BERTH_S3_PREFIX", "s3-prefix", false, "Key prefix inside the bucket [default: none]";
+    "s3_access_key_id", "BERTH_S3_ACCESS_KEY_ID", "s3-access-key-id", false, "Access key id [default: $AWS_ACCESS_KEY_ID]";
+    "s3_secret_access_key", "BERTH_S3_SECRET_ACCESS_KEY", "s3-secret-access-key", true, "Secret access key [default: $AWS_SECRET_ACCESS_KEY]";
+    "s3_virtual_hosted_style", "BERTH_S3_VIRTUAL_HOSTED_STYLE", "s3-virtual-hosted-style", false, "Address the bucket as bucket.host instead of host/bucket [default: false]";
 }
 
 /// Where a value came from; later sources win.
@@ -106,6 +116,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log_level: String,
     pub site_root: PathBuf,
+    pub storage: StorageSettings,
+    pub upload_expiry: Duration,
     /// Where each key's value came from, for `berth config`.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -210,6 +222,25 @@ impl Sources {
             tracing_subscriber::EnvFilter::try_new(s).map(|_| s.to_owned()).map_err(|e| e.to_string())
         })?;
         let site_root = self.take("site_root", o, non_empty_path)?;
+        let upload_expiry_hours = self.take("upload_expiry_hours", o, positive_number)?;
+        let storage_kind = self.take("storage", o, |s| match s.trim() {
+            "filesystem" => Ok(false),
+            "s3" => Ok(true),
+            _ => Err("expected `filesystem` or `s3`".to_owned()),
+        })?;
+        let s3_endpoint = self.take("s3_endpoint", o, |s| {
+            let url = parse_external_url(s)?;
+            if url.path() != "/" {
+                return Err("expected scheme://host[:port] without a path".to_owned());
+            }
+            Ok(url.origin().ascii_serialization())
+        })?;
+        let s3_region = self.take("s3_region", o, non_empty)?;
+        let s3_bucket = self.take("s3_bucket", o, non_empty)?;
+        let s3_prefix = self.take("s3_prefix", o, |s| Ok(s.trim().trim_matches('/').to_owned()))?;
+        let s3_access_key_id = self.take("s3_access_key_id", o, non_empty)?;
+        let s3_secret_access_key = self.take("s3_secret_access_key", o, non_empty)?;
+        let s3_virtual_hosted_style = self.take("s3_virtual_hosted_style", o, boolean)?;
 
         let tls = match (tls_cert, tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -222,6 +253,23 @@ impl Sources {
         };
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("berth-data"));
+        let storage = if storage_kind.unwrap_or(false) {
+            let Some(bucket) = s3_bucket else {
+                let origin = origins["storage"].clone();
+                return Err(Error::Invalid { key: "storage", origin, message: "`s3` needs `s3_bucket`".to_owned() });
+            };
+            StorageSettings::S3(S3Settings {
+                endpoint: s3_endpoint,
+                region: s3_region.unwrap_or_else(|| "us-east-1".to_owned()),
+                bucket,
+                prefix: s3_prefix.unwrap_or_default(),
+                access_key_id: s3_access_key_id,
+                secret_access_key: s3_secret_access_key,
+                virtual_hosted_style: s3_virtual_hosted_style.unwrap_or(false),
+            })
+        } else {
+            StorageSettings::Filesystem { root: data_dir.join("storage") }
+        };
         let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berth.db").display()));
         let external_url = external_url.unwrap_or_else(|| {
             let scheme = if tls.is_some() { "https" } else { "http" };
@@ -243,6 +291,8 @@ impl Sources {
             log_format: log_format.unwrap_or(LogFormat::Text),
             log_level: log_level.unwrap_or_else(|| "info".to_owned()),
             site_root,
+            storage,
+            upload_expiry: Duration::from_secs(60 * 60 * upload_expiry_hours.unwrap_or(24)),
             origins,
         })
     }
@@ -259,7 +309,12 @@ impl Config {
     pub fn describe(&self) -> String {
         let tls_cert = self.tls.as_ref().map(|t| t.cert.display().to_string());
         let tls_key = self.tls.as_ref().map(|t| t.key.display().to_string());
-        let values: [(&str, Option<String>); 13] = [
+        let s3 = match &self.storage {
+            StorageSettings::S3(s3) => Some(s3),
+            StorageSettings::Filesystem { .. } => None,
+        };
+        let storage = if s3.is_some() { "s3" } else { "filesystem" };
+        let values: [(&str, Option<String>); 22] = [
             ("listen", Some(self.listen.to_string())),
             ("data_dir", Some(self.data_dir.display().to_string())),
             ("database_url", Some(redact_url(&self.database_url))),
@@ -273,6 +328,15 @@ impl Config {
             ("log_format", Some(if self.log_format == LogFormat::Json { "json" } else { "text" }.to_owned())),
             ("log_level", Some(self.log_level.clone())),
             ("site_root", Some(self.site_root.display().to_string())),
+            ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
+            ("storage", Some(storage.to_owned())),
+            ("s3_endpoint", s3.and_then(|s3| s3.endpoint.clone())),
+            ("s3_region", s3.map(|s3| s3.region.clone())),
+            ("s3_bucket", s3.map(|s3| s3.bucket.clone())),
+            ("s3_prefix", s3.map(|s3| s3.prefix.clone())),
+            ("s3_access_key_id", s3.and_then(|s3| s3.access_key_id.clone())),
+            ("s3_secret_access_key", s3.and_then(|s3| s3.secret_access_key.as_ref().map(|_| "********".to_owned()))),
+            ("s3_virtual_hosted_style", s3.map(|s3| s3.virtual_hosted_style.to_string())),
         ];
         let mut out = String::new();
         for (key, value) in values {
@@ -295,6 +359,18 @@ fn parse_with<T, E: fmt::Display>(f: impl Fn(&str) -> Result<T, E>) -> impl Fn(&
 
 fn non_empty_path(s: &str) -> Result<PathBuf, String> {
     if s.trim().is_empty() { Err("must not be empty".to_owned()) } else { Ok(PathBuf::from(s)) }
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() { Err("must not be empty".to_owned()) } else { Ok(s.trim().to_owned()) }
+}
+
+fn boolean(s: &str) -> Result<bool, String> {
+    match s.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("expected true or false, got {s:?}")),
+    }
 }
 
 fn existing_file(s: &str) -> Result<PathBuf, String> {
@@ -419,5 +495,30 @@ mod tests {
         let text = resolve(None, &env, &[]).unwrap().describe();
         assert!(!text.contains("hunter2") && !text.contains("VerySecret123"), "{text}");
         assert!(text.contains("from environment variable BERTH_DATABASE_URL"), "{text}");
+    }
+
+    #[test]
+    fn storage_is_the_filesystem_unless_s3_is_chosen() {
+        let config = resolve(None, &[("BERTH_DATA_DIR", "/srv/berth")], &[]).unwrap();
+        assert_eq!(config.storage, StorageSettings::Filesystem { root: PathBuf::from("/srv/berth/storage") });
+        assert_eq!(config.upload_expiry, Duration::from_secs(24 * 3600));
+
+        let file = "storage = \"s3\"\ns3_endpoint = \"http://127.0.0.1:3900\"\ns3_bucket = \"blobs\"\n\
+                    s3_prefix = \"/berth/\"\ns3_secret_access_key = \"s3cr3t-key\"\n";
+        let config = resolve(Some(file), &[("BERTH_S3_ACCESS_KEY_ID", "GK1")], &[]).unwrap();
+        let StorageSettings::S3(s3) = &config.storage else { panic!("{:?}", config.storage) };
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:3900"));
+        assert_eq!((s3.bucket.as_str(), s3.prefix.as_str(), s3.region.as_str()), ("blobs", "berth", "us-east-1"));
+        assert_eq!(s3.access_key_id.as_deref(), Some("GK1"));
+        assert!(!s3.virtual_hosted_style);
+        let text = config.describe();
+        assert!(text.contains("storage = \"s3\"") && !text.contains("s3cr3t-key"), "{text}");
+
+        let err = resolve(None, &[("BERTH_STORAGE", "s3")], &[]).unwrap_err().to_string();
+        assert!(err.contains("`storage`") && err.contains("s3_bucket"), "{err}");
+        let err = resolve(None, &[("BERTH_STORAGE", "tape")], &[]).unwrap_err().to_string();
+        assert!(err.contains("filesystem` or `s3"), "{err}");
+        let err = resolve(None, &[("BERTH_S3_ENDPOINT", "http://minio:9000/bucket")], &[]).unwrap_err().to_string();
+        assert!(err.contains("`s3_endpoint`") && err.contains("without a path"), "{err}");
     }
 }

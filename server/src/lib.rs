@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod jobs;
 mod metrics;
 mod oci;
 mod portal;
@@ -53,7 +54,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         .build();
     let settings = CoreSettings {
         database_url: config.database_url.clone(),
-        storage_root: config.data_dir.join("storage"),
+        storage: config.storage.clone(),
         admin_password: config.admin_password.clone(),
         session_ttl: config.session_timeout,
         secure_cookies: config.secure_cookies(),
@@ -93,6 +94,7 @@ pub async fn serve(
             handle.graceful_shutdown(Some(grace));
         }
     });
+    let jobs = jobs::start(&berth.state, config.upload_expiry);
     let service = berth.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = match &config.tls {
         Some(tls) => {
@@ -102,6 +104,7 @@ pub async fn serve(
         }
         None => axum_server::from_tcp(listener).handle(handle).serve(service).await,
     };
+    drop(jobs);
     // Events still queued are written before the database closes.
     berth.state.events.flush().await;
     berth.state.db.close().await;

@@ -1,8 +1,11 @@
 //! Real registry clients against a real Berth: skopeo (containers/image, the
 //! library podman and buildah share) pushes an image built with umoci, then
-//! inspects, lists, pulls, copies between repositories and deletes it; podman
-//! and buildah push from their own storage (compressing on the fly, so their
-//! chunks have no length) and podman pulls back.
+//! inspects, lists, pulls, copies between repositories and deletes it; it
+//! also pushes and pulls a two-platform image index and an image with a
+//! 200 MiB layer; podman and buildah push from their own storage
+//! (compressing on the fly, so their chunks have no length) and podman pulls
+//! back; the ORAS Python SDK pushes artifacts with an `artifactType` and a
+//! referrer through `subject`.
 
 mod common;
 
@@ -26,16 +29,95 @@ fn run(program: &str, args: &[&str]) -> String {
 
 /// An OCI layout at `dir` holding image `v1` with one layer of random data.
 fn build_image(dir: &Path) {
+    add_image(dir, "v1", "amd64", 2_000_000, 1);
+}
+
+/// Adds image `tag` for `arch` to the OCI layout at `dir/layout` (created
+/// when missing), with one layer holding `size` bytes of noise.
+fn add_image(dir: &Path, tag: &str, arch: &str, size: usize, seed: u64) {
     let layout = dir.join("layout");
-    let bundle = dir.join("bundle");
+    let bundle = dir.join(format!("bundle-{tag}"));
     let (layout, bundle) = (layout.to_str().unwrap(), bundle.to_str().unwrap());
-    run("umoci", &["init", "--layout", layout]);
-    run("umoci", &["new", "--image", &format!("{layout}:v1")]);
-    run("umoci", &["unpack", "--rootless", "--image", &format!("{layout}:v1"), bundle]);
-    let data: Vec<u8> = (0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    std::fs::write(dir.join("bundle/rootfs/data.bin"), data).unwrap();
-    std::fs::write(dir.join("bundle/rootfs/hello"), "hello from berth\n").unwrap();
-    run("umoci", &["repack", "--image", &format!("{layout}:v1"), bundle]);
+    if !Path::new(layout).exists() {
+        run("umoci", &["init", "--layout", layout]);
+    }
+    let image = format!("{layout}:{tag}");
+    run("umoci", &["new", "--image", &image]);
+    run("umoci", &["config", "--image", &image, "--architecture", arch, "--os", "linux"]);
+    run("umoci", &["unpack", "--rootless", "--image", &image, bundle]);
+    std::fs::write(format!("{bundle}/rootfs/data.bin"), noise(size, seed)).unwrap();
+    std::fs::write(format!("{bundle}/rootfs/hello"), format!("hello from berth on {arch}\n")).unwrap();
+    run("umoci", &["repack", "--image", &image, bundle]);
+    std::fs::remove_dir_all(bundle).unwrap();
+}
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The descriptor `index.json` of a layout gives for `tag`.
+fn descriptor(layout: &Path, tag: &str) -> serde_json::Value {
+    let index = read_json(&layout.join("index.json"));
+    let found = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == tag)
+        .cloned();
+    found.unwrap_or_else(|| panic!("no {tag} in {index}"))
+}
+
+/// Writes an image index over `platforms` (tag, architecture) into the
+/// layout as tag `multi`; returns its digest.
+fn add_index(layout: &Path, platforms: &[(&str, &str)]) -> String {
+    let manifests: Vec<_> = platforms
+        .iter()
+        .map(|(tag, arch)| {
+            let d = descriptor(layout, tag);
+            serde_json::json!({
+                "mediaType": d["mediaType"], "digest": d["digest"], "size": d["size"],
+                "platform": { "architecture": arch, "os": "linux" }
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests
+    });
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let digest = app::core::registry::digest::Digest::sha256_of(&bytes);
+    std::fs::write(layout.join("blobs/sha256").join(digest.hex()), &bytes).unwrap();
+    let mut top = read_json(&layout.join("index.json"));
+    top["manifests"].as_array_mut().unwrap().push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": digest.to_string(),
+        "size": bytes.len(),
+        "annotations": { "org.opencontainers.image.ref.name": "multi" }
+    }));
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    digest.to_string()
+}
+
+/// Runs skopeo off the runtime that serves Berth (it is synchronous).
+async fn skopeo(args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || run("skopeo", &args.iter().map(String::as_str).collect::<Vec<_>>()))
+        .await
+        .unwrap()
 }
 
 async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
@@ -47,30 +129,23 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
     let source = format!("oci:{}:v1", layout.display());
     let image = format!("docker://{host}/proj/img:v1");
 
-    // skopeo is synchronous; run it off the runtime that serves Berth.
-    let blocking = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || run("skopeo", &args.iter().map(String::as_str).collect::<Vec<_>>()))
-    };
-    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-
-    blocking(args(&["copy", "--dest-tls-verify=false", &source, &image])).await.unwrap();
+    skopeo(&["copy", "--dest-tls-verify=false", &source, &image]).await;
 
     let inspect: serde_json::Value =
-        serde_json::from_str(&blocking(args(&["inspect", "--tls-verify=false", &image])).await.unwrap()).unwrap();
+        serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", &image]).await).unwrap();
     assert_eq!(inspect["RepoTags"], serde_json::json!(["v1"]));
     assert_eq!(inspect["Os"], "linux");
     let digest = inspect["Digest"].as_str().unwrap().to_owned();
 
-    let tags: serde_json::Value = serde_json::from_str(
-        &blocking(args(&["list-tags", "--tls-verify=false", &format!("docker://{host}/proj/img")])).await.unwrap(),
-    )
-    .unwrap();
+    let tags: serde_json::Value =
+        serde_json::from_str(&skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{host}/proj/img")]).await)
+            .unwrap();
     assert_eq!(tags["Tags"], serde_json::json!(["v1"]));
 
     // Pull back into a new layout: same manifest digest, same layer bytes.
     let pulled = work.path().join("pulled");
     let target = format!("oci:{}:v1", pulled.display());
-    blocking(args(&["copy", "--src-tls-verify=false", &image, &target])).await.unwrap();
+    skopeo(&["copy", "--src-tls-verify=false", &image, &target]).await;
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(pulled.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["manifests"][0]["digest"], digest.as_str());
@@ -80,9 +155,9 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
 
     // Registry-to-registry copy into another repository, then delete it there.
     let copy = format!("docker://{host}/other/img:v2");
-    blocking(args(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &image, &copy])).await.unwrap();
-    blocking(args(&["inspect", "--tls-verify=false", &copy])).await.unwrap();
-    blocking(args(&["delete", "--tls-verify=false", &copy])).await.unwrap();
+    skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &image, &copy]).await;
+    skopeo(&["inspect", "--tls-verify=false", &copy]).await;
+    skopeo(&["delete", "--tls-verify=false", &copy]).await;
     let gone = reqwest::get(server.url(&format!("/v2/other/img/manifests/{digest}"))).await.unwrap();
     assert_eq!(gone.status(), reqwest::StatusCode::NOT_FOUND);
     let kept = reqwest::get(server.url("/v2/proj/img/manifests/v1")).await.unwrap();
@@ -146,4 +221,127 @@ async fn podman_and_buildah_push_and_pull(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(skopeo_pushes_inspects_pulls_copies_and_deletes, podman_and_buildah_push_and_pull);
+async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    add_image(work.path(), "amd64", "amd64", 300_000, 2);
+    add_image(work.path(), "arm64", "arm64", 300_000, 3);
+    let layout = work.path().join("layout");
+    let index_digest = add_index(&layout, &[("amd64", "amd64"), ("arm64", "arm64")]);
+    let image = format!("docker://{host}/proj/multi:v1");
+
+    skopeo(&["copy", "--all", "--dest-tls-verify=false", &format!("oci:{}:multi", layout.display()), &image]).await;
+
+    let raw: serde_json::Value =
+        serde_json::from_str(&skopeo(&["inspect", "--raw", "--tls-verify=false", &image]).await)
+            .expect("the index comes back as JSON");
+    assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
+    let head = reqwest::Client::new()
+        .head(server.url("/v2/proj/multi/manifests/v1"))
+        .header("accept", "application/vnd.oci.image.index.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.headers()["docker-content-digest"], index_digest.as_str(), "the index is stored byte for byte");
+
+    // One platform out of the index, as a client on that platform pulls it.
+    let arm = work.path().join("arm");
+    let arm_target = format!("oci:{}:v1", arm.display());
+    skopeo(&["copy", "--src-tls-verify=false", "--override-arch", "arm64", &image, &arm_target]).await;
+    assert_eq!(descriptor(&arm, "v1")["digest"], descriptor(&layout, "arm64")["digest"]);
+
+    // Everything back: the same index and both platforms' blobs.
+    let all = work.path().join("all");
+    skopeo(&["copy", "--all", "--src-tls-verify=false", &image, &format!("oci:{}:v1", all.display())]).await;
+    assert_eq!(descriptor(&all, "v1")["digest"], index_digest.as_str());
+    for tag in ["amd64", "arm64"] {
+        let manifest_digest = descriptor(&layout, tag)["digest"].as_str().unwrap().to_owned();
+        let hex = manifest_digest.trim_start_matches("sha256:");
+        let manifest = read_json(&layout.join("blobs/sha256").join(hex));
+        let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+        assert!(all.join("blobs/sha256").join(layer).exists(), "{tag}'s layer was pulled");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skopeo_round_trips_a_200_mib_layer() {
+    common::within_time_limit(async {
+        let server = TestServer::start(Backend::Sqlite).await;
+        let host = server.base.trim_start_matches("http://").to_owned();
+        let work = tempfile::tempdir().unwrap();
+        add_image(work.path(), "big", "amd64", 200 * 1024 * 1024, 4);
+        let layout = work.path().join("layout");
+        let image = format!("docker://{host}/proj/big:v1");
+        skopeo(&["copy", "--dest-tls-verify=false", &format!("oci:{}:big", layout.display()), &image]).await;
+
+        let pulled = work.path().join("pulled");
+        skopeo(&["copy", "--src-tls-verify=false", &image, &format!("oci:{}:v1", pulled.display())]).await;
+        let digest = descriptor(&layout, "big")["digest"].as_str().unwrap().to_owned();
+        assert_eq!(descriptor(&pulled, "v1")["digest"], digest.as_str());
+        let manifest = read_json(&layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:")));
+        let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+        let original = std::fs::metadata(layout.join("blobs/sha256").join(&layer)).unwrap().len();
+        assert!(original > 200 * 1024 * 1024, "noise does not compress: {original}");
+        // skopeo verifies each blob's digest as it writes it.
+        assert_eq!(std::fs::metadata(pulled.join("blobs/sha256").join(&layer)).unwrap().len(), original);
+        server.stop().await;
+    })
+    .await;
+}
+
+/// The Python interpreter that has the `oras` SDK (scripts/test.sh makes it).
+fn oras_python() -> String {
+    std::env::var("BERTH_ORAS_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.cache/berth/tools-venv/bin/python", std::env::var("HOME").unwrap_or_default()))
+}
+
+async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/oras_artifacts.py");
+    let workdir = work.path().to_str().unwrap().to_owned();
+    let python = oras_python();
+    let output = tokio::task::spawn_blocking(move || run(&python, &[script, &host, &workdir])).await.unwrap();
+    let seen: serde_json::Value = serde_json::from_str(output.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the driver prints JSON ({e}): {output}"));
+
+    let subject = seen["subject"].as_str().unwrap();
+    assert_eq!(seen["signature_status"], 201);
+    assert_eq!(seen["chunked_status"], 201);
+    assert_eq!(seen["oci_subject_header"], subject);
+    let referrers = seen["referrers"]["manifests"].as_array().unwrap();
+    assert_eq!(referrers.len(), 1, "{seen}");
+    assert_eq!(referrers[0]["digest"], seen["signature"]);
+    assert_eq!(referrers[0]["artifactType"], "application/vnd.berth.test.signature");
+    assert_eq!(seen["filtered"]["manifests"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["filters_applied"], "artifactType");
+    let mut tags: Vec<_> = seen["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    tags.sort();
+    assert_eq!(tags, ["chunked", "signature", "v1"]);
+    assert_eq!(seen["pulled"]["notes.txt"], 3_000_000);
+    assert!(seen["pulled"]["sbom.json"].as_u64().unwrap() > 0);
+
+    // The artifact's own manifest carries its type.
+    let manifest: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/v2/proj/artifact/manifests/v1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(manifest["artifactType"], "application/vnd.berth.test.sbom");
+    server.stop().await;
+}
+
+on_both_databases!(
+    skopeo_pushes_inspects_pulls_copies_and_deletes,
+    podman_and_buildah_push_and_pull,
+    skopeo_pushes_and_pulls_a_two_platform_index,
+    oras_pushes_artifacts_with_a_referrer_and_pulls_them,
+);

@@ -327,7 +327,63 @@ async fn sha512_blobs_work_like_sha256(backend: Backend) {
     server.stop().await;
 }
 
+async fn abandoned_uploads_and_repositories_are_cleaned_up(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = Client::new();
+    let staged_files = || common::files_under(&server.data_dir.join("storage/uploads"));
+
+    // An upload left half-way in a repository that never got anything else.
+    let start = client.post(server.url("/v2/abandoned/app/blobs/uploads/")).send().await.unwrap();
+    let abandoned = server.url(start.headers()[header::LOCATION].to_str().unwrap());
+    client.patch(&abandoned).body(random_bytes(1000, 7)).send().await.unwrap();
+    // Bytes staged by a node that died before recording the upload.
+    let orphan = app::core::storage::UploadId::generate();
+    server.state.blobs.start_upload(&orphan).await.unwrap();
+    // A repository with a blob but no manifest, and one with a manifest.
+    push_monolithic(&client, &server, "blobs/only", b"layer").await;
+    let config = push_monolithic(&client, &server, "kept/app", b"{}").await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": config.to_string(), "size": 2 },
+        "layers": []
+    });
+    let pushed = client
+        .put(server.url("/v2/kept/app/manifests/v1"))
+        .header(header::CONTENT_TYPE, "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    assert_eq!(staged_files().len(), 2);
+
+    // Everything is younger than an hour: nothing goes.
+    let report = server.state.registry.clean_up_abandoned(chrono::Utc::now() - chrono::Duration::hours(1)).await;
+    assert_eq!(report.unwrap(), Default::default());
+    assert_eq!(client.get(&abandoned).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    // As if a day had passed: the upload, the orphaned bytes and the
+    // repositories without manifests go; the rest stays.
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    let report = server.state.registry.clean_up_abandoned(later).await.unwrap();
+    assert_eq!(report.uploads, 2);
+    let mut removed = report.repositories.clone();
+    removed.sort();
+    assert_eq!(removed, ["abandoned/app", "blobs/only"]);
+    assert!(staged_files().is_empty(), "{:?}", staged_files());
+    let status = client.get(&abandoned).send().await.unwrap();
+    assert_eq!(status.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(status).await, "BLOB_UPLOAD_UNKNOWN");
+    let catalog: Value = client.get(server.url("/v2/_catalog")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(catalog["repositories"], serde_json::json!(["kept/app"]));
+    let kept = client.get(server.url("/v2/kept/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(kept.status(), StatusCode::OK);
+    server.stop().await;
+}
+
 on_both_databases!(
+    abandoned_uploads_and_repositories_are_cleaned_up,
     monolithic_push_then_pull_with_ranges,
     chunked_upload_in_order_with_status_and_resume,
     post_then_put_with_the_whole_blob,

@@ -1,7 +1,7 @@
 //! The one application state: built once at start-up, cloned into every
 //! handler and (through Leptos context) every server function.
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -12,7 +12,7 @@ use crate::core::{
     db::Db,
     events::EventRecorder,
     registry::RegistryService,
-    storage::{BlobStore, LocalBlobStore},
+    storage::{self, BlobStore, StorageSettings},
     system::SystemService,
 };
 
@@ -20,7 +20,7 @@ use crate::core::{
 #[derive(Clone, Debug)]
 pub struct CoreSettings {
     pub database_url: String,
-    pub storage_root: PathBuf,
+    pub storage: StorageSettings,
     /// The first administrator's password; generated when `None`.
     pub admin_password: Option<String>,
     pub session_ttl: Duration,
@@ -71,7 +71,7 @@ impl AppState {
         let db = Db::connect(&settings.database_url).await?;
         db.migrate().await?;
         let events = EventRecorder::start(db.clone());
-        let blobs: Arc<dyn BlobStore> = Arc::new(LocalBlobStore::open(settings.storage_root).await?);
+        let blobs = storage::open(&settings.storage).await?;
         let auth = AuthService::new(db.clone(), settings.session_ttl);
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
         let state = AppState {

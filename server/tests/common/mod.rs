@@ -5,6 +5,8 @@
 
 use std::{collections::BTreeMap, net::TcpListener, path::PathBuf, sync::atomic::AtomicU32};
 
+pub mod garage;
+
 use server::config::{Config, Sources};
 use tokio::sync::oneshot;
 

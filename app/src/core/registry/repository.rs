@@ -120,6 +120,40 @@ impl RegistryRepository {
         })?;
         Ok(())
     }
+
+    /// Forgets uploads untouched since `cutoff`; returns their ids.
+    pub async fn delete_uploads_before(&self, cutoff: DateTime<Utc>) -> Result<Vec<UploadId>> {
+        const SQL: &str = "DELETE FROM uploads WHERE updated_at < $1 RETURNING id";
+        let ids: Vec<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(cutoff).fetch_all(pool).await
+        })?;
+        Ok(ids.iter().filter_map(|id| UploadId::parse(id)).collect())
+    }
+
+    /// Ids of uploads touched at or after `cutoff`.
+    pub async fn list_uploads_since(&self, cutoff: DateTime<Utc>) -> Result<Vec<UploadId>> {
+        const SQL: &str = "SELECT id FROM uploads WHERE updated_at >= $1";
+        let ids: Vec<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(cutoff).fetch_all(pool).await
+        })?;
+        Ok(ids.iter().filter_map(|id| UploadId::parse(id)).collect())
+    }
+
+    /// Deletes repositories created before `cutoff` that never got a
+    /// manifest and show no activity since (what abandoned pushes leave);
+    /// returns their names.
+    pub async fn delete_abandoned_repositories(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
+        const SQL: &str = "DELETE FROM repositories WHERE created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = repositories.id) \
+             AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.repository_id = repositories.id) \
+             AND NOT EXISTS (SELECT 1 FROM repository_blobs rb \
+                             WHERE rb.repository_id = repositories.id AND rb.created_at >= $1) \
+             RETURNING name";
+        let names: Vec<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(cutoff).fetch_all(pool).await
+        })?;
+        Ok(names)
+    }
 }
 
 /// A stored manifest, as served.

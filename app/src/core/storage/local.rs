@@ -15,7 +15,7 @@ use tokio::{
 };
 use tokio_util::io::ReaderStream;
 
-use super::{BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Error, Result, UploadId};
+use super::{BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Error, Result, StagedUpload, UploadId};
 use crate::core::registry::digest::{Algorithm, Digest, Hasher};
 
 /// Bytes gathered before each write to the staging file.
@@ -168,6 +168,22 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(io_at(&path)(e)),
             _ => Ok(()),
         }
+    }
+
+    async fn list_uploads(&self) -> Result<Vec<StagedUpload>> {
+        let dir = self.root.join("uploads");
+        let mut entries = fs::read_dir(&dir).await.map_err(io_at(&dir))?;
+        let mut uploads = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(io_at(&dir))? {
+            let Some(id) = entry.file_name().to_str().and_then(UploadId::parse) else { continue };
+            match entry.metadata().await.and_then(|m| m.modified()) {
+                Ok(last_modified) => uploads.push(StagedUpload { id, last_modified }),
+                // Committed or cancelled while we listed.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io_at(&entry.path())(e)),
+            }
+        }
+        Ok(uploads)
     }
 
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {

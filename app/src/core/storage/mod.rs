@@ -2,15 +2,17 @@
 //! are verified against their digest and then moved into place create-only,
 //! so a crash, a killed process or a full disk can leave an orphaned upload
 //! but never a wrong or partial blob under a digest. The local filesystem is
-//! the default backend; every backend passes the same test suite.
+//! the default backend, S3-compatible object storage the shared one; every
+//! backend passes the same [`suite`].
 
 mod local;
-#[cfg(test)]
-mod suite;
+mod s3;
+pub mod suite;
 
 pub use local::LocalBlobStore;
+pub use s3::{S3BlobStore, S3Settings};
 
-use std::{fmt, io, path::PathBuf, pin::Pin};
+use std::{fmt, io, path::PathBuf, pin::Pin, sync::Arc, time::SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -54,6 +56,29 @@ impl fmt::Display for UploadId {
     }
 }
 
+/// An upload with staged bytes, as the store sees it (for cleaning up).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StagedUpload {
+    pub id: UploadId,
+    /// When bytes were last staged.
+    pub last_modified: SystemTime,
+}
+
+/// Which backend holds the blobs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageSettings {
+    Filesystem { root: PathBuf },
+    S3(S3Settings),
+}
+
+/// Opens the configured backend.
+pub async fn open(settings: &StorageSettings) -> Result<Arc<dyn BlobStore>> {
+    Ok(match settings {
+        StorageSettings::Filesystem { root } => Arc::new(LocalBlobStore::open(root.clone()).await?),
+        StorageSettings::S3(s3) => Arc::new(S3BlobStore::open(s3)?),
+    })
+}
+
 /// An inclusive byte range of a blob.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ByteRange {
@@ -88,6 +113,8 @@ pub enum Error {
     Client(io::Error),
     #[error("storage I/O at {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    #[error("object storage at {key}: {source}")]
+    ObjectStore { key: String, source: Box<object_store::Error> },
     #[error("storage task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -130,6 +157,9 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 
     /// Discards an upload's staged bytes; unknown ids are not an error.
     async fn cancel_upload(&self, id: &UploadId) -> Result<()>;
+
+    /// Every upload with staged bytes.
+    async fn list_uploads(&self) -> Result<Vec<StagedUpload>>;
 
     /// The blob's size, or `None` when it is not stored.
     async fn stat(&self, digest: &Digest) -> Result<Option<u64>>;

@@ -1,4 +1,6 @@
-//! The behaviour every [`BlobStore`] backend must show, run by each backend's tests.
+//! The behaviour every [`BlobStore`] backend must show: each backend's tests
+//! run [`run`] against a real instance (public so that the server's tests can
+//! run it against object storage they start).
 
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
@@ -20,6 +22,7 @@ async fn read_all(store: &dyn BlobStore, digest: &Digest, range: Option<ByteRang
     out
 }
 
+/// Exercises every operation of the contract; panics on the first breach.
 pub async fn run(store: &dyn BlobStore) {
     store.check_writable().await.unwrap();
 
@@ -59,6 +62,31 @@ pub async fn run(store: &dyn BlobStore) {
     assert!(matches!(refused, Err(Error::DigestMismatch { .. })));
     assert_eq!(store.stat(&claimed).await.unwrap(), None);
 
+    // Claiming a stored digest for other bytes is refused too, hash or not.
+    let copycat = UploadId::generate();
+    store.start_upload(&copycat).await.unwrap();
+    store.append_upload(&copycat, 0, chunks(&[b"not hello"]), None).await.unwrap();
+    assert!(matches!(store.commit_upload(&copycat, &digest, None).await, Err(Error::DigestMismatch { .. })));
+    assert_eq!(read_all(store, &digest, None).await, content);
+
+    // Big content over several requests, hashed by the store at the end.
+    let big: Vec<u8> = (0..9 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
+    let big_digest = Digest::sha256_of(&big);
+    let (head, tail) = big.split_at(5 * 1024 * 1024 + 3);
+    let many = UploadId::generate();
+    store.start_upload(&many).await.unwrap();
+    let part = |bytes: &[u8]| -> ByteStream { Box::pin(stream::iter([Ok(Bytes::copy_from_slice(bytes))])) };
+    assert_eq!(store.append_upload(&many, 0, part(head), None).await.unwrap(), head.len() as u64);
+    assert_eq!(store.append_upload(&many, head.len() as u64, part(&[]), None).await.unwrap(), head.len() as u64);
+    assert_eq!(store.append_upload(&many, head.len() as u64, part(tail), None).await.unwrap(), big.len() as u64);
+    assert_eq!(store.upload_size(&many).await.unwrap(), Some(big.len() as u64));
+    assert_eq!(store.commit_upload(&many, &big_digest, None).await.unwrap(), big.len() as u64);
+    assert_eq!(store.stat(&big_digest).await.unwrap(), Some(big.len() as u64));
+    assert!(read_all(store, &big_digest, None).await == big, "big blob reads back whole");
+    let last = big.len() as u64 - 1;
+    assert_eq!(read_all(store, &big_digest, Some(ByteRange { first: last - 2, last })).await, &big[big.len() - 3..]);
+    store.delete(&big_digest).await.unwrap();
+
     // sha512 content works the same way.
     let sha512 = Digest::of(Algorithm::Sha512, b"wide");
     let wide = UploadId::generate();
@@ -67,9 +95,12 @@ pub async fn run(store: &dyn BlobStore) {
     assert_eq!(store.commit_upload(&wide, &sha512, None).await.unwrap(), 4);
     assert_eq!(read_all(store, &sha512, None).await, b"wide");
 
-    // Cancelled and unknown uploads.
+    // Cancelled and unknown uploads; listing shows what is staged.
     let cancelled = UploadId::generate();
     store.start_upload(&cancelled).await.unwrap();
+    let listed = store.list_uploads().await.unwrap();
+    assert!(listed.iter().any(|u| u.id == cancelled), "{listed:?}");
+    assert!(!listed.iter().any(|u| u.id == id), "committed uploads are gone: {listed:?}");
     store.cancel_upload(&cancelled).await.unwrap();
     assert_eq!(store.upload_size(&cancelled).await.unwrap(), None);
     let unknown = store.append_upload(&cancelled, 0, chunks(&[b"x"]), None).await;
@@ -84,6 +115,7 @@ pub async fn run(store: &dyn BlobStore) {
     assert!(matches!(store.append_upload(&broken, 0, failing, None).await, Err(Error::Client(_))));
     assert_eq!(store.upload_size(&broken).await.unwrap(), Some(4));
     store.cancel_upload(&broken).await.unwrap();
+    assert!(store.list_uploads().await.unwrap().is_empty());
 
     // Deleting is idempotent.
     store.delete(&digest).await.unwrap();
@@ -92,6 +124,7 @@ pub async fn run(store: &dyn BlobStore) {
     assert!(store.read(&digest, None).await.unwrap().is_none());
 }
 
+#[cfg(test)]
 #[test]
 fn upload_ids_are_only_what_berth_generates() {
     let id = UploadId::generate();

@@ -38,7 +38,7 @@ impl UploadHashes {
             .clone()
     }
 
-    fn remove(&self, id: &UploadId) {
+    pub(super) fn remove(&self, id: &UploadId) {
         self.0.lock().expect("upload hash map is never poisoned").remove(id);
     }
 }
@@ -183,10 +183,30 @@ impl RegistryService {
         Ok(size)
     }
 
-    /// Pushes a whole blob in one request (`POST …/uploads/?digest=`).
+    /// Pushes a whole blob in one request (`POST …/uploads/?digest=`). No
+    /// upload session is recorded: it cannot be resumed, and bytes staged by
+    /// a node that dies midway are found by the cleanup.
     pub async fn upload_monolithic(&self, repository: &RepoName, digest: &Digest, data: ByteStream) -> Result<u64> {
-        let id = self.start_upload(repository).await?;
-        self.complete_upload(repository, &id, digest, Some(data)).await
+        let repository_id = self.repository.ensure_repository(repository, Utc::now()).await?;
+        let id = UploadId::generate();
+        self.blobs.start_upload(&id).await?;
+        let mut hasher = Hasher::new(digest.algorithm());
+        let committed = match self.blobs.append_upload(&id, 0, data, Some(&mut hasher)).await {
+            Ok(_) => self.blobs.commit_upload(&id, digest, Some(hasher.finish())).await,
+            Err(e) => Err(e),
+        };
+        let size = match committed {
+            Ok(size) => size,
+            Err(e) => {
+                // Staged bytes are useless without a session; the original error matters more.
+                if let Err(cancel) = self.blobs.cancel_upload(&id).await {
+                    tracing::warn!(error = %cancel, upload = %id, "discarding a failed monolithic upload failed");
+                }
+                return Err(e.into());
+            }
+        };
+        self.repository.link_blob(repository_id, digest, size, Utc::now()).await?;
+        Ok(size)
     }
 
     pub async fn cancel_upload(&self, repository: &RepoName, id: &UploadId) -> Result<()> {

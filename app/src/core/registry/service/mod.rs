@@ -1,11 +1,13 @@
 //! The registry's operations, shared by the `/v2/` API and (later) the portal
 //! and replication: blobs and uploads in [`blobs`], manifests, tags and
-//! listings in [`manifests`]. Calls the registry repository (SQL), the blob
+//! listings in [`manifests`], abandoned uploads in [`cleanup`]. Calls the registry repository (SQL), the blob
 //! store and the event recorder; never the other way.
 
 mod blobs;
+mod cleanup;
 mod manifests;
 
+pub use cleanup::CleanupReport;
 pub use manifests::{Page, PushedManifest};
 
 use std::sync::Arc;
