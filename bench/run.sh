@@ -3,7 +3,8 @@
 # side on loopback and load-tests the same requests against both with wrk,
 # printing requests/s, p50 and p99 for each and Berth's ratio.
 # Usage: bench/run.sh [seconds-per-run]   (default 10)
-#        BENCH_BLOB_MB=1024 sets the size of the blob pushed and pulled (default 1024).
+#        BENCH_BLOB_MB=1024 sets the size of the blob pushed and pulled (default 1024);
+#        BENCH_TAGS=100000 how many tags the tag-listing pages are read from.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$REPO_ROOT"
 
@@ -135,3 +136,27 @@ ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 table_header
 compare "GET manifest by tag" /v2/bench/app/manifests/latest GET "$ACCEPT"
 compare "HEAD manifest by tag" /v2/bench/app/manifests/latest HEAD "$ACCEPT"
+
+# Tag listing with many tags (distribution 2.8 ignores `n` and `last` and
+# answers every tag, so its numbers are for the whole list): the same manifest under
+# BENCH_TAGS tags (default 100000), then one page from the middle of the list.
+TAGS="${BENCH_TAGS:-100000}"
+step "tagging the manifest $TAGS times in each registry"
+python3 - "$TAGS" "$WORK/manifest.json" "127.0.0.1:$BERTH_PORT" "127.0.0.1:$REGISTRY_PORT" <<'PY'
+import http.client, sys, threading
+count, manifest = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+def tag(host, first, step):
+    conn = http.client.HTTPConnection(host)
+    for i in range(first, count, step):
+        conn.request("PUT", f"/v2/bench/app/manifests/tag-{i:06d}", manifest,
+                     {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        response = conn.getresponse(); response.read()
+        if response.status != 201: sys.exit(f"{host}: tag {i}: {response.status}")
+for host in sys.argv[3:]:
+    workers = [threading.Thread(target=tag, args=(host, n, 4)) for n in range(4)]
+    for w in workers: w.start()
+    for w in workers: w.join()
+PY
+MIDDLE="tag-$(printf '%06d' $((TAGS / 2)))"
+table_header
+compare "tags page (n=100, middle)" "/v2/bench/app/tags/list?n=100&last=$MIDDLE" GET
