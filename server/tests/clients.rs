@@ -146,11 +146,9 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
     let pulled = work.path().join("pulled");
     let target = format!("oci:{}:v1", pulled.display());
     skopeo(&["copy", "--src-tls-verify=false", &image, &target]).await;
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(pulled.join("index.json")).unwrap()).unwrap();
+    let index = read_json(&pulled.join("index.json"));
     assert_eq!(index["manifests"][0]["digest"], digest.as_str());
-    let original: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(layout.join("index.json")).unwrap()).unwrap();
+    let original = read_json(&layout.join("index.json"));
     assert_eq!(original["manifests"][0]["digest"], digest.as_str(), "the digest survives the round trip");
 
     // Registry-to-registry copy into another repository, then delete it there.
