@@ -29,8 +29,13 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 BERTH_PORT="$(free_port)"
+# Berth needs credentials to push; pulls from its public `library` project are
+# anonymous, like every request to the unauthenticated distribution.
+ADMIN_PASSWORD="Bench-Passw0rd"
+CREDS="admin:$ADMIN_PASSWORD"
+BASIC="Authorization: Basic $(printf '%s' "$CREDS" | base64 -w0)"
 BERTH_LISTEN="127.0.0.1:$BERTH_PORT" BERTH_DATA_DIR="$WORK/berth" BERTH_LOG_LEVEL=warn \
-  BERTH_ADMIN_PASSWORD="Bench-Passw0rd" "$TARGET_DIR/release/berth" serve >"$WORK/berth.log" 2>&1 &
+  BERTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$TARGET_DIR/release/berth" serve >"$WORK/berth.log" 2>&1 &
 PIDS+=($!)
 
 REGISTRY_PORT="$(free_port)"
@@ -45,7 +50,7 @@ YAML
 docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
 PIDS+=($!)
 
-wait_for "http://127.0.0.1:$BERTH_PORT/v2/"
+wait_for "http://127.0.0.1:$BERTH_PORT/api/v2.0/health"
 wait_for "http://127.0.0.1:$REGISTRY_PORT/v2/"
 
 # Prints "rps p50 p99" for one load run: GET through wrk; HEAD through ab,
@@ -86,7 +91,9 @@ compare() {
 }
 
 table_header
-compare "GET /v2/ (API version check)" /v2/ GET
+# Berth answers 401 to anonymous callers here; the Basic header makes it check
+# credentials on every request (distribution ignores the header).
+compare "GET /v2/ (API version check)" /v2/ GET "$BASIC"
 
 # Blob push (POST, then one PUT carrying the whole blob) and pull, measured by curl.
 step "blob push and pull, ${BLOB_MB} MiB of random data"
@@ -96,18 +103,18 @@ DIGEST="sha256:$(sha256sum "$WORK/blob" | cut -d' ' -f1)"
 # Uploads FILE with DIGEST to REPO (POST, then one PUT); prints curl's upload speed in bytes/s.
 upload_blob() {
   local base="$1" repo="$2" file="$3" digest="$4" location
-  location="$(curl -fsS -o /dev/null -D - -X POST "$base/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
+  location="$(curl -fsS -u "$CREDS" -o /dev/null -D - -X POST "$base/v2/$repo/blobs/uploads/" | tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')"
   case "$location" in http*) ;; *) location="$base$location" ;; esac
   case "$location" in *\?*) location="$location&digest=$digest" ;; *) location="$location?digest=$digest" ;; esac
   # -T streams the file; --data-binary would read all of it into memory first.
-  curl -fsS -o /dev/null -w '%{speed_upload}' -H 'Content-Type: application/octet-stream' -T "$file" "$location"
+  curl -fsS -u "$CREDS" -o /dev/null -w '%{speed_upload}' -H 'Content-Type: application/octet-stream' -T "$file" "$location"
 }
 
 # Prints "push_MBps pull_MBps" for one registry.
 blob_transfer() {
   local base="$1" push pull
-  push="$(upload_blob "$base" bench/blob "$WORK/blob" "$DIGEST")"
-  pull="$(curl -fsS -o /dev/null -w '%{speed_download}' "$base/v2/bench/blob/blobs/$DIGEST")"
+  push="$(upload_blob "$base" library/bench-blob "$WORK/blob" "$DIGEST")"
+  pull="$(curl -fsS -o /dev/null -w '%{speed_download}' "$base/v2/library/bench-blob/blobs/$DIGEST")"
   awk -v a="$push" -v b="$pull" 'BEGIN { printf "%.1f %.1f\n", a / 1048576, b / 1048576 }'
 }
 
@@ -127,36 +134,37 @@ cat > "$WORK/manifest.json" <<JSON
 {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$CONFIG_DIGEST","size":$(stat -c %s "$WORK/config.json")},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$LAYER_DIGEST","size":4096}]}
 JSON
 for base in "http://127.0.0.1:$BERTH_PORT" "http://127.0.0.1:$REGISTRY_PORT"; do
-  upload_blob "$base" bench/app "$WORK/config.json" "$CONFIG_DIGEST" >/dev/null
-  upload_blob "$base" bench/app "$WORK/layer" "$LAYER_DIGEST" >/dev/null
-  curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
-    --data-binary @"$WORK/manifest.json" "$base/v2/bench/app/manifests/latest"
+  upload_blob "$base" library/bench-app "$WORK/config.json" "$CONFIG_DIGEST" >/dev/null
+  upload_blob "$base" library/bench-app "$WORK/layer" "$LAYER_DIGEST" >/dev/null
+  curl -fsS -u "$CREDS" -o /dev/null -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' \
+    --data-binary @"$WORK/manifest.json" "$base/v2/library/bench-app/manifests/latest"
 done
 ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 table_header
-compare "GET manifest by tag" /v2/bench/app/manifests/latest GET "$ACCEPT"
-compare "HEAD manifest by tag" /v2/bench/app/manifests/latest HEAD "$ACCEPT"
+compare "GET manifest by tag" /v2/library/bench-app/manifests/latest GET "$ACCEPT"
+compare "HEAD manifest by tag" /v2/library/bench-app/manifests/latest HEAD "$ACCEPT"
 
 # Tag listing with many tags (distribution 2.8 ignores `n` and `last` and
 # answers every tag, so its numbers are for the whole list): the same manifest under
 # BENCH_TAGS tags (default 100000), then one page from the middle of the list.
 TAGS="${BENCH_TAGS:-100000}"
 step "tagging the manifest $TAGS times in each registry"
-python3 - "$TAGS" "$WORK/manifest.json" "127.0.0.1:$BERTH_PORT" "127.0.0.1:$REGISTRY_PORT" <<'PY'
+python3 - "$TAGS" "$WORK/manifest.json" "$BASIC" "127.0.0.1:$BERTH_PORT" "127.0.0.1:$REGISTRY_PORT" <<'PY'
 import http.client, sys, threading
 count, manifest = int(sys.argv[1]), open(sys.argv[2], "rb").read()
+auth = sys.argv[3].split(": ", 1)[1]
 def tag(host, first, step):
     conn = http.client.HTTPConnection(host)
     for i in range(first, count, step):
-        conn.request("PUT", f"/v2/bench/app/manifests/tag-{i:06d}", manifest,
-                     {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+        conn.request("PUT", f"/v2/library/bench-app/manifests/tag-{i:06d}", manifest,
+                     {"Content-Type": "application/vnd.oci.image.manifest.v1+json", "Authorization": auth})
         response = conn.getresponse(); response.read()
         if response.status != 201: sys.exit(f"{host}: tag {i}: {response.status}")
-for host in sys.argv[3:]:
+for host in sys.argv[4:]:
     workers = [threading.Thread(target=tag, args=(host, n, 4)) for n in range(4)]
     for w in workers: w.start()
     for w in workers: w.join()
 PY
 MIDDLE="tag-$(printf '%06d' $((TAGS / 2)))"
 table_header
-compare "tags page (n=100, middle)" "/v2/bench/app/tags/list?n=100&last=$MIDDLE" GET
+compare "tags page (n=100, middle)" "/v2/library/bench-app/tags/list?n=100&last=$MIDDLE" GET

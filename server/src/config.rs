@@ -46,6 +46,7 @@ keys! {
     "log_format", "BERTH_LOG_FORMAT", "log-format", false, "text or json [default: text]";
     "log_level", "BERTH_LOG_LEVEL", "log-level", false, "tracing filter, e.g. info or berth=debug,info [default: info]";
     "site_root", "BERTH_SITE_ROOT", "site-root", false, "Directory with the portal's built assets (pkg/) [default: $LEPTOS_SITE_ROOT or target/site]";
+    "token_expiry_minutes", "BERTH_TOKEN_EXPIRY_MINUTES", "token-expiry-minutes", false, "Lifetime of a registry token from /service/token [default: 30]";
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
     "s3_endpoint", "BERTH_S3_ENDPOINT", "s3-endpoint", false, "http(s)://host:port of an S3-compatible service (Garage, MinIO…) [default: AWS]";
@@ -118,6 +119,7 @@ pub struct Config {
     pub site_root: PathBuf,
     pub storage: StorageSettings,
     pub upload_expiry: Duration,
+    pub token_expiry: Duration,
     /// Where each key's value came from, for `berth config`.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -223,6 +225,7 @@ impl Sources {
         })?;
         let site_root = self.take("site_root", o, non_empty_path)?;
         let upload_expiry_hours = self.take("upload_expiry_hours", o, positive_number)?;
+        let token_minutes = self.take("token_expiry_minutes", o, positive_number)?;
         let storage_kind = self.take("storage", o, |s| match s.trim() {
             "filesystem" => Ok(false),
             "s3" => Ok(true),
@@ -293,6 +296,7 @@ impl Sources {
             site_root,
             storage,
             upload_expiry: Duration::from_secs(60 * 60 * upload_expiry_hours.unwrap_or(24)),
+            token_expiry: Duration::from_secs(60 * token_minutes.unwrap_or(30)),
             origins,
         })
     }
@@ -314,7 +318,7 @@ impl Config {
             StorageSettings::Filesystem { .. } => None,
         };
         let storage = if s3.is_some() { "s3" } else { "filesystem" };
-        let values: [(&str, Option<String>); 22] = [
+        let values: [(&str, Option<String>); 23] = [
             ("listen", Some(self.listen.to_string())),
             ("data_dir", Some(self.data_dir.display().to_string())),
             ("database_url", Some(redact_url(&self.database_url))),
@@ -328,6 +332,7 @@ impl Config {
             ("log_format", Some(if self.log_format == LogFormat::Json { "json" } else { "text" }.to_owned())),
             ("log_level", Some(self.log_level.clone())),
             ("site_root", Some(self.site_root.display().to_string())),
+            ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
             ("storage", Some(storage.to_owned())),
             ("s3_endpoint", s3.and_then(|s3| s3.endpoint.clone())),

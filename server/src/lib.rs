@@ -4,12 +4,14 @@
 
 pub mod cli;
 pub mod config;
+mod credentials;
 mod jobs;
 mod metrics;
 mod oci;
 mod portal;
 mod rest;
 pub mod telemetry;
+mod token;
 
 use std::{future::Future, net::TcpListener, sync::Once};
 
@@ -60,11 +62,13 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         secure_cookies: config.secure_cookies(),
         external_origin: config.external_url.origin().ascii_serialization(),
         max_manifest_bytes: config.max_manifest_bytes,
+        token_lifetime: config.token_expiry,
     };
     let started = AppState::start(settings, leptos_options).await?;
     let http_metrics = metrics::HttpMetrics::new();
     let routes = Router::new()
         .merge(oci::router())
+        .merge(token::router())
         .merge(rest::router())
         .merge(portal::router(&started.state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

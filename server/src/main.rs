@@ -55,6 +55,15 @@ fn announce(config: &server::config::Config, admin: &AdminBootstrap) {
         }
         AdminBootstrap::AlreadyPresent => {}
     }
+    // Clients are sent to the token service at the external URL: a wildcard
+    // address there would send them to themselves.
+    if matches!(config.external_url.host_str(), Some("0.0.0.0" | "[::]")) {
+        let _ = writeln!(
+            out,
+            "Warning: set external_url to the address clients use; registry logins are sent to {}service/token.",
+            config.external_url
+        );
+    }
     // Last, so whoever waits for this line has seen the credentials too.
     let _ = writeln!(out, "Berth {} is listening on {}", env!("CARGO_PKG_VERSION"), config.external_url);
     let _ = out.flush();

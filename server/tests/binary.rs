@@ -229,9 +229,13 @@ async fn serves_https_with_the_configured_certificate() {
         .resolve("localhost", ([127, 0, 0, 1], port).into())
         .build()
         .unwrap();
+    // The API answers over TLS, and its challenge sends clients to the token
+    // service at the HTTPS address.
     let response = client.get(format!("https://localhost:{port}/v2/")).send().await.unwrap();
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["docker-distribution-api-version"], "registry/2.0");
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with(&format!("Bearer realm=\"https://127.0.0.1:{port}/service/token\"")), "{challenge}");
     sigterm(&child);
     assert!(child.wait_with_output().await.unwrap().status.success());
 }
@@ -257,10 +261,10 @@ async fn a_killed_server_loses_no_blob_and_the_upload_resumes() {
     let content: Vec<u8> = (0..SIZE as u64).map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8).collect();
     let digest = Digest::sha256_of(&content);
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = common::admin_client();
 
     let (mut child, _) = start_berth().await;
-    let started = client.post(format!("{base}/v2/crash/test/blobs/uploads/")).send().await.unwrap();
+    let started = client.post(format!("{base}/v2/library/crash-test/blobs/uploads/")).send().await.unwrap();
     assert_eq!(started.status(), reqwest::StatusCode::ACCEPTED);
     let location = format!("{base}{}", started.headers()["location"].to_str().unwrap());
 
@@ -313,14 +317,14 @@ async fn a_killed_server_loses_no_blob_and_the_upload_resumes() {
     let response = client.put(format!("{location}?digest={digest}")).send().await.unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::CREATED, "{:?}", response.text().await);
 
-    let pulled = client.get(format!("{base}/v2/crash/test/blobs/{digest}")).send().await.unwrap();
+    let pulled = client.get(format!("{base}/v2/library/crash-test/blobs/{digest}")).send().await.unwrap();
     assert_eq!(pulled.status(), reqwest::StatusCode::OK);
     let bytes = pulled.bytes().await.unwrap();
     assert_eq!(Digest::sha256_of(&bytes), digest, "the stored blob has the right content");
 
     // A fresh push of the same blob (e.g. a client that started over) succeeds too.
     let response = client
-        .post(format!("{base}/v2/crash/again/blobs/uploads/?digest={digest}"))
+        .post(format!("{base}/v2/library/crash-again/blobs/uploads/?digest={digest}"))
         .body(content)
         .send()
         .await

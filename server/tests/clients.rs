@@ -112,40 +112,55 @@ fn add_index(layout: &Path, platforms: &[(&str, &str)]) -> String {
     digest.to_string()
 }
 
-/// Runs skopeo off the runtime that serves Berth (it is synchronous).
-async fn skopeo(args: &[&str]) -> String {
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || run("skopeo", &args.iter().map(String::as_str).collect::<Vec<_>>()))
+/// Runs skopeo off the runtime that serves Berth (it is synchronous), with
+/// the credentials stored in `authfile` (none when it does not exist).
+async fn skopeo(authfile: &Path, args: &[&str]) -> String {
+    let mut all: Vec<String> = vec![args[0].to_owned(), format!("--authfile={}", authfile.display())];
+    all.extend(args[1..].iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || run("skopeo", &all.iter().map(String::as_str).collect::<Vec<_>>()))
         .await
         .unwrap()
 }
 
+/// `skopeo login` as the administrator into a fresh auth file under `dir`:
+/// the docker token flow (401 challenge, token service, Bearer).
+async fn login_as_admin(dir: &Path, host: &str) -> std::path::PathBuf {
+    let authfile = dir.join("auth.json");
+    let output =
+        skopeo(&authfile, &["login", "--tls-verify=false", "-u", "admin", "-p", common::ADMIN_PASSWORD, host]).await;
+    assert!(output.contains("Login Succeeded"), "{output}");
+    authfile
+}
+
 async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_projects(&["proj", "other"]).await;
     let host = server.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();
+    let auth = login_as_admin(work.path(), &host).await;
     build_image(work.path());
     let layout = work.path().join("layout");
     let source = format!("oci:{}:v1", layout.display());
     let image = format!("docker://{host}/proj/img:v1");
 
-    skopeo(&["copy", "--dest-tls-verify=false", &source, &image]).await;
+    skopeo(&auth, &["copy", "--dest-tls-verify=false", &source, &image]).await;
 
     let inspect: serde_json::Value =
-        serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", &image]).await).unwrap();
+        serde_json::from_str(&skopeo(&auth, &["inspect", "--tls-verify=false", &image]).await).unwrap();
     assert_eq!(inspect["RepoTags"], serde_json::json!(["v1"]));
     assert_eq!(inspect["Os"], "linux");
     let digest = inspect["Digest"].as_str().unwrap().to_owned();
 
-    let tags: serde_json::Value =
-        serde_json::from_str(&skopeo(&["list-tags", "--tls-verify=false", &format!("docker://{host}/proj/img")]).await)
-            .unwrap();
+    let tags: serde_json::Value = serde_json::from_str(
+        &skopeo(&auth, &["list-tags", "--tls-verify=false", &format!("docker://{host}/proj/img")]).await,
+    )
+    .unwrap();
     assert_eq!(tags["Tags"], serde_json::json!(["v1"]));
 
     // Pull back into a new layout: same manifest digest, same layer bytes.
     let pulled = work.path().join("pulled");
     let target = format!("oci:{}:v1", pulled.display());
-    skopeo(&["copy", "--src-tls-verify=false", &image, &target]).await;
+    skopeo(&auth, &["copy", "--src-tls-verify=false", &image, &target]).await;
     let index = read_json(&pulled.join("index.json"));
     assert_eq!(index["manifests"][0]["digest"], digest.as_str());
     let original = read_json(&layout.join("index.json"));
@@ -153,18 +168,38 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
 
     // Registry-to-registry copy into another repository, then delete it there.
     let copy = format!("docker://{host}/other/img:v2");
-    skopeo(&["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &image, &copy]).await;
-    skopeo(&["inspect", "--tls-verify=false", &copy]).await;
-    skopeo(&["delete", "--tls-verify=false", &copy]).await;
-    let gone = reqwest::get(server.url(&format!("/v2/other/img/manifests/{digest}"))).await.unwrap();
+    skopeo(&auth, &["copy", "--src-tls-verify=false", "--dest-tls-verify=false", &image, &copy]).await;
+    skopeo(&auth, &["inspect", "--tls-verify=false", &copy]).await;
+    skopeo(&auth, &["delete", "--tls-verify=false", &copy]).await;
+    let admin = common::admin_client();
+    let gone = admin.get(server.url(&format!("/v2/other/img/manifests/{digest}"))).send().await.unwrap();
     assert_eq!(gone.status(), reqwest::StatusCode::NOT_FOUND);
-    let kept = reqwest::get(server.url("/v2/proj/img/manifests/v1")).await.unwrap();
+    let kept = admin.get(server.url("/v2/proj/img/manifests/v1")).send().await.unwrap();
     assert_eq!(kept.status(), reqwest::StatusCode::OK, "the source repository keeps its image");
+
+    // Without credentials: refused while the project is private, pulled
+    // (through an anonymous token) once it is public.
+    let anonymous = work.path().join("no-auth.json");
+    let args = [
+        "inspect".to_owned(),
+        format!("--authfile={}", anonymous.display()),
+        "--tls-verify=false".into(),
+        image.clone(),
+    ];
+    let refused =
+        tokio::task::spawn_blocking(move || Command::new("skopeo").args(&args).output().unwrap()).await.unwrap();
+    assert!(!refused.status.success(), "a private project is not readable anonymously");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unauthorized"), "{refused:?}");
+    server.state.projects.set_public("proj", true).await.unwrap();
+    let public: serde_json::Value =
+        serde_json::from_str(&skopeo(&anonymous, &["inspect", "--tls-verify=false", &image]).await).unwrap();
+    assert_eq!(public["Digest"], digest.as_str());
     server.stop().await;
 }
 
 async fn podman_and_buildah_push_and_pull(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_projects(&["proj"]).await;
     let host = server.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();
     build_image(work.path());
@@ -192,28 +227,61 @@ async fn podman_and_buildah_push_and_pull(backend: Backend) {
         .to_owned();
     assert!(!id.is_empty());
 
+    // `podman login` stores the credentials; podman and buildah push with them.
+    let authfile = format!("--authfile={}", work.path().join("auth.json").display());
+    let login = tool(
+        "podman",
+        vec![
+            "login".into(),
+            authfile.clone(),
+            "--tls-verify=false".into(),
+            "-u".into(),
+            "admin".into(),
+            "-p".into(),
+            common::ADMIN_PASSWORD.into(),
+            host.clone(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(login.contains("Login Succeeded"), "{login}");
     tool(
         "podman",
-        vec!["push".into(), "--tls-verify=false".into(), id.clone(), format!("docker://{host}/proj/pod:v1")],
+        vec![
+            "push".into(),
+            authfile.clone(),
+            "--tls-verify=false".into(),
+            id.clone(),
+            format!("docker://{host}/proj/pod:v1"),
+        ],
     )
     .await
     .unwrap();
     tool(
         "buildah",
-        vec!["push".into(), "--tls-verify=false".into(), id.clone(), format!("docker://{host}/proj/bud:v1")],
+        vec![
+            "push".into(),
+            authfile.clone(),
+            "--tls-verify=false".into(),
+            id.clone(),
+            format!("docker://{host}/proj/bud:v1"),
+        ],
     )
     .await
     .unwrap();
+    let admin = common::admin_client();
     for repo in ["pod", "bud"] {
-        let response = reqwest::get(server.url(&format!("/v2/proj/{repo}/manifests/v1"))).await.unwrap();
+        let response = admin.get(server.url(&format!("/v2/proj/{repo}/manifests/v1"))).send().await.unwrap();
         assert_eq!(response.status(), reqwest::StatusCode::OK, "{repo}");
     }
 
     tool("podman", vec!["rmi".into(), "--all".into(), "--force".into()]).await.unwrap();
-    let pulled =
-        tool("podman", vec!["pull".into(), "-q".into(), "--tls-verify=false".into(), format!("{host}/proj/pod:v1")])
-            .await
-            .unwrap();
+    let pulled = tool(
+        "podman",
+        vec!["pull".into(), authfile, "-q".into(), "--tls-verify=false".into(), format!("{host}/proj/pod:v1")],
+    )
+    .await
+    .unwrap();
     // `images -q` prints the short form of the image id.
     assert!(pulled.trim().starts_with(&id), "the same image comes back: {pulled} vs {id}");
     server.stop().await;
@@ -221,22 +289,25 @@ async fn podman_and_buildah_push_and_pull(backend: Backend) {
 
 async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_projects(&["proj"]).await;
     let host = server.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();
+    let auth = login_as_admin(work.path(), &host).await;
     add_image(work.path(), "amd64", "amd64", 300_000, 2);
     add_image(work.path(), "arm64", "arm64", 300_000, 3);
     let layout = work.path().join("layout");
     let index_digest = add_index(&layout, &[("amd64", "amd64"), ("arm64", "arm64")]);
     let image = format!("docker://{host}/proj/multi:v1");
 
-    skopeo(&["copy", "--all", "--dest-tls-verify=false", &format!("oci:{}:multi", layout.display()), &image]).await;
+    skopeo(&auth, &["copy", "--all", "--dest-tls-verify=false", &format!("oci:{}:multi", layout.display()), &image])
+        .await;
 
     let raw: serde_json::Value =
-        serde_json::from_str(&skopeo(&["inspect", "--raw", "--tls-verify=false", &image]).await)
+        serde_json::from_str(&skopeo(&auth, &["inspect", "--raw", "--tls-verify=false", &image]).await)
             .expect("the index comes back as JSON");
     assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
     assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
-    let head = reqwest::Client::new()
+    let head = common::admin_client()
         .head(server.url("/v2/proj/multi/manifests/v1"))
         .header("accept", "application/vnd.oci.image.index.v1+json")
         .send()
@@ -247,12 +318,12 @@ async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
     // One platform out of the index, as a client on that platform pulls it.
     let arm = work.path().join("arm");
     let arm_target = format!("oci:{}:v1", arm.display());
-    skopeo(&["copy", "--src-tls-verify=false", "--override-arch", "arm64", &image, &arm_target]).await;
+    skopeo(&auth, &["copy", "--src-tls-verify=false", "--override-arch", "arm64", &image, &arm_target]).await;
     assert_eq!(descriptor(&arm, "v1")["digest"], descriptor(&layout, "arm64")["digest"]);
 
     // Everything back: the same index and both platforms' blobs.
     let all = work.path().join("all");
-    skopeo(&["copy", "--all", "--src-tls-verify=false", &image, &format!("oci:{}:v1", all.display())]).await;
+    skopeo(&auth, &["copy", "--all", "--src-tls-verify=false", &image, &format!("oci:{}:v1", all.display())]).await;
     assert_eq!(descriptor(&all, "v1")["digest"], index_digest.as_str());
     for tag in ["amd64", "arm64"] {
         let manifest_digest = descriptor(&layout, tag)["digest"].as_str().unwrap().to_owned();
@@ -268,15 +339,17 @@ async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
 async fn skopeo_round_trips_a_200_mib_layer() {
     common::within_time_limit(async {
         let server = TestServer::start(Backend::Sqlite).await;
+        server.create_projects(&["proj"]).await;
         let host = server.base.trim_start_matches("http://").to_owned();
         let work = tempfile::tempdir().unwrap();
+        let auth = login_as_admin(work.path(), &host).await;
         add_image(work.path(), "big", "amd64", 200 * 1024 * 1024, 4);
         let layout = work.path().join("layout");
         let image = format!("docker://{host}/proj/big:v1");
-        skopeo(&["copy", "--dest-tls-verify=false", &format!("oci:{}:big", layout.display()), &image]).await;
+        skopeo(&auth, &["copy", "--dest-tls-verify=false", &format!("oci:{}:big", layout.display()), &image]).await;
 
         let pulled = work.path().join("pulled");
-        skopeo(&["copy", "--src-tls-verify=false", &image, &format!("oci:{}:v1", pulled.display())]).await;
+        skopeo(&auth, &["copy", "--src-tls-verify=false", &image, &format!("oci:{}:v1", pulled.display())]).await;
         let digest = descriptor(&layout, "big")["digest"].as_str().unwrap().to_owned();
         assert_eq!(descriptor(&pulled, "v1")["digest"], digest.as_str());
         let manifest = read_json(&layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:")));
@@ -298,12 +371,16 @@ fn oras_python() -> String {
 
 async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) {
     let server = TestServer::start(backend).await;
+    server.create_projects(&["proj"]).await;
     let host = server.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/oras_artifacts.py");
     let workdir = work.path().to_str().unwrap().to_owned();
     let python = oras_python();
-    let output = tokio::task::spawn_blocking(move || run(&python, &[script, &host, &workdir])).await.unwrap();
+    let output =
+        tokio::task::spawn_blocking(move || run(&python, &[script, &host, &workdir, "admin", common::ADMIN_PASSWORD]))
+            .await
+            .unwrap();
     let seen: serde_json::Value = serde_json::from_str(output.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("the driver prints JSON ({e}): {output}"));
 
@@ -324,7 +401,7 @@ async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) 
     assert!(seen["pulled"]["sbom.json"].as_u64().unwrap() > 0);
 
     // The artifact's own manifest carries its type.
-    let manifest: serde_json::Value = reqwest::Client::new()
+    let manifest: serde_json::Value = common::admin_client()
         .get(server.url("/v2/proj/artifact/manifests/v1"))
         .header("accept", "application/vnd.oci.image.manifest.v1+json")
         .send()

@@ -19,10 +19,14 @@ async fn login(client: &reqwest::Client, server: &TestServer, password: &str) ->
 
 async fn registry_root_answers_with_api_version(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let response = reqwest::get(server.url("/v2/")).await.unwrap();
+    let response = common::admin_client().get(server.url("/v2/")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["docker-distribution-api-version"], "registry/2.0");
     assert_eq!(response.json::<Value>().await.unwrap(), serde_json::json!({}));
+    // Without credentials the same check says where to get them.
+    let anonymous = reqwest::get(server.url("/v2/")).await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.headers()["docker-distribution-api-version"], "registry/2.0");
     server.stop().await;
 }
 
@@ -169,14 +173,17 @@ async fn cross_site_server_function_calls_are_refused(backend: Backend) {
 
 async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let server = TestServer::start(backend).await;
+    let admin = common::admin_client();
     for _ in 0..3 {
-        reqwest::get(server.url("/v2/")).await.unwrap();
+        admin.get(server.url("/v2/")).send().await.unwrap();
     }
+    reqwest::get(server.url("/v2/")).await.unwrap();
     reqwest::get(server.url("/no/such/page")).await.unwrap();
     let response = reqwest::get(server.url("/metrics")).await.unwrap();
     assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = response.text().await.unwrap();
     assert!(text.contains(r#"berth_http_requests_total{method="GET",route="/v2/",status="200"} 3"#), "{text}");
+    assert!(text.contains(r#"berth_http_requests_total{method="GET",route="/v2/",status="401"} 1"#), "{text}");
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
     assert!(text.contains("berth_http_request_duration_seconds_bucket{"), "{text}");
     server.stop().await;

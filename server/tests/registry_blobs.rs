@@ -41,7 +41,7 @@ async fn push_monolithic(client: &Client, server: &TestServer, repo: &str, conte
 
 async fn monolithic_push_then_pull_with_ranges(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    let client = common::admin_client();
     let content = random_bytes(100_000, 1);
     let digest = Digest::sha256_of(&content);
     let response = client
@@ -82,7 +82,8 @@ async fn monolithic_push_then_pull_with_ranges(backend: Backend) {
 
 async fn chunked_upload_in_order_with_status_and_resume(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
     let content = random_bytes(3 * 1024 * 1024 + 17, 2);
     let digest = Digest::sha256_of(&content);
 
@@ -145,10 +146,11 @@ async fn chunked_upload_in_order_with_status_and_resume(backend: Backend) {
 
 async fn post_then_put_with_the_whole_blob(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
     let content = b"single put".to_vec();
     let digest = Digest::sha256_of(&content);
-    let start = client.post(server.url("/v2/one/blobs/uploads/")).send().await.unwrap();
+    let start = client.post(server.url("/v2/team/one/blobs/uploads/")).send().await.unwrap();
     let upload = server.url(start.headers()[header::LOCATION].to_str().unwrap());
     let response = client
         .put(format!("{upload}?digest={digest}"))
@@ -158,31 +160,32 @@ async fn post_then_put_with_the_whole_blob(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let head = client.head(server.url(&format!("/v2/one/blobs/{digest}"))).send().await.unwrap();
+    let head = client.head(server.url(&format!("/v2/team/one/blobs/{digest}"))).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
     server.stop().await;
 }
 
 async fn a_wrong_digest_stores_nothing(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
     let claimed = Digest::sha256_of(b"what the client says");
     let response = client
-        .post(server.url(&format!("/v2/one/blobs/uploads/?digest={claimed}")))
+        .post(server.url(&format!("/v2/team/one/blobs/uploads/?digest={claimed}")))
         .body("what the client sends")
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(response).await, "DIGEST_INVALID");
-    let head = client.head(server.url(&format!("/v2/one/blobs/{claimed}"))).send().await.unwrap();
+    let head = client.head(server.url(&format!("/v2/team/one/blobs/{claimed}"))).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::NOT_FOUND);
     let stored = common::files_under(&server.data_dir.join("storage/blobs"));
     assert!(stored.is_empty(), "{stored:?}");
     assert!(common::files_under(&server.data_dir.join("storage/uploads")).is_empty(), "staging is cleaned up");
 
     // Chunked: the mismatch is found at PUT and the session ends.
-    let start = client.post(server.url("/v2/one/blobs/uploads/")).send().await.unwrap();
+    let start = client.post(server.url("/v2/team/one/blobs/uploads/")).send().await.unwrap();
     let upload = server.url(start.headers()[header::LOCATION].to_str().unwrap());
     client.patch(&upload).body("some bytes").send().await.unwrap();
     let response = client.put(format!("{upload}?digest={claimed}")).send().await.unwrap();
@@ -194,7 +197,8 @@ async fn a_wrong_digest_stores_nothing(backend: Backend) {
 
 async fn bad_input_gets_the_spec_error(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
     let good = Digest::sha256_of(b"x");
     let cases: Vec<(reqwest::Method, String, StatusCode, &str)> = vec![
         (
@@ -203,35 +207,35 @@ async fn bad_input_gets_the_spec_error(backend: Backend) {
             StatusCode::BAD_REQUEST,
             "NAME_INVALID",
         ),
-        (reqwest::Method::GET, "/v2/ok/blobs/sha256:1234".to_owned(), StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
+        (reqwest::Method::GET, "/v2/team/ok/blobs/sha256:1234".to_owned(), StatusCode::BAD_REQUEST, "DIGEST_INVALID"),
         (
             reqwest::Method::GET,
-            "/v2/ok/blobs/md5:d41d8cd98f00b204e9800998ecf8427e".to_owned(),
+            "/v2/team/ok/blobs/md5:d41d8cd98f00b204e9800998ecf8427e".to_owned(),
             StatusCode::BAD_REQUEST,
             "DIGEST_INVALID",
         ),
-        (reqwest::Method::GET, format!("/v2/ok/blobs/{good}"), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
-        (reqwest::Method::DELETE, format!("/v2/ok/blobs/{good}"), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
+        (reqwest::Method::GET, format!("/v2/team/ok/blobs/{good}"), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
+        (reqwest::Method::DELETE, format!("/v2/team/ok/blobs/{good}"), StatusCode::NOT_FOUND, "BLOB_UNKNOWN"),
         (
             reqwest::Method::POST,
-            "/v2/ok/blobs/uploads/?digest=sha256:zz".to_owned(),
+            "/v2/team/ok/blobs/uploads/?digest=sha256:zz".to_owned(),
             StatusCode::BAD_REQUEST,
             "DIGEST_INVALID",
         ),
         (
             reqwest::Method::GET,
-            "/v2/ok/blobs/uploads/not-a-session".to_owned(),
+            "/v2/team/ok/blobs/uploads/not-a-session".to_owned(),
             StatusCode::NOT_FOUND,
             "BLOB_UPLOAD_UNKNOWN",
         ),
         (
             reqwest::Method::PATCH,
-            "/v2/ok/blobs/uploads/0b4a7e5e-3c2f-4a8e-9a55-5f6b7c8d9e0f".to_owned(),
+            "/v2/team/ok/blobs/uploads/0b4a7e5e-3c2f-4a8e-9a55-5f6b7c8d9e0f".to_owned(),
             StatusCode::NOT_FOUND,
             "BLOB_UPLOAD_UNKNOWN",
         ),
-        (reqwest::Method::PUT, format!("/v2/ok/blobs/{good}"), StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
-        (reqwest::Method::GET, "/v2/ok/unknown/thing".to_owned(), StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
+        (reqwest::Method::PUT, format!("/v2/team/ok/blobs/{good}"), StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED"),
+        (reqwest::Method::GET, "/v2/team/ok/unknown/thing".to_owned(), StatusCode::NOT_FOUND, "NAME_UNKNOWN"),
     ];
     for (method, path, status, code) in cases {
         let response = client.request(method.clone(), server.url(&path)).send().await.unwrap();
@@ -243,7 +247,7 @@ async fn bad_input_gets_the_spec_error(backend: Backend) {
     }
 
     // PUT without ?digest= is refused and the session survives for a retry.
-    let start = client.post(server.url("/v2/ok/blobs/uploads/")).send().await.unwrap();
+    let start = client.post(server.url("/v2/team/ok/blobs/uploads/")).send().await.unwrap();
     let upload = server.url(start.headers()[header::LOCATION].to_str().unwrap());
     let response = client.put(&upload).body("abc").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -251,7 +255,7 @@ async fn bad_input_gets_the_spec_error(backend: Backend) {
     assert_eq!(client.get(&upload).send().await.unwrap().status(), StatusCode::NO_CONTENT);
 
     // A session belongs to its repository.
-    let elsewhere = upload.replace("/v2/ok/", "/v2/other/");
+    let elsewhere = upload.replace("/v2/team/ok/", "/v2/team/other/");
     let response = client.patch(&elsewhere).body("x").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(response).await, "BLOB_UPLOAD_UNKNOWN");
@@ -264,7 +268,8 @@ async fn bad_input_gets_the_spec_error(backend: Backend) {
 
 async fn repositories_see_only_their_blobs_and_mounts(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["a", "b"]).await;
+    let client = common::admin_client();
     let digest = push_monolithic(&client, &server, "a/one", b"shared layer").await;
     let head = |repo: &str| client.head(server.url(&format!("/v2/{repo}/blobs/{digest}"))).send();
     assert_eq!(head("a/one").await.unwrap().status(), StatusCode::OK);
@@ -293,7 +298,8 @@ async fn repositories_see_only_their_blobs_and_mounts(backend: Backend) {
 
 async fn concurrent_pushes_of_one_blob_store_it_once(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
     let content = random_bytes(512 * 1024, 3);
     let pushes = (0..12).map(|i| {
         let client = client.clone();
@@ -311,17 +317,18 @@ async fn concurrent_pushes_of_one_blob_store_it_once(backend: Backend) {
 
 async fn sha512_blobs_work_like_sha256(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
     let content = random_bytes(70_000, 4);
     let digest = Digest::of(Algorithm::Sha512, &content);
     let response = client
-        .post(server.url(&format!("/v2/wide/blobs/uploads/?digest={digest}")))
+        .post(server.url(&format!("/v2/team/wide/blobs/uploads/?digest={digest}")))
         .body(content.clone())
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let get = client.get(server.url(&format!("/v2/wide/blobs/{digest}"))).send().await.unwrap();
+    let get = client.get(server.url(&format!("/v2/team/wide/blobs/{digest}"))).send().await.unwrap();
     assert_eq!(get.headers()["docker-content-digest"], digest.to_string());
     assert_eq!(get.bytes().await.unwrap().as_ref(), content.as_slice());
     server.stop().await;
@@ -329,7 +336,8 @@ async fn sha512_blobs_work_like_sha256(backend: Backend) {
 
 async fn abandoned_uploads_and_repositories_are_cleaned_up(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let client = Client::new();
+    server.create_projects(&["abandoned", "kept"]).await;
+    let client = common::admin_client();
     let staged_files = || common::files_under(&server.data_dir.join("storage/uploads"));
 
     // An upload left half-way in a repository that never got anything else.

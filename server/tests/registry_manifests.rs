@@ -19,7 +19,9 @@ struct Registry {
 
 impl Registry {
     async fn start(backend: Backend) -> Self {
-        Self { client: Client::new(), server: TestServer::start(backend).await }
+        let server = TestServer::start(backend).await;
+        server.create_projects(&["team", "multi", "paged", "another", "a", "del", "ref", "ev"]).await;
+        Self { client: common::admin_client(), server }
     }
 
     async fn push_blob(&self, repo: &str, content: &[u8]) -> (Digest, usize) {
@@ -176,8 +178,7 @@ async fn manifests_are_validated(backend: Backend) {
     let malformed = registry.get("/v2/team/app/manifests/.INVALID_TAG").await;
     assert_eq!(malformed.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(malformed).await, "MANIFEST_UNKNOWN");
-    let client = reqwest::Client::new();
-    let head = client.head(registry.server.url("/v2/team/app/manifests/.INVALID_TAG")).send().await.unwrap();
+    let head = registry.client.head(registry.server.url("/v2/team/app/manifests/.INVALID_TAG")).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::NOT_FOUND);
     registry.server.stop().await;
 }
@@ -247,9 +248,9 @@ async fn tags_and_catalog_page_with_links(backend: Backend) {
     assert_eq!(error_code(unknown).await, "NAME_UNKNOWN");
 
     registry.push_blob("another/repo", b"x").await;
-    registry.push_blob("a", b"x").await;
+    registry.push_blob("a/b", b"x").await;
     let catalog: Value = registry.get("/v2/_catalog").await.json().await.unwrap();
-    assert_eq!(catalog["repositories"], json!(["a", "another/repo", "paged/app"]));
+    assert_eq!(catalog["repositories"], json!(["a/b", "another/repo", "paged/app"]));
     let first = registry.get("/v2/_catalog?n=2").await;
     assert_eq!(first.headers()[header::LINK], "</v2/_catalog?n=2&last=another%2Frepo>; rel=\"next\"");
     let rest: Value = registry.get("/v2/_catalog?n=2&last=another%2Frepo").await.json().await.unwrap();
@@ -361,6 +362,7 @@ async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
     assert_eq!(delete.digest, push.digest);
     for event in &events {
         assert_eq!(event.client_addr.as_deref(), Some("127.0.0.1"));
+        assert_eq!(event.actor.as_deref(), Some("admin"), "events name who did it");
     }
     registry.server.stop().await;
 }

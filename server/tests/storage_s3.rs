@@ -31,10 +31,30 @@ async fn two_nodes_share_one_bucket_and_database() {
         let garage = Garage::start().await;
         let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let database = TestDatabase::create(Backend::Postgres, dir_a.path()).await;
-        let settings = garage.berth_settings();
+        // Nodes behind one load balancer share its URL (tokens name it as issuer and audience).
+        let mut settings = garage.berth_settings();
+        settings.push(("BERTH_EXTERNAL_URL", "http://registry.test:5000".to_owned()));
         let node_a = TestServer::start_with(dir_a.path().to_owned(), &database.url, &settings).await;
         let node_b = TestServer::start_with(dir_b.path().to_owned(), &database.url, &settings).await;
-        let client = Client::new();
+        node_a.create_projects(&["team"]).await;
+        let client = common::admin_client();
+
+        // Both nodes sign and verify registry tokens with the one shared key.
+        let token: serde_json::Value = client
+            .get(node_a.url("/service/token?scope=repository:team/app:pull,push"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let tags = Client::new()
+            .get(node_b.url("/v2/team/app/tags/list"))
+            .bearer_auth(token["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(tags.status(), StatusCode::NOT_FOUND, "accepted by node B; the repository has no pushes yet");
 
         // A chunked upload started on one node continues and ends on the other.
         let layer = pattern(9 * 1024 * 1024 + 5, 1);

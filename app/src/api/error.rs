@@ -16,6 +16,12 @@ pub enum AppError {
     Unauthenticated,
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    #[error("You may not do this: {0}.")]
+    Forbidden(String),
+    #[error("{0} does not exist.")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("Something went wrong on the server; the details are in its log.")]
     Internal,
     #[error("{0}")]
@@ -38,6 +44,9 @@ impl AppError {
         match self {
             Self::InvalidCredentials | Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServerFn(_) => StatusCode::BAD_REQUEST,
         }
@@ -61,6 +70,9 @@ impl From<crate::core::Error> for AppError {
             E::InvalidCredentials => Self::InvalidCredentials,
             E::Unauthenticated => Self::Unauthenticated,
             E::Invalid { field, message } => Self::Invalid { field: field.to_owned(), message },
+            E::Forbidden(what) => Self::Forbidden(what),
+            E::NotFound(what) => Self::NotFound(what),
+            E::Conflict(message) => Self::Conflict(message),
             internal => {
                 tracing::error!(error = %internal, "server function failed");
                 Self::Internal

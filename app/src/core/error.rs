@@ -12,6 +12,16 @@ pub enum Error {
     /// The request needs a signed-in user and has none (or an expired session).
     #[error("not signed in")]
     Unauthenticated,
+    /// The signed-in principal may not do this.
+    #[error("permission denied: {0}")]
+    Forbidden(String),
+    /// The thing named does not exist (e.g. "project `x`").
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// The change would break a rule about what already exists (a taken
+    /// name, a project that still has repositories).
+    #[error("{0}")]
+    Conflict(String),
     /// A value supplied by the caller is not acceptable.
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
@@ -21,6 +31,8 @@ pub enum Error {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("storage error: {0}")]
     Storage(#[from] crate::core::storage::Error),
+    #[error("signing keys: {0}")]
+    Crypto(String),
     #[error("password hashing failed: {0}")]
     PasswordHash(String),
     #[error("background task failed: {0}")]

@@ -2,10 +2,12 @@
 //! domain types, services, repositories (all SQL) and storage. Calls go
 //! handler → service → repository/storage, never the other way.
 
+pub mod access;
 pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod projects;
 pub mod rbac;
 pub mod registry;
 pub mod state;

@@ -8,9 +8,14 @@ use leptos::config::LeptosOptions;
 
 use crate::core::{
     Result,
-    auth::{AdminBootstrap, AuthService},
+    access::AccessService,
+    auth::{
+        AdminBootstrap, AuthService,
+        tokens::{RegistryTokens, TokenSettings},
+    },
     db::Db,
     events::EventRecorder,
+    projects::ProjectService,
     registry::RegistryService,
     storage::{self, BlobStore, StorageSettings},
     system::SystemService,
@@ -30,6 +35,8 @@ pub struct CoreSettings {
     pub external_origin: String,
     /// Largest manifest body the registry accepts.
     pub max_manifest_bytes: usize,
+    /// How long a registry token from the token service stays valid.
+    pub token_lifetime: Duration,
 }
 
 /// Settings read by the HTTP edge at request time.
@@ -51,6 +58,9 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub auth: AuthService,
+    pub access: AccessService,
+    pub projects: ProjectService,
+    pub tokens: RegistryTokens,
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
     pub registry: RegistryService,
@@ -74,18 +84,25 @@ impl AppState {
         let blobs = storage::open(&settings.storage).await?;
         let auth = AuthService::new(db.clone(), settings.session_ttl);
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
+        let http = HttpSettings { secure_cookies: settings.secure_cookies, external_origin: settings.external_origin };
+        let token_settings = TokenSettings {
+            issuer: http.external_origin.clone(),
+            service: http.registry_host().to_owned(),
+            lifetime: settings.token_lifetime,
+        };
+        let tokens = RegistryTokens::load_or_create(&db, token_settings).await?;
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
             registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
+            access: AccessService::new(db.clone()),
+            projects: ProjectService::new(db.clone()),
+            tokens,
             events,
             blobs,
             db,
             auth,
-            http: Arc::new(HttpSettings {
-                secure_cookies: settings.secure_cookies,
-                external_origin: settings.external_origin,
-            }),
+            http: Arc::new(http),
         };
         Ok(Started { state, admin })
     }

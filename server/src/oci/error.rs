@@ -39,6 +39,13 @@ pub enum OciError {
     NameInvalid(String),
     #[error("repository name not known to registry")]
     NameUnknown,
+    #[error("{0}")]
+    ProjectUnknown(String),
+    /// No or insufficient credentials; `challenge` is the `WWW-Authenticate` value.
+    #[error("{message}")]
+    Unauthorized { challenge: String, message: String },
+    #[error("requested access to the resource is denied: {0}")]
+    Denied(String),
     #[error("chunk out of order: {0}")]
     RangeInvalid(String),
     #[error("requested range not satisfiable for a blob of {size} bytes")]
@@ -63,7 +70,9 @@ impl OciError {
             Self::TooLarge(_) => ("SIZE_INVALID", StatusCode::PAYLOAD_TOO_LARGE),
             Self::PaginationInvalid(_) => ("PAGINATION_NUMBER_INVALID", StatusCode::BAD_REQUEST),
             Self::NameInvalid(_) => ("NAME_INVALID", StatusCode::BAD_REQUEST),
-            Self::NameUnknown => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
+            Self::NameUnknown | Self::ProjectUnknown(_) => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
+            Self::Unauthorized { .. } => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
+            Self::Denied(_) => ("DENIED", StatusCode::FORBIDDEN),
             Self::RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::RangeNotSatisfiable { .. } => ("UNSUPPORTED", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
@@ -99,9 +108,17 @@ impl IntoResponse for OciError {
         };
         let body = ErrorBody { errors: [ErrorEntry { code, message }] };
         let mut response = (status, [(API_VERSION_HEADER, "registry/2.0")], Json(body)).into_response();
-        if let Self::RangeNotSatisfiable { size } = self {
-            let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("digits are a valid header value");
-            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        match self {
+            Self::RangeNotSatisfiable { size } => {
+                let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("digits are a valid header value");
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            Self::Unauthorized { challenge, .. } => {
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            _ => {}
         }
         response
     }
@@ -116,6 +133,7 @@ impl From<registry::Error> for OciError {
             E::BlobUnknown => Self::BlobUnknown,
             E::ManifestUnknown => Self::ManifestUnknown,
             E::NameUnknown => Self::NameUnknown,
+            e @ E::ProjectUnknown(_) => Self::ProjectUnknown(e.to_string()),
             E::ManifestInvalid(e) => Self::ManifestInvalid(e.to_string()),
             E::ManifestBlobUnknown(digest) => Self::ManifestBlobUnknown(digest.to_string()),
             e @ E::ManifestTooLarge { .. } => Self::TooLarge(e.to_string()),

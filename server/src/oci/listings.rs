@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use app::core::{
     AppState,
+    access::Visibility,
     registry::{Page, digest::Digest, manifest::OCI_INDEX, names::RepoName},
 };
 
@@ -65,8 +66,9 @@ struct Catalog<'a> {
     repositories: &'a [String],
 }
 
-pub async fn catalog(state: &AppState, paging: Paging) -> OciResult<Response> {
-    let page = state.registry.catalog(paging.limit, paging.last.as_deref()).await?;
+/// `GET /v2/_catalog`: the repositories the caller may see.
+pub async fn catalog(state: &AppState, paging: Paging, visibility: Visibility) -> OciResult<Response> {
+    let page = state.registry.catalog(paging.limit, paging.last.as_deref(), visibility).await?;
     let mut response = Json(Catalog { repositories: &page.names }).into_response();
     if let Some(link) = paging.link("/v2/_catalog", &page) {
         response.headers_mut().insert(header::LINK, link);

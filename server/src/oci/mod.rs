@@ -2,6 +2,7 @@
 //! `/v2/<name>/…` path; [`path::parse`] finds the endpoint and this module
 //! validates names and hands off to the endpoint's handler.
 
+mod auth;
 mod blobs;
 mod error;
 mod listings;
@@ -14,7 +15,7 @@ use std::net::SocketAddr;
 use axum::{
     Json, Router,
     extract::{ConnectInfo, Path, Request, State},
-    http::{HeaderName, Method},
+    http::{HeaderMap, HeaderName, Method},
     response::{IntoResponse, Response},
     routing::{any, get},
 };
@@ -22,8 +23,10 @@ use axum::{
 use app::core::{
     AppState,
     events::Caller,
+    rbac::Action,
     registry::{digest::Digest, names::RepoName},
 };
+use auth::{Identity, Need};
 use error::{OciError, OciResult};
 use path::Endpoint;
 
@@ -40,9 +43,18 @@ pub fn router() -> Router<AppState> {
 }
 
 /// distribution-spec "Determining support": `GET /v2/` answers 200 when the
-/// registry implements the API.
-async fn check_api_version() -> impl IntoResponse {
-    ([(API_VERSION_HEADER, "registry/2.0")], Json(serde_json::json!({})))
+/// registry implements the API and the caller's credentials are good, and
+/// 401 with the token service's challenge otherwise (how docker clients
+/// discover where to log in).
+async fn check_api_version(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let checked = match auth::identify(&state, &headers).await {
+        Ok(identity) => auth::authorize(&state, &identity, Need::SignedIn).await,
+        Err(error) => Err(error),
+    };
+    match checked {
+        Ok(()) => ([(API_VERSION_HEADER, "registry/2.0")], Json(serde_json::json!({}))).into_response(),
+        Err(error) => error.into_response(),
+    }
 }
 
 async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, request: Request) -> Response {
@@ -54,8 +66,9 @@ async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, reque
 
 async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Response> {
     let endpoint = path::parse(rest).ok_or(OciError::NameUnknown)?;
+    let identity = auth::identify(state, request.headers()).await?;
     let caller = Caller {
-        actor: None,
+        actor: identity.actor(),
         client_addr: request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -66,6 +79,8 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
     match endpoint {
         Endpoint::Blob { name, digest } => {
             let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
+            auth::authorize(state, &identity, Need::Repository(&name, action_for(&method, Action::DeleteArtifact)))
+                .await?;
             match method {
                 Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false).await,
                 Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true).await,
@@ -75,13 +90,18 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::UploadStart { name } => {
             let name = repo_name(name, host)?;
+            auth::authorize(state, &identity, Need::Repository(&name, Action::Push)).await?;
             match method {
-                Method::POST => uploads::start_upload(state, &name, request).await,
+                Method::POST => {
+                    let source = mount_source(state, &identity, request.uri().query()).await?;
+                    uploads::start_upload(state, &name, source.as_ref(), request).await
+                }
                 other => Err(not_allowed(&other)),
             }
         }
         Endpoint::Upload { name, id } => {
             let name = repo_name(name, host)?;
+            auth::authorize(state, &identity, Need::Repository(&name, Action::Push)).await?;
             let id = uploads::upload_id(id)?;
             match method {
                 Method::GET => uploads::get_upload_status(state, &name, &id).await,
@@ -93,6 +113,8 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::Manifest { name, reference } => {
             let (name, reference) = (repo_name(name, host)?, manifests::reference(reference, method == Method::PUT)?);
+            let action = if method == Method::PUT { Action::Push } else { action_for(&method, Action::DeleteArtifact) };
+            auth::authorize(state, &identity, Need::Repository(&name, action)).await?;
             match method {
                 Method::GET => {
                     manifests::get_manifest(state, &name, &reference, request.headers(), Some(&caller)).await
@@ -105,6 +127,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::Tags { name } => {
             let name = repo_name(name, host)?;
+            auth::authorize(state, &identity, Need::Repository(&name, Action::Pull)).await?;
             match method {
                 Method::GET => {
                     let paging = listings::Paging::from_query(&query_params(request.uri().query()))?;
@@ -115,13 +138,15 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::Catalog => match method {
             Method::GET => {
+                auth::authorize(state, &identity, Need::Catalog).await?;
                 let paging = listings::Paging::from_query(&query_params(request.uri().query()))?;
-                listings::catalog(state, paging).await
+                listings::catalog(state, paging, auth::visibility(state, &identity).await?).await
             }
             other => Err(not_allowed(&other)),
         },
         Endpoint::Referrers { name, digest } => {
             let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
+            auth::authorize(state, &identity, Need::Repository(&name, Action::Pull)).await?;
             match method {
                 Method::GET => {
                     let query = query_params(request.uri().query());
@@ -131,6 +156,23 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             }
         }
     }
+}
+
+/// Reads need pull; `DELETE` needs `delete` (other methods are refused later).
+fn action_for(method: &Method, delete: Action) -> Action {
+    if method == Method::DELETE { delete } else { Action::Pull }
+}
+
+/// The `from` repository of a cross-repository mount, when the caller may
+/// read it; otherwise the mount falls back to a normal upload session, as
+/// the spec says, without telling whether the source exists.
+async fn mount_source(state: &AppState, identity: &Identity, query: Option<&str>) -> OciResult<Option<RepoName>> {
+    let query = query_params(query);
+    let (Some(_), Some(from)) = (query.get("mount"), query.get("from")) else {
+        return Ok(None);
+    };
+    let from = repo_name(from, state.http.registry_host())?;
+    Ok(auth::allows(state, identity, &from, Action::Pull).await?.then_some(from))
 }
 
 fn repo_name(raw: &str, host: &str) -> OciResult<RepoName> {

@@ -20,23 +20,29 @@ use super::{
     CONTENT_DIGEST_HEADER, UPLOAD_UUID_HEADER,
     blobs::digest_header,
     error::{OciError, OciResult},
-    parse_digest, query_params, repo_name,
+    parse_digest, query_params,
 };
 
 pub fn upload_id(raw: &str) -> OciResult<UploadId> {
     UploadId::parse(raw).ok_or(OciError::BlobUploadUnknown)
 }
 
-/// `POST /v2/<name>/blobs/uploads/`: a mount, a monolithic push, or a new session.
-pub async fn start_upload(state: &AppState, name: &RepoName, request: Request) -> OciResult<Response> {
+/// `POST /v2/<name>/blobs/uploads/`: a mount, a monolithic push, or a new
+/// session. `readable_source` is the mount's `from` repository when the
+/// caller may read it.
+pub async fn start_upload(
+    state: &AppState,
+    name: &RepoName,
+    readable_source: Option<&RepoName>,
+    request: Request,
+) -> OciResult<Response> {
     let query = query_params(request.uri().query());
     if let Some(mount) = query.get("mount") {
         let digest = parse_digest(mount)?;
-        if let Some(from) = query.get("from") {
-            let from = repo_name(from, state.http.registry_host())?;
-            if state.registry.mount_blob(name, &from, &digest).await?.is_some() {
-                return Ok(blob_created(name, &digest));
-            }
+        if let Some(from) = readable_source
+            && state.registry.mount_blob(name, from, &digest).await?.is_some()
+        {
+            return Ok(blob_created(name, &digest));
         }
         // Not mountable: the spec has the registry fall back to a normal upload session.
     } else if let Some(digest) = query.get("digest") {

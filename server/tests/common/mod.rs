@@ -225,3 +225,43 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// A client that sends `username:password` as Basic credentials with every request.
+pub fn client_as(username: &str, password: &str) -> reqwest::Client {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut value = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}")).unwrap();
+    value.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder().default_headers(headers).build().unwrap()
+}
+
+/// The first administrator's client: may do anything anywhere.
+pub fn admin_client() -> reqwest::Client {
+    client_as("admin", ADMIN_PASSWORD)
+}
+
+impl TestServer {
+    /// Creates private projects (owned by nobody) for a test to push into.
+    pub async fn create_projects(&self, names: &[&str]) {
+        for name in names {
+            self.state.projects.create(name, false, None).await.expect("create the test project");
+        }
+    }
+
+    /// Creates a database user.
+    pub async fn create_user(&self, username: &str, password: &str) -> app::core::users::User {
+        self.state
+            .auth
+            .create_user(app::core::auth::NewAccount {
+                username,
+                password,
+                email: None,
+                full_name: "",
+                is_admin: false,
+            })
+            .await
+            .expect("create the test user")
+    }
+}

@@ -1,6 +1,6 @@
 """Drives the ORAS Python SDK against a registry, as a test client.
 
-Usage: oras_artifacts.py HOST WORKDIR
+Usage: oras_artifacts.py HOST WORKDIR USERNAME PASSWORD
 
 Pushes an artifact with a custom artifactType (one monolithic, one chunked
 layer), then a signature-like artifact attached to it through `subject`,
@@ -35,9 +35,11 @@ def write(path, text):
 
 
 def main():
-    host, workdir = sys.argv[1], sys.argv[2]
+    host, workdir, username, password = sys.argv[1:5]
     os.chdir(workdir)  # the SDK wants pushed files under the working directory
     registry = ArtifactRegistry(hostname=host, insecure=True)
+    # Basic credentials, traded for a token at the realm of Berth's 401 challenge.
+    registry.login(username=username, password=password)
     repo = f"{host}/proj/artifact"
 
     write("sbom.json", json.dumps({"spdxVersion": "SPDX-2.3", "name": "berth-test"}))

@@ -4,11 +4,13 @@
 
 mod password;
 mod sessions;
+pub mod tokens;
+mod verified;
 
 pub use password::PasswordHasherPool;
 pub use sessions::SessionRepository;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
@@ -18,9 +20,10 @@ use sha2::{Digest, Sha256};
 use crate::core::{
     Error, Result,
     db::Db,
-    users::{NewUser, User, UserRepository, Username},
+    users::{NewUser, User, UserCredentials, UserRepository, Username},
 };
 use sessions::NewSession;
+use verified::VerifiedPasswords;
 
 /// The account created on first start.
 pub const ADMIN_USERNAME: &str = "admin";
@@ -67,6 +70,7 @@ pub struct AuthService {
     users: UserRepository,
     sessions: SessionRepository,
     hasher: PasswordHasherPool,
+    verified: Arc<VerifiedPasswords>,
     session_ttl: Duration,
 }
 
@@ -76,6 +80,7 @@ impl AuthService {
             users: UserRepository::new(db.clone()),
             sessions: SessionRepository::new(db),
             hasher: PasswordHasherPool::default(),
+            verified: Arc::default(),
             session_ttl,
         }
     }
@@ -113,10 +118,37 @@ impl AuthService {
     /// The user a username/password pair belongs to. Unknown users cost the
     /// same hashing time as wrong passwords.
     pub async fn verify_password(&self, username: &str, password: String) -> Result<User> {
-        let credentials = match Username::parse(username) {
-            Ok(name) => self.users.find_credentials(&name).await?,
-            Err(_) => None,
-        };
+        let credentials = self.credentials(username).await?;
+        self.check(credentials, password).await
+    }
+
+    /// Checks credentials a registry client sent (Basic auth on `/v2` or at
+    /// the token service). Like [`Self::verify_password`], but a pair that
+    /// verified within the last minute against the same stored hash is not
+    /// hashed again (a changed password invalidates it at once).
+    pub async fn authenticate(&self, username: &str, password: String) -> Result<User> {
+        let credentials = self.credentials(username).await?;
+        let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
+        if let (Some(c), Some(hash)) = (&credentials, &stored)
+            && self.verified.holds(username, &password, hash)
+        {
+            return Ok(c.user.clone());
+        }
+        let user = self.check(credentials, password.clone()).await?;
+        if let Some(hash) = &stored {
+            self.verified.insert(username, &password, hash);
+        }
+        Ok(user)
+    }
+
+    async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {
+        match Username::parse(username) {
+            Ok(name) => self.users.find_credentials(&name).await,
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn check(&self, credentials: Option<UserCredentials>, password: String) -> Result<User> {
         let (user, stored) = match credentials {
             Some(c) => (Some(c.user), c.password_hash),
             None => (None, None),
@@ -128,6 +160,14 @@ impl AuthService {
         }
     }
 
+    /// The account with this username, if there is one.
+    pub async fn find_user(&self, username: &str) -> Result<Option<User>> {
+        match Username::parse(username) {
+            Ok(name) => Ok(self.users.find_credentials(&name).await?.map(|c| c.user)),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// The signed-in user of a session cookie, if the session is live.
     pub async fn user_for_session(&self, token: &SessionToken) -> Result<Option<User>> {
         self.sessions.find_user(&token.hash(), Utc::now()).await
@@ -136,6 +176,29 @@ impl AuthService {
     /// Ends a session server-side; the cookie is worthless afterwards.
     pub async fn logout(&self, token: &SessionToken) -> Result<()> {
         self.sessions.delete(&token.hash()).await
+    }
+
+    /// Creates a database account (an administrator creating a user, or the
+    /// tests). The username must be free and the password long enough.
+    pub async fn create_user(&self, account: NewAccount<'_>) -> Result<User> {
+        let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
+        validate_password("password", account.password)?;
+        let hash = self.hasher.hash(account.password.to_owned()).await?;
+        let created = self
+            .users
+            .create_if_absent(
+                NewUser {
+                    username: &username,
+                    email: account.email,
+                    full_name: account.full_name,
+                    password_hash: Some(&hash),
+                    is_admin: account.is_admin,
+                },
+                Utc::now(),
+            )
+            .await?;
+        let id = created.ok_or_else(|| Error::Conflict(format!("the username {username} is taken")))?;
+        self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
     }
 
     /// Creates the `admin` account on first start, with `password` or a
@@ -173,6 +236,15 @@ impl AuthService {
             (Some(_), true) => AdminBootstrap::CreatedWithGeneratedPassword(password),
         })
     }
+}
+
+/// A database account to create.
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub email: Option<&'a str>,
+    pub full_name: &'a str,
+    pub is_admin: bool,
 }
 
 /// Refuses passwords outside [`PASSWORD_LENGTH`], naming `field`.

@@ -12,6 +12,9 @@ pub enum Error {
     ManifestUnknown,
     #[error("repository unknown to this registry")]
     NameUnknown,
+    /// Pushing needs the project to exist first (it is never created on the fly).
+    #[error("{}", project_unknown_message(.0))]
+    ProjectUnknown(super::names::RepoName),
     #[error(transparent)]
     ManifestInvalid(#[from] super::manifest::InvalidManifest),
     #[error("the manifest needs {0}, which this repository does not have")]
@@ -32,6 +35,13 @@ pub enum Error {
     ClientAborted(std::io::Error),
     #[error(transparent)]
     Internal(#[from] crate::core::Error),
+}
+
+fn project_unknown_message(repository: &super::names::RepoName) -> String {
+    match repository.project() {
+        Some(project) => format!("project {project} does not exist; create it before pushing to {repository}"),
+        None => format!("repository names start with their project (<project>/{repository}); {repository} has none"),
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

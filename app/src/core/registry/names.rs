@@ -42,9 +42,10 @@ impl RepoName {
         &self.0
     }
 
-    /// The first path component, which names the project that owns the repository.
-    pub fn project(&self) -> &str {
-        self.0.split('/').next().unwrap_or(&self.0)
+    /// The first path component, which names the project that owns the
+    /// repository; `None` for a one-component name, which no project owns.
+    pub fn project(&self) -> Option<&str> {
+        self.0.split_once('/').map(|(project, _)| project)
     }
 }
 
@@ -195,8 +196,8 @@ mod tests {
 
     #[test]
     fn project_is_the_first_component() {
-        assert_eq!(RepoName::parse("team/app/api", "h").unwrap().project(), "team");
-        assert_eq!(RepoName::parse("solo", "h").unwrap().project(), "solo");
+        assert_eq!(RepoName::parse("team/app/api", "h").unwrap().project(), Some("team"));
+        assert_eq!(RepoName::parse("solo", "h").unwrap().project(), None);
     }
 
     #[test]

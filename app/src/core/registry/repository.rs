@@ -5,7 +5,12 @@ use chrono::{DateTime, Utc};
 
 use super::{digest::Digest, names::RepoName};
 use crate::{
-    core::{Result, db::Db, storage::UploadId},
+    core::{
+        Result,
+        access::{Visibility, visible_to_user_sql},
+        db::Db,
+        storage::UploadId,
+    },
     on_db,
 };
 
@@ -31,17 +36,22 @@ impl RegistryRepository {
         Ok(id.map(RepositoryId))
     }
 
-    /// The repository's id, creating it on first use (safe under concurrency).
-    pub async fn ensure_repository(&self, name: &RepoName, now: DateTime<Utc>) -> Result<RepositoryId> {
+    /// The repository's id, creating it on first use in its project (safe
+    /// under concurrency); `None` when the project does not exist.
+    pub async fn ensure_repository(&self, name: &RepoName, now: DateTime<Utc>) -> Result<Option<RepositoryId>> {
         if let Some(id) = self.find_repository(name).await? {
-            return Ok(id);
+            return Ok(Some(id));
         }
-        const SQL: &str = "INSERT INTO repositories (name, created_at) VALUES ($1, $2) \
+        let Some(project) = name.project() else {
+            return Ok(None);
+        };
+        const SQL: &str = "INSERT INTO repositories (name, project_id, created_at) \
+             SELECT $1, p.id, $2 FROM projects p WHERE p.name = $3 \
              ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
-        let id: i64 = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(name.as_str()).bind(now).fetch_one(pool).await
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(name.as_str()).bind(now).bind(project).fetch_optional(pool).await
         })?;
-        Ok(RepositoryId(id))
+        Ok(id.map(RepositoryId))
     }
 
     /// The size of `digest` if `repository` may see it.
@@ -318,11 +328,23 @@ impl RegistryRepository {
         Ok(names)
     }
 
-    /// Repository names in byte order after `page.last` (plus one, as for tags).
-    pub async fn list_repositories(&self, page: &ListPage<'_>) -> Result<Vec<String>> {
-        const SQL: &str = "SELECT name FROM repositories WHERE name > $1 ORDER BY name LIMIT $2";
+    /// Names of the repositories `visibility` shows, in byte order after
+    /// `page.last` (plus one, as for tags).
+    pub async fn list_repositories(&self, page: &ListPage<'_>, visibility: Visibility) -> Result<Vec<String>> {
+        let (public_only, member) = visibility.sql_params();
+        let sql = format!(
+            "SELECT r.name FROM repositories r JOIN projects p ON p.id = r.project_id \
+             WHERE r.name > $1 AND ($3 IS NULL OR p.public = $3) AND ($4 IS NULL OR {}) ORDER BY r.name LIMIT $2",
+            visible_to_user_sql(4)
+        );
         let names = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(page.last.unwrap_or("")).bind(page.fetch_limit()).fetch_all(pool).await
+            sqlx::query_scalar(&sql)
+                .bind(page.last.unwrap_or(""))
+                .bind(page.fetch_limit())
+                .bind(public_only)
+                .bind(member)
+                .fetch_all(pool)
+                .await
         })?;
         Ok(names)
     }

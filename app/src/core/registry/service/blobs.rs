@@ -83,14 +83,14 @@ impl RegistryService {
             return Ok(None);
         };
         let now = Utc::now();
-        let id = self.repository.ensure_repository(repository, now).await?;
+        let id = self.repository_for_push(repository, now).await?;
         self.repository.link_blob(id, digest, size, now).await?;
         Ok(Some(size))
     }
 
     pub async fn start_upload(&self, repository: &RepoName) -> Result<UploadId> {
         let now = Utc::now();
-        let repository_id = self.repository.ensure_repository(repository, now).await?;
+        let repository_id = self.repository_for_push(repository, now).await?;
         let id = UploadId::generate();
         self.blobs.start_upload(&id).await?;
         self.repository.create_upload(&id, repository_id, now).await?;
@@ -187,7 +187,7 @@ impl RegistryService {
     /// upload session is recorded: it cannot be resumed, and bytes staged by
     /// a node that dies midway are found by the cleanup.
     pub async fn upload_monolithic(&self, repository: &RepoName, digest: &Digest, data: ByteStream) -> Result<u64> {
-        let repository_id = self.repository.ensure_repository(repository, Utc::now()).await?;
+        let repository_id = self.repository_for_push(repository, Utc::now()).await?;
         let id = UploadId::generate();
         self.blobs.start_upload(&id).await?;
         let mut hasher = Hasher::new(digest.algorithm());

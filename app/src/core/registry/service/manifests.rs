@@ -5,6 +5,7 @@ use chrono::Utc;
 
 use super::{EventDetails, RegistryService, tag_of};
 use crate::core::{
+    access::Visibility,
     events::{Caller, EventKind},
     registry::{
         digest::Digest,
@@ -112,7 +113,7 @@ impl RegistryService {
                 Some(Needed::Blob(first) | Needed::Manifest(first)) => {
                     return Err(Error::ManifestBlobUnknown(first.clone()));
                 }
-                None => self.repository.ensure_repository(repository, now).await?,
+                None => self.repository_for_push(repository, now).await?,
             },
         };
         let (blobs, manifests): (Vec<&Needed>, Vec<&Needed>) =
@@ -173,8 +174,9 @@ impl RegistryService {
         Ok(Page::from_rows(rows, limit))
     }
 
-    pub async fn catalog(&self, limit: Option<u32>, last: Option<&str>) -> Result<Page> {
-        let rows = self.repository.list_repositories(&ListPage { limit, last }).await?;
+    /// Repository names the viewer may see (`visibility`), paged.
+    pub async fn catalog(&self, limit: Option<u32>, last: Option<&str>, visibility: Visibility) -> Result<Page> {
+        let rows = self.repository.list_repositories(&ListPage { limit, last }, visibility).await?;
         Ok(Page::from_rows(rows, limit))
     }
 

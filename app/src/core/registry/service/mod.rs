@@ -15,8 +15,9 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::{
+    Error, Result,
     names::{Reference, RepoName},
-    repository::RegistryRepository,
+    repository::{RegistryRepository, RepositoryId},
 };
 use crate::core::{
     db::Db,
@@ -48,6 +49,11 @@ impl RegistryService {
     /// The largest manifest body accepted.
     pub fn max_manifest_bytes(&self) -> usize {
         self.max_manifest_bytes
+    }
+
+    /// The repository a push goes to, created on first use; its project must exist.
+    async fn repository_for_push(&self, name: &RepoName, now: chrono::DateTime<Utc>) -> Result<RepositoryId> {
+        self.repository.ensure_repository(name, now).await?.ok_or_else(|| Error::ProjectUnknown(name.clone()))
     }
 
     async fn record(&self, kind: EventKind, repository: &RepoName, caller: &Caller, details: EventDetails) {

@@ -1,0 +1,200 @@
+//! Access: who the caller is ([`Principal`]) and what they may do where.
+//! Looks up the facts (the project's visibility, the caller's strongest role
+//! in it) in one query and lets [`rbac::decide`] rule. Every entry point —
+//! the `/v2` API, the token service, server functions, REST routes — asks
+//! here.
+
+mod repository;
+
+pub(crate) use repository::visible_to_user_sql;
+
+use crate::core::{
+    Result,
+    auth::tokens::{AccessEntry, Scope},
+    db::Db,
+    rbac::{self, Action, ProjectFacts, Subject},
+    users::{User, UserId},
+};
+use repository::AccessRepository;
+
+/// Who is making a request, once credentials have been checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    User(User),
+}
+
+impl Principal {
+    /// The name recorded in events and tokens (`None` for anonymous callers).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::User(user) => Some(user.username.as_str()),
+        }
+    }
+
+    pub fn is_system_admin(&self) -> bool {
+        matches!(self, Principal::User(user) if user.is_admin)
+    }
+
+    /// Which projects' content this principal may list.
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            Principal::Anonymous => Visibility::PublicOnly,
+            Principal::User(user) if user.is_admin => Visibility::All,
+            Principal::User(user) => Visibility::MemberOrPublic(user.id),
+        }
+    }
+}
+
+/// Which projects a listing may show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    PublicOnly,
+    /// Public projects and those the user is a member of (directly or through a group).
+    MemberOrPublic(UserId),
+}
+
+impl Visibility {
+    /// The two SQL parameters listings filter on: "public only" and "member
+    /// or public", each `NULL` when it does not apply.
+    pub(crate) fn sql_params(self) -> (Option<bool>, Option<i64>) {
+        match self {
+            Visibility::All => (None, None),
+            Visibility::PublicOnly => (Some(true), None),
+            Visibility::MemberOrPublic(user) => (None, Some(user.0)),
+        }
+    }
+}
+
+/// The outcome of asking whether a principal may do something in a project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    Denied,
+    /// There is no such project. Callers that must not reveal whether a
+    /// private project exists treat this like [`Decision::Denied`].
+    NoSuchProject,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccessService {
+    repository: AccessRepository,
+}
+
+impl AccessService {
+    pub fn new(db: Db) -> Self {
+        Self { repository: AccessRepository::new(db) }
+    }
+
+    /// Whether `principal` may do `action` in `project`.
+    pub async fn decide(&self, principal: &Principal, project: &str, action: Action) -> Result<Decision> {
+        Ok(match self.subject_in(principal, project).await? {
+            None => Decision::NoSuchProject,
+            Some((facts, subject)) if rbac::decide(&subject, facts, action) => Decision::Allowed,
+            Some(_) => Decision::Denied,
+        })
+    }
+
+    /// The subset of `wanted` that `principal` may do in `project` (empty when
+    /// the project does not exist): what a token may grant.
+    pub async fn permitted(&self, principal: &Principal, project: &str, wanted: &[Action]) -> Result<Vec<Action>> {
+        Ok(match self.subject_in(principal, project).await? {
+            None => Vec::new(),
+            Some((facts, subject)) => {
+                wanted.iter().copied().filter(|action| rbac::decide(&subject, facts, *action)).collect()
+            }
+        })
+    }
+
+    /// What a registry token for `principal` may hold of the `requested`
+    /// scopes: for each repository, the requested actions the caller may do
+    /// there (possibly none); the catalog for any signed-in caller (listings
+    /// are filtered by [`Principal::visibility`]). Unknown resource types
+    /// are left out.
+    pub async fn grant(&self, principal: &Principal, requested: &[Scope]) -> Result<Vec<AccessEntry>> {
+        let mut granted: Vec<AccessEntry> = Vec::new();
+        for scope in requested {
+            let actions: Vec<String> = match scope.kind.as_str() {
+                "repository" => {
+                    let Some((project, _)) = scope.name.split_once('/') else {
+                        continue;
+                    };
+                    let wanted = registry_actions(&scope.actions);
+                    let allowed = self.permitted(principal, project, &wanted).await?;
+                    allowed.into_iter().filter_map(registry_action_name).map(str::to_owned).collect()
+                }
+                "registry" if scope.name == "catalog" && principal != &Principal::Anonymous => vec!["*".to_owned()],
+                _ => continue,
+            };
+            // Scopes for one resource may come in several parameters; merge them.
+            match granted.iter_mut().find(|e| e.kind == scope.kind && e.name == scope.name) {
+                Some(entry) => {
+                    for action in actions {
+                        if !entry.actions.contains(&action) {
+                            entry.actions.push(action);
+                        }
+                    }
+                }
+                None => granted.push(AccessEntry { kind: scope.kind.clone(), name: scope.name.clone(), actions }),
+            }
+        }
+        Ok(granted)
+    }
+
+    /// Whether a project of that name exists.
+    pub async fn project_exists(&self, project: &str) -> Result<bool> {
+        Ok(self.repository.project_facts(project).await?.is_some())
+    }
+
+    /// The project's facts and the principal as [`rbac`] sees it there, in
+    /// one query; `None` when there is no such project.
+    async fn subject_in(&self, principal: &Principal, project: &str) -> Result<Option<(ProjectFacts, Subject)>> {
+        match principal {
+            Principal::Anonymous => {
+                Ok(self.repository.project_facts(project).await?.map(|facts| (facts, Subject::Anonymous)))
+            }
+            Principal::User(user) if user.is_admin => Ok(self
+                .repository
+                .project_facts(project)
+                .await?
+                .map(|facts| (facts, Subject::User { system_admin: true, role: None }))),
+            Principal::User(user) => Ok(self
+                .repository
+                .project_facts_and_role(project, user.id)
+                .await?
+                .map(|(facts, role)| (facts, Subject::User { system_admin: false, role }))),
+        }
+    }
+}
+
+/// The registry actions named in a token scope (`*` meaning all of them).
+fn registry_actions(names: &[String]) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for name in names {
+        let named: &[Action] = match name.as_str() {
+            "pull" => &[Action::Pull],
+            "push" => &[Action::Push],
+            "delete" => &[Action::DeleteArtifact],
+            "*" => &[Action::Pull, Action::Push, Action::DeleteArtifact],
+            _ => &[],
+        };
+        for action in named {
+            if !actions.contains(action) {
+                actions.push(*action);
+            }
+        }
+    }
+    actions
+}
+
+/// The token scope name of a registry action (`None` for portal-only actions).
+pub fn registry_action_name(action: Action) -> Option<&'static str> {
+    match action {
+        Action::Pull => Some("pull"),
+        Action::Push => Some("push"),
+        Action::DeleteArtifact => Some("delete"),
+        _ => None,
+    }
+}

@@ -1,0 +1,230 @@
+//! All SQL touching projects and their members.
+
+use chrono::{DateTime, Utc};
+
+use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName};
+use crate::{
+    core::{
+        Error, Result,
+        access::{Visibility, visible_to_user_sql},
+        db::Db,
+        rbac::Role,
+        users::{UserId, Username},
+    },
+    on_db,
+};
+
+#[derive(sqlx::FromRow)]
+struct ProjectRow {
+    id: i64,
+    name: String,
+    public: bool,
+    owner_id: Option<i64>,
+    repository_count: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ProjectRow> for Project {
+    type Error = Error;
+
+    fn try_from(row: ProjectRow) -> Result<Self> {
+        let name = ProjectName::parse(&row.name).map_err(|message| {
+            Error::Database(sqlx::Error::Decode(format!("stored project name {:?} {message}", row.name).into()))
+        })?;
+        Ok(Project {
+            id: ProjectId(row.id),
+            name,
+            public: row.public,
+            owner_id: row.owner_id.map(UserId),
+            repository_count: row.repository_count,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: i64,
+    user_id: Option<i64>,
+    group_id: Option<i64>,
+    name: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.created_at, p.updated_at, \
+     (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repository_count";
+
+#[derive(Clone, Debug)]
+pub struct ProjectRepository {
+    db: Db,
+}
+
+impl ProjectRepository {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The new project's id, or `None` when the name is taken.
+    pub async fn create(
+        &self,
+        name: &ProjectName,
+        public: bool,
+        owner: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<ProjectId>> {
+        const SQL: &str = "INSERT INTO projects (name, public, owner_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING RETURNING id";
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(name.as_str())
+                .bind(public)
+                .bind(owner.map(|u| u.0))
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.map(ProjectId))
+    }
+
+    pub async fn find(&self, name: &ProjectName) -> Result<Option<Project>> {
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.name = $1");
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, ProjectRow>(&sql).bind(name.as_str()).fetch_optional(pool).await
+        })?;
+        row.map(Project::try_from).transpose()
+    }
+
+    pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<(Vec<Project>, i64)> {
+        let (public_only, member) = visibility.sql_params();
+        let public = match (options.public, public_only) {
+            (Some(false), Some(true)) => return Ok((Vec::new(), 0)),
+            (wanted, only) => wanted.or(only),
+        };
+        // $1 prefix, $2 public or not, $3 the user whose view this is (each NULL for "any").
+        let filter = format!(
+            "($1 IS NULL OR substr(p.name, 1, length($1)) = $1) AND ($2 IS NULL OR p.public = $2) \
+             AND ($3 IS NULL OR {})",
+            visible_to_user_sql(3)
+        );
+        let page_sql =
+            format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} ORDER BY p.name LIMIT $4 OFFSET $5");
+        let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {filter}");
+        let (rows, total) = on_db!(&self.db, pool => {
+            let rows = sqlx::query_as::<_, ProjectRow>(&page_sql)
+                .bind(options.name_prefix)
+                .bind(public)
+                .bind(member)
+                .bind(i64::from(options.limit))
+                .bind(i64::from(options.offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count_sql)
+                .bind(options.name_prefix)
+                .bind(public)
+                .bind(member)
+                .fetch_one(pool)
+                .await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        })?;
+        Ok((rows.into_iter().map(Project::try_from).collect::<Result<_>>()?, total))
+    }
+
+    pub async fn set_public(&self, id: ProjectId, public: bool, now: DateTime<Utc>) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE projects SET public = $1, updated_at = $2 WHERE id = $3")
+                .bind(public)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Deletes the project unless a repository appeared in it meanwhile.
+    pub async fn delete_if_empty(&self, id: ProjectId) -> Result<bool> {
+        const SQL: &str = "DELETE FROM projects WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM repositories r WHERE r.project_id = $1)";
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(id.0).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
+    }
+
+    pub async fn set_member(
+        &self,
+        project: ProjectId,
+        member: MemberRef,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (user, group, conflict) = match member {
+            MemberRef::User(user) => (Some(user.0), None, "(project_id, user_id)"),
+            MemberRef::Group(group) => (None, Some(group), "(project_id, group_id)"),
+        };
+        let sql = format!(
+            "INSERT INTO project_members (project_id, user_id, group_id, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT {conflict} DO UPDATE SET role = excluded.role"
+        );
+        on_db!(&self.db, pool => {
+            sqlx::query(&sql)
+                .bind(project.0)
+                .bind(user)
+                .bind(group)
+                .bind(role.name())
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, project: ProjectId, member: MemberRef) -> Result<bool> {
+        let (sql, id) = match member {
+            MemberRef::User(user) => ("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2", user.0),
+            MemberRef::Group(group) => ("DELETE FROM project_members WHERE project_id = $1 AND group_id = $2", group),
+        };
+        let removed = on_db!(&self.db, pool => {
+            sqlx::query(sql).bind(project.0).bind(id).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(removed == 1)
+    }
+
+    pub async fn members(&self, project: ProjectId) -> Result<Vec<Member>> {
+        const SQL: &str = "SELECT m.id, m.user_id, m.group_id, COALESCE(u.username, g.name) AS name, m.role, m.created_at \
+             FROM project_members m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id \
+             WHERE m.project_id = $1 ORDER BY name";
+        let rows = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, MemberRow>(SQL).bind(project.0).fetch_all(pool).await
+        })?;
+        rows.into_iter()
+            .map(|row| {
+                let role = Role::parse(&row.role).ok_or_else(|| {
+                    Error::Database(sqlx::Error::Decode(format!("stored role {:?} is unknown", row.role).into()))
+                })?;
+                let member = match (row.user_id, row.group_id) {
+                    (Some(user), _) => MemberRef::User(UserId(user)),
+                    (None, Some(group)) => MemberRef::Group(group),
+                    (None, None) => {
+                        return Err(Error::Database(sqlx::Error::Decode(
+                            "a member with neither user nor group".into(),
+                        )));
+                    }
+                };
+                Ok(Member { id: row.id, member, name: row.name, role, created_at: row.created_at })
+            })
+            .collect()
+    }
+
+    pub async fn user_id(&self, username: &Username) -> Result<Option<UserId>> {
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM users WHERE username = $1").bind(username.as_str()).fetch_optional(pool).await
+        })?;
+        Ok(id.map(UserId))
+    }
+}

@@ -1,0 +1,65 @@
+//! Credentials as presented in an `Authorization` header, read once for
+//! the registry API and the token service alike.
+
+use axum::http::{HeaderMap, header};
+use base64::{Engine, engine::general_purpose::STANDARD};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Presented {
+    None,
+    Basic {
+        username: String,
+        password: String,
+    },
+    Bearer(String),
+    /// An `Authorization` header that is neither readable Basic nor Bearer.
+    Malformed,
+}
+
+pub fn presented(headers: &HeaderMap) -> Presented {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Presented::None;
+    };
+    let Ok(value) = value.to_str() else {
+        return Presented::Malformed;
+    };
+    let Some((scheme, rest)) = value.trim().split_once(' ') else {
+        return Presented::Malformed;
+    };
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Presented::Bearer(rest.trim().to_owned());
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Presented::Malformed;
+    }
+    let decoded = STANDARD.decode(rest.trim()).ok().and_then(|bytes| String::from_utf8(bytes).ok());
+    match decoded.as_deref().and_then(|d| d.split_once(':')) {
+        Some((username, password)) => Presented::Basic { username: username.to_owned(), password: password.to_owned() },
+        None => Presented::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn reads_basic_and_bearer() {
+        assert_eq!(presented(&HeaderMap::new()), Presented::None);
+        // "alice:pa:ss" — the password may contain colons.
+        assert_eq!(
+            presented(&with("Basic YWxpY2U6cGE6c3M=")),
+            Presented::Basic { username: "alice".into(), password: "pa:ss".into() }
+        );
+        assert_eq!(presented(&with("bearer abc.def.ghi")), Presented::Bearer("abc.def.ghi".into()));
+        for bad in ["Basic !!!", "Basic YWxpY2U=", "Digest x", "Basic"] {
+            assert_eq!(presented(&with(bad)), Presented::Malformed, "{bad}");
+        }
+    }
+}

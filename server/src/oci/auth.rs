@@ -1,0 +1,209 @@
+//! Who is calling `/v2` and whether they may do what the endpoint needs.
+//! Credentials come from the `Authorization` header: Basic (a user's
+//! password) or Bearer (a registry token from `/service/token`). Callers
+//! without credentials are anonymous; when they may not do something they
+//! get the 401 challenge that sends docker clients to the token service.
+//! The decision itself is the core's (`AccessService` → `rbac::decide`).
+
+use axum::http::HeaderMap;
+
+use app::core::{
+    AppState,
+    access::{Decision, Principal, Visibility, registry_action_name},
+    auth::tokens::Claims,
+    rbac::Action,
+    registry::names::RepoName,
+    users::User,
+};
+
+use super::error::{OciError, OciResult};
+use crate::credentials::{Presented, presented};
+
+/// The caller of one request, once its credentials checked out.
+#[derive(Clone, Debug)]
+pub enum Identity {
+    Anonymous,
+    /// Basic credentials of an account.
+    Account(Principal),
+    /// A registry token: it carries what the caller may do.
+    Token(Claims),
+}
+
+impl Identity {
+    /// The name events record as the actor.
+    pub fn actor(&self) -> Option<String> {
+        match self {
+            Identity::Anonymous => None,
+            Identity::Account(principal) => principal.name().map(str::to_owned),
+            Identity::Token(claims) => (!claims.sub.is_empty()).then(|| claims.sub.clone()),
+        }
+    }
+}
+
+/// Reads and checks the request's credentials. Wrong ones are refused with
+/// 401 even where anonymous access would do: a client that sent them wants
+/// to know.
+pub async fn identify(state: &AppState, headers: &HeaderMap) -> OciResult<Identity> {
+    match presented(headers) {
+        Presented::None => Ok(Identity::Anonymous),
+        Presented::Bearer(token) => match state.tokens.verify(&token) {
+            Ok(claims) => Ok(Identity::Token(claims)),
+            Err(error) => {
+                tracing::debug!(%error, "refused a registry token");
+                Err(unauthorized(state, None, "the registry token is invalid or has expired"))
+            }
+        },
+        Presented::Basic { username, password } => match state.auth.authenticate(&username, password).await {
+            Ok(user) => Ok(Identity::Account(Principal::User(user))),
+            Err(app::core::Error::InvalidCredentials) => Err(unauthorized(state, None, "invalid username or password")),
+            Err(other) => Err(OciError::internal(other)),
+        },
+        Presented::Malformed => Err(unauthorized(state, None, "unreadable Authorization header; use Basic or Bearer")),
+    }
+}
+
+/// What the caller must be allowed for a request to proceed.
+#[derive(Clone, Copy, Debug)]
+pub enum Need<'a> {
+    /// `GET /v2/`: any valid credentials.
+    SignedIn,
+    /// The catalog: a signed-in caller (the listing is filtered for them).
+    Catalog,
+    Repository(&'a RepoName, Action),
+}
+
+/// Lets the request through, or says why not: 401 with a challenge when
+/// credentials (or a token's scope) would help, 403 DENIED when the caller
+/// is known and not allowed, NAME_UNKNOWN when the project does not exist.
+pub async fn authorize(state: &AppState, identity: &Identity, need: Need<'_>) -> OciResult<()> {
+    match (identity, need) {
+        (Identity::Anonymous, Need::SignedIn | Need::Catalog) => {
+            Err(unauthorized(state, scope_of(need).as_deref(), "authentication required"))
+        }
+        (Identity::Account(_) | Identity::Token(_), Need::SignedIn) => Ok(()),
+        (Identity::Account(_), Need::Catalog) => Ok(()),
+        (Identity::Token(claims), Need::Catalog) if claims.allows("registry", "catalog", "*") => Ok(()),
+        (Identity::Token(_), Need::Catalog) => {
+            Err(insufficient_scope(state, scope_of(need).as_deref(), "the token does not grant the catalog"))
+        }
+        (Identity::Token(claims), Need::Repository(name, action)) => {
+            let action_name = registry_action_name(action).expect("the registry asks only for registry actions");
+            if claims.allows("repository", name.as_str(), action_name) {
+                return Ok(());
+            }
+            // A signed-in caller learns whether a new token would help: not
+            // when the project is missing or the account may not do this.
+            if let Some(user) = token_account(state, claims).await? {
+                let principal = Principal::User(user);
+                match decide(state, &principal, name, action).await? {
+                    Decision::Allowed => {}
+                    Decision::Denied => return Err(denied(&principal, name, action)),
+                    Decision::NoSuchProject => return Err(OciError::ProjectUnknown(project_unknown(name))),
+                }
+            }
+            Err(insufficient_scope(state, scope_of(need).as_deref(), "the token does not grant this"))
+        }
+        (Identity::Anonymous, Need::Repository(name, action)) => {
+            match decide(state, &Principal::Anonymous, name, action).await? {
+                Decision::Allowed => Ok(()),
+                // Anonymous callers cannot tell private projects from missing ones.
+                Decision::Denied | Decision::NoSuchProject => {
+                    Err(unauthorized(state, scope_of(need).as_deref(), "authentication required"))
+                }
+            }
+        }
+        (Identity::Account(principal), Need::Repository(name, action)) => {
+            match decide(state, principal, name, action).await? {
+                Decision::Allowed => Ok(()),
+                Decision::Denied => Err(denied(principal, name, action)),
+                Decision::NoSuchProject => Err(OciError::ProjectUnknown(project_unknown(name))),
+            }
+        }
+    }
+}
+
+/// Whether the caller may do `action` in `name`, without an error for "no".
+pub async fn allows(state: &AppState, identity: &Identity, name: &RepoName, action: Action) -> OciResult<bool> {
+    Ok(match identity {
+        Identity::Token(claims) => {
+            registry_action_name(action).is_some_and(|a| claims.allows("repository", name.as_str(), a))
+        }
+        Identity::Anonymous => decide(state, &Principal::Anonymous, name, action).await? == Decision::Allowed,
+        Identity::Account(principal) => decide(state, principal, name, action).await? == Decision::Allowed,
+    })
+}
+
+/// Which projects' repositories the caller's catalog shows.
+pub async fn visibility(state: &AppState, identity: &Identity) -> OciResult<Visibility> {
+    Ok(match identity {
+        Identity::Anonymous => Visibility::PublicOnly,
+        Identity::Account(principal) => principal.visibility(),
+        Identity::Token(claims) => match token_account(state, claims).await? {
+            Some(user) => Principal::User(user).visibility(),
+            None => Visibility::PublicOnly,
+        },
+    })
+}
+
+async fn decide(state: &AppState, principal: &Principal, name: &RepoName, action: Action) -> OciResult<Decision> {
+    let Some(project) = name.project() else {
+        return Ok(Decision::NoSuchProject);
+    };
+    state.access.decide(principal, project, action).await.map_err(OciError::internal)
+}
+
+/// The account a token was issued to (`None` for anonymous tokens).
+async fn token_account(state: &AppState, claims: &Claims) -> OciResult<Option<User>> {
+    if claims.sub.is_empty() {
+        return Ok(None);
+    }
+    state.auth.find_user(&claims.sub).await.map_err(OciError::internal)
+}
+
+fn denied(principal: &Principal, name: &RepoName, action: Action) -> OciError {
+    OciError::Denied(format!(
+        "{} may not {} in {name}",
+        principal.name().unwrap_or("this caller"),
+        registry_action_name(action).unwrap_or("do this")
+    ))
+}
+
+fn project_unknown(name: &RepoName) -> String {
+    app::core::registry::Error::ProjectUnknown(name.clone()).to_string()
+}
+
+/// The token scope a client should ask for to get past this check.
+fn scope_of(need: Need<'_>) -> Option<String> {
+    match need {
+        Need::SignedIn => None,
+        Need::Catalog => Some("registry:catalog:*".to_owned()),
+        Need::Repository(name, action) => Some(match action {
+            // Docker asks for pull with push (a push reads what is there).
+            Action::Push => format!("repository:{name}:pull,push"),
+            other => format!("repository:{name}:{}", registry_action_name(other).unwrap_or("pull")),
+        }),
+    }
+}
+
+fn challenge(state: &AppState, scope: Option<&str>, error: Option<&str>) -> String {
+    let mut value =
+        format!("Bearer realm=\"{}/service/token\",service=\"{}\"", state.http.external_origin, state.tokens.service());
+    if let Some(scope) = scope {
+        value.push_str(&format!(",scope=\"{scope}\""));
+    }
+    if let Some(error) = error {
+        value.push_str(&format!(",error=\"{error}\""));
+    }
+    value
+}
+
+fn unauthorized(state: &AppState, scope: Option<&str>, message: &str) -> OciError {
+    OciError::Unauthorized { challenge: challenge(state, scope, None), message: message.to_owned() }
+}
+
+fn insufficient_scope(state: &AppState, scope: Option<&str>, message: &str) -> OciError {
+    OciError::Unauthorized {
+        challenge: challenge(state, scope, Some("insufficient_scope")),
+        message: message.to_owned(),
+    }
+}

@@ -1,0 +1,200 @@
+//! The docker token service at `/service/token`: clients that got a 401
+//! challenge from `/v2` come here with their credentials (Basic, or none
+//! for anonymous pulls) and the scopes they want, and get a signed registry
+//! token for the part of those scopes they may have. Both forms of the
+//! protocol: `GET` with query parameters (docker, podman, skopeo) and the
+//! OAuth2 `POST` form (containerd, newer clients; password grant only —
+//! refresh tokens are not issued).
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use serde::Serialize;
+
+use crate::credentials::{Presented, presented};
+use app::core::{
+    AppState, Error,
+    access::Principal,
+    auth::tokens::{AccessEntry, IssuedToken, Scope},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/service/token", get(get_token).post(post_token))
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    token: String,
+    access_token: String,
+    expires_in: u64,
+    issued_at: String,
+}
+
+/// `GET /service/token?service=…&scope=…[&scope=…]` with optional Basic credentials.
+async fn get_token(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    if let Some(error) = wrong_service(&state, params.iter().find(|(k, _)| k == "service").map(|(_, v)| v.as_str())) {
+        return error;
+    }
+    let principal = match presented(&headers) {
+        Presented::None => Principal::Anonymous,
+        Presented::Bearer(_) | Presented::Malformed => {
+            return token_error(StatusCode::UNAUTHORIZED, "send Basic credentials, or none for anonymous access");
+        }
+        Presented::Basic { username, password } => match state.auth.authenticate(&username, password).await {
+            Ok(user) => Principal::User(user),
+            Err(Error::InvalidCredentials) => {
+                return token_error(StatusCode::UNAUTHORIZED, "invalid username or password");
+            }
+            Err(error) => return internal(error),
+        },
+    };
+    let scopes = scopes(params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
+    match issue(&state, &principal, &scopes).await {
+        Ok((issued, _)) => Json(TokenResponse {
+            token: issued.token.clone(),
+            access_token: issued.token,
+            expires_in: issued.expires_in,
+            issued_at: issued.issued_at.to_rfc3339(),
+        })
+        .into_response(),
+        Err(error) => internal(error),
+    }
+}
+
+/// The fields of an OAuth2 token request that matter here.
+#[derive(Default)]
+struct OAuthForm {
+    grant_type: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    service: Option<String>,
+    scopes: Vec<String>,
+}
+
+impl OAuthForm {
+    /// Reads the form leniently (repeated `scope` fields add up; unknown
+    /// fields are ignored), so every malformed request still gets an OAuth2
+    /// JSON error rather than a framework's plain-text one.
+    fn parse(body: &[u8]) -> Self {
+        let mut form = Self::default();
+        for (key, value) in url::form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "grant_type" => form.grant_type = Some(value),
+                "username" => form.username = Some(value),
+                "password" => form.password = Some(value),
+                "service" => form.service = Some(value),
+                "scope" => form.scopes.push(value),
+                _ => {}
+            }
+        }
+        form
+    }
+}
+
+#[derive(Serialize)]
+struct OAuthResponse {
+    access_token: String,
+    token_type: &'static str,
+    scope: String,
+    expires_in: u64,
+    issued_at: String,
+}
+
+/// `POST /service/token` with `grant_type=password` (OAuth2 form).
+async fn post_token(State(state): State<AppState>, body: Bytes) -> Response {
+    let form = OAuthForm::parse(&body);
+    if let Some(error) = wrong_service(&state, form.service.as_deref()) {
+        return error;
+    }
+    if form.grant_type.as_deref() != Some("password") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only the password grant is supported");
+    }
+    let (Some(username), Some(password)) = (form.username, form.password) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required");
+    };
+    let principal = match state.auth.authenticate(&username, password).await {
+        Ok(user) => Principal::User(user),
+        Err(Error::InvalidCredentials) => {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");
+        }
+        Err(error) => return internal(error),
+    };
+    let scopes = scopes(form.scopes.iter().map(String::as_str));
+    match issue(&state, &principal, &scopes).await {
+        Ok((issued, granted)) => Json(OAuthResponse {
+            access_token: issued.token,
+            token_type: "Bearer",
+            scope: granted
+                .iter()
+                .filter(|entry| !entry.actions.is_empty())
+                .map(|entry| format!("{}:{}:{}", entry.kind, entry.name, entry.actions.join(",")))
+                .collect::<Vec<_>>()
+                .join(" "),
+            expires_in: issued.expires_in,
+            issued_at: issued.issued_at.to_rfc3339(),
+        })
+        .into_response(),
+        Err(error) => internal(error),
+    }
+}
+
+async fn issue(
+    state: &AppState,
+    principal: &Principal,
+    scopes: &[Scope],
+) -> Result<(IssuedToken, Vec<AccessEntry>), Error> {
+    let granted = state.access.grant(principal, scopes).await?;
+    let issued = state.tokens.issue(principal.name(), granted.clone())?;
+    Ok((issued, granted))
+}
+
+/// Most scopes one token request may name; the rest are ignored (each
+/// costs a permission lookup).
+const MAX_SCOPES: usize = 64;
+
+/// Every scope in the `scope` values (one per parameter, or several
+/// separated by spaces); malformed ones are ignored, as distribution does.
+fn scopes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<Scope> {
+    values.flat_map(|v| v.split(' ')).filter_map(Scope::parse).take(MAX_SCOPES).collect()
+}
+
+/// Tokens are only issued for this registry: another `service` is a client mix-up.
+fn wrong_service(state: &AppState, service: Option<&str>) -> Option<Response> {
+    let service = service.filter(|s| !s.is_empty())?;
+    (service != state.tokens.service()).then(|| {
+        token_error(
+            StatusCode::BAD_REQUEST,
+            &format!("this token service issues tokens for {:?}, not {service:?}", state.tokens.service()),
+        )
+    })
+}
+
+fn token_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "errors": [{ "code": "UNAUTHORIZED", "message": message }] });
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"berth\""));
+    }
+    response
+}
+
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": error, "error_description": description }))).into_response()
+}
+
+fn internal(error: Error) -> Response {
+    tracing::error!(%error, "token service failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(serde_json::json!({ "errors": [{ "code": "UNKNOWN", "message": "internal server error" }] })),
+    )
+        .into_response()
+}

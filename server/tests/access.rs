@@ -1,0 +1,446 @@
+//! Who may do what on `/v2`, over real HTTP on SQLite and PostgreSQL:
+//! Harbor's roles per project, public and private projects, anonymous
+//! callers, the docker token service (GET and OAuth2 POST) and the checks
+//! every presented token goes through.
+
+mod common;
+
+use app::core::{projects::MemberRef, rbac::Role, registry::digest::Digest};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use common::{Backend, TestServer};
+use reqwest::{Client, Response, StatusCode, header};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Member-Passw0rd";
+
+async fn error_code(response: Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["errors"][0]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Pushes a blob with `client` and returns the status.
+async fn push_blob(client: &Client, server: &TestServer, repo: &str, content: &[u8]) -> StatusCode {
+    let digest = Digest::sha256_of(content);
+    client
+        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Pushes a small image tagged `tag` as the administrator.
+async fn seed_image(server: &TestServer, repo: &str, tag: &str) -> Digest {
+    let admin = common::admin_client();
+    let config = format!("{{\"seed\":\"{repo}:{tag}\"}}");
+    assert_eq!(push_blob(&admin, server, repo, config.as_bytes()).await, StatusCode::CREATED);
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": Digest::sha256_of(config.as_bytes()).to_string(), "size": config.len()},
+        "layers": [],
+    }))
+    .unwrap();
+    let response = admin
+        .put(server.url(&format!("/v2/{repo}/manifests/{tag}")))
+        .header(header::CONTENT_TYPE, "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    Digest::sha256_of(&manifest)
+}
+
+/// The claims of a token, read without checking it (the server checks).
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+async fn token(client: &Client, server: &TestServer, query: &str) -> (StatusCode, Value) {
+    let response = client.get(server.url(&format!("/service/token?{query}"))).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn host_of(server: &TestServer) -> String {
+    server.base.trim_start_matches("http://").to_owned()
+}
+
+/// Every role's users against one private project: pull, push and delete
+/// allowed or refused as Harbor's matrix says; outsiders and anonymous
+/// callers refused; a public project readable by all and writable by none.
+async fn roles_follow_the_matrix_on_v2(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["private", "open"]).await;
+    server.state.projects.set_public("open", true).await.unwrap();
+    let manifest_digest = seed_image(&server, "private/app", "v1").await;
+    seed_image(&server, "open/app", "v1").await;
+
+    let mut users = Vec::new();
+    for role in Role::ALL {
+        let name = format!("user-{}", role.name());
+        let user = server.create_user(&name, PASSWORD).await;
+        server.state.projects.set_member("private", MemberRef::User(user.id), role).await.unwrap();
+        users.push((Some(role), common::client_as(&name, PASSWORD)));
+    }
+    server.create_user("outsider", PASSWORD).await;
+    users.push((None, common::client_as("outsider", PASSWORD)));
+
+    for (role, client) in &users {
+        let label = role.map_or("outsider", Role::name);
+        let pull = client.get(server.url("/v2/private/app/manifests/v1")).send().await.unwrap();
+        let may_pull = role.is_some();
+        assert_eq!(pull.status().is_success(), may_pull, "{label} pull: {}", pull.status());
+        if !may_pull {
+            assert_eq!(pull.status(), StatusCode::FORBIDDEN);
+            assert_eq!(error_code(pull).await, "DENIED");
+        }
+
+        let may_push = role.is_some_and(|r| r >= Role::Developer);
+        let pushed = push_blob(client, &server, "private/app", format!("by {label}").as_bytes()).await;
+        assert_eq!(pushed == StatusCode::CREATED, may_push, "{label} push: {pushed}");
+        if !may_push {
+            assert_eq!(pushed, StatusCode::FORBIDDEN, "{label}");
+        }
+        let upload = client.post(server.url("/v2/private/app/blobs/uploads/")).send().await.unwrap();
+        assert_eq!(upload.status() == StatusCode::ACCEPTED, may_push, "{label} starts an upload");
+
+        // Deleting needs maintainer; try on a tag that does not exist so the
+        // allowed roles see 404 and the others 403.
+        let may_delete = role.is_some_and(|r| r >= Role::Maintainer);
+        let delete = client.delete(server.url("/v2/private/app/manifests/nothing-here")).send().await.unwrap();
+        let expected = if may_delete { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
+        assert_eq!(delete.status(), expected, "{label} delete");
+
+        // Everyone signed in pulls from the public project and pushes nowhere there.
+        let public = client.get(server.url("/v2/open/app/manifests/v1")).send().await.unwrap();
+        assert_eq!(public.status(), StatusCode::OK, "{label} pulls a public project");
+        let pushed = push_blob(client, &server, "open/app", b"x").await;
+        assert_eq!(pushed, StatusCode::FORBIDDEN, "{label} pushes to a public project");
+    }
+
+    // A maintainer really deletes.
+    let maintainer = &users.iter().find(|(r, _)| *r == Some(Role::Maintainer)).unwrap().1;
+    let deleted =
+        maintainer.delete(server.url(&format!("/v2/private/app/manifests/{manifest_digest}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+
+    // Anonymous: the public project reads, nothing else does, and the
+    // refusals carry the challenge naming the scope to ask for.
+    let anonymous = Client::new();
+    let public = anonymous.get(server.url("/v2/open/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
+    let host = host_of(&server);
+    for (method, path, scope) in [
+        (reqwest::Method::GET, "/v2/private/app/tags/list", "repository:private/app:pull"),
+        (reqwest::Method::POST, "/v2/open/app/blobs/uploads/", "repository:open/app:pull,push"),
+        (reqwest::Method::GET, "/v2/missing/app/tags/list", "repository:missing/app:pull"),
+        (reqwest::Method::GET, "/v2/_catalog", "registry:catalog:*"),
+    ] {
+        let response = anonymous.request(method.clone(), server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            format!("Bearer realm=\"{}/service/token\",service=\"{host}\",scope=\"{scope}\"", server.base),
+            "{method} {path}"
+        );
+        assert_eq!(error_code(response).await, "UNAUTHORIZED");
+    }
+    let base = anonymous.get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(base.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        base.headers()[header::WWW_AUTHENTICATE],
+        format!("Bearer realm=\"{}/service/token\",service=\"{host}\"", server.base)
+    );
+    let signed_in = users[0].1.get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let wrong = common::client_as("outsider", "not-the-password").get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+/// Projects must exist before anything is pushed into them; names without
+/// a project are refused; the catalog shows each caller what they may see.
+async fn projects_bound_pushes_and_listings(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = common::admin_client();
+    let library = server.state.projects.find("library").await.unwrap().expect("library exists from the start");
+    assert!(library.public);
+
+    let response = admin.post(server.url("/v2/nowhere/app/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "NAME_UNKNOWN");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("project nowhere does not exist"), "{body}");
+    let solo = push_blob(&admin, &server, "solo", b"x").await;
+    assert_eq!(solo, StatusCode::NOT_FOUND, "a name without a project");
+    assert!(server.state.projects.find("nowhere").await.unwrap().is_none(), "never created on the fly");
+
+    server.create_projects(&["alpha", "beta", "gamma"]).await;
+    server.state.projects.set_public("gamma", true).await.unwrap();
+    for repo in ["alpha/one", "beta/two", "gamma/three", "library/four"] {
+        assert_eq!(push_blob(&admin, &server, repo, b"content").await, StatusCode::CREATED);
+    }
+    let member = server.create_user("member", PASSWORD).await;
+    server.state.projects.set_member("alpha", MemberRef::User(member.id), Role::Guest).await.unwrap();
+
+    let catalog = |client: Client| {
+        let url = server.url("/v2/_catalog");
+        async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap()["repositories"].clone() }
+    };
+    assert_eq!(catalog(admin.clone()).await, json!(["alpha/one", "beta/two", "gamma/three", "library/four"]));
+    assert_eq!(
+        catalog(common::client_as("member", PASSWORD)).await,
+        json!(["alpha/one", "gamma/three", "library/four"]),
+        "public projects and the member's own"
+    );
+
+    // The same rules hold for the project listing the portal and REST API use.
+    use app::core::{access::Principal, projects::ListOptions};
+    let options = ListOptions { limit: 10, ..ListOptions::default() };
+    let (visible, total) =
+        server.state.projects.list(&options, Principal::User(member.clone()).visibility()).await.unwrap();
+    let names: Vec<&str> = visible.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!((names, total), (vec!["alpha", "gamma", "library"], 3));
+    let (public, _) = server.state.projects.list(&options, Principal::Anonymous.visibility()).await.unwrap();
+    assert_eq!(public.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["gamma", "library"]);
+    let alpha = visible.iter().find(|p| p.name.as_str() == "alpha").unwrap();
+    assert_eq!(alpha.repository_count, 1);
+
+    // Deleting: refused while repositories remain, fine once empty; names are unique and valid.
+    let error = server.state.projects.delete("alpha").await.unwrap_err();
+    assert!(matches!(error, app::core::Error::Conflict(_)), "{error:?}");
+    server.state.projects.create("empty", false, Some(member.id)).await.unwrap();
+    let members = server.state.projects.members("empty").await.unwrap();
+    assert_eq!(members.len(), 1, "the creator becomes project admin");
+    assert_eq!((members[0].name.as_str(), members[0].role), ("member", Role::ProjectAdmin));
+    server.state.projects.delete("empty").await.unwrap();
+    assert!(server.state.projects.find("empty").await.unwrap().is_none());
+    let taken = server.state.projects.create("beta", true, None).await.unwrap_err();
+    assert!(matches!(taken, app::core::Error::Conflict(_)), "{taken:?}");
+    let invalid = server.state.projects.create("Bad_Name", true, None).await.unwrap_err();
+    assert!(matches!(invalid, app::core::Error::Invalid { .. }), "{invalid:?}");
+
+    // A mount from a repository the caller cannot read falls back to an upload.
+    let digest = Digest::sha256_of(b"content");
+    let member_client = common::client_as("member", PASSWORD);
+    server.state.projects.set_member("alpha", MemberRef::User(member.id), Role::Developer).await.unwrap();
+    let mount = member_client
+        .post(server.url(&format!("/v2/alpha/copy/blobs/uploads/?mount={digest}&from=beta/two")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mount.status(), StatusCode::ACCEPTED, "no mount from an unreadable source");
+    let readable = member_client
+        .post(server.url(&format!("/v2/alpha/copy/blobs/uploads/?mount={digest}&from=gamma/three")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(readable.status(), StatusCode::CREATED, "a public source mounts");
+    server.stop().await;
+}
+
+/// The token service grants the intersection of what is asked and what is
+/// allowed, in both protocol forms, and refuses bad credentials.
+async fn the_token_service_grants_only_what_is_allowed(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "open"]).await;
+    server.state.projects.set_public("open", true).await.unwrap();
+    let guest = server.create_user("guest", PASSWORD).await;
+    server.state.projects.set_member("team", MemberRef::User(guest.id), Role::Guest).await.unwrap();
+    let host = host_of(&server);
+    let guest_client = common::client_as("guest", PASSWORD);
+
+    let query = format!(
+        "service={host}&scope=repository:team/app:pull,push,delete&scope=repository:open/x:pull,push\
+         &scope=repository:other/y:pull&scope=registry:catalog:*"
+    );
+    let (status, body) = token(&guest_client, &server, &query).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token"], body["access_token"]);
+    assert!(body["expires_in"].as_u64().unwrap() > 0);
+    let claims = claims_of(body["token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "guest");
+    assert_eq!(claims["aud"], host.as_str());
+    assert_eq!(claims["iss"], server.base.as_str());
+    for claim in ["exp", "nbf", "iat", "jti"] {
+        assert!(!claims[claim].is_null(), "{claim} is set");
+    }
+    assert_eq!(
+        claims["access"],
+        json!([
+            {"type": "repository", "name": "team/app", "actions": ["pull"]},
+            {"type": "repository", "name": "open/x", "actions": ["pull"]},
+            {"type": "repository", "name": "other/y", "actions": []},
+            {"type": "registry", "name": "catalog", "actions": ["*"]},
+        ])
+    );
+
+    // The token works for what it grants and for nothing else.
+    let bearer = body["token"].as_str().unwrap().to_owned();
+    seed_image(&server, "team/app", "v1").await;
+    let pulled = Client::new().get(server.url("/v2/team/app/manifests/v1")).bearer_auth(&bearer).send().await.unwrap();
+    assert_eq!(pulled.status(), StatusCode::OK);
+    // A guest may not push at all: a new token would not help, so 403.
+    let pushed =
+        Client::new().post(server.url("/v2/team/app/blobs/uploads/")).bearer_auth(&bearer).send().await.unwrap();
+    assert_eq!(pushed.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(pushed).await, "DENIED");
+    // An administrator holding a pull-only token is told to get a wider one.
+    let (_, body) = token(&common::admin_client(), &server, "scope=repository:team/app:pull").await;
+    let pull_only = body["token"].as_str().unwrap().to_owned();
+    let pushed =
+        Client::new().post(server.url("/v2/team/app/blobs/uploads/")).bearer_auth(&pull_only).send().await.unwrap();
+    assert_eq!(pushed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        pushed.headers()[header::WWW_AUTHENTICATE],
+        format!(
+            "Bearer realm=\"{}/service/token\",service=\"{host}\",scope=\"repository:team/app:pull,push\",error=\"insufficient_scope\"",
+            server.base
+        )
+    );
+    let elsewhere =
+        Client::new().get(server.url("/v2/team/other/tags/list")).bearer_auth(&bearer).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED, "a scope for another repository");
+    let missing =
+        Client::new().post(server.url("/v2/nowhere/app/blobs/uploads/")).bearer_auth(&pull_only).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND, "no token helps where no project is");
+    assert_eq!(error_code(missing).await, "NAME_UNKNOWN");
+
+    // Anonymous tokens: public pulls only.
+    let (status, body) =
+        token(&Client::new(), &server, "scope=repository:open/x:pull,push&scope=repository:team/app:pull").await;
+    assert_eq!(status, StatusCode::OK);
+    let claims = claims_of(body["token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "");
+    assert_eq!(claims["access"][0]["actions"], json!(["pull"]));
+    assert_eq!(claims["access"][1]["actions"], json!([]));
+
+    // An administrator gets everything asked for; `*` means all registry actions.
+    let (_, body) = token(&common::admin_client(), &server, "scope=repository:team/app:*").await;
+    assert_eq!(claims_of(body["token"].as_str().unwrap())["access"][0]["actions"], json!(["pull", "push", "delete"]));
+
+    // Refusals.
+    let (status, body) = token(&common::client_as("guest", "wrong"), &server, "scope=repository:team/app:pull").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
+    let (status, _) = token(&guest_client, &server, "service=elsewhere.example&scope=repository:team/app:pull").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "tokens only for this registry");
+    // `docker login`: credentials and no scope.
+    let (status, body) = token(&guest_client, &server, &format!("service={host}&account=guest")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(claims_of(body["token"].as_str().unwrap())["access"], json!([]));
+
+    // The OAuth2 form.
+    let form = [
+        ("grant_type", "password"),
+        ("username", "guest"),
+        ("password", PASSWORD),
+        ("service", host.as_str()),
+        ("client_id", "berth-tests"),
+        ("scope", "repository:team/app:pull,push repository:open/x:pull"),
+    ];
+    let response = Client::new().post(server.url("/service/token")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "repository:team/app:pull repository:open/x:pull");
+    assert_eq!(body["token_type"], "Bearer");
+    let tags = Client::new()
+        .get(server.url("/v2/team/app/tags/list"))
+        .bearer_auth(body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.status(), StatusCode::OK);
+    let wrong = [("grant_type", "password"), ("username", "guest"), ("password", "nope")];
+    let response = Client::new().post(server.url("/service/token")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", "x")];
+    let response = Client::new().post(server.url("/service/token")).form(&refresh).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"], "unsupported_grant_type");
+    server.stop().await;
+}
+
+/// Forged, foreign, expired and unsigned tokens are all refused.
+async fn forged_tokens_are_refused(backend: Backend) {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use ring::{rand::SystemRandom, signature};
+
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    seed_image(&server, "team/app", "v1").await;
+    let host = host_of(&server);
+    let now = chrono::Utc::now().timestamp();
+    let claims = |aud: &str, exp: i64, name: &str| {
+        json!({
+            "iss": server.base, "sub": "admin", "aud": aud, "exp": exp, "nbf": now - 10, "iat": now - 10,
+            "jti": "test", "access": [{"type": "repository", "name": name, "actions": ["pull"]}],
+        })
+    };
+    let altered = |field: &str, value: Value| {
+        let mut altered = claims(&host, now + 300, "team/app");
+        altered[field] = value;
+        altered
+    };
+    // The real key, read from where every node reads it.
+    let stored: Vec<u8> = match &server.state.db {
+        app::core::db::Db::Sqlite(pool) => {
+            sqlx::query_scalar("SELECT private_key FROM signing_keys").fetch_one(pool).await.unwrap()
+        }
+        app::core::db::Db::Postgres(pool) => {
+            sqlx::query_scalar("SELECT private_key FROM signing_keys").fetch_one(pool).await.unwrap()
+        }
+    };
+    let real = EncodingKey::from_ec_der(&stored);
+    let foreign_pkcs8 =
+        signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .unwrap();
+    let foreign = EncodingKey::from_ec_der(foreign_pkcs8.as_ref());
+    let sign =
+        |claims: &Value, key: &EncodingKey| jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, key).unwrap();
+    let pull = |token: String| {
+        let url = server.url("/v2/team/app/manifests/v1");
+        async move { Client::new().get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+
+    let good = sign(&claims(&host, now + 300, "team/app"), &real);
+    assert_eq!(pull(good.clone()).await, StatusCode::OK, "the control: a well-formed token of our own");
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims(&host, now + 300, "team/app").to_string())
+    );
+    let mut tampered = good.clone();
+    tampered.replace_range(tampered.len() - 4.., "AAAA");
+    for (label, token) in [
+        ("signed by another key", sign(&claims(&host, now + 300, "team/app"), &foreign)),
+        ("alg none", unsigned),
+        ("another audience", sign(&claims("other.example", now + 300, "team/app"), &real)),
+        ("expired", sign(&claims(&host, now - 120, "team/app"), &real)),
+        ("another repository", sign(&claims(&host, now + 300, "team/else"), &real)),
+        ("another issuer", sign(&altered("iss", json!("https://elsewhere.example")), &real)),
+        ("not valid yet", sign(&altered("nbf", json!(now + 600)), &real)),
+        ("no subject", {
+            let mut unnamed = claims(&host, now + 300, "team/app");
+            unnamed.as_object_mut().unwrap().remove("sub");
+            sign(&unnamed, &real)
+        }),
+        ("tampered signature", tampered),
+        ("not a JWT", "garbage".to_owned()),
+    ] {
+        assert_eq!(pull(token).await, StatusCode::UNAUTHORIZED, "{label}");
+    }
+    server.stop().await;
+}
+
+on_both_databases!(
+    roles_follow_the_matrix_on_v2,
+    projects_bound_pushes_and_listings,
+    the_token_service_grants_only_what_is_allowed,
+    forged_tokens_are_refused,
+);
