@@ -1,8 +1,33 @@
 //! Credentials as presented in an `Authorization` header, read once for
-//! the registry API and the token service alike.
+//! the registry API and the token service alike, and checked against users
+//! or robot accounts.
 
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
+
+use app::core::{AppState, Result, access::Principal, robots::ROBOT_PREFIX};
+
+/// The principal a Basic username/secret pair signs in as: a robot account
+/// (`robot$…`, with its secret) or a user (with their password).
+pub async fn sign_in(state: &AppState, username: &str, secret: String) -> Result<Principal> {
+    if username.starts_with(ROBOT_PREFIX) {
+        return state.robots.authenticate(username, &secret).await.map(Principal::Robot);
+    }
+    state.auth.authenticate(username, secret).await.map(Principal::User)
+}
+
+/// The live principal a registry token names: tokens of a robot that was
+/// disabled, has expired or is gone stop working at once. `Ok(None)` for
+/// anonymous tokens; `Err(())` for a named account that is no longer usable.
+pub async fn token_principal(state: &AppState, subject: &str) -> Result<Result<Option<Principal>, ()>> {
+    if subject.is_empty() {
+        return Ok(Ok(None));
+    }
+    if subject.starts_with(ROBOT_PREFIX) {
+        return Ok(state.robots.find_usable(subject).await?.map(|robot| Some(Principal::Robot(robot))).ok_or(()));
+    }
+    Ok(state.auth.find_user(subject).await?.map(|user| Some(Principal::User(user))).ok_or(()))
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Presented {

@@ -16,7 +16,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::credentials::{Presented, presented};
+use crate::credentials::{Presented, presented, sign_in};
 use app::core::{
     AppState, Error,
     access::Principal,
@@ -47,8 +47,8 @@ async fn get_token(State(state): State<AppState>, headers: HeaderMap, RawQuery(q
         Presented::Bearer(_) | Presented::Malformed => {
             return token_error(StatusCode::UNAUTHORIZED, "send Basic credentials, or none for anonymous access");
         }
-        Presented::Basic { username, password } => match state.auth.authenticate(&username, password).await {
-            Ok(user) => Principal::User(user),
+        Presented::Basic { username, password } => match sign_in(&state, &username, password).await {
+            Ok(principal) => principal,
             Err(Error::InvalidCredentials) => {
                 return token_error(StatusCode::UNAUTHORIZED, "invalid username or password");
             }
@@ -120,8 +120,8 @@ async fn post_token(State(state): State<AppState>, body: Bytes) -> Response {
     let (Some(username), Some(password)) = (form.username, form.password) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required");
     };
-    let principal = match state.auth.authenticate(&username, password).await {
-        Ok(user) => Principal::User(user),
+    let principal = match sign_in(&state, &username, password).await {
+        Ok(principal) => principal,
         Err(Error::InvalidCredentials) => {
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");
         }

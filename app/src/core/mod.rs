@@ -10,6 +10,7 @@ pub mod events;
 pub mod projects;
 pub mod rbac;
 pub mod registry;
+pub mod robots;
 pub mod state;
 pub mod storage;
 pub mod system;

@@ -17,6 +17,7 @@ use crate::core::{
     events::EventRecorder,
     projects::ProjectService,
     registry::RegistryService,
+    robots::RobotService,
     storage::{self, BlobStore, StorageSettings},
     system::SystemService,
 };
@@ -60,6 +61,7 @@ pub struct AppState {
     pub auth: AuthService,
     pub access: AccessService,
     pub projects: ProjectService,
+    pub robots: RobotService,
     pub tokens: RegistryTokens,
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
@@ -95,6 +97,7 @@ impl AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
             registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
+            robots: RobotService::new(db.clone(), AccessService::new(db.clone())),
             access: AccessService::new(db.clone()),
             projects: ProjectService::new(db.clone()),
             tokens,

@@ -13,11 +13,11 @@ use app::core::{
     auth::tokens::Claims,
     rbac::Action,
     registry::names::RepoName,
-    users::User,
+    robots::ROBOT_PREFIX,
 };
 
 use super::error::{OciError, OciResult};
-use crate::credentials::{Presented, presented};
+use crate::credentials::{Presented, presented, sign_in, token_principal};
 
 /// The caller of one request, once its credentials checked out.
 #[derive(Clone, Debug)]
@@ -47,14 +47,21 @@ pub async fn identify(state: &AppState, headers: &HeaderMap) -> OciResult<Identi
     match presented(headers) {
         Presented::None => Ok(Identity::Anonymous),
         Presented::Bearer(token) => match state.tokens.verify(&token) {
+            // A robot's tokens die with it: checked on every request.
+            Ok(claims) if claims.sub.starts_with(ROBOT_PREFIX) => {
+                match token_principal(state, &claims.sub).await.map_err(OciError::internal)? {
+                    Ok(_) => Ok(Identity::Token(claims)),
+                    Err(()) => Err(unauthorized(state, None, "the robot account is disabled, expired or gone")),
+                }
+            }
             Ok(claims) => Ok(Identity::Token(claims)),
             Err(error) => {
                 tracing::debug!(%error, "refused a registry token");
                 Err(unauthorized(state, None, "the registry token is invalid or has expired"))
             }
         },
-        Presented::Basic { username, password } => match state.auth.authenticate(&username, password).await {
-            Ok(user) => Ok(Identity::Account(Principal::User(user))),
+        Presented::Basic { username, password } => match sign_in(state, &username, password).await {
+            Ok(principal) => Ok(Identity::Account(principal)),
             Err(app::core::Error::InvalidCredentials) => Err(unauthorized(state, None, "invalid username or password")),
             Err(other) => Err(OciError::internal(other)),
         },
@@ -93,8 +100,7 @@ pub async fn authorize(state: &AppState, identity: &Identity, need: Need<'_>) ->
             }
             // A signed-in caller learns whether a new token would help: not
             // when the project is missing or the account may not do this.
-            if let Some(user) = token_account(state, claims).await? {
-                let principal = Principal::User(user);
+            if let Some(principal) = token_account(state, claims).await? {
                 match decide(state, &principal, name, action).await? {
                     Decision::Allowed => {}
                     Decision::Denied => return Err(denied(&principal, name, action)),
@@ -139,7 +145,7 @@ pub async fn visibility(state: &AppState, identity: &Identity) -> OciResult<Visi
         Identity::Anonymous => Visibility::PublicOnly,
         Identity::Account(principal) => principal.visibility(),
         Identity::Token(claims) => match token_account(state, claims).await? {
-            Some(user) => Principal::User(user).visibility(),
+            Some(principal) => principal.visibility(),
             None => Visibility::PublicOnly,
         },
     })
@@ -152,12 +158,10 @@ async fn decide(state: &AppState, principal: &Principal, name: &RepoName, action
     state.access.decide(principal, project, action).await.map_err(OciError::internal)
 }
 
-/// The account a token was issued to (`None` for anonymous tokens).
-async fn token_account(state: &AppState, claims: &Claims) -> OciResult<Option<User>> {
-    if claims.sub.is_empty() {
-        return Ok(None);
-    }
-    state.auth.find_user(&claims.sub).await.map_err(OciError::internal)
+/// The account a token was issued to (`None` for anonymous tokens and
+/// accounts that are gone).
+async fn token_account(state: &AppState, claims: &Claims) -> OciResult<Option<Principal>> {
+    Ok(token_principal(state, &claims.sub).await.map_err(OciError::internal)?.ok().flatten())
 }
 
 fn denied(principal: &Principal, name: &RepoName, action: Action) -> OciError {

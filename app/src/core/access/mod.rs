@@ -6,13 +6,14 @@
 
 mod repository;
 
-pub(crate) use repository::visible_to_user_sql;
+pub(crate) use repository::visibility_sql;
 
 use crate::core::{
     Result,
     auth::tokens::{AccessEntry, Scope},
     db::Db,
     rbac::{self, Action, ProjectFacts, Subject},
+    robots::{Robot, RobotId},
     users::{User, UserId},
 };
 use repository::AccessRepository;
@@ -22,6 +23,7 @@ use repository::AccessRepository;
 pub enum Principal {
     Anonymous,
     User(User),
+    Robot(Robot),
 }
 
 impl Principal {
@@ -30,6 +32,7 @@ impl Principal {
         match self {
             Principal::Anonymous => None,
             Principal::User(user) => Some(user.username.as_str()),
+            Principal::Robot(robot) => Some(robot.name.as_str()),
         }
     }
 
@@ -43,6 +46,7 @@ impl Principal {
             Principal::Anonymous => Visibility::PublicOnly,
             Principal::User(user) if user.is_admin => Visibility::All,
             Principal::User(user) => Visibility::MemberOrPublic(user.id),
+            Principal::Robot(robot) => Visibility::GrantedOrPublic(robot.id),
         }
     }
 }
@@ -54,16 +58,19 @@ pub enum Visibility {
     PublicOnly,
     /// Public projects and those the user is a member of (directly or through a group).
     MemberOrPublic(UserId),
+    /// Public projects and those the robot may pull from.
+    GrantedOrPublic(RobotId),
 }
 
 impl Visibility {
-    /// The two SQL parameters listings filter on: "public only" and "member
-    /// or public", each `NULL` when it does not apply.
-    pub(crate) fn sql_params(self) -> (Option<bool>, Option<i64>) {
+    /// The three SQL parameters of [`visibility_sql`]: "public only", "member
+    /// or public" and "granted or public", each `NULL` when it does not apply.
+    pub(crate) fn sql_params(self) -> (Option<bool>, Option<i64>, Option<i64>) {
         match self {
-            Visibility::All => (None, None),
-            Visibility::PublicOnly => (Some(true), None),
-            Visibility::MemberOrPublic(user) => (None, Some(user.0)),
+            Visibility::All => (None, None, None),
+            Visibility::PublicOnly => (Some(true), None, None),
+            Visibility::MemberOrPublic(user) => (None, Some(user.0), None),
+            Visibility::GrantedOrPublic(robot) => (None, None, Some(robot.0)),
         }
     }
 }
@@ -165,6 +172,11 @@ impl AccessService {
                 .project_facts_and_role(project, user.id)
                 .await?
                 .map(|(facts, role)| (facts, Subject::User { system_admin: false, role }))),
+            Principal::Robot(robot) => Ok(self
+                .repository
+                .project_facts_and_grants(project, robot.id)
+                .await?
+                .map(|(facts, granted)| (facts, Subject::Robot { granted }))),
         }
     }
 }

@@ -4,19 +4,27 @@ use crate::{
     core::{
         Result,
         db::Db,
-        rbac::{ProjectFacts, Role},
+        rbac::{Action, ProjectFacts, Role},
+        robots::RobotId,
         users::UserId,
     },
     on_db,
 };
 
-/// An SQL condition on a `projects p` row: public, or `$N` is a member of it
-/// (directly or through one of their groups).
-pub(crate) fn visible_to_user_sql(param: usize) -> String {
+/// The SQL condition on a `projects p` row that a [`super::Visibility`]
+/// stands for, over three parameters starting at `$first` (bind
+/// [`super::Visibility::sql_params`] there): public only; public or the
+/// user is a member (directly or through a group); public or the robot may
+/// pull there.
+pub(crate) fn visibility_sql(first: usize) -> String {
+    let (public, user, robot) = (first, first + 1, first + 2);
     format!(
-        "(p.public OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id \
-         AND (m.user_id = ${param} OR m.group_id IN \
-         (SELECT g.group_id FROM user_group_memberships g WHERE g.user_id = ${param}))))"
+        "(${public} IS NULL OR p.public = ${public}) \
+         AND (${user} IS NULL OR p.public OR EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = p.id \
+              AND (m.user_id = ${user} OR m.group_id IN \
+              (SELECT g.group_id FROM user_group_memberships g WHERE g.user_id = ${user})))) \
+         AND (${robot} IS NULL OR p.public OR EXISTS (SELECT 1 FROM robot_permissions rp WHERE rp.robot_id = ${robot} \
+              AND (rp.project_id = p.id OR rp.project_id IS NULL) AND rp.can_pull))"
     )
 }
 
@@ -57,5 +65,33 @@ impl AccessRepository {
         };
         let role = rows.iter().filter_map(|(_, role)| role.as_deref().and_then(Role::parse)).max();
         Ok(Some((ProjectFacts { public: *public }, role)))
+    }
+
+    /// The project's facts and what the robot was granted there (directly or
+    /// through an all-projects permission); `None` when there is no such project.
+    pub async fn project_facts_and_grants(
+        &self,
+        project: &str,
+        robot: RobotId,
+    ) -> Result<Option<(ProjectFacts, Vec<Action>)>> {
+        const SQL: &str = "SELECT p.public, rp.can_pull, rp.can_push, rp.can_delete FROM projects p \
+             LEFT JOIN robot_permissions rp ON rp.robot_id = $2 AND (rp.project_id = p.id OR rp.project_id IS NULL) \
+             WHERE p.name = $1";
+        type Row = (bool, Option<bool>, Option<bool>, Option<bool>);
+        let rows: Vec<Row> = on_db!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(project).bind(robot.0).fetch_all(pool).await
+        })?;
+        let Some((public, ..)) = rows.first() else {
+            return Ok(None);
+        };
+        let mut granted = Vec::new();
+        for (_, pull, push, delete) in &rows {
+            for (has, action) in [(pull, Action::Pull), (push, Action::Push), (delete, Action::DeleteArtifact)] {
+                if *has == Some(true) && !granted.contains(&action) {
+                    granted.push(action);
+                }
+            }
+        }
+        Ok(Some((ProjectFacts { public: *public }, granted)))
     }
 }

@@ -6,7 +6,7 @@ use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName};
 use crate::{
     core::{
         Error, Result,
-        access::{Visibility, visible_to_user_sql},
+        access::{Visibility, visibility_sql},
         db::Db,
         rbac::Role,
         users::{UserId, Username},
@@ -98,33 +98,35 @@ impl ProjectRepository {
     }
 
     pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<(Vec<Project>, i64)> {
-        let (public_only, member) = visibility.sql_params();
-        let public = match (options.public, public_only) {
-            (Some(false), Some(true)) => return Ok((Vec::new(), 0)),
-            (wanted, only) => wanted.or(only),
-        };
-        // $1 prefix, $2 public or not, $3 the user whose view this is (each NULL for "any").
+        let (public_only, member, robot) = visibility.sql_params();
+        if options.public == Some(false) && public_only == Some(true) {
+            return Ok((Vec::new(), 0));
+        }
+        // $1 name prefix and $2 public or not (NULL for "any"), then the viewer's visibility.
         let filter = format!(
-            "($1 IS NULL OR substr(p.name, 1, length($1)) = $1) AND ($2 IS NULL OR p.public = $2) \
-             AND ($3 IS NULL OR {})",
-            visible_to_user_sql(3)
+            "($1 IS NULL OR substr(p.name, 1, length($1)) = $1) AND ($2 IS NULL OR p.public = $2) AND {}",
+            visibility_sql(3)
         );
         let page_sql =
-            format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} ORDER BY p.name LIMIT $4 OFFSET $5");
+            format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} ORDER BY p.name LIMIT $6 OFFSET $7");
         let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {filter}");
         let (rows, total) = on_db!(&self.db, pool => {
             let rows = sqlx::query_as::<_, ProjectRow>(&page_sql)
                 .bind(options.name_prefix)
-                .bind(public)
+                .bind(options.public)
+                .bind(public_only)
                 .bind(member)
+                .bind(robot)
                 .bind(i64::from(options.limit))
                 .bind(i64::from(options.offset))
                 .fetch_all(pool)
                 .await?;
             let total: i64 = sqlx::query_scalar(&count_sql)
                 .bind(options.name_prefix)
-                .bind(public)
+                .bind(options.public)
+                .bind(public_only)
                 .bind(member)
+                .bind(robot)
                 .fetch_one(pool)
                 .await?;
             Ok::<_, sqlx::Error>((rows, total))

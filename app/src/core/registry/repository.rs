@@ -7,7 +7,7 @@ use super::{digest::Digest, names::RepoName};
 use crate::{
     core::{
         Result,
-        access::{Visibility, visible_to_user_sql},
+        access::{Visibility, visibility_sql},
         db::Db,
         storage::UploadId,
     },
@@ -331,11 +331,11 @@ impl RegistryRepository {
     /// Names of the repositories `visibility` shows, in byte order after
     /// `page.last` (plus one, as for tags).
     pub async fn list_repositories(&self, page: &ListPage<'_>, visibility: Visibility) -> Result<Vec<String>> {
-        let (public_only, member) = visibility.sql_params();
+        let (public_only, member, robot) = visibility.sql_params();
         let sql = format!(
             "SELECT r.name FROM repositories r JOIN projects p ON p.id = r.project_id \
-             WHERE r.name > $1 AND ($3 IS NULL OR p.public = $3) AND ($4 IS NULL OR {}) ORDER BY r.name LIMIT $2",
-            visible_to_user_sql(4)
+             WHERE r.name > $1 AND {} ORDER BY r.name LIMIT $2",
+            visibility_sql(3)
         );
         let names = on_db!(&self.db, pool => {
             sqlx::query_scalar(&sql)
@@ -343,6 +343,7 @@ impl RegistryRepository {
                 .bind(page.fetch_limit())
                 .bind(public_only)
                 .bind(member)
+                .bind(robot)
                 .fetch_all(pool)
                 .await
         })?;

@@ -1,0 +1,247 @@
+//! Robot accounts: credentials for pipelines and replication, named
+//! `robot$<project>+<name>` (a project robot, working in its one project) or
+//! `robot$<name>` (a system robot, with permissions in chosen projects or in
+//! all of them). Each holds explicit registry permissions and can never do
+//! more; its secret is shown once and can be refreshed; a disabled or
+//! expired robot is refused at once. Managing robots is itself a
+//! permission: `manage_robots` in the project, or system administrator.
+
+mod repository;
+
+pub use repository::RobotRepository;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{Rng, distributions::Alphanumeric, rngs::OsRng};
+use sha2::{Digest, Sha256};
+
+use crate::core::{
+    Error, Result,
+    access::{AccessService, Decision, Principal},
+    db::Db,
+    projects::ProjectName,
+    rbac::Action,
+};
+
+/// What every robot's login name starts with (users may not use `$`).
+pub const ROBOT_PREFIX: &str = "robot$";
+
+/// A robot's database id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RobotId(pub i64);
+
+/// Registry permissions in one project, or in every project (`project: None`,
+/// system robots only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RobotPermission {
+    pub project: Option<String>,
+    pub actions: Vec<Action>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Robot {
+    pub id: RobotId,
+    /// The full login name.
+    pub name: String,
+    pub description: String,
+    /// The project of a project robot; `None` for system robots.
+    pub project: Option<String>,
+    pub disabled: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub permissions: Vec<RobotPermission>,
+}
+
+impl Robot {
+    /// Neither disabled nor expired.
+    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
+        !self.disabled && self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// A robot to create.
+#[derive(Clone, Debug)]
+pub struct NewRobot<'a> {
+    /// The short name (`ci` in `robot$team+ci`).
+    pub name: &'a str,
+    pub description: &'a str,
+    /// `Some(project)` for a project robot, `None` for a system robot.
+    pub project: Option<&'a str>,
+    /// Days until it expires; `None` for never.
+    pub expires_in_days: Option<u32>,
+    pub permissions: Vec<RobotPermission>,
+}
+
+/// A new robot and its secret, which is never shown again.
+#[derive(Clone, Debug)]
+pub struct CreatedRobot {
+    pub robot: Robot,
+    pub secret: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct RobotService {
+    repository: RobotRepository,
+    access: AccessService,
+}
+
+impl RobotService {
+    pub fn new(db: Db, access: AccessService) -> Self {
+        Self { repository: RobotRepository::new(db), access }
+    }
+
+    /// Creates a robot. The actor needs `manage_robots` in the project (a
+    /// project robot) or to be a system administrator (a system robot), and
+    /// may only grant registry actions they may do themselves.
+    pub async fn create(&self, actor: &Principal, new: NewRobot<'_>) -> Result<CreatedRobot> {
+        let short = ProjectName::parse(new.name).map_err(|message| Error::invalid("name", message))?;
+        if new.expires_in_days == Some(0) {
+            return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)"));
+        }
+        if new.permissions.is_empty() {
+            return Err(Error::invalid("permissions", "a robot needs at least one permission"));
+        }
+        let name = match new.project {
+            Some(project) => {
+                self.require_manage(actor, project).await?;
+                for permission in &new.permissions {
+                    if permission.project.as_deref() != Some(project) {
+                        return Err(Error::invalid(
+                            "permissions",
+                            format!("a robot of {project} works only in {project}"),
+                        ));
+                    }
+                }
+                format!("{ROBOT_PREFIX}{project}+{short}")
+            }
+            None => {
+                if !actor.is_system_admin() {
+                    return Err(Error::Forbidden("only system administrators create system robots".into()));
+                }
+                format!("{ROBOT_PREFIX}{short}")
+            }
+        };
+        for permission in &new.permissions {
+            if permission.actions.is_empty() {
+                return Err(Error::invalid("permissions", "each permission needs at least one action"));
+            }
+            if let Some(action) = permission.actions.iter().find(|a| !Action::ROBOT_GRANTABLE.contains(a)) {
+                return Err(Error::invalid("permissions", format!("robots cannot be granted {action}")));
+            }
+            if let Some(project) = &permission.project {
+                for action in &permission.actions {
+                    match self.access.decide(actor, project, *action).await? {
+                        Decision::Allowed => {}
+                        Decision::Denied => {
+                            return Err(Error::Forbidden(format!(
+                                "granting {action} in {project}, which you may not do"
+                            )));
+                        }
+                        Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
+                    }
+                }
+            }
+        }
+        let now = Utc::now();
+        let expires_at = new.expires_in_days.map(|days| now + Duration::days(i64::from(days)));
+        let secret = generate_secret();
+        let secret_hash = hash_secret(&secret);
+        let created = self
+            .repository
+            .create(repository::InsertRobot {
+                name: &name,
+                description: new.description,
+                project: new.project,
+                expires_at,
+                secret_hash: &secret_hash,
+                created_by: actor.name().unwrap_or_default(),
+                permissions: &new.permissions,
+                now,
+            })
+            .await?;
+        let Some(id) = created else {
+            return Err(Error::Conflict(format!("a robot named {name} already exists")));
+        };
+        let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
+        Ok(CreatedRobot { robot, secret })
+    }
+
+    /// The robots of a project (with `manage_robots` there), or the system
+    /// robots (`project: None`, system administrators).
+    pub async fn list(&self, actor: &Principal, project: Option<&str>) -> Result<Vec<Robot>> {
+        match project {
+            Some(project) => self.require_manage(actor, project).await?,
+            None if actor.is_system_admin() => {}
+            None => return Err(Error::Forbidden("only system administrators list system robots".into())),
+        }
+        self.repository.list(project).await
+    }
+
+    /// Replaces the secret; the old one stops working at once.
+    pub async fn refresh_secret(&self, actor: &Principal, name: &str) -> Result<String> {
+        let robot = self.require_managed(actor, name).await?;
+        let secret = generate_secret();
+        self.repository.set_secret(robot.id, &hash_secret(&secret), Utc::now()).await?;
+        Ok(secret)
+    }
+
+    pub async fn set_disabled(&self, actor: &Principal, name: &str, disabled: bool) -> Result<()> {
+        let robot = self.require_managed(actor, name).await?;
+        self.repository.set_disabled(robot.id, disabled, Utc::now()).await
+    }
+
+    pub async fn delete(&self, actor: &Principal, name: &str) -> Result<()> {
+        let robot = self.require_managed(actor, name).await?;
+        self.repository.delete(robot.id).await
+    }
+
+    /// The robot a name/secret pair belongs to, if it is usable now.
+    pub async fn authenticate(&self, name: &str, secret: &str) -> Result<Robot> {
+        let found = self.repository.find_with_secret(name).await?;
+        let now = Utc::now();
+        match found {
+            // Secrets are long random strings: a fast digest is enough, and
+            // comparing digests leaks nothing usable about the secret.
+            Some((robot, stored)) if stored == hash_secret(secret) && robot.is_usable(now) => Ok(robot),
+            _ => Err(Error::InvalidCredentials),
+        }
+    }
+
+    /// The robot of that name when it exists and is usable now (registry
+    /// tokens issued to it die with it).
+    pub async fn find_usable(&self, name: &str) -> Result<Option<Robot>> {
+        let found = self.repository.find_with_secret(name).await?;
+        Ok(found.map(|(robot, _)| robot).filter(|robot| robot.is_usable(Utc::now())))
+    }
+
+    async fn require_manage(&self, actor: &Principal, project: &str) -> Result<()> {
+        match self.access.decide(actor, project, Action::ManageRobots).await? {
+            Decision::Allowed => Ok(()),
+            Decision::Denied => Err(Error::Forbidden(format!("managing robots of {project}"))),
+            Decision::NoSuchProject => Err(Error::NotFound(format!("project {project}"))),
+        }
+    }
+
+    async fn require_managed(&self, actor: &Principal, name: &str) -> Result<Robot> {
+        let robot = self
+            .repository
+            .find_with_secret(name)
+            .await?
+            .map(|(robot, _)| robot)
+            .ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
+        match &robot.project {
+            Some(project) => self.require_manage(actor, project).await?,
+            None if actor.is_system_admin() => {}
+            None => return Err(Error::Forbidden("only system administrators manage system robots".into())),
+        }
+        Ok(robot)
+    }
+}
+
+fn generate_secret() -> String {
+    OsRng.sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}

@@ -1,0 +1,211 @@
+//! All SQL touching robot accounts and their permissions.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{Robot, RobotId, RobotPermission};
+use crate::{
+    core::{Result, db::Db, rbac::Action},
+    on_db,
+};
+
+pub struct InsertRobot<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub project: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub secret_hash: &'a str,
+    pub created_by: &'a str,
+    pub permissions: &'a [RobotPermission],
+    pub now: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RobotRow {
+    id: i64,
+    name: String,
+    description: String,
+    project: Option<String>,
+    disabled: bool,
+    expires_at: Option<DateTime<Utc>>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    secret_hash: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PermissionRow {
+    robot_id: i64,
+    project: Option<String>,
+    can_pull: bool,
+    can_push: bool,
+    can_delete: bool,
+}
+
+const ROBOT_SELECT: &str = "SELECT r.id, r.name, r.description, p.name AS project, r.disabled, r.expires_at, \
+     r.created_by, r.created_at, r.secret_hash FROM robots r LEFT JOIN projects p ON p.id = r.project_id";
+
+#[derive(Clone, Debug)]
+pub struct RobotRepository {
+    db: Db,
+}
+
+impl RobotRepository {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Stores a robot and its permissions in one transaction; `None` when
+    /// the name is taken.
+    pub async fn create(&self, new: InsertRobot<'_>) -> Result<Option<RobotId>> {
+        const ROBOT: &str = "INSERT INTO robots (name, description, project_id, secret_hash, expires_at, created_by, created_at, updated_at) \
+             VALUES ($1, $2, (SELECT id FROM projects WHERE name = $3), $4, $5, $6, $7, $7) \
+             ON CONFLICT (name) DO NOTHING RETURNING id";
+        const IN_PROJECT: &str = "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
+             SELECT $1, p.id, $3, $4, $5 FROM projects p WHERE p.name = $2";
+        const EVERYWHERE: &str = "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
+             VALUES ($1, NULL, $2, $3, $4)";
+        let id: Option<i64> = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(ROBOT)
+                .bind(new.name)
+                .bind(new.description)
+                .bind(new.project)
+                .bind(new.secret_hash)
+                .bind(new.expires_at)
+                .bind(new.created_by)
+                .bind(new.now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(id) = id else {
+                return Ok::<_, sqlx::Error>(None);
+            };
+            for permission in new.permissions {
+                let has = |action| permission.actions.contains(&action);
+                let (pull, push, delete) = (has(Action::Pull), has(Action::Push), has(Action::DeleteArtifact));
+                match &permission.project {
+                    Some(project) => {
+                        sqlx::query(IN_PROJECT)
+                            .bind(id).bind(project).bind(pull).bind(push).bind(delete)
+                            .execute(&mut *tx).await?;
+                    }
+                    None => {
+                        sqlx::query(EVERYWHERE).bind(id).bind(pull).bind(push).bind(delete).execute(&mut *tx).await?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(Some(id))
+        }.await)?;
+        Ok(id.map(RobotId))
+    }
+
+    pub async fn find(&self, id: RobotId) -> Result<Option<Robot>> {
+        let sql = format!("{ROBOT_SELECT} WHERE r.id = $1");
+        let row = on_db!(&self.db, pool => sqlx::query_as::<_, RobotRow>(&sql).bind(id.0).fetch_optional(pool).await)?;
+        Ok(self.with_permissions(row.into_iter().collect()).await?.pop().map(|(robot, _)| robot))
+    }
+
+    /// The robot and its stored secret digest.
+    pub async fn find_with_secret(&self, name: &str) -> Result<Option<(Robot, String)>> {
+        let sql = format!("{ROBOT_SELECT} WHERE r.name = $1");
+        let row = on_db!(&self.db, pool => sqlx::query_as::<_, RobotRow>(&sql).bind(name).fetch_optional(pool).await)?;
+        Ok(self.with_permissions(row.into_iter().collect()).await?.pop())
+    }
+
+    /// A project's robots, or the system robots (`None`), by name.
+    pub async fn list(&self, project: Option<&str>) -> Result<Vec<Robot>> {
+        let rows = match project {
+            Some(project) => {
+                let sql = format!("{ROBOT_SELECT} WHERE p.name = $1 ORDER BY r.name");
+                on_db!(&self.db, pool => sqlx::query_as::<_, RobotRow>(&sql).bind(project).fetch_all(pool).await)?
+            }
+            None => {
+                let sql = format!("{ROBOT_SELECT} WHERE r.project_id IS NULL ORDER BY r.name");
+                on_db!(&self.db, pool => sqlx::query_as::<_, RobotRow>(&sql).fetch_all(pool).await)?
+            }
+        };
+        Ok(self.with_permissions(rows).await?.into_iter().map(|(robot, _)| robot).collect())
+    }
+
+    pub async fn set_secret(&self, id: RobotId, secret_hash: &str, now: DateTime<Utc>) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE robots SET secret_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(secret_hash)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn set_disabled(&self, id: RobotId, disabled: bool, now: DateTime<Utc>) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE robots SET disabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(disabled)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn delete(&self, id: RobotId) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM robots WHERE id = $1").bind(id.0).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Attaches every robot's permissions, in one query for all of them.
+    async fn with_permissions(&self, rows: Vec<RobotRow>) -> Result<Vec<(Robot, String)>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=rows.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT rp.robot_id, p.name AS project, rp.can_pull, rp.can_push, rp.can_delete \
+             FROM robot_permissions rp LEFT JOIN projects p ON p.id = rp.project_id \
+             WHERE rp.robot_id IN ({}) ORDER BY p.name",
+            placeholders.join(", ")
+        );
+        let permissions: Vec<PermissionRow> = on_db!(&self.db, pool => {
+            let mut query = sqlx::query_as::<_, PermissionRow>(&sql);
+            for row in &rows {
+                query = query.bind(row.id);
+            }
+            query.fetch_all(pool).await
+        })?;
+        let mut by_robot: HashMap<i64, Vec<RobotPermission>> = HashMap::new();
+        for p in permissions {
+            let actions =
+                [(p.can_pull, Action::Pull), (p.can_push, Action::Push), (p.can_delete, Action::DeleteArtifact)]
+                    .into_iter()
+                    .filter_map(|(granted, action)| granted.then_some(action))
+                    .collect();
+            by_robot.entry(p.robot_id).or_default().push(RobotPermission { project: p.project, actions });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let robot = Robot {
+                    id: RobotId(row.id),
+                    permissions: by_robot.remove(&row.id).unwrap_or_default(),
+                    name: row.name,
+                    description: row.description,
+                    project: row.project,
+                    disabled: row.disabled,
+                    expires_at: row.expires_at,
+                    created_by: row.created_by,
+                    created_at: row.created_at,
+                };
+                (robot, row.secret_hash)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,33 @@
+-- Robot accounts: non-human credentials for CI and replication. A project
+-- robot works in its one project; a system robot may hold permissions in
+-- several projects or in all of them (project_id NULL). Secrets are random
+-- and long, so a SHA-256 digest of them is what is stored.
+
+CREATE TABLE robots (
+    id          BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The full login name: robot$<project>+<name> or robot$<name>.
+    name        TEXT        NOT NULL,
+    description TEXT        NOT NULL DEFAULT '',
+    -- The project of a project robot; NULL for system robots.
+    project_id  BIGINT      REFERENCES projects (id) ON DELETE CASCADE,
+    secret_hash TEXT        NOT NULL,
+    disabled    BOOLEAN     NOT NULL DEFAULT FALSE,
+    -- NULL: never expires.
+    expires_at  TIMESTAMPTZ,
+    created_by  TEXT        NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    CONSTRAINT robots_name_key UNIQUE (name)
+);
+CREATE INDEX robots_project_idx ON robots (project_id);
+
+CREATE TABLE robot_permissions (
+    robot_id   BIGINT  NOT NULL REFERENCES robots (id) ON DELETE CASCADE,
+    -- NULL: every project (system robots only).
+    project_id BIGINT  REFERENCES projects (id) ON DELETE CASCADE,
+    can_pull   BOOLEAN NOT NULL DEFAULT FALSE,
+    can_push   BOOLEAN NOT NULL DEFAULT FALSE,
+    can_delete BOOLEAN NOT NULL DEFAULT FALSE,
+    CONSTRAINT robot_permissions_key UNIQUE (robot_id, project_id)
+);
+CREATE INDEX robot_permissions_project_idx ON robot_permissions (project_id);
