@@ -46,6 +46,7 @@ keys! {
     "log_format", "BERTH_LOG_FORMAT", "log-format", false, "text or json [default: text]";
     "log_level", "BERTH_LOG_LEVEL", "log-level", false, "tracing filter, e.g. info or berth=debug,info [default: info]";
     "site_root", "BERTH_SITE_ROOT", "site-root", false, "Directory with the portal's built assets (pkg/) [default: $LEPTOS_SITE_ROOT or target/site]";
+    "audit_retention_days", "BERTH_AUDIT_RETENTION_DAYS", "audit-retention-days", false, "Audit log entries older than this are deleted; 0 keeps them forever [default: 0]";
     "token_expiry_minutes", "BERTH_TOKEN_EXPIRY_MINUTES", "token-expiry-minutes", false, "Lifetime of a registry token from /service/token [default: 30]";
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
@@ -120,6 +121,8 @@ pub struct Config {
     pub storage: StorageSettings,
     pub upload_expiry: Duration,
     pub token_expiry: Duration,
+    /// `None`: keep the audit log forever.
+    pub audit_retention: Option<Duration>,
     /// Where each key's value came from, for `berth config`.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -226,6 +229,9 @@ impl Sources {
         let site_root = self.take("site_root", o, non_empty_path)?;
         let upload_expiry_hours = self.take("upload_expiry_hours", o, positive_number)?;
         let token_minutes = self.take("token_expiry_minutes", o, positive_number)?;
+        let retention_days = self.take("audit_retention_days", o, |s| {
+            s.trim().parse::<u64>().map_err(|_| "expected a whole number of days (0 keeps everything)".to_owned())
+        })?;
         let storage_kind = self.take("storage", o, |s| match s.trim() {
             "filesystem" => Ok(false),
             "s3" => Ok(true),
@@ -297,6 +303,9 @@ impl Sources {
             storage,
             upload_expiry: Duration::from_secs(60 * 60 * upload_expiry_hours.unwrap_or(24)),
             token_expiry: Duration::from_secs(60 * token_minutes.unwrap_or(30)),
+            audit_retention: retention_days
+                .filter(|days| *days > 0)
+                .map(|days| Duration::from_secs(days * 24 * 60 * 60)),
             origins,
         })
     }
@@ -318,7 +327,7 @@ impl Config {
             StorageSettings::Filesystem { .. } => None,
         };
         let storage = if s3.is_some() { "s3" } else { "filesystem" };
-        let values: [(&str, Option<String>); 23] = [
+        let values: [(&str, Option<String>); 24] = [
             ("listen", Some(self.listen.to_string())),
             ("data_dir", Some(self.data_dir.display().to_string())),
             ("database_url", Some(redact_url(&self.database_url))),
@@ -332,6 +341,7 @@ impl Config {
             ("log_format", Some(if self.log_format == LogFormat::Json { "json" } else { "text" }.to_owned())),
             ("log_level", Some(self.log_level.clone())),
             ("site_root", Some(self.site_root.display().to_string())),
+            ("audit_retention_days", Some(self.audit_retention.map_or(0, |d| d.as_secs() / 86_400).to_string())),
             ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
             ("storage", Some(storage.to_owned())),

@@ -5,15 +5,28 @@
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use app::core::{AppState, Result, access::Principal, robots::ROBOT_PREFIX};
+use app::core::{AppState, Error, Result, access::Principal, events::Caller, robots::ROBOT_PREFIX};
 
 /// The principal a Basic username/secret pair signs in as: a robot account
-/// (`robot$…`, with its secret) or a user (with their password).
-pub async fn sign_in(state: &AppState, username: &str, secret: String) -> Result<Principal> {
-    if username.starts_with(ROBOT_PREFIX) {
-        return state.robots.authenticate(username, &secret).await.map(Principal::Robot);
+/// (`robot$…`, with its secret) or a user (with their password). Refusals
+/// go to the audit log, naming the way in (`through`) and the address.
+pub async fn sign_in(
+    state: &AppState,
+    username: &str,
+    secret: String,
+    client_addr: Option<&str>,
+    through: &str,
+) -> Result<Principal> {
+    let signed_in = if username.starts_with(ROBOT_PREFIX) {
+        state.robots.authenticate(username, &secret).await.map(Principal::Robot)
+    } else {
+        state.auth.authenticate(username, secret).await.map(Principal::User)
+    };
+    if let Err(error @ Error::InvalidCredentials) = &signed_in {
+        let caller = Caller { actor: Some(username.to_owned()), client_addr: client_addr.map(str::to_owned) };
+        state.auth.record_login(&caller, through, Some(error)).await;
     }
-    state.auth.authenticate(username, secret).await.map(Principal::User)
+    signed_in
 }
 
 /// The live principal a registry token names: tokens of a robot that was

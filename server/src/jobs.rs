@@ -22,8 +22,9 @@ impl Drop for Jobs {
     }
 }
 
-/// Starts the node's background jobs.
-pub fn start(state: &AppState, upload_expiry: Duration) -> Jobs {
+/// Starts the node's background jobs: cleanup of abandoned uploads, and
+/// (when a retention is set) pruning of the audit log.
+pub fn start(state: &AppState, upload_expiry: Duration, audit_retention: Option<Duration>) -> Jobs {
     let registry = state.registry.clone();
     let cleanup = tokio::spawn(async move {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_CLEANUP, CLEANUP_INTERVAL);
@@ -36,5 +37,22 @@ pub fn start(state: &AppState, upload_expiry: Duration) -> Jobs {
             }
         }
     });
-    Jobs(vec![cleanup])
+    let mut jobs = vec![cleanup];
+    if let Some(retention) = audit_retention {
+        let audit = state.audit.clone();
+        jobs.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_CLEANUP, CLEANUP_INTERVAL);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Ok(retention) = chrono::Duration::from_std(retention) else { return };
+                match audit.delete_before(chrono::Utc::now() - retention).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, "pruned the audit log"),
+                    Err(error) => tracing::warn!(%error, "pruning the audit log failed; trying again later"),
+                }
+            }
+        }));
+    }
+    Jobs(jobs)
 }

@@ -98,7 +98,7 @@ pub async fn serve(
             handle.graceful_shutdown(Some(grace));
         }
     });
-    let jobs = jobs::start(&berth.state, config.upload_expiry);
+    let jobs = jobs::start(&berth.state, config.upload_expiry, config.audit_retention);
     let service = berth.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = match &config.tls {
         Some(tls) => {

@@ -6,10 +6,12 @@
 //! OAuth2 `POST` form (containerd, newer clients; password grant only —
 //! refresh tokens are not issued).
 
+use std::net::SocketAddr;
+
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{RawQuery, State},
+    extract::{ConnectInfo, RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -21,6 +23,7 @@ use app::core::{
     AppState, Error,
     access::Principal,
     auth::tokens::{AccessEntry, IssuedToken, Scope},
+    events::Caller,
 };
 
 pub fn router() -> Router<AppState> {
@@ -36,7 +39,13 @@ struct TokenResponse {
 }
 
 /// `GET /service/token?service=…&scope=…[&scope=…]` with optional Basic credentials.
-async fn get_token(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+async fn get_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let client_addr = peer.ip().to_string();
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     if let Some(error) = wrong_service(&state, params.iter().find(|(k, _)| k == "service").map(|(_, v)| v.as_str())) {
@@ -47,15 +56,22 @@ async fn get_token(State(state): State<AppState>, headers: HeaderMap, RawQuery(q
         Presented::Bearer(_) | Presented::Malformed => {
             return token_error(StatusCode::UNAUTHORIZED, "send Basic credentials, or none for anonymous access");
         }
-        Presented::Basic { username, password } => match sign_in(&state, &username, password).await {
-            Ok(principal) => principal,
-            Err(Error::InvalidCredentials) => {
-                return token_error(StatusCode::UNAUTHORIZED, "invalid username or password");
+        Presented::Basic { username, password } => {
+            match sign_in(&state, &username, password, Some(&client_addr), "token service").await {
+                Ok(principal) => principal,
+                Err(Error::InvalidCredentials) => {
+                    return token_error(StatusCode::UNAUTHORIZED, "invalid username or password");
+                }
+                Err(error) => return internal(error),
             }
-            Err(error) => return internal(error),
-        },
+        }
     };
     let scopes = scopes(params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
+    // Credentials without a scope: what `docker login` sends to check them.
+    if scopes.is_empty() && principal != Principal::Anonymous {
+        let caller = Caller { actor: principal.name().map(str::to_owned), client_addr: Some(client_addr.clone()) };
+        state.auth.record_login(&caller, "token service", None).await;
+    }
     match issue(&state, &principal, &scopes).await {
         Ok((issued, _)) => Json(TokenResponse {
             token: issued.token.clone(),
@@ -109,7 +125,11 @@ struct OAuthResponse {
 }
 
 /// `POST /service/token` with `grant_type=password` (OAuth2 form).
-async fn post_token(State(state): State<AppState>, body: Bytes) -> Response {
+async fn post_token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> Response {
     let form = OAuthForm::parse(&body);
     if let Some(error) = wrong_service(&state, form.service.as_deref()) {
         return error;
@@ -120,7 +140,7 @@ async fn post_token(State(state): State<AppState>, body: Bytes) -> Response {
     let (Some(username), Some(password)) = (form.username, form.password) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required");
     };
-    let principal = match sign_in(&state, &username, password).await {
+    let principal = match sign_in(&state, &username, password, Some(&peer.ip().to_string()), "token service").await {
         Ok(principal) => principal,
         Err(Error::InvalidCredentials) => {
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");

@@ -363,6 +363,81 @@ async fn skopeo_round_trips_a_200_mib_layer() {
     .await;
 }
 
+/// Runs skopeo and returns whether it succeeded, with its error output.
+async fn skopeo_outcome(args: Vec<String>) -> (bool, String) {
+    let output =
+        tokio::task::spawn_blocking(move || Command::new("skopeo").args(&args).output().unwrap()).await.unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// `skopeo --creds` with a robot account and a database user: each pushes
+/// and pulls only where it was allowed to.
+async fn robots_and_users_push_only_where_allowed(backend: Backend) {
+    use app::core::{
+        access::{Actor, Principal},
+        projects::MemberRef,
+        rbac::{Action, Role},
+        robots::{NewRobot, RobotPermission},
+    };
+
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    let admin: Actor = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into();
+    let robot = |name: &'static str, actions: &'static [Action]| NewRobot {
+        name,
+        description: "",
+        project: Some("team"),
+        expires_in_days: Some(1),
+        permissions: vec![RobotPermission { project: Some("team".into()), actions: actions.to_vec() }],
+    };
+    let ci = server.state.robots.create(&admin, robot("ci", &[Action::Pull, Action::Push])).await.unwrap();
+    let reader = server.state.robots.create(&admin, robot("reader", &[Action::Pull])).await.unwrap();
+    let developer = server.create_user("dev", "Member-Passw0rd").await;
+    server.state.projects.set_member("team", MemberRef::User(developer.id), Role::Developer).await.unwrap();
+
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    build_image(work.path());
+    let source = format!("oci:{}:v1", work.path().join("layout").display());
+    let push = |creds: String, target: &str| {
+        let args = vec![
+            "copy".to_owned(),
+            format!("--dest-creds={creds}"),
+            "--dest-tls-verify=false".to_owned(),
+            source.clone(),
+            format!("docker://{host}/{target}"),
+        ];
+        skopeo_outcome(args)
+    };
+    let ci_creds = format!("robot$team+ci:{}", ci.secret);
+    let reader_creds = format!("robot$team+reader:{}", reader.secret);
+    let dev_creds = "dev:Member-Passw0rd".to_owned();
+
+    assert!(push(ci_creds.clone(), "team/from-robot:v1").await.0, "the CI robot pushes into its project");
+    assert!(push(dev_creds.clone(), "team/from-dev:v1").await.0, "a developer pushes into the project");
+    for (who, creds, target) in [
+        ("robot", ci_creds.clone(), "other/img:v1"),
+        ("pull-only robot", reader_creds.clone(), "team/nope:v1"),
+        ("developer", dev_creds, "other/img:v1"),
+    ] {
+        let (ok, stderr) = push(creds, target).await;
+        assert!(!ok, "{who} must not push to {target}");
+        assert!(stderr.contains("denied") || stderr.contains("unauthorized"), "{who}: {stderr}");
+    }
+    // The pull-only robot pulls what the CI robot pushed.
+    let pulled = work.path().join("pulled");
+    let (ok, stderr) = skopeo_outcome(vec![
+        "copy".to_owned(),
+        format!("--src-creds={reader_creds}"),
+        "--src-tls-verify=false".to_owned(),
+        format!("docker://{host}/team/from-robot:v1"),
+        format!("oci:{}:v1", pulled.display()),
+    ])
+    .await;
+    assert!(ok, "{stderr}");
+    server.stop().await;
+}
+
 /// The Python interpreter that has the `oras` SDK (scripts/test.sh makes it).
 fn oras_python() -> String {
     std::env::var("BERTH_ORAS_PYTHON")
@@ -415,6 +490,7 @@ async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) 
 }
 
 on_both_databases!(
+    robots_and_users_push_only_where_allowed,
     skopeo_pushes_inspects_pulls_copies_and_deletes,
     podman_and_buildah_push_and_pull,
     skopeo_pushes_and_pulls_a_two_platform_index,

@@ -336,7 +336,7 @@ async fn sha512_blobs_work_like_sha256(backend: Backend) {
 
 async fn abandoned_uploads_and_repositories_are_cleaned_up(backend: Backend) {
     let server = TestServer::start(backend).await;
-    server.create_projects(&["abandoned", "kept"]).await;
+    server.create_projects(&["abandoned", "kept", "blobs"]).await;
     let client = common::admin_client();
     let staged_files = || common::files_under(&server.data_dir.join("storage/uploads"));
 

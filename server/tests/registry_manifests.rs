@@ -348,9 +348,16 @@ async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
 
     let state = &registry.server.state;
     state.events.flush().await;
-    let events =
-        app::core::events::EventRepository::new(state.db.clone()).list_for_repository("ev/app", 10).await.unwrap();
-    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let admin = app::core::access::Principal::User(state.auth.find_user("admin").await.unwrap().unwrap());
+    let query = app::core::events::AuditQuery {
+        resource_type: Some("artifact"),
+        resource_prefix: Some("ev/app"),
+        limit: 10,
+        ..Default::default()
+    };
+    let (events, total) = state.audit.list(&admin, &query).await.unwrap();
+    assert_eq!(total, 3, "{events:?}");
+    let kinds: Vec<&str> = events.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(kinds, ["delete", "pull", "push"], "newest first");
     let (delete, pull, push) = (&events[0], &events[1], &events[2]);
     assert_eq!(push.digest.as_deref(), Some(digest.to_string().as_str()));
@@ -360,9 +367,12 @@ async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
     assert_eq!(pull.tag.as_deref(), Some("v1"));
     assert_eq!(pull.digest, push.digest);
     assert_eq!(delete.digest, push.digest);
+    assert_eq!(push.resource, "ev/app:v1");
+    assert_eq!(delete.resource, format!("ev/app@{digest}"));
     for event in &events {
         assert_eq!(event.client_addr.as_deref(), Some("127.0.0.1"));
         assert_eq!(event.actor.as_deref(), Some("admin"), "events name who did it");
+        assert_eq!((event.project.as_deref(), event.outcome.as_str()), (Some("ev"), "success"));
     }
     registry.server.stop().await;
 }

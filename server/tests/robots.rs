@@ -6,7 +6,7 @@
 mod common;
 
 use app::core::{
-    access::Principal,
+    access::{Actor, Principal},
     projects::MemberRef,
     rbac::{Action, Role},
     registry::digest::Digest,
@@ -31,8 +31,8 @@ async fn get_status(client: &Client, server: &TestServer, path: &str) -> StatusC
     client.get(server.url(path)).send().await.unwrap().status()
 }
 
-async fn admin(server: &TestServer) -> Principal {
-    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap())
+async fn admin(server: &TestServer) -> Actor {
+    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into()
 }
 
 fn permission(project: Option<&str>, actions: &[Action]) -> RobotPermission {
@@ -232,7 +232,7 @@ async fn only_those_who_manage_robots_create_them(backend: Backend) {
     for (name, role) in [("dev", Role::Developer), ("keeper", Role::Maintainer)] {
         let user = server.create_user(name, "Member-Passw0rd").await;
         server.state.projects.set_member("team", MemberRef::User(user.id), role).await.unwrap();
-        principals.push(Principal::User(user));
+        principals.push(Actor::from(Principal::User(user)));
     }
     let (developer, maintainer) = (&principals[0], &principals[1]);
     let robot = |project: Option<&'static str>, permissions| NewRobot {

@@ -14,7 +14,7 @@ use crate::core::{
         tokens::{RegistryTokens, TokenSettings},
     },
     db::Db,
-    events::EventRecorder,
+    events::{AuditLog, EventRecorder},
     projects::ProjectService,
     registry::RegistryService,
     robots::RobotService,
@@ -62,6 +62,7 @@ pub struct AppState {
     pub access: AccessService,
     pub projects: ProjectService,
     pub robots: RobotService,
+    pub audit: AuditLog,
     pub tokens: RegistryTokens,
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
@@ -84,7 +85,7 @@ impl AppState {
         db.migrate().await?;
         let events = EventRecorder::start(db.clone());
         let blobs = storage::open(&settings.storage).await?;
-        let auth = AuthService::new(db.clone(), settings.session_ttl);
+        let auth = AuthService::new(db.clone(), settings.session_ttl, events.clone());
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
         let http = HttpSettings { secure_cookies: settings.secure_cookies, external_origin: settings.external_origin };
         let token_settings = TokenSettings {
@@ -97,7 +98,8 @@ impl AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
             registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
-            robots: RobotService::new(db.clone(), AccessService::new(db.clone())),
+            robots: RobotService::new(db.clone(), AccessService::new(db.clone()), events.clone()),
+            audit: AuditLog::new(db.clone(), AccessService::new(db.clone())),
             access: AccessService::new(db.clone()),
             projects: ProjectService::new(db.clone()),
             tokens,

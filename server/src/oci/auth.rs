@@ -43,7 +43,7 @@ impl Identity {
 /// Reads and checks the request's credentials. Wrong ones are refused with
 /// 401 even where anonymous access would do: a client that sent them wants
 /// to know.
-pub async fn identify(state: &AppState, headers: &HeaderMap) -> OciResult<Identity> {
+pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option<&str>) -> OciResult<Identity> {
     match presented(headers) {
         Presented::None => Ok(Identity::Anonymous),
         Presented::Bearer(token) => match state.tokens.verify(&token) {
@@ -60,11 +60,15 @@ pub async fn identify(state: &AppState, headers: &HeaderMap) -> OciResult<Identi
                 Err(unauthorized(state, None, "the registry token is invalid or has expired"))
             }
         },
-        Presented::Basic { username, password } => match sign_in(state, &username, password).await {
-            Ok(principal) => Ok(Identity::Account(principal)),
-            Err(app::core::Error::InvalidCredentials) => Err(unauthorized(state, None, "invalid username or password")),
-            Err(other) => Err(OciError::internal(other)),
-        },
+        Presented::Basic { username, password } => {
+            match sign_in(state, &username, password, client_addr, "registry API").await {
+                Ok(principal) => Ok(Identity::Account(principal)),
+                Err(app::core::Error::InvalidCredentials) => {
+                    Err(unauthorized(state, None, "invalid username or password"))
+                }
+                Err(other) => Err(OciError::internal(other)),
+            }
+        }
         Presented::Malformed => Err(unauthorized(state, None, "unreadable Authorization header; use Basic or Bearer")),
     }
 }

@@ -46,8 +46,12 @@ pub fn router() -> Router<AppState> {
 /// registry implements the API and the caller's credentials are good, and
 /// 401 with the token service's challenge otherwise (how docker clients
 /// discover where to log in).
-async fn check_api_version(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let checked = match auth::identify(&state, &headers).await {
+async fn check_api_version(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let checked = match auth::identify(&state, &headers, Some(&peer.ip().to_string())).await {
         Ok(identity) => auth::authorize(&state, &identity, Need::SignedIn).await,
         Err(error) => Err(error),
     };
@@ -66,14 +70,10 @@ async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, reque
 
 async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Response> {
     let endpoint = path::parse(rest).ok_or(OciError::NameUnknown)?;
-    let identity = auth::identify(state, request.headers()).await?;
-    let caller = Caller {
-        actor: identity.actor(),
-        client_addr: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string()),
-    };
+    let client_addr =
+        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    let identity = auth::identify(state, request.headers(), client_addr.as_deref()).await?;
+    let caller = Caller { actor: identity.actor(), client_addr };
     let host = state.http.registry_host();
     let method = request.method().clone();
     match endpoint {

@@ -12,6 +12,7 @@ use crate::core::{
     Result,
     auth::tokens::{AccessEntry, Scope},
     db::Db,
+    events::Caller,
     rbac::{self, Action, ProjectFacts, Subject},
     robots::{Robot, RobotId},
     users::{User, UserId},
@@ -48,6 +49,26 @@ impl Principal {
             Principal::User(user) => Visibility::MemberOrPublic(user.id),
             Principal::Robot(robot) => Visibility::GrantedOrPublic(robot.id),
         }
+    }
+}
+
+/// A principal acting, and from where: what management operations take, so
+/// the audit log can say who did it from which address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub principal: Principal,
+    pub client_addr: Option<String>,
+}
+
+impl Actor {
+    pub fn caller(&self) -> Caller {
+        Caller { actor: self.principal.name().map(str::to_owned), client_addr: self.client_addr.clone() }
+    }
+}
+
+impl From<Principal> for Actor {
+    fn from(principal: Principal) -> Self {
+        Self { principal, client_addr: None }
     }
 }
 

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::core::{
     Error, Result,
     db::Db,
+    events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
     users::{NewUser, User, UserCredentials, UserRepository, Username},
 };
 use sessions::NewSession;
@@ -72,16 +73,18 @@ pub struct AuthService {
     hasher: PasswordHasherPool,
     verified: Arc<VerifiedPasswords>,
     session_ttl: Duration,
+    events: EventRecorder,
 }
 
 impl AuthService {
-    pub fn new(db: Db, session_ttl: Duration) -> Self {
+    pub fn new(db: Db, session_ttl: Duration, events: EventRecorder) -> Self {
         Self {
             users: UserRepository::new(db.clone()),
             sessions: SessionRepository::new(db),
             hasher: PasswordHasherPool::default(),
             verified: Arc::default(),
             session_ttl,
+            events,
         }
     }
 
@@ -97,7 +100,15 @@ impl AuthService {
         password: String,
         client_addr: Option<&str>,
     ) -> Result<(User, SessionToken)> {
-        let user = self.verify_password(username, password).await?;
+        let caller = Caller { actor: Some(username.to_owned()), client_addr: client_addr.map(str::to_owned) };
+        let user = match self.verify_password(username, password).await {
+            Ok(user) => user,
+            Err(error) => {
+                self.record_login(&caller, "portal", Some(&error)).await;
+                return Err(error);
+            }
+        };
+        self.record_login(&caller, "portal", None).await;
         let now = Utc::now();
         // Housekeeping rides along with sign-ins rather than needing a timer.
         self.sessions.delete_expired(now).await?;
@@ -158,6 +169,19 @@ impl AuthService {
             Some(user) if matches => Ok(user),
             _ => Err(Error::InvalidCredentials),
         }
+    }
+
+    /// Records a sign-in in the audit log: through the portal, `docker login`
+    /// (the token service) or Basic credentials on `/v2`; `failure` says why
+    /// it was refused.
+    pub async fn record_login(&self, caller: &Caller, through: &str, failure: Option<&Error>) {
+        let username = caller.actor.clone().unwrap_or_default();
+        let event = AuditEvent::new(Operation::Login, ResourceType::Session, username, caller);
+        let event = match failure {
+            None => AuditEvent { detail: Some(through.to_owned()), ..event },
+            Some(error) => event.failed(format!("{through}: {error}")),
+        };
+        self.events.record(event).await;
     }
 
     /// The account with this username, if there is one.

@@ -1,33 +1,69 @@
-//! Registry events: every push, pull and delete, with who, what, when and
-//! from where. They feed the audit log, quotas and replication triggers.
-//! Recording never makes a pull wait for a database write: events go through
-//! a bounded queue to a writer task that inserts them in batches.
+//! The audit log: every registry operation (push, pull, delete), sign-in
+//! and change to projects, members and robots, with who, what, when, from
+//! where and the outcome. The same rows feed quotas and replication
+//! triggers. Recording never makes a pull wait for a database write: events
+//! go through a bounded queue to a writer task that inserts them in batches.
 
 mod repository;
 
-pub use repository::{EventRepository, StoredEvent};
+pub use repository::{AuditQuery, EventRepository, StoredEvent};
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::core::db::Db;
+use crate::core::{
+    Error, Result,
+    access::{AccessService, Decision, Principal},
+    db::Db,
+    rbac::Action,
+};
 
-/// What happened.
+/// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventKind {
-    Push,
+pub enum Operation {
     Pull,
+    Push,
     Delete,
+    Create,
+    Update,
+    Login,
 }
 
-impl EventKind {
+impl Operation {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Push => "push",
             Self::Pull => "pull",
+            Self::Push => "push",
             Self::Delete => "delete",
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Login => "login",
+        }
+    }
+}
+
+/// What it was done to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceType {
+    Artifact,
+    Project,
+    Member,
+    Robot,
+    User,
+    Session,
+}
+
+impl ResourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Artifact => "artifact",
+            Self::Project => "project",
+            Self::Member => "member",
+            Self::Robot => "robot",
+            Self::User => "user",
+            Self::Session => "session",
         }
     }
 }
@@ -35,26 +71,68 @@ impl EventKind {
 /// Who is acting, as far as the request tells.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Caller {
-    /// The authenticated account, once authentication exists for the API.
+    /// The authenticated account; `None` for anonymous callers.
     pub actor: Option<String>,
     pub client_addr: Option<String>,
 }
 
-/// One event, as recorded.
+/// One entry of the audit log, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RegistryEvent {
-    pub kind: EventKind,
-    pub repository: String,
+pub struct AuditEvent {
+    pub operation: Operation,
+    pub resource_type: ResourceType,
+    /// `team/app:v1`, `team/app@sha256:…`, a project or robot name, a username.
+    pub resource: String,
+    pub project: Option<String>,
     pub digest: Option<String>,
     pub tag: Option<String>,
     pub media_type: Option<String>,
     pub size: Option<i64>,
     pub caller: Caller,
+    pub succeeded: bool,
+    pub detail: Option<String>,
     pub occurred_at: DateTime<Utc>,
 }
 
+impl AuditEvent {
+    /// A successful operation happening now; the optional fields start empty.
+    pub fn new(
+        operation: Operation,
+        resource_type: ResourceType,
+        resource: impl Into<String>,
+        caller: &Caller,
+    ) -> Self {
+        Self {
+            operation,
+            resource_type,
+            resource: resource.into(),
+            project: None,
+            digest: None,
+            tag: None,
+            media_type: None,
+            size: None,
+            caller: caller.clone(),
+            succeeded: true,
+            detail: None,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    pub fn in_project(mut self, project: Option<&str>) -> Self {
+        self.project = project.map(str::to_owned);
+        self
+    }
+
+    /// Marks the operation as refused or failed, saying why.
+    pub fn failed(mut self, detail: impl Into<String>) -> Self {
+        self.succeeded = false;
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
 enum Message {
-    Event(RegistryEvent),
+    Event(Box<AuditEvent>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -79,8 +157,8 @@ impl EventRecorder {
         Self { queue }
     }
 
-    pub async fn record(&self, event: RegistryEvent) {
-        if self.queue.send(Message::Event(event)).await.is_err() {
+    pub async fn record(&self, event: AuditEvent) {
+        if self.queue.send(Message::Event(Box::new(event))).await.is_err() {
             tracing::error!("event writer has stopped; event lost");
         }
     }
@@ -102,7 +180,7 @@ async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Mes
         let deadline = tokio::time::Instant::now() + LINGER;
         loop {
             match next.take() {
-                Some(Message::Event(event)) => batch.push(event),
+                Some(Message::Event(event)) => batch.push(*event),
                 Some(Message::Flush(done)) => {
                     waiting.push(done);
                     break;
@@ -119,12 +197,46 @@ async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Mes
         }
         if !batch.is_empty() {
             if let Err(error) = repository.insert_batch(&batch).await {
-                tracing::error!(%error, count = batch.len(), "could not record registry events");
+                tracing::error!(%error, count = batch.len(), "could not record audit events");
             }
             batch.clear();
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+/// Reading the audit log: system administrators read all of it; others read
+/// a project's entries where they hold `read_logs`.
+#[derive(Clone, Debug)]
+pub struct AuditLog {
+    repository: EventRepository,
+    access: AccessService,
+}
+
+impl AuditLog {
+    pub fn new(db: Db, access: AccessService) -> Self {
+        Self { repository: EventRepository::new(db), access }
+    }
+
+    /// A page of entries matching `query`, newest first, and how many match in all.
+    pub async fn list(&self, reader: &Principal, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
+        if !reader.is_system_admin() {
+            let Some(project) = query.project else {
+                return Err(Error::Forbidden("only system administrators read the whole audit log".into()));
+            };
+            match self.access.decide(reader, project, Action::ReadLogs).await? {
+                Decision::Allowed => {}
+                Decision::Denied => return Err(Error::Forbidden(format!("reading the logs of {project}"))),
+                Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
+            }
+        }
+        self.repository.list(query).await
+    }
+
+    /// Deletes entries older than `cutoff` (the retention setting); returns how many.
+    pub async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        self.repository.delete_before(cutoff).await
     }
 }

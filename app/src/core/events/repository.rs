@@ -1,26 +1,54 @@
-//! All SQL touching `registry_events`.
+//! All SQL touching the audit log.
 
 use chrono::{DateTime, Utc};
 
-use super::RegistryEvent;
+use super::AuditEvent;
 use crate::{
     core::{Result, db::Db},
     on_db,
 };
 
-/// An event as read back.
+/// An entry as read back.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredEvent {
-    pub kind: String,
-    pub repository: String,
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor: Option<String>,
+    pub client_addr: Option<String>,
+    pub operation: String,
+    pub resource_type: String,
+    pub resource: String,
+    pub project: Option<String>,
     pub digest: Option<String>,
     pub tag: Option<String>,
     pub media_type: Option<String>,
     pub size: Option<i64>,
-    pub actor: Option<String>,
-    pub client_addr: Option<String>,
-    pub occurred_at: DateTime<Utc>,
+    pub outcome: String,
+    pub detail: Option<String>,
 }
+
+/// Filters for reading the log; `None` matches everything.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery<'a> {
+    pub actor: Option<&'a str>,
+    pub project: Option<&'a str>,
+    pub operation: Option<&'a str>,
+    pub resource_type: Option<&'a str>,
+    /// Only entries about this resource (e.g. a repository, `team/app`, and its artifacts).
+    pub resource_prefix: Option<&'a str>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub offset: u32,
+    pub limit: u32,
+}
+
+const COLUMNS: &str = "id, occurred_at, actor, client_addr, operation, resource_type, resource, project, \
+     digest, tag, media_type, size, outcome, detail";
+
+/// $1 actor, $2 project, $3 operation, $4 resource type, $5 resource prefix, $6 since, $7 until.
+const FILTER: &str = "($1 IS NULL OR actor = $1) AND ($2 IS NULL OR project = $2) AND ($3 IS NULL OR operation = $3) \
+     AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR substr(resource, 1, length($5)) = $5) \
+     AND ($6 IS NULL OR occurred_at >= $6) AND ($7 IS NULL OR occurred_at < $7)";
 
 #[derive(Clone, Debug)]
 pub struct EventRepository {
@@ -32,34 +60,74 @@ impl EventRepository {
         Self { db }
     }
 
-    pub async fn insert_batch(&self, events: &[RegistryEvent]) -> Result<()> {
+    pub async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()> {
         on_db!(&self.db, pool => {
             let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO registry_events (kind, repository, digest, tag, media_type, size, actor, client_addr, occurred_at) ",
+                "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
+                 digest, tag, media_type, size, outcome, detail) ",
             );
             query.push_values(events, |mut row, event| {
-                row.push_bind(event.kind.as_str())
-                    .push_bind(event.repository.clone())
+                row.push_bind(event.occurred_at)
+                    .push_bind(event.caller.actor.clone())
+                    .push_bind(event.caller.client_addr.clone())
+                    .push_bind(event.operation.as_str())
+                    .push_bind(event.resource_type.as_str())
+                    .push_bind(event.resource.clone())
+                    .push_bind(event.project.clone())
                     .push_bind(event.digest.clone())
                     .push_bind(event.tag.clone())
                     .push_bind(event.media_type.clone())
                     .push_bind(event.size)
-                    .push_bind(event.caller.actor.clone())
-                    .push_bind(event.caller.client_addr.clone())
-                    .push_bind(event.occurred_at);
+                    .push_bind(if event.succeeded { "success" } else { "failure" })
+                    .push_bind(event.detail.clone());
             });
             query.build().execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }
 
-    /// The newest events of a repository, newest first.
-    pub async fn list_for_repository(&self, repository: &str, limit: u32) -> Result<Vec<StoredEvent>> {
-        const SQL: &str = "SELECT kind, repository, digest, tag, media_type, size, actor, client_addr, occurred_at \
-             FROM registry_events WHERE repository = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2";
-        let rows = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, StoredEvent>(SQL).bind(repository).bind(i64::from(limit)).fetch_all(pool).await
+    /// A page of matching entries, newest first, and the number matching in all.
+    pub async fn list(&self, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
+        let page = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {FILTER} ORDER BY occurred_at DESC, id DESC LIMIT $8 OFFSET $9"
+        );
+        let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, StoredEvent>(&page)
+                .bind(query.actor)
+                .bind(query.project)
+                .bind(query.operation)
+                .bind(query.resource_type)
+                .bind(query.resource_prefix)
+                .bind(query.since)
+                .bind(query.until)
+                .bind(i64::from(query.limit))
+                .bind(i64::from(query.offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count)
+                .bind(query.actor)
+                .bind(query.project)
+                .bind(query.operation)
+                .bind(query.resource_type)
+                .bind(query.resource_prefix)
+                .bind(query.since)
+                .bind(query.until)
+                .fetch_one(pool)
+                .await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok((rows, total))
+    }
+
+    pub async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM audit_log WHERE occurred_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })?;
-        Ok(rows)
+        Ok(deleted)
     }
 }

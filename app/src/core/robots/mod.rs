@@ -16,8 +16,9 @@ use sha2::{Digest, Sha256};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Decision, Principal},
+    access::{AccessService, Actor, Decision, Principal},
     db::Db,
+    events::{AuditEvent, EventRecorder, Operation, ResourceType},
     projects::ProjectName,
     rbac::Action,
 };
@@ -83,17 +84,26 @@ pub struct CreatedRobot {
 pub struct RobotService {
     repository: RobotRepository,
     access: AccessService,
+    events: EventRecorder,
 }
 
 impl RobotService {
-    pub fn new(db: Db, access: AccessService) -> Self {
-        Self { repository: RobotRepository::new(db), access }
+    pub fn new(db: Db, access: AccessService, events: EventRecorder) -> Self {
+        Self { repository: RobotRepository::new(db), access, events }
+    }
+
+    async fn audit(&self, actor: &Actor, operation: Operation, robot: &Robot, detail: Option<String>) {
+        let mut event = AuditEvent::new(operation, ResourceType::Robot, robot.name.clone(), &actor.caller())
+            .in_project(robot.project.as_deref());
+        event.detail = detail;
+        self.events.record(event).await;
     }
 
     /// Creates a robot. The actor needs `manage_robots` in the project (a
     /// project robot) or to be a system administrator (a system robot), and
     /// may only grant registry actions they may do themselves.
-    pub async fn create(&self, actor: &Principal, new: NewRobot<'_>) -> Result<CreatedRobot> {
+    pub async fn create(&self, actor: &Actor, new: NewRobot<'_>) -> Result<CreatedRobot> {
+        let principal = &actor.principal;
         let short = ProjectName::parse(new.name).map_err(|message| Error::invalid("name", message))?;
         if new.expires_in_days == Some(0) {
             return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)"));
@@ -103,7 +113,7 @@ impl RobotService {
         }
         let name = match new.project {
             Some(project) => {
-                self.require_manage(actor, project).await?;
+                self.require_manage(principal, project).await?;
                 for permission in &new.permissions {
                     if permission.project.as_deref() != Some(project) {
                         return Err(Error::invalid(
@@ -115,7 +125,7 @@ impl RobotService {
                 format!("{ROBOT_PREFIX}{project}+{short}")
             }
             None => {
-                if !actor.is_system_admin() {
+                if !principal.is_system_admin() {
                     return Err(Error::Forbidden("only system administrators create system robots".into()));
                 }
                 format!("{ROBOT_PREFIX}{short}")
@@ -130,7 +140,7 @@ impl RobotService {
             }
             if let Some(project) = &permission.project {
                 for action in &permission.actions {
-                    match self.access.decide(actor, project, *action).await? {
+                    match self.access.decide(principal, project, *action).await? {
                         Decision::Allowed => {}
                         Decision::Denied => {
                             return Err(Error::Forbidden(format!(
@@ -154,7 +164,7 @@ impl RobotService {
                 project: new.project,
                 expires_at,
                 secret_hash: &secret_hash,
-                created_by: actor.name().unwrap_or_default(),
+                created_by: principal.name().unwrap_or_default(),
                 permissions: &new.permissions,
                 now,
             })
@@ -163,36 +173,43 @@ impl RobotService {
             return Err(Error::Conflict(format!("a robot named {name} already exists")));
         };
         let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
+        self.audit(actor, Operation::Create, &robot, None).await;
         Ok(CreatedRobot { robot, secret })
     }
 
     /// The robots of a project (with `manage_robots` there), or the system
     /// robots (`project: None`, system administrators).
-    pub async fn list(&self, actor: &Principal, project: Option<&str>) -> Result<Vec<Robot>> {
+    pub async fn list(&self, actor: &Actor, project: Option<&str>) -> Result<Vec<Robot>> {
         match project {
-            Some(project) => self.require_manage(actor, project).await?,
-            None if actor.is_system_admin() => {}
+            Some(project) => self.require_manage(&actor.principal, project).await?,
+            None if actor.principal.is_system_admin() => {}
             None => return Err(Error::Forbidden("only system administrators list system robots".into())),
         }
         self.repository.list(project).await
     }
 
     /// Replaces the secret; the old one stops working at once.
-    pub async fn refresh_secret(&self, actor: &Principal, name: &str) -> Result<String> {
-        let robot = self.require_managed(actor, name).await?;
+    pub async fn refresh_secret(&self, actor: &Actor, name: &str) -> Result<String> {
+        let robot = self.require_managed(&actor.principal, name).await?;
         let secret = generate_secret();
         self.repository.set_secret(robot.id, &hash_secret(&secret), Utc::now()).await?;
+        self.audit(actor, Operation::Update, &robot, Some("secret refreshed".into())).await;
         Ok(secret)
     }
 
-    pub async fn set_disabled(&self, actor: &Principal, name: &str, disabled: bool) -> Result<()> {
-        let robot = self.require_managed(actor, name).await?;
-        self.repository.set_disabled(robot.id, disabled, Utc::now()).await
+    pub async fn set_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<()> {
+        let robot = self.require_managed(&actor.principal, name).await?;
+        self.repository.set_disabled(robot.id, disabled, Utc::now()).await?;
+        let detail = if disabled { "disabled" } else { "enabled" };
+        self.audit(actor, Operation::Update, &robot, Some(detail.into())).await;
+        Ok(())
     }
 
-    pub async fn delete(&self, actor: &Principal, name: &str) -> Result<()> {
-        let robot = self.require_managed(actor, name).await?;
-        self.repository.delete(robot.id).await
+    pub async fn delete(&self, actor: &Actor, name: &str) -> Result<()> {
+        let robot = self.require_managed(&actor.principal, name).await?;
+        self.repository.delete(robot.id).await?;
+        self.audit(actor, Operation::Delete, &robot, None).await;
+        Ok(())
     }
 
     /// The robot a name/secret pair belongs to, if it is usable now.

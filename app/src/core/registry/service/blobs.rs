@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::{EventDetails, RegistryService};
 use crate::core::{
-    events::{Caller, EventKind},
+    events::{Caller, Operation},
     registry::{
         digest::{Algorithm, Digest, Hasher},
         error::{Error, Result},
@@ -72,7 +72,7 @@ impl RegistryService {
             return Err(Error::BlobUnknown);
         }
         let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
-        self.record(EventKind::Delete, repository, caller, details).await;
+        self.record(Operation::Delete, repository, caller, details).await;
         Ok(())
     }
 

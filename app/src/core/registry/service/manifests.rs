@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{EventDetails, RegistryService, tag_of};
 use crate::core::{
     access::Visibility,
-    events::{Caller, EventKind},
+    events::{Caller, Operation},
     registry::{
         digest::Digest,
         error::{Error, Result},
@@ -57,7 +57,7 @@ impl RegistryService {
             media_type: Some(stored.media_type.clone()),
             size: Some(stored.content.len() as i64),
         };
-        self.record(EventKind::Pull, repository, caller, details).await;
+        self.record(Operation::Pull, repository, caller, details).await;
         Ok(stored)
     }
 
@@ -145,7 +145,7 @@ impl RegistryService {
             media_type: Some(parsed.media_type.to_owned()),
             size: Some(content.len() as i64),
         };
-        self.record(EventKind::Push, repository, caller, details).await;
+        self.record(Operation::Push, repository, caller, details).await;
         Ok(PushedManifest { digest, subject: parsed.subject })
     }
 
@@ -164,7 +164,7 @@ impl RegistryService {
         if !deleted {
             return Err(Error::ManifestUnknown);
         }
-        self.record(EventKind::Delete, repository, caller, details).await;
+        self.record(Operation::Delete, repository, caller, details).await;
         Ok(())
     }
 

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::core::{
     db::Db,
-    events::{Caller, EventKind, EventRecorder, RegistryEvent},
+    events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
     storage::BlobStore,
 };
 use blobs::UploadHashes;
@@ -56,19 +56,21 @@ impl RegistryService {
         self.repository.ensure_repository(name, now).await?.ok_or_else(|| Error::ProjectUnknown(name.clone()))
     }
 
-    async fn record(&self, kind: EventKind, repository: &RepoName, caller: &Caller, details: EventDetails) {
-        self.events
-            .record(RegistryEvent {
-                kind,
-                repository: repository.to_string(),
-                digest: details.digest,
-                tag: details.tag,
-                media_type: details.media_type,
-                size: details.size,
-                caller: caller.clone(),
-                occurred_at: Utc::now(),
-            })
-            .await;
+    /// Records an artifact operation in the audit log; the resource reads
+    /// `repo:tag` or `repo@digest` as the reference was given.
+    async fn record(&self, operation: Operation, repository: &RepoName, caller: &Caller, details: EventDetails) {
+        let resource = match (&details.tag, &details.digest) {
+            (Some(tag), _) => format!("{repository}:{tag}"),
+            (None, Some(digest)) => format!("{repository}@{digest}"),
+            (None, None) => repository.to_string(),
+        };
+        let mut event =
+            AuditEvent::new(operation, ResourceType::Artifact, resource, caller).in_project(repository.project());
+        event.digest = details.digest;
+        event.tag = details.tag;
+        event.media_type = details.media_type;
+        event.size = details.size;
+        self.events.record(event).await;
     }
 }
 

@@ -1,0 +1,212 @@
+//! The audit log over real HTTP, on SQLite and PostgreSQL: sign-ins through
+//! the portal, the token service and `/v2` (successes and failures), robot
+//! management and registry operations are recorded with who, what, from
+//! where and the outcome; reading is filtered, paged and permission-checked;
+//! retention prunes old entries.
+
+mod common;
+
+use app::core::{
+    Error,
+    access::{Actor, Principal},
+    events::{AuditQuery, StoredEvent},
+    projects::MemberRef,
+    rbac::{Action, Role},
+    registry::digest::Digest,
+    robots::{NewRobot, RobotPermission},
+};
+use common::{ADMIN_PASSWORD, Backend, TestServer};
+use reqwest::{StatusCode, header};
+
+async fn admin(server: &TestServer) -> Principal {
+    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap())
+}
+
+async fn entries(server: &TestServer, query: AuditQuery<'_>) -> (Vec<StoredEvent>, i64) {
+    server.state.events.flush().await;
+    server.state.audit.list(&admin(server).await, &AuditQuery { limit: 100, ..query }).await.unwrap()
+}
+
+/// (operation, resource, actor, outcome) of each entry, newest first.
+fn summary(events: &[StoredEvent]) -> Vec<(String, String, Option<String>, String)> {
+    events.iter().map(|e| (e.operation.clone(), e.resource.clone(), e.actor.clone(), e.outcome.clone())).collect()
+}
+
+fn row(operation: &str, resource: &str, actor: &str, outcome: &str) -> (String, String, Option<String>, String) {
+    (operation.to_owned(), resource.to_owned(), Some(actor.to_owned()), outcome.to_owned())
+}
+
+async fn sign_ins_are_recorded_with_their_outcome(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let portal = |password: &'static str| {
+        let url = server.url("/portal/fn/login");
+        async move {
+            common::browser_like_client()
+                .post(url)
+                .header(header::ACCEPT, "text/html")
+                .form(&[("username", "admin"), ("password", password), ("next", "/")])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    portal(ADMIN_PASSWORD).await;
+    portal("wrong-password").await;
+    // `docker login`: credentials, no scope; then a wrong password there and on /v2.
+    let ok = common::admin_client().get(server.url("/service/token?service=x&account=admin")).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::BAD_REQUEST, "another service name is refused before signing in");
+    let ok = common::admin_client().get(server.url("/service/token?account=admin")).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let bad = common::client_as("admin", "nope").get(server.url("/service/token")).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let bad = common::client_as("ghost", "nope").get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+
+    let (events, total) = entries(&server, AuditQuery { operation: Some("login"), ..Default::default() }).await;
+    assert_eq!(
+        summary(&events),
+        [
+            row("login", "ghost", "ghost", "failure"),
+            row("login", "admin", "admin", "failure"),
+            row("login", "admin", "admin", "success"),
+            row("login", "admin", "admin", "failure"),
+            row("login", "admin", "admin", "success"),
+        ]
+    );
+    assert_eq!(total, 5);
+    let details: Vec<&str> = events.iter().map(|e| e.detail.as_deref().unwrap()).collect();
+    assert!(details[0].starts_with("registry API"), "{details:?}");
+    assert!(details[1].starts_with("token service"), "{details:?}");
+    assert_eq!(details[2], "token service");
+    assert!(details[3].starts_with("portal"), "{details:?}");
+    assert_eq!(details[4], "portal");
+    assert!(events.iter().all(|e| e.client_addr.as_deref() == Some("127.0.0.1") && e.resource_type == "session"));
+    server.stop().await;
+}
+
+async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    let admin: Actor = Actor { principal: admin(&server).await, client_addr: Some("192.0.2.7".into()) };
+    let created = server
+        .state
+        .robots
+        .create(
+            &admin,
+            NewRobot {
+                name: "ci",
+                description: "",
+                project: Some("team"),
+                expires_in_days: None,
+                permissions: vec![RobotPermission {
+                    project: Some("team".into()),
+                    actions: vec![Action::Pull, Action::Push],
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    server.state.robots.set_disabled(&admin, "robot$team+ci", true).await.unwrap();
+    server.state.robots.set_disabled(&admin, "robot$team+ci", false).await.unwrap();
+    let secret = server.state.robots.refresh_secret(&admin, "robot$team+ci").await.unwrap();
+    assert_ne!(secret, created.secret);
+
+    // The robot pushes a blob and an image manifest, pulls it, and is refused a delete.
+    let robot = common::client_as("robot$team+ci", &secret);
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    let config_digest = Digest::sha256_of(config);
+    let pushed = robot
+        .post(server.url(&format!("/v2/team/app/blobs/uploads/?digest={config_digest}")))
+        .body(config.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest.to_string(), "size": config.len()},
+        "layers": [],
+    }))
+    .unwrap();
+    let put = robot
+        .put(server.url("/v2/team/app/manifests/v1"))
+        .header(header::CONTENT_TYPE, "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    assert_eq!(robot.get(server.url("/v2/team/app/manifests/v1")).send().await.unwrap().status(), StatusCode::OK);
+
+    let (events, _) = entries(&server, AuditQuery { project: Some("team"), ..Default::default() }).await;
+    assert_eq!(
+        summary(&events),
+        [
+            row("pull", "team/app:v1", "robot$team+ci", "success"),
+            row("push", "team/app:v1", "robot$team+ci", "success"),
+            row("update", "robot$team+ci", "admin", "success"),
+            row("update", "robot$team+ci", "admin", "success"),
+            row("update", "robot$team+ci", "admin", "success"),
+            row("create", "robot$team+ci", "admin", "success"),
+        ]
+    );
+    let robot_events: Vec<_> = events.iter().filter(|e| e.resource_type == "robot").collect();
+    assert!(robot_events.iter().all(|e| e.client_addr.as_deref() == Some("192.0.2.7")));
+    let details: Vec<_> = robot_events.iter().map(|e| e.detail.as_deref()).collect();
+    assert_eq!(details, [Some("secret refreshed"), Some("enabled"), Some("disabled"), None]);
+
+    // Filters: by actor, operation and time; pages report the full count.
+    let (mine, total) = entries(&server, AuditQuery { actor: Some("robot$team+ci"), ..Default::default() }).await;
+    assert_eq!((mine.len(), total), (2, 2));
+    let (page, total) = server
+        .state
+        .audit
+        .list(
+            &admin.principal,
+            &AuditQuery { project: Some("team"), operation: Some("update"), offset: 1, limit: 1, ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!((page.len(), total), (1, 3));
+    assert_eq!(page[0].detail.as_deref(), Some("enabled"));
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    let (none, _) = entries(&server, AuditQuery { since: Some(future), ..Default::default() }).await;
+    assert!(none.is_empty());
+
+    // Retention removes what is older than the cutoff, and only that.
+    let removed = server.state.audit.delete_before(future).await.unwrap();
+    assert_eq!(removed, 6);
+    let (left, _) = entries(&server, AuditQuery::default()).await;
+    assert!(left.is_empty(), "{left:?}");
+    server.stop().await;
+}
+
+async fn reading_the_log_needs_read_logs(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let mut readers = Vec::new();
+    for (name, role) in [("guest", Some(Role::Guest)), ("limited", Some(Role::LimitedGuest)), ("outsider", None)] {
+        let user = server.create_user(name, "Member-Passw0rd").await;
+        if let Some(role) = role {
+            server.state.projects.set_member("team", MemberRef::User(user.id), role).await.unwrap();
+        }
+        readers.push(Principal::User(user));
+    }
+    let team = AuditQuery { project: Some("team"), limit: 10, ..Default::default() };
+    assert!(server.state.audit.list(&readers[0], &team).await.is_ok(), "a guest reads the project's log");
+    for reader in &readers[1..] {
+        let refused = server.state.audit.list(reader, &team).await.unwrap_err();
+        assert!(matches!(refused, Error::Forbidden(_)), "{reader:?}: {refused:?}");
+    }
+    let everything = AuditQuery { limit: 10, ..Default::default() };
+    assert!(matches!(server.state.audit.list(&readers[0], &everything).await, Err(Error::Forbidden(_))));
+    assert!(server.state.audit.list(&admin(&server).await, &everything).await.is_ok());
+    server.stop().await;
+}
+
+on_both_databases!(
+    sign_ins_are_recorded_with_their_outcome,
+    robot_changes_and_registry_operations_are_recorded,
+    reading_the_log_needs_read_logs,
+);
