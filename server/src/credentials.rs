@@ -20,9 +20,9 @@ pub async fn sign_in(
     let signed_in = if username.starts_with(ROBOT_PREFIX) {
         state.robots.authenticate(username, &secret).await.map(Principal::Robot)
     } else {
-        state.auth.authenticate(username, secret).await.map(Principal::User)
+        state.auth.authenticate(username, secret, client_addr).await.map(Principal::User)
     };
-    if let Err(error @ Error::InvalidCredentials) = &signed_in {
+    if let Err(error @ (Error::InvalidCredentials | Error::Throttled { .. })) = &signed_in {
         let caller = Caller { actor: Some(username.to_owned()), client_addr: client_addr.map(str::to_owned) };
         state.auth.record_login(&caller, through, Some(error)).await;
     }

@@ -62,6 +62,9 @@ async fn get_token(
                 Err(Error::InvalidCredentials) => {
                     return token_error(StatusCode::UNAUTHORIZED, "invalid username or password");
                 }
+                Err(error @ Error::Throttled { .. }) => {
+                    return token_error(StatusCode::TOO_MANY_REQUESTS, &error.to_string());
+                }
                 Err(error) => return internal(error),
             }
         }
@@ -145,6 +148,9 @@ async fn post_token(
         Err(Error::InvalidCredentials) => {
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");
         }
+        Err(error @ Error::Throttled { .. }) => {
+            return oauth_error(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", &error.to_string());
+        }
         Err(error) => return internal(error),
     };
     let scopes = scopes(form.scopes.iter().map(String::as_str));
@@ -198,7 +204,12 @@ fn wrong_service(state: &AppState, service: Option<&str>) -> Option<Response> {
 }
 
 fn token_error(status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "code": "UNAUTHORIZED", "message": message }] });
+    let code = match status {
+        StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
+        StatusCode::BAD_REQUEST => "UNSUPPORTED",
+        _ => "UNAUTHORIZED",
+    };
+    let body = serde_json::json!({ "errors": [{ "code": code, "message": message }] });
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"berth\""));

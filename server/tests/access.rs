@@ -438,7 +438,40 @@ async fn forged_tokens_are_refused(backend: Backend) {
     server.stop().await;
 }
 
+/// Five wrong passwords for one account from one address lock that pair
+/// out for a while: the right password is refused too, on every way in.
+async fn repeated_failed_sign_ins_are_throttled(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_user("victim", PASSWORD).await;
+    server.create_user("bystander", PASSWORD).await;
+    let wrong = common::client_as("victim", "guessing");
+    for attempt in 0..5 {
+        let response = wrong.get(server.url("/service/token")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    let right = common::client_as("victim", PASSWORD);
+    let token = right.get(server.url("/service/token")).send().await.unwrap();
+    assert_eq!(token.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = token.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "TOOMANYREQUESTS");
+    let v2 = right.get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(v2.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(error_code(v2).await, "TOOMANYREQUESTS");
+    let portal = common::browser_like_client()
+        .post(server.url("/portal/fn/login"))
+        .header(header::ACCEPT, "text/html")
+        .form(&[("username", "victim"), ("password", PASSWORD), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(portal.status(), StatusCode::TOO_MANY_REQUESTS, "the portal shares the lockout");
+    let other = common::client_as("bystander", PASSWORD).get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK, "other accounts are unaffected");
+    server.stop().await;
+}
+
 on_both_databases!(
+    repeated_failed_sign_ins_are_throttled,
     roles_follow_the_matrix_on_v2,
     projects_bound_pushes_and_listings,
     the_token_service_grants_only_what_is_allowed,

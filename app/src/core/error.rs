@@ -9,6 +9,9 @@ pub enum Error {
     /// nothing about which half was wrong.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// Too many failed sign-ins for this account from this address.
+    #[error("too many failed sign-ins; try again in {} seconds", retry_after.as_secs().max(1))]
+    Throttled { retry_after: std::time::Duration },
     /// The request needs a signed-in user and has none (or an expired session).
     #[error("not signed in")]
     Unauthenticated,

@@ -66,6 +66,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
                 Err(app::core::Error::InvalidCredentials) => {
                     Err(unauthorized(state, None, "invalid username or password"))
                 }
+                Err(error @ app::core::Error::Throttled { .. }) => Err(OciError::TooManyRequests(error.to_string())),
                 Err(other) => Err(OciError::internal(other)),
             }
         }

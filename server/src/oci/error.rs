@@ -46,6 +46,8 @@ pub enum OciError {
     Unauthorized { challenge: String, message: String },
     #[error("requested access to the resource is denied: {0}")]
     Denied(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("chunk out of order: {0}")]
     RangeInvalid(String),
     #[error("requested range not satisfiable for a blob of {size} bytes")]
@@ -73,6 +75,7 @@ impl OciError {
             Self::NameUnknown | Self::ProjectUnknown(_) => ("NAME_UNKNOWN", StatusCode::NOT_FOUND),
             Self::Unauthorized { .. } => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             Self::Denied(_) => ("DENIED", StatusCode::FORBIDDEN),
+            Self::TooManyRequests(_) => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
             Self::RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::RangeNotSatisfiable { .. } => ("UNSUPPORTED", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),

@@ -4,6 +4,7 @@
 
 mod password;
 mod sessions;
+mod throttle;
 pub mod tokens;
 mod verified;
 
@@ -24,6 +25,7 @@ use crate::core::{
     users::{NewUser, User, UserCredentials, UserRepository, Username},
 };
 use sessions::NewSession;
+use throttle::LoginThrottle;
 use verified::VerifiedPasswords;
 
 /// The account created on first start.
@@ -72,6 +74,7 @@ pub struct AuthService {
     sessions: SessionRepository,
     hasher: PasswordHasherPool,
     verified: Arc<VerifiedPasswords>,
+    throttle: Arc<LoginThrottle>,
     session_ttl: Duration,
     events: EventRecorder,
 }
@@ -83,6 +86,7 @@ impl AuthService {
             sessions: SessionRepository::new(db),
             hasher: PasswordHasherPool::default(),
             verified: Arc::default(),
+            throttle: Arc::default(),
             session_ttl,
             events,
         }
@@ -101,7 +105,7 @@ impl AuthService {
         client_addr: Option<&str>,
     ) -> Result<(User, SessionToken)> {
         let caller = Caller { actor: Some(username.to_owned()), client_addr: client_addr.map(str::to_owned) };
-        let user = match self.verify_password(username, password).await {
+        let user = match self.throttled(username, client_addr, self.verify_password(username, password)).await {
             Ok(user) => user,
             Err(error) => {
                 self.record_login(&caller, "portal", Some(&error)).await;
@@ -137,7 +141,31 @@ impl AuthService {
     /// the token service). Like [`Self::verify_password`], but a pair that
     /// verified within the last minute against the same stored hash is not
     /// hashed again (a changed password invalidates it at once).
-    pub async fn authenticate(&self, username: &str, password: String) -> Result<User> {
+    pub async fn authenticate(&self, username: &str, password: String, client_addr: Option<&str>) -> Result<User> {
+        self.throttled(username, client_addr, self.authenticate_unthrottled(username, password)).await
+    }
+
+    /// Refuses a locked-out username/address pair before `check` runs, and
+    /// counts `check`'s outcome.
+    async fn throttled(
+        &self,
+        username: &str,
+        client_addr: Option<&str>,
+        check: impl Future<Output = Result<User>>,
+    ) -> Result<User> {
+        if let Some(wait) = self.throttle.locked_for(username, client_addr) {
+            return Err(Error::Throttled { retry_after: wait });
+        }
+        let outcome = check.await;
+        match &outcome {
+            Ok(_) => self.throttle.succeeded(username, client_addr),
+            Err(Error::InvalidCredentials) => self.throttle.failed(username, client_addr),
+            Err(_) => {}
+        }
+        outcome
+    }
+
+    async fn authenticate_unthrottled(&self, username: &str, password: String) -> Result<User> {
         let credentials = self.credentials(username).await?;
         let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
         if let (Some(c), Some(hash)) = (&credentials, &stored)
