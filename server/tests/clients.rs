@@ -422,7 +422,8 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
     ] {
         let (ok, stderr) = push(creds, target).await;
         assert!(!ok, "{who} must not push to {target}");
-        assert!(stderr.contains("denied") || stderr.contains("unauthorized"), "{who}: {stderr}");
+        let refused = ["denied", "unauthorized", "403 (Forbidden)"].iter().any(|word| stderr.contains(word));
+        assert!(refused, "{who}: {stderr}");
     }
     // The pull-only robot pulls what the CI robot pushed.
     let pulled = work.path().join("pulled");

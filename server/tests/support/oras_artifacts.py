@@ -37,9 +37,13 @@ def write(path, text):
 def main():
     host, workdir, username, password = sys.argv[1:5]
     os.chdir(workdir)  # the SDK wants pushed files under the working directory
-    registry = ArtifactRegistry(hostname=host, insecure=True)
-    # Basic credentials, traded for a token at the realm of Berth's 401 challenge.
-    registry.login(username=username, password=password)
+    # The SDK's token backend re-sends a token that lacks a scope instead of
+    # fetching a wider one (it only refreshes after a 403), so it cannot push
+    # to a registry that answers 401 insufficient_scope as the token spec
+    # says; Basic credentials on every request work everywhere.
+    registry = ArtifactRegistry(hostname=host, insecure=True, auth_backend="basic")
+    # (`login()` would also write the credentials to ~/.docker/config.json.)
+    registry.auth.set_basic_auth(username, password)
     repo = f"{host}/proj/artifact"
 
     write("sbom.json", json.dumps({"spdxVersion": "SPDX-2.3", "name": "berth-test"}))
