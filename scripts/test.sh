@@ -12,7 +12,7 @@ fi
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
 ensure_build_tools
-apt_install chromium skopeo umoci podman buildah
+apt_install chromium skopeo umoci podman buildah slapd ldap-utils
 ensure_garage
 ensure_oras_sdk
 npm_install_in "$REPO_ROOT/end2end"

@@ -439,6 +439,61 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
     server.stop().await;
 }
 
+/// An LDAP user logs in with `podman login` (their directory password) and
+/// pushes where their LDAP group is a member, and nowhere else.
+async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(backend: Backend) {
+    use app::core::{
+        access::{Actor, Principal},
+        projects::MemberRef,
+        rbac::Role,
+        settings::LoginSettings,
+    };
+
+    let slapd = common::slapd::Slapd::start().await;
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    let admin: Actor = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into();
+    server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
+    let developers = server.state.auth.ldap_group(common::slapd::DEVELOPERS_DN).await.unwrap();
+    server.state.projects.set_member("team", MemberRef::Group(developers), Role::Developer).await.unwrap();
+
+    let host = server.base.trim_start_matches("http://").to_owned();
+    let work = tempfile::tempdir().unwrap();
+    build_image(work.path());
+    let authfile = work.path().join("auth.json");
+    let login = {
+        let args: Vec<String> = vec![
+            "login".into(),
+            format!("--authfile={}", authfile.display()),
+            "--tls-verify=false".into(),
+            "-u".into(),
+            "alice".into(),
+            "-p".into(),
+            "alice-pass".into(),
+            host.clone(),
+        ];
+        tokio::task::spawn_blocking(move || run("podman", &args.iter().map(String::as_str).collect::<Vec<_>>()))
+            .await
+            .unwrap()
+    };
+    assert!(login.contains("Login Succeeded"), "{login}");
+    let source = format!("oci:{}:v1", work.path().join("layout").display());
+    let push = |target: String| {
+        skopeo_outcome(vec![
+            "copy".into(),
+            format!("--authfile={}", authfile.display()),
+            "--dest-tls-verify=false".into(),
+            source.clone(),
+            format!("docker://{host}/{target}"),
+        ])
+    };
+    let (ok, stderr) = push("team/ldap:v1".into()).await;
+    assert!(ok, "{stderr}");
+    let (ok, _) = push("other/ldap:v1".into()).await;
+    assert!(!ok, "the group is not a member of other");
+    server.stop().await;
+}
+
 /// The Python interpreter that has the `oras` SDK (scripts/test.sh makes it).
 fn oras_python() -> String {
     std::env::var("BERTH_ORAS_PYTHON")
@@ -491,6 +546,7 @@ async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) 
 }
 
 on_both_databases!(
+    ldap_users_log_in_with_podman_and_push_where_their_group_may,
     robots_and_users_push_only_where_allowed,
     skopeo_pushes_inspects_pulls_copies_and_deletes,
     podman_and_buildah_push_and_pull,

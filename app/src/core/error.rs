@@ -34,6 +34,9 @@ pub enum Error {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("storage error: {0}")]
     Storage(#[from] crate::core::storage::Error),
+    /// The LDAP directory could not be asked (as opposed to a wrong password).
+    #[error("{0}")]
+    Directory(String),
     #[error("signing keys: {0}")]
     Crypto(String),
     #[error("password hashing failed: {0}")]

@@ -11,6 +11,7 @@ pub mod projects;
 pub mod rbac;
 pub mod registry;
 pub mod robots;
+pub mod settings;
 pub mod state;
 pub mod storage;
 pub mod system;

@@ -18,6 +18,7 @@ use crate::core::{
     projects::ProjectService,
     registry::RegistryService,
     robots::RobotService,
+    settings::SettingsService,
     storage::{self, BlobStore, StorageSettings},
     system::SystemService,
 };
@@ -63,6 +64,7 @@ pub struct AppState {
     pub projects: ProjectService,
     pub robots: RobotService,
     pub audit: AuditLog,
+    pub settings: SettingsService,
     pub tokens: RegistryTokens,
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
@@ -85,7 +87,8 @@ impl AppState {
         db.migrate().await?;
         let events = EventRecorder::start(db.clone());
         let blobs = storage::open(&settings.storage).await?;
-        let auth = AuthService::new(db.clone(), settings.session_ttl, events.clone());
+        let system_settings = SettingsService::new(db.clone(), events.clone());
+        let auth = AuthService::new(db.clone(), settings.session_ttl, events.clone(), system_settings.clone());
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
         let http = HttpSettings { secure_cookies: settings.secure_cookies, external_origin: settings.external_origin };
         let token_settings = TokenSettings {
@@ -100,6 +103,7 @@ impl AppState {
             registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
             robots: RobotService::new(db.clone(), AccessService::new(db.clone()), events.clone()),
             audit: AuditLog::new(db.clone(), AccessService::new(db.clone())),
+            settings: system_settings,
             access: AccessService::new(db.clone()),
             projects: ProjectService::new(db.clone()),
             tokens,

@@ -2,6 +2,7 @@
 //! administrator. Called by the portal's server functions and the HTTP edge;
 //! calls the user and session repositories.
 
+pub mod ldap;
 mod password;
 mod sessions;
 mod throttle;
@@ -20,9 +21,11 @@ use sha2::{Digest, Sha256};
 
 use crate::core::{
     Error, Result,
+    access::Actor,
     db::Db,
     events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
-    users::{NewUser, User, UserCredentials, UserRepository, Username},
+    settings::{LdapSettings, LoginSettings, SettingsService},
+    users::{ExternalUser, NewUser, User, UserCredentials, UserRepository, Username},
 };
 use sessions::NewSession;
 use throttle::LoginThrottle;
@@ -77,10 +80,11 @@ pub struct AuthService {
     throttle: Arc<LoginThrottle>,
     session_ttl: Duration,
     events: EventRecorder,
+    settings: SettingsService,
 }
 
 impl AuthService {
-    pub fn new(db: Db, session_ttl: Duration, events: EventRecorder) -> Self {
+    pub fn new(db: Db, session_ttl: Duration, events: EventRecorder, settings: SettingsService) -> Self {
         Self {
             users: UserRepository::new(db.clone()),
             sessions: SessionRepository::new(db),
@@ -89,6 +93,7 @@ impl AuthService {
             throttle: Arc::default(),
             session_ttl,
             events,
+            settings,
         }
     }
 
@@ -133,6 +138,9 @@ impl AuthService {
     /// The user a username/password pair belongs to. Unknown users cost the
     /// same hashing time as wrong passwords.
     pub async fn verify_password(&self, username: &str, password: String) -> Result<User> {
+        if let Some(ldap) = self.ldap_settings_for(username).await? {
+            return self.ldap_sign_in(&ldap, username, &password).await;
+        }
         let credentials = self.credentials(username).await?;
         self.check(credentials, password).await
     }
@@ -166,6 +174,19 @@ impl AuthService {
     }
 
     async fn authenticate_unthrottled(&self, username: &str, password: String) -> Result<User> {
+        if let Some(ldap) = self.ldap_settings_for(username).await? {
+            // Remembered like a password hash, tied to the directory it checked out against.
+            let marker = format!("ldap {}", ldap.url);
+            if let Some(c) = self.credentials(username).await?
+                && c.auth_source == "ldap"
+                && self.verified.holds(username, &password, &marker)
+            {
+                return Ok(c.user);
+            }
+            let user = self.ldap_sign_in(&ldap, username, &password).await?;
+            self.verified.insert(username, &password, &marker);
+            return Ok(user);
+        }
         let credentials = self.credentials(username).await?;
         let stored = credentials.as_ref().and_then(|c| c.password_hash.clone());
         if let (Some(c), Some(hash)) = (&credentials, &stored)
@@ -178,6 +199,68 @@ impl AuthService {
             self.verified.insert(username, &password, hash);
         }
         Ok(user)
+    }
+
+    /// The LDAP settings when users sign in through LDAP. The first
+    /// administrator always uses its database password, so a broken
+    /// directory never locks everyone out.
+    async fn ldap_settings_for(&self, username: &str) -> Result<Option<LdapSettings>> {
+        if username == ADMIN_USERNAME {
+            return Ok(None);
+        }
+        Ok(match self.settings.login().await? {
+            LoginSettings::Ldap(ldap) => Some(*ldap),
+            LoginSettings::Database => None,
+        })
+    }
+
+    /// Search-then-bind against the directory; on success the account is
+    /// created or refreshed (name, email, administrator through the admin
+    /// group) and its LDAP group memberships replaced with the directory's.
+    async fn ldap_sign_in(&self, settings: &LdapSettings, username: &str, password: &str) -> Result<User> {
+        let found =
+            ldap::authenticate(settings, username, password).await.map_err(|e| Error::Directory(e.to_string()))?;
+        let Some(entry) = found else {
+            return Err(Error::InvalidCredentials);
+        };
+        let name = Username::parse(&entry.username)
+            .map_err(|message| Error::Directory(format!("the directory's username {:?} {message}", entry.username)))?;
+        let now = Utc::now();
+        let external = ExternalUser {
+            username: &name,
+            email: entry.email.as_deref(),
+            full_name: &entry.full_name,
+            is_admin: entry.is_admin,
+            source: "ldap",
+            external_id: &entry.dn,
+        };
+        let id = self.users.upsert_external(external, now).await?.ok_or_else(|| {
+            Error::Conflict(format!("a database account named {name} exists, so {name} cannot sign in through LDAP"))
+        })?;
+        let groups: Vec<String> = entry.groups.into_iter().map(|group| group.dn).collect();
+        self.users.sync_groups(id, "ldap", &groups, now).await?;
+        self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))
+    }
+
+    /// "Test connection": checks LDAP settings against the directory before
+    /// they are saved (system administrators only).
+    pub async fn test_ldap(&self, actor: &Actor, settings: &LdapSettings) -> Result<()> {
+        if !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("only system administrators test login settings".into()));
+        }
+        settings.validate()?;
+        ldap::test_connection(settings).await.map_err(|e| Error::Directory(e.to_string()))
+    }
+
+    /// The group id of the LDAP group with this DN, after checking the
+    /// directory has it: what adding a group as a project member needs.
+    pub async fn ldap_group(&self, dn: &str) -> Result<i64> {
+        let LoginSettings::Ldap(settings) = self.settings.login().await? else {
+            return Err(Error::invalid("group", "LDAP groups need the LDAP login mode"));
+        };
+        let group = ldap::find_group(&settings, dn).await.map_err(|e| Error::Directory(e.to_string()))?;
+        let group = group.ok_or_else(|| Error::NotFound(format!("LDAP group {dn}")))?;
+        self.users.ensure_group("ldap", &group.dn, Utc::now()).await
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {

@@ -53,6 +53,7 @@ pub enum ResourceType {
     Robot,
     User,
     Session,
+    Settings,
 }
 
 impl ResourceType {
@@ -64,6 +65,7 @@ impl ResourceType {
             Self::Robot => "robot",
             Self::User => "user",
             Self::Session => "session",
+            Self::Settings => "settings",
         }
     }
 }

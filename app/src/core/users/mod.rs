@@ -3,7 +3,7 @@
 mod repository;
 
 pub(crate) use repository::UserRow;
-pub use repository::{NewUser, UserCredentials, UserRepository};
+pub use repository::{ExternalUser, NewUser, UserCredentials, UserRepository};
 
 use chrono::{DateTime, Utc};
 

@@ -44,6 +44,7 @@ struct CredentialRow {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: Option<String>,
+    auth_source: String,
 }
 
 /// Everything needed to check a password for a user.
@@ -51,6 +52,20 @@ pub struct UserCredentials {
     pub user: User,
     /// `None` for accounts that cannot sign in with a local password.
     pub password_hash: Option<String>,
+    /// `database`, `ldap` or `oidc`: where the account signs in.
+    pub auth_source: String,
+}
+
+/// An account as a directory or identity provider describes it.
+pub struct ExternalUser<'a> {
+    pub username: &'a Username,
+    pub email: Option<&'a str>,
+    pub full_name: &'a str,
+    pub is_admin: bool,
+    /// `ldap` or `oidc`.
+    pub source: &'a str,
+    /// The LDAP DN, or the OIDC issuer and subject.
+    pub external_id: &'a str,
 }
 
 /// What a new account is created with.
@@ -83,12 +98,18 @@ impl UserRepository {
     }
 
     pub async fn find_credentials(&self, username: &Username) -> Result<Option<UserCredentials>> {
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1");
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash, auth_source FROM users WHERE username = $1");
         let row = on_db!(&self.db, pool => {
             sqlx::query_as::<_, CredentialRow>(&sql).bind(username.as_str()).fetch_optional(pool).await
         })?;
-        row.map(|row| Ok(UserCredentials { user: User::try_from(row.user)?, password_hash: row.password_hash }))
-            .transpose()
+        row.map(|row| {
+            Ok(UserCredentials {
+                user: User::try_from(row.user)?,
+                password_hash: row.password_hash,
+                auth_source: row.auth_source,
+            })
+        })
+        .transpose()
     }
 
     /// Creates the account unless one with that username exists; returns the
@@ -109,5 +130,61 @@ impl UserRepository {
                 .await
         })?;
         Ok(id.map(UserId))
+    }
+
+    /// Creates or refreshes an account that signs in elsewhere, on each
+    /// sign-in; `None` when the username belongs to an account of another
+    /// source (a database account is never taken over).
+    pub async fn upsert_external(&self, user: ExternalUser<'_>, now: DateTime<Utc>) -> Result<Option<UserId>> {
+        const SQL: &str = "INSERT INTO users (username, email, full_name, password_hash, is_admin, auth_source, external_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $7) \
+             ON CONFLICT (username) DO UPDATE SET email = excluded.email, full_name = excluded.full_name, \
+             is_admin = excluded.is_admin, external_id = excluded.external_id, updated_at = excluded.updated_at \
+             WHERE users.auth_source = excluded.auth_source RETURNING id";
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(user.username.as_str())
+                .bind(user.email)
+                .bind(user.full_name)
+                .bind(user.is_admin)
+                .bind(user.source)
+                .bind(user.external_id)
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.map(UserId))
+    }
+
+    /// Makes the user a member of exactly these groups of `kind` (creating
+    /// groups not seen before), in one transaction. Groups are keyed by
+    /// their external id (the LDAP DN), which is also their name.
+    pub async fn sync_groups(&self, user: UserId, kind: &str, group_ids: &[String], now: DateTime<Utc>) -> Result<()> {
+        const GROUP: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
+             ON CONFLICT (kind, name) DO UPDATE SET external_id = excluded.external_id RETURNING id";
+        const FORGET: &str = "DELETE FROM user_group_memberships WHERE user_id = $1 \
+             AND group_id IN (SELECT id FROM user_groups WHERE kind = $2)";
+        const JOIN: &str =
+            "INSERT INTO user_group_memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(FORGET).bind(user.0).bind(kind).execute(&mut *tx).await?;
+            for external_id in group_ids {
+                let id: i64 = sqlx::query_scalar(GROUP).bind(kind).bind(external_id).bind(now).fetch_one(&mut *tx).await?;
+                sqlx::query(JOIN).bind(user.0).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
+    }
+
+    /// The id of the group of `kind` with this external id, creating it.
+    pub async fn ensure_group(&self, kind: &str, external_id: &str, now: DateTime<Utc>) -> Result<i64> {
+        const SQL: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
+             ON CONFLICT (kind, name) DO UPDATE SET external_id = excluded.external_id RETURNING id";
+        let id: i64 = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(kind).bind(external_id).bind(now).fetch_one(pool).await
+        })?;
+        Ok(id)
     }
 }

@@ -1,0 +1,191 @@
+//! Settings an administrator changes at run time: how users sign in
+//! (database accounts, LDAP or OIDC) and each mode's configuration. Stored
+//! as one JSON document per name, so every node reads the same settings.
+//! Only system administrators change them; every change is audited.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::{
+    core::{
+        Error, Result,
+        access::Actor,
+        db::Db,
+        events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    },
+    on_db,
+};
+
+const LOGIN: &str = "login";
+
+/// How users sign in. The first administrator (`admin`) always signs in
+/// with its database password, so a broken directory never locks everyone out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum LoginSettings {
+    #[default]
+    Database,
+    Ldap(Box<LdapSettings>),
+}
+
+/// Where the LDAP directory is and how users and groups are found in it
+/// (Harbor's settings of the same names).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LdapSettings {
+    /// `ldap://host:389` or `ldaps://host:636`.
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    pub start_tls: bool,
+    /// Check the server's certificate (leave on outside tests).
+    pub verify_certificate: bool,
+    /// Who searches for users (empty: anonymous search).
+    pub search_dn: String,
+    pub search_password: String,
+    /// Where users are searched, and how deep.
+    pub base_dn: String,
+    pub scope: LdapScope,
+    /// An extra filter users must match, e.g. `(objectClass=person)`.
+    pub user_filter: String,
+    /// The attribute holding the username, e.g. `uid` or `sAMAccountName`.
+    pub uid_attribute: String,
+    /// Where groups are searched (empty: groups are not looked up).
+    pub group_base_dn: String,
+    /// Which entries are groups, e.g. `(objectClass=groupOfNames)`.
+    pub group_filter: String,
+    /// The attribute naming a group, e.g. `cn`.
+    pub group_name_attribute: String,
+    /// The group attribute listing member DNs, e.g. `member`.
+    pub group_member_attribute: String,
+    /// Members of this group are system administrators.
+    pub admin_group_dn: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for LdapSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            start_tls: false,
+            verify_certificate: true,
+            search_dn: String::new(),
+            search_password: String::new(),
+            base_dn: String::new(),
+            scope: LdapScope::Subtree,
+            user_filter: String::new(),
+            uid_attribute: "uid".into(),
+            group_base_dn: String::new(),
+            group_filter: "(objectClass=groupOfNames)".into(),
+            group_name_attribute: "cn".into(),
+            group_member_attribute: "member".into(),
+            admin_group_dn: String::new(),
+            timeout_seconds: 5,
+        }
+    }
+}
+
+impl LdapSettings {
+    /// Refuses settings that cannot work, naming the field.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.url.starts_with("ldap://") || self.url.starts_with("ldaps://")) {
+            return Err(Error::invalid("url", "must start with ldap:// or ldaps://"));
+        }
+        if self.start_tls && self.url.starts_with("ldaps://") {
+            return Err(Error::invalid("start_tls", "StartTLS upgrades ldap:// connections; ldaps:// is TLS already"));
+        }
+        if self.base_dn.trim().is_empty() {
+            return Err(Error::invalid("base_dn", "must name where users are searched"));
+        }
+        if self.uid_attribute.trim().is_empty() {
+            return Err(Error::invalid("uid_attribute", "must name the attribute holding usernames"));
+        }
+        for (field, filter) in [("user_filter", &self.user_filter), ("group_filter", &self.group_filter)] {
+            let filter = filter.trim();
+            let parenthesized = filter.starts_with('(') && filter.ends_with(')');
+            if !filter.is_empty() && !parenthesized {
+                return Err(Error::invalid(field, "must be an LDAP filter in parentheses"));
+            }
+        }
+        if self.timeout_seconds == 0 {
+            return Err(Error::invalid("timeout_seconds", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LdapScope {
+    Base,
+    OneLevel,
+    #[default]
+    Subtree,
+}
+
+#[derive(Clone, Debug)]
+pub struct SettingsService {
+    db: Db,
+    events: EventRecorder,
+}
+
+impl SettingsService {
+    pub fn new(db: Db, events: EventRecorder) -> Self {
+        Self { db, events }
+    }
+
+    /// The login settings in force (database accounts until changed).
+    pub async fn login(&self) -> Result<LoginSettings> {
+        Ok(self.read(LOGIN).await?.unwrap_or_default())
+    }
+
+    /// Changes the login settings (system administrators only).
+    pub async fn set_login(&self, actor: &Actor, settings: &LoginSettings) -> Result<()> {
+        if !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("only system administrators change login settings".into()));
+        }
+        if let LoginSettings::Ldap(ldap) = settings {
+            ldap.validate()?;
+        }
+        self.write(LOGIN, settings, actor).await?;
+        let mode = match settings {
+            LoginSettings::Database => "database",
+            LoginSettings::Ldap(_) => "ldap",
+        };
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, LOGIN, &actor.caller());
+        event.detail = Some(format!("login mode: {mode}"));
+        self.events.record(event).await;
+        Ok(())
+    }
+
+    async fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let value: Option<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT value FROM system_settings WHERE name = $1").bind(name).fetch_optional(pool).await
+        })?;
+        value
+            .map(|json| {
+                serde_json::from_str(&json).map_err(|e| {
+                    Error::Database(sqlx::Error::Decode(format!("stored setting {name} is unreadable: {e}").into()))
+                })
+            })
+            .transpose()
+    }
+
+    async fn write<T: Serialize>(&self, name: &str, value: &T, actor: &Actor) -> Result<()> {
+        const SQL: &str = "INSERT INTO system_settings (name, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by";
+        let json = serde_json::to_string(value).map_err(|e| Error::invalid("settings", e.to_string()))?;
+        let now: DateTime<Utc> = Utc::now();
+        on_db!(&self.db, pool => {
+            sqlx::query(SQL)
+                .bind(name)
+                .bind(&json)
+                .bind(now)
+                .bind(actor.principal.name())
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+}

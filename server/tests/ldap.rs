@@ -1,0 +1,170 @@
+//! LDAP sign-in against a real OpenLDAP `slapd`, on SQLite and PostgreSQL:
+//! search-then-bind with escaped filters, onboarding on first sign-in,
+//! LDAP groups as project members, the administrators' group, the
+//! "test connection" action, and the first administrator's way back in.
+
+mod common;
+
+use app::core::{
+    Error,
+    access::{Actor, Principal},
+    events::AuditQuery,
+    projects::MemberRef,
+    rbac::Role,
+    registry::digest::Digest,
+    settings::LoginSettings,
+};
+use common::{
+    ADMIN_PASSWORD, Backend, TestServer,
+    slapd::{ADMINS_DN, DEVELOPERS_DN, ODD_USERNAME, Slapd, person_dn},
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+async fn admin(server: &TestServer) -> Actor {
+    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into()
+}
+
+/// `docker login` as the token service sees it: credentials, no scope.
+async fn docker_login(server: &TestServer, username: &str, password: &str) -> StatusCode {
+    common::client_as(username, password).get(server.url("/service/token")).send().await.unwrap().status()
+}
+
+async fn push_blob(server: &TestServer, username: &str, password: &str, repo: &str) -> StatusCode {
+    let content = format!("{username} was here");
+    let digest = Digest::sha256_of(content.as_bytes());
+    common::client_as(username, password)
+        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+        .body(content)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn directory_users_sign_in_and_are_onboarded(backend: Backend) {
+    let slapd = Slapd::start().await;
+    let server = TestServer::start(backend).await;
+    server.create_user("localuser", "Local-Passw0rd").await;
+    let admin = admin(&server).await;
+    server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
+
+    assert_eq!(docker_login(&server, "alice", "alice-pass").await, StatusCode::OK);
+    let alice = server.state.auth.find_user("alice").await.unwrap().expect("onboarded on first sign-in");
+    assert_eq!(alice.email.as_deref(), Some("alice@berth.test"));
+    assert_eq!(alice.full_name, "Alice Liddell");
+    assert!(!alice.is_admin);
+    let v2 = common::client_as("alice", "alice-pass").get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(v2.status(), StatusCode::OK, "the CLI password is the LDAP password");
+
+    for (username, password, why) in [
+        ("alice", "wrong", "a wrong password"),
+        ("alice", "", "an empty password (an anonymous bind would succeed)"),
+        ("nobody", "alice-pass", "an unknown user"),
+        ("ali*", "alice-pass", "a wildcard must not match alice"),
+        ("*", "alice-pass", "a lone wildcard"),
+        ("alice)(uid=*", "alice-pass", "filter injection"),
+        ("localuser", "Local-Passw0rd", "database accounts do not sign in in LDAP mode"),
+    ] {
+        assert_eq!(docker_login(&server, username, password).await, StatusCode::UNAUTHORIZED, "{why}");
+    }
+    // A username made of filter metacharacters is just a name.
+    assert_eq!(docker_login(&server, ODD_USERNAME, "odd-pass").await, StatusCode::OK);
+    assert!(server.state.auth.find_user(ODD_USERNAME).await.unwrap().is_some());
+    // The first administrator keeps its database password.
+    assert_eq!(docker_login(&server, "admin", ADMIN_PASSWORD).await, StatusCode::OK);
+
+    // The portal signs LDAP users in too.
+    let portal = common::browser_like_client()
+        .post(server.url("/portal/fn/login"))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .form(&[("username", "alice"), ("password", "alice-pass"), ("next", "/")])
+        .send()
+        .await
+        .unwrap();
+    assert!(portal.headers().get(reqwest::header::SET_COOKIE).is_some(), "{:?}", portal.status());
+
+    // The audit log has both outcomes.
+    server.state.events.flush().await;
+    let query = AuditQuery { actor: Some("alice"), operation: Some("login"), limit: 20, ..Default::default() };
+    let (logins, _) = server.state.audit.list(&admin.principal, &query).await.unwrap();
+    let outcomes: Vec<&str> = logins.iter().map(|e| e.outcome.as_str()).collect();
+    assert!(outcomes.contains(&"success") && outcomes.contains(&"failure"), "{outcomes:?}");
+    server.stop().await;
+}
+
+async fn directory_groups_grant_access(backend: Backend) {
+    let slapd = Slapd::start().await;
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    let admin = admin(&server).await;
+    server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
+
+    // An LDAP group becomes a project member; its users get the role.
+    let developers = server.state.auth.ldap_group(DEVELOPERS_DN).await.unwrap();
+    server.state.projects.set_member("team", MemberRef::Group(developers), Role::Developer).await.unwrap();
+    let missing = server.state.auth.ldap_group("cn=ghosts,ou=groups,dc=berth,dc=test").await.unwrap_err();
+    assert!(matches!(missing, Error::NotFound(_)), "{missing:?}");
+    assert_eq!(push_blob(&server, "alice", "alice-pass", "team/app").await, StatusCode::CREATED);
+    assert_eq!(push_blob(&server, ODD_USERNAME, "odd-pass", "team/app").await, StatusCode::CREATED);
+    assert_eq!(push_blob(&server, "alice", "alice-pass", "other/app").await, StatusCode::FORBIDDEN);
+    let members = server.state.projects.members("team").await.unwrap();
+    assert_eq!(members[0].name, DEVELOPERS_DN);
+
+    // The administrators' group makes system administrators.
+    assert_eq!(push_blob(&server, "bob", "bob-pass", "other/app").await, StatusCode::CREATED);
+    let bob = server.state.auth.find_user("bob").await.unwrap().unwrap();
+    assert!(bob.is_admin);
+    let catalog: Value = common::client_as("bob", "bob-pass")
+        .get(server.url("/v2/_catalog"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(catalog["repositories"], serde_json::json!(["other/app", "team/app"]));
+    assert_ne!(person_dn("bob"), ADMINS_DN);
+    server.stop().await;
+}
+
+async fn only_administrators_change_and_test_login_settings(backend: Backend) {
+    let slapd = Slapd::start().await;
+    let server = TestServer::start(backend).await;
+    let admin = admin(&server).await;
+    let user: Actor = Principal::User(server.create_user("someone", "Member-Passw0rd").await).into();
+    let settings = slapd.settings();
+
+    server.state.auth.test_ldap(&admin, &settings).await.expect("the right settings connect");
+    let wrong_password = app::core::settings::LdapSettings { search_password: "nope".into(), ..settings.clone() };
+    let failed = server.state.auth.test_ldap(&admin, &wrong_password).await.unwrap_err();
+    assert!(matches!(&failed, Error::Directory(message) if message.contains("search account")), "{failed:?}");
+    let wrong_base =
+        app::core::settings::LdapSettings { base_dn: "ou=nowhere,dc=berth,dc=test".into(), ..settings.clone() };
+    assert!(matches!(server.state.auth.test_ldap(&admin, &wrong_base).await, Err(Error::Directory(_))));
+    let unreachable = app::core::settings::LdapSettings { url: "ldap://127.0.0.1:1".into(), ..settings.clone() };
+    assert!(matches!(server.state.auth.test_ldap(&admin, &unreachable).await, Err(Error::Directory(_))));
+    let invalid = app::core::settings::LdapSettings { url: "http://directory".into(), ..settings.clone() };
+    assert!(matches!(server.state.auth.test_ldap(&admin, &invalid).await, Err(Error::Invalid { .. })));
+    assert!(matches!(server.state.auth.test_ldap(&user, &settings).await, Err(Error::Forbidden(_))));
+
+    let ldap = LoginSettings::Ldap(Box::new(settings));
+    assert!(matches!(server.state.settings.set_login(&user, &ldap).await, Err(Error::Forbidden(_))));
+    assert_eq!(server.state.settings.login().await.unwrap(), LoginSettings::Database, "unchanged");
+    server.state.settings.set_login(&admin, &ldap).await.unwrap();
+    assert_eq!(server.state.settings.login().await.unwrap(), ldap);
+    server.state.settings.set_login(&admin, &LoginSettings::Database).await.unwrap();
+    assert_eq!(
+        docker_login(&server, "alice", "alice-pass").await,
+        StatusCode::UNAUTHORIZED,
+        "back to database accounts"
+    );
+    assert_eq!(docker_login(&server, "someone", "Member-Passw0rd").await, StatusCode::OK);
+    server.stop().await;
+}
+
+on_both_databases!(
+    directory_users_sign_in_and_are_onboarded,
+    directory_groups_grant_access,
+    only_administrators_change_and_test_login_settings,
+);
