@@ -163,6 +163,40 @@ async fn only_administrators_change_and_test_login_settings(backend: Backend) {
     server.stop().await;
 }
 
+/// LDAPS and StartTLS: encrypted connections work, and a certificate that
+/// does not verify is refused unless verification was turned off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directories_are_reached_over_ldaps_and_starttls() {
+    common::within_time_limit(async {
+        let slapd = Slapd::start_with_tls().await;
+        let server = TestServer::start(Backend::Sqlite).await;
+        let admin = admin(&server).await;
+        let plain = slapd.settings();
+        let ldaps = app::core::settings::LdapSettings {
+            url: slapd.ldaps_url.clone().unwrap(),
+            verify_certificate: false,
+            ..plain.clone()
+        };
+        let start_tls =
+            app::core::settings::LdapSettings { start_tls: true, verify_certificate: false, ..plain.clone() };
+        for settings in [&ldaps, &start_tls] {
+            server.state.auth.test_ldap(&admin, settings).await.unwrap_or_else(|e| panic!("{}: {e}", settings.url));
+            server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(settings.clone()))).await.unwrap();
+            assert_eq!(docker_login(&server, "alice", "alice-pass").await, StatusCode::OK, "{settings:?}");
+        }
+        // The self-signed certificate is not trusted when verification is on.
+        for settings in [&ldaps, &start_tls] {
+            let verifying = app::core::settings::LdapSettings { verify_certificate: true, ..settings.clone() };
+            let refused = server.state.auth.test_ldap(&admin, &verifying).await.unwrap_err();
+            assert!(matches!(refused, Error::Directory(_)), "{refused:?}");
+        }
+        let both = app::core::settings::LdapSettings { start_tls: true, ..ldaps.clone() };
+        assert!(matches!(server.state.auth.test_ldap(&admin, &both).await, Err(Error::Invalid { .. })));
+        server.stop().await;
+    })
+    .await;
+}
+
 on_both_databases!(
     directory_users_sign_in_and_are_onboarded,
     directory_groups_grant_access,

@@ -30,6 +30,8 @@ pub struct Slapd {
     child: Child,
     _dir: tempfile::TempDir,
     pub url: String,
+    /// `ldaps://…`, when started with TLS.
+    pub ldaps_url: Option<String>,
 }
 
 fn program(name: &str) -> PathBuf {
@@ -51,10 +53,19 @@ pub fn person_dn(uid: &str) -> String {
 
 impl Slapd {
     pub async fn start() -> Self {
+        Self::launch(false).await
+    }
+
+    /// Also serves `ldaps://` and StartTLS, with a self-signed certificate.
+    pub async fn start_with_tls() -> Self {
+        Self::launch(true).await
+    }
+
+    async fn launch(tls: bool) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let db = dir.path().join("db");
         std::fs::create_dir_all(&db).unwrap();
-        let config = format!(
+        let mut config = format!(
             "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
              include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
              modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {pid}\n\
@@ -63,6 +74,18 @@ impl Slapd {
             pid = dir.path().join("slapd.pid").display(),
             db = db.display(),
         );
+        if tls {
+            let cert =
+                rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+            let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+            std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+            std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+            config = format!(
+                "TLSCertificateFile {}\nTLSCertificateKeyFile {}\n{config}",
+                cert_path.display(),
+                key_path.display()
+            );
+        }
         let config_path = dir.path().join("slapd.conf");
         std::fs::write(&config_path, config).unwrap();
 
@@ -98,14 +121,21 @@ impl Slapd {
             .expect("slapadd runs");
         assert!(loaded.status.success(), "slapadd failed: {}", String::from_utf8_lossy(&loaded.stderr));
 
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let free_port = || TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free_port();
         let url = format!("ldap://127.0.0.1:{port}");
+        let ldaps_port = tls.then(free_port);
+        let ldaps_url = ldaps_port.map(|p| format!("ldaps://127.0.0.1:{p}"));
+        let listeners = match &ldaps_url {
+            Some(ldaps) => format!("{url}/ {ldaps}/"),
+            None => format!("{url}/"),
+        };
         // `-d 0` keeps slapd in the foreground, so it dies with this handle.
         let child = Command::new(program("slapd"))
             .arg("-f")
             .arg(&config_path)
             .arg("-h")
-            .arg(format!("{url}/"))
+            .arg(listeners)
             .arg("-d")
             .arg("0")
             .stdout(Stdio::null())
@@ -113,11 +143,13 @@ impl Slapd {
             .spawn()
             .expect("slapd starts");
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "slapd did not listen on {url} within 20 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for port in std::iter::once(port).chain(ldaps_port) {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "slapd did not listen on port {port} within 20 s");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        Self { child, _dir: dir, url }
+        Self { child, _dir: dir, url, ldaps_url }
     }
 
     /// Settings for this directory: search as the reader account, users
