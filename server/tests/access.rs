@@ -18,23 +18,11 @@ async fn error_code(response: Response) -> String {
     body["errors"][0]["code"].as_str().unwrap_or_default().to_owned()
 }
 
-/// Pushes a blob with `client` and returns the status.
-async fn push_blob(client: &Client, server: &TestServer, repo: &str, content: &[u8]) -> StatusCode {
-    let digest = Digest::sha256_of(content);
-    client
-        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
-        .body(content.to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 /// Pushes a small image tagged `tag` as the administrator.
 async fn seed_image(server: &TestServer, repo: &str, tag: &str) -> Digest {
     let admin = common::admin_client();
     let config = format!("{{\"seed\":\"{repo}:{tag}\"}}");
-    assert_eq!(push_blob(&admin, server, repo, config.as_bytes()).await, StatusCode::CREATED);
+    assert_eq!(common::push_blob(&admin, server, repo, config.as_bytes()).await, StatusCode::CREATED);
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -101,7 +89,7 @@ async fn roles_follow_the_matrix_on_v2(backend: Backend) {
         }
 
         let may_push = role.is_some_and(|r| r >= Role::Developer);
-        let pushed = push_blob(client, &server, "private/app", format!("by {label}").as_bytes()).await;
+        let pushed = common::push_blob(client, &server, "private/app", format!("by {label}").as_bytes()).await;
         assert_eq!(pushed == StatusCode::CREATED, may_push, "{label} push: {pushed}");
         if !may_push {
             assert_eq!(pushed, StatusCode::FORBIDDEN, "{label}");
@@ -119,7 +107,7 @@ async fn roles_follow_the_matrix_on_v2(backend: Backend) {
         // Everyone signed in pulls from the public project and pushes nowhere there.
         let public = client.get(server.url("/v2/open/app/manifests/v1")).send().await.unwrap();
         assert_eq!(public.status(), StatusCode::OK, "{label} pulls a public project");
-        let pushed = push_blob(client, &server, "open/app", b"x").await;
+        let pushed = common::push_blob(client, &server, "open/app", b"x").await;
         assert_eq!(pushed, StatusCode::FORBIDDEN, "{label} pushes to a public project");
     }
 
@@ -176,14 +164,14 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["errors"][0]["code"], "NAME_UNKNOWN");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("project nowhere does not exist"), "{body}");
-    let solo = push_blob(&admin, &server, "solo", b"x").await;
+    let solo = common::push_blob(&admin, &server, "solo", b"x").await;
     assert_eq!(solo, StatusCode::NOT_FOUND, "a name without a project");
     assert!(server.state.projects.find("nowhere").await.unwrap().is_none(), "never created on the fly");
 
     server.create_projects(&["alpha", "beta", "gamma"]).await;
     server.state.projects.set_public("gamma", true).await.unwrap();
     for repo in ["alpha/one", "beta/two", "gamma/three", "library/four"] {
-        assert_eq!(push_blob(&admin, &server, repo, b"content").await, StatusCode::CREATED);
+        assert_eq!(common::push_blob(&admin, &server, repo, b"content").await, StatusCode::CREATED);
     }
     let member = server.create_user("member", PASSWORD).await;
     server.state.projects.set_member("alpha", MemberRef::User(member.id), Role::Guest).await.unwrap();

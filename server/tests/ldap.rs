@@ -11,7 +11,6 @@ use app::core::{
     events::AuditQuery,
     projects::MemberRef,
     rbac::Role,
-    registry::digest::Digest,
     settings::LoginSettings,
 };
 use common::{
@@ -21,10 +20,6 @@ use common::{
 use reqwest::StatusCode;
 use serde_json::Value;
 
-async fn admin(server: &TestServer) -> Actor {
-    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into()
-}
-
 /// `docker login` as the token service sees it: credentials, no scope.
 async fn docker_login(server: &TestServer, username: &str, password: &str) -> StatusCode {
     common::client_as(username, password).get(server.url("/service/token")).send().await.unwrap().status()
@@ -32,21 +27,14 @@ async fn docker_login(server: &TestServer, username: &str, password: &str) -> St
 
 async fn push_blob(server: &TestServer, username: &str, password: &str, repo: &str) -> StatusCode {
     let content = format!("{username} was here");
-    let digest = Digest::sha256_of(content.as_bytes());
-    common::client_as(username, password)
-        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
-        .body(content)
-        .send()
-        .await
-        .unwrap()
-        .status()
+    common::push_blob(&common::client_as(username, password), server, repo, content.as_bytes()).await
 }
 
 async fn directory_users_sign_in_and_are_onboarded(backend: Backend) {
     let slapd = Slapd::start().await;
     let server = TestServer::start(backend).await;
     server.create_user("localuser", "Local-Passw0rd").await;
-    let admin = admin(&server).await;
+    let admin = server.admin_actor().await;
     server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
 
     assert_eq!(docker_login(&server, "alice", "alice-pass").await, StatusCode::OK);
@@ -97,7 +85,7 @@ async fn directory_groups_grant_access(backend: Backend) {
     let slapd = Slapd::start().await;
     let server = TestServer::start(backend).await;
     server.create_projects(&["team", "other"]).await;
-    let admin = admin(&server).await;
+    let admin = server.admin_actor().await;
     server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
 
     // An LDAP group becomes a project member; its users get the role.
@@ -131,7 +119,7 @@ async fn directory_groups_grant_access(backend: Backend) {
 async fn only_administrators_change_and_test_login_settings(backend: Backend) {
     let slapd = Slapd::start().await;
     let server = TestServer::start(backend).await;
-    let admin = admin(&server).await;
+    let admin = server.admin_actor().await;
     let user: Actor = Principal::User(server.create_user("someone", "Member-Passw0rd").await).into();
     let settings = slapd.settings();
 
@@ -170,7 +158,7 @@ async fn directories_are_reached_over_ldaps_and_starttls() {
     common::within_time_limit(async {
         let slapd = Slapd::start_with_tls().await;
         let server = TestServer::start(Backend::Sqlite).await;
-        let admin = admin(&server).await;
+        let admin = server.admin_actor().await;
         let plain = slapd.settings();
         let ldaps = app::core::settings::LdapSettings {
             url: slapd.ldaps_url.clone().unwrap(),

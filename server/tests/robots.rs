@@ -16,23 +16,8 @@ use common::{Backend, TestServer};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-async fn push_blob(client: &Client, server: &TestServer, repo: &str, content: &[u8]) -> StatusCode {
-    let digest = Digest::sha256_of(content);
-    client
-        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
-        .body(content.to_vec())
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
 async fn get_status(client: &Client, server: &TestServer, path: &str) -> StatusCode {
     client.get(server.url(path)).send().await.unwrap().status()
-}
-
-async fn admin(server: &TestServer) -> Actor {
-    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into()
 }
 
 fn permission(project: Option<&str>, actions: &[Action]) -> RobotPermission {
@@ -54,8 +39,8 @@ async fn bearer(server: &TestServer, name: &str, secret: &str, scope: &str) -> S
 async fn robots_do_exactly_what_they_were_granted(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team", "other"]).await;
-    let admin = admin(&server).await;
-    assert_eq!(push_blob(&common::admin_client(), &server, "other/app", b"other").await, StatusCode::CREATED);
+    let admin = server.admin_actor().await;
+    assert_eq!(common::push_blob(&common::admin_client(), &server, "other/app", b"other").await, StatusCode::CREATED);
 
     let created = server
         .state
@@ -78,12 +63,12 @@ async fn robots_do_exactly_what_they_were_granted(backend: Backend) {
     let ci = common::client_as("robot$team+ci", &created.secret);
 
     // Basic credentials: push and pull in its project, nothing more.
-    assert_eq!(push_blob(&ci, &server, "team/app", b"built").await, StatusCode::CREATED);
+    assert_eq!(common::push_blob(&ci, &server, "team/app", b"built").await, StatusCode::CREATED);
     let digest = Digest::sha256_of(b"built");
     assert_eq!(get_status(&ci, &server, &format!("/v2/team/app/blobs/{digest}")).await, StatusCode::OK);
     let deleted = ci.delete(server.url(&format!("/v2/team/app/blobs/{digest}"))).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::FORBIDDEN, "delete was not granted");
-    assert_eq!(push_blob(&ci, &server, "other/app", b"x").await, StatusCode::FORBIDDEN, "another project");
+    assert_eq!(common::push_blob(&ci, &server, "other/app", b"x").await, StatusCode::FORBIDDEN, "another project");
     assert_eq!(get_status(&ci, &server, "/v2/other/app/tags/list").await, StatusCode::FORBIDDEN);
     let wrong = common::client_as("robot$team+ci", "not-the-secret");
     assert_eq!(get_status(&wrong, &server, "/v2/").await, StatusCode::UNAUTHORIZED);
@@ -135,7 +120,7 @@ async fn robots_do_exactly_what_they_were_granted(backend: Backend) {
         .await
         .unwrap();
     let reader_client = common::client_as("robot$team+reader", &reader.secret);
-    assert_eq!(push_blob(&reader_client, &server, "team/app", b"no").await, StatusCode::FORBIDDEN);
+    assert_eq!(common::push_blob(&reader_client, &server, "team/app", b"no").await, StatusCode::FORBIDDEN);
     let token = bearer(&server, "robot$team+reader", &reader.secret, "repository:team/app:pull,push").await;
     let pushed =
         Client::new().post(server.url("/v2/team/app/blobs/uploads/")).bearer_auth(&token).send().await.unwrap();
@@ -161,7 +146,7 @@ async fn robots_do_exactly_what_they_were_granted(backend: Backend) {
     let mirror = common::client_as("robot$mirror", &puller.secret);
     assert_eq!(get_status(&mirror, &server, &format!("/v2/team/app/blobs/{digest}")).await, StatusCode::OK);
     assert_eq!(get_status(&mirror, &server, "/v2/other/app/tags/list").await, StatusCode::OK);
-    assert_eq!(push_blob(&mirror, &server, "other/app", b"x").await, StatusCode::FORBIDDEN);
+    assert_eq!(common::push_blob(&mirror, &server, "other/app", b"x").await, StatusCode::FORBIDDEN);
     let everything: Value = mirror.get(server.url("/v2/_catalog")).send().await.unwrap().json().await.unwrap();
     assert_eq!(everything["repositories"], json!(["other/app", "team/app"]));
     server.stop().await;
@@ -170,7 +155,7 @@ async fn robots_do_exactly_what_they_were_granted(backend: Backend) {
 async fn disabled_expired_and_refreshed_robots_stop_at_once(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team"]).await;
-    let admin = admin(&server).await;
+    let admin = server.admin_actor().await;
     let new = |name| NewRobot {
         name,
         description: "",

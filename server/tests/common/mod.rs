@@ -243,7 +243,30 @@ pub fn admin_client() -> reqwest::Client {
     client_as("admin", ADMIN_PASSWORD)
 }
 
+/// Pushes `content` as a blob with one monolithic request; returns the status.
+pub async fn push_blob(
+    client: &reqwest::Client,
+    server: &TestServer,
+    repo: &str,
+    content: &[u8],
+) -> reqwest::StatusCode {
+    let digest = app::core::registry::digest::Digest::sha256_of(content);
+    client
+        .post(server.url(&format!("/v2/{repo}/blobs/uploads/?digest={digest}")))
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 impl TestServer {
+    /// The first administrator, as the core's services take an actor.
+    pub async fn admin_actor(&self) -> app::core::access::Actor {
+        let admin = self.state.auth.find_user("admin").await.unwrap().expect("the first administrator exists");
+        app::core::access::Principal::User(admin).into()
+    }
+
     /// Creates private projects (owned by nobody) for a test to push into.
     pub async fn create_projects(&self, names: &[&str]) {
         for name in names {
