@@ -274,17 +274,15 @@ impl TestServer {
         }
     }
 
-    /// Creates a database user.
+    /// Creates a database user, as the first administrator.
     pub async fn create_user(&self, username: &str, password: &str) -> app::core::users::User {
+        let admin = self.admin_actor().await;
         self.state
             .auth
-            .create_user(app::core::auth::NewAccount {
-                username,
-                password,
-                email: None,
-                full_name: "",
-                is_admin: false,
-            })
+            .create_user(
+                &admin,
+                app::core::auth::NewAccount { username, password, email: None, full_name: "", is_admin: false },
+            )
             .await
             .expect("create the test user")
     }

@@ -2,6 +2,7 @@
 //! administrator. Called by the portal's server functions and the HTTP edge;
 //! calls the user and session repositories.
 
+mod accounts;
 pub mod ldap;
 mod password;
 mod sessions;
@@ -9,6 +10,7 @@ mod throttle;
 pub mod tokens;
 mod verified;
 
+pub use accounts::NewAccount;
 pub use password::PasswordHasherPool;
 pub use sessions::SessionRepository;
 
@@ -313,29 +315,6 @@ impl AuthService {
         self.sessions.delete(&token.hash()).await
     }
 
-    /// Creates a database account (an administrator creating a user, or the
-    /// tests). The username must be free and the password long enough.
-    pub async fn create_user(&self, account: NewAccount<'_>) -> Result<User> {
-        let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
-        validate_password("password", account.password)?;
-        let hash = self.hasher.hash(account.password.to_owned()).await?;
-        let created = self
-            .users
-            .create_if_absent(
-                NewUser {
-                    username: &username,
-                    email: account.email,
-                    full_name: account.full_name,
-                    password_hash: Some(&hash),
-                    is_admin: account.is_admin,
-                },
-                Utc::now(),
-            )
-            .await?;
-        let id = created.ok_or_else(|| Error::Conflict(format!("the username {username} is taken")))?;
-        self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
-    }
-
     /// Creates the `admin` account on first start, with `password` or a
     /// generated one. Safe when several nodes start at once: only one creates it.
     pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<AdminBootstrap> {
@@ -371,15 +350,6 @@ impl AuthService {
             (Some(_), true) => AdminBootstrap::CreatedWithGeneratedPassword(password),
         })
     }
-}
-
-/// A database account to create.
-pub struct NewAccount<'a> {
-    pub username: &'a str,
-    pub password: &'a str,
-    pub email: Option<&'a str>,
-    pub full_name: &'a str,
-    pub is_admin: bool,
 }
 
 /// Refuses passwords outside [`PASSWORD_LENGTH`], naming `field`.

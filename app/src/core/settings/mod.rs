@@ -17,6 +17,7 @@ use crate::{
 };
 
 const LOGIN: &str = "login";
+const SELF_REGISTRATION: &str = "self_registration";
 
 /// How users sign in. The first administrator (`admin`) always signs in
 /// with its database password, so a broken directory never locks everyone out.
@@ -153,6 +154,24 @@ impl SettingsService {
         };
         let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, LOGIN, &actor.caller());
         event.detail = Some(format!("login mode: {mode}"));
+        self.events.record(event).await;
+        Ok(())
+    }
+
+    /// Whether people may create their own database accounts (off unless
+    /// an administrator turned it on; never in LDAP mode).
+    pub async fn self_registration(&self) -> Result<bool> {
+        let allowed: bool = self.read(SELF_REGISTRATION).await?.unwrap_or(false);
+        Ok(allowed && self.login().await? == LoginSettings::Database)
+    }
+
+    pub async fn set_self_registration(&self, actor: &Actor, allowed: bool) -> Result<()> {
+        if !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("only system administrators change self-registration".into()));
+        }
+        self.write(SELF_REGISTRATION, &allowed, actor).await?;
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, SELF_REGISTRATION, &actor.caller());
+        event.detail = Some(if allowed { "on" } else { "off" }.to_owned());
         self.events.record(event).await;
         Ok(())
     }

@@ -1,0 +1,102 @@
+//! Database accounts: an administrator creates them (and may make them
+//! administrators), people register themselves when an administrator has
+//! allowed it (never as administrators), and everyone changes their own
+//! password. Every change is audited.
+
+use chrono::Utc;
+
+use super::{AuthService, validate_password};
+use crate::core::{
+    Error, Result,
+    access::Actor,
+    events::{AuditEvent, Caller, Operation, ResourceType},
+    users::{NewUser, User, Username},
+};
+
+/// A database account to create.
+pub struct NewAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+    pub email: Option<&'a str>,
+    pub full_name: &'a str,
+    pub is_admin: bool,
+}
+
+impl AuthService {
+    /// An administrator creates a database account.
+    pub async fn create_user(&self, actor: &Actor, account: NewAccount<'_>) -> Result<User> {
+        if !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("only system administrators create users".into()));
+        }
+        let user = self.insert_account(account).await?;
+        self.audit_user(&actor.caller(), Operation::Create, &user, None).await;
+        Ok(user)
+    }
+
+    /// Someone creates their own account, when self-registration is on and
+    /// users sign in with database accounts. Never an administrator.
+    pub async fn register(&self, account: NewAccount<'_>, client_addr: Option<&str>) -> Result<User> {
+        if !self.settings.self_registration().await? {
+            return Err(Error::Forbidden("self-registration is off".into()));
+        }
+        let user = self.insert_account(NewAccount { is_admin: false, ..account }).await?;
+        let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
+        self.audit_user(&caller, Operation::Create, &user, Some("self-registration")).await;
+        Ok(user)
+    }
+
+    /// Changes a database account's password: its owner (who must give the
+    /// current one) or an administrator (who need not). The old password,
+    /// and any remembered Basic credentials for it, stop working at once.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        username: &str,
+        current: Option<String>,
+        new_password: &str,
+    ) -> Result<()> {
+        validate_password("new_password", new_password)?;
+        let own = actor.principal.name() == Some(username);
+        if !own && !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("changing another user's password".into()));
+        }
+        let name = Username::parse(username).map_err(|message| Error::invalid("username", message))?;
+        let credentials =
+            self.users.find_credentials(&name).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))?;
+        if credentials.auth_source != "database" {
+            return Err(Error::invalid("username", format!("{name} signs in through {}", credentials.auth_source)));
+        }
+        if own && !actor.principal.is_system_admin() {
+            let current = current.ok_or_else(|| Error::invalid("current_password", "is required"))?;
+            if !self.hasher.verify(current, credentials.password_hash.clone()).await? {
+                return Err(Error::invalid("current_password", "is not your current password"));
+            }
+        }
+        let hash = self.hasher.hash(new_password.to_owned()).await?;
+        self.users.set_password_hash(credentials.user.id, &hash, Utc::now()).await?;
+        self.audit_user(&actor.caller(), Operation::Update, &credentials.user, Some("password changed")).await;
+        Ok(())
+    }
+
+    async fn insert_account(&self, account: NewAccount<'_>) -> Result<User> {
+        let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
+        validate_password("password", account.password)?;
+        let hash = self.hasher.hash(account.password.to_owned()).await?;
+        let new = NewUser {
+            username: &username,
+            email: account.email,
+            full_name: account.full_name,
+            password_hash: Some(&hash),
+            is_admin: account.is_admin,
+        };
+        let created = self.users.create_if_absent(new, Utc::now()).await?;
+        let id = created.ok_or_else(|| Error::Conflict(format!("the username {username} is taken")))?;
+        self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
+    }
+
+    async fn audit_user(&self, caller: &Caller, operation: Operation, user: &User, detail: Option<&str>) {
+        let mut event = AuditEvent::new(operation, ResourceType::User, user.username.to_string(), caller);
+        event.detail = detail.map(str::to_owned);
+        self.events.record(event).await;
+    }
+}
