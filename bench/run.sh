@@ -150,7 +150,7 @@ compare "HEAD manifest by tag" /v2/library/bench-app/manifests/latest HEAD "$ACC
 TAGS="${BENCH_TAGS:-100000}"
 step "tagging the manifest $TAGS times in each registry"
 python3 - "$TAGS" "$WORK/manifest.json" "$BASIC" "127.0.0.1:$BERTH_PORT" "127.0.0.1:$REGISTRY_PORT" <<'PY'
-import http.client, sys, threading
+import http.client, sys, threading, time
 count, manifest = int(sys.argv[1]), open(sys.argv[2], "rb").read()
 auth = sys.argv[3].split(": ", 1)[1]
 def tag(host, first, step):
@@ -160,10 +160,13 @@ def tag(host, first, step):
                      {"Content-Type": "application/vnd.oci.image.manifest.v1+json", "Authorization": auth})
         response = conn.getresponse(); response.read()
         if response.status != 201: sys.exit(f"{host}: tag {i}: {response.status}")
-for host in sys.argv[4:]:
+for name, host in zip(["berth", "distribution"], sys.argv[4:]):
+    started = time.monotonic()
     workers = [threading.Thread(target=tag, args=(host, n, 4)) for n in range(4)]
     for w in workers: w.start()
     for w in workers: w.join()
+    elapsed = time.monotonic() - started
+    print(f"{name}: {count} tag PUTs in {elapsed:.1f} s ({count / elapsed:.0f}/s, 4 connections)")
 PY
 MIDDLE="tag-$(printf '%06d' $((TAGS / 2)))"
 table_header
