@@ -138,6 +138,15 @@ async fn roles_follow_the_matrix_on_v2(backend: Backend) {
         );
         assert_eq!(error_code(response).await, "UNAUTHORIZED");
     }
+    // A mount's challenge asks for the source too, so the token can mount.
+    let mount = anonymous
+        .post(server.url("/v2/open/copy/blobs/uploads/?mount=sha256:0000000000000000000000000000000000000000000000000000000000000000&from=private/app"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mount.status(), StatusCode::UNAUTHORIZED);
+    let challenge = mount.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+    assert!(challenge.ends_with("scope=\"repository:open/copy:pull,push repository:private/app:pull\""), "{challenge}");
     let base = anonymous.get(server.url("/v2/")).send().await.unwrap();
     assert_eq!(base.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(

@@ -88,15 +88,39 @@ pub enum Need<'a> {
 /// credentials (or a token's scope) would help, 403 DENIED when the caller
 /// is known and not allowed, NAME_UNKNOWN when the project does not exist.
 pub async fn authorize(state: &AppState, identity: &Identity, need: Need<'_>) -> OciResult<()> {
+    authorize_asking(state, identity, need, scope_of(need)).await
+}
+
+/// A cross-repository mount: push in `target`, and the challenge asks for
+/// pull in `source` too, so a client that follows it gets a token that can
+/// mount (without it the registry falls back to a plain upload).
+pub async fn authorize_mount(
+    state: &AppState,
+    identity: &Identity,
+    target: &RepoName,
+    source: &RepoName,
+) -> OciResult<()> {
+    let scope = format!("repository:{target}:pull,push repository:{source}:pull");
+    authorize_asking(state, identity, Need::Repository(target, Action::Push), Some(scope)).await
+}
+
+/// [`authorize`], with the scope a challenge names.
+async fn authorize_asking(
+    state: &AppState,
+    identity: &Identity,
+    need: Need<'_>,
+    scope: Option<String>,
+) -> OciResult<()> {
+    let scope = scope.as_deref();
     match (identity, need) {
         (Identity::Anonymous, Need::SignedIn | Need::Catalog) => {
-            Err(unauthorized(state, scope_of(need).as_deref(), "authentication required"))
+            Err(unauthorized(state, scope, "authentication required"))
         }
         (Identity::Account(_) | Identity::Token(_), Need::SignedIn) => Ok(()),
         (Identity::Account(_), Need::Catalog) => Ok(()),
         (Identity::Token(claims), Need::Catalog) if claims.allows("registry", "catalog", "*") => Ok(()),
         (Identity::Token(_), Need::Catalog) => {
-            Err(insufficient_scope(state, scope_of(need).as_deref(), "the token does not grant the catalog"))
+            Err(insufficient_scope(state, scope, "the token does not grant the catalog"))
         }
         (Identity::Token(claims), Need::Repository(name, action)) => {
             let action_name = registry_action_name(action).expect("the registry asks only for registry actions");
@@ -112,14 +136,14 @@ pub async fn authorize(state: &AppState, identity: &Identity, need: Need<'_>) ->
                     Decision::NoSuchProject => return Err(OciError::ProjectUnknown(project_unknown(name))),
                 }
             }
-            Err(insufficient_scope(state, scope_of(need).as_deref(), "the token does not grant this"))
+            Err(insufficient_scope(state, scope, "the token does not grant this"))
         }
         (Identity::Anonymous, Need::Repository(name, action)) => {
             match decide(state, &Principal::Anonymous, name, action).await? {
                 Decision::Allowed => Ok(()),
                 // Anonymous callers cannot tell private projects from missing ones.
                 Decision::Denied | Decision::NoSuchProject => {
-                    Err(unauthorized(state, scope_of(need).as_deref(), "authentication required"))
+                    Err(unauthorized(state, scope, "authentication required"))
                 }
             }
         }

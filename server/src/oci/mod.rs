@@ -90,7 +90,10 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::UploadStart { name } => {
             let name = repo_name(name, host)?;
-            auth::authorize(state, &identity, Need::Repository(&name, Action::Push)).await?;
+            match mount_from(request.uri().query(), host) {
+                Some(source) => auth::authorize_mount(state, &identity, &name, &source).await?,
+                None => auth::authorize(state, &identity, Need::Repository(&name, Action::Push)).await?,
+            }
             match method {
                 Method::POST => {
                     let source = mount_source(state, &identity, request.uri().query()).await?;
@@ -173,6 +176,13 @@ async fn mount_source(state: &AppState, identity: &Identity, query: Option<&str>
     };
     let from = repo_name(from, state.http.registry_host())?;
     Ok(auth::allows(state, identity, &from, Action::Pull).await?.then_some(from))
+}
+
+/// The valid `from` repository of a mount request, if it is one.
+fn mount_from(query: Option<&str>, host: &str) -> Option<RepoName> {
+    let query = query_params(query);
+    query.get("mount")?;
+    RepoName::parse(query.get("from")?, host).ok()
 }
 
 fn repo_name(raw: &str, host: &str) -> OciResult<RepoName> {
