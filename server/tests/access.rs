@@ -303,6 +303,21 @@ async fn the_token_service_grants_only_what_is_allowed(backend: Backend) {
     let elsewhere =
         Client::new().get(server.url("/v2/team/other/tags/list")).bearer_auth(&bearer).send().await.unwrap();
     assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED, "a scope for another repository");
+    // A mount with a token lacking the source's scope: the administrator may
+    // pull there, so a wider token is asked for; with it, a source without
+    // the blob means a plain upload session.
+    let mount = format!("/v2/team/copy/blobs/uploads/?mount={}&from=open/x", Digest::sha256_of(b"none"));
+    let (_, body) = token(&common::admin_client(), &server, "scope=repository:team/copy:pull,push").await;
+    let narrow = body["token"].as_str().unwrap().to_owned();
+    let asked = Client::new().post(server.url(&mount)).bearer_auth(&narrow).send().await.unwrap();
+    assert_eq!(asked.status(), StatusCode::UNAUTHORIZED);
+    let challenge = asked.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+    assert!(challenge.contains("scope=\"repository:team/copy:pull,push repository:open/x:pull\""), "{challenge}");
+    let query = "scope=repository:team/copy:pull,push&scope=repository:open/x:pull";
+    let (_, body) = token(&common::admin_client(), &server, query).await;
+    let wide = body["token"].as_str().unwrap().to_owned();
+    let fell_back = Client::new().post(server.url(&mount)).bearer_auth(&wide).send().await.unwrap();
+    assert_eq!(fell_back.status(), StatusCode::ACCEPTED, "allowed, and the source lacks the blob: an upload");
     let missing =
         Client::new().post(server.url("/v2/nowhere/app/blobs/uploads/")).bearer_auth(&pull_only).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND, "no token helps where no project is");

@@ -101,7 +101,18 @@ pub async fn authorize_mount(
     source: &RepoName,
 ) -> OciResult<()> {
     let scope = format!("repository:{target}:pull,push repository:{source}:pull");
-    authorize_asking(state, identity, Need::Repository(target, Action::Push), Some(scope)).await
+    authorize_asking(state, identity, Need::Repository(target, Action::Push), Some(scope.clone())).await?;
+    // A token without the source's pull scope, held by an account that may
+    // pull there: a wider token makes the mount work, so say so (as
+    // distribution does) rather than silently falling back to an upload.
+    if let Identity::Token(claims) = identity
+        && !claims.allows("repository", source.as_str(), "pull")
+        && let Some(principal) = token_account(state, claims).await?
+        && decide(state, &principal, source, Action::Pull).await? == Decision::Allowed
+    {
+        return Err(insufficient_scope(state, Some(&scope), "the token does not grant pull in the mount's source"));
+    }
+    Ok(())
 }
 
 /// [`authorize`], with the scope a challenge names.
