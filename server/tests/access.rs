@@ -64,7 +64,7 @@ fn host_of(server: &TestServer) -> String {
 async fn roles_follow_the_matrix_on_v2(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["private", "open"]).await;
-    server.state.projects.set_public("open", true).await.unwrap();
+    server.state.projects.set_public(&server.admin_actor().await, "open", true).await.unwrap();
     let manifest_digest = seed_image(&server, "private/app", "v1").await;
     seed_image(&server, "open/app", "v1").await;
 
@@ -72,7 +72,12 @@ async fn roles_follow_the_matrix_on_v2(backend: Backend) {
     for role in Role::ALL {
         let name = format!("user-{}", role.name());
         let user = server.create_user(&name, PASSWORD).await;
-        server.state.projects.set_member("private", MemberRef::User(user.id), role).await.unwrap();
+        server
+            .state
+            .projects
+            .set_member(&server.admin_actor().await, "private", MemberRef::User(user.id), role)
+            .await
+            .unwrap();
         users.push((Some(role), common::client_as(&name, PASSWORD)));
     }
     server.create_user("outsider", PASSWORD).await;
@@ -178,12 +183,17 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     assert!(server.state.projects.find("nowhere").await.unwrap().is_none(), "never created on the fly");
 
     server.create_projects(&["alpha", "beta", "gamma"]).await;
-    server.state.projects.set_public("gamma", true).await.unwrap();
+    server.state.projects.set_public(&server.admin_actor().await, "gamma", true).await.unwrap();
     for repo in ["alpha/one", "beta/two", "gamma/three", "library/four"] {
         assert_eq!(common::push_blob(&admin, &server, repo, b"content").await, StatusCode::CREATED);
     }
     let member = server.create_user("member", PASSWORD).await;
-    server.state.projects.set_member("alpha", MemberRef::User(member.id), Role::Guest).await.unwrap();
+    server
+        .state
+        .projects
+        .set_member(&server.admin_actor().await, "alpha", MemberRef::User(member.id), Role::Guest)
+        .await
+        .unwrap();
 
     let catalog = |client: Client| {
         let url = server.url("/v2/_catalog");
@@ -209,23 +219,59 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     assert_eq!(alpha.repository_count, 1);
 
     // Deleting: refused while repositories remain, fine once empty; names are unique and valid.
-    let error = server.state.projects.delete("alpha").await.unwrap_err();
+    let error = server.state.projects.delete(&server.admin_actor().await, "alpha").await.unwrap_err();
     assert!(matches!(error, app::core::Error::Conflict(_)), "{error:?}");
-    server.state.projects.create("empty", false, Some(member.id)).await.unwrap();
-    let members = server.state.projects.members("empty").await.unwrap();
+    // Any signed-in user creates projects and administers the ones they create.
+    let member_actor: app::core::access::Actor = Principal::User(member.clone()).into();
+    server.state.projects.create(&member_actor, "empty", false).await.unwrap();
+    let members = server.state.projects.members(&member_actor, "empty").await.unwrap();
     assert_eq!(members.len(), 1, "the creator becomes project admin");
     assert_eq!((members[0].name.as_str(), members[0].role), ("member", Role::ProjectAdmin));
-    server.state.projects.delete("empty").await.unwrap();
+    server.state.projects.set_public(&member_actor, "empty", true).await.unwrap();
+    server.state.projects.delete(&member_actor, "empty").await.unwrap();
     assert!(server.state.projects.find("empty").await.unwrap().is_none());
-    let taken = server.state.projects.create("beta", true, None).await.unwrap_err();
+    // In alpha the same user is a guest: reads members, changes nothing.
+    let alpha_members = server.state.projects.members(&member_actor, "alpha").await.unwrap();
+    let names: Vec<&str> = alpha_members.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["admin", "member"], "its creator and the guest");
+    for refused in [
+        server.state.projects.set_public(&member_actor, "alpha", true).await.map(|_| ()),
+        server.state.projects.delete(&member_actor, "alpha").await,
+        server.state.projects.set_member(&member_actor, "alpha", MemberRef::User(member.id), Role::ProjectAdmin).await,
+    ] {
+        assert!(matches!(refused, Err(app::core::Error::Forbidden(_))), "{refused:?}");
+    }
+    let anonymous: app::core::access::Actor = Principal::Anonymous.into();
+    let refused = server.state.projects.create(&anonymous, "mine", false).await.unwrap_err();
+    assert!(matches!(refused, app::core::Error::Forbidden(_)), "{refused:?}");
+    let admin = server.admin_actor().await;
+    let taken = server.state.projects.create(&admin, "beta", true).await.unwrap_err();
     assert!(matches!(taken, app::core::Error::Conflict(_)), "{taken:?}");
-    let invalid = server.state.projects.create("Bad_Name", true, None).await.unwrap_err();
+    let invalid = server.state.projects.create(&admin, "Bad_Name", true).await.unwrap_err();
     assert!(matches!(invalid, app::core::Error::Invalid { .. }), "{invalid:?}");
+    server.state.events.flush().await;
+    let query = app::core::events::AuditQuery { project: Some("empty"), limit: 10, ..Default::default() };
+    let (events, _) = server.state.audit.list(&admin.principal, &query).await.unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> =
+        events.iter().map(|e| (e.operation.as_str(), e.resource_type.as_str(), e.detail.as_deref())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("delete", "project", None),
+            ("update", "project", Some("made public")),
+            ("create", "project", Some("private"))
+        ]
+    );
 
     // A mount from a repository the caller cannot read falls back to an upload.
     let digest = Digest::sha256_of(b"content");
     let member_client = common::client_as("member", PASSWORD);
-    server.state.projects.set_member("alpha", MemberRef::User(member.id), Role::Developer).await.unwrap();
+    server
+        .state
+        .projects
+        .set_member(&server.admin_actor().await, "alpha", MemberRef::User(member.id), Role::Developer)
+        .await
+        .unwrap();
     let mount = member_client
         .post(server.url(&format!("/v2/alpha/copy/blobs/uploads/?mount={digest}&from=beta/two")))
         .send()
@@ -246,9 +292,14 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
 async fn the_token_service_grants_only_what_is_allowed(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team", "open"]).await;
-    server.state.projects.set_public("open", true).await.unwrap();
+    server.state.projects.set_public(&server.admin_actor().await, "open", true).await.unwrap();
     let guest = server.create_user("guest", PASSWORD).await;
-    server.state.projects.set_member("team", MemberRef::User(guest.id), Role::Guest).await.unwrap();
+    server
+        .state
+        .projects
+        .set_member(&server.admin_actor().await, "team", MemberRef::User(guest.id), Role::Guest)
+        .await
+        .unwrap();
     let host = host_of(&server);
     let guest_client = common::client_as("guest", PASSWORD);
 

@@ -149,6 +149,7 @@ async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
             row("update", "robot$team+ci", "admin", "success"),
             row("update", "robot$team+ci", "admin", "success"),
             row("create", "robot$team+ci", "admin", "success"),
+            row("create", "team", "admin", "success"),
         ]
     );
     let robot_events: Vec<_> = events.iter().filter(|e| e.resource_type == "robot").collect();
@@ -176,7 +177,7 @@ async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
 
     // Retention removes what is older than the cutoff, and only that.
     let removed = server.state.audit.delete_before(future).await.unwrap();
-    assert_eq!(removed, 6);
+    assert_eq!(removed, 8, "two projects created, a robot created and changed three times, a push and a pull");
     let (left, _) = entries(&server, AuditQuery::default()).await;
     assert!(left.is_empty(), "{left:?}");
     server.stop().await;
@@ -189,7 +190,12 @@ async fn reading_the_log_needs_read_logs(backend: Backend) {
     for (name, role) in [("guest", Some(Role::Guest)), ("limited", Some(Role::LimitedGuest)), ("outsider", None)] {
         let user = server.create_user(name, "Member-Passw0rd").await;
         if let Some(role) = role {
-            server.state.projects.set_member("team", MemberRef::User(user.id), role).await.unwrap();
+            server
+                .state
+                .projects
+                .set_member(&server.admin_actor().await, "team", MemberRef::User(user.id), role)
+                .await
+                .unwrap();
         }
         readers.push(Principal::User(user));
     }

@@ -190,7 +190,7 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
         tokio::task::spawn_blocking(move || Command::new("skopeo").args(&args).output().unwrap()).await.unwrap();
     assert!(!refused.status.success(), "a private project is not readable anonymously");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unauthorized"), "{refused:?}");
-    server.state.projects.set_public("proj", true).await.unwrap();
+    server.state.projects.set_public(&server.admin_actor().await, "proj", true).await.unwrap();
     let public: serde_json::Value =
         serde_json::from_str(&skopeo(&anonymous, &["inspect", "--tls-verify=false", &image]).await).unwrap();
     assert_eq!(public["Digest"], digest.as_str());
@@ -393,7 +393,12 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
     let ci = server.state.robots.create(&admin, robot("ci", &[Action::Pull, Action::Push])).await.unwrap();
     let reader = server.state.robots.create(&admin, robot("reader", &[Action::Pull])).await.unwrap();
     let developer = server.create_user("dev", "Member-Passw0rd").await;
-    server.state.projects.set_member("team", MemberRef::User(developer.id), Role::Developer).await.unwrap();
+    server
+        .state
+        .projects
+        .set_member(&server.admin_actor().await, "team", MemberRef::User(developer.id), Role::Developer)
+        .await
+        .unwrap();
 
     let host = server.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();
@@ -455,7 +460,12 @@ async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(backend: B
     let admin: Actor = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into();
     server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
     let developers = server.state.auth.ldap_group(common::slapd::DEVELOPERS_DN).await.unwrap();
-    server.state.projects.set_member("team", MemberRef::Group(developers), Role::Developer).await.unwrap();
+    server
+        .state
+        .projects
+        .set_member(&server.admin_actor().await, "team", MemberRef::Group(developers), Role::Developer)
+        .await
+        .unwrap();
 
     let host = server.base.trim_start_matches("http://").to_owned();
     let work = tempfile::tempdir().unwrap();

@@ -216,7 +216,12 @@ async fn only_those_who_manage_robots_create_them(backend: Backend) {
     let mut principals = Vec::new();
     for (name, role) in [("dev", Role::Developer), ("keeper", Role::Maintainer)] {
         let user = server.create_user(name, "Member-Passw0rd").await;
-        server.state.projects.set_member("team", MemberRef::User(user.id), role).await.unwrap();
+        server
+            .state
+            .projects
+            .set_member(&server.admin_actor().await, "team", MemberRef::User(user.id), role)
+            .await
+            .unwrap();
         principals.push(Actor::from(Principal::User(user)));
     }
     let (developer, maintainer) = (&principals[0], &principals[1]);

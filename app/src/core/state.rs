@@ -105,7 +105,7 @@ impl AppState {
             audit: AuditLog::new(db.clone(), AccessService::new(db.clone())),
             settings: system_settings,
             access: AccessService::new(db.clone()),
-            projects: ProjectService::new(db.clone()),
+            projects: ProjectService::new(db.clone(), AccessService::new(db.clone()), events.clone()),
             tokens,
             events,
             blobs,

@@ -267,10 +267,11 @@ impl TestServer {
         app::core::access::Principal::User(admin).into()
     }
 
-    /// Creates private projects (owned by nobody) for a test to push into.
+    /// Creates private projects (the administrator creates them) for a test to push into.
     pub async fn create_projects(&self, names: &[&str]) {
+        let admin = self.admin_actor().await;
         for name in names {
-            self.state.projects.create(name, false, None).await.expect("create the test project");
+            self.state.projects.create(&admin, name, false).await.expect("create the test project");
         }
     }
 

@@ -11,10 +11,11 @@ use chrono::{DateTime, Utc};
 
 use crate::core::{
     Error, Result,
-    access::Visibility,
+    access::{AccessService, Actor, Decision, Principal, Visibility},
     db::Db,
-    rbac::Role,
-    users::{UserId, Username},
+    events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    rbac::{Action, Role},
+    users::UserId,
 };
 
 /// The project every installation starts with, public, as in Harbor.
@@ -109,24 +110,30 @@ pub struct ListOptions<'a> {
 #[derive(Clone, Debug)]
 pub struct ProjectService {
     repository: ProjectRepository,
+    access: AccessService,
+    events: EventRecorder,
 }
 
 impl ProjectService {
-    pub fn new(db: Db) -> Self {
-        Self { repository: ProjectRepository::new(db) }
+    pub fn new(db: Db, access: AccessService, events: EventRecorder) -> Self {
+        Self { repository: ProjectRepository::new(db), access, events }
     }
 
-    /// Creates a project; its creator (when a user) becomes its project admin.
-    pub async fn create(&self, name: &str, public: bool, owner: Option<UserId>) -> Result<Project> {
+    /// Creates a project. Any signed-in user may (robots and anonymous
+    /// callers may not); the creator becomes its project admin.
+    pub async fn create(&self, actor: &Actor, name: &str, public: bool) -> Result<Project> {
+        let Principal::User(creator) = &actor.principal else {
+            return Err(Error::Forbidden("only signed-in users create projects".into()));
+        };
         let name = ProjectName::parse(name).map_err(|message| Error::invalid("project_name", message))?;
         let now = Utc::now();
-        let Some(id) = self.repository.create(&name, public, owner, now).await? else {
+        let Some(id) = self.repository.create(&name, public, Some(creator.id), now).await? else {
             return Err(Error::Conflict(format!("a project named {name} already exists")));
         };
-        if let Some(owner) = owner {
-            self.repository.set_member(id, MemberRef::User(owner), Role::ProjectAdmin, now).await?;
-        }
-        self.find(name.as_str()).await?.ok_or_else(|| Error::NotFound(format!("project {name}")))
+        self.repository.set_member(id, MemberRef::User(creator.id), Role::ProjectAdmin, now).await?;
+        let detail = if public { "public" } else { "private" };
+        self.audit(actor, Operation::Create, ResourceType::Project, name.as_str(), name.as_str(), detail).await;
+        self.require(name.as_str()).await
     }
 
     pub async fn find(&self, name: &str) -> Result<Option<Project>> {
@@ -140,21 +147,33 @@ impl ProjectService {
         self.find(name).await?.ok_or_else(|| Error::NotFound(format!("project {name}")))
     }
 
+    /// The project, once `actor` is known to be allowed `action` in it.
+    async fn permitted(&self, actor: &Actor, name: &str, action: Action) -> Result<Project> {
+        match self.access.decide(&actor.principal, name, action).await? {
+            Decision::Allowed => self.require(name).await,
+            Decision::Denied => Err(Error::Forbidden(format!("{action} in {name}"))),
+            Decision::NoSuchProject => Err(Error::NotFound(format!("project {name}"))),
+        }
+    }
+
     /// A page of projects the viewer may see, and how many match in all.
     pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<(Vec<Project>, i64)> {
         self.repository.list(options, visibility).await
     }
 
-    pub async fn set_public(&self, name: &str, public: bool) -> Result<Project> {
-        let project = self.require(name).await?;
+    /// Makes the project public or private (`edit_project`).
+    pub async fn set_public(&self, actor: &Actor, name: &str, public: bool) -> Result<Project> {
+        let project = self.permitted(actor, name, Action::EditProject).await?;
         self.repository.set_public(project.id, public, Utc::now()).await?;
+        let detail = if public { "made public" } else { "made private" };
+        self.audit(actor, Operation::Update, ResourceType::Project, name, name, detail).await;
         self.require(name).await
     }
 
-    /// Deletes an empty project. One that still has repositories is refused:
-    /// deleting it would take their artifacts with it.
-    pub async fn delete(&self, name: &str) -> Result<()> {
-        let project = self.require(name).await?;
+    /// Deletes an empty project (`delete_project`). One that still has
+    /// repositories is refused: deleting it would take their artifacts with it.
+    pub async fn delete(&self, actor: &Actor, name: &str) -> Result<()> {
+        let project = self.permitted(actor, name, Action::DeleteProject).await?;
         if project.repository_count > 0 {
             return Err(Error::Conflict(format!(
                 "project {name} still has {} repositories; delete them first",
@@ -164,29 +183,56 @@ impl ProjectService {
         if !self.repository.delete_if_empty(project.id).await? {
             return Err(Error::Conflict(format!("project {name} got a repository while being deleted")));
         }
+        self.audit(actor, Operation::Delete, ResourceType::Project, name, name, "").await;
         Ok(())
     }
 
-    /// Adds a member, or changes the role of an existing one.
-    pub async fn set_member(&self, project: &str, member: MemberRef, role: Role) -> Result<()> {
-        let project = self.require(project).await?;
-        self.repository.set_member(project.id, member, role, Utc::now()).await
+    /// Adds a member, or changes the role of an existing one (`manage_members`).
+    pub async fn set_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<()> {
+        let found = self.permitted(actor, project, Action::ManageMembers).await?;
+        self.repository.set_member(found.id, member, role, Utc::now()).await?;
+        let who = self.member_label(member).await?;
+        self.audit(actor, Operation::Update, ResourceType::Member, &who, project, role.name()).await;
+        Ok(())
     }
 
-    pub async fn remove_member(&self, project: &str, member: MemberRef) -> Result<bool> {
-        let project = self.require(project).await?;
-        self.repository.remove_member(project.id, member).await
+    pub async fn remove_member(&self, actor: &Actor, project: &str, member: MemberRef) -> Result<bool> {
+        let found = self.permitted(actor, project, Action::ManageMembers).await?;
+        let removed = self.repository.remove_member(found.id, member).await?;
+        if removed {
+            let who = self.member_label(member).await?;
+            self.audit(actor, Operation::Delete, ResourceType::Member, &who, project, "").await;
+        }
+        Ok(removed)
     }
 
-    pub async fn members(&self, project: &str) -> Result<Vec<Member>> {
-        let project = self.require(project).await?;
-        self.repository.members(project.id).await
+    /// The project's members (`read_members`).
+    pub async fn members(&self, actor: &Actor, project: &str) -> Result<Vec<Member>> {
+        let found = self.permitted(actor, project, Action::ReadMembers).await?;
+        self.repository.members(found.id).await
     }
 
-    /// Convenience for callers holding a username: adds that user as a member.
-    pub async fn set_user_member(&self, project: &str, user: &Username, role: Role) -> Result<()> {
-        let id = self.repository.user_id(user).await?.ok_or_else(|| Error::NotFound(format!("user {user}")))?;
-        self.set_member(project, MemberRef::User(id), role).await
+    /// How the audit log names a member: `user:<name>` or `group:<name>`.
+    async fn member_label(&self, member: MemberRef) -> Result<String> {
+        let name = self.repository.member_name(member).await?.unwrap_or_else(|| "(gone)".to_owned());
+        Ok(match member {
+            MemberRef::User(_) => format!("user:{name}"),
+            MemberRef::Group(_) => format!("group:{name}"),
+        })
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        operation: Operation,
+        resource_type: ResourceType,
+        resource: &str,
+        project: &str,
+        detail: &str,
+    ) {
+        let mut event = AuditEvent::new(operation, resource_type, resource, &actor.caller()).in_project(Some(project));
+        event.detail = (!detail.is_empty()).then(|| detail.to_owned());
+        self.events.record(event).await;
     }
 }
 

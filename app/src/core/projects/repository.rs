@@ -9,7 +9,7 @@ use crate::{
         access::{Visibility, visibility_sql},
         db::Db,
         rbac::Role,
-        users::{UserId, Username},
+        users::UserId,
     },
     on_db,
 };
@@ -223,10 +223,15 @@ impl ProjectRepository {
             .collect()
     }
 
-    pub async fn user_id(&self, username: &Username) -> Result<Option<UserId>> {
-        let id: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT id FROM users WHERE username = $1").bind(username.as_str()).fetch_optional(pool).await
+    /// The username or group name of a member, for the audit log.
+    pub async fn member_name(&self, member: MemberRef) -> Result<Option<String>> {
+        let (sql, id) = match member {
+            MemberRef::User(user) => ("SELECT username FROM users WHERE id = $1", user.0),
+            MemberRef::Group(group) => ("SELECT name FROM user_groups WHERE id = $1", group),
+        };
+        let name: Option<String> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await
         })?;
-        Ok(id.map(UserId))
+        Ok(name)
     }
 }
