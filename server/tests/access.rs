@@ -241,10 +241,19 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     ] {
         assert!(matches!(refused, Err(app::core::Error::Forbidden(_))), "{refused:?}");
     }
+    // Administrators may keep project creation to themselves.
+    let admin = server.admin_actor().await;
+    let refused = server.state.settings.set_project_creation_admin_only(&member_actor, true).await;
+    assert!(matches!(refused, Err(app::core::Error::Forbidden(_))), "{refused:?}");
+    server.state.settings.set_project_creation_admin_only(&admin, true).await.unwrap();
+    let refused = server.state.projects.create(&member_actor, "again", false).await.unwrap_err();
+    assert!(matches!(refused, app::core::Error::Forbidden(_)), "{refused:?}");
+    server.state.projects.create(&admin, "by-admin", false).await.unwrap();
+    server.state.settings.set_project_creation_admin_only(&admin, false).await.unwrap();
+    server.state.projects.create(&member_actor, "again", false).await.unwrap();
     let anonymous: app::core::access::Actor = Principal::Anonymous.into();
     let refused = server.state.projects.create(&anonymous, "mine", false).await.unwrap_err();
     assert!(matches!(refused, app::core::Error::Forbidden(_)), "{refused:?}");
-    let admin = server.admin_actor().await;
     let taken = server.state.projects.create(&admin, "beta", true).await.unwrap_err();
     assert!(matches!(taken, app::core::Error::Conflict(_)), "{taken:?}");
     let invalid = server.state.projects.create(&admin, "Bad_Name", true).await.unwrap_err();

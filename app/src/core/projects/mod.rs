@@ -15,6 +15,7 @@ use crate::core::{
     db::Db,
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     rbac::{Action, Role},
+    settings::SettingsService,
     users::UserId,
 };
 
@@ -111,20 +112,25 @@ pub struct ListOptions<'a> {
 pub struct ProjectService {
     repository: ProjectRepository,
     access: AccessService,
+    settings: SettingsService,
     events: EventRecorder,
 }
 
 impl ProjectService {
-    pub fn new(db: Db, access: AccessService, events: EventRecorder) -> Self {
-        Self { repository: ProjectRepository::new(db), access, events }
+    pub fn new(db: Db, access: AccessService, settings: SettingsService, events: EventRecorder) -> Self {
+        Self { repository: ProjectRepository::new(db), access, settings, events }
     }
 
-    /// Creates a project. Any signed-in user may (robots and anonymous
-    /// callers may not); the creator becomes its project admin.
+    /// Creates a project. Any signed-in user may, unless an administrator
+    /// restricted it to administrators (robots and anonymous callers never);
+    /// the creator becomes its project admin.
     pub async fn create(&self, actor: &Actor, name: &str, public: bool) -> Result<Project> {
         let Principal::User(creator) = &actor.principal else {
             return Err(Error::Forbidden("only signed-in users create projects".into()));
         };
+        if !creator.is_admin && self.settings.project_creation_admin_only().await? {
+            return Err(Error::Forbidden("only system administrators create projects here".into()));
+        }
         let name = ProjectName::parse(name).map_err(|message| Error::invalid("project_name", message))?;
         let now = Utc::now();
         let Some(id) = self.repository.create(&name, public, Some(creator.id), now).await? else {

@@ -18,6 +18,7 @@ use crate::{
 
 const LOGIN: &str = "login";
 const SELF_REGISTRATION: &str = "self_registration";
+const PROJECT_CREATION: &str = "project_creation_restriction";
 
 /// How users sign in. The first administrator (`admin`) always signs in
 /// with its database password, so a broken directory never locks everyone out.
@@ -172,6 +173,24 @@ impl SettingsService {
         self.write(SELF_REGISTRATION, &allowed, actor).await?;
         let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, SELF_REGISTRATION, &actor.caller());
         event.detail = Some(if allowed { "on" } else { "off" }.to_owned());
+        self.events.record(event).await;
+        Ok(())
+    }
+
+    /// Whether only system administrators may create projects (Harbor's
+    /// `project_creation_restriction = adminonly`); everyone signed in may
+    /// until an administrator says otherwise.
+    pub async fn project_creation_admin_only(&self) -> Result<bool> {
+        Ok(self.read(PROJECT_CREATION).await?.unwrap_or(false))
+    }
+
+    pub async fn set_project_creation_admin_only(&self, actor: &Actor, admin_only: bool) -> Result<()> {
+        if !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("only system administrators restrict project creation".into()));
+        }
+        self.write(PROJECT_CREATION, &admin_only, actor).await?;
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, PROJECT_CREATION, &actor.caller());
+        event.detail = Some(if admin_only { "adminonly" } else { "everyone" }.to_owned());
         self.events.record(event).await;
         Ok(())
     }
