@@ -72,6 +72,9 @@ pub fn presented(headers: &HeaderMap) -> Presented {
     }
     let decoded = STANDARD.decode(rest.trim()).ok().and_then(|bytes| String::from_utf8(bytes).ok());
     match decoded.as_deref().and_then(|d| d.split_once(':')) {
+        // containers/image sends an empty pair (`Og==`) for anonymous
+        // requests after a Basic challenge: that is no credentials at all.
+        Some(("", "")) => Presented::None,
         Some((username, password)) => Presented::Basic { username: username.to_owned(), password: password.to_owned() },
         None => Presented::Malformed,
     }
@@ -96,6 +99,7 @@ mod tests {
             Presented::Basic { username: "alice".into(), password: "pa:ss".into() }
         );
         assert_eq!(presented(&with("bearer abc.def.ghi")), Presented::Bearer("abc.def.ghi".into()));
+        assert_eq!(presented(&with("Basic Og==")), Presented::None, "an empty pair is anonymous");
         for bad in ["Basic !!!", "Basic YWxpY2U=", "Digest x", "Basic"] {
             assert_eq!(presented(&with(bad)), Presented::Malformed, "{bad}");
         }
