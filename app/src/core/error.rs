@@ -49,4 +49,10 @@ impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
     }
+
+    /// A stored row that the code cannot read back: written by something
+    /// else, worth failing loudly on.
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::Database(sqlx::Error::Decode(message.into().into()))
+    }
 }

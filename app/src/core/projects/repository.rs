@@ -29,9 +29,8 @@ impl TryFrom<ProjectRow> for Project {
     type Error = Error;
 
     fn try_from(row: ProjectRow) -> Result<Self> {
-        let name = ProjectName::parse(&row.name).map_err(|message| {
-            Error::Database(sqlx::Error::Decode(format!("stored project name {:?} {message}", row.name).into()))
-        })?;
+        let name = ProjectName::parse(&row.name)
+            .map_err(|message| Error::corrupt(format!("stored project name {:?} {message}", row.name)))?;
         Ok(Project {
             id: ProjectId(row.id),
             name,
@@ -206,17 +205,12 @@ impl ProjectRepository {
         })?;
         rows.into_iter()
             .map(|row| {
-                let role = Role::parse(&row.role).ok_or_else(|| {
-                    Error::Database(sqlx::Error::Decode(format!("stored role {:?} is unknown", row.role).into()))
-                })?;
+                let role = Role::parse(&row.role)
+                    .ok_or_else(|| Error::corrupt(format!("stored role {:?} is unknown", row.role)))?;
                 let member = match (row.user_id, row.group_id) {
                     (Some(user), _) => MemberRef::User(UserId(user)),
                     (None, Some(group)) => MemberRef::Group(group),
-                    (None, None) => {
-                        return Err(Error::Database(sqlx::Error::Decode(
-                            "a member with neither user nor group".into(),
-                        )));
-                    }
+                    (None, None) => return Err(Error::corrupt("a member with neither user nor group")),
                 };
                 Ok(Member { id: row.id, member, name: row.name, role, created_at: row.created_at })
             })

@@ -201,9 +201,8 @@ impl SettingsService {
         })?;
         value
             .map(|json| {
-                serde_json::from_str(&json).map_err(|e| {
-                    Error::Database(sqlx::Error::Decode(format!("stored setting {name} is unreadable: {e}").into()))
-                })
+                serde_json::from_str(&json)
+                    .map_err(|e| Error::corrupt(format!("stored setting {name} is unreadable: {e}")))
             })
             .transpose()
     }

@@ -25,9 +25,8 @@ impl TryFrom<UserRow> for User {
     fn try_from(row: UserRow) -> Result<Self> {
         // Stored names were validated on the way in; a bad one means the row was
         // written by something else, which is worth failing loudly on.
-        let username = Username::parse(&row.username).map_err(|message| {
-            Error::Database(sqlx::Error::Decode(format!("stored username {:?} {message}", row.username).into()))
-        })?;
+        let username = Username::parse(&row.username)
+            .map_err(|message| Error::corrupt(format!("stored username {:?} {message}", row.username)))?;
         Ok(User {
             id: UserId(row.id),
             username,
