@@ -142,21 +142,15 @@ impl SettingsService {
 
     /// Changes the login settings (system administrators only).
     pub async fn set_login(&self, actor: &Actor, settings: &LoginSettings) -> Result<()> {
-        if !actor.principal.is_system_admin() {
-            return Err(Error::Forbidden("only system administrators change login settings".into()));
-        }
+        require_admin(actor, "change login settings")?;
         if let LoginSettings::Ldap(ldap) = settings {
             ldap.validate()?;
         }
-        self.write(LOGIN, settings, actor).await?;
         let mode = match settings {
             LoginSettings::Database => "database",
             LoginSettings::Ldap(_) => "ldap",
         };
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, LOGIN, &actor.caller());
-        event.detail = Some(format!("login mode: {mode}"));
-        self.events.record(event).await;
-        Ok(())
+        self.write_audited(actor, LOGIN, settings, format!("login mode: {mode}")).await
     }
 
     /// Whether people may create their own database accounts (off unless
@@ -167,14 +161,9 @@ impl SettingsService {
     }
 
     pub async fn set_self_registration(&self, actor: &Actor, allowed: bool) -> Result<()> {
-        if !actor.principal.is_system_admin() {
-            return Err(Error::Forbidden("only system administrators change self-registration".into()));
-        }
-        self.write(SELF_REGISTRATION, &allowed, actor).await?;
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, SELF_REGISTRATION, &actor.caller());
-        event.detail = Some(if allowed { "on" } else { "off" }.to_owned());
-        self.events.record(event).await;
-        Ok(())
+        require_admin(actor, "change self-registration")?;
+        let detail = if allowed { "on" } else { "off" };
+        self.write_audited(actor, SELF_REGISTRATION, &allowed, detail.to_owned()).await
     }
 
     /// Whether only system administrators may create projects (Harbor's
@@ -185,14 +174,9 @@ impl SettingsService {
     }
 
     pub async fn set_project_creation_admin_only(&self, actor: &Actor, admin_only: bool) -> Result<()> {
-        if !actor.principal.is_system_admin() {
-            return Err(Error::Forbidden("only system administrators restrict project creation".into()));
-        }
-        self.write(PROJECT_CREATION, &admin_only, actor).await?;
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, PROJECT_CREATION, &actor.caller());
-        event.detail = Some(if admin_only { "adminonly" } else { "everyone" }.to_owned());
-        self.events.record(event).await;
-        Ok(())
+        require_admin(actor, "restrict project creation")?;
+        let detail = if admin_only { "adminonly" } else { "everyone" };
+        self.write_audited(actor, PROJECT_CREATION, &admin_only, detail.to_owned()).await
     }
 
     async fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
@@ -207,7 +191,8 @@ impl SettingsService {
             .transpose()
     }
 
-    async fn write<T: Serialize>(&self, name: &str, value: &T, actor: &Actor) -> Result<()> {
+    /// Stores a setting and records the change, with `detail`, in the audit log.
+    async fn write_audited<T: Serialize>(&self, actor: &Actor, name: &str, value: &T, detail: String) -> Result<()> {
         const SQL: &str = "INSERT INTO system_settings (name, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
              updated_by = excluded.updated_by";
@@ -223,6 +208,17 @@ impl SettingsService {
                 .await
                 .map(|done| done.rows_affected())
         })?;
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, name, &actor.caller());
+        event.detail = Some(detail);
+        self.events.record(event).await;
         Ok(())
+    }
+}
+
+fn require_admin(actor: &Actor, what: &str) -> Result<()> {
+    if actor.principal.is_system_admin() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("only system administrators {what}")))
     }
 }
