@@ -29,17 +29,16 @@ pub async fn sign_in(
     signed_in
 }
 
-/// The live principal a registry token names: tokens of a robot that was
-/// disabled, has expired or is gone stop working at once. `Ok(None)` for
-/// anonymous tokens; `Err(())` for a named account that is no longer usable.
-pub async fn token_principal(state: &AppState, subject: &str) -> Result<Result<Option<Principal>, ()>> {
+/// The live account a registry token names: `None` for anonymous tokens
+/// and for accounts that are gone, disabled or expired.
+pub async fn token_principal(state: &AppState, subject: &str) -> Result<Option<Principal>> {
     if subject.is_empty() {
-        return Ok(Ok(None));
+        return Ok(None);
     }
     if subject.starts_with(ROBOT_PREFIX) {
-        return Ok(state.robots.find_usable(subject).await?.map(|robot| Some(Principal::Robot(robot))).ok_or(()));
+        return Ok(state.robots.find_usable(subject).await?.map(Principal::Robot));
     }
-    Ok(state.auth.find_user(subject).await?.map(|user| Some(Principal::User(user))).ok_or(()))
+    Ok(state.auth.find_user(subject).await?.map(Principal::User))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

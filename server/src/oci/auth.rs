@@ -49,9 +49,10 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
         Presented::Bearer(token) => match state.tokens.verify(&token) {
             // A robot's tokens die with it: checked on every request.
             Ok(claims) if claims.sub.starts_with(ROBOT_PREFIX) => {
-                match token_principal(state, &claims.sub).await.map_err(OciError::internal)? {
-                    Ok(_) => Ok(Identity::Token(claims)),
-                    Err(()) => Err(unauthorized(state, None, "the robot account is disabled, expired or gone")),
+                if state.robots.is_usable(&claims.sub).await.map_err(OciError::internal)? {
+                    Ok(Identity::Token(claims))
+                } else {
+                    Err(unauthorized(state, None, "the robot account is disabled, expired or gone"))
                 }
             }
             Ok(claims) => Ok(Identity::Token(claims)),
@@ -201,7 +202,7 @@ async fn decide(state: &AppState, principal: &Principal, name: &RepoName, action
 /// The account a token was issued to (`None` for anonymous tokens and
 /// accounts that are gone).
 async fn token_account(state: &AppState, claims: &Claims) -> OciResult<Option<Principal>> {
-    Ok(token_principal(state, &claims.sub).await.map_err(OciError::internal)?.ok().flatten())
+    token_principal(state, &claims.sub).await.map_err(OciError::internal)
 }
 
 fn denied(principal: &Principal, name: &RepoName, action: Action) -> OciError {

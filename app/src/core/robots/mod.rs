@@ -56,7 +56,7 @@ pub struct Robot {
 impl Robot {
     /// Neither disabled nor expired.
     pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
-        !self.disabled && self.expires_at.is_none_or(|at| at > now)
+        usable(self.disabled, self.expires_at, now)
     }
 }
 
@@ -224,6 +224,13 @@ impl RobotService {
         }
     }
 
+    /// Whether a robot of that name exists and is usable now: the check
+    /// every request with a robot's registry token makes (one small query).
+    pub async fn is_usable(&self, name: &str) -> Result<bool> {
+        let state = self.repository.usable_state(name).await?;
+        Ok(state.is_some_and(|(disabled, expires_at)| usable(disabled, expires_at, Utc::now())))
+    }
+
     /// The robot of that name when it exists and is usable now (registry
     /// tokens issued to it die with it).
     pub async fn find_usable(&self, name: &str) -> Result<Option<Robot>> {
@@ -253,6 +260,10 @@ impl RobotService {
         }
         Ok(robot)
     }
+}
+
+fn usable(disabled: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    !disabled && expires_at.is_none_or(|at| at > now)
 }
 
 fn generate_secret() -> String {

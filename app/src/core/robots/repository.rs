@@ -114,6 +114,14 @@ impl RobotRepository {
         Ok(self.with_permissions(row.into_iter().collect()).await?.pop())
     }
 
+    /// Whether the robot is disabled and when it expires, without the rest.
+    pub async fn usable_state(&self, name: &str) -> Result<Option<(bool, Option<DateTime<Utc>>)>> {
+        let state = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT disabled, expires_at FROM robots WHERE name = $1").bind(name).fetch_optional(pool).await
+        })?;
+        Ok(state)
+    }
+
     /// A project's robots, or the system robots (`None`), by name.
     pub async fn list(&self, project: Option<&str>) -> Result<Vec<Robot>> {
         let rows = match project {
