@@ -97,20 +97,16 @@ impl AppState {
             lifetime: settings.token_lifetime,
         };
         let tokens = RegistryTokens::load_or_create(&db, token_settings).await?;
+        let access = AccessService::new(db.clone());
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
             registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
-            robots: RobotService::new(db.clone(), AccessService::new(db.clone()), events.clone()),
-            audit: AuditLog::new(db.clone(), AccessService::new(db.clone())),
+            robots: RobotService::new(db.clone(), access.clone(), events.clone()),
+            audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),
-            access: AccessService::new(db.clone()),
-            projects: ProjectService::new(
-                db.clone(),
-                AccessService::new(db.clone()),
-                system_settings.clone(),
-                events.clone(),
-            ),
+            access: access.clone(),
+            projects: ProjectService::new(db.clone(), access.clone(), system_settings.clone(), events.clone()),
             tokens,
             events,
             blobs,
