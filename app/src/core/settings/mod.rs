@@ -3,6 +3,11 @@
 //! as one JSON document per name, so every node reads the same settings.
 //! Only system administrators change them; every change is audited.
 
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -128,16 +133,30 @@ pub enum LdapScope {
 pub struct SettingsService {
     db: Db,
     events: EventRecorder,
+    /// The login settings as last read, and when: every sign-in (including
+    /// registry clients sending Basic credentials with each request) needs
+    /// them, so they are re-read at most every [`LOGIN_CACHE_TTL`].
+    login_cache: Arc<Mutex<Option<(Instant, LoginSettings)>>>,
 }
+
+/// How long another node's change of the login settings may take to apply here.
+const LOGIN_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl SettingsService {
     pub fn new(db: Db, events: EventRecorder) -> Self {
-        Self { db, events }
+        Self { db, events, login_cache: Arc::default() }
     }
 
     /// The login settings in force (database accounts until changed).
     pub async fn login(&self) -> Result<LoginSettings> {
-        Ok(self.read(LOGIN).await?.unwrap_or_default())
+        if let Some((read_at, settings)) = &*self.login_cache.lock().unwrap_or_else(|e| e.into_inner())
+            && read_at.elapsed() < LOGIN_CACHE_TTL
+        {
+            return Ok(settings.clone());
+        }
+        let settings: LoginSettings = self.read(LOGIN).await?.unwrap_or_default();
+        *self.login_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), settings.clone()));
+        Ok(settings)
     }
 
     /// Changes the login settings (system administrators only).
@@ -150,7 +169,9 @@ impl SettingsService {
             LoginSettings::Database => "database",
             LoginSettings::Ldap(_) => "ldap",
         };
-        self.write_audited(actor, LOGIN, settings, format!("login mode: {mode}")).await
+        self.write_audited(actor, LOGIN, settings, format!("login mode: {mode}")).await?;
+        *self.login_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), settings.clone()));
+        Ok(())
     }
 
     /// Whether people may create their own database accounts (off unless
