@@ -14,7 +14,9 @@ use std::{
     time::Duration,
 };
 
-use app::core::storage::{S3Settings, StorageSettings};
+mod storage;
+
+use app::core::storage::StorageSettings;
 use url::Url;
 
 /// One configuration key: its file name, flag and environment variable.
@@ -232,24 +234,7 @@ impl Sources {
         let retention_days = self.take("audit_retention_days", o, |s| {
             s.trim().parse::<u64>().map_err(|_| "expected a whole number of days (0 keeps everything)".to_owned())
         })?;
-        let storage_kind = self.take("storage", o, |s| match s.trim() {
-            "filesystem" => Ok(false),
-            "s3" => Ok(true),
-            _ => Err("expected `filesystem` or `s3`".to_owned()),
-        })?;
-        let s3_endpoint = self.take("s3_endpoint", o, |s| {
-            let url = parse_external_url(s)?;
-            if url.path() != "/" {
-                return Err("expected scheme://host[:port] without a path".to_owned());
-            }
-            Ok(url.origin().ascii_serialization())
-        })?;
-        let s3_region = self.take("s3_region", o, non_empty)?;
-        let s3_bucket = self.take("s3_bucket", o, non_empty)?;
-        let s3_prefix = self.take("s3_prefix", o, |s| Ok(s.trim().trim_matches('/').to_owned()))?;
-        let s3_access_key_id = self.take("s3_access_key_id", o, non_empty)?;
-        let s3_secret_access_key = self.take("s3_secret_access_key", o, non_empty)?;
-        let s3_virtual_hosted_style = self.take("s3_virtual_hosted_style", o, boolean)?;
+        let storage = self.take_storage(o)?;
 
         let tls = match (tls_cert, tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -262,23 +247,7 @@ impl Sources {
         };
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("berth-data"));
-        let storage = if storage_kind.unwrap_or(false) {
-            let Some(bucket) = s3_bucket else {
-                let origin = origins["storage"].clone();
-                return Err(Error::Invalid { key: "storage", origin, message: "`s3` needs `s3_bucket`".to_owned() });
-            };
-            StorageSettings::S3(S3Settings {
-                endpoint: s3_endpoint,
-                region: s3_region.unwrap_or_else(|| "us-east-1".to_owned()),
-                bucket,
-                prefix: s3_prefix.unwrap_or_default(),
-                access_key_id: s3_access_key_id,
-                secret_access_key: s3_secret_access_key,
-                virtual_hosted_style: s3_virtual_hosted_style.unwrap_or(false),
-            })
-        } else {
-            StorageSettings::Filesystem { root: data_dir.join("storage") }
-        };
+        let storage = storage.settings(&data_dir, &origins)?;
         let database_url = database_url.unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berth.db").display()));
         let external_url = external_url.unwrap_or_else(|| {
             let scheme = if tls.is_some() { "https" } else { "http" };
@@ -322,12 +291,7 @@ impl Config {
     pub fn describe(&self) -> String {
         let tls_cert = self.tls.as_ref().map(|t| t.cert.display().to_string());
         let tls_key = self.tls.as_ref().map(|t| t.key.display().to_string());
-        let s3 = match &self.storage {
-            StorageSettings::S3(s3) => Some(s3),
-            StorageSettings::Filesystem { .. } => None,
-        };
-        let storage = if s3.is_some() { "s3" } else { "filesystem" };
-        let values: [(&str, Option<String>); 24] = [
+        let values = [
             ("listen", Some(self.listen.to_string())),
             ("data_dir", Some(self.data_dir.display().to_string())),
             ("database_url", Some(redact_url(&self.database_url))),
@@ -344,17 +308,9 @@ impl Config {
             ("audit_retention_days", Some(self.audit_retention.map_or(0, |d| d.as_secs() / 86_400).to_string())),
             ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
-            ("storage", Some(storage.to_owned())),
-            ("s3_endpoint", s3.and_then(|s3| s3.endpoint.clone())),
-            ("s3_region", s3.map(|s3| s3.region.clone())),
-            ("s3_bucket", s3.map(|s3| s3.bucket.clone())),
-            ("s3_prefix", s3.map(|s3| s3.prefix.clone())),
-            ("s3_access_key_id", s3.and_then(|s3| s3.access_key_id.clone())),
-            ("s3_secret_access_key", s3.and_then(|s3| s3.secret_access_key.as_ref().map(|_| "********".to_owned()))),
-            ("s3_virtual_hosted_style", s3.map(|s3| s3.virtual_hosted_style.to_string())),
         ];
         let mut out = String::new();
-        for (key, value) in values {
+        for (key, value) in values.into_iter().chain(storage::describe(&self.storage)) {
             let origin = self.origins.get(key).cloned().unwrap_or(Origin::Default);
             match value {
                 Some(value) => {
