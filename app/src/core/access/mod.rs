@@ -171,11 +171,6 @@ impl AccessService {
         Ok(granted)
     }
 
-    /// Whether a project of that name exists.
-    pub async fn project_exists(&self, project: &str) -> Result<bool> {
-        Ok(self.repository.project_facts(project).await?.is_some())
-    }
-
     /// The project's facts and the principal as [`rbac`] sees it there, in
     /// one query; `None` when there is no such project.
     async fn subject_in(&self, principal: &Principal, project: &str) -> Result<Option<(ProjectFacts, Subject)>> {
