@@ -8,6 +8,7 @@ mod credentials;
 mod jobs;
 mod metrics;
 mod oci;
+mod oidc;
 mod portal;
 mod rest;
 pub mod telemetry;
@@ -69,6 +70,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
     let routes = Router::new()
         .merge(oci::router())
         .merge(token::router())
+        .merge(oidc::router())
         .merge(rest::router())
         .merge(portal::router(&started.state))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

@@ -78,7 +78,7 @@ async fn session_gate(State(state): State<AppState>, mut request: Request, next:
 /// origin is neither this host nor the external URL is a forgery. Requests
 /// without `Origin` come from non-browser clients and carry no ambient cookie risk
 /// unless `Sec-Fetch-Site` says the browser made them cross-site.
-fn is_same_origin(headers: &HeaderMap, external_origin: &str) -> bool {
+pub(crate) fn is_same_origin(headers: &HeaderMap, external_origin: &str) -> bool {
     if headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
         return false;
     }

@@ -131,12 +131,12 @@ async fn only_administrators_change_and_test_login_settings(backend: Backend) {
     server.state.auth.test_ldap(&admin, &settings).await.expect("the right settings connect");
     let wrong_password = app::core::settings::LdapSettings { search_password: "nope".into(), ..settings.clone() };
     let failed = server.state.auth.test_ldap(&admin, &wrong_password).await.unwrap_err();
-    assert!(matches!(&failed, Error::Directory(message) if message.contains("search account")), "{failed:?}");
+    assert!(matches!(&failed, Error::IdentityProvider(message) if message.contains("search account")), "{failed:?}");
     let wrong_base =
         app::core::settings::LdapSettings { base_dn: "ou=nowhere,dc=berth,dc=test".into(), ..settings.clone() };
-    assert!(matches!(server.state.auth.test_ldap(&admin, &wrong_base).await, Err(Error::Directory(_))));
+    assert!(matches!(server.state.auth.test_ldap(&admin, &wrong_base).await, Err(Error::IdentityProvider(_))));
     let unreachable = app::core::settings::LdapSettings { url: "ldap://127.0.0.1:1".into(), ..settings.clone() };
-    assert!(matches!(server.state.auth.test_ldap(&admin, &unreachable).await, Err(Error::Directory(_))));
+    assert!(matches!(server.state.auth.test_ldap(&admin, &unreachable).await, Err(Error::IdentityProvider(_))));
     let invalid = app::core::settings::LdapSettings { url: "http://directory".into(), ..settings.clone() };
     assert!(matches!(server.state.auth.test_ldap(&admin, &invalid).await, Err(Error::Invalid { .. })));
     assert!(matches!(server.state.auth.test_ldap(&user, &settings).await, Err(Error::Forbidden(_))));
@@ -181,7 +181,7 @@ async fn directories_are_reached_over_ldaps_and_starttls() {
         for settings in [&ldaps, &start_tls] {
             let verifying = app::core::settings::LdapSettings { verify_certificate: true, ..settings.clone() };
             let refused = server.state.auth.test_ldap(&admin, &verifying).await.unwrap_err();
-            assert!(matches!(refused, Error::Directory(_)), "{refused:?}");
+            assert!(matches!(refused, Error::IdentityProvider(_)), "{refused:?}");
         }
         let both = app::core::settings::LdapSettings { start_tls: true, ..ldaps.clone() };
         assert!(matches!(server.state.auth.test_ldap(&admin, &both).await, Err(Error::Invalid { .. })));

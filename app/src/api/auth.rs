@@ -16,20 +16,35 @@ pub struct SessionUser {
 /// `next` (a path on this site) or the dashboard.
 #[server(prefix = "/portal/fn", endpoint = "login")]
 pub async fn login(username: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use std::net::SocketAddr;
+    use axum::http::header::SET_COOKIE;
 
-    use axum::{extract::ConnectInfo, http::header::SET_COOKIE};
-
-    use crate::{api::session::session_cookie, core::AppState};
+    use crate::{
+        api::session::{client_addr, session_cookie},
+        core::AppState,
+    };
 
     let state = expect_context::<AppState>();
-    let client_addr =
-        leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|ConnectInfo(addr)| addr.ip().to_string());
+    let client_addr = client_addr().await;
     let (_user, token) = state.auth.login(&username, password, client_addr.as_deref()).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
     response.insert_header(SET_COOKIE, session_cookie(&token, state.auth.session_ttl(), state.http.secure_cookies));
     leptos_axum::redirect(&local_redirect_target(next.as_deref()));
     Ok(())
+}
+
+/// How the login page offers to sign in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginOptions {
+    /// The OIDC provider's name, when users sign in through OIDC.
+    pub oidc_provider: Option<String>,
+}
+
+#[server(prefix = "/portal/fn", endpoint = "login_options")]
+pub async fn get_login_options() -> Result<LoginOptions, AppError> {
+    use crate::core::AppState;
+
+    let settings = expect_context::<AppState>().auth.oidc_settings().await?;
+    Ok(LoginOptions { oidc_provider: settings.map(|s| s.provider_name) })
 }
 
 /// Ends the session server-side, clears the cookie and returns to the login page.
@@ -93,7 +108,15 @@ mod tests {
     #[test]
     fn server_functions_live_under_the_portal_prefix() {
         use leptos::server_fn::ServerFn;
-        for path in [Login::PATH, Logout::PATH, SignedInUser::PATH, crate::api::system::GetSystemOverview::PATH] {
+        for path in [
+            Login::PATH,
+            Logout::PATH,
+            SignedInUser::PATH,
+            GetLoginOptions::PATH,
+            crate::api::system::GetSystemOverview::PATH,
+            crate::api::profile::GetProfile::PATH,
+            crate::api::profile::RegenerateCliSecret::PATH,
+        ] {
             assert!(path.starts_with(crate::api::SERVER_FN_PREFIX), "{path}");
         }
     }

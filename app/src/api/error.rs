@@ -16,8 +16,8 @@ pub enum AppError {
     Unauthenticated,
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
-    #[error("The directory could not be asked: {0}")]
-    Directory(String),
+    #[error("The identity provider could not be asked: {0}")]
+    IdentityProvider(String),
     #[error("Too many failed sign-ins. Try again in {0} minutes.")]
     Throttled(u64),
     #[error("You may not do this: {0}.")]
@@ -50,7 +50,7 @@ impl AppError {
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::Directory(_) => StatusCode::BAD_GATEWAY,
+            Self::IdentityProvider(_) => StatusCode::BAD_GATEWAY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -77,7 +77,7 @@ impl From<crate::core::Error> for AppError {
             E::Unauthenticated => Self::Unauthenticated,
             E::Invalid { field, message } => Self::Invalid { field: field.to_owned(), message },
             E::Forbidden(what) => Self::Forbidden(what),
-            E::Directory(message) => Self::Directory(message),
+            E::IdentityProvider(message) => Self::IdentityProvider(message),
             E::Throttled { retry_after } => Self::Throttled(retry_after.as_secs().div_ceil(60).max(1)),
             E::NotFound(what) => Self::NotFound(what),
             E::Conflict(message) => Self::Conflict(message),

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod profile;
 #[cfg(feature = "ssr")]
 pub mod session;
 pub mod system;

@@ -70,6 +70,15 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
     Ok(state.auth.user_for_session(&token).await?)
 }
 
+/// The address of the client calling the server function, for the audit log.
+pub async fn client_addr() -> Option<String> {
+    use std::net::SocketAddr;
+
+    use axum::extract::ConnectInfo;
+
+    leptos_axum::extract::<ConnectInfo<SocketAddr>>().await.ok().map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
 /// The signed-in user, or [`AppError::Unauthenticated`].
 pub async fn require_user() -> Result<User, AppError> {
     current_user().await?.ok_or_else(|| AppError::Unauthenticated.respond())

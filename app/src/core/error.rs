@@ -34,9 +34,10 @@ pub enum Error {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("storage error: {0}")]
     Storage(#[from] crate::core::storage::Error),
-    /// The LDAP directory could not be asked (as opposed to a wrong password).
+    /// The LDAP directory or OIDC provider could not be asked or gave an
+    /// unusable answer (as opposed to a wrong password).
     #[error("{0}")]
-    Directory(String),
+    IdentityProvider(String),
     #[error("signing keys: {0}")]
     Crypto(String),
     #[error("password hashing failed: {0}")]

@@ -77,7 +77,7 @@ fn Brand() -> impl IntoView {
     }
 }
 
-/// The username button opens a menu with "Log out". The menu needs the wasm
+/// The username button opens a menu with "Profile" and "Log out". The menu needs the wasm
 /// to be running, which makes it the end-to-end tests' proof of hydration.
 #[component]
 fn UserMenu(user: SessionUser) -> impl IntoView {
@@ -102,6 +102,14 @@ fn UserMenu(user: SessionUser) -> impl IntoView {
                     role="menu"
                     class="absolute right-0 z-10 mt-2 w-48 rounded-md border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-900"
                 >
+                    <A
+                        href="/profile"
+                        attr:role="menuitem"
+                        attr:class="block px-4 py-2 text-sm hover:bg-slate-100 dark:hover:bg-slate-800"
+                        on:click=move |_| set_open.set(false)
+                    >
+                        "Profile and CLI secret"
+                    </A>
                     <ActionForm action=logout>
                         <button
                             type="submit"

@@ -4,6 +4,7 @@ mod dashboard;
 mod format;
 mod layout;
 mod login;
+mod profile;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -15,6 +16,7 @@ use leptos_router::{
 use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
 use login::LoginPage;
+use profile::ProfilePage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -54,6 +56,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=PortalLayout>
                     <Route path=path!("") view=DashboardPage />
+                    <Route path=path!("/profile") view=ProfilePage />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -94,7 +94,7 @@ impl AuthService {
         self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
     }
 
-    async fn audit_user(&self, caller: &Caller, operation: Operation, user: &User, detail: Option<&str>) {
+    pub(super) async fn audit_user(&self, caller: &Caller, operation: Operation, user: &User, detail: Option<&str>) {
         let mut event = AuditEvent::new(operation, ResourceType::User, user.username.to_string(), caller);
         event.detail = detail.map(str::to_owned);
         self.events.record(event).await;

@@ -3,7 +3,12 @@
 //! calls the user and session repositories.
 
 mod accounts;
+mod cli_secrets;
+mod keys;
 pub mod ldap;
+pub mod oidc;
+mod oidc_logins;
+mod oidc_sign_in;
 mod password;
 mod sessions;
 mod throttle;
@@ -11,6 +16,7 @@ pub mod tokens;
 mod verified;
 
 pub use accounts::NewAccount;
+pub use oidc_sign_in::{OidcCallback, OidcRedirect, OidcSession};
 pub use password::PasswordHasherPool;
 pub use sessions::SessionRepository;
 
@@ -29,6 +35,9 @@ use crate::core::{
     settings::{LdapSettings, LoginSettings, SettingsService},
     users::{ExternalUser, NewUser, User, UserCredentials, UserRepository, Username},
 };
+use cli_secrets::CliSecrets;
+use oidc::OidcProvider;
+use oidc_logins::PendingLogins;
 use sessions::NewSession;
 use throttle::LoginThrottle;
 use verified::VerifiedPasswords;
@@ -83,13 +92,19 @@ pub struct AuthService {
     session_ttl: Duration,
     events: EventRecorder,
     settings: SettingsService,
+    oidc: Arc<OidcProvider>,
+    pending_oidc: PendingLogins,
+    cli_secrets: CliSecrets,
 }
 
 impl AuthService {
     pub fn new(db: Db, session_ttl: Duration, events: EventRecorder, settings: SettingsService) -> Self {
         Self {
             users: UserRepository::new(db.clone()),
-            sessions: SessionRepository::new(db),
+            sessions: SessionRepository::new(db.clone()),
+            pending_oidc: PendingLogins::new(db.clone()),
+            cli_secrets: CliSecrets::new(db),
+            oidc: Arc::default(),
             hasher: PasswordHasherPool::default(),
             verified: Arc::default(),
             throttle: Arc::default(),
@@ -120,6 +135,12 @@ impl AuthService {
             }
         };
         self.record_login(&caller, "portal", None).await;
+        let token = self.open_session(&user, client_addr).await?;
+        Ok((user, token))
+    }
+
+    /// A new portal session for a user who just signed in.
+    async fn open_session(&self, user: &User, client_addr: Option<&str>) -> Result<SessionToken> {
         let now = Utc::now();
         // Housekeeping rides along with sign-ins rather than needing a timer.
         self.sessions.delete_expired(now).await?;
@@ -134,12 +155,17 @@ impl AuthService {
                 client_addr,
             })
             .await?;
-        Ok((user, token))
+        Ok(token)
     }
 
     /// The user a username/password pair belongs to. Unknown users cost the
     /// same hashing time as wrong passwords.
     pub async fn verify_password(&self, username: &str, password: String) -> Result<User> {
+        if self.uses_oidc(username).await? {
+            return Err(Error::Forbidden(
+                "users sign in through the OIDC provider here; use the button to sign in with it".into(),
+            ));
+        }
         if let Some(ldap) = self.ldap_settings_for(username).await? {
             return self.ldap_sign_in(&ldap, username, &password).await;
         }
@@ -176,6 +202,9 @@ impl AuthService {
     }
 
     async fn authenticate_unthrottled(&self, username: &str, password: String) -> Result<User> {
+        if self.uses_oidc(username).await? {
+            return self.check_cli_secret(username, &password).await;
+        }
         if let Some(ldap) = self.ldap_settings_for(username).await? {
             // Remembered like a password hash, tied to the directory it checked out against.
             let marker = format!("ldap {}", ldap.url);
@@ -203,6 +232,12 @@ impl AuthService {
         Ok(user)
     }
 
+    /// Whether this user signs in through OIDC (and registry clients with a
+    /// CLI secret). The first administrator never does.
+    async fn uses_oidc(&self, username: &str) -> Result<bool> {
+        Ok(username != ADMIN_USERNAME && matches!(self.settings.login().await?, LoginSettings::Oidc(_)))
+    }
+
     /// The LDAP settings when users sign in through LDAP. The first
     /// administrator always uses its database password, so a broken
     /// directory never locks everyone out.
@@ -212,7 +247,7 @@ impl AuthService {
         }
         Ok(match self.settings.login().await? {
             LoginSettings::Ldap(ldap) => Some(*ldap),
-            LoginSettings::Database => None,
+            LoginSettings::Database | LoginSettings::Oidc(_) => None,
         })
     }
 
@@ -220,13 +255,15 @@ impl AuthService {
     /// created or refreshed (name, email, administrator through the admin
     /// group) and its LDAP group memberships replaced with the directory's.
     async fn ldap_sign_in(&self, settings: &LdapSettings, username: &str, password: &str) -> Result<User> {
-        let found =
-            ldap::authenticate(settings, username, password).await.map_err(|e| Error::Directory(e.to_string()))?;
+        let found = ldap::authenticate(settings, username, password)
+            .await
+            .map_err(|e| Error::IdentityProvider(e.to_string()))?;
         let Some(entry) = found else {
             return Err(Error::InvalidCredentials);
         };
-        let name = Username::parse(&entry.username)
-            .map_err(|message| Error::Directory(format!("the directory's username {:?} {message}", entry.username)))?;
+        let name = Username::parse(&entry.username).map_err(|message| {
+            Error::IdentityProvider(format!("the directory's username {:?} {message}", entry.username))
+        })?;
         let now = Utc::now();
         let external = ExternalUser {
             username: &name,
@@ -251,7 +288,7 @@ impl AuthService {
             return Err(Error::Forbidden("only system administrators test login settings".into()));
         }
         settings.validate()?;
-        ldap::test_connection(settings).await.map_err(|e| Error::Directory(e.to_string()))
+        ldap::test_connection(settings).await.map_err(|e| Error::IdentityProvider(e.to_string()))
     }
 
     /// The group id of the LDAP group with this DN, after checking the
@@ -260,7 +297,7 @@ impl AuthService {
         let LoginSettings::Ldap(settings) = self.settings.login().await? else {
             return Err(Error::invalid("group", "LDAP groups need the LDAP login mode"));
         };
-        let group = ldap::find_group(&settings, dn).await.map_err(|e| Error::Directory(e.to_string()))?;
+        let group = ldap::find_group(&settings, dn).await.map_err(|e| Error::IdentityProvider(e.to_string()))?;
         let group = group.ok_or_else(|| Error::NotFound(format!("LDAP group {dn}")))?;
         self.users.ensure_group("ldap", &group.dn, Utc::now()).await
     }

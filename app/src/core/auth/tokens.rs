@@ -15,10 +15,8 @@ use ring::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::{
-    core::{Error, Result, db::Db},
-    on_db,
-};
+use super::keys::{self, GeneratedKey};
+use crate::core::{Error, Result, db::Db};
 
 const PURPOSE: &str = "registry-token";
 const ALGORITHM: &str = "ES256";
@@ -130,29 +128,16 @@ impl std::fmt::Debug for RegistryTokens {
 impl RegistryTokens {
     /// Loads the shared signing key, generating it if no node has yet.
     pub async fn load_or_create(db: &Db, settings: TokenSettings) -> Result<Self> {
-        let pkcs8 = match load_key(db).await? {
-            Some(pkcs8) => pkcs8,
-            None => {
-                let generated = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                    .map_err(|_| Error::Crypto("cannot generate the token signing key".into()))?;
-                let key_id = key_id_of(&pkcs8_public_key(generated.as_ref())?);
-                // Another node may have stored its key first; everyone then uses that one.
-                const SQL: &str = "INSERT INTO signing_keys (purpose, key_id, algorithm, private_key, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (purpose) DO NOTHING";
-                on_db!(db, pool => {
-                    sqlx::query(SQL)
-                        .bind(PURPOSE)
-                        .bind(&key_id)
-                        .bind(ALGORITHM)
-                        .bind(generated.as_ref())
-                        .bind(Utc::now())
-                        .execute(pool)
-                        .await
-                        .map(|done| done.rows_affected())
-                })?;
-                load_key(db).await?.ok_or_else(|| Error::Crypto("the token signing key vanished".into()))?
-            }
-        };
+        let pkcs8 = keys::load_or_create(db, PURPOSE, || {
+            let generated = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| Error::Crypto("cannot generate the token signing key".into()))?;
+            Ok(GeneratedKey {
+                key_id: key_id_of(&pkcs8_public_key(generated.as_ref())?),
+                algorithm: ALGORITHM,
+                secret: generated.as_ref().to_vec(),
+            })
+        })
+        .await?;
         let public = pkcs8_public_key(&pkcs8)?;
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_issuer(&[&settings.issuer]);
@@ -202,16 +187,6 @@ impl RegistryTokens {
             .map(|data| data.claims)
             .map_err(|e| InvalidToken(e.to_string()))
     }
-}
-
-async fn load_key(db: &Db) -> Result<Option<Vec<u8>>> {
-    let key: Option<Vec<u8>> = on_db!(db, pool => {
-        sqlx::query_scalar("SELECT private_key FROM signing_keys WHERE purpose = $1")
-            .bind(PURPOSE)
-            .fetch_optional(pool)
-            .await
-    })?;
-    Ok(key)
 }
 
 /// The uncompressed public point of a PKCS#8 P-256 key.

@@ -8,6 +8,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod ldap;
+mod oidc;
+
+pub use ldap::{LdapScope, LdapSettings};
+pub use oidc::OidcSettings;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -22,6 +28,9 @@ use crate::{
 };
 
 const LOGIN: &str = "login";
+/// The LDAP and OIDC settings last saved, kept while another mode is in force.
+const SAVED_LDAP: &str = "login.ldap";
+const SAVED_OIDC: &str = "login.oidc";
 const SELF_REGISTRATION: &str = "self_registration";
 const PROJECT_CREATION: &str = "project_creation_restriction";
 
@@ -33,100 +42,18 @@ pub enum LoginSettings {
     #[default]
     Database,
     Ldap(Box<LdapSettings>),
+    Oidc(Box<OidcSettings>),
 }
 
-/// Where the LDAP directory is and how users and groups are found in it
-/// (Harbor's settings of the same names).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LdapSettings {
-    /// `ldap://host:389` or `ldaps://host:636`.
-    pub url: String,
-    /// Upgrade an `ldap://` connection with StartTLS.
-    pub start_tls: bool,
-    /// Check the server's certificate (leave on outside tests).
-    pub verify_certificate: bool,
-    /// Who searches for users (empty: anonymous search).
-    pub search_dn: String,
-    pub search_password: String,
-    /// Where users are searched, and how deep.
-    pub base_dn: String,
-    pub scope: LdapScope,
-    /// An extra filter users must match, e.g. `(objectClass=person)`.
-    pub user_filter: String,
-    /// The attribute holding the username, e.g. `uid` or `sAMAccountName`.
-    pub uid_attribute: String,
-    /// Where groups are searched (empty: groups are not looked up).
-    pub group_base_dn: String,
-    /// Which entries are groups, e.g. `(objectClass=groupOfNames)`.
-    pub group_filter: String,
-    /// The attribute naming a group, e.g. `cn`.
-    pub group_name_attribute: String,
-    /// The group attribute listing member DNs, e.g. `member`.
-    pub group_member_attribute: String,
-    /// Members of this group are system administrators.
-    pub admin_group_dn: String,
-    pub timeout_seconds: u64,
-}
-
-impl Default for LdapSettings {
-    fn default() -> Self {
-        Self {
-            url: String::new(),
-            start_tls: false,
-            verify_certificate: true,
-            search_dn: String::new(),
-            search_password: String::new(),
-            base_dn: String::new(),
-            scope: LdapScope::Subtree,
-            user_filter: String::new(),
-            uid_attribute: "uid".into(),
-            group_base_dn: String::new(),
-            group_filter: "(objectClass=groupOfNames)".into(),
-            group_name_attribute: "cn".into(),
-            group_member_attribute: "member".into(),
-            admin_group_dn: String::new(),
-            timeout_seconds: 5,
+impl LoginSettings {
+    /// Harbor's name for the mode (`auth_mode`).
+    pub fn mode_name(&self) -> &'static str {
+        match self {
+            Self::Database => "db_auth",
+            Self::Ldap(_) => "ldap_auth",
+            Self::Oidc(_) => "oidc_auth",
         }
     }
-}
-
-impl LdapSettings {
-    /// Refuses settings that cannot work, naming the field.
-    pub fn validate(&self) -> Result<()> {
-        if !(self.url.starts_with("ldap://") || self.url.starts_with("ldaps://")) {
-            return Err(Error::invalid("url", "must start with ldap:// or ldaps://"));
-        }
-        if self.start_tls && self.url.starts_with("ldaps://") {
-            return Err(Error::invalid("start_tls", "StartTLS upgrades ldap:// connections; ldaps:// is TLS already"));
-        }
-        if self.base_dn.trim().is_empty() {
-            return Err(Error::invalid("base_dn", "must name where users are searched"));
-        }
-        if self.uid_attribute.trim().is_empty() {
-            return Err(Error::invalid("uid_attribute", "must name the attribute holding usernames"));
-        }
-        for (field, filter) in [("user_filter", &self.user_filter), ("group_filter", &self.group_filter)] {
-            let filter = filter.trim();
-            let parenthesized = filter.starts_with('(') && filter.ends_with(')');
-            if !filter.is_empty() && !parenthesized {
-                return Err(Error::invalid(field, "must be an LDAP filter in parentheses"));
-            }
-        }
-        if self.timeout_seconds == 0 {
-            return Err(Error::invalid("timeout_seconds", "must be at least 1"));
-        }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LdapScope {
-    Base,
-    OneLevel,
-    #[default]
-    Subtree,
 }
 
 #[derive(Clone, Debug)]
@@ -162,23 +89,67 @@ impl SettingsService {
     /// Changes the login settings (system administrators only).
     pub async fn set_login(&self, actor: &Actor, settings: &LoginSettings) -> Result<()> {
         require_admin(actor, "change login settings")?;
-        if let LoginSettings::Ldap(ldap) = settings {
-            ldap.validate()?;
+        match settings {
+            LoginSettings::Database => {}
+            LoginSettings::Ldap(ldap) => ldap.validate()?,
+            LoginSettings::Oidc(oidc) => oidc.validate()?,
         }
-        let mode = match settings {
-            LoginSettings::Database => "database",
-            LoginSettings::Ldap(_) => "ldap",
-        };
+        let mode = settings.mode_name();
         self.write_audited(actor, LOGIN, settings, format!("login mode: {mode}")).await?;
+        match settings {
+            LoginSettings::Database => {}
+            LoginSettings::Ldap(ldap) => self.write(actor, SAVED_LDAP, ldap).await?,
+            LoginSettings::Oidc(oidc) => self.write(actor, SAVED_OIDC, oidc).await?,
+        }
         *self.login_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), settings.clone()));
         Ok(())
     }
 
+    /// The LDAP settings in force, else the ones last saved, else defaults.
+    pub async fn saved_ldap(&self) -> Result<LdapSettings> {
+        if let LoginSettings::Ldap(ldap) = self.login().await? {
+            return Ok(*ldap);
+        }
+        Ok(self.read(SAVED_LDAP).await?.unwrap_or_default())
+    }
+
+    /// The OIDC settings in force, else the ones last saved, else defaults.
+    pub async fn saved_oidc(&self) -> Result<OidcSettings> {
+        if let LoginSettings::Oidc(oidc) = self.login().await? {
+            return Ok(*oidc);
+        }
+        Ok(self.read(SAVED_OIDC).await?.unwrap_or_default())
+    }
+
+    /// Keeps LDAP settings for later without making LDAP the login mode
+    /// (when it is the mode, the change applies at once).
+    pub async fn save_ldap(&self, actor: &Actor, ldap: LdapSettings) -> Result<()> {
+        require_admin(actor, "change login settings")?;
+        if matches!(self.login().await?, LoginSettings::Ldap(_)) {
+            return self.set_login(actor, &LoginSettings::Ldap(Box::new(ldap))).await;
+        }
+        self.write_audited(actor, SAVED_LDAP, &ldap, "LDAP settings saved".into()).await
+    }
+
+    /// Keeps OIDC settings for later without making OIDC the login mode
+    /// (when it is the mode, the change applies at once).
+    pub async fn save_oidc(&self, actor: &Actor, oidc: OidcSettings) -> Result<()> {
+        require_admin(actor, "change login settings")?;
+        if matches!(self.login().await?, LoginSettings::Oidc(_)) {
+            return self.set_login(actor, &LoginSettings::Oidc(Box::new(oidc))).await;
+        }
+        self.write_audited(actor, SAVED_OIDC, &oidc, "OIDC settings saved".into()).await
+    }
+
     /// Whether people may create their own database accounts (off unless
-    /// an administrator turned it on; never in LDAP mode).
+    /// an administrator turned it on; only in database mode).
     pub async fn self_registration(&self) -> Result<bool> {
-        let allowed: bool = self.read(SELF_REGISTRATION).await?.unwrap_or(false);
-        Ok(allowed && self.login().await? == LoginSettings::Database)
+        Ok(self.self_registration_setting().await? && self.login().await? == LoginSettings::Database)
+    }
+
+    /// The self-registration switch as an administrator left it, whatever the mode.
+    pub async fn self_registration_setting(&self) -> Result<bool> {
+        Ok(self.read(SELF_REGISTRATION).await?.unwrap_or(false))
     }
 
     pub async fn set_self_registration(&self, actor: &Actor, allowed: bool) -> Result<()> {
@@ -214,6 +185,14 @@ impl SettingsService {
 
     /// Stores a setting and records the change, with `detail`, in the audit log.
     async fn write_audited<T: Serialize>(&self, actor: &Actor, name: &str, value: &T, detail: String) -> Result<()> {
+        self.write(actor, name, value).await?;
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, name, &actor.caller());
+        event.detail = Some(detail);
+        self.events.record(event).await;
+        Ok(())
+    }
+
+    async fn write<T: Serialize>(&self, actor: &Actor, name: &str, value: &T) -> Result<()> {
         const SQL: &str = "INSERT INTO system_settings (name, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
              updated_by = excluded.updated_by";
@@ -229,9 +208,6 @@ impl SettingsService {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, name, &actor.caller());
-        event.detail = Some(detail);
-        self.events.record(event).await;
         Ok(())
     }
 }

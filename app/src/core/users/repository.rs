@@ -44,6 +44,7 @@ struct CredentialRow {
     user: UserRow,
     password_hash: Option<String>,
     auth_source: String,
+    external_id: Option<String>,
 }
 
 /// Everything needed to check a password for a user.
@@ -53,6 +54,8 @@ pub struct UserCredentials {
     pub password_hash: Option<String>,
     /// `database`, `ldap` or `oidc`: where the account signs in.
     pub auth_source: String,
+    /// The LDAP DN, or the OIDC issuer and subject.
+    pub external_id: Option<String>,
 }
 
 /// An account as a directory or identity provider describes it.
@@ -97,7 +100,8 @@ impl UserRepository {
     }
 
     pub async fn find_credentials(&self, username: &Username) -> Result<Option<UserCredentials>> {
-        let sql = format!("SELECT {USER_COLUMNS}, password_hash, auth_source FROM users WHERE username = $1");
+        let sql =
+            format!("SELECT {USER_COLUMNS}, password_hash, auth_source, external_id FROM users WHERE username = $1");
         let row = on_db!(&self.db, pool => {
             sqlx::query_as::<_, CredentialRow>(&sql).bind(username.as_str()).fetch_optional(pool).await
         })?;
@@ -106,6 +110,7 @@ impl UserRepository {
                 user: User::try_from(row.user)?,
                 password_hash: row.password_hash,
                 auth_source: row.auth_source,
+                external_id: row.external_id,
             })
         })
         .transpose()

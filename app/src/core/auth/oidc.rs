@@ -1,0 +1,404 @@
+//! Talking to an OpenID Connect provider: issuer discovery, the
+//! authorization-code flow with PKCE, `state` and `nonce`, the ID token
+//! verified against the provider's published keys (signature, issuer,
+//! audience, expiry, nonce, `at_hash`), and the claims Berth needs read from
+//! it, or from the userinfo endpoint when the ID token leaves them out.
+//! Knows nothing of accounts or sessions.
+
+use std::{
+    pin::Pin,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use axum::http::{self, HeaderValue, header};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use openidconnect::{
+    AccessTokenHash, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
+};
+use serde_json::{Map, Value};
+
+use crate::core::settings::OidcSettings;
+
+/// How long discovered metadata (endpoints and signing keys) is reused.
+const METADATA_TTL: Duration = Duration::from_secs(300);
+/// Provider answers are small JSON documents; anything bigger is refused.
+const MAX_RESPONSE_BYTES: usize = 1 << 20;
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("the OIDC provider could not be reached or discovered: {0}")]
+    Discovery(String),
+    #[error("the OIDC provider refused the authorization code: {0}")]
+    CodeExchange(String),
+    #[error("the ID token is not valid: {0}")]
+    IdToken(String),
+    #[error("the userinfo endpoint failed: {0}")]
+    UserInfo(String),
+    #[error("the provider's answer has no usable {0:?} claim")]
+    MissingClaim(String),
+    #[error("the OIDC settings do not work: {0}")]
+    Settings(String),
+}
+
+/// Where to send the browser, and what the callback needs to finish.
+#[derive(Debug)]
+pub struct AuthorizationRequest {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// A user as the provider vouches for them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OidcIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub full_name: String,
+    pub groups: Vec<String>,
+}
+
+/// What discovery yields once endpoints are known: an authorization
+/// endpoint always, token and userinfo endpoints if the provider has them.
+type DiscoveredClient =
+    CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
+
+#[derive(Default)]
+pub struct OidcProvider {
+    metadata: Mutex<Option<CachedMetadata>>,
+}
+
+struct CachedMetadata {
+    issuer: String,
+    fetched: Instant,
+    metadata: CoreProviderMetadata,
+}
+
+impl std::fmt::Debug for OidcProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcProvider").finish_non_exhaustive()
+    }
+}
+
+impl OidcProvider {
+    /// The provider's authorization URL for a new sign-in, with fresh
+    /// `state`, `nonce` and PKCE (S256) challenge.
+    pub async fn authorization_request(
+        &self,
+        settings: &OidcSettings,
+        redirect_uri: &str,
+    ) -> Result<AuthorizationRequest, OidcError> {
+        let http = HttpClient::new(settings)?;
+        let metadata = self.metadata(settings, &http, false).await?;
+        let client = client(metadata, settings, redirect_uri)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request =
+            client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+        // `openid` is always sent by the library.
+        for scope in settings.scopes.iter().filter(|scope| *scope != "openid") {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        let (url, state, nonce) = request.set_pkce_challenge(challenge).url();
+        Ok(AuthorizationRequest {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// Redeems the authorization code (with the PKCE verifier), verifies the
+    /// ID token against `nonce` and reads who the user is.
+    pub async fn identify(
+        &self,
+        settings: &OidcSettings,
+        redirect_uri: &str,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<OidcIdentity, OidcError> {
+        let http = HttpClient::new(settings)?;
+        let metadata = self.metadata(settings, &http, false).await?;
+        let userinfo_url = metadata.userinfo_endpoint().map(|url| url.url().clone());
+        let client = client(metadata, settings, redirect_uri)?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| OidcError::Settings(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&http)
+            .await
+            .map_err(|e| OidcError::CodeExchange(describe(&e)))?;
+        let id_token =
+            response.id_token().ok_or_else(|| OidcError::IdToken("the token response has no id_token".into()))?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let first_try = id_token.claims(&client.id_token_verifier(), &nonce).cloned();
+        let (client, claims) = match first_try {
+            Ok(claims) => (client, claims),
+            // The provider may have rotated its keys since discovery: fetch
+            // them again once before refusing the token.
+            Err(ClaimsVerificationError::SignatureVerification(_)) => {
+                let refreshed = self::client(self.metadata(settings, &http, true).await?, settings, redirect_uri)?;
+                let claims = id_token
+                    .claims(&refreshed.id_token_verifier(), &nonce)
+                    .cloned()
+                    .map_err(|e| OidcError::IdToken(describe(&e)))?;
+                (refreshed, claims)
+            }
+            Err(error) => return Err(OidcError::IdToken(describe(&error))),
+        };
+        if let Some(expected) = claims.access_token_hash() {
+            let verifier = client.id_token_verifier();
+            let algorithm = id_token.signing_alg().map_err(|e| OidcError::IdToken(describe(&e)))?;
+            let key = id_token.signing_key(&verifier).map_err(|e| OidcError::IdToken(describe(&e)))?;
+            let actual = AccessTokenHash::from_token(response.access_token(), algorithm, key)
+                .map_err(|e| OidcError::IdToken(describe(&e)))?;
+            if actual != *expected {
+                return Err(OidcError::IdToken("at_hash does not match the access token".into()));
+            }
+        }
+        let issuer = claims.issuer().to_string();
+        let subject = claims.subject().to_string();
+        // The verified token's payload, for claims the library does not model.
+        let mut all = jwt_payload(&id_token.to_string())?;
+        let wanted = [settings.username_claim.as_str(), settings.groups_claim.as_str(), "email", "name"];
+        let missing = wanted.iter().any(|claim| !claim.is_empty() && !all.contains_key(*claim));
+        if missing && let Some(url) = userinfo_url {
+            let info = http.userinfo(url, response.access_token().secret()).await?;
+            if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
+                return Err(OidcError::UserInfo("it describes another subject than the ID token".into()));
+            }
+            for (claim, value) in info {
+                all.entry(claim).or_insert(value);
+            }
+        }
+        identity(settings, issuer, subject, &all)
+    }
+
+    /// The provider's metadata and keys, from the cache unless stale,
+    /// `refresh`ed, or for another issuer.
+    async fn metadata(
+        &self,
+        settings: &OidcSettings,
+        http: &HttpClient,
+        refresh: bool,
+    ) -> Result<CoreProviderMetadata, OidcError> {
+        if !refresh
+            && let Some(cached) = &*self.metadata.lock().unwrap_or_else(|e| e.into_inner())
+            && cached.issuer == settings.issuer_url
+            && cached.fetched.elapsed() < METADATA_TTL
+        {
+            return Ok(cached.metadata.clone());
+        }
+        let issuer = IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
+        let metadata =
+            CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| OidcError::Discovery(describe(&e)))?;
+        *self.metadata.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedMetadata {
+            issuer: settings.issuer_url.clone(),
+            fetched: Instant::now(),
+            metadata: metadata.clone(),
+        });
+        Ok(metadata)
+    }
+}
+
+fn client(
+    metadata: CoreProviderMetadata,
+    settings: &OidcSettings,
+    redirect_uri: &str,
+) -> Result<DiscoveredClient, OidcError> {
+    let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| OidcError::Settings(e.to_string()))?;
+    Ok(CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(settings.client_id.clone()),
+        Some(ClientSecret::new(settings.client_secret.clone())),
+    )
+    .set_redirect_uri(redirect))
+}
+
+/// The claims Berth keeps, read with the configured claim names.
+fn identity(
+    settings: &OidcSettings,
+    issuer: String,
+    subject: String,
+    claims: &Map<String, Value>,
+) -> Result<OidcIdentity, OidcError> {
+    let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let username =
+        text(&settings.username_claim).ok_or_else(|| OidcError::MissingClaim(settings.username_claim.clone()))?;
+    let groups = match claims.get(&settings.groups_claim) {
+        _ if settings.groups_claim.is_empty() => Vec::new(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::String(one)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    Ok(OidcIdentity {
+        issuer,
+        subject,
+        username: username.to_owned(),
+        email: text("email").map(str::to_owned),
+        full_name: text("name").unwrap_or(username).to_owned(),
+        groups,
+    })
+}
+
+/// The payload of a compact JWS, as JSON. Only called on a verified token.
+fn jwt_payload(token: &str) -> Result<Map<String, Value>, OidcError> {
+    let payload = token.split('.').nth(1).ok_or_else(|| OidcError::IdToken("not a compact JWT".into()))?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| OidcError::IdToken(format!("payload is not base64url: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| OidcError::IdToken(format!("payload is not a JSON object: {e}")))
+}
+
+/// An error and its causes on one line (HTTP client errors hide the cause).
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HttpError(String);
+
+/// The HTTP client the library calls: never follows redirects (the spec's
+/// advice against SSRF through the provider), bounded in time and size.
+struct HttpClient {
+    client: reqwest::Client,
+}
+
+impl HttpClient {
+    fn new(settings: &OidcSettings) -> Result<Self, OidcError> {
+        // The HTTP client's TLS takes the process's crypto provider (ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .tls_danger_accept_invalid_certs(!settings.verify_certificate)
+            .build()
+            .map_err(|e| OidcError::Settings(describe(&e)))?;
+        Ok(Self { client })
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let (parts, body) = request.into_parts();
+        let response = self
+            .client
+            .request(parts.method, parts.uri.to_string())
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| HttpError(describe(&e)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_bounded(response).await?;
+        let mut answer = http::Response::new(body);
+        *answer.status_mut() = status;
+        *answer.headers_mut() = headers;
+        Ok(answer)
+    }
+
+    /// The userinfo endpoint's JSON claims for the access token.
+    async fn userinfo(&self, url: url::Url, access_token: &str) -> Result<Map<String, Value>, OidcError> {
+        let bearer = HeaderValue::from_str(&format!("Bearer {access_token}"))
+            .map_err(|_| OidcError::UserInfo("the access token is not a header value".into()))?;
+        let response = self
+            .client
+            .get(url)
+            .header(header::AUTHORIZATION, bearer)
+            .header(header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| OidcError::UserInfo(describe(&e)))?;
+        let status = response.status();
+        let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+        let body = read_bounded(response).await.map_err(|e| OidcError::UserInfo(e.0))?;
+        if !status.is_success() {
+            return Err(OidcError::UserInfo(format!("answered {status}")));
+        }
+        if content_type.as_ref().is_some_and(|v| v.as_bytes().starts_with(b"application/jwt")) {
+            return Err(OidcError::UserInfo("signed userinfo responses are not supported; ask for JSON".into()));
+        }
+        serde_json::from_slice(&body).map_err(|e| OidcError::UserInfo(format!("not a JSON object: {e}")))
+    }
+}
+
+impl<'c> AsyncHttpClient<'c> for HttpClient {
+    type Error = HttpError;
+    // Boxed and `Send`: the sign-in runs inside axum handlers.
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
+}
+
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, HttpError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| HttpError(describe(&e)))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(HttpError(format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(json: Value) -> Map<String, Value> {
+        json.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn reads_configured_claims() {
+        let settings =
+            OidcSettings { username_claim: "email".into(), groups_claim: "roles".into(), ..Default::default() };
+        let found = identity(
+            &settings,
+            "https://id".into(),
+            "sub-1".into(),
+            &claims(serde_json::json!({"email": "ann@example.com", "roles": ["dev", 7, "ops"], "name": "Ann"})),
+        )
+        .unwrap();
+        assert_eq!(found.username, "ann@example.com");
+        assert_eq!(found.groups, ["dev", "ops"]);
+        assert_eq!(found.full_name, "Ann");
+
+        let single = identity(
+            &settings,
+            "https://id".into(),
+            "sub-1".into(),
+            &claims(serde_json::json!({"email": "bo@example.com", "roles": "admins"})),
+        )
+        .unwrap();
+        assert_eq!(single.groups, ["admins"]);
+        assert_eq!(single.full_name, "bo@example.com");
+
+        let missing = identity(&settings, "i".into(), "s".into(), &claims(serde_json::json!({"email": " "})));
+        assert!(matches!(missing, Err(OidcError::MissingClaim(claim)) if claim == "email"));
+    }
+
+    #[test]
+    fn decodes_a_jwt_payload() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"x","groups":["a"]}"#);
+        let found = jwt_payload(&format!("e30.{payload}.sig")).unwrap();
+        assert_eq!(found["sub"], "x");
+        assert!(jwt_payload("nodots").is_err());
+    }
+}

@@ -1,0 +1,244 @@
+//! `GET`/`PUT /api/v2.0/configurations`: the login mode, LDAP and OIDC
+//! settings, self-registration and who may create projects, with Harbor's
+//! key names and shapes (`GET` answers `{"key":{"value":…,"editable":true}}`,
+//! `PUT` takes `{"key":value}` for the keys to change). System
+//! administrators only; secrets are written, never read back.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde_json::{Map, Value, json};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+};
+use app::core::{
+    AppState, Error,
+    access::Actor,
+    settings::{LdapScope, LdapSettings, LoginSettings, OidcSettings},
+};
+
+pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
+    admin(caller)?;
+    let settings = &state.settings;
+    let login = settings.login().await?;
+    let ldap = settings.saved_ldap().await?;
+    let oidc = settings.saved_oidc().await?;
+    let scope = match ldap.scope {
+        LdapScope::Base => 0,
+        LdapScope::OneLevel => 1,
+        LdapScope::Subtree => 2,
+    };
+    let restriction = if settings.project_creation_admin_only().await? { "adminonly" } else { "everyone" };
+    let values = json!({
+        "auth_mode": login.mode_name(),
+        "self_registration": settings.self_registration_setting().await?,
+        "project_creation_restriction": restriction,
+        "ldap_url": ldap.url,
+        "ldap_start_tls": ldap.start_tls,
+        "ldap_verify_cert": ldap.verify_certificate,
+        "ldap_search_dn": ldap.search_dn,
+        "ldap_base_dn": ldap.base_dn,
+        "ldap_scope": scope,
+        "ldap_filter": ldap.user_filter,
+        "ldap_uid": ldap.uid_attribute,
+        "ldap_group_base_dn": ldap.group_base_dn,
+        "ldap_group_search_filter": ldap.group_filter,
+        "ldap_group_attribute_name": ldap.group_name_attribute,
+        "ldap_group_membership_attribute": ldap.group_member_attribute,
+        "ldap_group_admin_dn": ldap.admin_group_dn,
+        "ldap_timeout": ldap.timeout_seconds,
+        "oidc_name": oidc.provider_name,
+        "oidc_endpoint": oidc.issuer_url,
+        "oidc_client_id": oidc.client_id,
+        "oidc_scope": oidc.scopes.join(","),
+        "oidc_user_claim": oidc.username_claim,
+        "oidc_groups_claim": oidc.groups_claim,
+        "oidc_admin_group": oidc.admin_group,
+        "oidc_verify_cert": oidc.verify_certificate,
+    });
+    let Value::Object(values) = values else { unreachable!("json! of an object literal") };
+    let shaped: Map<String, Value> =
+        values.into_iter().map(|(key, value)| (key, json!({ "value": value, "editable": true }))).collect();
+    Ok(Json(Value::Object(shaped)))
+}
+
+pub async fn put_configurations(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = admin(caller)?;
+    let changes: Map<String, Value> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("the body must be a JSON object of settings: {e}")))?;
+    let settings = &state.settings;
+    let current = settings.login().await?;
+    let mut change = Change {
+        mode: current.mode_name().to_owned(),
+        ldap: settings.saved_ldap().await?,
+        oidc: settings.saved_oidc().await?,
+        ldap_changed: false,
+        oidc_changed: false,
+        self_registration: None,
+        admin_only_projects: None,
+    };
+    for (key, value) in &changes {
+        change.apply(key, value)?;
+    }
+    let wanted = match change.mode.as_str() {
+        "db_auth" => LoginSettings::Database,
+        "ldap_auth" => LoginSettings::Ldap(Box::new(change.ldap.clone())),
+        "oidc_auth" => LoginSettings::Oidc(Box::new(change.oidc.clone())),
+        other => {
+            return Err(ApiError::bad_request(format!("auth_mode: {other:?} is not db_auth, ldap_auth or oidc_auth")));
+        }
+    };
+    if wanted != current {
+        settings.set_login(&actor, &wanted).await.map_err(in_harbor_terms)?;
+    }
+    if change.ldap_changed && !matches!(wanted, LoginSettings::Ldap(_)) {
+        settings.save_ldap(&actor, change.ldap).await.map_err(in_harbor_terms)?;
+    }
+    if change.oidc_changed && !matches!(wanted, LoginSettings::Oidc(_)) {
+        settings.save_oidc(&actor, change.oidc).await.map_err(in_harbor_terms)?;
+    }
+    if let Some(allowed) = change.self_registration {
+        settings.set_self_registration(&actor, allowed).await?;
+    }
+    if let Some(admin_only) = change.admin_only_projects {
+        settings.set_project_creation_admin_only(&actor, admin_only).await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+fn admin(caller: Caller) -> ApiResult<Actor> {
+    let actor = caller.signed_in()?;
+    if !actor.principal.is_system_admin() {
+        return Err(Error::Forbidden("only system administrators read or change configurations".into()).into());
+    }
+    Ok(actor)
+}
+
+/// The settings a `PUT` body asks for, built on the stored ones.
+struct Change {
+    mode: String,
+    ldap: LdapSettings,
+    oidc: OidcSettings,
+    ldap_changed: bool,
+    oidc_changed: bool,
+    self_registration: Option<bool>,
+    admin_only_projects: Option<bool>,
+}
+
+impl Change {
+    /// One key of the body; unknown keys and wrong types are refused, naming the key.
+    fn apply(&mut self, key: &str, value: &Value) -> ApiResult<()> {
+        let ldap = &mut self.ldap;
+        let oidc = &mut self.oidc;
+        match key {
+            "auth_mode" => self.mode = text(key, value)?,
+            "self_registration" => self.self_registration = Some(flag(key, value)?),
+            "project_creation_restriction" => {
+                self.admin_only_projects = Some(match text(key, value)?.as_str() {
+                    "adminonly" => true,
+                    "everyone" => false,
+                    other => {
+                        return Err(ApiError::bad_request(format!("{key}: {other:?} is not everyone or adminonly")));
+                    }
+                })
+            }
+            _ if key.starts_with("ldap_") => {
+                self.ldap_changed = true;
+                match key {
+                    "ldap_url" => ldap.url = text(key, value)?,
+                    "ldap_start_tls" => ldap.start_tls = flag(key, value)?,
+                    "ldap_verify_cert" => ldap.verify_certificate = flag(key, value)?,
+                    "ldap_search_dn" => ldap.search_dn = text(key, value)?,
+                    "ldap_search_password" => ldap.search_password = text(key, value)?,
+                    "ldap_base_dn" => ldap.base_dn = text(key, value)?,
+                    "ldap_scope" => {
+                        ldap.scope = match number(key, value)? {
+                            0 => LdapScope::Base,
+                            1 => LdapScope::OneLevel,
+                            2 => LdapScope::Subtree,
+                            other => return Err(ApiError::bad_request(format!("{key}: {other} is not 0, 1 or 2"))),
+                        }
+                    }
+                    "ldap_filter" => ldap.user_filter = text(key, value)?,
+                    "ldap_uid" => ldap.uid_attribute = text(key, value)?,
+                    "ldap_group_base_dn" => ldap.group_base_dn = text(key, value)?,
+                    "ldap_group_search_filter" => ldap.group_filter = text(key, value)?,
+                    "ldap_group_attribute_name" => ldap.group_name_attribute = text(key, value)?,
+                    "ldap_group_membership_attribute" => ldap.group_member_attribute = text(key, value)?,
+                    "ldap_group_admin_dn" => ldap.admin_group_dn = text(key, value)?,
+                    "ldap_timeout" => ldap.timeout_seconds = number(key, value)?,
+                    _ => return Err(unknown(key)),
+                }
+            }
+            _ if key.starts_with("oidc_") => {
+                self.oidc_changed = true;
+                match key {
+                    "oidc_name" => oidc.provider_name = text(key, value)?,
+                    "oidc_endpoint" => oidc.issuer_url = text(key, value)?,
+                    "oidc_client_id" => oidc.client_id = text(key, value)?,
+                    "oidc_client_secret" => oidc.client_secret = text(key, value)?,
+                    "oidc_scope" => {
+                        oidc.scopes = text(key, value)?
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|scope| !scope.is_empty())
+                            .map(str::to_owned)
+                            .collect()
+                    }
+                    "oidc_user_claim" => oidc.username_claim = text(key, value)?,
+                    "oidc_groups_claim" => oidc.groups_claim = text(key, value)?,
+                    "oidc_admin_group" => oidc.admin_group = text(key, value)?,
+                    "oidc_verify_cert" => oidc.verify_certificate = flag(key, value)?,
+                    _ => return Err(unknown(key)),
+                }
+            }
+            _ => return Err(unknown(key)),
+        }
+        Ok(())
+    }
+}
+
+/// A refused setting, named by the key the caller sent rather than the
+/// core's field name.
+fn in_harbor_terms(error: Error) -> ApiError {
+    let Error::Invalid { field, message } = error else {
+        return error.into();
+    };
+    let key = match field {
+        "url" => "ldap_url",
+        "start_tls" => "ldap_start_tls",
+        "base_dn" => "ldap_base_dn",
+        "uid_attribute" => "ldap_uid",
+        "user_filter" => "ldap_filter",
+        "group_filter" => "ldap_group_search_filter",
+        "timeout_seconds" => "ldap_timeout",
+        "issuer_url" => "oidc_endpoint",
+        "client_id" => "oidc_client_id",
+        "client_secret" => "oidc_client_secret",
+        "scopes" => "oidc_scope",
+        "username_claim" => "oidc_user_claim",
+        "provider_name" => "oidc_name",
+        other => other,
+    };
+    ApiError::bad_request(format!("{key}: {message}"))
+}
+
+fn unknown(key: &str) -> ApiError {
+    ApiError::bad_request(format!("{key}: not a configuration Berth knows"))
+}
+
+fn text(key: &str, value: &Value) -> ApiResult<String> {
+    value.as_str().map(str::to_owned).ok_or_else(|| ApiError::bad_request(format!("{key}: must be a string")))
+}
+
+fn flag(key: &str, value: &Value) -> ApiResult<bool> {
+    value.as_bool().ok_or_else(|| ApiError::bad_request(format!("{key}: must be true or false")))
+}
+
+fn number(key: &str, value: &Value) -> ApiResult<u64> {
+    value.as_u64().ok_or_else(|| ApiError::bad_request(format!("{key}: must be a whole number")))
+}
