@@ -27,12 +27,15 @@ const provider = new Provider(issuer, {
       client_id: clientId,
       client_secret: process.env.OIDC_CLIENT_SECRET,
       redirect_uris: process.env.OIDC_REDIRECT_URIS.split(","),
-      grant_types: ["authorization_code"],
+      grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
       token_endpoint_auth_method: "client_secret_basic",
     },
   ],
   pkce: { required: () => true },
+  // Berth keeps the refresh token to ask, once the ID token has expired,
+  // whether the user may still use their CLI secret.
+  issueRefreshToken: async () => true,
   claims: {
     openid: ["sub"],
     profile: ["name", "preferred_username"],

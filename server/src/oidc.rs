@@ -1,7 +1,8 @@
 //! The browser's side of signing in through OIDC, at Harbor's paths:
 //! `/c/oidc/login` sends the browser to the provider, `/c/oidc/callback` is
-//! where the provider sends it back. The `state` also rides in a short-lived
-//! cookie, so a callback is only accepted by the browser that set off.
+//! where the provider sends it back. Each sign-in in flight rides sealed in
+//! a short-lived cookie of its own, so a callback is only accepted by the
+//! browser that set off.
 //! Failures land on the login page with a reason code (never free text an
 //! attacker could put there); the details go to the log and the audit log.
 
@@ -19,10 +20,12 @@ use serde::Deserialize;
 
 use app::{
     api::{auth::local_redirect_target, session::session_cookie},
-    core::{AppState, Error, auth::OidcCallback},
+    core::{
+        AppState, Error,
+        auth::{OidcCallback, oidc_login_cookie},
+    },
 };
 
-const STATE_COOKIE: &str = "berth_oidc_state";
 const CALLBACK_PATH: &str = "/c/oidc/callback";
 
 pub fn router() -> Router<AppState> {
@@ -38,7 +41,12 @@ async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -
     let next = local_redirect_target(query.next.as_deref());
     match state.auth.begin_oidc_login(&redirect_uri(&state), &next).await {
         Ok(redirect) => {
-            let cookie = state_cookie(&redirect.state, cookie::time::Duration::minutes(10), state.http.secure_cookies);
+            let cookie = sign_in_cookie(
+                &redirect.cookie_name,
+                &redirect.cookie_value,
+                cookie::time::Duration::minutes(10),
+                state.http.secure_cookies,
+            );
             (AppendHeaders([(SET_COOKIE, cookie)]), Redirect::to(&redirect.url)).into_response()
         }
         Err(error) => back_to_login(&error),
@@ -59,7 +67,11 @@ async fn callback(
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let clear_state = state_cookie("", cookie::time::Duration::ZERO, state.http.secure_cookies);
+    let cookie_name = query.state.as_deref().map(oidc_login_cookie);
+    let clear_state = cookie_name.as_deref().map_or_else(
+        || HeaderValue::from_static("berth_oidc=; Max-Age=0; Path=/c/oidc"),
+        |name| sign_in_cookie(name, "", cookie::time::Duration::ZERO, state.http.secure_cookies),
+    );
     if let Some(error) = &query.error {
         tracing::info!(
             error,
@@ -68,10 +80,10 @@ async fn callback(
         );
         return (AppendHeaders([(SET_COOKIE, clear_state)]), to_login("oidc_denied")).into_response();
     }
-    let (Some(code), Some(returned_state)) = (&query.code, &query.state) else {
+    let (Some(code), Some(returned_state), Some(cookie_name)) = (&query.code, &query.state, &cookie_name) else {
         return (AppendHeaders([(SET_COOKIE, clear_state)]), to_login("oidc_state")).into_response();
     };
-    let browser_state = browser_state(&headers);
+    let sealed_login = cookie_value(&headers, cookie_name);
     let client_addr = peer.ip().to_string();
     let finished = state
         .auth
@@ -79,7 +91,7 @@ async fn callback(
             redirect_uri: &redirect_uri(&state),
             code,
             state: returned_state,
-            browser_state: browser_state.as_deref(),
+            sealed_login: sealed_login.as_deref(),
             client_addr: Some(&client_addr),
         })
         .await;
@@ -120,26 +132,26 @@ fn to_login(reason: &str) -> Response {
     Redirect::to(&format!("/login?error={reason}")).into_response()
 }
 
-fn browser_state(headers: &HeaderMap) -> Option<String> {
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == STATE_COOKIE && !cookie.value().is_empty())
+        .find(|cookie| cookie.name() == name && !cookie.value().is_empty())
         .map(|cookie| cookie.value().to_owned())
 }
 
 /// Lax: the provider's redirect back is a top-level navigation from another
 /// site, which Lax cookies accompany; scoped to the callback's path.
-fn state_cookie(value: &str, max_age: cookie::time::Duration, secure: bool) -> HeaderValue {
-    let cookie = Cookie::build((STATE_COOKIE, value))
+fn sign_in_cookie(name: &str, value: &str, max_age: cookie::time::Duration, secure: bool) -> HeaderValue {
+    let cookie = Cookie::build((name.to_owned(), value.to_owned()))
         .path("/c/oidc")
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Lax)
         .max_age(max_age)
         .build();
-    HeaderValue::from_str(&cookie.to_string()).expect("state values are URL-safe")
+    HeaderValue::from_str(&cookie.to_string()).expect("cookie names are hex and values base64url")
 }

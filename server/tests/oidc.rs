@@ -56,8 +56,27 @@ async fn docker_login(server: &TestServer, username: &str, secret: &str) -> Stat
     common::client_as(username, secret).get(server.url("/service/token?account=x")).send().await.unwrap().status()
 }
 
+/// Sets until when Berth takes the provider's last word on `username`.
+async fn set_provider_word_until(server: &TestServer, username: &str, until: chrono::DateTime<chrono::Utc>) {
+    const SQL: &str =
+        "UPDATE oidc_tokens SET valid_until = $1 WHERE user_id = (SELECT id FROM users WHERE username = $2)";
+    let updated = app::on_db!(&server.state.db, pool => {
+        sqlx::query(SQL).bind(until).bind(username).execute(pool).await.map(|done| done.rows_affected())
+    })
+    .unwrap();
+    assert_eq!(updated, 1);
+}
+
+async fn provider_word_until(server: &TestServer, username: &str) -> chrono::DateTime<chrono::Utc> {
+    const SQL: &str = "SELECT valid_until FROM oidc_tokens WHERE user_id = (SELECT id FROM users WHERE username = $1)";
+    app::on_db!(&server.state.db, pool => {
+        sqlx::query_scalar(SQL).bind(username).fetch_one(pool).await
+    })
+    .unwrap()
+}
+
 async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
-    let (server, _provider) = oidc_registry(backend).await;
+    let (server, mut provider) = oidc_registry(backend).await;
 
     // The login page offers the provider; configurations never return its secret.
     let options: Value = server_fn(&reqwest::Client::new(), &server, "login_options").await.json().await.unwrap();
@@ -65,7 +84,7 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
     let config: Value =
         common::admin_client().get(server.url("/api/v2.0/configurations")).send().await.unwrap().json().await.unwrap();
     assert_eq!(config["auth_mode"]["value"], "oidc_auth");
-    assert_eq!(config["oidc_endpoint"]["value"], _provider.issuer);
+    assert_eq!(config["oidc_endpoint"]["value"], provider.issuer);
     assert!(config.get("oidc_client_secret").is_none(), "secrets are never read back: {config}");
 
     // alice walks through the provider's login page and lands on the dashboard.
@@ -141,13 +160,27 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
     assert_eq!(cli_secret(&admin_session, &server).await["cli_secret"], Value::Null);
     assert_eq!(server_fn(&admin_session, &server, "regenerate_cli_secret").await.status(), StatusCode::BAD_REQUEST);
 
+    // Once the provider's ID token has expired, Berth asks it again with the
+    // refresh token before honouring the secret...
+    let expired = chrono::Utc::now() - chrono::Duration::minutes(1);
+    set_provider_word_until(&server, "alice", expired).await;
+    assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::OK);
+    assert!(provider_word_until(&server, "alice").await > chrono::Utc::now(), "the refresh renewed it");
+    // ...and a provider that no longer vouches for her (it forgot every
+    // grant) ends the secret's use until she signs in again.
+    provider.restart();
+    set_provider_word_until(&server, "alice", expired).await;
+    assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::UNAUTHORIZED);
+    let (_, _) = sign_in(&server.base, "alice").await;
+    assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::OK);
+
     // The audit log has the OIDC sign-ins and the regeneration.
     server.state.events.flush().await;
     let reader = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap());
     let query = AuditQuery { actor: Some("alice"), limit: 100, ..Default::default() };
     let (events, _) = server.state.audit.list(&reader, &query).await.unwrap();
     let oidc_logins = events.iter().filter(|e| e.operation == "login" && e.detail.as_deref() == Some("oidc")).count();
-    assert_eq!(oidc_logins, 2);
+    assert_eq!(oidc_logins, 3);
     assert!(events.iter().any(|e| e.detail.as_deref() == Some("CLI secret regenerated")), "{events:?}");
     server.stop().await;
 }
@@ -238,6 +271,7 @@ async fn configurations_refuse_bad_input(backend: Backend) {
         (serde_json::json!({"sysadmin_flag": true}), "sysadmin_flag"),
         (serde_json::json!({"oidc_verify_cert": "yes"}), "oidc_verify_cert"),
         (serde_json::json!({"auth_mode": "kerberos"}), "auth_mode"),
+        (serde_json::json!({"oidc_auto_onboard": false}), "oidc_auto_onboard"),
         (serde_json::json!({"auth_mode": "oidc_auth", "oidc_endpoint": "not a url"}), "oidc_endpoint"),
         (
             serde_json::json!({"auth_mode": "oidc_auth", "oidc_endpoint": "https://id.example", "oidc_client_id": "b", "oidc_client_secret": "s", "oidc_scope": "profile"}),
@@ -250,6 +284,10 @@ async fn configurations_refuse_bad_input(backend: Backend) {
         assert_eq!(error["errors"][0]["code"], "BAD_REQUEST");
         assert!(error["errors"][0]["message"].as_str().unwrap().contains(names), "{error}");
     }
+    // Harbor settings Berth has one value for are accepted with that value.
+    let fixed =
+        put(serde_json::json!({"oidc_auto_onboard": true, "oidc_logout": false, "ldap_group_search_scope": 2})).await;
+    assert_eq!(fixed.status(), StatusCode::OK);
     // Nothing changed, and only administrators may look.
     assert_eq!(server.state.settings.login().await.unwrap().mode_name(), "db_auth");
     server.create_user("carl", "carl-password-1").await;

@@ -57,8 +57,11 @@ pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -
         "oidc_verify_cert": oidc.verify_certificate,
     });
     let Value::Object(values) = values else { unreachable!("json! of an object literal") };
-    let shaped: Map<String, Value> =
+    let mut shaped: Map<String, Value> =
         values.into_iter().map(|(key, value)| (key, json!({ "value": value, "editable": true }))).collect();
+    for (key, value) in FIXED {
+        shaped.insert((*key).to_owned(), json!({ "value": value(), "editable": false }));
+    }
     Ok(Json(Value::Object(shaped)))
 }
 
@@ -118,6 +121,20 @@ fn admin(caller: Caller) -> ApiResult<Actor> {
     Ok(actor)
 }
 
+type FixedValue = fn() -> Value;
+
+/// Harbor settings whose other values Berth does not implement: shown with
+/// the one value Berth has, accepted when sent with it, refused otherwise.
+const FIXED: &[(&str, FixedValue)] = &[
+    // Berth always creates the account on the first sign-in.
+    ("oidc_auto_onboard", || Value::Bool(true)),
+    ("oidc_logout", || Value::Bool(false)),
+    ("oidc_extra_redirect_parms", || Value::String("{}".into())),
+    ("oidc_group_filter", || Value::String(String::new())),
+    // Groups are searched in the whole subtree under the group base DN.
+    ("ldap_group_search_scope", || Value::from(2)),
+];
+
 /// The settings a `PUT` body asks for, built on the stored ones.
 struct Change {
     mode: String,
@@ -134,6 +151,18 @@ impl Change {
     fn apply(&mut self, key: &str, value: &Value) -> ApiResult<()> {
         let ldap = &mut self.ldap;
         let oidc = &mut self.oidc;
+        if let Some((_, fixed)) = FIXED.iter().find(|(name, _)| *name == key) {
+            let fixed = fixed();
+            let same = match (&fixed, value) {
+                (Value::String(want), Value::String(got)) => want == got || (want == "{}" && got.is_empty()),
+                (want, got) => want == got,
+            };
+            return if same {
+                Ok(())
+            } else {
+                Err(ApiError::bad_request(format!("{key}: Berth supports only {fixed}")))
+            };
+        }
         match key {
             "auth_mode" => self.mode = text(key, value)?,
             "self_registration" => self.self_registration = Some(flag(key, value)?),

@@ -14,6 +14,9 @@ pub const CLIENT_SECRET: &str = "berth-client-secret";
 
 pub struct OidcProvider {
     child: Child,
+    port: u16,
+    redirect_uri: String,
+    groups: String,
     pub issuer: String,
 }
 
@@ -21,32 +24,21 @@ impl OidcProvider {
     /// Serves a provider whose one client may redirect to `redirect_uri`;
     /// `groups` lists each username's groups claim.
     pub fn start(redirect_uri: &str, groups: &[(&str, &[&str])]) -> Self {
-        let end2end = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end");
-        assert!(
-            end2end.join("node_modules/oidc-provider").exists(),
-            "end2end/node_modules/oidc-provider is missing: scripts/test.sh installs it"
-        );
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let groups: serde_json::Map<String, serde_json::Value> =
             groups.iter().map(|(user, groups)| (user.to_string(), serde_json::json!(groups))).collect();
-        let child = Command::new("node")
-            .arg(end2end.join("support/oidc-provider.mjs"))
-            .env("OIDC_PORT", port.to_string())
-            .env("OIDC_CLIENT_ID", CLIENT_ID)
-            .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
-            .env("OIDC_REDIRECT_URIS", redirect_uri)
-            .env("OIDC_GROUPS", serde_json::Value::Object(groups).to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs (scripts/test.sh installs nodejs)");
-        let provider = Self { child, issuer: format!("http://127.0.0.1:{port}") };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the OIDC provider did not start listening");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        provider
+        let groups = serde_json::Value::Object(groups).to_string();
+        let child = spawn(port, redirect_uri, &groups);
+        Self { child, port, redirect_uri: redirect_uri.to_owned(), groups, issuer: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Stops and starts the provider on the same address: it forgets every
+    /// session and grant (its storage is in memory), as if its users had
+    /// been signed out everywhere.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(self.port, &self.redirect_uri, &self.groups);
     }
 
     /// Harbor-style configuration switching Berth to this provider.
@@ -57,13 +49,38 @@ impl OidcProvider {
             "oidc_endpoint": self.issuer,
             "oidc_client_id": CLIENT_ID,
             "oidc_client_secret": CLIENT_SECRET,
-            "oidc_scope": "openid,profile,email,groups",
+            "oidc_scope": "openid,profile,email,groups,offline_access",
             "oidc_user_claim": "preferred_username",
             "oidc_groups_claim": "groups",
             "oidc_admin_group": admin_group,
             "oidc_verify_cert": true,
         })
     }
+}
+
+fn spawn(port: u16, redirect_uri: &str, groups: &str) -> Child {
+    let end2end = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../end2end");
+    assert!(
+        end2end.join("node_modules/oidc-provider").exists(),
+        "end2end/node_modules/oidc-provider is missing: scripts/test.sh installs it"
+    );
+    let child = Command::new("node")
+        .arg(end2end.join("support/oidc-provider.mjs"))
+        .env("OIDC_PORT", port.to_string())
+        .env("OIDC_CLIENT_ID", CLIENT_ID)
+        .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
+        .env("OIDC_REDIRECT_URIS", redirect_uri)
+        .env("OIDC_GROUPS", groups)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("node runs (scripts/test.sh installs nodejs)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the OIDC provider did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 impl Drop for OidcProvider {

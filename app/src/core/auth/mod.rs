@@ -7,9 +7,11 @@ mod cli_secrets;
 mod keys;
 pub mod ldap;
 pub mod oidc;
-mod oidc_logins;
 mod oidc_sign_in;
+mod oidc_tokens;
 mod password;
+mod pending_logins;
+mod sealing;
 mod sessions;
 mod throttle;
 pub mod tokens;
@@ -18,6 +20,7 @@ mod verified;
 pub use accounts::NewAccount;
 pub use oidc_sign_in::{OidcCallback, OidcRedirect, OidcSession};
 pub use password::PasswordHasherPool;
+pub use pending_logins::cookie_name as oidc_login_cookie;
 pub use sessions::SessionRepository;
 
 use std::{sync::Arc, time::Duration};
@@ -37,7 +40,8 @@ use crate::core::{
 };
 use cli_secrets::CliSecrets;
 use oidc::OidcProvider;
-use oidc_logins::PendingLogins;
+use oidc_tokens::OidcTokens;
+use sealing::SealingKey;
 use sessions::NewSession;
 use throttle::LoginThrottle;
 use verified::VerifiedPasswords;
@@ -93,17 +97,22 @@ pub struct AuthService {
     events: EventRecorder,
     settings: SettingsService,
     oidc: Arc<OidcProvider>,
-    pending_oidc: PendingLogins,
+    sealing: SealingKey,
     cli_secrets: CliSecrets,
+    oidc_tokens: OidcTokens,
+    oidc_refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AuthService {
     pub fn new(db: Db, session_ttl: Duration, events: EventRecorder, settings: SettingsService) -> Self {
+        let sealing = SealingKey::new(db.clone());
         Self {
             users: UserRepository::new(db.clone()),
             sessions: SessionRepository::new(db.clone()),
-            pending_oidc: PendingLogins::new(db.clone()),
-            cli_secrets: CliSecrets::new(db),
+            oidc_tokens: OidcTokens::new(db.clone()),
+            oidc_refresh: Arc::default(),
+            cli_secrets: CliSecrets::new(db, sealing.clone()),
+            sealing,
             oidc: Arc::default(),
             hasher: PasswordHasherPool::default(),
             verified: Arc::default(),

@@ -13,11 +13,13 @@ use std::{
 
 use axum::http::{self, HeaderValue, header};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use openidconnect::{
     AccessTokenHash, AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
-    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, JwsSigningAlgorithm, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope,
+    TokenResponse,
+    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse},
 };
 use serde_json::{Map, Value};
 
@@ -28,6 +30,8 @@ const METADATA_TTL: Duration = Duration::from_secs(300);
 /// Provider answers are small JSON documents; anything bigger is refused.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a refreshed sign-in counts when the provider does not say.
+const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -43,10 +47,29 @@ pub enum OidcError {
     MissingClaim(String),
     #[error("the OIDC settings do not work: {0}")]
     Settings(String),
+    /// The provider no longer honours the user's refresh token (signed out,
+    /// removed, or the grant expired).
+    #[error("the OIDC provider no longer vouches for this user: {0}")]
+    Refused(String),
+}
+
+/// What Berth keeps of a sign-in to ask the provider again later.
+pub struct ProviderTokens {
+    pub refresh_token: Option<String>,
+    /// When the provider's word (the ID token) runs out.
+    pub valid_until: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for ProviderTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderTokens")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field("valid_until", &self.valid_until)
+            .finish()
+    }
 }
 
 /// Where to send the browser, and what the callback needs to finish.
-#[derive(Debug)]
 pub struct AuthorizationRequest {
     pub url: String,
     pub state: String,
@@ -97,7 +120,7 @@ impl OidcProvider {
     ) -> Result<AuthorizationRequest, OidcError> {
         let http = HttpClient::new(settings)?;
         let metadata = self.metadata(settings, &http, false).await?;
-        let client = client(metadata, settings, redirect_uri)?;
+        let client = client(metadata, settings, Some(redirect_uri))?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request =
             client.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
@@ -123,11 +146,9 @@ impl OidcProvider {
         code: &str,
         pkce_verifier: &str,
         nonce: &str,
-    ) -> Result<OidcIdentity, OidcError> {
+    ) -> Result<(OidcIdentity, ProviderTokens), OidcError> {
         let http = HttpClient::new(settings)?;
-        let metadata = self.metadata(settings, &http, false).await?;
-        let userinfo_url = metadata.userinfo_endpoint().map(|url| url.url().clone());
-        let client = client(metadata, settings, redirect_uri)?;
+        let client = client(self.metadata(settings, &http, false).await?, settings, Some(redirect_uri))?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| OidcError::Settings(e.to_string()))?
@@ -135,50 +156,135 @@ impl OidcProvider {
             .request_async(&http)
             .await
             .map_err(|e| OidcError::CodeExchange(describe(&e)))?;
-        let id_token =
-            response.id_token().ok_or_else(|| OidcError::IdToken("the token response has no id_token".into()))?;
-        let nonce = Nonce::new(nonce.to_owned());
-        let first_try = id_token.claims(&client.id_token_verifier(), &nonce).cloned();
-        let (client, claims) = match first_try {
-            Ok(claims) => (client, claims),
-            // The provider may have rotated its keys since discovery: fetch
-            // them again once before refusing the token.
-            Err(ClaimsVerificationError::SignatureVerification(_)) => {
-                let refreshed = self::client(self.metadata(settings, &http, true).await?, settings, redirect_uri)?;
-                let claims = id_token
-                    .claims(&refreshed.id_token_verifier(), &nonce)
-                    .cloned()
-                    .map_err(|e| OidcError::IdToken(describe(&e)))?;
-                (refreshed, claims)
-            }
-            Err(error) => return Err(OidcError::IdToken(describe(&error))),
-        };
-        if let Some(expected) = claims.access_token_hash() {
-            let verifier = client.id_token_verifier();
-            let algorithm = id_token.signing_alg().map_err(|e| OidcError::IdToken(describe(&e)))?;
-            let key = id_token.signing_key(&verifier).map_err(|e| OidcError::IdToken(describe(&e)))?;
-            let actual = AccessTokenHash::from_token(response.access_token(), algorithm, key)
-                .map_err(|e| OidcError::IdToken(describe(&e)))?;
-            if actual != *expected {
-                return Err(OidcError::IdToken("at_hash does not match the access token".into()));
-            }
+        if response.id_token().is_none() {
+            return Err(OidcError::IdToken("the token response has no id_token".into()));
         }
-        let issuer = claims.issuer().to_string();
-        let subject = claims.subject().to_string();
-        // The verified token's payload, for claims the library does not model.
-        let mut all = jwt_payload(&id_token.to_string())?;
-        let wanted = [settings.username_claim.as_str(), settings.groups_claim.as_str(), "email", "name"];
+        let nonce = Nonce::new(nonce.to_owned());
+        self.read_identity(settings, &http, client, &response, Some(&nonce), None).await
+    }
+
+    /// Asks the provider, with the refresh token from an earlier sign-in,
+    /// whether `subject` is still someone it vouches for, and who they are
+    /// now (groups and administrators may have changed).
+    pub async fn refresh(
+        &self,
+        settings: &OidcSettings,
+        refresh_token: &str,
+        subject: &str,
+    ) -> Result<(OidcIdentity, ProviderTokens), OidcError> {
+        let http = HttpClient::new(settings)?;
+        let client = client(self.metadata(settings, &http, false).await?, settings, None)?;
+        let refresh_token = RefreshToken::new(refresh_token.to_owned());
+        let response = client
+            .exchange_refresh_token(&refresh_token)
+            .map_err(|e| OidcError::Settings(e.to_string()))?
+            .request_async(&http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(refusal) => OidcError::Refused(refusal.to_string()),
+                other => OidcError::CodeExchange(describe(&other)),
+            })?;
+        let (identity, mut tokens) =
+            self.read_identity(settings, &http, client, &response, None, Some(subject)).await?;
+        // Providers that do not rotate refresh tokens keep honouring the old one.
+        tokens.refresh_token = tokens.refresh_token.or_else(|| Some(refresh_token.into_secret()));
+        Ok((identity, tokens))
+    }
+
+    /// Verifies the ID token of a token response (if it has one; a refresh
+    /// response may not), then reads the configured claims from it and,
+    /// where it leaves them out, from the userinfo endpoint.
+    async fn read_identity(
+        &self,
+        settings: &OidcSettings,
+        http: &HttpClient,
+        client: DiscoveredClient,
+        response: &CoreTokenResponse,
+        nonce: Option<&Nonce>,
+        expected_subject: Option<&str>,
+    ) -> Result<(OidcIdentity, ProviderTokens), OidcError> {
+        let userinfo_url = client.user_info_url().map(|url| url.url().clone());
+        let mut all = Map::new();
+        let mut from_id_token = None;
+        if let Some(id_token) = response.id_token() {
+            // A refreshed ID token carries the original nonce or none.
+            let check_nonce = |found: Option<&Nonce>| match (nonce, found) {
+                (Some(expected), Some(found)) if expected.secret() == found.secret() => Ok(()),
+                (Some(_), _) => Err("the nonce does not match this sign-in".to_owned()),
+                (None, _) => Ok(()),
+            };
+            let first_try = id_token.claims(&client.id_token_verifier(), check_nonce).cloned();
+            let (client, claims) = match first_try {
+                Ok(claims) => (client, claims),
+                // The provider may have rotated its keys since discovery:
+                // fetch them again once before refusing the token.
+                Err(ClaimsVerificationError::SignatureVerification(_)) => {
+                    let refreshed = self::client(self.metadata(settings, http, true).await?, settings, None)?;
+                    let claims = id_token
+                        .claims(&refreshed.id_token_verifier(), check_nonce)
+                        .cloned()
+                        .map_err(|e| OidcError::IdToken(describe(&e)))?;
+                    (refreshed, claims)
+                }
+                Err(error) => return Err(OidcError::IdToken(describe(&error))),
+            };
+            let algorithm = id_token.signing_alg().map_err(|e| OidcError::IdToken(describe(&e)))?;
+            // With HMAC-signed tokens there is no public key to hash with;
+            // the library has already checked the MAC with the client secret.
+            if let Some(expected) = claims.access_token_hash()
+                && !algorithm.uses_shared_secret()
+            {
+                let verifier = client.id_token_verifier();
+                let key = id_token.signing_key(&verifier).map_err(|e| OidcError::IdToken(describe(&e)))?;
+                let actual = AccessTokenHash::from_token(response.access_token(), algorithm, key)
+                    .map_err(|e| OidcError::IdToken(describe(&e)))?;
+                if actual != *expected {
+                    return Err(OidcError::IdToken("at_hash does not match the access token".into()));
+                }
+            }
+            // The verified token's payload, for claims the library does not model.
+            all = jwt_payload(&id_token.to_string())?;
+            from_id_token = Some((claims.issuer().to_string(), claims.subject().to_string(), claims.expiration()));
+        }
+        let (issuer, subject, valid_until) = match from_id_token {
+            Some(found) => found,
+            None => {
+                let lifetime = response.expires_in().unwrap_or(DEFAULT_TOKEN_LIFETIME);
+                let subject = expected_subject.unwrap_or_default().to_owned();
+                (
+                    settings.issuer_url.clone(),
+                    subject,
+                    Utc::now() + chrono::Duration::from_std(lifetime).unwrap_or_default(),
+                )
+            }
+        };
+        if let Some(expected) = expected_subject
+            && subject != expected
+        {
+            return Err(OidcError::IdToken("the provider answered for another subject".into()));
+        }
+        let wanted =
+            [settings.username_claim.as_str(), settings.groups_claim.as_str(), "email", "email_verified", "name"];
         let missing = wanted.iter().any(|claim| !claim.is_empty() && !all.contains_key(*claim));
         if missing && let Some(url) = userinfo_url {
-            let info = http.userinfo(url, response.access_token().secret()).await?;
-            if info.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
-                return Err(OidcError::UserInfo("it describes another subject than the ID token".into()));
-            }
-            for (claim, value) in info {
-                all.entry(claim).or_insert(value);
+            match http.userinfo(url, response.access_token().secret()).await {
+                Ok(info) if info.get("sub").and_then(Value::as_str) == Some(subject.as_str()) => {
+                    for (claim, value) in info {
+                        all.entry(claim).or_insert(value);
+                    }
+                }
+                Ok(_) => return Err(OidcError::UserInfo("it describes another subject than the ID token".into())),
+                // Only fatal if what is missing cannot be done without.
+                Err(error) if all.contains_key(&settings.username_claim) => {
+                    tracing::warn!(%error, "OIDC userinfo failed; using the ID token's claims alone");
+                }
+                Err(error) => return Err(error),
             }
         }
-        identity(settings, issuer, subject, &all)
+        let identity = identity(settings, issuer, subject, &all)?;
+        let tokens =
+            ProviderTokens { refresh_token: response.refresh_token().map(|t| t.secret().clone()), valid_until };
+        Ok((identity, tokens))
     }
 
     /// The provider's metadata and keys, from the cache unless stale,
@@ -211,15 +317,19 @@ impl OidcProvider {
 fn client(
     metadata: CoreProviderMetadata,
     settings: &OidcSettings,
-    redirect_uri: &str,
+    redirect_uri: Option<&str>,
 ) -> Result<DiscoveredClient, OidcError> {
-    let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| OidcError::Settings(e.to_string()))?;
-    Ok(CoreClient::from_provider_metadata(
+    let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(settings.client_id.clone()),
         Some(ClientSecret::new(settings.client_secret.clone())),
-    )
-    .set_redirect_uri(redirect))
+    );
+    Ok(match redirect_uri {
+        Some(uri) => {
+            client.set_redirect_uri(RedirectUrl::new(uri.to_owned()).map_err(|e| OidcError::Settings(e.to_string()))?)
+        }
+        None => client,
+    })
 }
 
 /// The claims Berth keeps, read with the configured claim names.
@@ -232,6 +342,13 @@ fn identity(
     let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     let username =
         text(&settings.username_claim).ok_or_else(|| OidcError::MissingClaim(settings.username_claim.clone()))?;
+    // An address the provider has not verified may be anyone's: as a
+    // username it would let a stranger claim the account first.
+    let verified =
+        matches!(claims.get("email_verified"), Some(Value::Bool(true))) || text("email_verified") == Some("true");
+    if settings.username_claim == "email" && !verified {
+        return Err(OidcError::MissingClaim("email_verified".into()));
+    }
     let groups = match claims.get(&settings.groups_claim) {
         _ if settings.groups_claim.is_empty() => Vec::new(),
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
@@ -369,11 +486,21 @@ mod tests {
     fn reads_configured_claims() {
         let settings =
             OidcSettings { username_claim: "email".into(), groups_claim: "roles".into(), ..Default::default() };
+        // An unverified address is nobody's username.
+        let unverified = identity(
+            &settings,
+            "https://id".into(),
+            "sub-1".into(),
+            &claims(serde_json::json!({"email": "ann@example.com", "email_verified": false})),
+        );
+        assert!(matches!(unverified, Err(OidcError::MissingClaim(claim)) if claim == "email_verified"));
         let found = identity(
             &settings,
             "https://id".into(),
             "sub-1".into(),
-            &claims(serde_json::json!({"email": "ann@example.com", "roles": ["dev", 7, "ops"], "name": "Ann"})),
+            &claims(serde_json::json!({
+                "email": "ann@example.com", "email_verified": true, "roles": ["dev", 7, "ops"], "name": "Ann"
+            })),
         )
         .unwrap();
         assert_eq!(found.username, "ann@example.com");
@@ -384,7 +511,7 @@ mod tests {
             &settings,
             "https://id".into(),
             "sub-1".into(),
-            &claims(serde_json::json!({"email": "bo@example.com", "roles": "admins"})),
+            &claims(serde_json::json!({"email": "bo@example.com", "email_verified": "true", "roles": "admins"})),
         )
         .unwrap();
         assert_eq!(single.groups, ["admins"]);

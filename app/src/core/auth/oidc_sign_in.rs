@@ -1,29 +1,39 @@
 //! Signing in through OIDC, from the redirect to the provider to a portal
-//! session: the in-flight sign-in is stored for the callback (on any node),
-//! the callback must come back to the browser that started it, the user is
-//! onboarded or refreshed from the provider's claims (groups synced,
-//! administrators through the admin group) and given a CLI secret.
+//! session: the sign-in in flight travels sealed in a cookie of the browser
+//! that started it; the callback is checked against it; the account is found
+//! by the provider's issuer and subject (or created on the first sign-in),
+//! refreshed from its claims (groups synced, administrators through the
+//! admin group) and given a CLI secret. The CLI secret works only while the
+//! provider still vouches for its owner: past the ID token's expiry Berth
+//! asks again with the refresh token, and a provider that says no (the user
+//! was removed or signed out) ends the secret's use until the next sign-in.
 
 use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{AuthService, SessionToken, oidc_logins::PendingLogin};
+use super::{
+    AuthService, SessionToken,
+    oidc::{OidcError, OidcIdentity, ProviderTokens},
+    oidc_tokens::StoredTokens,
+    pending_logins::{PendingLogin, cookie_name},
+};
 use crate::core::{
     Error, Result,
     events::{Caller, Operation},
     settings::{LoginSettings, OidcSettings},
-    users::{ExternalUser, User, Username},
+    users::{ExternalUser, User, UserId, Username},
 };
 
 /// How long a user may take at the provider's login page.
 const SIGN_IN_WINDOW: Duration = Duration::from_secs(600);
 
-/// Where to send the browser, and the `state` to remember in it.
+/// Where to send the browser, and the cookie that carries the sign-in.
 #[derive(Debug)]
 pub struct OidcRedirect {
     pub url: String,
-    pub state: String,
+    pub cookie_name: String,
+    pub cookie_value: String,
 }
 
 /// What the provider's redirect back brought, and from where.
@@ -31,9 +41,9 @@ pub struct OidcCallback<'a> {
     pub redirect_uri: &'a str,
     pub code: &'a str,
     pub state: &'a str,
-    /// The `state` the browser was given when it set off; a callback
-    /// arriving in another browser (login CSRF) does not match it.
-    pub browser_state: Option<&'a str>,
+    /// The value of the cookie named for `state` ([`super::oidc_login_cookie`]),
+    /// if the browser has it: a callback arriving in another browser does not.
+    pub sealed_login: Option<&'a str>,
     pub client_addr: Option<&'a str>,
 }
 
@@ -54,25 +64,24 @@ impl AuthService {
         })
     }
 
-    /// Starts a sign-in: remembers what the callback will need and returns
-    /// the provider's authorization URL. `next_path` must already be a path
-    /// on this site.
+    /// Starts a sign-in: seals what the callback will need into a cookie
+    /// value and returns the provider's authorization URL. `next_path` must
+    /// already be a path on this site.
     pub async fn begin_oidc_login(&self, redirect_uri: &str, next_path: &str) -> Result<OidcRedirect> {
         let settings = self.oidc_settings().await?.ok_or_else(oidc_off)?;
-        let request = self
-            .oidc
-            .authorization_request(&settings, redirect_uri)
-            .await
-            .map_err(|e| Error::IdentityProvider(e.to_string()))?;
-        let now = Utc::now();
+        let request = self.oidc.authorization_request(&settings, redirect_uri).await.map_err(provider_error)?;
         let pending = PendingLogin {
+            state: request.state,
             nonce: request.nonce,
             pkce_verifier: request.pkce_verifier,
             next_path: next_path.to_owned(),
-            expires_at: now + chrono::Duration::from_std(SIGN_IN_WINDOW).unwrap_or_default(),
+            expires_at: Utc::now() + chrono::Duration::from_std(SIGN_IN_WINDOW).unwrap_or_default(),
         };
-        self.pending_oidc.insert(&request.state, &pending, now).await?;
-        Ok(OidcRedirect { url: request.url, state: request.state })
+        Ok(OidcRedirect {
+            url: request.url,
+            cookie_name: cookie_name(&pending.state),
+            cookie_value: pending.seal(&self.sealing).await?,
+        })
     }
 
     /// Finishes a sign-in the provider sent back: checks `state`, redeems
@@ -89,57 +98,74 @@ impl AuthService {
 
     async fn oidc_user(&self, callback: &OidcCallback<'_>, caller: &mut Caller) -> Result<(User, String)> {
         let settings = self.oidc_settings().await?.ok_or_else(oidc_off)?;
-        if callback.browser_state != Some(callback.state) {
-            return Err(Error::invalid("state", "this sign-in was started in another browser; start again"));
-        }
-        let pending = self
-            .pending_oidc
-            .take(callback.state)
-            .await?
-            .ok_or_else(|| Error::invalid("state", "unknown or already used; start the sign-in again"))?;
+        let pending = match callback.sealed_login {
+            Some(value) => PendingLogin::open(value, &self.sealing).await?,
+            None => None,
+        };
+        let pending = pending
+            .filter(|pending| pending.state == callback.state)
+            .ok_or_else(|| Error::invalid("state", "this sign-in was not started in this browser; start again"))?;
         if pending.expires_at <= Utc::now() {
             return Err(Error::invalid("state", "the sign-in took too long; start again"));
         }
-        let identity = self
+        let (identity, tokens) = self
             .oidc
             .identify(&settings, callback.redirect_uri, callback.code, &pending.pkce_verifier, &pending.nonce)
             .await
-            .map_err(|e| Error::IdentityProvider(e.to_string()))?;
+            .map_err(provider_error)?;
         caller.actor = Some(identity.username.clone());
+        let external_id = format!("{} {}", identity.issuer, identity.subject);
+        let id = match self.users.find_external("oidc", &external_id).await? {
+            Some(id) => id,
+            None => self.onboard(&identity, &external_id, &settings).await?,
+        };
+        self.apply_identity(id, &identity, &tokens, &settings).await?;
+        self.cli_secrets.ensure(id, Utc::now()).await?;
+        let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", identity.username)))?;
+        caller.actor = Some(user.username.to_string());
+        Ok((user, pending.next_path))
+    }
+
+    /// Creates the account of an identity signing in for the first time,
+    /// under the provider's username, unless that name is taken.
+    async fn onboard(&self, identity: &OidcIdentity, external_id: &str, settings: &OidcSettings) -> Result<UserId> {
         let username = Username::parse(&identity.username).map_err(|message| {
             Error::IdentityProvider(format!("the provider's username {:?} {message}", identity.username))
         })?;
-        // The issuer and subject identify the person; a username the
-        // provider gives to someone else later must not open this account.
-        let external_id = format!("{} {}", identity.issuer, identity.subject);
-        if let Some(existing) = self.users.find_credentials(&username).await?
-            && (existing.auth_source != "oidc" || existing.external_id.as_deref() != Some(external_id.as_str()))
-        {
-            return Err(Error::Conflict(format!(
+        let account = ExternalUser {
+            username: &username,
+            email: identity.email.as_deref(),
+            full_name: &identity.full_name,
+            is_admin: is_admin(identity, settings),
+            source: "oidc",
+            external_id,
+        };
+        self.users.insert_external(account, Utc::now()).await?.ok_or_else(|| {
+            Error::Conflict(format!(
                 "an account named {username} already exists and is not this OIDC identity, so it cannot sign in here"
-            )));
-        }
-        let is_admin = !settings.admin_group.is_empty() && identity.groups.contains(&settings.admin_group);
+            ))
+        })
+    }
+
+    /// Brings an account up to date with what the provider says now, and
+    /// keeps the provider's tokens for checking CLI secrets later.
+    async fn apply_identity(
+        &self,
+        id: UserId,
+        identity: &OidcIdentity,
+        tokens: &ProviderTokens,
+        settings: &OidcSettings,
+    ) -> Result<()> {
         let now = Utc::now();
-        let id = self
-            .users
-            .upsert_external(
-                ExternalUser {
-                    username: &username,
-                    email: identity.email.as_deref(),
-                    full_name: &identity.full_name,
-                    is_admin,
-                    source: "oidc",
-                    external_id: &external_id,
-                },
-                now,
-            )
-            .await?
-            .ok_or_else(|| Error::Conflict(format!("an account named {username} exists and is not an OIDC account")))?;
+        let admin = is_admin(identity, settings);
+        self.users.refresh_external(id, identity.email.as_deref(), &identity.full_name, admin, now).await?;
         self.users.sync_groups(id, "oidc", &identity.groups, now).await?;
-        self.cli_secrets.ensure(id, now).await?;
-        let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))?;
-        Ok((user, pending.next_path))
+        let sealed_refresh_token = match &tokens.refresh_token {
+            Some(token) => Some(self.sealing.seal(&refresh_context(id), token.as_bytes()).await?),
+            None => None,
+        };
+        let stored = StoredTokens { sealed_refresh_token, valid_until: tokens.valid_until };
+        self.oidc_tokens.store(id, &stored, now).await
     }
 
     /// The group id of the OIDC group with this name, for making it a
@@ -180,13 +206,68 @@ impl AuthService {
         Ok(self.users.find_credentials(&user.username).await?.is_some_and(|c| c.auth_source == "oidc"))
     }
 
-    /// A registry client's username and CLI secret, in OIDC mode.
+    /// A registry client's username and CLI secret, in OIDC mode: the
+    /// secret must match and the provider must still vouch for its owner.
     pub(super) async fn check_cli_secret(&self, username: &str, secret: &str) -> Result<User> {
-        match self.credentials(username).await? {
-            Some(c) if c.auth_source == "oidc" && self.cli_secrets.matches(c.user.id, secret).await? => Ok(c.user),
-            _ => Err(Error::InvalidCredentials),
+        let Some(account) = self.credentials(username).await? else {
+            return Err(Error::InvalidCredentials);
+        };
+        if account.auth_source != "oidc" || !self.cli_secrets.matches(account.user.id, secret).await? {
+            return Err(Error::InvalidCredentials);
         }
+        self.provider_still_vouches(account.user, account.external_id.as_deref()).await
     }
+
+    /// The user as the provider describes them now: at once while their
+    /// last ID token holds, else after asking again with the refresh token.
+    async fn provider_still_vouches(&self, user: User, external_id: Option<&str>) -> Result<User> {
+        if self.oidc_tokens.find(user.id).await?.is_some_and(|t| t.valid_until > Utc::now()) {
+            return Ok(user);
+        }
+        // One refresh at a time: providers that rotate refresh tokens treat
+        // a token used twice as stolen.
+        let _guard = self.oidc_refresh.lock().await;
+        let Some(stored) = self.oidc_tokens.find(user.id).await? else {
+            return Err(sign_in_again(&user, "no OIDC sign-in on record"));
+        };
+        if stored.valid_until > Utc::now() {
+            return Ok(user);
+        }
+        let refresh_token = match &stored.sealed_refresh_token {
+            Some(sealed) => self.sealing.open(&refresh_context(user.id), sealed).await?,
+            None => None,
+        };
+        let Some(refresh_token) = refresh_token.and_then(|bytes| String::from_utf8(bytes).ok()) else {
+            return Err(sign_in_again(&user, "the provider gave no refresh token"));
+        };
+        let settings = self.oidc_settings().await?.ok_or_else(oidc_off)?;
+        let subject = external_id.and_then(|id| id.split_once(' ')).map(|(_, subject)| subject).unwrap_or_default();
+        let (identity, tokens) = match self.oidc.refresh(&settings, &refresh_token, subject).await {
+            Ok(refreshed) => refreshed,
+            Err(OidcError::Refused(reason)) => return Err(sign_in_again(&user, &reason)),
+            Err(other) => return Err(provider_error(other)),
+        };
+        self.apply_identity(user.id, &identity, &tokens, &settings).await?;
+        self.users.find(user.id).await?.ok_or(Error::InvalidCredentials)
+    }
+}
+
+fn is_admin(identity: &OidcIdentity, settings: &OidcSettings) -> bool {
+    !settings.admin_group.is_empty() && identity.groups.contains(&settings.admin_group)
+}
+
+fn refresh_context(user: UserId) -> String {
+    format!("OIDC refresh token of user {}", user.0)
+}
+
+/// Refuses a CLI secret whose owner must sign in through the portal first.
+fn sign_in_again(user: &User, reason: &str) -> Error {
+    tracing::info!(user = %user.username, reason, "CLI secret refused until the user signs in through OIDC again");
+    Error::InvalidCredentials
+}
+
+fn provider_error(error: OidcError) -> Error {
+    Error::IdentityProvider(error.to_string())
 }
 
 fn oidc_off() -> Error {

@@ -14,7 +14,9 @@ pub struct OidcSettings {
     pub issuer_url: String,
     pub client_id: String,
     pub client_secret: String,
-    /// Requested scopes; `openid` is always among them.
+    /// Requested scopes; `openid` is always among them. `offline_access`
+    /// asks for the refresh token Berth needs to keep CLI secrets working
+    /// past the ID token's expiry.
     pub scopes: Vec<String>,
     /// The claim holding the username, e.g. `preferred_username` or `email`.
     pub username_claim: String,
@@ -33,7 +35,7 @@ impl Default for OidcSettings {
             issuer_url: String::new(),
             client_id: String::new(),
             client_secret: String::new(),
-            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            scopes: vec!["openid".into(), "profile".into(), "email".into(), "offline_access".into()],
             username_claim: "preferred_username".into(),
             groups_claim: "groups".into(),
             admin_group: String::new(),

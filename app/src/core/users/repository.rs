@@ -160,6 +160,64 @@ impl UserRepository {
         Ok(id.map(UserId))
     }
 
+    /// The account of `source` with this external id (an OIDC identity is
+    /// its issuer and subject, whatever username it now goes by).
+    pub async fn find_external(&self, source: &str, external_id: &str) -> Result<Option<UserId>> {
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM users WHERE auth_source = $1 AND external_id = $2")
+                .bind(source)
+                .bind(external_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.map(UserId))
+    }
+
+    /// Creates an account for an external identity; `None` when the username
+    /// (or the identity) is taken, by a concurrent first sign-in too.
+    pub async fn insert_external(&self, user: ExternalUser<'_>, now: DateTime<Utc>) -> Result<Option<UserId>> {
+        const SQL: &str = "INSERT INTO users (username, email, full_name, password_hash, is_admin, auth_source, external_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $7) ON CONFLICT DO NOTHING RETURNING id";
+        let id: Option<i64> = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(user.username.as_str())
+                .bind(user.email)
+                .bind(user.full_name)
+                .bind(user.is_admin)
+                .bind(user.source)
+                .bind(user.external_id)
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(id.map(UserId))
+    }
+
+    /// Refreshes what an external identity says of an existing account
+    /// (its username stays as it was created).
+    pub async fn refresh_external(
+        &self,
+        id: UserId,
+        email: Option<&str>,
+        full_name: &str,
+        is_admin: bool,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE users SET email = $1, full_name = $2, is_admin = $3, updated_at = $4 WHERE id = $5";
+        on_db!(&self.db, pool => {
+            sqlx::query(SQL)
+                .bind(email)
+                .bind(full_name)
+                .bind(is_admin)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
     /// Makes the user a member of exactly these groups of `kind` (creating
     /// groups not seen before), in one transaction. Groups are keyed by
     /// their external id (the LDAP DN), which is also their name.
