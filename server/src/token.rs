@@ -65,6 +65,9 @@ async fn get_token(
                 Err(error @ Error::Throttled { .. }) => {
                     return token_error(StatusCode::TOO_MANY_REQUESTS, &error.to_string());
                 }
+                Err(error @ Error::IdentityProvider(_)) => {
+                    return token_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string());
+                }
                 Err(error) => return internal(error),
             }
         }
@@ -150,6 +153,9 @@ async fn post_token(
         }
         Err(error @ Error::Throttled { .. }) => {
             return oauth_error(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", &error.to_string());
+        }
+        Err(error @ Error::IdentityProvider(_)) => {
+            return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", &error.to_string());
         }
         Err(error) => return internal(error),
     };

@@ -173,6 +173,14 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
     assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::UNAUTHORIZED);
     let (_, _) = sign_in(&server.base, "alice").await;
     assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::OK);
+    // With the provider unreachable, an expired word cannot be renewed:
+    // the registry says the service is unavailable, not that she is a stranger.
+    drop(provider);
+    set_provider_word_until(&server, "alice", expired).await;
+    assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::SERVICE_UNAVAILABLE);
+    let v2 = common::client_as("alice", &new_secret).get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(v2.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(v2.json::<Value>().await.unwrap()["errors"][0]["code"], "UNAVAILABLE");
 
     // The audit log has the OIDC sign-ins and the regeneration.
     server.state.events.flush().await;

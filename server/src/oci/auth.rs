@@ -68,6 +68,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
                     Err(unauthorized(state, None, "invalid username or password"))
                 }
                 Err(error @ app::core::Error::Throttled { .. }) => Err(OciError::TooManyRequests(error.to_string())),
+                Err(error @ app::core::Error::IdentityProvider(_)) => Err(OciError::Unavailable(error.to_string())),
                 Err(other) => Err(OciError::internal(other)),
             }
         }

@@ -48,6 +48,9 @@ pub enum OciError {
     Denied(String),
     #[error("{0}")]
     TooManyRequests(String),
+    /// Something the request depends on (the identity provider) is down.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("chunk out of order: {0}")]
     RangeInvalid(String),
     #[error("requested range not satisfiable for a blob of {size} bytes")]
@@ -76,6 +79,7 @@ impl OciError {
             Self::Unauthorized { .. } => ("UNAUTHORIZED", StatusCode::UNAUTHORIZED),
             Self::Denied(_) => ("DENIED", StatusCode::FORBIDDEN),
             Self::TooManyRequests(_) => ("TOOMANYREQUESTS", StatusCode::TOO_MANY_REQUESTS),
+            Self::Unavailable(_) => ("UNAVAILABLE", StatusCode::SERVICE_UNAVAILABLE),
             Self::RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::RangeNotSatisfiable { .. } => ("UNSUPPORTED", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),

@@ -43,7 +43,7 @@ impl ApiError {
             StatusCode::PRECONDITION_FAILED => "PRECONDITION",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
             StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_REQUESTS",
-            StatusCode::BAD_GATEWAY => "BAD_GATEWAY",
+            StatusCode::SERVICE_UNAVAILABLE => "SERVICE_UNAVAILABLE",
             _ => "UNKNOWN",
         }
     }
@@ -58,7 +58,7 @@ impl From<Error> for ApiError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::IdentityProvider(_) => StatusCode::BAD_GATEWAY,
+            Error::IdentityProvider(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => {
                 tracing::error!(%error, "REST request failed");
                 return Self::new(
