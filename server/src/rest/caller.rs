@@ -64,6 +64,10 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 impl Caller {
+    pub fn is_anonymous(&self) -> bool {
+        self.0.principal == Principal::Anonymous
+    }
+
     /// The actor, or 401 for anonymous callers.
     pub fn signed_in(self) -> Result<Actor, ApiError> {
         match self.0.principal {

@@ -4,12 +4,10 @@ mod caller;
 mod configurations;
 mod error;
 mod health;
+mod paging;
 mod projects;
 
-use axum::{
-    Router,
-    routing::{get, post},
-};
+use axum::{Router, routing::get};
 
 use app::core::AppState;
 
@@ -20,5 +18,13 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/configurations",
             get(configurations::get_configurations).put(configurations::put_configurations),
         )
-        .route("/api/v2.0/projects", post(projects::create_project))
+        .route(
+            "/api/v2.0/projects",
+            get(projects::list_projects).post(projects::create_project).head(projects::project_exists),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}",
+            get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
+        )
+        .route("/api/v2.0/projects/{project_name_or_id}/summary", get(projects::project_summary))
 }

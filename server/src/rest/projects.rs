@@ -1,27 +1,157 @@
-//! `/api/v2.0/projects` in Harbor's shapes. Creating a project: any
-//! signed-in user (unless an administrator restricted it), who becomes its
-//! project admin; the same project service the portal and `/v2` use decides.
+//! `/api/v2.0/projects` in Harbor's shapes: list (paged, filtered by what
+//! the caller may see), create, the `HEAD ?project_name=` existence check,
+//! get, update (public flag), delete (empty projects only) and summary. A
+//! project is named by name or id (`X-Is-Resource-Name: true` forces the
+//! name). The same project service the portal and `/v2` use decides.
 
 use axum::{
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
     caller::Caller,
     error::{ApiError, ApiResult},
+    paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
 };
-use app::core::AppState;
+use app::core::{
+    AppState, Error,
+    projects::{ListOptions, Project, ProjectId, ProjectSort},
+};
+
+const PATH: &str = "/api/v2.0/projects";
+
+/// Harbor's `Project`, as far as Berth has its fields.
+#[derive(Serialize)]
+pub struct ProjectView {
+    project_id: i64,
+    name: String,
+    owner_id: Option<i64>,
+    owner_name: Option<String>,
+    creation_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+    deleted: bool,
+    registry_id: Option<i64>,
+    repo_count: i64,
+    metadata: Metadata,
+}
+
+#[derive(Serialize)]
+struct Metadata {
+    /// Harbor writes booleans in project metadata as strings.
+    public: &'static str,
+}
+
+impl From<Project> for ProjectView {
+    fn from(project: Project) -> Self {
+        Self {
+            project_id: project.id.0,
+            name: project.name.to_string(),
+            owner_id: project.owner_id.map(|id| id.0),
+            owner_name: project.owner_name,
+            creation_time: project.created_at,
+            update_time: project.updated_at,
+            deleted: false,
+            registry_id: None,
+            repo_count: project.repository_count,
+            metadata: Metadata { public: if project.public { "true" } else { "false" } },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    q: Option<String>,
+    sort: Option<String>,
+    name: Option<String>,
+    public: Option<bool>,
+}
+
+pub async fn list_projects(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let mut name = query.name.clone();
+    let mut exact_name = None;
+    let mut public = query.public;
+    for (key, condition) in parse_q(query.q.as_deref(), &["name", "public"])? {
+        match (key.as_str(), condition) {
+            ("name", Condition::Fuzzy(value)) => name = Some(value),
+            ("name", Condition::Exact(value)) => exact_name = Some(value),
+            ("public", Condition::Exact(value) | Condition::Fuzzy(value)) => {
+                public = Some(value.parse().map_err(|_| ApiError::bad_request("q: public must be true or false"))?)
+            }
+            _ => unreachable!("parse_q keeps to the allowlist"),
+        }
+    }
+    let sort = match parse_sort(query.sort.as_deref(), &["name", "creation_time"])? {
+        None | Some(("name", false)) => ProjectSort::Name,
+        Some(("name", true)) => ProjectSort::NameDesc,
+        Some((_, false)) => ProjectSort::Created,
+        Some((_, true)) => ProjectSort::CreatedDesc,
+    };
+    let visibility = caller.0.principal.visibility();
+    let (projects, total) = match exact_name {
+        // An exact name is at most one project, still only if visible.
+        Some(exact) => {
+            let options = ListOptions { name_contains: Some(&exact), public, sort, offset: 0, limit: u32::MAX };
+            let (found, _) = state.projects.list(&options, visibility).await?;
+            let found: Vec<Project> = found.into_iter().filter(|p| p.name.as_str() == exact).collect();
+            let total = found.len() as i64;
+            (found.into_iter().skip(page.offset() as usize).take(page.size as usize).collect(), total)
+        }
+        None => {
+            let options =
+                ListOptions { name_contains: name.as_deref(), public, sort, offset: page.offset(), limit: page.size };
+            state.projects.list(&options, visibility).await?
+        }
+    };
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [("q", &query.q), ("sort", &query.sort), ("name", &query.name)] {
+        if let Some(value) = value {
+            other.append_pair(key, value);
+        }
+    }
+    if let Some(public) = query.public {
+        other.append_pair("public", &public.to_string());
+    }
+    let headers = page.headers(total, PATH, &other.finish());
+    let views: Vec<ProjectView> = projects.into_iter().map(ProjectView::from).collect();
+    Ok((headers, Json(views)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ExistsQuery {
+    project_name: Option<String>,
+}
+
+/// `HEAD /projects?project_name=x`: 200 when the name is taken, 404 when
+/// it is free (what a create form asks before submitting).
+pub async fn project_exists(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ExistsQuery>,
+) -> ApiResult<StatusCode> {
+    caller.signed_in()?;
+    let name = query.project_name.ok_or_else(|| ApiError::bad_request("project_name: required"))?;
+    Ok(if state.projects.find(&name).await?.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND })
+}
 
 /// Harbor's `ProjectReq`. Fields Berth does not implement are refused
 /// rather than silently ignored.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectReq {
-    project_name: String,
+    project_name: Option<String>,
     /// Deprecated in Harbor in favour of `metadata.public`, still sent by some clients.
     public: Option<bool>,
     metadata: Option<Map<String, Value>>,
@@ -31,32 +161,147 @@ pub struct ProjectReq {
     registry_id: Option<i64>,
 }
 
+impl ProjectReq {
+    fn parse(body: &[u8]) -> ApiResult<Self> {
+        let request: Self =
+            serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid project request: {e}")))?;
+        if request.storage_limit.is_some_and(|limit| limit != -1) {
+            return Err(ApiError::bad_request(
+                "storage_limit: storage quotas are not supported yet; send -1 or leave it out",
+            ));
+        }
+        if request.registry_id.is_some() {
+            return Err(ApiError::bad_request("registry_id: proxy-cache projects are not supported"));
+        }
+        Ok(request)
+    }
+
+    /// The public flag the request asks for, if any.
+    fn public(&self) -> ApiResult<Option<bool>> {
+        let mut public = self.public;
+        for (key, value) in self.metadata.iter().flatten() {
+            match (key.as_str(), value.as_str()) {
+                ("public", Some(flag @ ("true" | "false"))) => public = Some(flag == "true"),
+                ("public", _) => return Err(ApiError::bad_request("metadata.public: must be \"true\" or \"false\"")),
+                _ => return Err(ApiError::bad_request(format!("metadata.{key}: not a project setting Berth knows"))),
+            }
+        }
+        Ok(public)
+    }
+}
+
 pub async fn create_project(
     State(state): State<AppState>,
     caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
-    let request: ProjectReq =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid project request: {e}")))?;
-    if request.storage_limit.is_some_and(|limit| limit != -1) {
-        return Err(ApiError::bad_request(
-            "storage_limit: storage quotas are not supported yet; send -1 or leave it out",
-        ));
-    }
-    if request.registry_id.is_some() {
-        return Err(ApiError::bad_request("registry_id: proxy-cache projects are not supported"));
-    }
-    let mut public = request.public.unwrap_or(false);
-    for (key, value) in request.metadata.unwrap_or_default() {
-        match (key.as_str(), value.as_str()) {
-            ("public", Some(flag @ ("true" | "false"))) => public = flag == "true",
-            ("public", _) => return Err(ApiError::bad_request("metadata.public: must be \"true\" or \"false\"")),
-            _ => return Err(ApiError::bad_request(format!("metadata.{key}: not a project setting Berth knows"))),
-        }
-    }
-    let project = state.projects.create(&actor, &request.project_name, public).await?;
-    let location =
-        HeaderValue::from_str(&format!("/api/v2.0/projects/{}", project.id.0)).expect("a number makes a header value");
+    let request = ProjectReq::parse(&body)?;
+    let name = request.project_name.as_deref().ok_or_else(|| ApiError::bad_request("project_name: required"))?;
+    let public = request.public()?.unwrap_or(false);
+    let project = state.projects.create(&actor, name, public).await?;
+    let location = HeaderValue::from_str(&format!("{PATH}/{}", project.id.0)).expect("a number makes a header value");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+/// The project a path names: by name when `X-Is-Resource-Name: true` or
+/// when it is not a number, else by id. Unknown ids are 404.
+async fn named_project(state: &AppState, headers: &HeaderMap, name_or_id: &str) -> ApiResult<String> {
+    let by_name = headers.get("x-is-resource-name").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    match name_or_id.parse::<i64>() {
+        Ok(id) if !by_name => match state.projects.find_by_id(ProjectId(id)).await? {
+            Some(project) => Ok(project.name.to_string()),
+            None => Err(Error::NotFound(format!("project {id}")).into()),
+        },
+        _ => Ok(name_or_id.to_owned()),
+    }
+}
+
+pub async fn get_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(name_or_id): Path<String>,
+) -> ApiResult<Json<ProjectView>> {
+    let name = named_project(&state, &headers, &name_or_id).await?;
+    let project = state.projects.get(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
+    Ok(Json(project.into()))
+}
+
+pub async fn update_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(name_or_id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let name = named_project(&state, &headers, &name_or_id).await?;
+    let request = ProjectReq::parse(&body)?;
+    if request.project_name.as_deref().is_some_and(|new| new != name) {
+        return Err(ApiError::bad_request("project_name: projects cannot be renamed"));
+    }
+    if let Some(public) = request.public()? {
+        state.projects.set_public(&actor, &name, public).await?;
+    } else {
+        // Nothing to change, but the caller must still be allowed to change it.
+        state.projects.get(&actor, &name).await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+pub async fn delete_project(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(name_or_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let name = named_project(&state, &headers, &name_or_id).await?;
+    match state.projects.delete(&actor, &name).await {
+        Ok(()) => Ok(StatusCode::OK),
+        // Harbor answers a project that still has repositories with 412.
+        Err(Error::Conflict(message)) => Err(ApiError::new(StatusCode::PRECONDITION_FAILED, message)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Harbor's `ProjectSummary`, as far as Berth has its fields.
+#[derive(Serialize)]
+pub struct SummaryView {
+    repo_count: i64,
+    project_admin_count: i64,
+    maintainer_count: i64,
+    developer_count: i64,
+    guest_count: i64,
+    limited_guest_count: i64,
+}
+
+pub async fn project_summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(name_or_id): Path<String>,
+) -> ApiResult<Json<SummaryView>> {
+    use app::core::rbac::Role;
+
+    let name = named_project(&state, &headers, &name_or_id).await?;
+    let summary = state.projects.summary(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
+    let count = |wanted: Role| summary.members_by_role.iter().find(|(role, _)| *role == wanted).map_or(0, |(_, n)| *n);
+    Ok(Json(SummaryView {
+        repo_count: summary.repository_count,
+        project_admin_count: count(Role::ProjectAdmin),
+        maintainer_count: count(Role::Maintainer),
+        developer_count: count(Role::Developer),
+        guest_count: count(Role::Guest),
+        limited_guest_count: count(Role::LimitedGuest),
+    }))
+}
+
+/// A refusal to an anonymous caller is "sign in", not "forbidden".
+fn refusal(caller: &Caller, error: Error) -> ApiError {
+    match error {
+        Error::Forbidden(_) if caller.is_anonymous() => ApiError::unauthorized("sign in to see this project"),
+        other => other.into(),
+    }
 }

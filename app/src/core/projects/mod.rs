@@ -75,6 +75,7 @@ pub struct Project {
     pub name: ProjectName,
     pub public: bool,
     pub owner_id: Option<UserId>,
+    pub owner_name: Option<String>,
     pub repository_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -98,14 +99,32 @@ pub struct Member {
     pub created_at: DateTime<Utc>,
 }
 
-/// One page of a listing, in name order.
+/// One page of a listing.
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions<'a> {
-    /// Only names starting with this.
-    pub name_prefix: Option<&'a str>,
+    /// Only names containing this.
+    pub name_contains: Option<&'a str>,
     pub public: Option<bool>,
+    pub sort: ProjectSort,
     pub offset: u32,
     pub limit: u32,
+}
+
+/// The orders a project listing can come in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProjectSort {
+    #[default]
+    Name,
+    NameDesc,
+    Created,
+    CreatedDesc,
+}
+
+/// How many members of each role a project has, and its repositories.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProjectSummary {
+    pub repository_count: i64,
+    pub members_by_role: Vec<(Role, i64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -147,6 +166,32 @@ impl ProjectService {
             Ok(name) => self.repository.find(&name).await,
             Err(_) => Ok(None),
         }
+    }
+
+    pub async fn find_by_id(&self, id: ProjectId) -> Result<Option<Project>> {
+        self.repository.find_by_id(id).await
+    }
+
+    /// The project, if `actor` may see it: whoever may pull from it (a
+    /// public project, a member, a robot granted pull, an administrator).
+    /// Existing projects the caller may not see are refused, not reported
+    /// missing, as Harbor does.
+    pub async fn get(&self, actor: &Actor, name: &str) -> Result<Project> {
+        self.permitted(actor, name, Action::Pull).await
+    }
+
+    /// The project's repository count and, for those who may read its
+    /// members, how many hold each role.
+    pub async fn summary(&self, actor: &Actor, name: &str) -> Result<ProjectSummary> {
+        let project = self.get(actor, name).await?;
+        let may_read_members = !self.access.permitted(&actor.principal, name, &[Action::ReadMembers]).await?.is_empty();
+        let members_by_role = if may_read_members {
+            let members = self.repository.members(project.id).await?;
+            Role::ALL.into_iter().map(|role| (role, members.iter().filter(|m| m.role == role).count() as i64)).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(ProjectSummary { repository_count: project.repository_count, members_by_role })
     }
 
     async fn require(&self, name: &str) -> Result<Project> {

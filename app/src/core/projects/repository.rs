@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName};
+use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName, ProjectSort};
 use crate::{
     core::{
         Error, Result,
@@ -20,6 +20,7 @@ struct ProjectRow {
     name: String,
     public: bool,
     owner_id: Option<i64>,
+    owner_name: Option<String>,
     repository_count: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -36,6 +37,7 @@ impl TryFrom<ProjectRow> for Project {
             name,
             public: row.public,
             owner_id: row.owner_id.map(UserId),
+            owner_name: row.owner_name,
             repository_count: row.repository_count,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -54,6 +56,7 @@ struct MemberRow {
 }
 
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.created_at, p.updated_at, \
+     (SELECT u.username FROM users u WHERE u.id = p.owner_id) AS owner_name, \
      (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repository_count";
 
 #[derive(Clone, Debug)]
@@ -96,22 +99,41 @@ impl ProjectRepository {
         row.map(Project::try_from).transpose()
     }
 
+    pub async fn find_by_id(&self, id: ProjectId) -> Result<Option<Project>> {
+        let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = $1");
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, ProjectRow>(&sql).bind(id.0).fetch_optional(pool).await
+        })?;
+        row.map(Project::try_from).transpose()
+    }
+
     pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<(Vec<Project>, i64)> {
         let (public_only, member, robot) = visibility.sql_params();
         if options.public == Some(false) && public_only == Some(true) {
             return Ok((Vec::new(), 0));
         }
-        // $1 name prefix and $2 public or not (NULL for "any"), then the viewer's visibility.
+        // Project names are lowercase with no LIKE wildcards but `_`, which is escaped.
+        let contains = options.name_contains.map(|needle| {
+            let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        // $1 name pattern and $2 public or not (NULL for "any"), then the viewer's visibility.
         let filter = format!(
-            "($1 IS NULL OR substr(p.name, 1, length($1)) = $1) AND ($2 IS NULL OR p.public = $2) AND {}",
+            "($1 IS NULL OR p.name LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR p.public = $2) AND {}",
             visibility_sql(3)
         );
+        let order = match options.sort {
+            ProjectSort::Name => "p.name",
+            ProjectSort::NameDesc => "p.name DESC",
+            ProjectSort::Created => "p.created_at, p.id",
+            ProjectSort::CreatedDesc => "p.created_at DESC, p.id DESC",
+        };
         let page_sql =
-            format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} ORDER BY p.name LIMIT $6 OFFSET $7");
+            format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} ORDER BY {order} LIMIT $6 OFFSET $7");
         let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {filter}");
         let (rows, total) = on_db!(&self.db, pool => {
             let rows = sqlx::query_as::<_, ProjectRow>(&page_sql)
-                .bind(options.name_prefix)
+                .bind(&contains)
                 .bind(options.public)
                 .bind(public_only)
                 .bind(member)
@@ -121,7 +143,7 @@ impl ProjectRepository {
                 .fetch_all(pool)
                 .await?;
             let total: i64 = sqlx::query_scalar(&count_sql)
-                .bind(options.name_prefix)
+                .bind(&contains)
                 .bind(options.public)
                 .bind(public_only)
                 .bind(member)

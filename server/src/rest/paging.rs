@@ -1,0 +1,163 @@
+//! Harbor's list conventions: `page` (from 1) and `page_size` (at most
+//! 100), the total in `X-Total-Count` and the neighbouring pages in `Link`;
+//! `q` filters (`key=value`, `key=~fuzzy`, comma-separated) and `sort`
+//! (`key` or `-key`), each endpoint naming the keys it accepts.
+
+use axum::{
+    extract::{FromRequestParts, Query},
+    http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
+};
+use serde::{Deserialize, de::DeserializeOwned};
+
+use super::error::{ApiError, ApiResult};
+
+pub const MAX_PAGE_SIZE: u32 = 100;
+const DEFAULT_PAGE_SIZE: u32 = 10;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PageQuery {
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+}
+
+/// Query parameters, refused in Harbor's error shape when unreadable.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(query)| Self(query))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
+}
+
+/// A checked page request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub size: u32,
+}
+
+impl Page {
+    pub fn from_query(query: &PageQuery) -> ApiResult<Self> {
+        let number = query.page.unwrap_or(1);
+        let size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if number == 0 {
+            return Err(ApiError::bad_request("page: pages are numbered from 1"));
+        }
+        if size == 0 || size > MAX_PAGE_SIZE {
+            return Err(ApiError::bad_request(format!("page_size: must be between 1 and {MAX_PAGE_SIZE}")));
+        }
+        Ok(Self { number, size })
+    }
+
+    pub fn offset(self) -> u32 {
+        (self.number - 1).saturating_mul(self.size)
+    }
+
+    /// `X-Total-Count` and, when there are neighbours, `Link` for a list
+    /// at `path` whose other query parameters are `other` (already encoded).
+    pub fn headers(self, total: i64, path: &str, other: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total.max(0)));
+        let link_to = |page: u32| {
+            let extra = if other.is_empty() { String::new() } else { format!("&{other}") };
+            format!("<{path}?page={page}&page_size={}{extra}>", self.size)
+        };
+        let mut links = Vec::new();
+        if self.number > 1 {
+            links.push(format!("{}; rel=\"prev\"", link_to(self.number - 1)));
+        }
+        if i64::from(self.number) * i64::from(self.size) < total {
+            links.push(format!("{}; rel=\"next\"", link_to(self.number + 1)));
+        }
+        if !links.is_empty()
+            && let Ok(value) = HeaderValue::from_str(&links.join(" , "))
+        {
+            headers.insert(header::LINK, value);
+        }
+        headers
+    }
+}
+
+/// One condition of a `q` parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    Exact(String),
+    Fuzzy(String),
+}
+
+/// Reads `q` (`name=~foo,public=true`), refusing keys outside `allowed`.
+pub fn parse_q(q: Option<&str>, allowed: &[&str]) -> ApiResult<Vec<(String, Condition)>> {
+    let Some(q) = q.filter(|q| !q.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    q.split(',')
+        .map(|part| {
+            let (key, value) =
+                part.split_once('=').ok_or_else(|| ApiError::bad_request(format!("q: {part:?} is not key=value")))?;
+            let key = key.trim();
+            if !allowed.contains(&key) {
+                return Err(ApiError::bad_request(format!("q: cannot filter by {key:?}; use one of {allowed:?}")));
+            }
+            let condition = match value.strip_prefix('~') {
+                Some(fuzzy) => Condition::Fuzzy(fuzzy.to_owned()),
+                None => Condition::Exact(value.to_owned()),
+            };
+            Ok((key.to_owned(), condition))
+        })
+        .collect()
+}
+
+/// Reads `sort` (`name` or `-name`), refusing keys outside `allowed`;
+/// returns the key and whether it is descending.
+pub fn parse_sort<'a>(sort: Option<&'a str>, allowed: &[&str]) -> ApiResult<Option<(&'a str, bool)>> {
+    let Some(sort) = sort.filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let (key, descending) = match sort.strip_prefix('-') {
+        Some(key) => (key, true),
+        None => (sort, false),
+    };
+    if !allowed.contains(&key) {
+        return Err(ApiError::bad_request(format!("sort: cannot sort by {key:?}; use one of {allowed:?}")));
+    }
+    Ok(Some((key, descending)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_links() {
+        let page = Page::from_query(&PageQuery { page: Some(2), page_size: Some(10) }).unwrap();
+        assert_eq!(page.offset(), 10);
+        let headers = page.headers(35, "/api/v2.0/projects", "name=a");
+        assert_eq!(headers["x-total-count"], "35");
+        assert_eq!(
+            headers[header::LINK],
+            "</api/v2.0/projects?page=1&page_size=10&name=a>; rel=\"prev\" , </api/v2.0/projects?page=3&page_size=10&name=a>; rel=\"next\""
+        );
+        let last = Page { number: 4, size: 10 }.headers(35, "/p", "");
+        assert_eq!(last[header::LINK], "</p?page=3&page_size=10>; rel=\"prev\"");
+        assert!(Page::from_query(&PageQuery { page: Some(0), page_size: None }).is_err());
+        assert!(Page::from_query(&PageQuery { page: None, page_size: Some(101) }).is_err());
+    }
+
+    #[test]
+    fn q_and_sort_use_allowlists() {
+        let q = parse_q(Some("name=~dev,public=true"), &["name", "public"]).unwrap();
+        assert_eq!(q[0], ("name".into(), Condition::Fuzzy("dev".into())));
+        assert_eq!(q[1], ("public".into(), Condition::Exact("true".into())));
+        assert!(parse_q(Some("owner_id=1"), &["name"]).is_err());
+        assert!(parse_q(Some("name"), &["name"]).is_err());
+        assert_eq!(
+            parse_sort(Some("-creation_time"), &["name", "creation_time"]).unwrap(),
+            Some(("creation_time", true))
+        );
+        assert!(parse_sort(Some("password"), &["name"]).is_err());
+    }
+}
