@@ -4,6 +4,7 @@ mod caller;
 mod configurations;
 mod error;
 mod health;
+mod members;
 mod paging;
 mod projects;
 
@@ -27,4 +28,9 @@ pub fn router() -> Router<AppState> {
             get(projects::get_project).put(projects::update_project).delete(projects::delete_project),
         )
         .route("/api/v2.0/projects/{project_name_or_id}/summary", get(projects::project_summary))
+        .route("/api/v2.0/projects/{project_name_or_id}/members", get(members::list_members).post(members::add_member))
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
+            get(members::get_member).put(members::update_member).delete(members::remove_member),
+        )
 }

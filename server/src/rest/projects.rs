@@ -206,7 +206,7 @@ pub async fn create_project(
 
 /// The project a path names: by name when `X-Is-Resource-Name: true` or
 /// when it is not a number, else by id. Unknown ids are 404.
-async fn named_project(state: &AppState, headers: &HeaderMap, name_or_id: &str) -> ApiResult<String> {
+pub(super) async fn named_project(state: &AppState, headers: &HeaderMap, name_or_id: &str) -> ApiResult<String> {
     let by_name = headers.get("x-is-resource-name").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
     match name_or_id.parse::<i64>() {
         Ok(id) if !by_name => match state.projects.find_by_id(ProjectId(id)).await? {

@@ -351,6 +351,10 @@ impl AuthService {
         }
     }
 
+    pub async fn find_user_by_id(&self, id: crate::core::users::UserId) -> Result<Option<User>> {
+        self.users.find(id).await
+    }
+
     /// The signed-in user of a session cookie, if the session is live.
     pub async fn user_for_session(&self, token: &SessionToken) -> Result<Option<User>> {
         self.sessions.find_user(&token.hash(), Utc::now()).await

@@ -1,0 +1,265 @@
+//! `/api/v2.0/projects/{project}/members` in Harbor's shapes: users and
+//! groups (LDAP by DN, OIDC by name) with a role (Harbor's role ids: 1
+//! project admin, 2 developer, 3 guest, 4 maintainer, 5 limited guest).
+//! Listing needs `read_members`, changes `manage_members`, both decided by
+//! the project service.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+    paging::{ApiQuery, Page, PageQuery},
+    projects::named_project,
+};
+use app::core::{
+    AppState, Error,
+    projects::{Member, MemberRef},
+    rbac::Role,
+    users::UserId,
+};
+
+/// Harbor's group types.
+const LDAP_GROUP: i64 = 1;
+const OIDC_GROUP: i64 = 3;
+
+/// Harbor's `ProjectMemberEntity`.
+#[derive(Serialize)]
+pub struct MemberView {
+    id: i64,
+    project_id: i64,
+    entity_name: String,
+    role_name: &'static str,
+    role_id: i64,
+    entity_id: i64,
+    /// `u` for a user, `g` for a group.
+    entity_type: &'static str,
+}
+
+fn view(member: Member, project_id: i64) -> MemberView {
+    let (entity_id, entity_type) = match member.member {
+        MemberRef::User(UserId(id)) => (id, "u"),
+        MemberRef::Group(id) => (id, "g"),
+    };
+    MemberView {
+        id: member.id,
+        project_id,
+        entity_name: member.name,
+        role_name: harbor_role_name(member.role),
+        role_id: member.role.harbor_id(),
+        entity_id,
+        entity_type,
+    }
+}
+
+fn harbor_role_name(role: Role) -> &'static str {
+    match role {
+        Role::ProjectAdmin => "projectAdmin",
+        Role::Maintainer => "maintainer",
+        Role::Developer => "developer",
+        Role::Guest => "guest",
+        Role::LimitedGuest => "limitedGuest",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    /// Only members whose name contains this.
+    entityname: Option<String>,
+}
+
+pub async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let actor = caller.signed_in()?;
+    let project = named_project(&state, &headers, &project).await?;
+    let project_id = project_id(&state, &project).await?;
+    // A project's members come in one query; they are few enough to page here.
+    let members: Vec<Member> = state
+        .projects
+        .members(&actor, &project)
+        .await?
+        .into_iter()
+        .filter(|m| query.entityname.as_deref().is_none_or(|needle| m.name.contains(needle)))
+        .collect();
+    let total = members.len() as i64;
+    let views: Vec<MemberView> = members
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.size as usize)
+        .map(|member| view(member, project_id))
+        .collect();
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(name) = &query.entityname {
+        other.append_pair("entityname", name);
+    }
+    let headers = page.headers(total, &format!("/api/v2.0/projects/{project}/members"), &other.finish());
+    Ok((headers, Json(views)).into_response())
+}
+
+pub async fn get_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((project, member_id)): Path<(String, i64)>,
+) -> ApiResult<Json<MemberView>> {
+    let actor = caller.signed_in()?;
+    let project = named_project(&state, &headers, &project).await?;
+    let member = find_member(&state, &actor, &project, member_id).await?;
+    Ok(Json(view(member, project_id(&state, &project).await?)))
+}
+
+/// Harbor's `ProjectMember`: a role and either a user or a group.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    role_id: i64,
+    member_user: Option<UserEntity>,
+    member_group: Option<GroupEntity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserEntity {
+    user_id: Option<i64>,
+    username: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupEntity {
+    id: Option<i64>,
+    group_name: Option<String>,
+    group_type: Option<i64>,
+    ldap_group_dn: Option<String>,
+}
+
+pub async fn add_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let actor = caller.signed_in()?;
+    let project = named_project(&state, &headers, &project).await?;
+    let request: NewMember =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid member: {e}")))?;
+    let role = role(request.role_id)?;
+    let member = match (&request.member_user, &request.member_group) {
+        (Some(user), None) => MemberRef::User(resolve_user(&state, user).await?),
+        (None, Some(group)) => MemberRef::Group(resolve_group(&state, group).await?),
+        _ => return Err(ApiError::bad_request("member_user or member_group: exactly one is needed")),
+    };
+    // Listing first also checks the caller may see the members at all.
+    let existing = state.projects.members(&actor, &project).await?;
+    if existing.iter().any(|m| m.member == member) {
+        return Err(Error::Conflict(format!("already a member of {project}; change the role instead")).into());
+    }
+    state.projects.set_member(&actor, &project, member, role).await?;
+    let added = state.projects.members(&actor, &project).await?.into_iter().find(|m| m.member == member);
+    let id = added.map(|m| m.id).ok_or_else(|| Error::NotFound("the new member".into()))?;
+    let location = HeaderValue::from_str(&format!("/api/v2.0/projects/{project}/members/{id}"))
+        .map_err(|_| ApiError::bad_request("project: not usable in a URL"))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    role_id: i64,
+}
+
+pub async fn update_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((project, member_id)): Path<(String, i64)>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let project = named_project(&state, &headers, &project).await?;
+    let request: RoleRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid role request: {e}")))?;
+    let role = role(request.role_id)?;
+    let member = find_member(&state, &actor, &project, member_id).await?;
+    state.projects.set_member(&actor, &project, member.member, role).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((project, member_id)): Path<(String, i64)>,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let project = named_project(&state, &headers, &project).await?;
+    let member = find_member(&state, &actor, &project, member_id).await?;
+    state.projects.remove_member(&actor, &project, member.member).await?;
+    Ok(StatusCode::OK)
+}
+
+/// A member of this project by its membership id; another project's
+/// membership ids are not found here.
+async fn find_member(
+    state: &AppState,
+    actor: &app::core::access::Actor,
+    project: &str,
+    member_id: i64,
+) -> ApiResult<Member> {
+    let members = state.projects.members(actor, project).await?;
+    members
+        .into_iter()
+        .find(|m| m.id == member_id)
+        .ok_or_else(|| Error::NotFound(format!("member {member_id} of project {project}")).into())
+}
+
+async fn project_id(state: &AppState, project: &str) -> ApiResult<i64> {
+    let found = state.projects.find(project).await?;
+    Ok(found.ok_or_else(|| Error::NotFound(format!("project {project}")))?.id.0)
+}
+
+fn role(id: i64) -> ApiResult<Role> {
+    Role::from_harbor_id(id).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "role_id: {id} is not a role (1 project admin, 2 developer, 3 guest, 4 maintainer, 5 limited guest)"
+        ))
+    })
+}
+
+async fn resolve_user(state: &AppState, user: &UserEntity) -> ApiResult<UserId> {
+    let found = match (&user.username, user.user_id) {
+        (Some(name), _) => state.auth.find_user(name).await?,
+        (None, Some(id)) => state.auth.find_user_by_id(UserId(id)).await?,
+        (None, None) => return Err(ApiError::bad_request("member_user: give username or user_id")),
+    };
+    let label = user.username.clone().unwrap_or_else(|| user.user_id.unwrap_or_default().to_string());
+    Ok(found.ok_or_else(|| Error::NotFound(format!("user {label}")))?.id)
+}
+
+async fn resolve_group(state: &AppState, group: &GroupEntity) -> ApiResult<i64> {
+    if group.id.is_some() && group.ldap_group_dn.is_none() && group.group_name.is_none() {
+        return Err(ApiError::bad_request("member_group.id: name the group by ldap_group_dn or group_name instead"));
+    }
+    match (group.group_type, &group.ldap_group_dn, &group.group_name) {
+        (Some(LDAP_GROUP) | None, Some(dn), _) => Ok(state.auth.ldap_group(dn).await?),
+        (Some(OIDC_GROUP), _, Some(name)) => Ok(state.auth.oidc_group(name).await?),
+        _ => Err(ApiError::bad_request(
+            "member_group: give an LDAP group's ldap_group_dn (group_type 1) or an OIDC group's group_name (group_type 3)",
+        )),
+    }
+}
