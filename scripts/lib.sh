@@ -76,6 +76,18 @@ ensure_oras_sdk() {
   "$BERTH_ORAS_PYTHON" -m pip install --quiet "oras==$ORAS_VERSION"
 }
 
+# harborapi (Harbor's async Python client), in the same virtualenv, for the
+# Harbor client compatibility tests.
+HARBORAPI_VERSION="0.26.2"
+ensure_harborapi() {
+  ensure_oras_sdk
+  if "$BERTH_ORAS_PYTHON" -c "import importlib.metadata as m; assert m.version('harborapi') == '$HARBORAPI_VERSION'" 2>/dev/null; then
+    return 0
+  fi
+  step "pip install harborapi $HARBORAPI_VERSION"
+  "$BERTH_ORAS_PYTHON" -m pip install --quiet "harborapi==$HARBORAPI_VERSION"
+}
+
 # npm install only when package.json changed since the last install.
 npm_install_in() {
   local dir="$1" stamp="$1/node_modules/.berth-installed"

@@ -15,6 +15,7 @@ ensure_build_tools
 apt_install chromium skopeo umoci podman buildah slapd ldap-utils
 ensure_garage
 ensure_oras_sdk
+ensure_harborapi
 npm_install_in "$REPO_ROOT/end2end"
 ensure_postgres
 

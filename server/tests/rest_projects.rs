@@ -170,22 +170,7 @@ async fn one_project_by_name_or_id(backend: Backend) {
     assert_eq!(summary["repo_count"], 0);
 
     // Deleting: refused with 412 while a repository exists.
-    assert_eq!(common::push_blob(&erin, &server, "erins/app", b"layer").await, StatusCode::CREATED);
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
-        "layers": []
-    });
-    common::push_blob(&erin, &server, "erins/app", b"{}").await;
-    let pushed = erin
-        .put(server.url("/v2/erins/app/manifests/v1"))
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(pushed.status(), StatusCode::CREATED);
+    common::push_empty_image(&erin, &server, "erins/app", "v1").await;
     assert_eq!(
         status(carl.delete(server.url("/api/v2.0/projects/erins")).send().await.unwrap()),
         StatusCode::FORBIDDEN

@@ -193,6 +193,7 @@ impl ProjectReq {
 pub async fn create_project(
     State(state): State<AppState>,
     caller: Caller,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
@@ -200,14 +201,17 @@ pub async fn create_project(
     let name = request.project_name.as_deref().ok_or_else(|| ApiError::bad_request("project_name: required"))?;
     let public = request.public()?.unwrap_or(false);
     let project = state.projects.create(&actor, name, public).await?;
-    let location = HeaderValue::from_str(&format!("{PATH}/{}", project.id.0)).expect("a number makes a header value");
+    // Harbor clients may ask for the name rather than the id in `Location`.
+    let by_name = is_true(&headers, "x-resource-name-in-location");
+    let target = if by_name { project.name.to_string() } else { project.id.0.to_string() };
+    let location = HeaderValue::from_str(&format!("{PATH}/{target}")).expect("project names are URL-safe");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
 /// The project a path names: by name when `X-Is-Resource-Name: true` or
 /// when it is not a number, else by id. Unknown ids are 404.
 pub(super) async fn named_project(state: &AppState, headers: &HeaderMap, name_or_id: &str) -> ApiResult<String> {
-    let by_name = headers.get("x-is-resource-name").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    let by_name = is_true(headers, "x-is-resource-name");
     match name_or_id.parse::<i64>() {
         Ok(id) if !by_name => match state.projects.find_by_id(ProjectId(id)).await? {
             Some(project) => Ok(project.name.to_string()),
@@ -296,6 +300,10 @@ pub async fn project_summary(
         guest_count: count(Role::Guest),
         limited_guest_count: count(Role::LimitedGuest),
     }))
+}
+
+fn is_true(headers: &HeaderMap, name: &str) -> bool {
+    headers.get(name).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
 }
 
 /// A refusal to an anonymous caller is "sign in", not "forbidden".

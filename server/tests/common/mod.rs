@@ -261,6 +261,30 @@ pub async fn push_blob(
         .status()
 }
 
+/// Pushes a minimal OCI image (empty config, no layers) as `repo:tag`.
+pub async fn push_empty_image(client: &reqwest::Client, server: &TestServer, repo: &str, tag: &str) {
+    const EMPTY: &[u8] = b"{}";
+    assert_eq!(push_blob(client, server, repo, EMPTY).await, reqwest::StatusCode::CREATED);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": app::core::registry::digest::Digest::sha256_of(EMPTY).to_string(),
+            "size": EMPTY.len(),
+        },
+        "layers": [],
+    });
+    let response = client
+        .put(server.url(&format!("/v2/{repo}/manifests/{tag}")))
+        .header(reqwest::header::CONTENT_TYPE, "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED, "push {repo}:{tag}");
+}
+
 impl TestServer {
     /// The first administrator, as the core's services take an actor.
     pub async fn admin_actor(&self) -> app::core::access::Actor {

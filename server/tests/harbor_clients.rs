@@ -1,0 +1,49 @@
+//! Harbor's own client library against Berth: the PyPI `harborapi`
+//! (async, strict pydantic models), installed by `scripts/test.sh` in the
+//! tools virtualenv, manages projects and members, and every answer must
+//! parse into its models.
+
+mod common;
+
+use common::{ADMIN_PASSWORD, Backend, TestServer};
+use serde_json::{Value, json};
+
+/// The Python interpreter of the tools virtualenv (scripts/test.sh makes it).
+fn tools_python() -> String {
+    std::env::var("BERTH_ORAS_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.cache/berth/tools-venv/bin/python", std::env::var("HOME").unwrap_or_default()))
+}
+
+async fn harborapi_manages_projects_and_members(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_user("casey", "casey-password-1").await;
+    server.create_projects(&["busy"]).await;
+    common::push_empty_image(&common::admin_client(), &server, "busy/app", "v1").await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_client.py");
+    let (python, base) = (tools_python(), server.base.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD]).output()
+    })
+    .await
+    .unwrap()
+    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["location"], "/api/v2.0/projects/harborapi-team");
+    assert_eq!(seen["project"], json!({"name": "harborapi-team", "public": "false", "owner": "admin"}));
+    assert_eq!(seen["projects"], json!(["harborapi-team"]));
+    assert_eq!(seen["all_projects"], json!(["busy", "harborapi-team", "library"]));
+    assert_eq!(seen["members"], json!([["admin", "projectAdmin", 1], ["casey", "developer", 2]]));
+    assert_eq!(seen["changed_role"], "maintainer");
+    assert_eq!(seen["summary"], json!({"repos": 0, "admins": 1, "maintainers": 1}));
+    assert_eq!(seen["casey_delete"], "forbidden");
+    assert_eq!(seen["members_after"], json!(["admin"]));
+    assert_eq!(seen["missing_delete"], "not found");
+    assert_eq!(seen["busy_delete"], "precondition failed");
+    assert_eq!(seen["exists_after_delete"], false);
+    server.stop().await;
+}
+
+on_both_databases!(harborapi_manages_projects_and_members);

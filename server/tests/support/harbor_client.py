@@ -1,0 +1,76 @@
+"""Drives Berth with harborapi, the PyPI Harbor v2.0 client, whose pydantic
+models must accept every answer unchanged. Usage:
+    harbor_client.py <base url> <admin password>
+Prints one JSON object describing what it saw; any exception fails the run.
+"""
+
+import asyncio
+import json
+import sys
+
+from harborapi import HarborAsyncClient
+from harborapi.exceptions import Forbidden, NotFound, PreconditionFailed
+from harborapi.models import ProjectReq, ProjectMetadata, RoleRequest
+
+
+async def main(base: str, admin_password: str) -> None:
+    admin = HarborAsyncClient(url=f"{base}/api/v2.0", username="admin", secret=admin_password)
+    seen: dict = {}
+
+    assert not await admin.project_exists("harborapi-team")
+    location = await admin.create_project(
+        ProjectReq(project_name="harborapi-team", metadata=ProjectMetadata(public="false"))
+    )
+    seen["location"] = location
+    assert await admin.project_exists("harborapi-team")
+
+    project = await admin.get_project("harborapi-team")
+    seen["project"] = {"name": project.name, "public": project.metadata.public, "owner": project.owner_name}
+    same = await admin.get_project(project.project_id)
+    assert same.name == "harborapi-team"
+
+    projects = await admin.get_projects(query="name=~harborapi", page_size=5)
+    seen["projects"] = [p.name for p in projects]
+    everything = await admin.get_projects(page_size=1)  # follows the Link header
+    seen["all_projects"] = sorted(p.name for p in everything)
+
+    await admin.update_project("harborapi-team", ProjectReq(metadata=ProjectMetadata(public="true")))
+    assert (await admin.get_project("harborapi-team")).metadata.public == "true"
+
+    member_location = await admin.add_project_member_user("harborapi-team", "casey", 2)
+    member_id = int(member_location.rsplit("/", 1)[1])
+    members = await admin.get_project_members("harborapi-team")
+    seen["members"] = sorted((m.entity_name, m.role_name, m.role_id) for m in members)
+    await admin.update_project_member_role("harborapi-team", member_id, RoleRequest(role_id=4))
+    member = await admin.get_project_member("harborapi-team", member_id)
+    seen["changed_role"] = member.role_name
+
+    summary = await admin.get_project_summary("harborapi-team")
+    seen["summary"] = {"repos": summary.repo_count, "admins": summary.project_admin_count,
+                       "maintainers": summary.maintainer_count}
+
+    casey = HarborAsyncClient(url=f"{base}/api/v2.0", username="casey", secret="casey-password-1")
+    try:
+        await casey.delete_project("harborapi-team")
+        seen["casey_delete"] = "allowed"
+    except Forbidden:
+        seen["casey_delete"] = "forbidden"
+
+    await admin.remove_project_member("harborapi-team", member_id)
+    seen["members_after"] = [m.entity_name for m in await admin.get_project_members("harborapi-team")]
+
+    try:
+        await admin.delete_project("library-with-repos")
+    except NotFound:
+        seen["missing_delete"] = "not found"
+    try:
+        await admin.delete_project("busy")
+        seen["busy_delete"] = "deleted"
+    except PreconditionFailed:
+        seen["busy_delete"] = "precondition failed"
+    await admin.delete_project("harborapi-team")
+    seen["exists_after_delete"] = await admin.project_exists("harborapi-team")
+    print(json.dumps(seen))
+
+
+asyncio.run(main(sys.argv[1], sys.argv[2]))
