@@ -160,6 +160,22 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
     assert_eq!(cli_secret(&admin_session, &server).await["cli_secret"], Value::Null);
     assert_eq!(server_fn(&admin_session, &server, "regenerate_cli_secret").await.status(), StatusCode::BAD_REQUEST);
 
+    // Over REST, an OIDC user may set a secret of their own (Harbor's rules), for themselves only.
+    let alice_id = server.state.auth.find_user("alice").await.unwrap().unwrap().id.0;
+    let olga_id = server.state.auth.find_user("olga").await.unwrap().unwrap().id.0;
+    let set = |id: i64, secret: &str| {
+        common::client_as("alice", &new_secret)
+            .put(server.url(&format!("/api/v2.0/users/{id}/cli_secret")))
+            .json(&serde_json::json!({ "secret": secret }))
+            .send()
+    };
+    assert_eq!(set(alice_id, "weak").await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(set(olga_id, "Olgas-Secret-42").await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(set(alice_id, "Alices-Own-Secret-42").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(docker_login(&server, "alice", &new_secret).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(docker_login(&server, "alice", "Alices-Own-Secret-42").await, StatusCode::OK);
+    let new_secret = "Alices-Own-Secret-42".to_owned();
+
     // Once the provider's ID token has expired, Berth asks it again with the
     // refresh token before honouring the secret...
     let expired = chrono::Utc::now() - chrono::Duration::minutes(1);

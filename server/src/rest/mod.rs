@@ -7,8 +7,12 @@ mod health;
 mod members;
 mod paging;
 mod projects;
+mod users;
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    routing::{get, put},
+};
 
 use app::core::AppState;
 
@@ -33,4 +37,10 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
             get(members::get_member).put(members::update_member).delete(members::remove_member),
         )
+        .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
+        .route("/api/v2.0/users/current", get(users::current_user))
+        .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
+        .route("/api/v2.0/users/{user_id}/password", put(users::change_password))
+        .route("/api/v2.0/users/{user_id}/sysadmin", put(users::set_sysadmin))
+        .route("/api/v2.0/users/{user_id}/cli_secret", put(users::set_cli_secret))
 }

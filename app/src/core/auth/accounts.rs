@@ -8,9 +8,9 @@ use chrono::Utc;
 use super::{AuthService, validate_password};
 use crate::core::{
     Error, Result,
-    access::Actor,
+    access::{Actor, Principal},
     events::{AuditEvent, Caller, Operation, ResourceType},
-    users::{NewUser, User, Username},
+    users::{NewUser, User, UserId, Username},
 };
 
 /// A database account to create.
@@ -78,6 +78,77 @@ impl AuthService {
         Ok(())
     }
 
+    /// A page of accounts (system administrators only).
+    pub async fn list_users(
+        &self,
+        actor: &Actor,
+        contains: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<User>, i64)> {
+        require_admin(actor, "list users")?;
+        self.users.list(contains, offset, limit).await
+    }
+
+    /// The account, for its owner or a system administrator.
+    pub async fn user_for(&self, actor: &Actor, id: UserId) -> Result<User> {
+        let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
+        let own =
+            actor.principal.name() == Some(user.username.as_str()) && matches!(actor.principal, Principal::User(_));
+        if !own && !actor.principal.is_system_admin() {
+            return Err(Error::Forbidden("reading another user's account".into()));
+        }
+        Ok(user)
+    }
+
+    /// Changes email and full name: the owner or a system administrator.
+    pub async fn update_profile(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        email: Option<&str>,
+        full_name: &str,
+    ) -> Result<User> {
+        let user = self.user_for(actor, id).await?;
+        if let Some(email) = email
+            && !(email.contains('@') && email.len() <= 255 && !email.chars().any(char::is_whitespace))
+        {
+            return Err(Error::invalid("email", "must be an email address"));
+        }
+        if full_name.chars().count() > 255 {
+            return Err(Error::invalid("realname", "must be at most 255 characters"));
+        }
+        self.users.update_profile(id, email, full_name, Utc::now()).await?;
+        self.audit_user(&actor.caller(), Operation::Update, &user, Some("profile changed")).await;
+        self.user_for(actor, id).await
+    }
+
+    /// Grants or withdraws system administration (system administrators
+    /// only; nobody changes their own, and `admin` stays one).
+    pub async fn set_admin(&self, actor: &Actor, id: UserId, is_admin: bool) -> Result<()> {
+        require_admin(actor, "change who administers the system")?;
+        let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
+        if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == super::ADMIN_USERNAME {
+            return Err(Error::Conflict(format!("{} keeps its administrator flag", user.username)));
+        }
+        self.users.set_admin(id, is_admin, Utc::now()).await?;
+        let detail = if is_admin { "made system administrator" } else { "no longer system administrator" };
+        self.audit_user(&actor.caller(), Operation::Update, &user, Some(detail)).await;
+        Ok(())
+    }
+
+    /// Deletes an account (system administrators only; never `admin` or oneself).
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
+        require_admin(actor, "delete users")?;
+        let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
+        if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == super::ADMIN_USERNAME {
+            return Err(Error::Conflict(format!("{} cannot be deleted", user.username)));
+        }
+        self.users.delete(id).await?;
+        self.audit_user(&actor.caller(), Operation::Delete, &user, None).await;
+        Ok(())
+    }
+
     async fn insert_account(&self, account: NewAccount<'_>) -> Result<User> {
         let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
         validate_password("password", account.password)?;
@@ -98,5 +169,13 @@ impl AuthService {
         let mut event = AuditEvent::new(operation, ResourceType::User, user.username.to_string(), caller);
         event.detail = detail.map(str::to_owned);
         self.events.record(event).await;
+    }
+}
+
+fn require_admin(actor: &Actor, what: &str) -> Result<()> {
+    if actor.principal.is_system_admin() {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("only system administrators {what}")))
     }
 }

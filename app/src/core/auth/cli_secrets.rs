@@ -30,6 +30,12 @@ impl CliSecrets {
     /// working at once), and returns it.
     pub async fn regenerate(&self, user: UserId, now: DateTime<Utc>) -> Result<String> {
         let secret: String = OsRng.sample_iter(&Alphanumeric).take(SECRET_LENGTH).map(char::from).collect();
+        self.store(user, &secret, now).await?;
+        Ok(secret)
+    }
+
+    /// Makes `secret` the user's secret, replacing any earlier one.
+    pub async fn store(&self, user: UserId, secret: &str, now: DateTime<Utc>) -> Result<()> {
         let sealed = self.sealing.seal(&context(user), secret.as_bytes()).await?;
         const SQL: &str = "INSERT INTO cli_secrets (user_id, secret_hash, sealed, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id) DO UPDATE SET secret_hash = excluded.secret_hash, sealed = excluded.sealed, \
@@ -37,14 +43,14 @@ impl CliSecrets {
         on_db!(&self.db, pool => {
             sqlx::query(SQL)
                 .bind(user.0)
-                .bind(digest(&secret))
+                .bind(digest(secret))
                 .bind(&sealed)
                 .bind(now)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        Ok(secret)
+        Ok(())
     }
 
     /// Gives the user a secret unless they have one.

@@ -202,6 +202,29 @@ impl AuthService {
         Ok(secret)
     }
 
+    /// Sets the user's CLI secret to one of their choosing (Harbor's rules:
+    /// 8–128 characters with an upper-case letter, a lower-case letter and
+    /// a digit); the old one stops working at once.
+    pub async fn set_cli_secret(&self, user: &User, secret: &str, client_addr: Option<&str>) -> Result<()> {
+        if !self.is_oidc_account(user).await? {
+            return Err(Error::invalid("secret", "only accounts that sign in through OIDC have a CLI secret"));
+        }
+        let length = secret.chars().count();
+        let strong = secret.chars().any(|c| c.is_ascii_uppercase())
+            && secret.chars().any(|c| c.is_ascii_lowercase())
+            && secret.chars().any(|c| c.is_ascii_digit());
+        if !(8..=128).contains(&length) || !strong {
+            return Err(Error::invalid(
+                "secret",
+                "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
+            ));
+        }
+        self.cli_secrets.store(user.id, secret, Utc::now()).await?;
+        let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
+        self.audit_user(&caller, Operation::Update, user, Some("CLI secret set")).await;
+        Ok(())
+    }
+
     async fn is_oidc_account(&self, user: &User) -> Result<bool> {
         Ok(self.users.find_credentials(&user.username).await?.is_some_and(|c| c.auth_source == "oidc"))
     }

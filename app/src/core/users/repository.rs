@@ -250,6 +250,71 @@ impl UserRepository {
         Ok(id)
     }
 
+    /// A page of accounts in username order (names containing `contains`),
+    /// and how many match in all.
+    pub async fn list(&self, contains: Option<&str>, offset: u32, limit: u32) -> Result<(Vec<User>, i64)> {
+        // Escaped for LIKE; matched case-insensitively on both databases.
+        let pattern = contains.map(|needle| {
+            let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        const FILTER: &str = "($1 IS NULL OR lower(username) LIKE $1 ESCAPE '\\')";
+        let page = format!("SELECT {USER_COLUMNS} FROM users WHERE {FILTER} ORDER BY username LIMIT $2 OFFSET $3");
+        let count = format!("SELECT COUNT(*) FROM users WHERE {FILTER}");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, UserRow>(&page)
+                .bind(&pattern)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok((rows.into_iter().map(User::try_from).collect::<Result<_>>()?, total))
+    }
+
+    pub async fn set_admin(&self, id: UserId, is_admin: bool, now: DateTime<Utc>) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE users SET is_admin = $1, updated_at = $2 WHERE id = $3")
+                .bind(is_admin)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    pub async fn update_profile(
+        &self,
+        id: UserId,
+        email: Option<&str>,
+        full_name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE users SET email = $1, full_name = $2, updated_at = $3 WHERE id = $4")
+                .bind(email)
+                .bind(full_name)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Deletes the account; its sessions, memberships and secrets go with it.
+    pub async fn delete(&self, id: UserId) -> Result<bool> {
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
+    }
+
     pub async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<()> {
         on_db!(&self.db, pool => {
             sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")

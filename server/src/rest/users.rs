@@ -1,0 +1,251 @@
+//! `/api/v2.0/users` in Harbor's shapes: the current user, the account
+//! list and creation (system administrators, or anyone when
+//! self-registration is on), one account (its owner or an administrator),
+//! profile, password, the administrator flag, deletion, and an OIDC user's
+//! own CLI secret. The account rules live in the auth service.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+    paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
+};
+use app::core::{
+    AppState, Error,
+    access::{Actor, Principal},
+    auth::NewAccount,
+    users::{User, UserId},
+};
+
+const PATH: &str = "/api/v2.0/users";
+
+/// Harbor's `UserResp`, as far as Berth has its fields.
+#[derive(Serialize)]
+pub struct UserView {
+    user_id: i64,
+    username: String,
+    email: Option<String>,
+    realname: String,
+    comment: String,
+    sysadmin_flag: bool,
+    admin_role_in_auth: bool,
+    creation_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(user: User) -> Self {
+        Self {
+            user_id: user.id.0,
+            username: user.username.to_string(),
+            email: user.email,
+            realname: user.full_name,
+            comment: String::new(),
+            sysadmin_flag: user.is_admin,
+            admin_role_in_auth: false,
+            creation_time: user.created_at,
+            // Berth does not keep a separate update time for reading.
+            update_time: user.created_at,
+        }
+    }
+}
+
+/// The signed-in user (robot accounts are not users).
+fn user_actor(caller: Caller) -> ApiResult<(Actor, User)> {
+    let actor = caller.signed_in()?;
+    match &actor.principal {
+        Principal::User(user) => {
+            let user = user.clone();
+            Ok((actor, user))
+        }
+        _ => Err(Error::Forbidden("robot accounts have no user account".into()).into()),
+    }
+}
+
+pub async fn current_user(caller: Caller) -> ApiResult<Json<UserView>> {
+    let (_, user) = user_actor(caller)?;
+    Ok(Json(user.into()))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    q: Option<String>,
+    sort: Option<String>,
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let actor = caller.signed_in()?;
+    let mut contains = None;
+    for (_, condition) in parse_q(query.q.as_deref(), &["username"])? {
+        contains = Some(match condition {
+            Condition::Exact(value) | Condition::Fuzzy(value) => value,
+        });
+    }
+    // Accounts come in username order, the one order Harbor clients ask for.
+    parse_sort(query.sort.as_deref(), &["username"])?;
+    let (users, total) = state.auth.list_users(&actor, contains.as_deref(), page.offset(), page.size).await?;
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(q) = &query.q {
+        other.append_pair("q", q);
+    }
+    let headers = page.headers(total, PATH, &other.finish());
+    Ok((headers, Json(users.into_iter().map(UserView::from).collect::<Vec<_>>())).into_response())
+}
+
+/// Harbor's `UserCreationReq`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserCreationReq {
+    username: String,
+    password: String,
+    email: Option<String>,
+    realname: Option<String>,
+    comment: Option<String>,
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let request: UserCreationReq =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid user: {e}")))?;
+    if request.comment.as_deref().is_some_and(|c| !c.is_empty()) {
+        return Err(ApiError::bad_request("comment: Berth does not keep comments on accounts"));
+    }
+    let account = NewAccount {
+        username: &request.username,
+        password: &request.password,
+        email: request.email.as_deref().filter(|e| !e.is_empty()),
+        full_name: request.realname.as_deref().unwrap_or_default(),
+        is_admin: false,
+    };
+    let user = if caller.is_anonymous() {
+        state.auth.register(account, caller.0.client_addr.as_deref()).await?
+    } else {
+        state.auth.create_user(&caller.0, account).await?
+    };
+    let location = HeaderValue::from_str(&format!("{PATH}/{}", user.id.0)).expect("a number makes a header value");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+pub async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<UserView>> {
+    let actor = caller.signed_in()?;
+    Ok(Json(state.auth.user_for(&actor, UserId(id)).await?.into()))
+}
+
+/// Harbor's `UserProfile`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserProfile {
+    email: Option<String>,
+    realname: Option<String>,
+    comment: Option<String>,
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let request: UserProfile =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid profile: {e}")))?;
+    if request.comment.as_deref().is_some_and(|c| !c.is_empty()) {
+        return Err(ApiError::bad_request("comment: Berth does not keep comments on accounts"));
+    }
+    let current = state.auth.user_for(&actor, UserId(id)).await?;
+    let email = request.email.or(current.email);
+    let full_name = request.realname.unwrap_or(current.full_name);
+    state.auth.update_profile(&actor, UserId(id), email.as_deref().filter(|e| !e.is_empty()), &full_name).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    state.auth.delete_user(&actor, UserId(id)).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Harbor's `PasswordReq`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReq {
+    old_password: Option<String>,
+    new_password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let request: PasswordReq =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid password request: {e}")))?;
+    let user = state.auth.user_for(&actor, UserId(id)).await?;
+    state.auth.change_password(&actor, user.username.as_str(), request.old_password, &request.new_password).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Harbor's `UserSysAdminFlag`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SysAdminFlag {
+    sysadmin_flag: bool,
+}
+
+pub async fn set_sysadmin(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let request: SysAdminFlag =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?;
+    state.auth.set_admin(&actor, UserId(id), request.sysadmin_flag).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Harbor's `OIDCCliSecretReq`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliSecretReq {
+    secret: String,
+}
+
+/// An OIDC user sets their own CLI secret (nobody else may).
+pub async fn set_cli_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let client_addr = caller.0.client_addr.clone();
+    let (_, user) = user_actor(caller)?;
+    if user.id.0 != id {
+        return Err(Error::Forbidden("setting another user's CLI secret".into()).into());
+    }
+    let request: CliSecretReq =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?;
+    state.auth.set_cli_secret(&user, &request.secret, client_addr.as_deref()).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,140 @@
+//! `/api/v2.0/users` over real HTTP, on SQLite and PostgreSQL: Harbor's
+//! shapes, who may list, read, change and delete accounts, and fields a
+//! caller may not set (mass assignment) refused.
+
+mod common;
+
+use common::{Backend, TestServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn accounts_over_rest(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = common::admin_client();
+    let users = server.url("/api/v2.0/users");
+    let user_url = |id: i64| server.url(&format!("/api/v2.0/users/{id}"));
+
+    // The administrator creates carl; the Location names the new account.
+    let created = admin
+        .post(&users)
+        .json(&json!({"username": "carl", "password": "Carl-password-1", "email": "carl@example.com", "realname": "Carl"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let carl_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let carl = common::client_as("carl", "Carl-password-1");
+    let me: Value = carl.get(server.url("/api/v2.0/users/current")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me["user_id"].as_i64(), me["username"].as_str()), (Some(carl_id), Some("carl")));
+    assert_eq!(me["sysadmin_flag"], false);
+    assert_eq!(me["email"], "carl@example.com");
+    let anonymous = reqwest::Client::new().get(server.url("/api/v2.0/users/current")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // Bad requests are named; a caller can never make an administrator by sending the flag.
+    for (client, body, status, mentions) in [
+        (
+            &admin,
+            json!({"username": "eve", "password": "Eve-password-1", "sysadmin_flag": true}),
+            StatusCode::BAD_REQUEST,
+            "sysadmin_flag",
+        ),
+        (&admin, json!({"username": "eve", "password": "short"}), StatusCode::BAD_REQUEST, "password"),
+        (&admin, json!({"username": "bad:name", "password": "Eve-password-1"}), StatusCode::BAD_REQUEST, "username"),
+        (&admin, json!({"username": "carl", "password": "Carl-password-2"}), StatusCode::CONFLICT, "taken"),
+        (&carl, json!({"username": "eve", "password": "Eve-password-1"}), StatusCode::FORBIDDEN, "administrators"),
+    ] {
+        let response = client.post(&users).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), status, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["errors"][0]["message"].as_str().unwrap().contains(mentions), "{body}: {error}");
+    }
+    // Without an account, only self-registration creates one, and only when it is on.
+    let register = json!({"username": "dave", "password": "Dave-password-1"});
+    let refused = reqwest::Client::new().post(&users).json(&register).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let on = admin.put(server.url("/api/v2.0/configurations")).json(&json!({"self_registration": true})).send().await;
+    assert_eq!(on.unwrap().status(), StatusCode::OK);
+    let registered = reqwest::Client::new().post(&users).json(&register).send().await.unwrap();
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let dave_id: i64 = registered.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+
+    // Listing is for administrators, paged and filtered.
+    let listed = admin.get(format!("{users}?page_size=2")).send().await.unwrap();
+    assert_eq!(listed.headers()["x-total-count"], "3");
+    let names: Vec<String> =
+        listed.json::<Vec<Value>>().await.unwrap().iter().map(|u| u["username"].as_str().unwrap().into()).collect();
+    assert_eq!(names, ["admin", "carl"]);
+    let filtered: Vec<Value> =
+        admin.get(format!("{users}?q=username%3D~AV")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0]["username"], "dave");
+    assert_eq!(carl.get(&users).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // One account: its owner or an administrator.
+    assert_eq!(carl.get(user_url(carl_id)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(carl.get(user_url(dave_id)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(admin.get(user_url(dave_id)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(admin.get(user_url(999_999)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let renamed = carl.put(user_url(carl_id)).json(&json!({"realname": "Carl C."})).send().await.unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let me: Value = carl.get(user_url(carl_id)).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me["realname"].as_str(), me["email"].as_str()), (Some("Carl C."), Some("carl@example.com")));
+    assert_eq!(
+        carl.put(user_url(dave_id)).json(&json!({"realname": "x"})).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Passwords: the owner gives the old one; the new one works at once.
+    let password = |id: i64| server.url(&format!("/api/v2.0/users/{id}/password"));
+    let wrong =
+        carl.put(password(carl_id)).json(&json!({"old_password": "nope", "new_password": "Carl-password-2"})).send();
+    assert_eq!(wrong.await.unwrap().status(), StatusCode::BAD_REQUEST);
+    let changed = carl
+        .put(password(carl_id))
+        .json(&json!({"old_password": "Carl-password-1", "new_password": "Carl-password-2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_eq!(carl.get(user_url(carl_id)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let carl = common::client_as("carl", "Carl-password-2");
+    assert_eq!(carl.get(user_url(carl_id)).send().await.unwrap().status(), StatusCode::OK);
+
+    // The administrator flag: administrators set it for others, never for themselves.
+    let sysadmin = |id: i64| server.url(&format!("/api/v2.0/users/{id}/sysadmin"));
+    assert_eq!(
+        carl.put(sysadmin(carl_id)).json(&json!({"sysadmin_flag": true})).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin.put(sysadmin(carl_id)).json(&json!({"sysadmin_flag": true})).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(carl.get(&users).send().await.unwrap().status(), StatusCode::OK);
+    let admin_id = server.state.auth.find_user("admin").await.unwrap().unwrap().id.0;
+    assert_eq!(
+        carl.put(sysadmin(admin_id)).json(&json!({"sysadmin_flag": false})).send().await.unwrap().status(),
+        StatusCode::CONFLICT
+    );
+
+    // A database account has no CLI secret to set.
+    let secret = carl
+        .put(server.url(&format!("/api/v2.0/users/{carl_id}/cli_secret")))
+        .json(&json!({"secret": "Abcdefg1"}))
+        .send();
+    assert_eq!(secret.await.unwrap().status(), StatusCode::BAD_REQUEST);
+
+    // Deleting: administrators, never `admin` itself; the account stops working.
+    assert_eq!(admin.delete(user_url(admin_id)).send().await.unwrap().status(), StatusCode::CONFLICT);
+    assert_eq!(admin.delete(user_url(dave_id)).send().await.unwrap().status(), StatusCode::OK);
+    let dave = common::client_as("dave", "Dave-password-1");
+    assert_eq!(
+        dave.get(server.url("/api/v2.0/users/current")).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(admin.get(user_url(dave_id)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+on_both_databases!(accounts_over_rest);
