@@ -1,7 +1,7 @@
 //! Harbor's own client library against Berth: the PyPI `harborapi`
 //! (async, strict pydantic models), installed by `scripts/test.sh` in the
-//! tools virtualenv, manages projects and members, and every answer must
-//! parse into its models.
+//! tools virtualenv, manages users, projects and members and reads audit
+//! logs, and every answer must parse into its models.
 
 mod common;
 
@@ -31,6 +31,11 @@ async fn harborapi_manages_projects_and_members(backend: Backend) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["current_user"], json!({"username": "admin", "admin": true}));
+    assert_eq!(seen["dana"], json!({"realname": "Dana D.", "admin": true, "email": "dana@example.com"}));
+    assert_eq!(seen["dana_sees_users"], json!(["admin", "casey", "dana"]));
+    assert_eq!(seen["project_log_operations"], json!(["create", "delete", "update"]));
+    assert_eq!(seen["dana_created"], json!([["admin", "dana"]]));
     assert_eq!(seen["location"], "/api/v2.0/projects/harborapi-team");
     assert_eq!(seen["project"], json!({"name": "harborapi-team", "public": "false", "owner": "admin"}));
     assert_eq!(seen["projects"], json!(["harborapi-team"]));

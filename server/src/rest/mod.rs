@@ -1,5 +1,6 @@
 //! The REST API under `/api/v2.0/`, shaped like Harbor's where they overlap.
 
+mod audit;
 mod caller;
 mod configurations;
 mod error;
@@ -37,6 +38,8 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
             get(members::get_member).put(members::update_member).delete(members::remove_member),
         )
+        .route("/api/v2.0/projects/{project_name_or_id}/logs", get(audit::project_logs))
+        .route("/api/v2.0/audit-logs", get(audit::audit_logs))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))
         .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user).delete(users::delete_user))

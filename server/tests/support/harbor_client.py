@@ -10,12 +10,27 @@ import sys
 
 from harborapi import HarborAsyncClient
 from harborapi.exceptions import Forbidden, NotFound, PreconditionFailed
-from harborapi.models import ProjectReq, ProjectMetadata, RoleRequest
+from harborapi.models import ProjectReq, ProjectMetadata, RoleRequest, UserCreationReq, UserProfile
 
 
 async def main(base: str, admin_password: str) -> None:
     admin = HarborAsyncClient(url=f"{base}/api/v2.0", username="admin", secret=admin_password)
     seen: dict = {}
+
+    me = await admin.get_current_user()
+    seen["current_user"] = {"username": me.username, "admin": me.sysadmin_flag}
+    user_location = await admin.create_user(
+        UserCreationReq(username="dana", password="Dana-password-1", email="dana@example.com", realname="Dana")
+    )
+    dana_id = int(user_location.rsplit("/", 1)[1])
+    await admin.update_user(dana_id, UserProfile(realname="Dana D."))
+    await admin.set_user_admin(dana_id, True)
+    dana = await admin.get_user(dana_id)
+    seen["dana"] = {"realname": dana.realname, "admin": dana.sysadmin_flag, "email": dana.email}
+    await admin.set_user_password(dana_id, new_password="Dana-password-2")
+    dana_client = HarborAsyncClient(url=f"{base}/api/v2.0", username="dana", secret="Dana-password-2")
+    seen["dana_sees_users"] = sorted(u.username for u in await dana_client.get_users(query="username=~a"))
+    await admin.delete_user(dana_id)
 
     assert not await admin.project_exists("harborapi-team")
     location = await admin.create_project(
@@ -68,6 +83,10 @@ async def main(base: str, admin_password: str) -> None:
         seen["busy_delete"] = "deleted"
     except PreconditionFailed:
         seen["busy_delete"] = "precondition failed"
+    project_logs = await admin.get_project_logs("harborapi-team", page_size=100)
+    seen["project_log_operations"] = sorted({entry.operation for entry in project_logs})
+    logs = await admin.get_audit_logs(query="operation=create,resource_type=user,resource=~dana", page_size=5)
+    seen["dana_created"] = [(entry.username, entry.resource) for entry in logs]
     await admin.delete_project("harborapi-team")
     seen["exists_after_delete"] = await admin.project_exists("harborapi-team")
     print(json.dumps(seen))

@@ -1,0 +1,174 @@
+//! `GET /api/v2.0/audit-logs` (system administrators) and
+//! `GET /api/v2.0/projects/{project}/logs` (`read_logs` in the project) in
+//! Harbor's shapes, newest first, paged, filtered with Harbor's `q`:
+//! `username=`, `operation=`, `resource_type=`, `resource=~<prefix>` and
+//! `op_time=[<from>~<to>]`.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+    paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
+    projects::named_project,
+};
+use app::core::{
+    AppState,
+    events::{AuditQuery, StoredEvent},
+};
+
+/// Harbor's `AuditLog`, plus what Berth records besides.
+#[derive(Serialize)]
+pub struct AuditLogView {
+    id: i64,
+    username: String,
+    resource: String,
+    resource_type: String,
+    operation: String,
+    op_time: DateTime<Utc>,
+    outcome: String,
+    client_addr: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<StoredEvent> for AuditLogView {
+    fn from(event: StoredEvent) -> Self {
+        Self {
+            id: event.id,
+            username: event.actor.unwrap_or_else(|| "anonymous".to_owned()),
+            resource: event.resource,
+            resource_type: event.resource_type,
+            operation: event.operation,
+            op_time: event.occurred_at,
+            outcome: event.outcome,
+            client_addr: event.client_addr,
+            detail: event.detail,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LogQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    q: Option<String>,
+    sort: Option<String>,
+}
+
+pub async fn audit_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> ApiResult<Response> {
+    logs(&state, caller, None, query, "/api/v2.0/audit-logs".to_owned()).await
+}
+
+pub async fn project_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    ApiQuery(query): ApiQuery<LogQuery>,
+) -> ApiResult<Response> {
+    let project = named_project(&state, &headers, &project).await?;
+    let path = format!("/api/v2.0/projects/{project}/logs");
+    logs(&state, caller, Some(project), query, path).await
+}
+
+async fn logs(
+    state: &AppState,
+    caller: Caller,
+    project: Option<String>,
+    query: LogQuery,
+    path: String,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let actor = caller.signed_in()?;
+    // Entries come newest first, the order Harbor's own portal asks for.
+    if let Some(("op_time", false)) = parse_sort(query.sort.as_deref(), &["op_time"])? {
+        return Err(ApiError::bad_request("sort: audit logs come newest first (-op_time)"));
+    }
+    let mut filters = Filters::default();
+    for (key, condition) in
+        parse_q(query.q.as_deref(), &["username", "operation", "resource_type", "resource", "op_time"])?
+    {
+        filters.apply(&key, condition)?;
+    }
+    let audit_query = AuditQuery {
+        actor: filters.username.as_deref(),
+        project: project.as_deref(),
+        operation: filters.operation.as_deref(),
+        resource_type: filters.resource_type.as_deref(),
+        resource_prefix: filters.resource.as_deref(),
+        since: filters.since,
+        until: filters.until,
+        offset: page.offset(),
+        limit: page.size,
+    };
+    // Entries recorded a moment ago may still be on their way to the database.
+    state.events.flush().await;
+    let (events, total) = state.audit.list(&actor.principal, &audit_query).await?;
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(q) = &query.q {
+        other.append_pair("q", q);
+    }
+    let headers = page.headers(total, &path, &other.finish());
+    Ok((headers, Json(events.into_iter().map(AuditLogView::from).collect::<Vec<_>>())).into_response())
+}
+
+#[derive(Default)]
+struct Filters {
+    username: Option<String>,
+    operation: Option<String>,
+    resource_type: Option<String>,
+    resource: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+}
+
+impl Filters {
+    fn apply(&mut self, key: &str, condition: Condition) -> ApiResult<()> {
+        match (key, condition) {
+            ("resource", Condition::Fuzzy(prefix) | Condition::Exact(prefix)) => self.resource = Some(prefix),
+            ("op_time", Condition::Exact(range)) => {
+                let inner = range
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .ok_or_else(|| ApiError::bad_request("q: op_time must be [<from>~<to>]"))?;
+                let (from, to) =
+                    inner.split_once('~').ok_or_else(|| ApiError::bad_request("q: op_time must be [<from>~<to>]"))?;
+                self.since = time(from)?;
+                self.until = time(to)?;
+            }
+            (_, Condition::Fuzzy(_)) => {
+                return Err(ApiError::bad_request(format!("q: {key} matches exactly; only resource takes =~")));
+            }
+            ("username", Condition::Exact(value)) => self.username = Some(value),
+            ("operation", Condition::Exact(value)) => self.operation = Some(value),
+            ("resource_type", Condition::Exact(value)) => self.resource_type = Some(value),
+            _ => unreachable!("parse_q keeps to the allowlist"),
+        }
+        Ok(())
+    }
+}
+
+/// `2024-01-31 23:59:59` (UTC, as Harbor writes it) or RFC 3339; empty is open.
+fn time(text: &str) -> ApiResult<Option<DateTime<Utc>>> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .map(|at| Some(at.and_utc()))
+        .map_err(|_| ApiError::bad_request(format!("q: op_time {text:?} is not YYYY-MM-DD HH:MM:SS")))
+}
