@@ -1,6 +1,6 @@
 //! Harbor's own client library against Berth: the PyPI `harborapi`
 //! (async, strict pydantic models), installed by `scripts/test.sh` in the
-//! tools virtualenv, manages users, projects and members and reads audit
+//! tools virtualenv, manages users, projects, members and robots and reads audit
 //! logs, and every answer must parse into its models.
 
 mod common;
@@ -37,6 +37,9 @@ async fn harborapi_manages_projects_and_members(backend: Backend) {
     assert_eq!(seen["project_log_operations"], json!(["create", "delete", "update"]));
     assert_eq!(seen["dana_created"], json!([["admin", "dana"]]));
     assert_eq!(seen["location"], "/api/v2.0/projects/harborapi-team");
+    assert_eq!(seen["robot_name"], "robot$harborapi-team+ci");
+    assert_eq!(seen["robots"], json!([["robot$harborapi-team+ci", "project", ["pull", "push"]]]));
+    assert_eq!(seen["robot_secret"], "Robot-Secret-99");
     assert_eq!(seen["project"], json!({"name": "harborapi-team", "public": "false", "owner": "admin"}));
     assert_eq!(seen["projects"], json!(["harborapi-team"]));
     assert_eq!(seen["all_projects"], json!(["busy", "harborapi-team", "library"]));

@@ -8,6 +8,7 @@ mod health;
 mod members;
 mod paging;
 mod projects;
+mod robots;
 mod users;
 
 use axum::{
@@ -40,6 +41,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v2.0/projects/{project_name_or_id}/logs", get(audit::project_logs))
         .route("/api/v2.0/audit-logs", get(audit::audit_logs))
+        .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
+        .route(
+            "/api/v2.0/robots/{robot_id}",
+            get(robots::get_robot).put(robots::update_robot).delete(robots::delete_robot).patch(robots::refresh_secret),
+        )
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))
         .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user).delete(users::delete_user))

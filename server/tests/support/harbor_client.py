@@ -10,7 +10,16 @@ import sys
 
 from harborapi import HarborAsyncClient
 from harborapi.exceptions import Forbidden, NotFound, PreconditionFailed
-from harborapi.models import ProjectReq, ProjectMetadata, RoleRequest, UserCreationReq, UserProfile
+from harborapi.models import (
+    Access,
+    ProjectMetadata,
+    ProjectReq,
+    RobotCreate,
+    RobotPermission,
+    RoleRequest,
+    UserCreationReq,
+    UserProfile,
+)
 
 
 async def main(base: str, admin_password: str) -> None:
@@ -70,6 +79,30 @@ async def main(base: str, admin_password: str) -> None:
         seen["casey_delete"] = "allowed"
     except Forbidden:
         seen["casey_delete"] = "forbidden"
+
+    robot = await admin.create_robot(
+        RobotCreate(
+            name="ci",
+            description="CI pushes",
+            level="project",
+            duration=-1,
+            disable=False,
+            permissions=[
+                RobotPermission(
+                    kind="project",
+                    namespace="harborapi-team",
+                    access=[Access(resource="repository", action="pull"), Access(resource="repository", action="push")],
+                )
+            ],
+        )
+    )
+    seen["robot_name"] = robot.name
+    project_id = (await admin.get_project("harborapi-team")).project_id
+    robots = await admin.get_robots(query=f"Level=project,ProjectID={project_id}")
+    seen["robots"] = [(r.name, r.level, [a.action for p in r.permissions for a in p.access]) for r in robots]
+    refreshed = await admin.refresh_robot_secret(robot.id, "Robot-Secret-99")
+    seen["robot_secret"] = refreshed.secret
+    await admin.delete_robot(robot.id)
 
     await admin.remove_project_member("harborapi-team", member_id)
     seen["members_after"] = [m.entity_name for m in await admin.get_project_members("harborapi-team")]

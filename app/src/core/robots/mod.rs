@@ -188,13 +188,41 @@ impl RobotService {
         self.repository.list(project).await
     }
 
-    /// Replaces the secret; the old one stops working at once.
+    /// The robot with this id, for someone who may manage it. Robots the
+    /// caller may not manage are refused like missing ones are not: the
+    /// id exists, the caller is told they may not.
+    pub async fn get(&self, actor: &Actor, id: RobotId) -> Result<Robot> {
+        let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {}", id.0)))?;
+        self.require_managed(&actor.principal, &robot.name).await
+    }
+
+    /// Replaces the secret with a generated one; the old one stops working at once.
     pub async fn refresh_secret(&self, actor: &Actor, name: &str) -> Result<String> {
-        let robot = self.require_managed(&actor.principal, name).await?;
         let secret = generate_secret();
-        self.repository.set_secret(robot.id, &hash_secret(&secret), Utc::now()).await?;
-        self.audit(actor, Operation::Update, &robot, Some("secret refreshed".into())).await;
+        self.replace_secret(actor, name, &secret, "secret refreshed").await?;
         Ok(secret)
+    }
+
+    /// Replaces the secret with one the manager chose (Harbor's rules: 8–128
+    /// characters with an upper-case letter, a lower-case letter and a digit).
+    pub async fn set_secret(&self, actor: &Actor, name: &str, secret: &str) -> Result<()> {
+        let strong = secret.chars().any(|c| c.is_ascii_uppercase())
+            && secret.chars().any(|c| c.is_ascii_lowercase())
+            && secret.chars().any(|c| c.is_ascii_digit());
+        if !(8..=128).contains(&secret.chars().count()) || !strong {
+            return Err(Error::invalid(
+                "secret",
+                "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
+            ));
+        }
+        self.replace_secret(actor, name, secret, "secret set").await
+    }
+
+    async fn replace_secret(&self, actor: &Actor, name: &str, secret: &str, detail: &str) -> Result<()> {
+        let robot = self.require_managed(&actor.principal, name).await?;
+        self.repository.set_secret(robot.id, &hash_secret(secret), Utc::now()).await?;
+        self.audit(actor, Operation::Update, &robot, Some(detail.into())).await;
+        Ok(())
     }
 
     pub async fn set_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<()> {

@@ -1,0 +1,337 @@
+//! `/api/v2.0/robots` in Harbor's shapes: system robots (`level: system`,
+//! system administrators) and project robots (`level: project`, whoever may
+//! manage robots there), created with explicit permissions (repository
+//! pull/push, artifact delete) and a duration; the secret is returned once,
+//! and `PATCH` refreshes it. The robot rules live in the robot service.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+    paging::{ApiQuery, Condition, Page, PageQuery, parse_q},
+};
+use app::core::{
+    AppState, Error,
+    projects::ProjectId,
+    rbac::Action,
+    robots::{NewRobot, Robot, RobotId, RobotPermission},
+};
+
+const PATH: &str = "/api/v2.0/robots";
+
+#[derive(Serialize, Deserialize)]
+pub struct Access {
+    resource: String,
+    action: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionView {
+    kind: String,
+    /// A project name, or `*` for every project.
+    namespace: String,
+    access: Vec<Access>,
+}
+
+/// Harbor's `Robot`.
+#[derive(Serialize)]
+pub struct RobotView {
+    id: i64,
+    name: String,
+    description: String,
+    level: &'static str,
+    /// Days it was created for; -1 for never expiring.
+    duration: i64,
+    editable: bool,
+    disable: bool,
+    /// Seconds since the epoch; -1 for never.
+    expires_at: i64,
+    permissions: Vec<PermissionView>,
+    creation_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+}
+
+fn view(robot: Robot) -> RobotView {
+    let duration = robot.expires_at.map_or(-1, |at| (at - robot.created_at).num_days());
+    let permissions = robot
+        .permissions
+        .iter()
+        .map(|permission| PermissionView {
+            kind: "project".into(),
+            namespace: permission.project.clone().unwrap_or_else(|| "*".into()),
+            access: permission.actions.iter().filter_map(|action| access_of(*action)).collect(),
+        })
+        .collect();
+    RobotView {
+        id: robot.id.0,
+        name: robot.name,
+        description: robot.description,
+        level: if robot.project.is_some() { "project" } else { "system" },
+        duration,
+        editable: true,
+        disable: robot.disabled,
+        expires_at: robot.expires_at.map_or(-1, |at| at.timestamp()),
+        permissions,
+        creation_time: robot.created_at,
+        update_time: robot.created_at,
+    }
+}
+
+fn access_of(action: Action) -> Option<Access> {
+    let (resource, action) = match action {
+        Action::Pull => ("repository", "pull"),
+        Action::Push => ("repository", "push"),
+        Action::DeleteArtifact => ("artifact", "delete"),
+        _ => return None,
+    };
+    Some(Access { resource: resource.into(), action: action.into() })
+}
+
+fn action_of(access: &Access) -> ApiResult<Action> {
+    match (access.resource.as_str(), access.action.as_str()) {
+        ("repository", "pull") => Ok(Action::Pull),
+        ("repository", "push") => Ok(Action::Push),
+        ("artifact" | "repository", "delete") => Ok(Action::DeleteArtifact),
+        (resource, action) => Err(ApiError::bad_request(format!(
+            "permissions: {resource}:{action} cannot be granted; robots get repository pull/push and artifact delete"
+        ))),
+    }
+}
+
+/// Harbor's `RobotCreate`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RobotCreate {
+    name: String,
+    description: Option<String>,
+    level: String,
+    disable: Option<bool>,
+    /// Days; -1 (or 0 in some clients) for never.
+    duration: Option<i64>,
+    permissions: Vec<PermissionView>,
+    /// Harbor accepts a caller-chosen secret here; Berth always generates one.
+    secret: Option<String>,
+    expires_at: Option<i64>,
+}
+
+/// Harbor's `RobotCreated`.
+#[derive(Serialize)]
+pub struct RobotCreated {
+    id: i64,
+    name: String,
+    secret: String,
+    creation_time: DateTime<Utc>,
+    expires_at: i64,
+}
+
+pub async fn create_robot(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let actor = caller.signed_in()?;
+    let request: RobotCreate =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid robot: {e}")))?;
+    if request.secret.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(ApiError::bad_request("secret: Berth generates robot secrets; leave it out"));
+    }
+    if request.expires_at.is_some() {
+        return Err(ApiError::bad_request("expires_at: give duration (days, -1 for never) instead"));
+    }
+    let expires_in_days = match request.duration {
+        None | Some(-1) | Some(0) => None,
+        Some(days) => Some(u32::try_from(days).map_err(|_| ApiError::bad_request("duration: days, or -1 for never"))?),
+    };
+    let mut permissions = Vec::new();
+    for permission in &request.permissions {
+        if permission.kind != "project" {
+            return Err(ApiError::bad_request(format!("permissions: kind {:?} is not supported", permission.kind)));
+        }
+        let project = (permission.namespace != "*").then(|| permission.namespace.clone());
+        let actions = permission.access.iter().map(action_of).collect::<ApiResult<Vec<_>>>()?;
+        permissions.push(RobotPermission { project, actions });
+    }
+    let project = match request.level.as_str() {
+        "system" => None,
+        "project" => match permissions.as_slice() {
+            [RobotPermission { project: Some(project), .. }] => Some(project.clone()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "permissions: a project robot has exactly one permission, naming its project",
+                ));
+            }
+        },
+        other => return Err(ApiError::bad_request(format!("level: {other:?} is not system or project"))),
+    };
+    let created = state
+        .robots
+        .create(
+            &actor,
+            NewRobot {
+                name: &request.name,
+                description: request.description.as_deref().unwrap_or_default(),
+                project: project.as_deref(),
+                expires_in_days,
+                permissions,
+            },
+        )
+        .await?;
+    if request.disable == Some(true) {
+        state.robots.set_disabled(&actor, &created.robot.name, true).await?;
+    }
+    let robot = created.robot;
+    let location = HeaderValue::from_str(&format!("{PATH}/{}", robot.id.0)).expect("a number makes a header value");
+    let body = RobotCreated {
+        id: robot.id.0,
+        name: robot.name,
+        secret: created.secret,
+        creation_time: robot.created_at,
+        expires_at: robot.expires_at.map_or(-1, |at| at.timestamp()),
+    };
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    q: Option<String>,
+}
+
+/// `q=Level=project,ProjectID=<id>` lists a project's robots (for those
+/// who manage them there); `Level=system` or nothing, the system robots.
+pub async fn list_robots(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let actor = caller.signed_in()?;
+    let mut level = "system".to_owned();
+    let mut project_id = None;
+    for (key, condition) in parse_q(query.q.as_deref(), &["Level", "ProjectID"])? {
+        let (Condition::Exact(value) | Condition::Fuzzy(value)) = condition;
+        match key.as_str() {
+            "Level" => level = value,
+            _ => {
+                project_id = Some(value.parse::<i64>().map_err(|_| ApiError::bad_request("q: ProjectID is a number"))?)
+            }
+        }
+    }
+    let project = match (level.as_str(), project_id) {
+        ("system", None) => None,
+        ("project", Some(id)) => {
+            let found = state.projects.find_by_id(ProjectId(id)).await?;
+            Some(found.ok_or_else(|| Error::NotFound(format!("project {id}")))?.name.to_string())
+        }
+        _ => return Err(ApiError::bad_request("q: Level=system, or Level=project with ProjectID=<id>")),
+    };
+    // A project's robots come in one query; they are few enough to page here.
+    let robots = state.robots.list(&actor, project.as_deref()).await?;
+    let total = robots.len() as i64;
+    let views: Vec<RobotView> =
+        robots.into_iter().skip(page.offset() as usize).take(page.size as usize).map(view).collect();
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(q) = &query.q {
+        other.append_pair("q", q);
+    }
+    Ok((page.headers(total, PATH, &other.finish()), Json(views)).into_response())
+}
+
+pub async fn get_robot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<RobotView>> {
+    let actor = caller.signed_in()?;
+    Ok(Json(view(state.robots.get(&actor, RobotId(id)).await?)))
+}
+
+/// Harbor's full-robot `PUT`; Berth changes `disable` and refuses other changes.
+#[derive(Deserialize)]
+pub struct RobotUpdate {
+    disable: Option<bool>,
+    description: Option<String>,
+    duration: Option<i64>,
+    permissions: Option<Vec<PermissionView>>,
+}
+
+pub async fn update_robot(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let request: RobotUpdate =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid robot: {e}")))?;
+    let robot = state.robots.get(&actor, RobotId(id)).await?;
+    let current = view(robot.clone());
+    if request.description.as_ref().is_some_and(|d| *d != current.description) {
+        return Err(ApiError::bad_request("description: cannot be changed; create a new robot"));
+    }
+    if request.duration.is_some_and(|d| d != current.duration) {
+        return Err(ApiError::bad_request("duration: cannot be changed; create a new robot"));
+    }
+    if let Some(permissions) = &request.permissions
+        && serde_json::to_value(permissions).ok() != serde_json::to_value(&current.permissions).ok()
+    {
+        return Err(ApiError::bad_request("permissions: cannot be changed; create a new robot"));
+    }
+    if let Some(disable) = request.disable {
+        state.robots.set_disabled(&actor, &robot.name, disable).await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+pub async fn delete_robot(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let robot = state.robots.get(&actor, RobotId(id)).await?;
+    state.robots.delete(&actor, &robot.name).await?;
+    Ok(StatusCode::OK)
+}
+
+/// Harbor's `RobotSec`: a secret of the caller's choosing, or (empty body or
+/// empty secret) a generated one.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RobotSec {
+    secret: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct RobotSecret {
+    secret: String,
+}
+
+pub async fn refresh_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<RobotSecret>> {
+    let actor = caller.signed_in()?;
+    let request: RobotSec = if body.is_empty() {
+        RobotSec::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?
+    };
+    let robot = state.robots.get(&actor, RobotId(id)).await?;
+    let secret = match request.secret.filter(|s| !s.is_empty()) {
+        Some(chosen) => {
+            state.robots.set_secret(&actor, &robot.name, &chosen).await?;
+            chosen
+        }
+        None => state.robots.refresh_secret(&actor, &robot.name).await?,
+    };
+    Ok(Json(RobotSecret { secret }))
+}
