@@ -1,6 +1,6 @@
 //! Harbor's own client library against Berth: the PyPI `harborapi`
 //! (async, strict pydantic models), installed by `scripts/test.sh` in the
-//! tools virtualenv, manages users, projects, members and robots and reads audit
+//! tools virtualenv, manages users, projects, members, robots and tags, browses repositories and artifacts and reads audit
 //! logs, and every answer must parse into its models.
 
 mod common;
@@ -51,6 +51,11 @@ async fn harborapi_manages_projects_and_members(backend: Backend) {
     assert_eq!(seen["missing_delete"], "not found");
     assert_eq!(seen["busy_delete"], "precondition failed");
     assert_eq!(seen["exists_after_delete"], false);
+    assert_eq!(seen["repositories"], json!([["busy/app", 1]]));
+    assert_eq!(seen["artifact_tags"], json!([["v1"]]));
+    assert_eq!(seen["tags_after_adding"], json!(["stable", "v1"]));
+    // The test image has the empty config: an artifact, not an image.
+    assert_eq!(seen["artifact_type"], "application/vnd.oci.empty.v1+json");
     server.stop().await;
 }
 

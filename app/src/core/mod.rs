@@ -3,6 +3,7 @@
 //! handler → service → repository/storage, never the other way.
 
 pub mod access;
+pub mod artifacts;
 pub mod auth;
 pub mod db;
 pub mod error;

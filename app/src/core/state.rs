@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use crate::core::{
     Result,
     access::AccessService,
+    artifacts::ArtifactService,
     auth::{
         AdminBootstrap, AuthService,
         tokens::{RegistryTokens, TokenSettings},
@@ -69,6 +70,7 @@ pub struct AppState {
     pub system: SystemService,
     pub blobs: Arc<dyn BlobStore>,
     pub registry: RegistryService,
+    pub artifacts: ArtifactService,
     pub events: EventRecorder,
     pub http: Arc<HttpSettings>,
 }
@@ -98,15 +100,25 @@ impl AppState {
         };
         let tokens = RegistryTokens::load_or_create(&db, token_settings).await?;
         let access = AccessService::new(db.clone());
+        let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes);
+        let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone(), events.clone());
+        let artifacts = ArtifactService::new(
+            db.clone(),
+            access.clone(),
+            projects.clone(),
+            registry.clone(),
+            http.registry_host().to_owned(),
+        );
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
-            registry: RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes),
+            registry,
+            artifacts,
             robots: RobotService::new(db.clone(), access.clone(), events.clone()),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),
             access: access.clone(),
-            projects: ProjectService::new(db.clone(), access.clone(), system_settings.clone(), events.clone()),
+            projects,
             tokens,
             events,
             blobs,

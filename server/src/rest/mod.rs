@@ -1,5 +1,6 @@
 //! The REST API under `/api/v2.0/`, shaped like Harbor's where they overlap.
 
+mod artifacts;
 mod audit;
 mod caller;
 mod configurations;
@@ -40,6 +41,24 @@ pub fn router() -> Router<AppState> {
             get(members::get_member).put(members::update_member).delete(members::remove_member),
         )
         .route("/api/v2.0/projects/{project_name_or_id}/logs", get(audit::project_logs))
+        .route("/api/v2.0/projects/{project_name_or_id}/repositories", get(artifacts::list_repositories))
+        .route("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", get(artifacts::get_repository))
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts",
+            get(artifacts::list_artifacts),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}",
+            get(artifacts::get_artifact).delete(artifacts::delete_artifact),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags",
+            get(artifacts::list_tags).post(artifacts::create_tag),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
+            axum::routing::delete(artifacts::delete_tag),
+        )
         .route("/api/v2.0/audit-logs", get(audit::audit_logs))
         .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
         .route(

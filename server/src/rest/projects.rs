@@ -307,7 +307,7 @@ fn is_true(headers: &HeaderMap, name: &str) -> bool {
 }
 
 /// A refusal to an anonymous caller is "sign in", not "forbidden".
-fn refusal(caller: &Caller, error: Error) -> ApiError {
+pub(super) fn refusal(caller: &Caller, error: Error) -> ApiError {
     match error {
         Error::Forbidden(_) if caller.is_anonymous() => ApiError::unauthorized("sign in to see this project"),
         other => other.into(),

@@ -12,6 +12,7 @@ from harborapi import HarborAsyncClient
 from harborapi.exceptions import Forbidden, NotFound, PreconditionFailed
 from harborapi.models import (
     Access,
+    Tag,
     ProjectMetadata,
     ProjectReq,
     RobotCreate,
@@ -120,6 +121,17 @@ async def main(base: str, admin_password: str) -> None:
     seen["project_log_operations"] = sorted({entry.operation for entry in project_logs})
     logs = await admin.get_audit_logs(query="operation=create,resource_type=user,resource=~dana", page_size=5)
     seen["dana_created"] = [(entry.username, entry.resource) for entry in logs]
+    repositories = await admin.get_repositories("busy")
+    seen["repositories"] = [(r.name, r.artifact_count) for r in repositories]
+    artifacts = await admin.get_artifacts("busy", "app")
+    seen["artifact_tags"] = [[t.name for t in a.tags] for a in artifacts]
+    await admin.create_artifact_tag("busy", "app", "v1", Tag(name="stable"))
+    tags = await admin.get_artifact_tags("busy", "app", "stable")
+    seen["tags_after_adding"] = sorted(t.name for t in tags)
+    artifact = await admin.get_artifact("busy", "app", "stable")
+    seen["artifact_type"] = artifact.type
+    await admin.delete_artifact_tag("busy", "app", "v1", "stable")
+
     await admin.delete_project("harborapi-team")
     seen["exists_after_delete"] = await admin.project_exists("harborapi-team")
     print(json.dumps(seen))

@@ -1,0 +1,207 @@
+//! Browsing what a registry holds, for the REST API and the portal: a
+//! project's repositories, a repository's artifacts (their total size, push
+//! time and tags) and one artifact; deleting artifacts and managing tags
+//! outside a push. Every call asks the access service first (pull to look,
+//! delete or manage tags to change); the changes themselves go through the
+//! registry service, so they are audited like `/v2` changes.
+
+mod repository;
+
+use chrono::{DateTime, Utc};
+
+use crate::core::{
+    Error, Result,
+    access::{AccessService, Actor, Decision},
+    db::Db,
+    projects::ProjectService,
+    rbac::Action,
+    registry::{
+        self, RegistryService,
+        names::{Reference, RepoName},
+    },
+};
+use repository::BrowseRepository;
+
+/// A repository as listings show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepositorySummary {
+    pub id: i64,
+    /// The full name, `<project>/<rest>`.
+    pub name: String,
+    pub artifact_count: i64,
+    pub created_at: DateTime<Utc>,
+    /// When its newest manifest was pushed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An artifact (a manifest that is not part of another) as listings show it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArtifactSummary {
+    pub id: i64,
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    /// The manifest and the blobs it references.
+    pub size: i64,
+    pub pushed_at: DateTime<Utc>,
+    pub tags: Vec<TagSummary>,
+}
+
+impl ArtifactSummary {
+    /// What kind of artifact this is, in Harbor's words: `IMAGE` for
+    /// container images and image indexes, `CHART` for Helm charts,
+    /// otherwise its artifact type (a signature, an SBOM, …).
+    pub fn kind(&self) -> String {
+        const IMAGE_CONFIGS: [&str; 2] =
+            ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+        match self.artifact_type.as_deref() {
+            None => "IMAGE".to_owned(),
+            Some(config) if IMAGE_CONFIGS.contains(&config) => "IMAGE".to_owned(),
+            Some("application/vnd.cncf.helm.config.v1+json") => "CHART".to_owned(),
+            Some(other) => other.to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagSummary {
+    pub name: String,
+    pub pushed_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ArtifactService {
+    browse: BrowseRepository,
+    access: AccessService,
+    projects: ProjectService,
+    registry: RegistryService,
+    /// `host[:port]`, which repository names are validated against.
+    registry_host: String,
+}
+
+impl ArtifactService {
+    pub fn new(
+        db: Db,
+        access: AccessService,
+        projects: ProjectService,
+        registry: RegistryService,
+        registry_host: String,
+    ) -> Self {
+        Self { browse: BrowseRepository::new(db), access, projects, registry, registry_host }
+    }
+
+    /// A page of the project's repositories (for those who may pull there).
+    pub async fn repositories(
+        &self,
+        actor: &Actor,
+        project: &str,
+        name_contains: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<RepositorySummary>, i64)> {
+        let project = self.projects.get(actor, project).await?;
+        self.browse.repositories(project.id, name_contains, offset, limit).await
+    }
+
+    /// One repository, `<project>/<rest>`.
+    pub async fn repository(&self, actor: &Actor, name: &str) -> Result<RepositorySummary> {
+        let name = self.allowed(actor, name, Action::Pull).await?;
+        self.browse.repository(name.as_str()).await?.ok_or_else(|| Error::NotFound(format!("repository {name}")))
+    }
+
+    /// A page of the repository's artifacts, newest first.
+    pub async fn artifacts(
+        &self,
+        actor: &Actor,
+        repository: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<ArtifactSummary>, i64)> {
+        let found = self.repository(actor, repository).await?;
+        self.browse.artifacts(found.id, offset, limit).await
+    }
+
+    /// One artifact, by digest or tag.
+    pub async fn artifact(&self, actor: &Actor, repository: &str, reference: &str) -> Result<ArtifactSummary> {
+        let found = self.repository(actor, repository).await?;
+        let digest = self.digest_of(found.id, repository, reference).await?;
+        self.browse
+            .artifact(found.id, &digest)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("artifact {repository}@{digest}")))
+    }
+
+    /// Deletes an artifact (by digest or tag: the whole manifest and all its
+    /// tags) with `delete` permission, as `DELETE /v2/…/manifests/<digest>` does.
+    pub async fn delete_artifact(&self, actor: &Actor, repository: &str, reference: &str) -> Result<()> {
+        let name = self.allowed(actor, repository, Action::DeleteArtifact).await?;
+        let found = self.repository(actor, repository).await?;
+        let digest = self.digest_of(found.id, repository, reference).await?;
+        let digest = Reference::parse(&digest).map_err(|e| Error::invalid("reference", e.to_string()))?;
+        self.registry.delete_manifest(&name, &digest, &actor.caller()).await.map_err(from_registry)
+    }
+
+    /// Removes one tag, leaving the artifact (`manage_tags`).
+    pub async fn delete_tag(&self, actor: &Actor, repository: &str, tag: &str) -> Result<()> {
+        let name = self.allowed(actor, repository, Action::ManageTags).await?;
+        let tag = Reference::parse(tag).map_err(|e| Error::invalid("tag", e.to_string()))?;
+        if !matches!(tag, Reference::Tag(_)) {
+            return Err(Error::invalid("tag", "a tag, not a digest"));
+        }
+        self.registry.delete_manifest(&name, &tag, &actor.caller()).await.map_err(from_registry)
+    }
+
+    /// Points a new tag at the artifact `reference` names (`manage_tags`),
+    /// as pushing its manifest under that tag would; a tag in use is refused.
+    pub async fn add_tag(&self, actor: &Actor, repository: &str, reference: &str, tag: &str) -> Result<()> {
+        let name = self.allowed(actor, repository, Action::ManageTags).await?;
+        let found = self.repository(actor, repository).await?;
+        let digest = self.digest_of(found.id, repository, reference).await?;
+        let tag_reference = Reference::parse(tag).map_err(|e| Error::invalid("name", e.to_string()))?;
+        if !matches!(tag_reference, Reference::Tag(_)) {
+            return Err(Error::invalid("name", "a tag, not a digest"));
+        }
+        if self.browse.tagged_digest(found.id, tag).await?.is_some() {
+            return Err(Error::Conflict(format!("the tag {tag} already exists in {name}")));
+        }
+        let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
+        let stored = self.registry.stat_manifest(&name, &digest, &[]).await.map_err(from_registry)?;
+        self.registry
+            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), &actor.caller())
+            .await
+            .map_err(from_registry)?;
+        Ok(())
+    }
+
+    /// The digest `reference` (a digest or a tag) names in the repository.
+    async fn digest_of(&self, repository: i64, name: &str, reference: &str) -> Result<String> {
+        if reference.contains(':') {
+            return Ok(reference.to_owned());
+        }
+        self.browse
+            .tagged_digest(repository, reference)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("tag {reference} in {name}")))
+    }
+
+    /// The repository's checked name, once `actor` may do `action` in its project.
+    async fn allowed(&self, actor: &Actor, repository: &str, action: Action) -> Result<RepoName> {
+        let name = RepoName::parse(repository, &self.registry_host)
+            .map_err(|e| Error::invalid("repository_name", e.to_string()))?;
+        let project = repository.split_once('/').map_or(repository, |(project, _)| project);
+        match self.access.decide(&actor.principal, project, action).await? {
+            Decision::Allowed => Ok(name),
+            Decision::Denied => Err(Error::Forbidden(format!("{action} in {project}"))),
+            Decision::NoSuchProject => Err(Error::NotFound(format!("project {project}"))),
+        }
+    }
+}
+
+/// The registry's own errors, as the core's.
+fn from_registry(error: registry::Error) -> Error {
+    match error {
+        registry::Error::ManifestUnknown | registry::Error::NameUnknown => Error::NotFound("artifact".into()),
+        registry::Error::Internal(inner) => inner,
+        other => Error::Conflict(other.to_string()),
+    }
+}

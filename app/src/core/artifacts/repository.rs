@@ -1,0 +1,197 @@
+//! The SQL behind browsing: a project's repositories and a repository's
+//! artifacts with their sizes and tags, a page at a time in a fixed number
+//! of queries (never one per row).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+
+use super::{ArtifactSummary, RepositorySummary, TagSummary};
+use crate::{
+    core::{Result, db::Db, projects::ProjectId},
+    on_db,
+};
+
+/// Manifests shown as artifacts of their own: not a child of an index in
+/// the same repository, and not attached to another artifact by `subject`
+/// (signatures and SBOMs are listed with what they describe).
+const TOP_LEVEL: &str = "m.subject_digest IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
+     JOIN manifests parent ON parent.id = ref.manifest_id \
+     WHERE ref.kind = 'manifest' AND ref.digest = m.digest AND parent.repository_id = m.repository_id)";
+
+#[derive(sqlx::FromRow)]
+struct RepositoryRow {
+    id: i64,
+    name: String,
+    created_at: DateTime<Utc>,
+    artifact_count: i64,
+    updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ArtifactRow {
+    id: i64,
+    digest: String,
+    media_type: String,
+    artifact_type: Option<String>,
+    size: i64,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct TagRow {
+    manifest_id: i64,
+    name: String,
+    updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BrowseRepository {
+    db: Db,
+}
+
+/// `%needle%` for LIKE, with the needle's wildcards escaped.
+fn contains_pattern(needle: &str) -> String {
+    let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl BrowseRepository {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    fn repository_sql(filter: &str) -> String {
+        format!(
+            "SELECT r.id, r.name, r.created_at, \
+             (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {TOP_LEVEL}) AS artifact_count, \
+             (SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id) AS updated_at \
+             FROM repositories r WHERE {filter}"
+        )
+    }
+
+    pub async fn repositories(
+        &self,
+        project: ProjectId,
+        name_contains: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<RepositorySummary>, i64)> {
+        let pattern = name_contains.map(contains_pattern);
+        const FILTER: &str = "r.project_id = $1 AND ($2 IS NULL OR r.name LIKE $2 ESCAPE '\\')";
+        let page = format!("{} ORDER BY r.name LIMIT $3 OFFSET $4", Self::repository_sql(FILTER));
+        let count = format!("SELECT COUNT(*) FROM repositories r WHERE {FILTER}");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, RepositoryRow>(&page)
+                .bind(project.0)
+                .bind(&pattern)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(project.0).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+    }
+
+    pub async fn repository(&self, name: &str) -> Result<Option<RepositorySummary>> {
+        let sql = Self::repository_sql("r.name = $1");
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, RepositoryRow>(&sql).bind(name).fetch_optional(pool).await
+        })?;
+        Ok(row.map(RepositorySummary::from))
+    }
+
+    /// A page of a repository's artifacts, newest first, with their tags
+    /// (two queries for the page, one for the count).
+    pub async fn artifacts(&self, repository: i64, offset: u32, limit: u32) -> Result<(Vec<ArtifactSummary>, i64)> {
+        let page = format!(
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, \
+             CAST(m.size + COALESCE((SELECT SUM(b.size) FROM manifest_references ref JOIN blobs b \
+             ON b.digest = ref.digest WHERE ref.manifest_id = m.id AND ref.kind = 'blob'), 0) AS BIGINT) AS size \
+             FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL} \
+             ORDER BY m.created_at DESC, m.id DESC LIMIT $2 OFFSET $3"
+        );
+        let count = format!("SELECT COUNT(*) FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL}");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, ArtifactRow>(&page)
+                .bind(repository)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(repository).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        let artifacts = self.with_tags(rows).await?;
+        Ok((artifacts, total))
+    }
+
+    /// One artifact by digest, with its tags.
+    pub async fn artifact(&self, repository: i64, digest: &str) -> Result<Option<ArtifactSummary>> {
+        const SQL: &str = "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, \
+             CAST(m.size + COALESCE((SELECT SUM(b.size) FROM manifest_references ref JOIN blobs b \
+             ON b.digest = ref.digest WHERE ref.manifest_id = m.id AND ref.kind = 'blob'), 0) AS BIGINT) AS size \
+             FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2";
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, ArtifactRow>(SQL).bind(repository).bind(digest).fetch_optional(pool).await
+        })?;
+        Ok(self.with_tags(row.into_iter().collect()).await?.pop())
+    }
+
+    /// The digest a tag points at in a repository.
+    pub async fn tagged_digest(&self, repository: i64, tag: &str) -> Result<Option<String>> {
+        const SQL: &str = "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = $1 AND t.name = $2";
+        let digest = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(repository).bind(tag).fetch_optional(pool).await
+        })?;
+        Ok(digest)
+    }
+
+    async fn with_tags(&self, rows: Vec<ArtifactRow>) -> Result<Vec<ArtifactSummary>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tags: Vec<TagRow> = on_db!(&self.db, pool => {
+            let mut query = sqlx::QueryBuilder::new("SELECT manifest_id, name, updated_at FROM tags WHERE manifest_id IN (");
+            let mut ids = query.separated(", ");
+            for row in &rows {
+                ids.push_bind(row.id);
+            }
+            query.push(") ORDER BY name");
+            query.build_query_as::<TagRow>().fetch_all(pool).await
+        })?;
+        let mut by_manifest: HashMap<i64, Vec<TagSummary>> = HashMap::new();
+        for tag in tags {
+            by_manifest
+                .entry(tag.manifest_id)
+                .or_default()
+                .push(TagSummary { name: tag.name, pushed_at: tag.updated_at });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| ArtifactSummary {
+                id: row.id,
+                tags: by_manifest.remove(&row.id).unwrap_or_default(),
+                digest: row.digest,
+                media_type: row.media_type,
+                artifact_type: row.artifact_type,
+                size: row.size,
+                pushed_at: row.created_at,
+            })
+            .collect())
+    }
+}
+
+impl From<RepositoryRow> for RepositorySummary {
+    fn from(row: RepositoryRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            artifact_count: row.artifact_count,
+            created_at: row.created_at,
+            updated_at: row.updated_at.unwrap_or(row.created_at),
+        }
+    }
+}

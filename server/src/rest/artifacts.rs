@@ -1,0 +1,267 @@
+//! Harbor's repository, artifact and tag endpoints under
+//! `/api/v2.0/projects/{project}/repositories`: repositories of a project,
+//! a repository's artifacts (newest first, with tags and total sizes), one
+//! artifact by digest or tag, deleting artifacts, and adding and removing
+//! tags. Repository names inside the project come URL-encoded twice, as
+//! Harbor wants (`team%252Fapp` for `team/app`). The artifact service asks
+//! the access service before anything is read or changed.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+    paging::{ApiQuery, Condition, Page, PageQuery, parse_q},
+    projects::refusal,
+};
+use app::core::{
+    AppState, Error,
+    artifacts::{ArtifactSummary, RepositorySummary},
+};
+
+/// `team%2Fapp` (what is left of `team%252Fapp` after routing) → `team/app`.
+fn repository_name(project: &str, inner: &str) -> String {
+    format!("{project}/{}", inner.replace("%2F", "/").replace("%2f", "/"))
+}
+
+/// Harbor's `Repository`.
+#[derive(Serialize)]
+pub struct RepositoryView {
+    id: i64,
+    project_id: i64,
+    name: String,
+    description: String,
+    artifact_count: i64,
+    pull_count: i64,
+    creation_time: DateTime<Utc>,
+    update_time: DateTime<Utc>,
+}
+
+fn repository_view(repository: RepositorySummary, project_id: i64) -> RepositoryView {
+    RepositoryView {
+        id: repository.id,
+        project_id,
+        name: repository.name,
+        description: String::new(),
+        artifact_count: repository.artifact_count,
+        pull_count: 0,
+        creation_time: repository.created_at,
+        update_time: repository.updated_at,
+    }
+}
+
+/// Harbor's `Tag`.
+#[derive(Serialize)]
+pub struct TagView {
+    repository_id: i64,
+    artifact_id: i64,
+    name: String,
+    push_time: DateTime<Utc>,
+    immutable: bool,
+}
+
+/// Harbor's `Artifact`, as far as Berth has its fields.
+#[derive(Serialize)]
+pub struct ArtifactView {
+    id: i64,
+    /// `IMAGE`, `CHART`, or the artifact type.
+    #[serde(rename = "type")]
+    kind: String,
+    media_type: String,
+    manifest_media_type: String,
+    artifact_type: Option<String>,
+    project_id: i64,
+    repository_id: i64,
+    repository_name: String,
+    digest: String,
+    size: i64,
+    push_time: DateTime<Utc>,
+    tags: Vec<TagView>,
+}
+
+fn artifact_view(artifact: ArtifactSummary, project_id: i64, repository: &RepositorySummary) -> ArtifactView {
+    let tags = artifact
+        .tags
+        .iter()
+        .map(|tag| TagView {
+            repository_id: repository.id,
+            artifact_id: artifact.id,
+            name: tag.name.clone(),
+            push_time: tag.pushed_at,
+            immutable: false,
+        })
+        .collect();
+    ArtifactView {
+        id: artifact.id,
+        kind: artifact.kind(),
+        media_type: artifact.media_type.clone(),
+        manifest_media_type: artifact.media_type,
+        artifact_type: artifact.artifact_type,
+        project_id,
+        repository_id: repository.id,
+        repository_name: repository.name.clone(),
+        digest: artifact.digest,
+        size: artifact.size,
+        push_time: artifact.pushed_at,
+        tags,
+    }
+}
+
+async fn project_id(state: &AppState, project: &str) -> ApiResult<i64> {
+    let found = state.projects.find(project).await?;
+    Ok(found.ok_or_else(|| Error::NotFound(format!("project {project}")))?.id.0)
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    q: Option<String>,
+}
+
+pub async fn list_repositories(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let mut contains = None;
+    for (_, condition) in parse_q(query.q.as_deref(), &["name"])? {
+        let (Condition::Exact(value) | Condition::Fuzzy(value)) = condition;
+        contains = Some(value);
+    }
+    let (repositories, total) = state
+        .artifacts
+        .repositories(&caller.0, &project, contains.as_deref(), page.offset(), page.size)
+        .await
+        .map_err(|e| refusal(&caller, e))?;
+    let project_id = project_id(&state, &project).await?;
+    let views: Vec<RepositoryView> = repositories.into_iter().map(|r| repository_view(r, project_id)).collect();
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(q) = &query.q {
+        other.append_pair("q", q);
+    }
+    let path = format!("/api/v2.0/projects/{project}/repositories");
+    Ok((page.headers(total, &path, &other.finish()), Json(views)).into_response())
+}
+
+pub async fn get_repository(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository)): Path<(String, String)>,
+) -> ApiResult<Json<RepositoryView>> {
+    let found = state
+        .artifacts
+        .repository(&caller.0, &repository_name(&project, &repository))
+        .await
+        .map_err(|e| refusal(&caller, e))?;
+    Ok(Json(repository_view(found, project_id(&state, &project).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct ArtifactQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    /// Harbor's switches for what to include; Berth always includes tags.
+    #[allow(dead_code)]
+    with_tag: Option<bool>,
+}
+
+pub async fn list_artifacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<ArtifactQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let name = repository_name(&project, &repository);
+    let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
+    let (artifacts, total) = state.artifacts.artifacts(&caller.0, &name, page.offset(), page.size).await?;
+    let project_id = project_id(&state, &project).await?;
+    let views: Vec<ArtifactView> = artifacts.into_iter().map(|a| artifact_view(a, project_id, &found)).collect();
+    let path = format!("/api/v2.0/projects/{project}/repositories/{}/artifacts", repository.replace('/', "%252F"));
+    Ok((page.headers(total, &path, ""), Json(views)).into_response())
+}
+
+pub async fn get_artifact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> ApiResult<Json<ArtifactView>> {
+    let name = repository_name(&project, &repository);
+    let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
+    let artifact = state.artifacts.artifact(&caller.0, &name, &reference).await?;
+    Ok(Json(artifact_view(artifact, project_id(&state, &project).await?, &found)))
+}
+
+pub async fn delete_artifact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    state.artifacts.delete_artifact(&actor, &repository_name(&project, &repository), &reference).await?;
+    Ok(StatusCode::OK)
+}
+
+pub async fn list_tags(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let name = repository_name(&project, &repository);
+    let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
+    let artifact = state.artifacts.artifact(&caller.0, &name, &reference).await?;
+    let view = artifact_view(artifact, project_id(&state, &project).await?, &found);
+    let total = HeaderValue::from(view.tags.len());
+    Ok(([(header::HeaderName::from_static("x-total-count"), total)], Json(view.tags)).into_response())
+}
+
+/// Harbor's `Tag` as a request: only its name counts.
+#[derive(Deserialize)]
+pub struct NewTag {
+    name: String,
+}
+
+pub async fn create_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference)): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let actor = caller.signed_in()?;
+    let request: NewTag =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid tag: {e}")))?;
+    let name = repository_name(&project, &repository);
+    state.artifacts.add_tag(&actor, &name, &reference, &request.name).await?;
+    let location = HeaderValue::from_str(&format!(
+        "/api/v2.0/projects/{project}/repositories/{}/artifacts/{reference}/tags/{}",
+        repository.replace('/', "%252F"),
+        request.name
+    ))
+    .map_err(|_| ApiError::bad_request("name: not usable in a URL"))?;
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, repository, reference, tag)): Path<(String, String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let name = repository_name(&project, &repository);
+    let artifact = state.artifacts.artifact(&actor, &name, &reference).await?;
+    if !artifact.tags.iter().any(|t| t.name == tag) {
+        return Err(Error::NotFound(format!("tag {tag} on {name}@{}", artifact.digest)).into());
+    }
+    state.artifacts.delete_tag(&actor, &name, &tag).await?;
+    Ok(StatusCode::OK)
+}
