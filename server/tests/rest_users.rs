@@ -137,4 +137,34 @@ async fn accounts_over_rest(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(accounts_over_rest);
+/// `systeminfo` tells anyone how to sign in, and signed-in callers more.
+async fn system_info_over_rest(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let url = server.url("/api/v2.0/systeminfo");
+    let anonymous: Value = reqwest::Client::new().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(anonymous["auth_mode"], "db_auth");
+    assert_eq!(anonymous["self_registration"], false);
+    assert!(anonymous.get("external_url").is_none(), "{anonymous}");
+    let signed_in: Value = common::admin_client().get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(signed_in["external_url"], server.base.as_str());
+    assert_eq!(signed_in["project_creation_restriction"], "everyone");
+    assert_eq!(signed_in["registry_storage_provider_name"], "filesystem");
+    // LDAP "test connection" against nothing listening says so without failing the request.
+    let ping = common::admin_client()
+        .post(server.url("/api/v2.0/ldap/ping"))
+        .json(&json!({"ldap_url": "ldap://127.0.0.1:1", "ldap_base_dn": "dc=example,dc=com", "ldap_uid": "uid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), StatusCode::OK);
+    let ping: Value = ping.json().await.unwrap();
+    assert_eq!(ping["success"], false);
+    let bad =
+        common::admin_client().post(server.url("/api/v2.0/ldap/ping")).json(&json!({"ldap_url": "http://x"})).send();
+    assert_eq!(bad.await.unwrap().status(), StatusCode::BAD_REQUEST);
+    server.create_user("carl", "Carl-password-1").await;
+    let refused = common::client_as("carl", "Carl-password-1").post(server.url("/api/v2.0/ldap/ping")).send().await;
+    assert_eq!(refused.unwrap().status(), StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+on_both_databases!(accounts_over_rest, system_info_over_rest);

@@ -10,6 +10,7 @@ mod members;
 mod paging;
 mod projects;
 mod robots;
+mod system;
 mod users;
 
 use axum::{
@@ -22,6 +23,8 @@ use app::core::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
+        .route("/api/v2.0/systeminfo", get(system::system_info))
+        .route("/api/v2.0/ldap/ping", axum::routing::post(system::ldap_ping))
         .route(
             "/api/v2.0/configurations",
             get(configurations::get_configurations).put(configurations::put_configurations),
