@@ -327,4 +327,49 @@ async fn configurations_refuse_bad_input(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(users_sign_in_and_use_their_cli_secret, the_callback_is_guarded, configurations_refuse_bad_input);
+/// OIDC groups over REST: listed and added by administrators, and made
+/// project members with Harbor's group member shape.
+async fn oidc_groups_over_rest(backend: Backend) {
+    let (server, _provider) = oidc_registry(backend).await;
+    let (alice, _) = sign_in(&server.base, "alice").await;
+    let secret = cli_secret(&alice, &server).await["cli_secret"].as_str().unwrap().to_owned();
+    let admin = common::admin_client();
+    let groups_url = server.url("/api/v2.0/usergroups");
+
+    let groups: Vec<Value> = admin.get(&groups_url).send().await.unwrap().json().await.unwrap();
+    let names: Vec<(&str, i64)> =
+        groups.iter().map(|g| (g["group_name"].as_str().unwrap(), g["group_type"].as_i64().unwrap())).collect();
+    assert_eq!(names, [("developers", 3)], "alice's sign-in brought her group");
+    let created = admin.post(&groups_url).json(&serde_json::json!({"group_name": "qa", "group_type": 3})).send().await;
+    let created = created.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let qa = server.url(created.headers()["location"].to_str().unwrap());
+    let one: Value = admin.get(&qa).send().await.unwrap().json().await.unwrap();
+    assert_eq!(one["group_name"], "qa");
+    let bad = admin.post(&groups_url).json(&serde_json::json!({"group_name": "x", "group_type": 2})).send().await;
+    assert_eq!(bad.unwrap().status(), StatusCode::BAD_REQUEST);
+    let as_alice = common::client_as("alice", &secret);
+    assert_eq!(as_alice.get(&groups_url).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(admin.delete(&qa).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(admin.get(&qa).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // Her group, made a developer of a project over REST, lets her push there.
+    let created =
+        admin.post(server.url("/api/v2.0/projects")).json(&serde_json::json!({"project_name": "team"})).send();
+    assert_eq!(created.await.unwrap().status(), StatusCode::CREATED);
+    let member = serde_json::json!({"role_id": 2, "member_group": {"group_name": "developers", "group_type": 3}});
+    let added = admin.post(server.url("/api/v2.0/projects/team/members")).json(&member).send().await.unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let members: Vec<Value> =
+        admin.get(server.url("/api/v2.0/projects/team/members")).send().await.unwrap().json().await.unwrap();
+    assert!(members.iter().any(|m| m["entity_name"] == "developers" && m["entity_type"] == "g"), "{members:?}");
+    assert_eq!(common::push_blob(&as_alice, &server, "team/app", b"from the group").await, StatusCode::CREATED);
+    server.stop().await;
+}
+
+on_both_databases!(
+    users_sign_in_and_use_their_cli_secret,
+    the_callback_is_guarded,
+    configurations_refuse_bad_input,
+    oidc_groups_over_rest
+);

@@ -11,6 +11,7 @@ mod paging;
 mod projects;
 mod robots;
 mod system;
+mod usergroups;
 mod users;
 
 use axum::{
@@ -68,6 +69,8 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/robots/{robot_id}",
             get(robots::get_robot).put(robots::update_robot).delete(robots::delete_robot).patch(robots::refresh_secret),
         )
+        .route("/api/v2.0/usergroups", get(usergroups::list_groups).post(usergroups::create_group))
+        .route("/api/v2.0/usergroups/{group_id}", get(usergroups::get_group).delete(usergroups::delete_group))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))
         .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user).delete(users::delete_user))

@@ -10,7 +10,7 @@ use crate::core::{
     Error, Result,
     access::{Actor, Principal},
     events::{AuditEvent, Caller, Operation, ResourceType},
-    users::{NewUser, User, UserId, Username},
+    users::{Group, NewUser, User, UserId, Username},
 };
 
 /// A database account to create.
@@ -146,6 +146,36 @@ impl AuthService {
         }
         self.users.delete(id).await?;
         self.audit_user(&actor.caller(), Operation::Delete, &user, None).await;
+        Ok(())
+    }
+
+    /// A page of LDAP and OIDC groups (system administrators only).
+    pub async fn list_groups(
+        &self,
+        actor: &Actor,
+        contains: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<Group>, i64)> {
+        require_admin(actor, "list user groups")?;
+        self.users.list_groups(contains, offset, limit).await
+    }
+
+    pub async fn group(&self, actor: &Actor, id: i64) -> Result<Group> {
+        require_admin(actor, "read user groups")?;
+        self.users.find_group(id).await?.ok_or_else(|| Error::NotFound(format!("user group {id}")))
+    }
+
+    /// Deletes a group and its project memberships (system administrators
+    /// only). A directory or provider that still names it brings it back
+    /// at its members' next sign-in, without the memberships.
+    pub async fn delete_group(&self, actor: &Actor, id: i64) -> Result<()> {
+        let group = self.group(actor, id).await?;
+        self.users.delete_group(id).await?;
+        let mut event =
+            AuditEvent::new(Operation::Delete, ResourceType::User, format!("group:{}", group.name), &actor.caller());
+        event.detail = Some(group.kind);
+        self.events.record(event).await;
         Ok(())
     }
 

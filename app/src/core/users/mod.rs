@@ -3,7 +3,7 @@
 mod repository;
 
 pub(crate) use repository::UserRow;
-pub use repository::{ExternalUser, NewUser, UserCredentials, UserRepository};
+pub use repository::{ExternalUser, Group, NewUser, UserCredentials, UserRepository};
 
 use chrono::{DateTime, Utc};
 

@@ -70,6 +70,15 @@ pub struct ExternalUser<'a> {
     pub external_id: &'a str,
 }
 
+/// A group from a directory (`ldap`, named by its DN) or an identity
+/// provider (`oidc`, named as its groups claim names it).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Group {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+}
+
 /// What a new account is created with.
 pub struct NewUser<'a> {
     pub username: &'a Username,
@@ -238,6 +247,44 @@ impl UserRepository {
             tx.commit().await
         }.await)?;
         Ok(())
+    }
+
+    /// A page of groups in name order (names containing `contains`), and how many match.
+    pub async fn list_groups(&self, contains: Option<&str>, offset: u32, limit: u32) -> Result<(Vec<Group>, i64)> {
+        let pattern = contains.map(|needle| {
+            let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        const FILTER: &str = "($1 IS NULL OR lower(name) LIKE $1 ESCAPE '\\')";
+        let page =
+            format!("SELECT id, kind, name FROM user_groups WHERE {FILTER} ORDER BY name, id LIMIT $2 OFFSET $3");
+        let count = format!("SELECT COUNT(*) FROM user_groups WHERE {FILTER}");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, Group>(&page)
+                .bind(&pattern)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok((rows, total))
+    }
+
+    pub async fn find_group(&self, id: i64) -> Result<Option<Group>> {
+        let group = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, Group>("SELECT id, kind, name FROM user_groups WHERE id = $1").bind(id).fetch_optional(pool).await
+        })?;
+        Ok(group)
+    }
+
+    /// Deletes a group; its memberships and project memberships go with it.
+    pub async fn delete_group(&self, id: i64) -> Result<bool> {
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM user_groups WHERE id = $1").bind(id).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(deleted == 1)
     }
 
     /// The id of the group of `kind` with this external id, creating it.

@@ -1,0 +1,115 @@
+//! `/api/v2.0/usergroups` in Harbor's shapes: the LDAP groups (group type
+//! 1, named by DN, checked against the directory when added) and OIDC
+//! groups (group type 3, named as the provider's groups claim names them)
+//! that can be project members. System administrators only.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    caller::Caller,
+    error::{ApiError, ApiResult},
+    paging::{ApiQuery, Page, PageQuery},
+};
+use app::core::{AppState, Error, users::Group};
+
+const PATH: &str = "/api/v2.0/usergroups";
+const LDAP: i64 = 1;
+const OIDC: i64 = 3;
+
+/// Harbor's `UserGroup`.
+#[derive(Serialize)]
+pub struct UserGroupView {
+    id: i64,
+    group_name: String,
+    group_type: i64,
+    ldap_group_dn: String,
+}
+
+fn view(group: Group) -> UserGroupView {
+    let ldap = group.kind == "ldap";
+    UserGroupView {
+        id: group.id,
+        ldap_group_dn: if ldap { group.name.clone() } else { String::new() },
+        group_name: group.name,
+        group_type: if ldap { LDAP } else { OIDC },
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    page: Option<u32>,
+    page_size: Option<u32>,
+    group_name: Option<String>,
+}
+
+pub async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let actor = caller.signed_in()?;
+    let (groups, total) = state.auth.list_groups(&actor, query.group_name.as_deref(), page.offset(), page.size).await?;
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(name) = &query.group_name {
+        other.append_pair("group_name", name);
+    }
+    Ok((page.headers(total, PATH, &other.finish()), Json(groups.into_iter().map(view).collect::<Vec<_>>()))
+        .into_response())
+}
+
+/// Harbor's `UserGroup` as a request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    group_name: Option<String>,
+    group_type: i64,
+    ldap_group_dn: Option<String>,
+    id: Option<i64>,
+}
+
+pub async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let actor = caller.signed_in()?;
+    if !actor.principal.is_system_admin() {
+        return Err(Error::Forbidden("only system administrators add user groups".into()).into());
+    }
+    let request: NewGroup =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid user group: {e}")))?;
+    if request.id.is_some() {
+        return Err(ApiError::bad_request("id: assigned by Berth"));
+    }
+    let id = match (request.group_type, &request.ldap_group_dn, &request.group_name) {
+        (LDAP, Some(dn), _) => state.auth.ldap_group(dn).await?,
+        (OIDC, _, Some(name)) => state.auth.oidc_group(name).await?,
+        _ => {
+            return Err(ApiError::bad_request("group_type: 1 (LDAP) with ldap_group_dn, or 3 (OIDC) with group_name"));
+        }
+    };
+    let location = HeaderValue::from_str(&format!("{PATH}/{id}")).expect("a number makes a header value");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+pub async fn get_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<UserGroupView>> {
+    let actor = caller.signed_in()?;
+    Ok(Json(view(state.auth.group(&actor, id).await?)))
+}
+
+pub async fn delete_group(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    state.auth.delete_group(&actor, id).await?;
+    Ok(StatusCode::OK)
+}
