@@ -5,40 +5,9 @@
 
 mod common;
 
-use app::core::registry::digest::Digest;
 use common::{Backend, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Pushes an image whose one layer holds `layer`; returns its digest and total size.
-async fn push_image(
-    client: &reqwest::Client,
-    server: &TestServer,
-    repo: &str,
-    tag: &str,
-    layer: &[u8],
-) -> (String, i64) {
-    let config = br#"{"architecture":"amd64","os":"linux"}"#;
-    for blob in [layer, &config[..]] {
-        assert_eq!(common::push_blob(client, server, repo, blob).await, StatusCode::CREATED);
-    }
-    let manifest = json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": Digest::sha256_of(config).to_string(), "size": config.len()},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": Digest::sha256_of(layer).to_string(), "size": layer.len()}],
-    })
-    .to_string();
-    let response = client
-        .put(server.url(&format!("/v2/{repo}/manifests/{tag}")))
-        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    (Digest::sha256_of(manifest.as_bytes()).to_string(), (manifest.len() + config.len() + layer.len()) as i64)
-}
 
 async fn browse_and_change_artifacts(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -54,9 +23,9 @@ async fn browse_and_change_artifacts(backend: Backend) {
     }
     let client = |user: &str| common::client_as(user, &format!("{user}-password-1"));
     let (gail, devi, mia, olaf) = (client("gail"), client("devi"), client("mia"), client("olaf"));
-    let (v1, v1_size) = push_image(&admin, &server, "team/app", "v1", b"first layer").await;
-    let (v2, _) = push_image(&admin, &server, "team/app", "v2", b"second, longer layer").await;
-    push_image(&admin, &server, "team/nested/tool", "latest", b"tool layer").await;
+    let (v1, v1_size) = common::push_image(&admin, &server, "team/app", "v1", b"first layer").await;
+    let (v2, _) = common::push_image(&admin, &server, "team/app", "v2", b"second, longer layer").await;
+    common::push_image(&admin, &server, "team/nested/tool", "latest", b"tool layer").await;
     let base = server.url("/api/v2.0/projects/team/repositories");
 
     // Repositories, paged and filtered.

@@ -257,11 +257,6 @@ pub async fn delete_tag(
     Path((project, repository, reference, tag)): Path<(String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let name = repository_name(&project, &repository);
-    let artifact = state.artifacts.artifact(&actor, &name, &reference).await?;
-    if !artifact.tags.iter().any(|t| t.name == tag) {
-        return Err(Error::NotFound(format!("tag {tag} on {name}@{}", artifact.digest)).into());
-    }
-    state.artifacts.delete_tag(&actor, &name, &tag).await?;
+    state.artifacts.delete_tag(&actor, &repository_name(&project, &repository), &reference, &tag).await?;
     Ok(StatusCode::OK)
 }

@@ -285,6 +285,39 @@ pub async fn push_empty_image(client: &reqwest::Client, server: &TestServer, rep
     assert_eq!(response.status(), reqwest::StatusCode::CREATED, "push {repo}:{tag}");
 }
 
+/// Pushes an image whose one layer holds `layer`; returns its digest and total size.
+pub async fn push_image(
+    client: &reqwest::Client,
+    server: &TestServer,
+    repo: &str,
+    tag: &str,
+    layer: &[u8],
+) -> (String, i64) {
+    let config = br#"{"architecture":"amd64","os":"linux"}"#;
+    for blob in [layer, &config[..]] {
+        assert_eq!(push_blob(client, server, repo, blob).await, reqwest::StatusCode::CREATED);
+    }
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": app::core::registry::digest::Digest::sha256_of(config).to_string(), "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": app::core::registry::digest::Digest::sha256_of(layer).to_string(), "size": layer.len()}],
+    })
+    .to_string();
+    let response = client
+        .put(server.url(&format!("/v2/{repo}/manifests/{tag}")))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CREATED);
+    (
+        app::core::registry::digest::Digest::sha256_of(manifest.as_bytes()).to_string(),
+        (manifest.len() + config.len() + layer.len()) as i64,
+    )
+}
+
 impl TestServer {
     /// The first administrator, as the core's services take an actor.
     pub async fn admin_actor(&self) -> app::core::access::Actor {

@@ -141,9 +141,14 @@ impl ArtifactService {
         self.registry.delete_manifest(&name, &digest, &actor.caller()).await.map_err(from_registry)
     }
 
-    /// Removes one tag, leaving the artifact (`manage_tags`).
-    pub async fn delete_tag(&self, actor: &Actor, repository: &str, tag: &str) -> Result<()> {
+    /// Removes one of the tags of the artifact `reference` names, leaving
+    /// the artifact (`manage_tags`).
+    pub async fn delete_tag(&self, actor: &Actor, repository: &str, reference: &str, tag: &str) -> Result<()> {
         let name = self.allowed(actor, repository, Action::ManageTags).await?;
+        let artifact = self.artifact(actor, repository, reference).await?;
+        if !artifact.tags.iter().any(|t| t.name == tag) {
+            return Err(Error::NotFound(format!("tag {tag} on {name}@{}", artifact.digest)));
+        }
         let tag = Reference::parse(tag).map_err(|e| Error::invalid("tag", e.to_string()))?;
         if !matches!(tag, Reference::Tag(_)) {
             return Err(Error::invalid("tag", "a tag, not a digest"));
