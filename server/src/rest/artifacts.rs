@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Condition, Page, PageQuery, parse_q},
     projects::refusal,
@@ -32,7 +33,7 @@ fn repository_name(project: &str, inner: &str) -> String {
 }
 
 /// Harbor's `Repository`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RepositoryView {
     id: i64,
     project_id: i64,
@@ -58,7 +59,7 @@ fn repository_view(repository: RepositorySummary, project_id: i64) -> Repository
 }
 
 /// Harbor's `Tag`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TagView {
     repository_id: i64,
     artifact_id: i64,
@@ -68,7 +69,7 @@ pub struct TagView {
 }
 
 /// Harbor's `Artifact`, as far as Berth has its fields.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ArtifactView {
     id: i64,
     /// `IMAGE`, `CHART`, or the artifact type.
@@ -126,6 +127,7 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated")), responses((status = 200, body = [RepositoryView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_repositories(
     State(state): State<AppState>,
     caller: Caller,
@@ -153,6 +155,7 @@ pub async fn list_repositories(
     Ok((page.headers(total, &path, &other.finish()), Json(views)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F")), responses((status = 200, body = RepositoryView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_repository(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,6 +178,7 @@ pub struct ArtifactQuery {
     with_tag: Option<bool>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("with_tag" = Option<bool>, Query, description = "Tags are always included")), responses((status = 200, body = [ArtifactView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_artifacts(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,6 +195,7 @@ pub async fn list_artifacts(
     Ok((page.headers(total, &path, ""), Json(views)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, description = "Tag or digest")), responses((status = 200, body = ArtifactView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_artifact(
     State(state): State<AppState>,
     caller: Caller,
@@ -202,6 +207,7 @@ pub async fn get_artifact(
     Ok(Json(artifact_view(artifact, project_id(&state, &project).await?, &found)))
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, description = "Tag or digest")), responses((status = 200, description = "Deleted"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_artifact(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,6 +218,7 @@ pub async fn delete_artifact(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, description = "Tag or digest")), responses((status = 200, body = [TagView], headers(("X-Total-Count" = i64))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_tags(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,11 +233,12 @@ pub async fn list_tags(
 }
 
 /// Harbor's `Tag` as a request: only its name counts.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewTag {
     name: String,
 }
 
+#[utoipa::path(post, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, description = "Tag or digest")), request_body = NewTag, responses((status = 201, description = "Tagged", headers(("Location" = String))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn create_tag(
     State(state): State<AppState>,
     caller: Caller,
@@ -251,6 +259,7 @@ pub async fn create_tag(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, description = "Tag or digest"), ("tag_name" = String, Path)), responses((status = 200, description = "Removed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_tag(
     State(state): State<AppState>,
     caller: Caller,

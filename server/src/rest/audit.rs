@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
     projects::named_project,
@@ -25,7 +26,7 @@ use app::core::{
 };
 
 /// Harbor's `AuditLog`, plus what Berth records besides.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AuditLogView {
     id: i64,
     username: String,
@@ -62,6 +63,7 @@ pub struct LogQuery {
     sort: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/audit-logs", tag = "auditlog", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [AuditLogView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn audit_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -70,6 +72,7 @@ pub async fn audit_logs(
     logs(&state, caller, None, query, "/api/v2.0/audit-logs".to_owned()).await
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/logs", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [AuditLogView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn project_logs(
     State(state): State<AppState>,
     caller: Caller,

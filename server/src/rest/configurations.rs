@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
 };
 use app::core::{
@@ -17,6 +18,7 @@ use app::core::{
     settings::{LdapScope, LdapSettings, LoginSettings, OidcSettings},
 };
 
+#[utoipa::path(get, path = "/api/v2.0/configurations", tag = "configure", responses((status = 200, description = "Settings, each with value and editable", body = Object), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     admin(caller)?;
     let settings = &state.settings;
@@ -65,6 +67,7 @@ pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -
     Ok(Json(Value::Object(shaped)))
 }
 
+#[utoipa::path(put, path = "/api/v2.0/configurations", tag = "configure", request_body = Object, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn put_configurations(
     State(state): State<AppState>,
     caller: Caller,

@@ -7,7 +7,7 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
 
 use app::core::Error;
 
@@ -71,9 +71,22 @@ impl From<Error> for ApiError {
     }
 }
 
+/// Harbor's error body.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Errors {
+    errors: Vec<ErrorItem>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorItem {
+    /// `BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`, `PRECONDITION`, …
+    code: String,
+    message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({ "errors": [{ "code": self.code(), "message": self.message }] }));
+        let body = Json(Errors { errors: vec![ErrorItem { code: self.code().to_owned(), message: self.message }] });
         let mut response = (self.status, body).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             // Harbor's API takes Basic credentials; say so, as it does.

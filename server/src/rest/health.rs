@@ -6,13 +6,13 @@ use serde::Serialize;
 
 use app::core::{AppState, system::ComponentStatus};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OverallHealth {
     status: &'static str,
     components: Vec<ComponentHealth>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ComponentHealth {
     name: &'static str,
     status: &'static str,
@@ -29,6 +29,7 @@ impl ComponentHealth {
     }
 }
 
+#[utoipa::path(get, path = "/api/v2.0/health", tag = "system", responses((status = 200, description = "Health of each component", body = OverallHealth)), security((), ("basic" = [])))]
 /// Harbor answers 200 whatever the outcome; monitors read `status`.
 pub async fn get_health(State(state): State<AppState>) -> Json<OverallHealth> {
     let report = state.system.health().await;

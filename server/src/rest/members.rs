@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Page, PageQuery},
     projects::named_project,
@@ -30,7 +31,7 @@ const LDAP_GROUP: i64 = 1;
 const OIDC_GROUP: i64 = 3;
 
 /// Harbor's `ProjectMemberEntity`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     id: i64,
     project_id: i64,
@@ -76,6 +77,7 @@ pub struct ListQuery {
     entityname: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("entityname" = Option<String>, Query, description = "Member name contains")), responses((status = 200, body = [MemberView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,6 +112,7 @@ pub async fn list_members(
     Ok((headers, Json(views)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 200, body = MemberView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,7 +126,7 @@ pub async fn get_member(
 }
 
 /// Harbor's `ProjectMember`: a role and either a user or a group.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
     role_id: i64,
@@ -131,14 +134,14 @@ pub struct NewMember {
     member_group: Option<GroupEntity>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserEntity {
     user_id: Option<i64>,
     username: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupEntity {
     id: Option<i64>,
@@ -147,6 +150,7 @@ pub struct GroupEntity {
     ldap_group_dn: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v2.0/projects/{project_name_or_id}/members", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), request_body = NewMember, responses((status = 201, description = "Added", headers(("Location" = String))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -177,12 +181,13 @@ pub async fn add_member(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     role_id: i64,
 }
 
+#[utoipa::path(put, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), request_body = RoleRequest, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn update_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -200,6 +205,7 @@ pub async fn update_member(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 200, description = "Removed"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,

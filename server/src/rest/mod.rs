@@ -7,6 +7,7 @@ mod configurations;
 mod error;
 mod health;
 mod members;
+mod openapi;
 mod paging;
 mod projects;
 mod robots;
@@ -24,6 +25,7 @@ use app::core::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
+        .route("/api/v2.0/openapi.json", get(openapi::openapi_json))
         .route("/api/v2.0/systeminfo", get(system::system_info))
         .route("/api/v2.0/ldap/ping", axum::routing::post(system::ldap_ping))
         .route(

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
 };
@@ -27,7 +28,7 @@ use app::core::{
 const PATH: &str = "/api/v2.0/projects";
 
 /// Harbor's `Project`, as far as Berth has its fields.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProjectView {
     project_id: i64,
     name: String,
@@ -41,7 +42,7 @@ pub struct ProjectView {
     metadata: Metadata,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Metadata {
     /// Harbor writes booleans in project metadata as strings.
     public: &'static str,
@@ -74,6 +75,7 @@ pub struct ListQuery {
     public: Option<bool>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects", tag = "project", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending"), ("name" = Option<String>, Query, description = "Name contains"), ("public" = Option<bool>, Query, description = "Public or private only")), responses((status = 200, description = "Projects the caller may see", body = [ProjectView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_projects(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,6 +136,7 @@ pub struct ExistsQuery {
     project_name: Option<String>,
 }
 
+#[utoipa::path(head, path = "/api/v2.0/projects", tag = "project", params(("project_name" = String, Query, description = "Name to check")), responses((status = 200, description = "Taken"), (status = 404, description = "Free"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors)), security((), ("basic" = [])))]
 /// `HEAD /projects?project_name=x`: 200 when the name is taken, 404 when
 /// it is free (what a create form asks before submitting).
 pub async fn project_exists(
@@ -148,12 +151,13 @@ pub async fn project_exists(
 
 /// Harbor's `ProjectReq`. Fields Berth does not implement are refused
 /// rather than silently ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectReq {
     project_name: Option<String>,
     /// Deprecated in Harbor in favour of `metadata.public`, still sent by some clients.
     public: Option<bool>,
+    #[schema(value_type = Option<Object>)]
     metadata: Option<Map<String, Value>>,
     /// `-1` (no limit) is all Berth takes until quotas exist.
     storage_limit: Option<i64>,
@@ -190,6 +194,7 @@ impl ProjectReq {
     }
 }
 
+#[utoipa::path(post, path = "/api/v2.0/projects", tag = "project", params(("X-Resource-Name-In-Location" = Option<bool>, Header, description = "Name rather than id in Location")), request_body = ProjectReq, responses((status = 201, description = "Created", headers(("Location" = String))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn create_project(
     State(state): State<AppState>,
     caller: Caller,
@@ -221,6 +226,7 @@ pub(super) async fn named_project(state: &AppState, headers: &HeaderMap, name_or
     }
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 200, body = ProjectView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_project(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,6 +238,7 @@ pub async fn get_project(
     Ok(Json(project.into()))
 }
 
+#[utoipa::path(put, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), request_body = ProjectReq, responses((status = 200, description = "Updated"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn update_project(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,6 +261,7 @@ pub async fn update_project(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "Precondition failed", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_project(
     State(state): State<AppState>,
     caller: Caller,
@@ -271,7 +279,7 @@ pub async fn delete_project(
 }
 
 /// Harbor's `ProjectSummary`, as far as Berth has its fields.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SummaryView {
     repo_count: i64,
     project_admin_count: i64,
@@ -281,6 +289,7 @@ pub struct SummaryView {
     limited_guest_count: i64,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/summary", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 200, body = SummaryView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn project_summary(
     State(state): State<AppState>,
     caller: Caller,

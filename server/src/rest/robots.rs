@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Condition, Page, PageQuery, parse_q},
 };
@@ -27,13 +28,13 @@ use app::core::{
 
 const PATH: &str = "/api/v2.0/robots";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Access {
     resource: String,
     action: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionView {
     kind: String,
@@ -43,7 +44,7 @@ pub struct PermissionView {
 }
 
 /// Harbor's `Robot`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RobotView {
     id: i64,
     name: String,
@@ -108,7 +109,7 @@ fn action_of(access: &Access) -> ApiResult<Action> {
 }
 
 /// Harbor's `RobotCreate`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotCreate {
     name: String,
@@ -124,7 +125,7 @@ pub struct RobotCreate {
 }
 
 /// Harbor's `RobotCreated`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RobotCreated {
     id: i64,
     name: String,
@@ -133,6 +134,7 @@ pub struct RobotCreated {
     expires_at: i64,
 }
 
+#[utoipa::path(post, path = "/api/v2.0/robots", tag = "robot", request_body = RobotCreate, responses((status = 201, description = "Created; the secret is shown only now", body = RobotCreated, headers(("Location" = String))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn create_robot(
     State(state): State<AppState>,
     caller: Caller,
@@ -207,6 +209,7 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/robots", tag = "robot", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Level=system, or Level=project,ProjectID=<id>")), responses((status = 200, body = [RobotView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 /// `q=Level=project,ProjectID=<id>` lists a project's robots (for those
 /// who manage them there); `Level=system` or nothing, the system robots.
 pub async fn list_robots(
@@ -247,6 +250,7 @@ pub async fn list_robots(
     Ok((page.headers(total, PATH, &other.finish()), Json(views)).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 200, body = RobotView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_robot(
     State(state): State<AppState>,
     caller: Caller,
@@ -257,7 +261,7 @@ pub async fn get_robot(
 }
 
 /// Harbor's full-robot `PUT`; Berth changes `disable` and refuses other changes.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RobotUpdate {
     disable: Option<bool>,
     description: Option<String>,
@@ -265,6 +269,7 @@ pub struct RobotUpdate {
     permissions: Option<Vec<PermissionView>>,
 }
 
+#[utoipa::path(put, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), request_body = RobotUpdate, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn update_robot(
     State(state): State<AppState>,
     caller: Caller,
@@ -293,6 +298,7 @@ pub async fn update_robot(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_robot(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     let robot = state.robots.get(&actor, RobotId(id)).await?;
@@ -302,17 +308,18 @@ pub async fn delete_robot(State(state): State<AppState>, caller: Caller, Path(id
 
 /// Harbor's `RobotSec`: a secret of the caller's choosing, or (empty body or
 /// empty secret) a generated one.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotSec {
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RobotSecret {
     secret: String,
 }
 
+#[utoipa::path(patch, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), request_body = RobotSec, responses((status = 200, body = RobotSecret), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn refresh_secret(
     State(state): State<AppState>,
     caller: Caller,

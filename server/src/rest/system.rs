@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
 };
 use app::core::{
@@ -16,6 +17,7 @@ use app::core::{
     settings::{LdapScope, LoginSettings},
 };
 
+#[utoipa::path(get, path = "/api/v2.0/systeminfo", tag = "system", responses((status = 200, description = "What clients need to know", body = Object)), security((), ("basic" = [])))]
 pub async fn system_info(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let login = state.settings.login().await?;
     let oidc_provider_name = match &login {
@@ -52,7 +54,7 @@ pub async fn system_info(State(state): State<AppState>, caller: Caller) -> ApiRe
 }
 
 /// Harbor's `LdapConf`: settings to test, each falling back to the saved one.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConf {
     ldap_url: Option<String>,
@@ -66,6 +68,7 @@ pub struct LdapConf {
     ldap_verify_cert: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/api/v2.0/ldap/ping", tag = "system", request_body = LdapConf, responses((status = 200, description = "Whether the directory answered", body = Object), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 /// Tests LDAP settings (the body's, else the saved ones) against the
 /// directory: Harbor's `{"success": …, "message": …}`, 200 either way for a
 /// directory that answered wrongly, 400 for settings that cannot work.

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Page, PageQuery},
 };
@@ -23,7 +24,7 @@ const LDAP: i64 = 1;
 const OIDC: i64 = 3;
 
 /// Harbor's `UserGroup`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserGroupView {
     id: i64,
     group_name: String,
@@ -48,6 +49,7 @@ pub struct ListQuery {
     group_name: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/usergroups", tag = "usergroup", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("group_name" = Option<String>, Query, description = "Name contains")), responses((status = 200, body = [UserGroupView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_groups(
     State(state): State<AppState>,
     caller: Caller,
@@ -65,7 +67,7 @@ pub async fn list_groups(
 }
 
 /// Harbor's `UserGroup` as a request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     group_name: Option<String>,
@@ -74,6 +76,7 @@ pub struct NewGroup {
     id: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/api/v2.0/usergroups", tag = "usergroup", request_body = NewGroup, responses((status = 201, description = "Added", headers(("Location" = String))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 503, description = "Identity provider unavailable", body = Errors)), security((), ("basic" = [])))]
 pub async fn create_group(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,6 +102,7 @@ pub async fn create_group(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 200, body = UserGroupView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_group(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +112,7 @@ pub async fn get_group(
     Ok(Json(view(state.auth.group(&actor, id).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_group(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     state.auth.delete_group(&actor, id).await?;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     caller::Caller,
+    error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
 };
@@ -28,7 +29,7 @@ use app::core::{
 const PATH: &str = "/api/v2.0/users";
 
 /// Harbor's `UserResp`, as far as Berth has its fields.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
     user_id: i64,
     username: String,
@@ -70,6 +71,7 @@ fn user_actor(caller: Caller) -> ApiResult<(Actor, User)> {
     }
 }
 
+#[utoipa::path(get, path = "/api/v2.0/users/current", tag = "user", responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn current_user(caller: Caller) -> ApiResult<Json<UserView>> {
     let (_, user) = user_actor(caller)?;
     Ok(Json(user.into()))
@@ -83,6 +85,7 @@ pub struct ListQuery {
     sort: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v2.0/users", tag = "user", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [UserView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,7 +111,7 @@ pub async fn list_users(
 }
 
 /// Harbor's `UserCreationReq`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreationReq {
     username: String,
@@ -118,6 +121,7 @@ pub struct UserCreationReq {
     comment: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v2.0/users", tag = "user", request_body = UserCreationReq, responses((status = 201, description = "Created", headers(("Location" = String))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,13 +148,14 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<UserView>> {
     let actor = caller.signed_in()?;
     Ok(Json(state.auth.user_for(&actor, UserId(id)).await?.into()))
 }
 
 /// Harbor's `UserProfile`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserProfile {
     email: Option<String>,
@@ -158,6 +163,7 @@ pub struct UserProfile {
     comment: Option<String>,
 }
 
+#[utoipa::path(put, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), request_body = UserProfile, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -177,6 +183,7 @@ pub async fn update_user(
     Ok(StatusCode::OK)
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     state.auth.delete_user(&actor, UserId(id)).await?;
@@ -184,13 +191,14 @@ pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id)
 }
 
 /// Harbor's `PasswordReq`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordReq {
     old_password: Option<String>,
     new_password: String,
 }
 
+#[utoipa::path(put, path = "/api/v2.0/users/{user_id}/password", tag = "user", params(("user_id" = i64, Path)), request_body = PasswordReq, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -206,12 +214,13 @@ pub async fn change_password(
 }
 
 /// Harbor's `UserSysAdminFlag`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SysAdminFlag {
     sysadmin_flag: bool,
 }
 
+#[utoipa::path(put, path = "/api/v2.0/users/{user_id}/sysadmin", tag = "user", params(("user_id" = i64, Path)), request_body = SysAdminFlag, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
 pub async fn set_sysadmin(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,12 +235,13 @@ pub async fn set_sysadmin(
 }
 
 /// Harbor's `OIDCCliSecretReq`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CliSecretReq {
     secret: String,
 }
 
+#[utoipa::path(put, path = "/api/v2.0/users/{user_id}/cli_secret", tag = "user", params(("user_id" = i64, Path)), request_body = CliSecretReq, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 /// An OIDC user sets their own CLI secret (nobody else may).
 pub async fn set_cli_secret(
     State(state): State<AppState>,

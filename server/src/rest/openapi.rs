@@ -1,0 +1,86 @@
+//! The OpenAPI 3 document of the REST API, generated from the handlers'
+//! annotations and served at `/api/v2.0/openapi.json`.
+
+use axum::Json;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use super::{artifacts, audit, configurations, health, members, projects, robots, system, usergroups, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Berth REST API",
+        description = "Berth's automation API, at the paths and in the shapes of Harbor's v2.0 API where they \
+                       overlap. Authenticate with HTTP Basic (a password, an OIDC user's CLI secret or a robot's \
+                       secret) or the portal's session cookie.",
+    ),
+    paths(
+        health::get_health,
+        system::system_info,
+        system::ldap_ping,
+        configurations::get_configurations,
+        configurations::put_configurations,
+        projects::list_projects,
+        projects::project_exists,
+        projects::create_project,
+        projects::get_project,
+        projects::update_project,
+        projects::delete_project,
+        projects::project_summary,
+        members::list_members,
+        members::get_member,
+        members::add_member,
+        members::update_member,
+        members::remove_member,
+        audit::audit_logs,
+        audit::project_logs,
+        users::current_user,
+        users::list_users,
+        users::create_user,
+        users::get_user,
+        users::update_user,
+        users::delete_user,
+        users::change_password,
+        users::set_sysadmin,
+        users::set_cli_secret,
+        usergroups::list_groups,
+        usergroups::create_group,
+        usergroups::get_group,
+        usergroups::delete_group,
+        robots::create_robot,
+        robots::list_robots,
+        robots::get_robot,
+        robots::update_robot,
+        robots::delete_robot,
+        robots::refresh_secret,
+        artifacts::list_repositories,
+        artifacts::get_repository,
+        artifacts::list_artifacts,
+        artifacts::get_artifact,
+        artifacts::delete_artifact,
+        artifacts::list_tags,
+        artifacts::create_tag,
+        artifacts::delete_tag,
+    ),
+    modifiers(&BasicAuth),
+)]
+pub struct ApiDoc;
+
+struct BasicAuth;
+
+impl Modify for BasicAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+    }
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
