@@ -76,6 +76,10 @@ async fn accounts_over_rest(backend: Backend) {
     assert_eq!(carl.get(user_url(dave_id)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     assert_eq!(admin.get(user_url(dave_id)).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(admin.get(user_url(999_999)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    // An id that is no number gets Harbor's error body too, not plain text.
+    let unreadable = admin.get(server.url("/api/v2.0/users/9223372036854775808")).send().await.unwrap();
+    assert_eq!(unreadable.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(unreadable.json::<Value>().await.unwrap()["errors"][0]["code"], "BAD_REQUEST");
     let renamed = carl.put(user_url(carl_id)).json(&json!({"realname": "Carl C."})).send().await.unwrap();
     assert_eq!(renamed.status(), StatusCode::OK);
     let me: Value = carl.get(user_url(carl_id)).send().await.unwrap().json().await.unwrap();

@@ -8,7 +8,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -19,7 +19,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Condition, Page, PageQuery, parse_q},
+    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q},
     projects::refusal,
 };
 use app::core::{
@@ -127,11 +127,11 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated")), responses((status = 200, body = [RepositoryView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated")), responses((status = 200, body = [RepositoryView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_repositories(
     State(state): State<AppState>,
     caller: Caller,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
@@ -159,7 +159,7 @@ pub async fn list_repositories(
 pub async fn get_repository(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository)): Path<(String, String)>,
+    ApiPath((project, repository)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<RepositoryView>> {
     let found = state
         .artifacts
@@ -178,11 +178,11 @@ pub struct ArtifactQuery {
     with_tag: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("with_tag" = Option<bool>, Query, description = "Tags are always included")), responses((status = 200, body = [ArtifactView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, description = "Repository name within the project; / written as %252F"), ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("with_tag" = Option<bool>, Query, description = "Tags are always included")), responses((status = 200, body = [ArtifactView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_artifacts(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository)): Path<(String, String)>,
+    ApiPath((project, repository)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<ArtifactQuery>,
 ) -> ApiResult<Response> {
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
@@ -199,7 +199,7 @@ pub async fn list_artifacts(
 pub async fn get_artifact(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository, reference)): Path<(String, String, String)>,
+    ApiPath((project, repository, reference)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Json<ArtifactView>> {
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
@@ -211,7 +211,7 @@ pub async fn get_artifact(
 pub async fn delete_artifact(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository, reference)): Path<(String, String, String)>,
+    ApiPath((project, repository, reference)): ApiPath<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     state.artifacts.delete_artifact(&actor, &repository_name(&project, &repository), &reference).await?;
@@ -222,7 +222,7 @@ pub async fn delete_artifact(
 pub async fn list_tags(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository, reference)): Path<(String, String, String)>,
+    ApiPath((project, repository, reference)): ApiPath<(String, String, String)>,
 ) -> ApiResult<Response> {
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
@@ -242,7 +242,7 @@ pub struct NewTag {
 pub async fn create_tag(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository, reference)): Path<(String, String, String)>,
+    ApiPath((project, repository, reference)): ApiPath<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
@@ -263,7 +263,7 @@ pub async fn create_tag(
 pub async fn delete_tag(
     State(state): State<AppState>,
     caller: Caller,
-    Path((project, repository, reference, tag)): Path<(String, String, String, String)>,
+    ApiPath((project, repository, reference, tag)): ApiPath<(String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     state.artifacts.delete_tag(&actor, &repository_name(&project, &repository), &reference, &tag).await?;

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::HeaderMap,
     response::{IntoResponse, Response},
 };
@@ -17,7 +17,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
+    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
     projects::named_project,
 };
 use app::core::{
@@ -63,7 +63,7 @@ pub struct LogQuery {
     sort: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/audit-logs", tag = "auditlog", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [AuditLogView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/audit-logs", tag = "auditlog", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [AuditLogView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn audit_logs(
     State(state): State<AppState>,
     caller: Caller,
@@ -72,12 +72,12 @@ pub async fn audit_logs(
     logs(&state, caller, None, query, "/api/v2.0/audit-logs".to_owned()).await
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/logs", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [AuditLogView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/logs", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [AuditLogView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn project_logs(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     ApiQuery(query): ApiQuery<LogQuery>,
 ) -> ApiResult<Response> {
     let project = named_project(&state, &headers, &project).await?;

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -16,7 +16,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Page, PageQuery},
+    paging::{ApiPath, ApiQuery, Page, PageQuery},
     projects::named_project,
 };
 use app::core::{
@@ -77,12 +77,12 @@ pub struct ListQuery {
     entityname: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("entityname" = Option<String>, Query, description = "Member name contains")), responses((status = 200, body = [MemberView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("entityname" = Option<String>, Query, description = "Member name contains")), responses((status = 200, body = [MemberView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
@@ -112,12 +112,12 @@ pub async fn list_members(
     Ok((headers, Json(views)).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 200, body = MemberView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = MemberView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_member(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((project, member_id)): Path<(String, i64)>,
+    ApiPath((project, member_id)): ApiPath<(String, i64)>,
 ) -> ApiResult<Json<MemberView>> {
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;
@@ -155,7 +155,7 @@ pub async fn add_member(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(project): Path<String>,
+    ApiPath(project): ApiPath<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
@@ -192,7 +192,7 @@ pub async fn update_member(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((project, member_id)): Path<(String, i64)>,
+    ApiPath((project, member_id)): ApiPath<(String, i64)>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
@@ -205,12 +205,12 @@ pub async fn update_member(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 200, description = "Removed"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 400, description = "Bad request", body = Errors), (status = 200, description = "Removed"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path((project, member_id)): Path<(String, i64)>,
+    ApiPath((project, member_id)): ApiPath<(String, i64)>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;

@@ -4,7 +4,7 @@
 //! (`key` or `-key`), each endpoint naming the keys it accepts.
 
 use axum::{
-    extract::{FromRequestParts, Query},
+    extract::{FromRequestParts, Path, Query},
     http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
 };
 use serde::{Deserialize, de::DeserializeOwned};
@@ -18,6 +18,21 @@ const DEFAULT_PAGE_SIZE: u32 = 10;
 pub struct PageQuery {
     pub page: Option<u32>,
     pub page_size: Option<u32>,
+}
+
+/// Path parameters, refused in Harbor's error shape when unreadable (an
+/// id that is not a number, or too large for one).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
 }
 
 /// Query parameters, refused in Harbor's error shape when unreadable.

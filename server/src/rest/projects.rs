@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -18,7 +18,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
+    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
 };
 use app::core::{
     AppState, Error,
@@ -75,7 +75,7 @@ pub struct ListQuery {
     public: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects", tag = "project", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending"), ("name" = Option<String>, Query, description = "Name contains"), ("public" = Option<bool>, Query, description = "Public or private only")), responses((status = 200, description = "Projects the caller may see", body = [ProjectView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects", tag = "project", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending"), ("name" = Option<String>, Query, description = "Name contains"), ("public" = Option<bool>, Query, description = "Public or private only")), responses((status = 200, description = "Projects the caller may see", body = [ProjectView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_projects(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,12 +226,12 @@ pub(super) async fn named_project(state: &AppState, headers: &HeaderMap, name_or
     }
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 200, body = ProjectView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = ProjectView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_project(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(name_or_id): Path<String>,
+    ApiPath(name_or_id): ApiPath<String>,
 ) -> ApiResult<Json<ProjectView>> {
     let name = named_project(&state, &headers, &name_or_id).await?;
     let project = state.projects.get(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
@@ -243,7 +243,7 @@ pub async fn update_project(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(name_or_id): Path<String>,
+    ApiPath(name_or_id): ApiPath<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
@@ -261,12 +261,12 @@ pub async fn update_project(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "Precondition failed", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 400, description = "Bad request", body = Errors), (status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "Precondition failed", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_project(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(name_or_id): Path<String>,
+    ApiPath(name_or_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     let name = named_project(&state, &headers, &name_or_id).await?;
@@ -289,12 +289,12 @@ pub struct SummaryView {
     limited_guest_count: i64,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/summary", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 200, body = SummaryView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/summary", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = SummaryView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn project_summary(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Path(name_or_id): Path<String>,
+    ApiPath(name_or_id): ApiPath<String>,
 ) -> ApiResult<Json<SummaryView>> {
     use app::core::rbac::Role;
 

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -17,7 +17,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Condition, Page, PageQuery, parse_q},
+    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q},
 };
 use app::core::{
     AppState, Error,
@@ -209,7 +209,7 @@ pub struct ListQuery {
     q: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/robots", tag = "robot", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Level=system, or Level=project,ProjectID=<id>")), responses((status = 200, body = [RobotView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/robots", tag = "robot", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Level=system, or Level=project,ProjectID=<id>")), responses((status = 200, body = [RobotView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 /// `q=Level=project,ProjectID=<id>` lists a project's robots (for those
 /// who manage them there); `Level=system` or nothing, the system robots.
 pub async fn list_robots(
@@ -250,11 +250,11 @@ pub async fn list_robots(
     Ok((page.headers(total, PATH, &other.finish()), Json(views)).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 200, body = RobotView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = RobotView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_robot(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<RobotView>> {
     let actor = caller.signed_in()?;
     Ok(Json(view(state.robots.get(&actor, RobotId(id)).await?)))
@@ -273,7 +273,7 @@ pub struct RobotUpdate {
 pub async fn update_robot(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
@@ -298,8 +298,12 @@ pub async fn update_robot(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
-pub async fn delete_robot(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+#[utoipa::path(delete, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+pub async fn delete_robot(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     let robot = state.robots.get(&actor, RobotId(id)).await?;
     state.robots.delete(&actor, &robot.name).await?;
@@ -323,7 +327,7 @@ pub struct RobotSecret {
 pub async fn refresh_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<RobotSecret>> {
     let actor = caller.signed_in()?;

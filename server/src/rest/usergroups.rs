@@ -5,7 +5,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -15,7 +15,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Page, PageQuery},
+    paging::{ApiPath, ApiQuery, Page, PageQuery},
 };
 use app::core::{AppState, Error, users::Group};
 
@@ -49,7 +49,7 @@ pub struct ListQuery {
     group_name: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/usergroups", tag = "usergroup", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("group_name" = Option<String>, Query, description = "Name contains")), responses((status = 200, body = [UserGroupView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/usergroups", tag = "usergroup", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("group_name" = Option<String>, Query, description = "Name contains")), responses((status = 200, body = [UserGroupView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_groups(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,18 +102,22 @@ pub async fn create_group(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 200, body = UserGroupView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = UserGroupView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_group(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserGroupView>> {
     let actor = caller.signed_in()?;
     Ok(Json(view(state.auth.group(&actor, id).await?)))
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
-pub async fn delete_group(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+#[utoipa::path(delete, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+pub async fn delete_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     state.auth.delete_group(&actor, id).await?;
     Ok(StatusCode::OK)

@@ -6,7 +6,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -17,7 +17,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
+    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q, parse_sort},
 };
 use app::core::{
     AppState, Error,
@@ -85,7 +85,7 @@ pub struct ListQuery {
     sort: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/users", tag = "user", params(("page" = Option<u32>, Query, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [UserView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/users", tag = "user", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [UserView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,8 +148,12 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), responses((status = 200, body = UserView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
-pub async fn get_user(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<Json<UserView>> {
+#[utoipa::path(get, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = UserView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UserView>> {
     let actor = caller.signed_in()?;
     Ok(Json(state.auth.user_for(&actor, UserId(id)).await?.into()))
 }
@@ -167,7 +171,7 @@ pub struct UserProfile {
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
@@ -183,8 +187,12 @@ pub async fn update_user(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
-pub async fn delete_user(State(state): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+#[utoipa::path(delete, path = "/api/v2.0/users/{user_id}", tag = "user", params(("user_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "Conflict", body = Errors)), security((), ("basic" = [])))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     state.auth.delete_user(&actor, UserId(id)).await?;
     Ok(StatusCode::OK)
@@ -202,7 +210,7 @@ pub struct PasswordReq {
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
@@ -224,7 +232,7 @@ pub struct SysAdminFlag {
 pub async fn set_sysadmin(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
@@ -246,7 +254,7 @@ pub struct CliSecretReq {
 pub async fn set_cli_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     let client_addr = caller.0.client_addr.clone();
