@@ -88,6 +88,18 @@ ensure_harborapi() {
   "$BERTH_ORAS_PYTHON" -m pip install --quiet "harborapi==$HARBORAPI_VERSION"
 }
 
+# schemathesis (property-based testing of the REST API against its OpenAPI
+# document), in the same virtualenv.
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  ensure_oras_sdk
+  if "$BERTH_ORAS_PYTHON" -c "import importlib.metadata as m; assert m.version('schemathesis') == '$SCHEMATHESIS_VERSION'" 2>/dev/null; then
+    return 0
+  fi
+  step "pip install schemathesis $SCHEMATHESIS_VERSION"
+  "$BERTH_ORAS_PYTHON" -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 # npm install only when package.json changed since the last install.
 npm_install_in() {
   local dir="$1" stamp="$1/node_modules/.berth-installed"

@@ -16,6 +16,7 @@ apt_install chromium skopeo umoci podman buildah slapd ldap-utils
 ensure_garage
 ensure_oras_sdk
 ensure_harborapi
+ensure_schemathesis
 npm_install_in "$REPO_ROOT/end2end"
 ensure_postgres
 

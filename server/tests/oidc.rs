@@ -158,7 +158,7 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(cli_secret(&admin_session, &server).await["cli_secret"], Value::Null);
-    assert_eq!(server_fn(&admin_session, &server, "regenerate_cli_secret").await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(server_fn(&admin_session, &server, "regenerate_cli_secret").await.status(), StatusCode::CONFLICT);
 
     // Over REST, an OIDC user may set a secret of their own (Harbor's rules), for themselves only.
     let alice_id = server.state.auth.find_user("alice").await.unwrap().unwrap().id.0;

@@ -127,7 +127,7 @@ async fn accounts_over_rest(backend: Backend) {
         .put(server.url(&format!("/api/v2.0/users/{carl_id}/cli_secret")))
         .json(&json!({"secret": "Abcdefg1"}))
         .send();
-    assert_eq!(secret.await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(secret.await.unwrap().status(), StatusCode::CONFLICT);
 
     // Deleting: administrators, never `admin` itself; the account stops working.
     assert_eq!(admin.delete(user_url(admin_id)).send().await.unwrap().status(), StatusCode::CONFLICT);
@@ -163,9 +163,12 @@ async fn system_info_over_rest(backend: Backend) {
     assert_eq!(ping.status(), StatusCode::OK);
     let ping: Value = ping.json().await.unwrap();
     assert_eq!(ping["success"], false);
+    // Settings that cannot work fail the test the same way, naming what is wrong.
     let bad =
         common::admin_client().post(server.url("/api/v2.0/ldap/ping")).json(&json!({"ldap_url": "http://x"})).send();
-    assert_eq!(bad.await.unwrap().status(), StatusCode::BAD_REQUEST);
+    let bad: Value = bad.await.unwrap().json().await.unwrap();
+    assert_eq!(bad["success"], false);
+    assert!(bad["message"].as_str().unwrap().contains("url"), "{bad}");
     server.create_user("carl", "Carl-password-1").await;
     let refused = common::client_as("carl", "Carl-password-1").post(server.url("/api/v2.0/ldap/ping")).send().await;
     assert_eq!(refused.unwrap().status(), StatusCode::FORBIDDEN);

@@ -16,7 +16,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiPath, ApiQuery, Page, PageQuery},
+    paging::{ApiPath, ApiQuery, Page, PageQuery, optional_whole_number, whole_number},
     projects::named_project,
 };
 use app::core::{
@@ -129,6 +129,8 @@ pub async fn get_member(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 5)]
     role_id: i64,
     member_user: Option<UserEntity>,
     member_group: Option<GroupEntity>,
@@ -137,6 +139,7 @@ pub struct NewMember {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserEntity {
+    #[serde(default, deserialize_with = "optional_whole_number")]
     user_id: Option<i64>,
     username: Option<String>,
 }
@@ -144,8 +147,12 @@ pub struct UserEntity {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupEntity {
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(ignore)]
     id: Option<i64>,
     group_name: Option<String>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = 1, maximum = 3)]
     group_type: Option<i64>,
     ldap_group_dn: Option<String>,
 }
@@ -184,6 +191,8 @@ pub async fn add_member(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 5)]
     role_id: i64,
 }
 

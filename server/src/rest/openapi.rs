@@ -4,7 +4,11 @@
 use axum::Json;
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        ContentBuilder, PathItem, Ref, ResponseBuilder,
+        path::Operation,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
 };
 
 use super::{artifacts, audit, configurations, health, members, projects, robots, system, usergroups, users};
@@ -78,7 +82,39 @@ impl Modify for BasicAuth {
             "basic",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
+        // Any request with credentials may be refused as unauthenticated, or
+        // throttled after repeated failures, whatever the operation.
+        let errors = || {
+            ResponseBuilder::new().content(
+                "application/json",
+                ContentBuilder::new().schema(Some(Ref::from_schema_name("Errors"))).build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations(item) {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| errors().description("Not signed in, or wrong credentials").build().into());
+                responses
+                    .entry("429".into())
+                    .or_insert_with(|| errors().description("Too many failed sign-ins; try later").build().into());
+            }
+        }
     }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.head.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {

@@ -142,6 +142,23 @@ pub fn parse_sort<'a>(sort: Option<&'a str>, allowed: &[&str]) -> ApiResult<Opti
     Ok(Some((key, descending)))
 }
 
+/// Reads a JSON number that is a whole number, written as an integer or
+/// (as some clients write integers) with a zero fraction: `2` or `2.0`.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_i64()
+        .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64))
+        .ok_or_else(|| serde::de::Error::custom(format!("{number} is not a whole number")))
+}
+
+/// [`whole_number`] for optional fields.
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(deserializer)?
+        .map(|number| whole_number(serde_json::Value::Number(number)).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +191,15 @@ mod tests {
             Some(("creation_time", true))
         );
         assert!(parse_sort(Some("password"), &["name"]).is_err());
+    }
+
+    #[test]
+    fn whole_numbers_may_carry_a_zero_fraction() {
+        let read = |json: &str| whole_number(&mut serde_json::Deserializer::from_str(json));
+        assert_eq!(read("2").unwrap(), 2);
+        assert_eq!(read("2.0").unwrap(), 2);
+        assert_eq!(read("-1").unwrap(), -1);
+        assert!(read("2.5").is_err());
+        assert!(read("\"2\"").is_err());
     }
 }

@@ -75,7 +75,7 @@ pub struct ListQuery {
     public: Option<bool>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/projects", tag = "project", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending"), ("name" = Option<String>, Query, description = "Name contains"), ("public" = Option<bool>, Query, description = "Public or private only")), responses((status = 200, description = "Projects the caller may see", body = [ProjectView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/projects", tag = "project", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, pattern = r"^[A-Za-z_]+=~?[^,]*(,[A-Za-z_]+=~?[^,]*)*$", description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, pattern = r"^-?(name|creation_time)$", description = "Sort key, - for descending"), ("name" = Option<String>, Query, description = "Name contains"), ("public" = Option<bool>, Query, description = "Public or private only")), responses((status = 200, description = "Projects the caller may see", body = [ProjectView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_projects(
     State(state): State<AppState>,
     caller: Caller,
@@ -149,19 +149,33 @@ pub async fn project_exists(
     Ok(if state.projects.find(&name).await?.is_some() { StatusCode::OK } else { StatusCode::NOT_FOUND })
 }
 
+/// The project settings a request may set (documentation of `ProjectReq.metadata`).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProjectMetadataReq {
+    /// `"true"` or `"false"`.
+    #[schema(pattern = "^(true|false)$")]
+    public: Option<String>,
+}
+
 /// Harbor's `ProjectReq`. Fields Berth does not implement are refused
 /// rather than silently ignored.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectReq {
+    #[schema(pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$", min_length = 1, max_length = 255)]
     project_name: Option<String>,
     /// Deprecated in Harbor in favour of `metadata.public`, still sent by some clients.
     public: Option<bool>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ProjectMetadataReq>)]
     metadata: Option<Map<String, Value>>,
     /// `-1` (no limit) is all Berth takes until quotas exist.
+    #[serde(default, deserialize_with = "super::paging::optional_whole_number")]
+    #[schema(minimum = -1, maximum = -1)]
     storage_limit: Option<i64>,
     /// Proxy-cache projects are not supported.
+    #[schema(ignore)]
     registry_id: Option<i64>,
 }
 

@@ -17,7 +17,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q},
+    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, optional_whole_number, parse_q},
 };
 use app::core::{
     AppState, Error,
@@ -112,15 +112,21 @@ fn action_of(access: &Access) -> ApiResult<Action> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RobotCreate {
+    #[schema(pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$", min_length = 1, max_length = 255)]
     name: String,
     description: Option<String>,
+    #[schema(pattern = "^(system|project)$")]
     level: String,
     disable: Option<bool>,
     /// Days; -1 (or 0 in some clients) for never.
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = -1, maximum = 36500)]
     duration: Option<i64>,
     permissions: Vec<PermissionView>,
     /// Harbor accepts a caller-chosen secret here; Berth always generates one.
+    #[schema(ignore)]
     secret: Option<String>,
+    #[schema(ignore)]
     expires_at: Option<i64>,
 }
 
@@ -265,6 +271,7 @@ pub async fn get_robot(
 pub struct RobotUpdate {
     disable: Option<bool>,
     description: Option<String>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
     duration: Option<i64>,
     permissions: Option<Vec<PermissionView>>,
 }

@@ -71,7 +71,7 @@ pub struct LdapConf {
 #[utoipa::path(post, path = "/api/v2.0/ldap/ping", tag = "system", request_body = LdapConf, responses((status = 200, description = "Whether the directory answered", body = Object), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 /// Tests LDAP settings (the body's, else the saved ones) against the
 /// directory: Harbor's `{"success": …, "message": …}`, 200 either way for a
-/// directory that answered wrongly, 400 for settings that cannot work.
+/// directory that answered wrongly or settings that cannot work.
 pub async fn ldap_ping(
     State(state): State<AppState>,
     caller: Caller,
@@ -110,9 +110,12 @@ pub async fn ldap_ping(
     if let Some(verify) = conf.ldap_verify_cert {
         ldap.verify_certificate = verify;
     }
+    // Settings that cannot work fail the test, as an unreachable directory does.
     match state.auth.test_ldap(&actor, &ldap).await {
         Ok(()) => Ok(Json(json!({"success": true, "message": "connected and read the base DN"}))),
-        Err(app::core::Error::IdentityProvider(message)) => Ok(Json(json!({"success": false, "message": message}))),
+        Err(error @ (app::core::Error::IdentityProvider(_) | app::core::Error::Invalid { .. })) => {
+            Ok(Json(json!({"success": false, "message": error.to_string()})))
+        }
         Err(other) => Err(other.into()),
     }
 }

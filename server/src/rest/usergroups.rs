@@ -15,7 +15,7 @@ use super::{
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
-    paging::{ApiPath, ApiQuery, Page, PageQuery},
+    paging::{ApiPath, ApiQuery, Page, PageQuery, whole_number},
 };
 use app::core::{AppState, Error, users::Group};
 
@@ -71,8 +71,12 @@ pub async fn list_groups(
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
     group_name: Option<String>,
+    /// 1 for LDAP (with `ldap_group_dn`), 3 for OIDC (with `group_name`).
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(minimum = 1, maximum = 3)]
     group_type: i64,
     ldap_group_dn: Option<String>,
+    #[schema(ignore)]
     id: Option<i64>,
 }
 

@@ -85,7 +85,7 @@ pub struct ListQuery {
     sort: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/users", tag = "user", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, description = "Sort key, - for descending")), responses((status = 200, body = [UserView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/users", tag = "user", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, pattern = r"^[A-Za-z_]+=~?[^,]*(,[A-Za-z_]+=~?[^,]*)*$", description = "Filters: key=value or key=~fuzzy, comma-separated"), ("sort" = Option<String>, Query, pattern = r"^-?username$", description = "Sort key, - for descending")), responses((status = 200, body = [UserView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,10 +114,20 @@ pub async fn list_users(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserCreationReq {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\s,~#$%:\x00-\x1f\x7f]([^,~#$%:\x00-\x1f\x7f]*[^\s,~#$%:\x00-\x1f\x7f])?$"
+    )]
     username: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    #[schema(max_length = 255, pattern = r"^[^@\s]+@[^@\s]+$")]
     email: Option<String>,
+    #[schema(max_length = 255)]
     realname: Option<String>,
+    /// Berth keeps no comments; only an empty one is accepted.
+    #[schema(max_length = 0)]
     comment: Option<String>,
 }
 
@@ -162,8 +172,12 @@ pub async fn get_user(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserProfile {
+    #[schema(max_length = 255, pattern = r"^[^@\s]+@[^@\s]+$")]
     email: Option<String>,
+    #[schema(max_length = 255)]
     realname: Option<String>,
+    /// Berth keeps no comments; only an empty one is accepted.
+    #[schema(max_length = 0)]
     comment: Option<String>,
 }
 
@@ -203,6 +217,7 @@ pub async fn delete_user(
 #[serde(deny_unknown_fields)]
 pub struct PasswordReq {
     old_password: Option<String>,
+    #[schema(min_length = 8, max_length = 128)]
     new_password: String,
 }
 
@@ -246,10 +261,12 @@ pub async fn set_sysadmin(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CliSecretReq {
+    /// 8–128 characters with an upper-case letter, a lower-case letter and a digit.
+    #[schema(min_length = 8, max_length = 128, pattern = r"^(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9]).*$")]
     secret: String,
 }
 
-#[utoipa::path(put, path = "/api/v2.0/users/{user_id}/cli_secret", tag = "user", params(("user_id" = i64, Path)), request_body = CliSecretReq, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(put, path = "/api/v2.0/users/{user_id}/cli_secret", tag = "user", params(("user_id" = i64, Path)), request_body = CliSecretReq, responses((status = 200, description = "Changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 409, description = "Not an OIDC account", body = Errors)), security((), ("basic" = [])))]
 /// An OIDC user sets their own CLI secret (nobody else may).
 pub async fn set_cli_secret(
     State(state): State<AppState>,

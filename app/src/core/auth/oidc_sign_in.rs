@@ -194,7 +194,7 @@ impl AuthService {
     /// Replaces the user's CLI secret; the old one stops working at once.
     pub async fn regenerate_cli_secret(&self, user: &User, client_addr: Option<&str>) -> Result<String> {
         if !self.is_oidc_account(user).await? {
-            return Err(Error::invalid("cli_secret", "only accounts that sign in through OIDC have a CLI secret"));
+            return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
         let secret = self.cli_secrets.regenerate(user.id, Utc::now()).await?;
         let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
@@ -207,7 +207,7 @@ impl AuthService {
     /// a digit); the old one stops working at once.
     pub async fn set_cli_secret(&self, user: &User, secret: &str, client_addr: Option<&str>) -> Result<()> {
         if !self.is_oidc_account(user).await? {
-            return Err(Error::invalid("secret", "only accounts that sign in through OIDC have a CLI secret"));
+            return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
         let length = secret.chars().count();
         let strong = secret.chars().any(|c| c.is_ascii_uppercase())
