@@ -100,6 +100,23 @@ ensure_schemathesis() {
   "$BERTH_ORAS_PYTHON" -m pip install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
+# harbor-cli (a Harbor command line built on harborapi), in a virtualenv of
+# its own: it needs an older click than schemathesis does.
+HARBOR_CLI_VERSION="0.3.0"
+export BERTH_HARBOR_CLI="${BERTH_HARBOR_CLI:-$HOME/.cache/berth/harbor-cli-venv/bin/harbor}"
+ensure_harbor_cli() {
+  local venv
+  venv="$(dirname "$(dirname "$BERTH_HARBOR_CLI")")"
+  if "$venv/bin/python" -c "import importlib.metadata as m; assert m.version('harbor-cli') == '$HARBOR_CLI_VERSION'" 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c "import venv, ensurepip" 2>/dev/null || apt_install python3-venv
+  step "pip install harbor-cli $HARBOR_CLI_VERSION into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet "harbor-cli==$HARBOR_CLI_VERSION" "click<8.2"
+}
+
 # npm install only when package.json changed since the last install.
 npm_install_in() {
   local dir="$1" stamp="$1/node_modules/.berth-installed"

@@ -17,6 +17,7 @@ ensure_garage
 ensure_oras_sdk
 ensure_harborapi
 ensure_schemathesis
+ensure_harbor_cli
 npm_install_in "$REPO_ROOT/end2end"
 ensure_postgres
 

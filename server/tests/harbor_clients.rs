@@ -59,4 +59,86 @@ async fn harborapi_manages_projects_and_members(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(harborapi_manages_projects_and_members);
+/// The harbor-cli executable (scripts/test.sh installs it in a virtualenv of its own).
+fn harbor_cli() -> String {
+    std::env::var("BERTH_HARBOR_CLI").unwrap_or_else(|_| {
+        format!("{}/.cache/berth/harbor-cli-venv/bin/harbor", std::env::var("HOME").unwrap_or_default())
+    })
+}
+
+/// harbor-cli, configured for Berth in a home of its own, answering JSON.
+struct HarborCli {
+    program: String,
+    home: tempfile::TempDir,
+}
+
+impl HarborCli {
+    fn for_server(server: &TestServer) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[harbor]\nurl = \"{}/api/v2.0\"\nusername = \"admin\"\nsecret = \"{ADMIN_PASSWORD}\"\n",
+            server.base
+        );
+        std::fs::write(home.path().join("config.toml"), config).unwrap();
+        Self { program: harbor_cli(), home }
+    }
+
+    /// Runs one command; panics with its output unless it succeeds.
+    async fn run(&self, args: &[&str]) -> String {
+        let config = self.home.path().join("config.toml").display().to_string();
+        let mut all = vec!["--config".to_owned(), config, "--format".to_owned(), "json".to_owned()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let (program, home) = (self.program.clone(), self.home.path().to_owned());
+        let output = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(program).args(&all).env("HOME", home).env("NO_COLOR", "1").output()
+        })
+        .await
+        .unwrap()
+        .expect("harbor-cli is installed (scripts/test.sh installs it)");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "harbor {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args).await;
+        // The JSON document comes first; harbor-cli may add a status line after it.
+        let mut stream = serde_json::Deserializer::from_str(&out).into_iter::<Value>();
+        stream.next().unwrap_or_else(|| panic!("no JSON in {out}")).unwrap()
+    }
+}
+
+async fn harbor_cli_manages_projects_users_and_members(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let cli = HarborCli::for_server(&server);
+    let me = cli.json(&["user", "get-current"]).await;
+    assert_eq!(me["username"], "admin");
+    cli.run(&["project", "create", "cli-team"]).await;
+    cli.run(&["user", "create", "cli-user", "--password", "Cli-Password-1", "--email", "cli@example.com"]).await;
+    cli.run(&["project", "member", "add-user", "cli-team", "cli-user", "developer"]).await;
+    let members = cli.json(&["project", "member", "list", "cli-team"]).await;
+    let names: Vec<(&str, &str)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["entity_name"].as_str().unwrap(), m["role_name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, [("admin", "projectAdmin"), ("cli-user", "developer")]);
+    let projects = cli.json(&["project", "list"]).await;
+    let names: Vec<&str> = projects.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["cli-team", "library"]);
+    let users = cli.json(&["user", "list"]).await;
+    assert_eq!(users.as_array().unwrap().len(), 2);
+    let log = cli.json(&["auditlog", "list"]).await;
+    assert!(
+        log.as_array().unwrap().iter().any(|e| e["resource"] == "user:cli-user" && e["resource_type"] == "member"),
+        "{log}"
+    );
+    server.stop().await;
+}
+
+on_both_databases!(harborapi_manages_projects_and_members, harbor_cli_manages_projects_users_and_members);

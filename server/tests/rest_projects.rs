@@ -17,7 +17,13 @@ async fn users_create_projects_they_then_administer(backend: Backend) {
     server.create_user("erin", "erin-password-1").await;
     let erin = common::client_as("erin", "erin-password-1");
 
-    let response = create(&erin, &server, json!({"project_name": "erins", "metadata": {"public": "true"}})).await;
+    // Harbor clients send every metadata key, unset ones as null.
+    let response = create(
+        &erin,
+        &server,
+        json!({"project_name": "erins", "metadata": {"public": "true", "auto_scan": null, "retention_id": null}, "registry_id": null}),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let location = response.headers()[reqwest::header::LOCATION].to_str().unwrap().to_owned();
     let project = server.state.projects.find("erins").await.unwrap().expect("the project exists");

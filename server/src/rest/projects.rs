@@ -197,7 +197,8 @@ impl ProjectReq {
     /// The public flag the request asks for, if any.
     fn public(&self) -> ApiResult<Option<bool>> {
         let mut public = self.public;
-        for (key, value) in self.metadata.iter().flatten() {
+        // Harbor clients send every metadata key, unset ones as null.
+        for (key, value) in self.metadata.iter().flatten().filter(|(_, value)| !value.is_null()) {
             match (key.as_str(), value.as_str()) {
                 ("public", Some(flag @ ("true" | "false"))) => public = Some(flag == "true"),
                 ("public", _) => return Err(ApiError::bad_request("metadata.public: must be \"true\" or \"false\"")),
