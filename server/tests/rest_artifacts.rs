@@ -42,6 +42,20 @@ async fn browse_and_change_artifacts(backend: Backend) {
     let one: Value = gail.get(format!("{base}/nested%252Ftool")).send().await.unwrap().json().await.unwrap();
     assert_eq!(one["name"], "team/nested/tool");
 
+    // Across projects: what the caller may see.
+    common::push_image(&admin, &server, "library/shared", "v1", b"public layer").await;
+    let all = |client: reqwest::Client, query: &'static str| {
+        let url = server.url(&format!("/api/v2.0/repositories{query}"));
+        async move {
+            let listed: Vec<Value> = client.get(url).send().await.unwrap().json().await.unwrap();
+            listed.iter().map(|r| r["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(all(gail.clone(), "").await, ["library/shared", "team/app", "team/nested/tool"]);
+    assert_eq!(all(gail.clone(), "?q=name%3D~tool").await, ["team/nested/tool"]);
+    assert_eq!(all(olaf.clone(), "").await, ["library/shared"]);
+    assert_eq!(all(reqwest::Client::new(), "").await, ["library/shared"]);
+
     // Artifacts, newest first, with tags and total sizes; one by tag or digest.
     let artifacts: Vec<Value> = gail.get(format!("{base}/app/artifacts")).send().await.unwrap().json().await.unwrap();
     let digests: Vec<&str> = artifacts.iter().map(|a| a["digest"].as_str().unwrap()).collect();

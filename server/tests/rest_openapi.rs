@@ -36,6 +36,7 @@ async fn the_document_describes_every_route(backend: Backend) {
         ("/api/v2.0/usergroups/{group_id}", &["get", "delete"]),
         ("/api/v2.0/robots", &["get", "post"]),
         ("/api/v2.0/robots/{robot_id}", &["get", "put", "delete", "patch"]),
+        ("/api/v2.0/repositories", &["get"]),
         ("/api/v2.0/projects/{project_name_or_id}/repositories", &["get"]),
         ("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", &["get"]),
         ("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts", &["get"]),

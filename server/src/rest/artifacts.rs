@@ -45,10 +45,10 @@ pub struct RepositoryView {
     update_time: DateTime<Utc>,
 }
 
-fn repository_view(repository: RepositorySummary, project_id: i64) -> RepositoryView {
+fn repository_view(repository: RepositorySummary) -> RepositoryView {
     RepositoryView {
         id: repository.id,
-        project_id,
+        project_id: repository.project_id,
         name: repository.name,
         description: String::new(),
         artifact_count: repository.artifact_count,
@@ -145,14 +145,36 @@ pub async fn list_repositories(
         .repositories(&caller.0, &project, contains.as_deref(), page.offset(), page.size)
         .await
         .map_err(|e| refusal(&caller, e))?;
-    let project_id = project_id(&state, &project).await?;
-    let views: Vec<RepositoryView> = repositories.into_iter().map(|r| repository_view(r, project_id)).collect();
+    let views: Vec<RepositoryView> = repositories.into_iter().map(repository_view).collect();
     let mut other = url::form_urlencoded::Serializer::new(String::new());
     if let Some(q) = &query.q {
         other.append_pair("q", q);
     }
     let path = format!("/api/v2.0/projects/{project}/repositories");
     Ok((page.headers(total, &path, &other.finish()), Json(views)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v2.0/repositories", tag = "repository", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, pattern = r"^[A-Za-z_]+=~?[^,]*(,[A-Za-z_]+=~?[^,]*)*$", description = "Filters: name=~part")), responses((status = 200, body = [RepositoryView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
+/// Repositories in every project the caller may see (public ones for anonymous callers).
+pub async fn list_all_repositories(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let mut contains = None;
+    for (_, condition) in parse_q(query.q.as_deref(), &["name"])? {
+        let (Condition::Exact(value) | Condition::Fuzzy(value)) = condition;
+        contains = Some(value);
+    }
+    let (repositories, total) =
+        state.artifacts.all_repositories(&caller.0, contains.as_deref(), page.offset(), page.size).await?;
+    let views: Vec<RepositoryView> = repositories.into_iter().map(repository_view).collect();
+    let mut other = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(q) = &query.q {
+        other.append_pair("q", q);
+    }
+    Ok((page.headers(total, "/api/v2.0/repositories", &other.finish()), Json(views)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F")), responses((status = 200, body = RepositoryView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -166,7 +188,7 @@ pub async fn get_repository(
         .repository(&caller.0, &repository_name(&project, &repository))
         .await
         .map_err(|e| refusal(&caller, e))?;
-    Ok(Json(repository_view(found, project_id(&state, &project).await?)))
+    Ok(Json(repository_view(found)))
 }
 
 #[derive(Deserialize)]

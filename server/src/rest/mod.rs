@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
             get(members::get_member).put(members::update_member).delete(members::remove_member),
         )
         .route("/api/v2.0/projects/{project_name_or_id}/logs", get(audit::project_logs))
+        .route("/api/v2.0/repositories", get(artifacts::list_all_repositories))
         .route("/api/v2.0/projects/{project_name_or_id}/repositories", get(artifacts::list_repositories))
         .route("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", get(artifacts::get_repository))
         .route(

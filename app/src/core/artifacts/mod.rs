@@ -26,6 +26,7 @@ use repository::BrowseRepository;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepositorySummary {
     pub id: i64,
+    pub project_id: i64,
     /// The full name, `<project>/<rest>`.
     pub name: String,
     pub artifact_count: i64,
@@ -101,6 +102,17 @@ impl ArtifactService {
     ) -> Result<(Vec<RepositorySummary>, i64)> {
         let project = self.projects.get(actor, project).await?;
         self.browse.repositories(project.id, name_contains, offset, limit).await
+    }
+
+    /// A page of the repositories in every project the caller may see.
+    pub async fn all_repositories(
+        &self,
+        actor: &Actor,
+        name_contains: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<RepositorySummary>, i64)> {
+        self.browse.visible_repositories(actor.principal.visibility(), name_contains, offset, limit).await
     }
 
     /// One repository, `<project>/<rest>`.

@@ -8,7 +8,12 @@ use chrono::{DateTime, Utc};
 
 use super::{ArtifactSummary, RepositorySummary, TagSummary};
 use crate::{
-    core::{Result, db::Db, projects::ProjectId},
+    core::{
+        Result,
+        access::{Visibility, visibility_sql},
+        db::Db,
+        projects::ProjectId,
+    },
     on_db,
 };
 
@@ -22,6 +27,7 @@ const TOP_LEVEL: &str = "m.subject_digest IS NULL AND NOT EXISTS (SELECT 1 FROM 
 #[derive(sqlx::FromRow)]
 struct RepositoryRow {
     id: i64,
+    project_id: i64,
     name: String,
     created_at: DateTime<Utc>,
     artifact_count: i64,
@@ -63,7 +69,7 @@ impl BrowseRepository {
 
     fn repository_sql(filter: &str) -> String {
         format!(
-            "SELECT r.id, r.name, r.created_at, \
+            "SELECT r.id, r.project_id, r.name, r.created_at, \
              (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {TOP_LEVEL}) AS artifact_count, \
              (SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id) AS updated_at \
              FROM repositories r WHERE {filter}"
@@ -90,6 +96,45 @@ impl BrowseRepository {
                 .fetch_all(pool)
                 .await?;
             let total: i64 = sqlx::query_scalar(&count).bind(project.0).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+    }
+
+    /// A page of the repositories in every project `visibility` lets the
+    /// caller see, and how many match in all.
+    pub async fn visible_repositories(
+        &self,
+        visibility: Visibility,
+        name_contains: Option<&str>,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<RepositorySummary>, i64)> {
+        let pattern = name_contains.map(contains_pattern);
+        let (public_only, member, robot) = visibility.sql_params();
+        let filter = format!(
+            "($1 IS NULL OR r.name LIKE $1 ESCAPE '\\') AND r.project_id IN (SELECT p.id FROM projects p WHERE {})",
+            visibility_sql(2)
+        );
+        let page = format!("{} ORDER BY r.name LIMIT $5 OFFSET $6", Self::repository_sql(&filter));
+        let count = format!("SELECT COUNT(*) FROM repositories r WHERE {filter}");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, RepositoryRow>(&page)
+                .bind(&pattern)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .bind(i64::from(limit))
+                .bind(i64::from(offset))
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count)
+                .bind(&pattern)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .fetch_one(pool)
+                .await?;
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
@@ -188,6 +233,7 @@ impl From<RepositoryRow> for RepositorySummary {
     fn from(row: RepositoryRow) -> Self {
         Self {
             id: row.id,
+            project_id: row.project_id,
             name: row.name,
             artifact_count: row.artifact_count,
             created_at: row.created_at,
