@@ -11,7 +11,7 @@ use crate::{
     core::{
         Result,
         access::{Visibility, visibility_sql},
-        db::Db,
+        db::{Db, like_contains},
         projects::ProjectId,
     },
     on_db,
@@ -56,12 +56,6 @@ pub struct BrowseRepository {
     db: Db,
 }
 
-/// `%needle%` for LIKE, with the needle's wildcards escaped.
-fn contains_pattern(needle: &str) -> String {
-    let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl BrowseRepository {
     pub fn new(db: Db) -> Self {
         Self { db }
@@ -83,7 +77,7 @@ impl BrowseRepository {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<RepositorySummary>, i64)> {
-        let pattern = name_contains.map(contains_pattern);
+        let pattern = name_contains.map(like_contains);
         const FILTER: &str = "r.project_id = $1 AND ($2 IS NULL OR r.name LIKE $2 ESCAPE '\\')";
         let page = format!("{} ORDER BY r.name LIMIT $3 OFFSET $4", Self::repository_sql(FILTER));
         let count = format!("SELECT COUNT(*) FROM repositories r WHERE {FILTER}");
@@ -110,7 +104,7 @@ impl BrowseRepository {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<RepositorySummary>, i64)> {
-        let pattern = name_contains.map(contains_pattern);
+        let pattern = name_contains.map(like_contains);
         let (public_only, member, robot) = visibility.sql_params();
         let filter = format!(
             "($1 IS NULL OR r.name LIKE $1 ESCAPE '\\') AND r.project_id IN (SELECT p.id FROM projects p WHERE {})",

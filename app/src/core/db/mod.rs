@@ -65,6 +65,13 @@ macro_rules! on_db {
     };
 }
 
+/// `%needle%` for `LIKE … ESCAPE '\'`, with the needle's own wildcards
+/// escaped, so a search for `a_b` finds only names containing `a_b`.
+pub fn like_contains(needle: &str) -> String {
+    let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 impl Db {
     /// Opens a pool for `url`. SQLite files are created when missing and run in
     /// WAL mode so readers never wait for the writer.

@@ -7,7 +7,7 @@ use crate::{
     core::{
         Error, Result,
         access::{Visibility, visibility_sql},
-        db::Db,
+        db::{Db, like_contains},
         rbac::Role,
         users::UserId,
     },
@@ -113,10 +113,7 @@ impl ProjectRepository {
             return Ok((Vec::new(), 0));
         }
         // Project names are lowercase with no LIKE wildcards but `_`, which is escaped.
-        let contains = options.name_contains.map(|needle| {
-            let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let contains = options.name_contains.map(|needle| like_contains(&needle.to_lowercase()));
         // $1 name pattern and $2 public or not (NULL for "any"), then the viewer's visibility.
         let filter = format!(
             "($1 IS NULL OR p.name LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR p.public = $2) AND {}",

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 
 use super::{User, UserId, Username};
 use crate::{
-    core::{Error, Result, db::Db},
+    core::{
+        Error, Result,
+        db::{Db, like_contains},
+    },
     on_db,
 };
 
@@ -251,10 +254,7 @@ impl UserRepository {
 
     /// A page of groups in name order (names containing `contains`), and how many match.
     pub async fn list_groups(&self, contains: Option<&str>, offset: u32, limit: u32) -> Result<(Vec<Group>, i64)> {
-        let pattern = contains.map(|needle| {
-            let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = contains.map(|needle| like_contains(&needle.to_lowercase()));
         const FILTER: &str = "($1 IS NULL OR lower(name) LIKE $1 ESCAPE '\\')";
         let page =
             format!("SELECT id, kind, name FROM user_groups WHERE {FILTER} ORDER BY name, id LIMIT $2 OFFSET $3");
@@ -301,10 +301,7 @@ impl UserRepository {
     /// and how many match in all.
     pub async fn list(&self, contains: Option<&str>, offset: u32, limit: u32) -> Result<(Vec<User>, i64)> {
         // Escaped for LIKE; matched case-insensitively on both databases.
-        let pattern = contains.map(|needle| {
-            let escaped = needle.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = contains.map(|needle| like_contains(&needle.to_lowercase()));
         const FILTER: &str = "($1 IS NULL OR lower(username) LIKE $1 ESCAPE '\\')";
         let page = format!("SELECT {USER_COLUMNS} FROM users WHERE {FILTER} ORDER BY username LIMIT $2 OFFSET $3");
         let count = format!("SELECT COUNT(*) FROM users WHERE {FILTER}");
