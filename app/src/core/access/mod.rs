@@ -64,6 +64,16 @@ impl Actor {
     pub fn caller(&self) -> Caller {
         Caller { actor: self.principal.name().map(str::to_owned), client_addr: self.client_addr.clone() }
     }
+
+    /// Refuses anyone but a system administrator; `what` completes
+    /// "only system administrators …" in the refusal.
+    pub fn require_system_admin(&self, what: &str) -> crate::core::Result<()> {
+        if self.principal.is_system_admin() {
+            Ok(())
+        } else {
+            Err(crate::core::Error::Forbidden(format!("only system administrators {what}")))
+        }
+    }
 }
 
 impl From<Principal> for Actor {

@@ -25,9 +25,7 @@ pub struct NewAccount<'a> {
 impl AuthService {
     /// An administrator creates a database account.
     pub async fn create_user(&self, actor: &Actor, account: NewAccount<'_>) -> Result<User> {
-        if !actor.principal.is_system_admin() {
-            return Err(Error::Forbidden("only system administrators create users".into()));
-        }
+        actor.require_system_admin("create users")?;
         let user = self.insert_account(account).await?;
         self.audit_user(&actor.caller(), Operation::Create, &user, None).await;
         Ok(user)
@@ -86,7 +84,7 @@ impl AuthService {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<User>, i64)> {
-        require_admin(actor, "list users")?;
+        actor.require_system_admin("list users")?;
         self.users.list(contains, offset, limit).await
     }
 
@@ -126,7 +124,7 @@ impl AuthService {
     /// Grants or withdraws system administration (system administrators
     /// only; nobody changes their own, and `admin` stays one).
     pub async fn set_admin(&self, actor: &Actor, id: UserId, is_admin: bool) -> Result<()> {
-        require_admin(actor, "change who administers the system")?;
+        actor.require_system_admin("change who administers the system")?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == super::ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} keeps its administrator flag", user.username)));
@@ -139,7 +137,7 @@ impl AuthService {
 
     /// Deletes an account (system administrators only; never `admin` or oneself).
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
-        require_admin(actor, "delete users")?;
+        actor.require_system_admin("delete users")?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == super::ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} cannot be deleted", user.username)));
@@ -157,12 +155,12 @@ impl AuthService {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<Group>, i64)> {
-        require_admin(actor, "list user groups")?;
+        actor.require_system_admin("list user groups")?;
         self.users.list_groups(contains, offset, limit).await
     }
 
     pub async fn group(&self, actor: &Actor, id: i64) -> Result<Group> {
-        require_admin(actor, "read user groups")?;
+        actor.require_system_admin("read user groups")?;
         self.users.find_group(id).await?.ok_or_else(|| Error::NotFound(format!("user group {id}")))
     }
 
@@ -199,13 +197,5 @@ impl AuthService {
         let mut event = AuditEvent::new(operation, ResourceType::User, user.username.to_string(), caller);
         event.detail = detail.map(str::to_owned);
         self.events.record(event).await;
-    }
-}
-
-fn require_admin(actor: &Actor, what: &str) -> Result<()> {
-    if actor.principal.is_system_admin() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!("only system administrators {what}")))
     }
 }

@@ -293,9 +293,7 @@ impl AuthService {
     /// "Test connection": checks LDAP settings against the directory before
     /// they are saved (system administrators only).
     pub async fn test_ldap(&self, actor: &Actor, settings: &LdapSettings) -> Result<()> {
-        if !actor.principal.is_system_admin() {
-            return Err(Error::Forbidden("only system administrators test login settings".into()));
-        }
+        actor.require_system_admin("test login settings")?;
         settings.validate()?;
         ldap::test_connection(settings).await.map_err(|e| Error::IdentityProvider(e.to_string()))
     }

@@ -88,7 +88,7 @@ impl SettingsService {
 
     /// Changes the login settings (system administrators only).
     pub async fn set_login(&self, actor: &Actor, settings: &LoginSettings) -> Result<()> {
-        require_admin(actor, "change login settings")?;
+        actor.require_system_admin("change login settings")?;
         match settings {
             LoginSettings::Database => {}
             LoginSettings::Ldap(ldap) => ldap.validate()?,
@@ -124,7 +124,7 @@ impl SettingsService {
     /// Keeps LDAP settings for later without making LDAP the login mode
     /// (when it is the mode, the change applies at once).
     pub async fn save_ldap(&self, actor: &Actor, ldap: LdapSettings) -> Result<()> {
-        require_admin(actor, "change login settings")?;
+        actor.require_system_admin("change login settings")?;
         if matches!(self.login().await?, LoginSettings::Ldap(_)) {
             return self.set_login(actor, &LoginSettings::Ldap(Box::new(ldap))).await;
         }
@@ -134,7 +134,7 @@ impl SettingsService {
     /// Keeps OIDC settings for later without making OIDC the login mode
     /// (when it is the mode, the change applies at once).
     pub async fn save_oidc(&self, actor: &Actor, oidc: OidcSettings) -> Result<()> {
-        require_admin(actor, "change login settings")?;
+        actor.require_system_admin("change login settings")?;
         if matches!(self.login().await?, LoginSettings::Oidc(_)) {
             return self.set_login(actor, &LoginSettings::Oidc(Box::new(oidc))).await;
         }
@@ -153,7 +153,7 @@ impl SettingsService {
     }
 
     pub async fn set_self_registration(&self, actor: &Actor, allowed: bool) -> Result<()> {
-        require_admin(actor, "change self-registration")?;
+        actor.require_system_admin("change self-registration")?;
         let detail = if allowed { "on" } else { "off" };
         self.write_audited(actor, SELF_REGISTRATION, &allowed, detail.to_owned()).await
     }
@@ -166,7 +166,7 @@ impl SettingsService {
     }
 
     pub async fn set_project_creation_admin_only(&self, actor: &Actor, admin_only: bool) -> Result<()> {
-        require_admin(actor, "restrict project creation")?;
+        actor.require_system_admin("restrict project creation")?;
         let detail = if admin_only { "adminonly" } else { "everyone" };
         self.write_audited(actor, PROJECT_CREATION, &admin_only, detail.to_owned()).await
     }
@@ -209,13 +209,5 @@ impl SettingsService {
                 .map(|done| done.rows_affected())
         })?;
         Ok(())
-    }
-}
-
-fn require_admin(actor: &Actor, what: &str) -> Result<()> {
-    if actor.principal.is_system_admin() {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!("only system administrators {what}")))
     }
 }
