@@ -412,6 +412,22 @@ pub fn validate_password(field: &'static str, password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a secret a user chose (a CLI secret, a robot secret) unless it
+/// follows Harbor's rule: 8–128 characters with an upper-case letter, a
+/// lower-case letter and a digit.
+pub fn validate_chosen_secret(field: &'static str, secret: &str) -> Result<()> {
+    let strong = secret.chars().any(|c| c.is_ascii_uppercase())
+        && secret.chars().any(|c| c.is_ascii_lowercase())
+        && secret.chars().any(|c| c.is_ascii_digit());
+    if !(8..=128).contains(&secret.chars().count()) || !strong {
+        return Err(Error::invalid(
+            field,
+            "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
+        ));
+    }
+    Ok(())
+}
+
 fn generate_password() -> String {
     OsRng.sample_iter(&Alphanumeric).take(24).map(char::from).collect()
 }

@@ -209,16 +209,7 @@ impl AuthService {
         if !self.is_oidc_account(user).await? {
             return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
-        let length = secret.chars().count();
-        let strong = secret.chars().any(|c| c.is_ascii_uppercase())
-            && secret.chars().any(|c| c.is_ascii_lowercase())
-            && secret.chars().any(|c| c.is_ascii_digit());
-        if !(8..=128).contains(&length) || !strong {
-            return Err(Error::invalid(
-                "secret",
-                "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
-            ));
-        }
+        super::validate_chosen_secret("secret", secret)?;
         self.cli_secrets.store(user.id, secret, Utc::now()).await?;
         let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
         self.audit_user(&caller, Operation::Update, user, Some("CLI secret set")).await;

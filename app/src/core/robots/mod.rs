@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision, Principal},
+    auth::validate_chosen_secret,
     db::Db,
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     projects::ProjectName,
@@ -206,15 +207,7 @@ impl RobotService {
     /// Replaces the secret with one the manager chose (Harbor's rules: 8–128
     /// characters with an upper-case letter, a lower-case letter and a digit).
     pub async fn set_secret(&self, actor: &Actor, name: &str, secret: &str) -> Result<()> {
-        let strong = secret.chars().any(|c| c.is_ascii_uppercase())
-            && secret.chars().any(|c| c.is_ascii_lowercase())
-            && secret.chars().any(|c| c.is_ascii_digit());
-        if !(8..=128).contains(&secret.chars().count()) || !strong {
-            return Err(Error::invalid(
-                "secret",
-                "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
-            ));
-        }
+        validate_chosen_secret("secret", secret)?;
         self.replace_secret(actor, name, secret, "secret set").await
     }
 
