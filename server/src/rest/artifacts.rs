@@ -23,7 +23,7 @@ use super::{
     projects::refusal,
 };
 use app::core::{
-    AppState, Error,
+    AppState,
     artifacts::{ArtifactSummary, RepositorySummary},
 };
 
@@ -87,7 +87,7 @@ pub struct ArtifactView {
     tags: Vec<TagView>,
 }
 
-fn artifact_view(artifact: ArtifactSummary, project_id: i64, repository: &RepositorySummary) -> ArtifactView {
+fn artifact_view(artifact: ArtifactSummary, repository: &RepositorySummary) -> ArtifactView {
     let tags = artifact
         .tags
         .iter()
@@ -105,7 +105,7 @@ fn artifact_view(artifact: ArtifactSummary, project_id: i64, repository: &Reposi
         media_type: artifact.media_type.clone(),
         manifest_media_type: artifact.media_type,
         artifact_type: artifact.artifact_type,
-        project_id,
+        project_id: repository.project_id,
         repository_id: repository.id,
         repository_name: repository.name.clone(),
         digest: artifact.digest,
@@ -113,11 +113,6 @@ fn artifact_view(artifact: ArtifactSummary, project_id: i64, repository: &Reposi
         push_time: artifact.pushed_at,
         tags,
     }
-}
-
-async fn project_id(state: &AppState, project: &str) -> ApiResult<i64> {
-    let found = state.projects.find(project).await?;
-    Ok(found.ok_or_else(|| Error::NotFound(format!("project {project}")))?.id.0)
 }
 
 #[derive(Deserialize)]
@@ -210,9 +205,8 @@ pub async fn list_artifacts(
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
-    let (artifacts, total) = state.artifacts.artifacts(&caller.0, &name, page.offset(), page.size).await?;
-    let project_id = project_id(&state, &project).await?;
-    let views: Vec<ArtifactView> = artifacts.into_iter().map(|a| artifact_view(a, project_id, &found)).collect();
+    let (artifacts, total) = state.artifacts.artifacts(&found, page.offset(), page.size).await?;
+    let views: Vec<ArtifactView> = artifacts.into_iter().map(|a| artifact_view(a, &found)).collect();
     let path = format!("/api/v2.0/projects/{project}/repositories/{}/artifacts", repository.replace('/', "%252F"));
     Ok((page.headers(total, &path, ""), Json(views)).into_response())
 }
@@ -225,8 +219,8 @@ pub async fn get_artifact(
 ) -> ApiResult<Json<ArtifactView>> {
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
-    let artifact = state.artifacts.artifact(&caller.0, &name, &reference).await?;
-    Ok(Json(artifact_view(artifact, project_id(&state, &project).await?, &found)))
+    let artifact = state.artifacts.artifact(&found, &reference).await?;
+    Ok(Json(artifact_view(artifact, &found)))
 }
 
 #[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, pattern = r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$", description = "Tag or digest")), responses((status = 200, description = "Deleted"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -248,8 +242,8 @@ pub async fn list_tags(
 ) -> ApiResult<Response> {
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
-    let artifact = state.artifacts.artifact(&caller.0, &name, &reference).await?;
-    let view = artifact_view(artifact, project_id(&state, &project).await?, &found);
+    let artifact = state.artifacts.artifact(&found, &reference).await?;
+    let view = artifact_view(artifact, &found);
     let total = HeaderValue::from(view.tags.len());
     Ok(([(header::HeaderName::from_static("x-total-count"), total)], Json(view.tags)).into_response())
 }

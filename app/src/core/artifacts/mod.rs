@@ -121,26 +121,25 @@ impl ArtifactService {
         self.browse.repository(name.as_str()).await?.ok_or_else(|| Error::NotFound(format!("repository {name}")))
     }
 
-    /// A page of the repository's artifacts, newest first.
+    /// A page of the artifacts of a repository [`Self::repository`] gave
+    /// (the caller may pull there), newest first.
     pub async fn artifacts(
         &self,
-        actor: &Actor,
-        repository: &str,
+        repository: &RepositorySummary,
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<ArtifactSummary>, i64)> {
-        let found = self.repository(actor, repository).await?;
-        self.browse.artifacts(found.id, offset, limit).await
+        self.browse.artifacts(repository.id, offset, limit).await
     }
 
-    /// One artifact, by digest or tag.
-    pub async fn artifact(&self, actor: &Actor, repository: &str, reference: &str) -> Result<ArtifactSummary> {
-        let found = self.repository(actor, repository).await?;
-        let digest = self.digest_of(found.id, repository, reference).await?;
+    /// One artifact, by digest or tag, of a repository [`Self::repository`] gave.
+    pub async fn artifact(&self, repository: &RepositorySummary, reference: &str) -> Result<ArtifactSummary> {
+        let name = &repository.name;
+        let digest = self.digest_of(repository.id, name, reference).await?;
         self.browse
-            .artifact(found.id, &digest)
+            .artifact(repository.id, &digest)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("artifact {repository}@{digest}")))
+            .ok_or_else(|| Error::NotFound(format!("artifact {name}@{digest}")))
     }
 
     /// Deletes an artifact (by digest or tag: the whole manifest and all its
@@ -157,7 +156,8 @@ impl ArtifactService {
     /// the artifact (`manage_tags`).
     pub async fn delete_tag(&self, actor: &Actor, repository: &str, reference: &str, tag: &str) -> Result<()> {
         let name = self.allowed(actor, repository, Action::ManageTags).await?;
-        let artifact = self.artifact(actor, repository, reference).await?;
+        let found = self.repository(actor, repository).await?;
+        let artifact = self.artifact(&found, reference).await?;
         if !artifact.tags.iter().any(|t| t.name == tag) {
             return Err(Error::NotFound(format!("tag {tag} on {name}@{}", artifact.digest)));
         }
