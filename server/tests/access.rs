@@ -237,7 +237,12 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     for refused in [
         server.state.projects.set_public(&member_actor, "alpha", true).await.map(|_| ()),
         server.state.projects.delete(&member_actor, "alpha").await,
-        server.state.projects.set_member(&member_actor, "alpha", MemberRef::User(member.id), Role::ProjectAdmin).await,
+        server
+            .state
+            .projects
+            .set_member(&member_actor, "alpha", MemberRef::User(member.id), Role::ProjectAdmin)
+            .await
+            .map(|_| ()),
     ] {
         assert!(matches!(refused, Err(app::core::Error::Forbidden(_))), "{refused:?}");
     }

@@ -180,9 +180,7 @@ pub async fn add_member(
     if existing.iter().any(|m| m.member == member) {
         return Err(Error::Conflict(format!("already a member of {project}; change the role instead")).into());
     }
-    state.projects.set_member(&actor, &project, member, role).await?;
-    let added = state.projects.members(&actor, &project).await?.into_iter().find(|m| m.member == member);
-    let id = added.map(|m| m.id).ok_or_else(|| Error::NotFound("the new member".into()))?;
+    let id = state.projects.set_member(&actor, &project, member, role).await?;
     let location = HeaderValue::from_str(&format!("/api/v2.0/projects/{project}/members/{id}"))
         .map_err(|_| ApiError::bad_request("project: not usable in a URL"))?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())

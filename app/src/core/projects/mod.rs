@@ -238,13 +238,14 @@ impl ProjectService {
         Ok(())
     }
 
-    /// Adds a member, or changes the role of an existing one (`manage_members`).
-    pub async fn set_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<()> {
+    /// Adds a member, or changes the role of an existing one (`manage_members`);
+    /// returns the membership's id.
+    pub async fn set_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<i64> {
         let found = self.permitted(actor, project, Action::ManageMembers).await?;
-        self.repository.set_member(found.id, member, role, Utc::now()).await?;
+        let id = self.repository.set_member(found.id, member, role, Utc::now()).await?;
         let who = self.member_label(member).await?;
         self.audit(actor, Operation::Update, ResourceType::Member, &who, project, role.name()).await;
-        Ok(())
+        Ok(id)
     }
 
     pub async fn remove_member(&self, actor: &Actor, project: &str, member: MemberRef) -> Result<bool> {

@@ -181,27 +181,26 @@ impl ProjectRepository {
         member: MemberRef,
         role: Role,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<i64> {
         let (user, group, conflict) = match member {
             MemberRef::User(user) => (Some(user.0), None, "(project_id, user_id)"),
             MemberRef::Group(group) => (None, Some(group), "(project_id, group_id)"),
         };
         let sql = format!(
             "INSERT INTO project_members (project_id, user_id, group_id, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT {conflict} DO UPDATE SET role = excluded.role"
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT {conflict} DO UPDATE SET role = excluded.role RETURNING id"
         );
-        on_db!(&self.db, pool => {
-            sqlx::query(&sql)
+        let id: i64 = on_db!(&self.db, pool => {
+            sqlx::query_scalar(&sql)
                 .bind(project.0)
                 .bind(user)
                 .bind(group)
                 .bind(role.name())
                 .bind(now)
-                .execute(pool)
+                .fetch_one(pool)
                 .await
-                .map(|done| done.rows_affected())
         })?;
-        Ok(())
+        Ok(id)
     }
 
     pub async fn remove_member(&self, project: ProjectId, member: MemberRef) -> Result<bool> {
