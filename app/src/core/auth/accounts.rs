@@ -1,17 +1,30 @@
 //! Database accounts: an administrator creates them (and may make them
 //! administrators), people register themselves when an administrator has
 //! allowed it (never as administrators), and everyone changes their own
-//! password. Every change is audited.
+//! password. Every change is audited. The first administrator is created
+//! here on first start.
 
 use chrono::Utc;
+use rand::{Rng, distributions::Alphanumeric, rngs::OsRng};
 
-use super::{AuthService, validate_password};
+use super::{ADMIN_USERNAME, AuthService, validate_password};
 use crate::core::{
     Error, Result,
     access::{Actor, Principal},
     events::{AuditEvent, Caller, Operation, ResourceType},
     users::{Group, NewUser, User, UserId, Username},
 };
+
+/// What the first start did about the administrator account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminBootstrap {
+    /// An `admin` account already existed; nothing changed.
+    AlreadyPresent,
+    /// Created with the configured password.
+    Created,
+    /// Created with this generated password, to be shown once.
+    CreatedWithGeneratedPassword(String),
+}
 
 /// A database account to create.
 pub struct NewAccount<'a> {
@@ -126,7 +139,7 @@ impl AuthService {
     pub async fn set_admin(&self, actor: &Actor, id: UserId, is_admin: bool) -> Result<()> {
         actor.require_system_admin("change who administers the system")?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
-        if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == super::ADMIN_USERNAME {
+        if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} keeps its administrator flag", user.username)));
         }
         self.users.set_admin(id, is_admin, Utc::now()).await?;
@@ -139,7 +152,7 @@ impl AuthService {
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
         actor.require_system_admin("delete users")?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
-        if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == super::ADMIN_USERNAME {
+        if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} cannot be deleted", user.username)));
         }
         self.users.delete(id).await?;
@@ -177,6 +190,42 @@ impl AuthService {
         Ok(())
     }
 
+    /// Creates the `admin` account on first start, with `password` or a
+    /// generated one. Safe when several nodes start at once: only one creates it.
+    pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<AdminBootstrap> {
+        let (password, generated) = match password {
+            Some(password) => {
+                validate_password("admin_password", &password)?;
+                (password, false)
+            }
+            None => (generate_password(), true),
+        };
+        let username = Username::parse(ADMIN_USERNAME).expect("the admin username is valid");
+        // Look first: on a restart the account exists and hashing would be wasted.
+        if self.users.find_credentials(&username).await?.is_some() {
+            return Ok(AdminBootstrap::AlreadyPresent);
+        }
+        let hash = self.hasher.hash(password.clone()).await?;
+        let created = self
+            .users
+            .create_if_absent(
+                NewUser {
+                    username: &username,
+                    email: None,
+                    full_name: "System Administrator",
+                    password_hash: Some(&hash),
+                    is_admin: true,
+                },
+                Utc::now(),
+            )
+            .await?;
+        Ok(match (created, generated) {
+            (None, _) => AdminBootstrap::AlreadyPresent,
+            (Some(_), false) => AdminBootstrap::Created,
+            (Some(_), true) => AdminBootstrap::CreatedWithGeneratedPassword(password),
+        })
+    }
+
     async fn insert_account(&self, account: NewAccount<'_>) -> Result<User> {
         let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
         validate_password("password", account.password)?;
@@ -198,4 +247,8 @@ impl AuthService {
         event.detail = detail.map(str::to_owned);
         self.events.record(event).await;
     }
+}
+
+fn generate_password() -> String {
+    OsRng.sample_iter(&Alphanumeric).take(24).map(char::from).collect()
 }

@@ -1,5 +1,6 @@
-//! Authentication: checking passwords, portal sessions and the first
-//! administrator. Called by the portal's server functions and the HTTP edge;
+//! Authentication: checking passwords (database, LDAP) and CLI secrets,
+//! portal sessions and login throttling; accounts in [`accounts`], OIDC in
+//! [`oidc`]. Called by the portal's server functions and the HTTP edge;
 //! calls the user and session repositories.
 
 mod accounts;
@@ -17,7 +18,7 @@ mod throttle;
 pub mod tokens;
 mod verified;
 
-pub use accounts::NewAccount;
+pub use accounts::{AdminBootstrap, NewAccount};
 pub use oidc_sign_in::{OidcCallback, OidcRedirect, OidcSession};
 pub use password::PasswordHasherPool;
 pub use pending_logins::cookie_name as oidc_login_cookie;
@@ -27,7 +28,7 @@ use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use rand::{Rng, RngCore, distributions::Alphanumeric, rngs::OsRng};
+use rand::{RngCore, rngs::OsRng};
 use sha2::{Digest, Sha256};
 
 use crate::core::{
@@ -36,7 +37,7 @@ use crate::core::{
     db::Db,
     events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
     settings::{LdapSettings, LoginSettings, SettingsService},
-    users::{ExternalUser, NewUser, User, UserCredentials, UserRepository, Username},
+    users::{ExternalUser, User, UserCredentials, UserRepository, Username},
 };
 use cli_secrets::CliSecrets;
 use oidc::OidcProvider;
@@ -73,17 +74,6 @@ impl SessionToken {
     fn hash(&self) -> String {
         hex::encode(Sha256::digest(self.0.as_bytes()))
     }
-}
-
-/// What the first start did about the administrator account.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AdminBootstrap {
-    /// An `admin` account already existed; nothing changed.
-    AlreadyPresent,
-    /// Created with the configured password.
-    Created,
-    /// Created with this generated password, to be shown once.
-    CreatedWithGeneratedPassword(String),
 }
 
 #[derive(Clone, Debug)]
@@ -362,42 +352,6 @@ impl AuthService {
     pub async fn logout(&self, token: &SessionToken) -> Result<()> {
         self.sessions.delete(&token.hash()).await
     }
-
-    /// Creates the `admin` account on first start, with `password` or a
-    /// generated one. Safe when several nodes start at once: only one creates it.
-    pub async fn bootstrap_admin(&self, password: Option<String>) -> Result<AdminBootstrap> {
-        let (password, generated) = match password {
-            Some(password) => {
-                validate_password("admin_password", &password)?;
-                (password, false)
-            }
-            None => (generate_password(), true),
-        };
-        let username = Username::parse(ADMIN_USERNAME).expect("the admin username is valid");
-        // Look first: on a restart the account exists and hashing would be wasted.
-        if self.users.find_credentials(&username).await?.is_some() {
-            return Ok(AdminBootstrap::AlreadyPresent);
-        }
-        let hash = self.hasher.hash(password.clone()).await?;
-        let created = self
-            .users
-            .create_if_absent(
-                NewUser {
-                    username: &username,
-                    email: None,
-                    full_name: "System Administrator",
-                    password_hash: Some(&hash),
-                    is_admin: true,
-                },
-                Utc::now(),
-            )
-            .await?;
-        Ok(match (created, generated) {
-            (None, _) => AdminBootstrap::AlreadyPresent,
-            (Some(_), false) => AdminBootstrap::Created,
-            (Some(_), true) => AdminBootstrap::CreatedWithGeneratedPassword(password),
-        })
-    }
 }
 
 /// Refuses passwords outside [`PASSWORD_LENGTH`], naming `field`.
@@ -426,8 +380,4 @@ pub fn validate_chosen_secret(field: &'static str, secret: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn generate_password() -> String {
-    OsRng.sample_iter(&Alphanumeric).take(24).map(char::from).collect()
 }
