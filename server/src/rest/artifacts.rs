@@ -141,12 +141,8 @@ pub async fn list_repositories(
         .await
         .map_err(|e| refusal(&caller, e))?;
     let views: Vec<RepositoryView> = repositories.into_iter().map(repository_view).collect();
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(q) = &query.q {
-        other.append_pair("q", q);
-    }
     let path = format!("/api/v2.0/projects/{project}/repositories");
-    Ok((page.headers(total, &path, &other.finish()), Json(views)).into_response())
+    Ok((page.headers(total, &path, &[("q", query.q.as_deref())]), Json(views)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v2.0/repositories", tag = "repository", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, pattern = r"^[A-Za-z_]+=~?[^,]*(,[A-Za-z_]+=~?[^,]*)*$", description = "Filters: name=~part")), responses((status = 200, body = [RepositoryView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
@@ -165,11 +161,7 @@ pub async fn list_all_repositories(
     let (repositories, total) =
         state.artifacts.all_repositories(&caller.0, contains.as_deref(), page.offset(), page.size).await?;
     let views: Vec<RepositoryView> = repositories.into_iter().map(repository_view).collect();
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(q) = &query.q {
-        other.append_pair("q", q);
-    }
-    Ok((page.headers(total, "/api/v2.0/repositories", &other.finish()), Json(views)).into_response())
+    Ok((page.headers(total, "/api/v2.0/repositories", &[("q", query.q.as_deref())]), Json(views)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F")), responses((status = 200, body = RepositoryView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -208,7 +200,7 @@ pub async fn list_artifacts(
     let (artifacts, total) = state.artifacts.artifacts(&found, page.offset(), page.size).await?;
     let views: Vec<ArtifactView> = artifacts.into_iter().map(|a| artifact_view(a, &found)).collect();
     let path = format!("/api/v2.0/projects/{project}/repositories/{}/artifacts", repository.replace('/', "%252F"));
-    Ok((page.headers(total, &path, ""), Json(views)).into_response())
+    Ok((page.headers(total, &path, &[]), Json(views)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, pattern = r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$", description = "Tag or digest")), responses((status = 200, body = ArtifactView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

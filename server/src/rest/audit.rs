@@ -118,11 +118,7 @@ async fn logs(
     // Entries recorded a moment ago may still be on their way to the database.
     state.events.flush().await;
     let (events, total) = state.audit.list(&actor.principal, &audit_query).await?;
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(q) = &query.q {
-        other.append_pair("q", q);
-    }
-    let headers = page.headers(total, &path, &other.finish());
+    let headers = page.headers(total, &path, &[("q", query.q.as_deref())]);
     Ok((headers, Json(events.into_iter().map(AuditLogView::from).collect::<Vec<_>>())).into_response())
 }
 

@@ -104,11 +104,11 @@ pub async fn list_members(
         .take(page.size as usize)
         .map(|member| view(member, project_id))
         .collect();
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(name) = &query.entityname {
-        other.append_pair("entityname", name);
-    }
-    let headers = page.headers(total, &format!("/api/v2.0/projects/{project}/members"), &other.finish());
+    let headers = page.headers(
+        total,
+        &format!("/api/v2.0/projects/{project}/members"),
+        &[("entityname", query.entityname.as_deref())],
+    );
     Ok((headers, Json(views)).into_response())
 }
 

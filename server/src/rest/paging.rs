@@ -73,8 +73,15 @@ impl Page {
     }
 
     /// `X-Total-Count` and, when there are neighbours, `Link` for a list
-    /// at `path` whose other query parameters are `other` (already encoded).
-    pub fn headers(self, total: i64, path: &str, other: &str) -> HeaderMap {
+    /// at `path`, carrying the request's other query parameters that were given.
+    pub fn headers(self, total: i64, path: &str, carried: &[(&str, Option<&str>)]) -> HeaderMap {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in carried {
+            if let Some(value) = value {
+                query.append_pair(key, value);
+            }
+        }
+        let other = query.finish();
         let mut headers = HeaderMap::new();
         headers.insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total.max(0)));
         let link_to = |page: u32| {
@@ -167,13 +174,13 @@ mod tests {
     fn pages_and_links() {
         let page = Page::from_query(&PageQuery { page: Some(2), page_size: Some(10) }).unwrap();
         assert_eq!(page.offset(), 10);
-        let headers = page.headers(35, "/api/v2.0/projects", "name=a");
+        let headers = page.headers(35, "/api/v2.0/projects", &[("name", Some("a")), ("q", None)]);
         assert_eq!(headers["x-total-count"], "35");
         assert_eq!(
             headers[header::LINK],
             "</api/v2.0/projects?page=1&page_size=10&name=a>; rel=\"prev\" , </api/v2.0/projects?page=3&page_size=10&name=a>; rel=\"next\""
         );
-        let last = Page { number: 4, size: 10 }.headers(35, "/p", "");
+        let last = Page { number: 4, size: 10 }.headers(35, "/p", &[]);
         assert_eq!(last[header::LINK], "</p?page=3&page_size=10>; rel=\"prev\"");
         assert!(Page::from_query(&PageQuery { page: Some(0), page_size: None }).is_err());
         assert!(Page::from_query(&PageQuery { page: None, page_size: Some(101) }).is_err());

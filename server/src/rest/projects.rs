@@ -117,16 +117,14 @@ pub async fn list_projects(
             state.projects.list(&options, visibility).await?
         }
     };
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    for (key, value) in [("q", &query.q), ("sort", &query.sort), ("name", &query.name)] {
-        if let Some(value) = value {
-            other.append_pair(key, value);
-        }
-    }
-    if let Some(public) = query.public {
-        other.append_pair("public", &public.to_string());
-    }
-    let headers = page.headers(total, PATH, &other.finish());
+    let public = query.public.map(|public| public.to_string());
+    let carried = [
+        ("q", query.q.as_deref()),
+        ("sort", query.sort.as_deref()),
+        ("name", query.name.as_deref()),
+        ("public", public.as_deref()),
+    ];
+    let headers = page.headers(total, PATH, &carried);
     let views: Vec<ProjectView> = projects.into_iter().map(ProjectView::from).collect();
     Ok((headers, Json(views)).into_response())
 }

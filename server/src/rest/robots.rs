@@ -249,11 +249,7 @@ pub async fn list_robots(
     let total = robots.len() as i64;
     let views: Vec<RobotView> =
         robots.into_iter().skip(page.offset() as usize).take(page.size as usize).map(view).collect();
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(q) = &query.q {
-        other.append_pair("q", q);
-    }
-    Ok((page.headers(total, PATH, &other.finish()), Json(views)).into_response())
+    Ok((page.headers(total, PATH, &[("q", query.q.as_deref())]), Json(views)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = RobotView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

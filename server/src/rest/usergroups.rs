@@ -58,11 +58,10 @@ pub async fn list_groups(
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
     let actor = caller.signed_in()?;
     let (groups, total) = state.auth.list_groups(&actor, query.group_name.as_deref(), page.offset(), page.size).await?;
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(name) = &query.group_name {
-        other.append_pair("group_name", name);
-    }
-    Ok((page.headers(total, PATH, &other.finish()), Json(groups.into_iter().map(view).collect::<Vec<_>>()))
+    Ok((
+        page.headers(total, PATH, &[("group_name", query.group_name.as_deref())]),
+        Json(groups.into_iter().map(view).collect::<Vec<_>>()),
+    )
         .into_response())
 }
 

@@ -102,11 +102,7 @@ pub async fn list_users(
     // Accounts come in username order, the one order Harbor clients ask for.
     parse_sort(query.sort.as_deref(), &["username"])?;
     let (users, total) = state.auth.list_users(&actor, contains.as_deref(), page.offset(), page.size).await?;
-    let mut other = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(q) = &query.q {
-        other.append_pair("q", q);
-    }
-    let headers = page.headers(total, PATH, &other.finish());
+    let headers = page.headers(total, PATH, &[("q", query.q.as_deref())]);
     Ok((headers, Json(users.into_iter().map(UserView::from).collect::<Vec<_>>())).into_response())
 }
 
