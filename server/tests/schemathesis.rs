@@ -20,8 +20,12 @@ async fn responses_match_the_openapi_document(backend: Backend) {
     let server = TestServer::start(backend).await;
     common::push_empty_image(&common::admin_client(), &server, "library/app", "v1").await;
     let (program, base) = (schemathesis(), server.base.clone());
+    // schemathesis keeps a cache in its working directory: not in the checkout.
+    let workdir = tempfile::tempdir().unwrap();
+    let cwd = workdir.path().to_owned();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(program)
+            .current_dir(cwd)
             .args([
                 "run",
                 &format!("{base}/api/v2.0/openapi.json"),
