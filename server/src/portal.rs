@@ -2,6 +2,8 @@
 //! the session once per request, sends visitors without one to the login page
 //! and refuses cross-site calls to server functions.
 
+use std::sync::Arc;
+
 use axum::{
     Router,
     extract::{Request, State},
@@ -9,6 +11,7 @@ use axum::{
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
 };
+use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 
 use app::{
@@ -16,6 +19,7 @@ use app::{
     api::{
         SERVER_FN_PREFIX,
         auth::local_redirect_target,
+        reference::ServedApiReference,
         session::{SignedIn, session_token},
     },
     core::AppState,
@@ -27,8 +31,14 @@ const PUBLIC_PAGES: &[&str] = &["/login"];
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let options = state.leptos_options.clone();
+    let reference = ServedApiReference(Arc::new(crate::rest::api_reference()));
     Router::new()
-        .leptos_routes_with_context(state, generate_route_list(App), || {}, move || shell(options.clone()))
+        .leptos_routes_with_context(
+            state,
+            generate_route_list(App),
+            move || provide_context(reference.clone()),
+            move || shell(options.clone()),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), session_gate))
 }
 

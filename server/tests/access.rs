@@ -5,7 +5,11 @@
 
 mod common;
 
-use app::core::{projects::MemberRef, rbac::Role, registry::digest::Digest};
+use app::core::{
+    projects::{MemberRef, NewProject},
+    rbac::Role,
+    registry::digest::Digest,
+};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{Backend, TestServer};
 use reqwest::{Client, Response, StatusCode, header};
@@ -223,7 +227,7 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     assert!(matches!(error, app::core::Error::Conflict(_)), "{error:?}");
     // Any signed-in user creates projects and administers the ones they create.
     let member_actor: app::core::access::Actor = Principal::User(member.clone()).into();
-    server.state.projects.create(&member_actor, "empty", false).await.unwrap();
+    server.state.projects.create(&member_actor, NewProject::private("empty")).await.unwrap();
     let members = server.state.projects.members(&member_actor, "empty").await.unwrap();
     assert_eq!(members.len(), 1, "the creator becomes project admin");
     assert_eq!((members[0].name.as_str(), members[0].role), ("member", Role::ProjectAdmin));
@@ -251,17 +255,27 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     let refused = server.state.settings.set_project_creation_admin_only(&member_actor, true).await;
     assert!(matches!(refused, Err(app::core::Error::Forbidden(_))), "{refused:?}");
     server.state.settings.set_project_creation_admin_only(&admin, true).await.unwrap();
-    let refused = server.state.projects.create(&member_actor, "again", false).await.unwrap_err();
+    let refused = server.state.projects.create(&member_actor, NewProject::private("again")).await.unwrap_err();
     assert!(matches!(refused, app::core::Error::Forbidden(_)), "{refused:?}");
-    server.state.projects.create(&admin, "by-admin", false).await.unwrap();
+    server.state.projects.create(&admin, NewProject::private("by-admin")).await.unwrap();
     server.state.settings.set_project_creation_admin_only(&admin, false).await.unwrap();
-    server.state.projects.create(&member_actor, "again", false).await.unwrap();
+    server.state.projects.create(&member_actor, NewProject::private("again")).await.unwrap();
     let anonymous: app::core::access::Actor = Principal::Anonymous.into();
-    let refused = server.state.projects.create(&anonymous, "mine", false).await.unwrap_err();
+    let refused = server.state.projects.create(&anonymous, NewProject::private("mine")).await.unwrap_err();
     assert!(matches!(refused, app::core::Error::Forbidden(_)), "{refused:?}");
-    let taken = server.state.projects.create(&admin, "beta", true).await.unwrap_err();
+    let taken = server
+        .state
+        .projects
+        .create(&admin, NewProject { public: true, ..NewProject::private("beta") })
+        .await
+        .unwrap_err();
     assert!(matches!(taken, app::core::Error::Conflict(_)), "{taken:?}");
-    let invalid = server.state.projects.create(&admin, "Bad_Name", true).await.unwrap_err();
+    let invalid = server
+        .state
+        .projects
+        .create(&admin, NewProject { public: true, ..NewProject::private("Bad_Name") })
+        .await
+        .unwrap_err();
     assert!(matches!(invalid, app::core::Error::Invalid { .. }), "{invalid:?}");
     server.state.events.flush().await;
     let query = app::core::events::AuditQuery { project: Some("empty"), limit: 10, ..Default::default() };

@@ -8,7 +8,12 @@
 
 mod common;
 
-use app::core::{access::Principal, events::AuditQuery, projects::MemberRef, rbac::Role};
+use app::core::{
+    access::Principal,
+    events::AuditQuery,
+    projects::{MemberRef, NewProject},
+    rbac::Role,
+};
 use common::{
     ADMIN_PASSWORD, Backend, TestServer,
     oidc::{OidcProvider, follow, sign_in, submit_login},
@@ -120,12 +125,12 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
 
     // Her provider group, made a project member, lets her push there.
     let admin = server.admin_actor().await;
-    server.state.projects.create(&admin, "team", false).await.unwrap();
+    server.state.projects.create(&admin, NewProject::private("team")).await.unwrap();
     let developers = server.state.auth.oidc_group("developers").await.unwrap();
     server.state.projects.set_member(&admin, "team", MemberRef::Group(developers), Role::Developer).await.unwrap();
     let pushed = common::push_blob(&common::client_as("alice", &secret), &server, "team/app", b"from alice").await;
     assert_eq!(pushed, StatusCode::CREATED);
-    let elsewhere = server.state.projects.create(&admin, "other", false).await;
+    let elsewhere = server.state.projects.create(&admin, NewProject::private("other")).await;
     assert!(elsewhere.is_ok());
     let refused = common::push_blob(&common::client_as("alice", &secret), &server, "other/app", b"x").await;
     assert_eq!(refused, StatusCode::FORBIDDEN);

@@ -1,7 +1,7 @@
 //! Harbor's repository, artifact and tag endpoints over real HTTP, on SQLite
 //! and PostgreSQL: listings with sizes and tags, one artifact by tag or
-//! digest, tags added and removed, artifacts deleted (and gone from `/v2`
-//! too), each as the roles allow.
+//! digest, tags added and removed, artifacts and whole repositories deleted
+//! (and gone from `/v2` too), each as the roles allow.
 
 mod common;
 
@@ -114,6 +114,35 @@ async fn browse_and_change_artifacts(backend: Backend) {
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     let listed = gail.get(format!("{base}/app/artifacts")).send().await.unwrap();
     assert_eq!(listed.headers()["x-total-count"], "1");
+
+    // Deleting a whole repository: the same rule; every tag and artifact
+    // goes from /v2, the other repositories stay, and the log says who.
+    let nested = format!("{base}/nested%252Ftool");
+    assert_eq!(devi.delete(&nested).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(olaf.delete(&nested).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(mia.delete(&nested).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(mia.delete(&nested).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let gone = admin.head(server.url("/v2/team/nested/tool/manifests/latest")).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let tags = admin.get(server.url("/v2/team/nested/tool/tags/list")).send().await.unwrap();
+    assert_eq!(tags.status(), StatusCode::NOT_FOUND);
+    let remaining: Vec<Value> = gail.get(&base).send().await.unwrap().json().await.unwrap();
+    assert_eq!(remaining.len(), 1);
+    assert_eq!(remaining[0]["name"], "team/app");
+    let logs: Vec<Value> = admin
+        .get(server.url("/api/v2.0/projects/team/logs?q=resource_type%3Drepository"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!((logs[0]["resource"].as_str(), logs[0]["username"].as_str()), (Some("team/nested/tool"), Some("mia")));
+    // Pushing again to the name makes a fresh, empty repository.
+    common::push_image(&admin, &server, "team/nested/tool", "again", b"tool layer").await;
+    let again: Value = gail.get(&nested).send().await.unwrap().json().await.unwrap();
+    assert_eq!(again["artifact_count"], 1);
     server.stop().await;
 }
 

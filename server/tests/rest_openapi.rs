@@ -28,6 +28,7 @@ async fn the_document_describes_every_route(backend: Backend) {
         ("/api/v2.0/audit-logs", &["get"]),
         ("/api/v2.0/users", &["get", "post"]),
         ("/api/v2.0/users/current", &["get"]),
+        ("/api/v2.0/users/search", &["get"]),
         ("/api/v2.0/users/{user_id}", &["get", "put", "delete"]),
         ("/api/v2.0/users/{user_id}/password", &["put"]),
         ("/api/v2.0/users/{user_id}/sysadmin", &["put"]),
@@ -38,7 +39,7 @@ async fn the_document_describes_every_route(backend: Backend) {
         ("/api/v2.0/robots/{robot_id}", &["get", "put", "delete", "patch"]),
         ("/api/v2.0/repositories", &["get"]),
         ("/api/v2.0/projects/{project_name_or_id}/repositories", &["get"]),
-        ("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", &["get"]),
+        ("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", &["get", "delete"]),
         ("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts", &["get"]),
         (
             "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}",
@@ -70,4 +71,42 @@ async fn the_document_describes_every_route(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(the_document_describes_every_route);
+/// The portal's reference page is read from the same document: every
+/// operation is there, grouped by tag, with its parameters and answers.
+async fn the_portal_reference_matches_the_document(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let document: Value = reqwest::get(server.url("/api/v2.0/openapi.json")).await.unwrap().json().await.unwrap();
+    let documented: usize = document["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    let anonymous = reqwest::Client::new().post(server.url("/portal/fn/api_reference")).send().await.unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    server.create_user("rita", "rita-password-1").await;
+    let portal = common::portal_client(&server, "rita", "rita-password-1").await;
+    let reference: Value =
+        portal.post(server.url("/portal/fn/api_reference")).send().await.unwrap().json().await.unwrap();
+    let groups = reference["groups"].as_array().unwrap();
+    let operations: Vec<&Value> = groups.iter().flat_map(|g| g["operations"].as_array().unwrap()).collect();
+    assert_eq!(operations.len(), documented);
+    let robot = groups.iter().find(|g| g["name"] == "robot").expect("a robot group");
+    let update = robot["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["method"] == "PUT" && op["path"] == "/api/v2.0/robots/{robot_id}")
+        .expect("PUT /robots/{robot_id} is listed");
+    assert_eq!(update["parameters"][0]["name"], "robot_id");
+    assert_eq!(update["request_body"]["schema"], "RobotUpdate");
+    let statuses: Vec<&str> =
+        update["responses"].as_array().unwrap().iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert!(statuses.contains(&"200") && statuses.contains(&"401") && statuses.contains(&"404"), "{statuses:?}");
+    let schema = reference["schemas"].as_array().unwrap().iter().find(|s| s["name"] == "RobotCreate").unwrap();
+    let name = schema["fields"].as_array().unwrap().iter().find(|f| f["name"] == "name").unwrap();
+    assert_eq!((name["type_name"].as_str(), name["required"].as_bool()), (Some("string"), Some(true)));
+
+    // The page itself renders before any script runs.
+    let html = portal.get(server.url("/api-reference")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("/api/v2.0/robots/{robot_id}") && html.contains("RobotCreate"), "{html}");
+    server.stop().await;
+}
+
+on_both_databases!(the_document_describes_every_route, the_portal_reference_matches_the_document);

@@ -37,7 +37,7 @@ async fn users_create_projects_they_then_administer(backend: Backend) {
         (json!({"project_name": "Bad Name"}), StatusCode::BAD_REQUEST, "project_name"),
         (json!({"project_name": "x2", "owner_id": 1}), StatusCode::BAD_REQUEST, "owner_id"),
         (json!({"project_name": "x3", "metadata": {"public": true}}), StatusCode::BAD_REQUEST, "metadata.public"),
-        (json!({"project_name": "x4", "storage_limit": 1024}), StatusCode::BAD_REQUEST, "storage_limit"),
+        (json!({"project_name": "x4", "storage_limit": 0}), StatusCode::BAD_REQUEST, "storage_limit"),
         (json!({"name": "x5"}), StatusCode::BAD_REQUEST, "project_name"),
     ] {
         let response = create(&erin, &server, body.clone()).await;
@@ -46,6 +46,18 @@ async fn users_create_projects_they_then_administer(backend: Backend) {
         let message = error["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains(mentions), "{body}: {message}");
     }
+    // A storage limit given at creation becomes the project's quota; later
+    // changes are for system administrators.
+    let limited = create(&erin, &server, json!({"project_name": "limited", "storage_limit": 1048576})).await;
+    assert_eq!(limited.status(), StatusCode::CREATED);
+    let quota = || async { server.state.projects.find("limited").await.unwrap().unwrap().storage_quota };
+    assert_eq!(quota().await, Some(1048576));
+    let url = server.url("/api/v2.0/projects/limited");
+    let raise = erin.put(&url).json(&json!({"storage_limit": -1})).send().await.unwrap();
+    assert_eq!(raise.status(), StatusCode::FORBIDDEN);
+    let raised = common::admin_client().put(&url).json(&json!({"storage_limit": -1})).send().await.unwrap();
+    assert_eq!(raised.status(), StatusCode::OK);
+    assert_eq!(quota().await, None);
     let anonymous = create(&reqwest::Client::new(), &server, json!({"project_name": "anon"})).await;
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.json::<Value>().await.unwrap()["errors"][0]["code"], "UNAUTHORIZED");

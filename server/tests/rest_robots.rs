@@ -1,6 +1,6 @@
 //! `/api/v2.0/robots` over real HTTP, on SQLite and PostgreSQL: project and
 //! system robots in Harbor's shapes, the secret shown once and refreshed,
-//! disabling, deleting, and who may manage which robot.
+//! editing, disabling, deleting, and who may manage which robot.
 
 mod common;
 
@@ -81,14 +81,40 @@ async fn robots_over_rest(backend: Backend) {
     let builder = common::client_as("robot$erins+builder", "Chosen-Secret-7");
     assert_eq!(builder.get(server.url("/v2/")).send().await.unwrap().status(), StatusCode::OK);
 
-    // Disabling refuses it at once; permissions are not edited in place.
+    // Editing the robot as read back: description, lifetime and
+    // permissions change; the new permissions apply to the next request.
     let mut update = one.clone();
+    update["description"] = json!("pulls only now");
+    update["duration"] = json!(90);
+    update["permissions"][0]["access"] = json!([{"resource": "repository", "action": "pull"}]);
+    assert_eq!(erin.put(format!("{robots}/{id}")).json(&update).send().await.unwrap().status(), StatusCode::OK);
+    let edited: Value = erin.get(format!("{robots}/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((edited["description"].as_str(), edited["duration"].as_i64()), (Some("pulls only now"), Some(90)));
+    assert_eq!(edited["permissions"][0]["access"], json!([{"resource": "repository", "action": "pull"}]));
+    assert_eq!(common::push_blob(&builder, &server, "erins/app", b"y").await, StatusCode::FORBIDDEN);
+    let pulled = builder.get(server.url("/v2/erins/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(pulled.status(), StatusCode::OK);
+    update["duration"] = json!(-1);
+    assert_eq!(erin.put(format!("{robots}/{id}")).json(&update).send().await.unwrap().status(), StatusCode::OK);
+    let edited: Value = erin.get(format!("{robots}/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((edited["duration"].as_i64(), edited["expires_at"].as_i64()), (Some(-1), Some(-1)));
+    // A project robot stays in its project; a developer edits nothing; the name is fixed.
+    let mut elsewhere = update.clone();
+    elsewhere["permissions"][0]["namespace"] = json!("lenas");
+    let refused = erin.put(format!("{robots}/{id}")).json(&elsewhere).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(carl.put(format!("{robots}/{id}")).json(&update).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let mut renamed = update.clone();
+    renamed["name"] = json!("robot$erins+other");
+    let refused = erin.put(format!("{robots}/{id}")).json(&renamed).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let unchanged: Value = erin.get(format!("{robots}/{id}")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(unchanged["permissions"][0]["namespace"], "erins");
+
+    // Disabling refuses it at once.
     update["disable"] = json!(true);
     assert_eq!(erin.put(format!("{robots}/{id}")).json(&update).send().await.unwrap().status(), StatusCode::OK);
     assert_eq!(builder.get(server.url("/v2/")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    update["permissions"][0]["access"] = json!([{"resource": "repository", "action": "pull"}]);
-    let changed = erin.put(format!("{robots}/{id}")).json(&update).send().await.unwrap();
-    assert_eq!(changed.status(), StatusCode::BAD_REQUEST);
 
     // Who may make which robot, and bad requests named.
     for (client, body, status, mentions) in [

@@ -122,6 +122,18 @@ async fn accounts_over_rest(backend: Backend) {
         StatusCode::CONFLICT
     );
 
+    // Anyone signed in finds accounts by part of the name (to add members):
+    // id and username only.
+    let found = carl.get(server.url("/api/v2.0/users/search?username=av")).send().await.unwrap();
+    assert_eq!(found.status(), StatusCode::OK);
+    assert_eq!(found.headers()["x-total-count"], "1");
+    let found: Vec<Value> = found.json().await.unwrap();
+    assert_eq!(found, [json!({"user_id": dave_id, "username": "dave"})]);
+    let empty = carl.get(server.url("/api/v2.0/users/search?username=")).send().await.unwrap();
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let anonymous = reqwest::Client::new().get(server.url("/api/v2.0/users/search?username=a")).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
     // A database account has no CLI secret to set.
     let secret = carl
         .put(server.url(&format!("/api/v2.0/users/{carl_id}/cli_secret")))

@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod error;
 pub mod profile;
+pub mod projects;
+pub mod reference;
 #[cfg(feature = "ssr")]
 pub mod session;
 pub mod system;

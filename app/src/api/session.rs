@@ -84,6 +84,16 @@ pub async fn require_user() -> Result<User, AppError> {
     current_user().await?.ok_or_else(|| AppError::Unauthenticated.respond())
 }
 
+/// The signed-in user as the core's actor, with the client's address for
+/// the audit log; [`AppError::Unauthenticated`] without a session.
+pub async fn require_actor() -> Result<crate::core::access::Actor, AppError> {
+    let user = require_user().await?;
+    Ok(crate::core::access::Actor {
+        principal: crate::core::access::Principal::User(user),
+        client_addr: client_addr().await,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use leptos_router::{
     location::Url,
 };
 
+use super::components::{ToastRegion, Toasts};
 use crate::api::{
     AppError,
     auth::{Logout, SessionUser, signed_in_user},
@@ -18,6 +19,7 @@ use crate::api::{
 pub fn PortalLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| signed_in_user());
     let location = use_location();
+    let toasts = Toasts::provide();
     view! {
         <div class="flex min-h-screen flex-col">
             <Suspense fallback=|| view! { <TopBarSkeleton /> }>
@@ -40,6 +42,7 @@ pub fn PortalLayout() -> impl IntoView {
                 </main>
             </div>
             <Footer />
+            <ToastRegion toasts />
         </div>
     }
 }
@@ -130,17 +133,26 @@ fn SideNav() -> impl IntoView {
     view! {
         <nav aria-label="Main" class="hidden w-48 shrink-0 sm:block">
             <ul class="space-y-1 text-sm">
-                <li>
-                    <A
-                        href="/"
-                        exact=true
-                        attr:class="block rounded-md px-3 py-2 hover:bg-slate-100 aria-[current=page]:bg-sky-50 aria-[current=page]:font-medium aria-[current=page]:text-sky-700 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-sky-300"
-                    >
-                        "Dashboard"
-                    </A>
-                </li>
+                <NavLink href="/" label="Dashboard" exact=true />
+                <NavLink href="/projects" label="Projects" exact=false />
+                <NavLink href="/api-reference" label="API reference" exact=false />
             </ul>
         </nav>
+    }
+}
+
+#[component]
+fn NavLink(href: &'static str, label: &'static str, exact: bool) -> impl IntoView {
+    view! {
+        <li>
+            <A
+                href
+                exact
+                attr:class="block rounded-md px-3 py-2 hover:bg-slate-100 aria-[current=page]:bg-sky-50 aria-[current=page]:font-medium aria-[current=page]:text-sky-700 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-sky-300"
+            >
+                {label}
+            </A>
+        </li>
     }
 }
 

@@ -1,10 +1,14 @@
 //! The portal's pages. The router lives here; each page is its own module.
 
+mod api_reference;
+mod components;
 mod dashboard;
 mod format;
 mod layout;
 mod login;
 mod profile;
+mod project;
+mod projects;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -13,10 +17,13 @@ use leptos_router::{
     path,
 };
 
+use api_reference::ApiReferencePage;
 use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
 use login::LoginPage;
 use profile::ProfilePage;
+use project::{ProjectConfigurationTab, ProjectFrame, ProjectRepositoriesTab, ProjectSummaryTab};
+use projects::{NewProjectPage, ProjectsPage};
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -57,6 +64,14 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=PortalLayout>
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("/profile") view=ProfilePage />
+                    <Route path=path!("/api-reference") view=ApiReferencePage />
+                    <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/new-project") view=NewProjectPage />
+                    <ParentRoute path=path!("/projects/:project") view=ProjectFrame>
+                        <Route path=path!("") view=ProjectSummaryTab />
+                        <Route path=path!("/repositories") view=ProjectRepositoriesTab />
+                        <Route path=path!("/configuration") view=ProjectConfigurationTab />
+                    </ParentRoute>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -178,6 +178,17 @@ pub async fn get_repository(
     Ok(Json(repository_view(found)))
 }
 
+#[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F")), responses((status = 200, description = "Deleted with all its artifacts and tags"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+pub async fn delete_repository(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((project, repository)): ApiPath<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    state.artifacts.delete_repository(&actor, &repository_name(&project, &repository)).await?;
+    Ok(StatusCode::OK)
+}
+
 #[derive(Deserialize)]
 pub struct ArtifactQuery {
     page: Option<u32>,

@@ -22,6 +22,14 @@ use axum::{
 
 use app::core::AppState;
 
+/// The REST API's reference for the portal's page, read from the same
+/// document `/api/v2.0/openapi.json` serves.
+pub fn api_reference() -> app::api::reference::ApiReference {
+    let document =
+        serde_json::to_value(<openapi::ApiDoc as utoipa::OpenApi>::openapi()).expect("the OpenAPI document serialises");
+    app::api::reference::ApiReference::from_openapi(&document)
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/health", get(health::get_health))
@@ -49,7 +57,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/projects/{project_name_or_id}/logs", get(audit::project_logs))
         .route("/api/v2.0/repositories", get(artifacts::list_all_repositories))
         .route("/api/v2.0/projects/{project_name_or_id}/repositories", get(artifacts::list_repositories))
-        .route("/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", get(artifacts::get_repository))
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}",
+            get(artifacts::get_repository).delete(artifacts::delete_repository),
+        )
         .route(
             "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts",
             get(artifacts::list_artifacts),
@@ -76,6 +87,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/usergroups/{group_id}", get(usergroups::get_group).delete(usergroups::delete_group))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))
+        .route("/api/v2.0/users/search", get(users::search_users))
         .route("/api/v2.0/users/{user_id}", get(users::get_user).put(users::update_user).delete(users::delete_user))
         .route("/api/v2.0/users/{user_id}/password", put(users::change_password))
         .route("/api/v2.0/users/{user_id}/sysadmin", put(users::set_sysadmin))

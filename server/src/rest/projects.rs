@@ -22,7 +22,7 @@ use super::{
 };
 use app::core::{
     AppState, Error,
-    projects::{ListOptions, Project, ProjectId, ProjectSort},
+    projects::{ListOptions, NewProject, Project, ProjectId, ProjectSort},
 };
 
 const PATH: &str = "/api/v2.0/projects";
@@ -168,9 +168,10 @@ pub struct ProjectReq {
     public: Option<bool>,
     #[schema(value_type = Option<ProjectMetadataReq>)]
     metadata: Option<Map<String, Value>>,
-    /// `-1` (no limit) is all Berth takes until quotas exist.
+    /// Storage quota in bytes; `-1` for no limit. Changing it needs a
+    /// system administrator.
     #[serde(default, deserialize_with = "super::paging::optional_whole_number")]
-    #[schema(minimum = -1, maximum = -1)]
+    #[schema(minimum = -1)]
     storage_limit: Option<i64>,
     /// Proxy-cache projects are not supported.
     #[schema(ignore)]
@@ -181,15 +182,19 @@ impl ProjectReq {
     fn parse(body: &[u8]) -> ApiResult<Self> {
         let request: Self =
             serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid project request: {e}")))?;
-        if request.storage_limit.is_some_and(|limit| limit != -1) {
-            return Err(ApiError::bad_request(
-                "storage_limit: storage quotas are not supported yet; send -1 or leave it out",
-            ));
+        if request.storage_limit.is_some_and(|limit| limit == 0 || limit < -1) {
+            return Err(ApiError::bad_request("storage_limit: bytes, at least 1, or -1 for no limit"));
         }
         if request.registry_id.is_some() {
             return Err(ApiError::bad_request("registry_id: proxy-cache projects are not supported"));
         }
         Ok(request)
+    }
+
+    /// The quota the request asks for: `None` when it leaves it alone,
+    /// `Some(None)` for no limit.
+    fn storage_quota(&self) -> Option<Option<i64>> {
+        self.storage_limit.map(|limit| (limit != -1).then_some(limit))
     }
 
     /// The public flag the request asks for, if any.
@@ -218,7 +223,8 @@ pub async fn create_project(
     let request = ProjectReq::parse(&body)?;
     let name = request.project_name.as_deref().ok_or_else(|| ApiError::bad_request("project_name: required"))?;
     let public = request.public()?.unwrap_or(false);
-    let project = state.projects.create(&actor, name, public).await?;
+    let new = NewProject { name, public, storage_quota: request.storage_quota().flatten() };
+    let project = state.projects.create(&actor, new).await?;
     // Harbor clients may ask for the name rather than the id in `Location`.
     let by_name = is_true(&headers, "x-resource-name-in-location");
     let target = if by_name { project.name.to_string() } else { project.id.0.to_string() };
@@ -265,11 +271,12 @@ pub async fn update_project(
     if request.project_name.as_deref().is_some_and(|new| new != name) {
         return Err(ApiError::bad_request("project_name: projects cannot be renamed"));
     }
+    let current = state.projects.get(&actor, &name).await?;
+    if let Some(quota) = request.storage_quota().filter(|quota| *quota != current.storage_quota) {
+        state.projects.set_storage_quota(&actor, &name, quota).await?;
+    }
     if let Some(public) = request.public()? {
         state.projects.set_public(&actor, &name, public).await?;
-    } else {
-        // Nothing to change, but the caller must still be allowed to change it.
-        state.projects.get(&actor, &name).await?;
     }
     Ok(StatusCode::OK)
 }

@@ -23,7 +23,7 @@ use app::core::{
     AppState, Error,
     projects::ProjectId,
     rbac::Action,
-    robots::{NewRobot, Robot, RobotId, RobotPermission},
+    robots::{NewRobot, Robot, RobotChanges, RobotId, RobotPermission},
 };
 
 const PATH: &str = "/api/v2.0/robots";
@@ -108,6 +108,28 @@ fn action_of(access: &Access) -> ApiResult<Action> {
     }
 }
 
+/// Harbor's duration in days, with -1 (and 0) for never.
+fn expires_in_days(duration: i64) -> ApiResult<Option<u32>> {
+    match duration {
+        -1 | 0 => Ok(None),
+        days => Ok(Some(u32::try_from(days).map_err(|_| ApiError::bad_request("duration: days, or -1 for never"))?)),
+    }
+}
+
+fn permissions_of(permissions: &[PermissionView]) -> ApiResult<Vec<RobotPermission>> {
+    permissions
+        .iter()
+        .map(|permission| {
+            if permission.kind != "project" {
+                return Err(ApiError::bad_request(format!("permissions: kind {:?} is not supported", permission.kind)));
+            }
+            let project = (permission.namespace != "*").then(|| permission.namespace.clone());
+            let actions = permission.access.iter().map(action_of).collect::<ApiResult<Vec<_>>>()?;
+            Ok(RobotPermission { project, actions })
+        })
+        .collect()
+}
+
 /// Harbor's `RobotCreate`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -155,19 +177,8 @@ pub async fn create_robot(
     if request.expires_at.is_some() {
         return Err(ApiError::bad_request("expires_at: give duration (days, -1 for never) instead"));
     }
-    let expires_in_days = match request.duration {
-        None | Some(-1) | Some(0) => None,
-        Some(days) => Some(u32::try_from(days).map_err(|_| ApiError::bad_request("duration: days, or -1 for never"))?),
-    };
-    let mut permissions = Vec::new();
-    for permission in &request.permissions {
-        if permission.kind != "project" {
-            return Err(ApiError::bad_request(format!("permissions: kind {:?} is not supported", permission.kind)));
-        }
-        let project = (permission.namespace != "*").then(|| permission.namespace.clone());
-        let actions = permission.access.iter().map(action_of).collect::<ApiResult<Vec<_>>>()?;
-        permissions.push(RobotPermission { project, actions });
-    }
+    let expires_in_days = request.duration.map(expires_in_days).transpose()?.flatten();
+    let permissions = permissions_of(&request.permissions)?;
     let project = match request.level.as_str() {
         "system" => None,
         "project" => match permissions.as_slice() {
@@ -262,12 +273,19 @@ pub async fn get_robot(
     Ok(Json(view(state.robots.get(&actor, RobotId(id)).await?)))
 }
 
-/// Harbor's full-robot `PUT`; Berth changes `disable` and refuses other changes.
+/// Harbor's full-robot `PUT`: clients send the robot they read back with
+/// their changes. `description`, `duration`, `disable` and `permissions`
+/// change; the read-only fields are accepted and ignored, a different
+/// `name` or `level` is refused.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RobotUpdate {
+    name: Option<String>,
+    level: Option<String>,
     disable: Option<bool>,
     description: Option<String>,
+    /// Days from creation; -1 (or 0) for never.
     #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(minimum = -1, maximum = 36500)]
     duration: Option<i64>,
     permissions: Option<Vec<PermissionView>>,
 }
@@ -283,21 +301,21 @@ pub async fn update_robot(
     let request: RobotUpdate =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid robot: {e}")))?;
     let robot = state.robots.get(&actor, RobotId(id)).await?;
-    let current = view(robot.clone());
-    if request.description.as_ref().is_some_and(|d| *d != current.description) {
-        return Err(ApiError::bad_request("description: cannot be changed; create a new robot"));
+    if request.name.as_ref().is_some_and(|name| *name != robot.name && !robot.name.ends_with(&format!("+{name}"))) {
+        return Err(ApiError::bad_request("name: cannot be changed; create a new robot"));
     }
-    if request.duration.is_some_and(|d| d != current.duration) {
-        return Err(ApiError::bad_request("duration: cannot be changed; create a new robot"));
+    let level = if robot.project.is_some() { "project" } else { "system" };
+    if request.level.as_deref().is_some_and(|requested| requested != level) {
+        return Err(ApiError::bad_request("level: cannot be changed; create a new robot"));
     }
-    if let Some(permissions) = &request.permissions
-        && serde_json::to_value(permissions).ok() != serde_json::to_value(&current.permissions).ok()
-    {
-        return Err(ApiError::bad_request("permissions: cannot be changed; create a new robot"));
-    }
-    if let Some(disable) = request.disable {
-        state.robots.set_disabled(&actor, &robot.name, disable).await?;
-    }
+    let permissions = request.permissions.as_deref().map(permissions_of).transpose()?;
+    let changes = RobotChanges {
+        description: request.description.as_deref(),
+        expires_in_days: request.duration.map(expires_in_days).transpose()?,
+        permissions,
+        disabled: request.disable,
+    };
+    state.robots.update(&actor, &robot.name, changes).await?;
     Ok(StatusCode::OK)
 }
 

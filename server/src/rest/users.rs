@@ -106,6 +106,40 @@ pub async fn list_users(
     Ok((headers, Json(users.into_iter().map(UserView::from).collect::<Vec<_>>())).into_response())
 }
 
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    username: Option<String>,
+    page: Option<u32>,
+    page_size: Option<u32>,
+}
+
+/// Harbor's `UserSearchRespItem`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserSearchItem {
+    user_id: i64,
+    username: String,
+}
+
+#[utoipa::path(get, path = "/api/v2.0/users/search", tag = "user", params(("username" = String, Query, min_length = 1, description = "Username contains"), ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)")), responses((status = 200, body = [UserSearchItem], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
+/// Any signed-in user may look accounts up by name, to add them as members.
+pub async fn search_users(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> ApiResult<Response> {
+    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let actor = caller.signed_in()?;
+    let username = query.username.as_deref().filter(|name| !name.is_empty());
+    let username = username.ok_or_else(|| ApiError::bad_request("username: give part of a username to search for"))?;
+    let (users, total) = state.auth.search_users(&actor, username, page.offset(), page.size).await?;
+    let headers = page.headers(total, &format!("{PATH}/search"), &[("username", Some(username))]);
+    let items: Vec<UserSearchItem> = users
+        .into_iter()
+        .map(|user| UserSearchItem { user_id: user.id.0, username: user.username.to_string() })
+        .collect();
+    Ok((headers, Json(items)).into_response())
+}
+
 /// Harbor's `UserCreationReq`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -208,6 +208,20 @@ pub fn browser_like_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A cookie-keeping client signed in to the portal as `username`: what
+/// server-function tests call the portal's functions with.
+pub async fn portal_client(server: &TestServer, username: &str, password: &str) -> reqwest::Client {
+    let client = browser_like_client();
+    let response = client
+        .post(server.url("/portal/fn/login"))
+        .form(&[("username", username), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success() || response.status().is_redirection(), "{username} signs in");
+    client
+}
+
 /// Fails a test that hangs instead of letting it stall the whole run.
 pub async fn within_time_limit(test: impl std::future::Future<Output = ()>) {
     tokio::time::timeout(std::time::Duration::from_secs(120), test).await.expect("the test finished within 120 s");
@@ -329,7 +343,11 @@ impl TestServer {
     pub async fn create_projects(&self, names: &[&str]) {
         let admin = self.admin_actor().await;
         for name in names {
-            self.state.projects.create(&admin, name, false).await.expect("create the test project");
+            self.state
+                .projects
+                .create(&admin, app::core::projects::NewProject::private(name))
+                .await
+                .expect("create the test project");
         }
     }
 

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision},
-    db::Db,
+    db::{Db, Keyset, KeysetPage},
     projects::ProjectService,
     rbac::Action,
     registry::{
@@ -104,6 +104,20 @@ impl ArtifactService {
         self.browse.repositories(project.id, name_contains, offset, limit).await
     }
 
+    /// A page of the project's repositories by name, read by keyset (for
+    /// those who may pull there).
+    pub async fn browse_repositories(
+        &self,
+        actor: &Actor,
+        project: &str,
+        name_contains: Option<&str>,
+        keyset: &Keyset<String>,
+        limit: u32,
+    ) -> Result<KeysetPage<RepositorySummary>> {
+        let project = self.projects.get(actor, project).await?;
+        self.browse.repositories_by_keyset(project.id, name_contains, keyset, limit).await
+    }
+
     /// A page of the repositories in every project the caller may see.
     pub async fn all_repositories(
         &self,
@@ -150,6 +164,16 @@ impl ArtifactService {
         let digest = self.digest_of(found.id, repository, reference).await?;
         let digest = Reference::parse(&digest).map_err(|e| Error::invalid("reference", e.to_string()))?;
         self.registry.delete_manifest(&name, &digest, &actor.caller()).await.map_err(from_registry)
+    }
+
+    /// Deletes a repository with all its artifacts and tags; it needs the
+    /// `delete` permission, as deleting each artifact would.
+    pub async fn delete_repository(&self, actor: &Actor, repository: &str) -> Result<()> {
+        let name = self.allowed(actor, repository, Action::DeleteArtifact).await?;
+        self.registry.delete_repository(&name, &actor.caller()).await.map_err(|error| match error {
+            registry::Error::NameUnknown => Error::NotFound(format!("repository {name}")),
+            other => from_registry(other),
+        })
     }
 
     /// Removes one of the tags of the artifact `reference` names, leaving
@@ -219,6 +243,7 @@ fn from_registry(error: registry::Error) -> Error {
     match error {
         registry::Error::ManifestUnknown | registry::Error::NameUnknown => Error::NotFound("artifact".into()),
         registry::Error::Internal(inner) => inner,
+        quota @ registry::Error::QuotaExceeded { .. } => Error::Forbidden(quota.to_string()),
         other => Error::Conflict(other.to_string()),
     }
 }

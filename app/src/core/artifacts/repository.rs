@@ -11,7 +11,7 @@ use crate::{
     core::{
         Result,
         access::{Visibility, visibility_sql},
-        db::{Db, like_contains},
+        db::{Db, Keyset, KeysetPage, like_contains},
         projects::ProjectId,
     },
     on_db,
@@ -93,6 +93,38 @@ impl BrowseRepository {
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+    }
+
+    /// A page of a project's repositories by name, read by keyset.
+    pub async fn repositories_by_keyset(
+        &self,
+        project: ProjectId,
+        name_contains: Option<&str>,
+        keyset: &Keyset<String>,
+        limit: u32,
+    ) -> Result<KeysetPage<RepositorySummary>> {
+        let pattern = name_contains.map(like_contains);
+        const FILTER: &str = "r.project_id = $1 AND ($2 IS NULL OR r.name LIKE $2 ESCAPE '\\')";
+        let order = if keyset.is_backwards() { "DESC" } else { "ASC" };
+        let page = format!(
+            "{} AND ($3 IS NULL OR r.name > $3) AND ($4 IS NULL OR r.name < $4) ORDER BY r.name {order} LIMIT $5",
+            Self::repository_sql(FILTER)
+        );
+        let count = format!("SELECT COUNT(*) FROM repositories r WHERE {FILTER}");
+        let (after, before) = keyset.bounds();
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, RepositoryRow>(&page)
+                .bind(project.0)
+                .bind(&pattern)
+                .bind(after)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(project.0).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok(keyset.page(rows.into_iter().map(RepositorySummary::from).collect(), limit as usize, total))
     }
 
     /// A page of the repositories in every project `visibility` lets the

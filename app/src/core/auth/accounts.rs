@@ -101,6 +101,22 @@ impl AuthService {
         self.users.list(contains, offset, limit).await
     }
 
+    /// Accounts whose username contains `contains`: what adding a project
+    /// member needs, so any signed-in person may ask (callers show only id
+    /// and username).
+    pub async fn search_users(
+        &self,
+        actor: &Actor,
+        contains: &str,
+        offset: u32,
+        limit: u32,
+    ) -> Result<(Vec<User>, i64)> {
+        if !matches!(actor.principal, Principal::User(_)) {
+            return Err(Error::Forbidden("searching users needs a signed-in user".into()));
+        }
+        self.users.list(Some(contains), offset, limit).await
+    }
+
     /// The account, for its owner or a system administrator.
     pub async fn user_for(&self, actor: &Actor, id: UserId) -> Result<User> {
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;

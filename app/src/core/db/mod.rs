@@ -72,6 +72,57 @@ pub fn like_contains(needle: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// Where a page read by keyset starts: at the beginning, after the last
+/// row of the page shown (forward), or before its first row (back).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Keyset<K> {
+    First,
+    After(K),
+    Before(K),
+}
+
+/// One page read by keyset, the matching rows in all, and whether rows lie
+/// either side of the page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeysetPage<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub has_previous: bool,
+    pub has_next: bool,
+}
+
+impl<K> Keyset<K> {
+    /// The cursor bounds for SQL: `(after, before)`.
+    pub fn bounds(&self) -> (Option<&K>, Option<&K>) {
+        match self {
+            Keyset::First => (None, None),
+            Keyset::After(key) => (Some(key), None),
+            Keyset::Before(key) => (None, Some(key)),
+        }
+    }
+
+    /// Whether the query reads backwards (to be reversed into page order).
+    pub fn is_backwards(&self) -> bool {
+        matches!(self, Keyset::Before(_))
+    }
+
+    /// Makes a page of the up to `limit + 1` rows a query read in its
+    /// direction: the extra row only says another page follows that way.
+    pub fn page<T>(&self, mut rows: Vec<T>, limit: usize, total: i64) -> KeysetPage<T> {
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let (has_previous, has_next) = match self {
+            Keyset::First => (false, more),
+            Keyset::After(_) => (true, more),
+            Keyset::Before(_) => {
+                rows.reverse();
+                (more, true)
+            }
+        };
+        KeysetPage { items: rows, total, has_previous, has_next }
+    }
+}
+
 impl Db {
     /// Opens a pool for `url`. SQLite files are created when missing and run in
     /// WAL mode so readers never wait for the writer.

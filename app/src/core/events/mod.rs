@@ -48,6 +48,7 @@ impl Operation {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceType {
     Artifact,
+    Repository,
     Project,
     Member,
     Robot,
@@ -60,6 +61,7 @@ impl ResourceType {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Artifact => "artifact",
+            Self::Repository => "repository",
             Self::Project => "project",
             Self::Member => "member",
             Self::Robot => "robot",

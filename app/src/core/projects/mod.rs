@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision, Principal, Visibility},
-    db::Db,
+    db::{Db, Keyset, KeysetPage},
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     rbac::{Action, Role},
     settings::SettingsService,
@@ -77,8 +77,26 @@ pub struct Project {
     pub owner_id: Option<UserId>,
     pub owner_name: Option<String>,
     pub repository_count: i64,
+    /// Bytes; `None` for no limit.
+    pub storage_quota: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A project to create.
+#[derive(Clone, Copy, Debug)]
+pub struct NewProject<'a> {
+    pub name: &'a str,
+    pub public: bool,
+    /// Bytes; `None` for no limit.
+    pub storage_quota: Option<i64>,
+}
+
+impl<'a> NewProject<'a> {
+    /// A private project without a quota.
+    pub fn private(name: &'a str) -> Self {
+        Self { name, public: false, storage_quota: None }
+    }
 }
 
 /// Who a membership is for.
@@ -127,6 +145,15 @@ pub struct ProjectSummary {
     pub members_by_role: Vec<(Role, i64)>,
 }
 
+fn validate_quota(quota: Option<i64>) -> Result<()> {
+    match quota {
+        Some(bytes) if bytes < 1 => {
+            Err(Error::invalid("storage_quota", "must be at least one byte, or none for no limit"))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ProjectService {
     repository: ProjectRepository,
@@ -143,16 +170,19 @@ impl ProjectService {
     /// Creates a project. Any signed-in user may, unless an administrator
     /// restricted it to administrators (robots and anonymous callers never);
     /// the creator becomes its project admin.
-    pub async fn create(&self, actor: &Actor, name: &str, public: bool) -> Result<Project> {
+    /// A quota given here only restricts the creator's own project; changing
+    /// it later is for system administrators.
+    pub async fn create(&self, actor: &Actor, new: NewProject<'_>) -> Result<Project> {
         let Principal::User(creator) = &actor.principal else {
             return Err(Error::Forbidden("only signed-in users create projects".into()));
         };
         if !creator.is_admin && self.settings.project_creation_admin_only().await? {
             return Err(Error::Forbidden("only system administrators create projects here".into()));
         }
-        let name = ProjectName::parse(name).map_err(|message| Error::invalid("project_name", message))?;
-        let now = Utc::now();
-        let Some(id) = self.repository.create(&name, public, Some(creator.id), now).await? else {
+        let name = ProjectName::parse(new.name).map_err(|message| Error::invalid("project_name", message))?;
+        validate_quota(new.storage_quota)?;
+        let (public, now) = (new.public, Utc::now());
+        let Some(id) = self.repository.create(&name, public, new.storage_quota, Some(creator.id), now).await? else {
             return Err(Error::Conflict(format!("a project named {name} already exists")));
         };
         self.repository.set_member(id, MemberRef::User(creator.id), Role::ProjectAdmin, now).await?;
@@ -212,6 +242,26 @@ impl ProjectService {
         self.repository.list(options, visibility).await
     }
 
+    /// A page of the projects `actor` may see, by name, read by keyset.
+    pub async fn browse(
+        &self,
+        actor: &Actor,
+        name_contains: Option<&str>,
+        keyset: &Keyset<String>,
+        limit: u32,
+    ) -> Result<KeysetPage<Project>> {
+        self.repository.page_by_name(name_contains, keyset, limit, actor.principal.visibility()).await
+    }
+
+    /// Whether `actor` may create projects (signed-in users, unless an
+    /// administrator restricted it to administrators).
+    pub async fn may_create(&self, actor: &Actor) -> Result<bool> {
+        Ok(match &actor.principal {
+            Principal::User(user) => user.is_admin || !self.settings.project_creation_admin_only().await?,
+            _ => false,
+        })
+    }
+
     /// Makes the project public or private (`edit_project`).
     pub async fn set_public(&self, actor: &Actor, name: &str, public: bool) -> Result<Project> {
         let project = self.permitted(actor, name, Action::EditProject).await?;
@@ -219,6 +269,25 @@ impl ProjectService {
         let detail = if public { "made public" } else { "made private" };
         self.audit(actor, Operation::Update, ResourceType::Project, name, name, detail).await;
         self.require(name).await
+    }
+
+    /// Sets or lifts (`None`) the project's storage quota: system
+    /// administrators only, as quotas are how they share the storage out.
+    pub async fn set_storage_quota(&self, actor: &Actor, name: &str, quota: Option<i64>) -> Result<Project> {
+        actor.require_system_admin("change storage quotas")?;
+        validate_quota(quota)?;
+        let project = self.require(name).await?;
+        self.repository.set_storage_quota(project.id, quota, Utc::now()).await?;
+        let detail = quota.map_or_else(|| "quota removed".to_owned(), |bytes| format!("quota set to {bytes} bytes"));
+        self.audit(actor, Operation::Update, ResourceType::Project, name, name, &detail).await;
+        self.require(name).await
+    }
+
+    /// Bytes each project's repositories hold: their distinct blobs (a
+    /// layer shared by two repositories counts once) and their manifests.
+    /// Projects with nothing stored are left out.
+    pub async fn storage_used(&self, projects: &[ProjectId]) -> Result<std::collections::HashMap<ProjectId, i64>> {
+        self.repository.storage_used(projects).await
     }
 
     /// Deletes an empty project (`delete_project`). One that still has

@@ -1,5 +1,7 @@
 //! All SQL touching projects and their members.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName, ProjectSort};
@@ -7,7 +9,7 @@ use crate::{
     core::{
         Error, Result,
         access::{Visibility, visibility_sql},
-        db::{Db, like_contains},
+        db::{Db, Keyset, KeysetPage, like_contains},
         rbac::Role,
         users::UserId,
     },
@@ -22,6 +24,7 @@ struct ProjectRow {
     owner_id: Option<i64>,
     owner_name: Option<String>,
     repository_count: i64,
+    storage_quota: Option<i64>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -39,6 +42,7 @@ impl TryFrom<ProjectRow> for Project {
             owner_id: row.owner_id.map(UserId),
             owner_name: row.owner_name,
             repository_count: row.repository_count,
+            storage_quota: row.storage_quota,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -55,7 +59,7 @@ struct MemberRow {
     created_at: DateTime<Utc>,
 }
 
-const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.created_at, p.updated_at, \
+const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.storage_quota, p.created_at, p.updated_at, \
      (SELECT u.username FROM users u WHERE u.id = p.owner_id) AS owner_name, \
      (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id) AS repository_count";
 
@@ -74,15 +78,17 @@ impl ProjectRepository {
         &self,
         name: &ProjectName,
         public: bool,
+        storage_quota: Option<i64>,
         owner: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<Option<ProjectId>> {
-        const SQL: &str = "INSERT INTO projects (name, public, owner_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING RETURNING id";
+        const SQL: &str = "INSERT INTO projects (name, public, storage_quota, owner_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (name) DO NOTHING RETURNING id";
         let id: Option<i64> = on_db!(&self.db, pool => {
             sqlx::query_scalar(SQL)
                 .bind(name.as_str())
                 .bind(public)
+                .bind(storage_quota)
                 .bind(owner.map(|u| u.0))
                 .bind(now)
                 .fetch_optional(pool)
@@ -150,6 +156,116 @@ impl ProjectRepository {
             Ok::<_, sqlx::Error>((rows, total))
         })?;
         Ok((rows.into_iter().map(Project::try_from).collect::<Result<_>>()?, total))
+    }
+
+    pub async fn set_storage_quota(&self, id: ProjectId, quota: Option<i64>, now: DateTime<Utc>) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE projects SET storage_quota = $1, updated_at = $2 WHERE id = $3")
+                .bind(quota)
+                .bind(now)
+                .bind(id.0)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The quota of the project a repository belongs to, when it has one:
+    /// `(project id, project name, quota in bytes)`.
+    pub async fn quota_of_repository(&self, repository: i64) -> Result<Option<(ProjectId, String, i64)>> {
+        const SQL: &str = "SELECT p.id, p.name, p.storage_quota FROM projects p \
+             JOIN repositories r ON r.project_id = p.id WHERE r.id = $1 AND p.storage_quota IS NOT NULL";
+        let row: Option<(i64, String, i64)> = on_db!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(repository).fetch_optional(pool).await
+        })?;
+        Ok(row.map(|(id, name, quota)| (ProjectId(id), name, quota)))
+    }
+
+    /// Whether any repository of the project already holds the blob (it
+    /// then takes no more of the project's storage).
+    pub async fn holds_blob(&self, project: ProjectId, digest: &str) -> Result<bool> {
+        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM repository_blobs rb \
+             JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id = $1 AND rb.digest = $2)";
+        let held: bool =
+            on_db!(&self.db, pool => sqlx::query_scalar(SQL).bind(project.0).bind(digest).fetch_one(pool).await)?;
+        Ok(held)
+    }
+
+    /// Bytes stored per project, in one query for all of `projects`.
+    pub async fn storage_used(&self, projects: &[ProjectId]) -> Result<HashMap<ProjectId, i64>> {
+        if projects.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // The same list of ids twice: once for blobs (each digest once per
+        // project), once for manifests.
+        let ids = || projects.iter().map(|id| id.0);
+        let used: Vec<(i64, i64)> = on_db!(&self.db, pool => {
+            let mut query = sqlx::QueryBuilder::new(
+                "SELECT project_id, CAST(SUM(bytes) AS BIGINT) FROM (\
+                 SELECT x.project_id, b.size AS bytes FROM (SELECT DISTINCT r.project_id, rb.digest \
+                 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids() {
+                list.push_bind(id);
+            }
+            query.push(
+                ")) x JOIN blobs b ON b.digest = x.digest \
+                 UNION ALL SELECT r.project_id, m.size AS bytes FROM manifests m \
+                 JOIN repositories r ON r.id = m.repository_id WHERE r.project_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in ids() {
+                list.push_bind(id);
+            }
+            query.push(")) used GROUP BY project_id");
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        Ok(used.into_iter().map(|(id, bytes)| (ProjectId(id), bytes)).collect())
+    }
+
+    /// A page of the projects `visibility` lets the viewer see, by name,
+    /// read by keyset (the name index), and how many match in all.
+    pub async fn page_by_name(
+        &self,
+        name_contains: Option<&str>,
+        keyset: &Keyset<String>,
+        limit: u32,
+        visibility: Visibility,
+    ) -> Result<KeysetPage<Project>> {
+        let (public_only, member, robot) = visibility.sql_params();
+        let contains = name_contains.map(|needle| like_contains(&needle.to_lowercase()));
+        let filter = format!("($1 IS NULL OR p.name LIKE $1 ESCAPE '\\') AND {}", visibility_sql(2));
+        let order = if keyset.is_backwards() { "DESC" } else { "ASC" };
+        let page_sql = format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} \
+             AND ($5 IS NULL OR p.name > $5) AND ($6 IS NULL OR p.name < $6) ORDER BY p.name {order} LIMIT $7"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {filter}");
+        let (after, before) = keyset.bounds();
+        let (rows, total) = on_db!(&self.db, pool => {
+            let rows = sqlx::query_as::<_, ProjectRow>(&page_sql)
+                .bind(&contains)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .bind(after)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count_sql)
+                .bind(&contains)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .fetch_one(pool)
+                .await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        })?;
+        let projects = rows.into_iter().map(Project::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(keyset.page(projects, limit as usize, total))
     }
 
     pub async fn set_public(&self, id: ProjectId, public: bool, now: DateTime<Utc>) -> Result<()> {

@@ -23,6 +23,12 @@ pub enum Error {
     ManifestTooLarge { size: usize, limit: usize },
     #[error("the manifest is stored as {stored}, which the request's Accept header does not allow")]
     NotAcceptable { stored: String },
+    /// Adding the blob would take the project over its storage quota.
+    #[error(
+        "project {project} has a storage quota of {quota} bytes and uses {used}; \
+         the {needed} more bytes this push needs would exceed it"
+    )]
+    QuotaExceeded { project: String, quota: i64, used: i64, needed: u64 },
     #[error("blob upload unknown to this repository")]
     UploadUnknown,
     #[error("chunk starts at byte {requested}, but the upload holds {actual} bytes")]

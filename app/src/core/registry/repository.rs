@@ -309,6 +309,17 @@ impl RegistryRepository {
         Ok(deleted > 0)
     }
 
+    /// Deletes a repository with its manifests, tags, blob links and
+    /// uploads (by cascade). The blobs stay in the store for garbage
+    /// collection; staged upload bytes for the upload cleanup.
+    pub async fn delete_repository(&self, repository: &RepoName) -> Result<bool> {
+        const SQL: &str = "DELETE FROM repositories WHERE name = $1";
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(deleted > 0)
+    }
+
     pub async fn delete_tag(&self, repository: &RepoName, tag: &super::names::Tag) -> Result<bool> {
         const SQL: &str =
             "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";

@@ -74,6 +74,16 @@ pub struct NewRobot<'a> {
     pub permissions: Vec<RobotPermission>,
 }
 
+/// What an update changes; `None` leaves a part as it is.
+#[derive(Clone, Debug, Default)]
+pub struct RobotChanges<'a> {
+    pub description: Option<&'a str>,
+    /// `Some(None)`: never expires; `Some(Some(days))`: that many days after creation.
+    pub expires_in_days: Option<Option<u32>>,
+    pub permissions: Option<Vec<RobotPermission>>,
+    pub disabled: Option<bool>,
+}
+
 /// A new robot and its secret, which is never shown again.
 #[derive(Clone, Debug)]
 pub struct CreatedRobot {
@@ -115,14 +125,7 @@ impl RobotService {
         let name = match new.project {
             Some(project) => {
                 self.require_manage(principal, project).await?;
-                for permission in &new.permissions {
-                    if permission.project.as_deref() != Some(project) {
-                        return Err(Error::invalid(
-                            "permissions",
-                            format!("a robot of {project} works only in {project}"),
-                        ));
-                    }
-                }
+                confine_to_project(project, &new.permissions)?;
                 format!("{ROBOT_PREFIX}{project}+{short}")
             }
             None => {
@@ -132,27 +135,7 @@ impl RobotService {
                 format!("{ROBOT_PREFIX}{short}")
             }
         };
-        for permission in &new.permissions {
-            if permission.actions.is_empty() {
-                return Err(Error::invalid("permissions", "each permission needs at least one action"));
-            }
-            if let Some(action) = permission.actions.iter().find(|a| !Action::ROBOT_GRANTABLE.contains(a)) {
-                return Err(Error::invalid("permissions", format!("robots cannot be granted {action}")));
-            }
-            if let Some(project) = &permission.project {
-                for action in &permission.actions {
-                    match self.access.decide(principal, project, *action).await? {
-                        Decision::Allowed => {}
-                        Decision::Denied => {
-                            return Err(Error::Forbidden(format!(
-                                "granting {action} in {project}, which you may not do"
-                            )));
-                        }
-                        Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
-                    }
-                }
-            }
-        }
+        self.check_grants(principal, &new.permissions).await?;
         let now = Utc::now();
         let expires_at = new.expires_in_days.map(|days| now + Duration::days(i64::from(days)));
         let secret = generate_secret();
@@ -176,6 +159,72 @@ impl RobotService {
         let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
         self.audit(actor, Operation::Create, &robot, None).await;
         Ok(CreatedRobot { robot, secret })
+    }
+
+    /// Changes a robot's description, lifetime (counted from its creation,
+    /// as when it was created), permissions and disabled flag; what is
+    /// `None` stays. The same rules as for creating it apply.
+    pub async fn update(&self, actor: &Actor, name: &str, changes: RobotChanges<'_>) -> Result<Robot> {
+        let principal = &actor.principal;
+        let robot = self.require_managed(principal, name).await?;
+        if let Some(permissions) = &changes.permissions {
+            if let Some(project) = &robot.project {
+                confine_to_project(project, permissions)?;
+            }
+            self.check_grants(principal, permissions).await?;
+        }
+        let expires_at = match changes.expires_in_days {
+            Some(Some(0)) => return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)")),
+            Some(days) => Some(days.map(|days| robot.created_at + Duration::days(i64::from(days)))),
+            None => None,
+        };
+        let update = repository::RobotUpdate {
+            description: changes.description,
+            expires_at,
+            permissions: changes.permissions.as_deref(),
+            disabled: changes.disabled,
+            now: Utc::now(),
+        };
+        self.repository.update(robot.id, &update).await?;
+        let updated = self.repository.find(robot.id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
+        self.audit(actor, Operation::Update, &updated, Some("settings changed".into())).await;
+        Ok(updated)
+    }
+
+    /// The actor may grant only robot-grantable actions, and in a project
+    /// only what they may do there themselves.
+    async fn check_grants(&self, principal: &Principal, permissions: &[RobotPermission]) -> Result<()> {
+        if permissions.is_empty() {
+            return Err(Error::invalid("permissions", "a robot needs at least one permission"));
+        }
+        for permission in permissions {
+            if permission.actions.is_empty() {
+                return Err(Error::invalid("permissions", "each permission needs at least one action"));
+            }
+            if let Some(action) = permission.actions.iter().find(|a| !Action::ROBOT_GRANTABLE.contains(a)) {
+                return Err(Error::invalid("permissions", format!("robots cannot be granted {action}")));
+            }
+            match &permission.project {
+                Some(project) => {
+                    for action in &permission.actions {
+                        match self.access.decide(principal, project, *action).await? {
+                            Decision::Allowed => {}
+                            Decision::Denied => {
+                                return Err(Error::Forbidden(format!(
+                                    "granting {action} in {project}, which you may not do"
+                                )));
+                            }
+                            Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
+                        }
+                    }
+                }
+                None if principal.is_system_admin() => {}
+                None => {
+                    return Err(Error::Forbidden("only system administrators grant access to every project".into()));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The robots of a project (with `manage_robots` there), or the system
@@ -281,6 +330,14 @@ impl RobotService {
         }
         Ok(robot)
     }
+}
+
+/// A project robot's permissions may name only its own project.
+fn confine_to_project(project: &str, permissions: &[RobotPermission]) -> Result<()> {
+    if permissions.iter().any(|permission| permission.project.as_deref() != Some(project)) {
+        return Err(Error::invalid("permissions", format!("a robot of {project} works only in {project}")));
+    }
+    Ok(())
 }
 
 fn usable(disabled: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {

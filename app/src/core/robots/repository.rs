@@ -21,6 +21,16 @@ pub struct InsertRobot<'a> {
     pub now: DateTime<Utc>,
 }
 
+/// What [`RobotRepository::update`] changes; `None` leaves a column alone.
+pub struct RobotUpdate<'a> {
+    pub description: Option<&'a str>,
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    /// Replaces all the robot's permissions.
+    pub permissions: Option<&'a [RobotPermission]>,
+    pub disabled: Option<bool>,
+    pub now: DateTime<Utc>,
+}
+
 #[derive(sqlx::FromRow)]
 struct RobotRow {
     id: i64,
@@ -43,6 +53,31 @@ struct PermissionRow {
     can_delete: bool,
 }
 
+/// Inserts a robot's permission rows inside the transaction `$tx`; the
+/// same statements on either database, so written once.
+macro_rules! insert_permissions {
+    ($tx:ident, $id:expr, $permissions:expr) => {
+        for permission in $permissions {
+            const IN_PROJECT: &str = "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
+                 SELECT $1, p.id, $3, $4, $5 FROM projects p WHERE p.name = $2";
+            const EVERYWHERE: &str = "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
+                 VALUES ($1, NULL, $2, $3, $4)";
+            let has = |action| permission.actions.contains(&action);
+            let (pull, push, delete) = (has(Action::Pull), has(Action::Push), has(Action::DeleteArtifact));
+            match &permission.project {
+                Some(project) => {
+                    sqlx::query(IN_PROJECT)
+                        .bind($id).bind(project).bind(pull).bind(push).bind(delete)
+                        .execute(&mut *$tx).await?;
+                }
+                None => {
+                    sqlx::query(EVERYWHERE).bind($id).bind(pull).bind(push).bind(delete).execute(&mut *$tx).await?;
+                }
+            }
+        }
+    };
+}
+
 const ROBOT_SELECT: &str = "SELECT r.id, r.name, r.description, p.name AS project, r.disabled, r.expires_at, \
      r.created_by, r.created_at, r.secret_hash FROM robots r LEFT JOIN projects p ON p.id = r.project_id";
 
@@ -62,10 +97,6 @@ impl RobotRepository {
         const ROBOT: &str = "INSERT INTO robots (name, description, project_id, secret_hash, expires_at, created_by, created_at, updated_at) \
              VALUES ($1, $2, (SELECT id FROM projects WHERE name = $3), $4, $5, $6, $7, $7) \
              ON CONFLICT (name) DO NOTHING RETURNING id";
-        const IN_PROJECT: &str = "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
-             SELECT $1, p.id, $3, $4, $5 FROM projects p WHERE p.name = $2";
-        const EVERYWHERE: &str = "INSERT INTO robot_permissions (robot_id, project_id, can_pull, can_push, can_delete) \
-             VALUES ($1, NULL, $2, $3, $4)";
         let id: Option<i64> = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             let id: Option<i64> = sqlx::query_scalar(ROBOT)
@@ -81,20 +112,7 @@ impl RobotRepository {
             let Some(id) = id else {
                 return Ok::<_, sqlx::Error>(None);
             };
-            for permission in new.permissions {
-                let has = |action| permission.actions.contains(&action);
-                let (pull, push, delete) = (has(Action::Pull), has(Action::Push), has(Action::DeleteArtifact));
-                match &permission.project {
-                    Some(project) => {
-                        sqlx::query(IN_PROJECT)
-                            .bind(id).bind(project).bind(pull).bind(push).bind(delete)
-                            .execute(&mut *tx).await?;
-                    }
-                    None => {
-                        sqlx::query(EVERYWHERE).bind(id).bind(pull).bind(push).bind(delete).execute(&mut *tx).await?;
-                    }
-                }
-            }
+            insert_permissions!(tx, id, new.permissions);
             tx.commit().await?;
             Ok(Some(id))
         }.await)?;
@@ -147,6 +165,31 @@ impl RobotRepository {
                 .await
                 .map(|done| done.rows_affected())
         })?;
+        Ok(())
+    }
+
+    /// Applies an update in one transaction.
+    pub async fn update(&self, id: RobotId, update: &RobotUpdate<'_>) -> Result<()> {
+        const ROBOT: &str = "UPDATE robots SET description = COALESCE($1, description), \
+             expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, \
+             disabled = COALESCE($4, disabled), updated_at = $5 WHERE id = $6";
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(ROBOT)
+                .bind(update.description)
+                .bind(update.expires_at.is_some())
+                .bind(update.expires_at.flatten())
+                .bind(update.disabled)
+                .bind(update.now)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(permissions) = update.permissions {
+                sqlx::query("DELETE FROM robot_permissions WHERE robot_id = $1").bind(id.0).execute(&mut *tx).await?;
+                insert_permissions!(tx, id.0, permissions);
+            }
+            tx.commit().await
+        }.await)?;
         Ok(())
     }
 

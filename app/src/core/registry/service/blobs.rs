@@ -84,7 +84,7 @@ impl RegistryService {
         };
         let now = Utc::now();
         let id = self.repository_for_push(repository, now).await?;
-        self.repository.link_blob(id, digest, size, now).await?;
+        self.link_within_quota(id, digest, size, now).await?;
         Ok(Some(size))
     }
 
@@ -179,7 +179,7 @@ impl RegistryService {
         self.hashes.remove(id);
         self.repository.delete_upload(id).await?;
         let size = committed?;
-        self.repository.link_blob(repository_id, digest, size, Utc::now()).await?;
+        self.link_within_quota(repository_id, digest, size, Utc::now()).await?;
         Ok(size)
     }
 
@@ -205,7 +205,7 @@ impl RegistryService {
                 return Err(e.into());
             }
         };
-        self.repository.link_blob(repository_id, digest, size, Utc::now()).await?;
+        self.link_within_quota(repository_id, digest, size, Utc::now()).await?;
         Ok(size)
     }
 

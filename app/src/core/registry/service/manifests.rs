@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{EventDetails, RegistryService, tag_of};
 use crate::core::{
     access::Visibility,
-    events::{Caller, Operation},
+    events::{AuditEvent, Caller, Operation, ResourceType},
     registry::{
         digest::Digest,
         error::{Error, Result},
@@ -165,6 +165,17 @@ impl RegistryService {
             return Err(Error::ManifestUnknown);
         }
         self.record(Operation::Delete, repository, caller, details).await;
+        Ok(())
+    }
+
+    /// Deletes a whole repository: every artifact and tag in it.
+    pub async fn delete_repository(&self, repository: &RepoName, caller: &Caller) -> Result<()> {
+        if !self.repository.delete_repository(repository).await? {
+            return Err(Error::NameUnknown);
+        }
+        let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), caller)
+            .in_project(repository.project());
+        self.events.record(event).await;
         Ok(())
     }
 

@@ -16,12 +16,14 @@ use chrono::Utc;
 
 use super::{
     Error, Result,
+    digest::Digest,
     names::{Reference, RepoName},
     repository::{RegistryRepository, RepositoryId},
 };
 use crate::core::{
     db::Db,
     events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
+    projects::ProjectRepository,
     storage::BlobStore,
 };
 use blobs::UploadHashes;
@@ -29,6 +31,8 @@ use blobs::UploadHashes;
 #[derive(Clone)]
 pub struct RegistryService {
     repository: RegistryRepository,
+    /// For the storage quota of the project a push goes to.
+    projects: ProjectRepository,
     blobs: Arc<dyn BlobStore>,
     hashes: Arc<UploadHashes>,
     events: EventRecorder,
@@ -43,7 +47,14 @@ impl std::fmt::Debug for RegistryService {
 
 impl RegistryService {
     pub fn new(db: Db, blobs: Arc<dyn BlobStore>, events: EventRecorder, max_manifest_bytes: usize) -> Self {
-        Self { repository: RegistryRepository::new(db), blobs, hashes: Arc::default(), events, max_manifest_bytes }
+        Self {
+            repository: RegistryRepository::new(db.clone()),
+            projects: ProjectRepository::new(db),
+            blobs,
+            hashes: Arc::default(),
+            events,
+            max_manifest_bytes,
+        }
     }
 
     /// The largest manifest body accepted.
@@ -54,6 +65,28 @@ impl RegistryService {
     /// The repository a push goes to, created on first use; its project must exist.
     async fn repository_for_push(&self, name: &RepoName, now: chrono::DateTime<Utc>) -> Result<RepositoryId> {
         self.repository.ensure_repository(name, now).await?.ok_or_else(|| Error::ProjectUnknown(name.clone()))
+    }
+
+    /// Links a stored blob to a repository, unless that would take the
+    /// repository's project over its storage quota (a blob some repository
+    /// of the project already holds takes nothing more). The blob stays in
+    /// the store either way; unreferenced blobs are garbage collected.
+    async fn link_within_quota(
+        &self,
+        repository: RepositoryId,
+        digest: &Digest,
+        size: u64,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<()> {
+        if let Some((project, name, quota)) = self.projects.quota_of_repository(repository.0).await?
+            && !self.projects.holds_blob(project, &digest.to_string()).await?
+        {
+            let used = self.projects.storage_used(&[project]).await?.get(&project).copied().unwrap_or(0);
+            if used.saturating_add(i64::try_from(size).unwrap_or(i64::MAX)) > quota {
+                return Err(Error::QuotaExceeded { project: name, quota, used, needed: size });
+            }
+        }
+        Ok(self.repository.link_blob(repository, digest, size, now).await?)
     }
 
     /// Records an artifact operation in the audit log; the resource reads

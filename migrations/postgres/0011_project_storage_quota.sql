@@ -1,0 +1,3 @@
+-- A project's storage quota in bytes; NULL for no limit.
+
+ALTER TABLE projects ADD COLUMN storage_quota BIGINT;

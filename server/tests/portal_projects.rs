@@ -1,0 +1,204 @@
+//! The portal's project functions over real HTTP, on SQLite and PostgreSQL,
+//! called as the browser calls them (form-encoded, session cookie): the
+//! list with search and keyset pages, creating (with a quota the registry
+//! then enforces), the overview and what each role may do, configuring,
+//! deleting, and a project's repositories.
+
+mod common;
+
+use common::{Backend, TestServer};
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+
+const MIB: i64 = 1 << 20;
+
+/// Calls a server function with form fields; returns status and JSON body.
+async fn call(client: &Client, server: &TestServer, function: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    let response = client.post(server.url(&format!("/portal/fn/{function}"))).form(fields).send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn names(listing: &Value) -> Vec<String> {
+    listing["items"].as_array().unwrap().iter().map(|item| item["name"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn projects_in_the_portal(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for user in ["rita", "gus"] {
+        server.create_user(user, &format!("{user}-password-1")).await;
+    }
+    let rita = common::portal_client(&server, "rita", "rita-password-1").await;
+    let gus = common::portal_client(&server, "gus", "gus-password-1").await;
+    let admin = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+
+    // Without a session nothing is listed.
+    let (status, _) = call(&common::browser_like_client(), &server, "projects", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Creating: the name is checked with the registry's grammar, the quota parsed.
+    for (fields, status, mentions) in [
+        (vec![("name", "Bad Name")], StatusCode::BAD_REQUEST, "project_name"),
+        (vec![("name", "team"), ("quota", "lots"), ("quota_unit", "GiB")], StatusCode::BAD_REQUEST, "storage_quota"),
+        (vec![("name", "team"), ("quota", "0"), ("quota_unit", "MiB")], StatusCode::BAD_REQUEST, "storage_quota"),
+    ] {
+        let (got, body) = call(&rita, &server, "create_project", &fields).await;
+        assert_eq!(got, status, "{fields:?}: {body}");
+        assert!(body.to_string().contains(mentions), "{fields:?}: {body}");
+    }
+    let (status, created) =
+        call(&rita, &server, "create_project", &[("name", "team"), ("quota", "1"), ("quota_unit", "MiB")]).await;
+    assert_eq!((status, created), (StatusCode::OK, Value::from("team")));
+    let (status, _) = call(&gus, &server, "create_project", &[("name", "team")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = call(&gus, &server, "create_project", &[("name", "open"), ("public", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Each sees the public projects and their own; storage and quota come with them.
+    let (_, listed) = call(&rita, &server, "projects", &[]).await;
+    assert_eq!(names(&listed["projects"]), ["library", "open", "team"]);
+    assert_eq!(listed["may_create"], true);
+    let team = &listed["projects"]["items"][2];
+    assert_eq!((team["public"].as_bool(), team["storage_quota"].as_i64()), (Some(false), Some(MIB)));
+    assert_eq!(team["storage_used"], 0);
+    let (_, listed) = call(&gus, &server, "projects", &[]).await;
+    assert_eq!(names(&listed["projects"]), ["library", "open"]);
+
+    // Pushing fills the quota; a blob that would pass it is refused with
+    // DENIED and is not linked; a blob the project already holds is free.
+    let pusher = common::client_as("rita", "rita-password-1");
+    let (_, size) = common::push_image(&pusher, &server, "team/app", "v1", &vec![7u8; 300 * 1024]).await;
+    let (_, listed) = call(&rita, &server, "projects", &[("search", "tea")]).await;
+    assert_eq!(listed["projects"]["items"][0]["storage_used"], size);
+    let big = vec![9u8; 800 * 1024];
+    let refused = pusher
+        .post(server.url(&format!(
+            "/v2/team/app/blobs/uploads/?digest={}",
+            app::core::registry::digest::Digest::sha256_of(&big)
+        )))
+        .body(big.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("quota"), "{body}");
+    let digest = app::core::registry::digest::Digest::sha256_of(&big);
+    let missing = pusher.head(server.url(&format!("/v2/team/app/blobs/{digest}"))).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    common::push_image(&pusher, &server, "team/copy", "v1", &vec![7u8; 300 * 1024]).await;
+    let (_, listed) = call(&rita, &server, "projects", &[("search", "team")]).await;
+    let used = listed["projects"]["items"][0]["storage_used"].as_i64().unwrap();
+    assert!(used < size * 2, "shared layers count once: {used} for two repositories of {size}");
+
+    // The overview says what the caller may do there.
+    let (status, overview) = call(&rita, &server, "project", &[("name", "team")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!((overview["repository_count"].as_i64(), overview["member_count"].as_i64()), (Some(2), Some(1)));
+    let permissions = &overview["permissions"];
+    for (key, expected) in [("push", true), ("edit", true), ("delete", true), ("change_quota", false)] {
+        assert_eq!(permissions[key], expected, "rita may {key}: {permissions}");
+    }
+    assert!(overview["registry_host"].as_str().unwrap().starts_with("127.0.0.1:"));
+    let (status, _) = call(&gus, &server, "project", &[("name", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "gus is no member of the private project");
+    let (_, overview) = call(&gus, &server, "project", &[("name", "library")]).await;
+    let permissions = &overview["permissions"];
+    assert_eq!((permissions["push"].as_bool(), permissions["edit"].as_bool()), (Some(false), Some(false)));
+    assert!(overview["member_count"].is_null(), "a non-member does not see the members");
+
+    // Configuring: the project admin flips public; the quota is for system administrators.
+    let (status, _) = call(&rita, &server, "configure_project", &[("name", "team"), ("public", "on")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(
+        &rita,
+        &server,
+        "configure_project",
+        &[("name", "team"), ("public", "on"), ("set_quota", "true"), ("quota", "5"), ("quota_unit", "GiB")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&gus, &server, "configure_project", &[("name", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a forged call from a non-admin of the project is refused");
+    let (status, _) = call(
+        &admin,
+        &server,
+        "configure_project",
+        &[("name", "team"), ("public", "on"), ("set_quota", "true"), ("quota", "5"), ("quota_unit", "GiB")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, overview) = call(&gus, &server, "project", &[("name", "team")]).await;
+    assert_eq!((overview["public"].as_bool(), overview["storage_quota"].as_i64()), (Some(true), Some(5 << 30)));
+    let (status, _) = call(
+        &admin,
+        &server,
+        "configure_project",
+        &[("name", "team"), ("public", "on"), ("set_quota", "true"), ("quota", "")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, overview) = call(&rita, &server, "project", &[("name", "team")]).await;
+    assert!(overview["storage_quota"].is_null(), "an empty quota means no limit");
+
+    // A project's repositories, searched.
+    let (_, repositories) = call(&gus, &server, "project_repositories", &[("project", "team")]).await;
+    assert_eq!(names(&repositories), ["team/app", "team/copy"]);
+    assert_eq!(repositories["items"][0]["artifact_count"], 1);
+    let (_, repositories) =
+        call(&gus, &server, "project_repositories", &[("project", "team"), ("search", "cop")]).await;
+    assert_eq!(names(&repositories), ["team/copy"]);
+
+    // Deleting: only an empty project, and only by its admin.
+    let (status, _) = call(&rita, &server, "delete_project", &[("name", "team")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = call(&rita, &server, "delete_project", &[("name", "open")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = call(&gus, &server, "delete_project", &[("name", "open")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = call(&gus, &server, "projects", &[]).await;
+    assert_eq!(names(&listed["projects"]), ["library", "team"]);
+    server.stop().await;
+}
+
+/// Keyset pages: 20 rows, forward and back, with the total and the search kept.
+async fn project_pages(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let names_to_create: Vec<String> = (0..45).map(|n| format!("p{n:02}")).collect();
+    server.create_projects(&names_to_create.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let admin = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+
+    let (_, first) = call(&admin, &server, "projects", &[]).await;
+    let first = &first["projects"];
+    assert_eq!(first["total"], 46);
+    assert_eq!(names(first).len(), 20);
+    assert_eq!(names(first)[0], "library");
+    assert!(first["previous"].is_null());
+    let next = first["next"].as_str().unwrap().to_owned();
+    assert_eq!(next, "p18");
+    let (_, second) = call(&admin, &server, "projects", &[("after", &next)]).await;
+    let second = &second["projects"];
+    assert_eq!(names(second).first().map(String::as_str), Some("p19"));
+    let (_, third) = call(&admin, &server, "projects", &[("after", second["next"].as_str().unwrap())]).await;
+    let third = &third["projects"];
+    assert_eq!(names(third), ["p39", "p40", "p41", "p42", "p43", "p44"]);
+    assert!(third["next"].is_null());
+    // Back from the third page is the second again.
+    let (_, back) = call(&admin, &server, "projects", &[("before", third["previous"].as_str().unwrap())]).await;
+    assert_eq!(names(&back["projects"]), names(second));
+    let (_, back) =
+        call(&admin, &server, "projects", &[("before", back["projects"]["previous"].as_str().unwrap())]).await;
+    assert_eq!(names(&back["projects"]), names(first));
+    assert!(back["projects"]["previous"].is_null(), "the first page has nothing before it");
+
+    // Search narrows the rows and the total; `_` is a character, not a wildcard.
+    let (_, found) = call(&admin, &server, "projects", &[("search", "p1")]).await;
+    assert_eq!(found["projects"]["total"], 10);
+    let (_, none) = call(&admin, &server, "projects", &[("search", "p_")]).await;
+    assert_eq!(none["projects"]["total"], 0);
+    server.stop().await;
+}
+
+on_both_databases!(projects_in_the_portal, project_pages);
