@@ -1,7 +1,8 @@
 // Real pushes for the portal specs: small OCI images made with umoci and
 // pushed with skopeo, as users of Berth push them.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { base } from "./portal";
@@ -25,12 +26,48 @@ export function makeImage(content: string, arch = "amd64"): string {
   const dir = mkdtempSync(join(tmpdir(), "berth-e2e-image-"));
   const layout = join(dir, "layout");
   run("umoci", ["init", "--layout", layout]);
-  run("umoci", ["new", "--image", `${layout}:v1`]);
-  run("umoci", ["config", "--image", `${layout}:v1`, "--architecture", arch, "--os", "linux", "--config.cmd", "/hello"]);
-  const bundle = join(dir, "bundle");
-  run("umoci", ["unpack", "--rootless", "--image", `${layout}:v1`, bundle]);
-  writeFileSync(join(bundle, "rootfs", "hello"), content);
-  run("umoci", ["repack", "--image", `${layout}:v1`, bundle]);
+  addImage(layout, "v1", content, arch);
+  return `oci:${layout}:v1`;
+}
+
+function addImage(layout: string, tag: string, content: string, arch: string) {
+  run("umoci", ["new", "--image", `${layout}:${tag}`]);
+  run("umoci", ["config", "--image", `${layout}:${tag}`, "--architecture", arch, "--os", "linux", "--config.cmd", "/hello"]);
+  const bundle = mkdtempSync(join(tmpdir(), "berth-e2e-bundle-"));
+  run("umoci", ["unpack", "--rootless", "--image", `${layout}:${tag}`, join(bundle, "b")]);
+  writeFileSync(join(bundle, "b", "rootfs", "hello"), content);
+  run("umoci", ["repack", "--image", `${layout}:${tag}`, join(bundle, "b")]);
+}
+
+/**
+ * Makes an image index of one image per architecture (as a multi-platform
+ * build leaves it) and returns `oci:<dir>:v1` for `skopeo copy --all`.
+ */
+export function makeMultiPlatformImage(content: string, arches: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), "berth-e2e-index-"));
+  const layout = join(dir, "layout");
+  run("umoci", ["init", "--layout", layout]);
+  for (const arch of arches) addImage(layout, arch, `${content} (${arch})`, arch);
+  const indexPath = join(layout, "index.json");
+  const top = JSON.parse(readFileSync(indexPath, "utf8"));
+  const manifests = top.manifests.map((entry: { mediaType: string; digest: string; size: number; annotations: Record<string, string> }) => ({
+    mediaType: entry.mediaType,
+    digest: entry.digest,
+    size: entry.size,
+    platform: { os: "linux", architecture: entry.annotations["org.opencontainers.image.ref.name"] },
+  }));
+  const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests });
+  const hex = createHash("sha256").update(index).digest("hex");
+  writeFileSync(join(layout, "blobs", "sha256", hex), index);
+  top.manifests = [
+    {
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      digest: `sha256:${hex}`,
+      size: Buffer.byteLength(index),
+      annotations: { "org.opencontainers.image.ref.name": "v1" },
+    },
+  ];
+  writeFileSync(indexPath, JSON.stringify(top));
   return `oci:${layout}:v1`;
 }
 
@@ -38,6 +75,7 @@ export function makeImage(content: string, arch = "amd64"): string {
 export function pushImage(source: string, target: string, username: string, password: string) {
   run("skopeo", [
     "copy",
+    "--all",
     "--dest-tls-verify=false",
     "--dest-creds",
     `${username}:${password}`,

@@ -2,6 +2,7 @@
 //! call one core service method and shape the answer for the UI. The types
 //! here travel to the browser, so they compile for both targets.
 
+pub mod artifacts;
 pub mod auth;
 pub mod error;
 pub mod profile;

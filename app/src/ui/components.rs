@@ -273,7 +273,13 @@ pub fn FormError(error: AppError) -> impl IntoView {
 
 /// A value with a button that copies it (a pull command, a digest).
 #[component]
-pub fn CopyButton(text: String, #[prop(optional)] label: &'static str) -> impl IntoView {
+pub fn CopyButton(
+    text: String,
+    #[prop(optional)] label: &'static str,
+    /// A small button for tight places (tag chips, table cells).
+    #[prop(optional)]
+    compact: bool,
+) -> impl IntoView {
     let (copied, set_copied) = signal(false);
     let label = if label.is_empty() { "Copy" } else { label };
     let on_click = move |_| {
@@ -289,8 +295,13 @@ pub fn CopyButton(text: String, #[prop(optional)] label: &'static str) -> impl I
             let _ = (&text, set_copied);
         }
     };
+    let class = if compact {
+        "rounded border border-slate-300 bg-white px-1.5 py-0.5 text-xs hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 dark:border-slate-700 dark:bg-slate-900 dark:hover:bg-slate-800"
+    } else {
+        SECONDARY_BUTTON
+    };
     view! {
-        <button type="button" class=SECONDARY_BUTTON on:click=on_click>
+        <button type="button" class=class on:click=on_click>
             {move || if copied.get() { "Copied" } else { label }}
         </button>
     }

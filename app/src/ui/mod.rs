@@ -9,6 +9,7 @@ mod login;
 mod profile;
 mod project;
 mod projects;
+mod repository;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -24,6 +25,7 @@ use login::LoginPage;
 use profile::ProfilePage;
 use project::{ProjectConfigurationTab, ProjectFrame, ProjectRepositoriesTab, ProjectSummaryTab};
 use projects::{NewProjectPage, ProjectsPage};
+use repository::RepositoryPage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -67,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/api-reference") view=ApiReferencePage />
                     <Route path=path!("/projects") view=ProjectsPage />
                     <Route path=path!("/new-project") view=NewProjectPage />
+                    <Route path=path!("/projects/:project/repositories/:repository/*rest") view=RepositoryPage />
                     <ParentRoute path=path!("/projects/:project") view=ProjectFrame>
                         <Route path=path!("") view=ProjectSummaryTab />
                         <Route path=path!("/repositories") view=ProjectRepositoriesTab />

@@ -46,15 +46,82 @@ pub struct ArtifactSummary {
     pub size: i64,
     pub pushed_at: DateTime<Utc>,
     pub tags: Vec<TagSummary>,
+    /// `os/arch[/variant]` of each image of an index; empty otherwise.
+    pub platforms: Vec<String>,
+}
+
+/// Config media types that make an artifact a container image.
+const IMAGE_CONFIGS: [&str; 2] =
+    ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
+
+/// Which artifacts a listing shows, in which order.
+#[derive(Clone, Copy, Debug)]
+pub struct ArtifactFilter<'a> {
+    /// Only artifacts with a tag containing this.
+    pub tag_contains: Option<&'a str>,
+    pub newest_first: bool,
+}
+
+/// Where a keyset page of artifacts starts: a push time and id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArtifactCursor {
+    pub pushed_at: DateTime<Utc>,
+    pub id: i64,
+}
+
+impl ArtifactCursor {
+    /// `<RFC 3339 with nanoseconds>_<id>`, the form links carry.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.pushed_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true), self.id)
+    }
+
+    pub fn decode(raw: &str) -> Result<Self> {
+        let invalid = || Error::invalid("cursor", "not a page position this server made");
+        let (at, id) = raw.rsplit_once('_').ok_or_else(invalid)?;
+        let pushed_at = DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&Utc);
+        Ok(Self { pushed_at, id: id.parse().map_err(|_| invalid())? })
+    }
 }
 
 impl ArtifactSummary {
+    /// What the portal calls it: Image, Image index, Helm chart, Signature,
+    /// SBOM, or its artifact type.
+    pub fn display_kind(&self) -> String {
+        if self.is_index() {
+            return "Image index".to_owned();
+        }
+        match self.artifact_type.as_deref() {
+            None => "Image",
+            Some(config) if IMAGE_CONFIGS.contains(&config) => "Image",
+            Some("application/vnd.cncf.helm.config.v1+json") => "Helm chart",
+            Some(
+                "application/vnd.dev.cosign.artifact.sig.v1+json"
+                | "application/vnd.dev.cosign.simplesigning.v1+json"
+                | "application/vnd.cncf.notary.signature",
+            ) => "Signature",
+            Some(
+                "application/spdx+json"
+                | "application/vnd.cyclonedx+json"
+                | "application/vnd.syft+json"
+                | "application/vnd.dev.sigstore.bundle.v0.3+json",
+            ) => "SBOM",
+            Some(other) => return other.to_owned(),
+        }
+        .to_owned()
+    }
+
+    /// Whether the artifact is an image index (a multi-platform image).
+    pub fn is_index(&self) -> bool {
+        matches!(
+            self.media_type.as_str(),
+            "application/vnd.oci.image.index.v1+json" | "application/vnd.docker.distribution.manifest.list.v2+json"
+        )
+    }
+
     /// What kind of artifact this is, in Harbor's words: `IMAGE` for
     /// container images and image indexes, `CHART` for Helm charts,
     /// otherwise its artifact type (a signature, an SBOM, …).
     pub fn kind(&self) -> String {
-        const IMAGE_CONFIGS: [&str; 2] =
-            ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
         match self.artifact_type.as_deref() {
             None => "IMAGE".to_owned(),
             Some(config) if IMAGE_CONFIGS.contains(&config) => "IMAGE".to_owned(),
@@ -144,6 +211,18 @@ impl ArtifactService {
         limit: u32,
     ) -> Result<(Vec<ArtifactSummary>, i64)> {
         self.browse.artifacts(repository.id, offset, limit).await
+    }
+
+    /// A page of the artifacts of a repository [`Self::repository`] gave,
+    /// read by keyset, filtered by tag and in the order asked for.
+    pub async fn browse_artifacts(
+        &self,
+        repository: &RepositorySummary,
+        filter: &ArtifactFilter<'_>,
+        keyset: &Keyset<ArtifactCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<ArtifactSummary>> {
+        self.browse.artifacts_by_keyset(repository.id, filter, keyset, limit).await
     }
 
     /// One artifact, by digest or tag, of a repository [`Self::repository`] gave.
@@ -245,5 +324,35 @@ fn from_registry(error: registry::Error) -> Error {
         registry::Error::Internal(inner) => inner,
         quota @ registry::Error::QuotaExceeded { .. } => Error::Forbidden(quota.to_string()),
         other => Error::Conflict(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ArtifactSummary;
+
+    fn artifact(media_type: &str, artifact_type: Option<&str>) -> ArtifactSummary {
+        ArtifactSummary {
+            id: 1,
+            digest: String::new(),
+            media_type: media_type.to_owned(),
+            artifact_type: artifact_type.map(str::to_owned),
+            size: 0,
+            pushed_at: chrono::Utc::now(),
+            tags: Vec::new(),
+            platforms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn artifacts_are_named_by_what_they_are() {
+        const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+        assert_eq!(artifact(MANIFEST, None).display_kind(), "Image");
+        assert_eq!(artifact("application/vnd.oci.image.index.v1+json", None).display_kind(), "Image index");
+        let helm = artifact(MANIFEST, Some("application/vnd.cncf.helm.config.v1+json"));
+        assert_eq!((helm.display_kind().as_str(), helm.kind().as_str()), ("Helm chart", "CHART"));
+        assert_eq!(artifact(MANIFEST, Some("application/spdx+json")).display_kind(), "SBOM");
+        let other = artifact(MANIFEST, Some("application/vnd.example.thing"));
+        assert_eq!(other.display_kind(), "application/vnd.example.thing");
     }
 }

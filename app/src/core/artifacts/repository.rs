@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{ArtifactSummary, RepositorySummary, TagSummary};
+use super::{ArtifactCursor, ArtifactFilter, ArtifactSummary, RepositorySummary, TagSummary};
 use crate::{
     core::{
         Result,
@@ -23,6 +23,37 @@ use crate::{
 const TOP_LEVEL: &str = "m.subject_digest IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
      JOIN manifests parent ON parent.id = ref.manifest_id \
      WHERE ref.kind = 'manifest' AND ref.digest = m.digest AND parent.repository_id = m.repository_id)";
+
+/// An artifact's size: its manifest and the blobs it references, and for
+/// an index, the same for each of its images.
+const SIZE: &str = "CAST(m.size + COALESCE((SELECT SUM(b.size) FROM manifest_references ref JOIN blobs b \
+     ON b.digest = ref.digest WHERE ref.manifest_id = m.id AND ref.kind = 'blob'), 0) \
+     + COALESCE((SELECT SUM(child.size + COALESCE((SELECT SUM(cb.size) FROM manifest_references cref \
+     JOIN blobs cb ON cb.digest = cref.digest WHERE cref.manifest_id = child.id AND cref.kind = 'blob'), 0)) \
+     FROM manifest_references ref JOIN manifests child ON child.digest = ref.digest \
+     AND child.repository_id = m.repository_id WHERE ref.manifest_id = m.id AND ref.kind = 'manifest'), 0) \
+     AS BIGINT) AS size";
+
+/// `os/architecture[/variant]` of each entry of an image index, in order.
+fn index_platforms(content: &[u8]) -> Vec<String> {
+    let Ok(index) = serde_json::from_slice::<serde_json::Value>(content) else {
+        return Vec::new();
+    };
+    index["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let platform = &entry["platform"];
+            let (os, arch) = (platform["os"].as_str()?, platform["architecture"].as_str()?);
+            Some(match platform["variant"].as_str() {
+                Some(variant) => format!("{os}/{arch}/{variant}"),
+                None => format!("{os}/{arch}"),
+            })
+        })
+        .filter(|platform| platform != "unknown/unknown")
+        .collect()
+}
 
 #[derive(sqlx::FromRow)]
 struct RepositoryRow {
@@ -178,9 +209,7 @@ impl BrowseRepository {
     /// (two queries for the page, one for the count).
     pub async fn artifacts(&self, repository: i64, offset: u32, limit: u32) -> Result<(Vec<ArtifactSummary>, i64)> {
         let page = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, \
-             CAST(m.size + COALESCE((SELECT SUM(b.size) FROM manifest_references ref JOIN blobs b \
-             ON b.digest = ref.digest WHERE ref.manifest_id = m.id AND ref.kind = 'blob'), 0) AS BIGINT) AS size \
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, {SIZE} \
              FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL} \
              ORDER BY m.created_at DESC, m.id DESC LIMIT $2 OFFSET $3"
         );
@@ -199,16 +228,81 @@ impl BrowseRepository {
         Ok((artifacts, total))
     }
 
+    /// A page of a repository's artifacts read by keyset on (push time,
+    /// id), newest or oldest first, optionally only those with a tag
+    /// containing `tag_contains`; with tags and index platforms.
+    pub async fn artifacts_by_keyset(
+        &self,
+        repository: i64,
+        filter: &ArtifactFilter<'_>,
+        keyset: &Keyset<ArtifactCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<ArtifactSummary>> {
+        let descending = filter.newest_first != keyset.is_backwards();
+        let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
+        let where_clause = format!(
+            "m.repository_id = $1 AND {TOP_LEVEL} AND ($2 IS NULL OR EXISTS (SELECT 1 FROM tags t \
+             WHERE t.manifest_id = m.id AND t.name LIKE $2 ESCAPE '\\'))"
+        );
+        let page = format!(
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, {SIZE} FROM manifests m \
+             WHERE {where_clause} AND ($3 IS NULL OR m.created_at {cmp} $3 OR (m.created_at = $3 AND m.id {cmp} $4)) \
+             ORDER BY m.created_at {order}, m.id {order} LIMIT $5"
+        );
+        let count = format!("SELECT COUNT(*) FROM manifests m WHERE {where_clause}");
+        let pattern = filter.tag_contains.map(like_contains);
+        let cursor = keyset.bounds().0.or(keyset.bounds().1);
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, ArtifactRow>(&page)
+                .bind(repository)
+                .bind(&pattern)
+                .bind(cursor.map(|c| c.pushed_at))
+                .bind(cursor.map(|c| c.id))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count).bind(repository).bind(&pattern).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        let artifacts = self.with_platforms(self.with_tags(rows).await?).await?;
+        Ok(keyset.page(artifacts, limit as usize, total))
+    }
+
+    /// Fills in the platforms of image indexes from their stored content
+    /// (one query for the whole page; nothing is read from blob storage).
+    async fn with_platforms(&self, mut artifacts: Vec<ArtifactSummary>) -> Result<Vec<ArtifactSummary>> {
+        let indexes: Vec<i64> = artifacts.iter().filter(|a| a.is_index()).map(|a| a.id).collect();
+        if indexes.is_empty() {
+            return Ok(artifacts);
+        }
+        let contents: Vec<(i64, Vec<u8>)> = on_db!(&self.db, pool => {
+            let mut query = sqlx::QueryBuilder::new("SELECT id, content FROM manifests WHERE id IN (");
+            let mut ids = query.separated(", ");
+            for id in &indexes {
+                ids.push_bind(*id);
+            }
+            query.push(")");
+            query.build_query_as().fetch_all(pool).await
+        })?;
+        let contents: HashMap<i64, Vec<u8>> = contents.into_iter().collect();
+        for artifact in &mut artifacts {
+            if let Some(content) = contents.get(&artifact.id) {
+                artifact.platforms = index_platforms(content);
+            }
+        }
+        Ok(artifacts)
+    }
+
     /// One artifact by digest, with its tags.
     pub async fn artifact(&self, repository: i64, digest: &str) -> Result<Option<ArtifactSummary>> {
-        const SQL: &str = "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, \
-             CAST(m.size + COALESCE((SELECT SUM(b.size) FROM manifest_references ref JOIN blobs b \
-             ON b.digest = ref.digest WHERE ref.manifest_id = m.id AND ref.kind = 'blob'), 0) AS BIGINT) AS size \
-             FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2";
+        let sql = format!(
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, {SIZE} \
+             FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2"
+        );
         let row = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, ArtifactRow>(SQL).bind(repository).bind(digest).fetch_optional(pool).await
+            sqlx::query_as::<_, ArtifactRow>(&sql).bind(repository).bind(digest).fetch_optional(pool).await
         })?;
-        Ok(self.with_tags(row.into_iter().collect()).await?.pop())
+        Ok(self.with_platforms(self.with_tags(row.into_iter().collect()).await?).await?.pop())
     }
 
     /// The digest a tag points at in a repository.
@@ -250,6 +344,7 @@ impl BrowseRepository {
                 artifact_type: row.artifact_type,
                 size: row.size,
                 pushed_at: row.created_at,
+                platforms: Vec::new(),
             })
             .collect())
     }

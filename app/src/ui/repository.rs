@@ -1,0 +1,307 @@
+//! One repository: its artifacts a page at a time (filter by tag, newest
+//! or oldest first) with their tags, type, size and platforms; pull
+//! commands to copy; adding and removing tags and deleting artifacts for
+//! those allowed, each confirmed or validated and reported with a toast.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::Form,
+    hooks::{use_params_map, use_query_map},
+    location::Url,
+};
+
+use super::{
+    components::{
+        Breadcrumbs, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, Pager, SECONDARY_BUTTON, timestamp,
+        use_toasts,
+    },
+    format,
+    layout::ErrorBanner,
+};
+use crate::api::artifacts::{AddTag, ArtifactItem, DeleteArtifact, RemoveTag, RepositoryView, get_repository};
+
+#[component]
+pub fn RepositoryPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    // `/projects/team/repositories/nested/tool`: the name's first part after
+    // the project, then any further parts.
+    let name = Memo::new(move |_| {
+        let params = params.read();
+        let mut name =
+            format!("{}/{}", params.get("project").unwrap_or_default(), params.get("repository").unwrap_or_default());
+        if let Some(rest) = params.get("rest").filter(|rest| !rest.is_empty()) {
+            name.push('/');
+            name.push_str(rest.trim_matches('/'));
+        }
+        name
+    });
+    let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
+    let repository = Resource::new(
+        move || (name.get(), param("tag"), param("sort"), param("after"), param("before")),
+        |(name, tag, sort, after, before)| get_repository(name, tag, sort, after, before),
+    );
+    // Actions anywhere on the page refresh the list when they succeed.
+    let changed = RwSignal::new(0u32);
+    Effect::new(move |previous: Option<u32>| {
+        let now = changed.get();
+        if previous.is_some_and(|previous| previous != now) {
+            repository.refetch();
+        }
+        now
+    });
+    provide_context(Changed(changed));
+    view! {
+        <Title text=move || name.get() />
+        {move || {
+            let name = name.get();
+            let project = name.split('/').next().unwrap_or_default().to_owned();
+            view! {
+                <Breadcrumbs crumbs=vec![
+                    ("Projects".to_owned(), Some("/projects".to_owned())),
+                    (project.clone(), Some(format!("/projects/{project}"))),
+                    ("Repositories".to_owned(), Some(format!("/projects/{project}/repositories"))),
+                    (name.clone(), None),
+                ] />
+                <h1 class="break-all text-2xl font-semibold tracking-tight">{name}</h1>
+            }
+        }}
+        <Form method="GET" action="" attr:class="mt-4 flex flex-wrap items-end gap-2" attr:role="search">
+            <div>
+                <label for="tag-filter" class="block text-sm font-medium">"Filter by tag"</label>
+                <input id="tag-filter" type="search" name="tag" placeholder="Tag contains…" class=INPUT prop:value=move || param("tag").unwrap_or_default() />
+            </div>
+            <div>
+                <label for="artifact-sort" class="block text-sm font-medium">"Order"</label>
+                <select id="artifact-sort" name="sort" class=INPUT>
+                    <option value="newest" selected=move || param("sort").as_deref() != Some("oldest")>"Newest first"</option>
+                    <option value="oldest" selected=move || param("sort").as_deref() == Some("oldest")>"Oldest first"</option>
+                </select>
+            </div>
+            <button type="submit" class=SECONDARY_BUTTON>"Apply"</button>
+        </Form>
+        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match repository.await {
+                    Ok(view) => view! { <ArtifactTable view tag=param("tag") sort=param("sort") /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Bumped after a change so the page's list is read again.
+#[derive(Clone, Copy)]
+struct Changed(RwSignal<u32>);
+
+#[component]
+fn ArtifactTable(view: RepositoryView, tag: Option<String>, sort: Option<String>) -> AnyView {
+    let RepositoryView { name, project, registry_host, permissions, artifacts } = view;
+    if artifacts.items.is_empty() {
+        let (title, hint) = match &tag {
+            Some(tag) => (format!("No artifact has a tag containing “{tag}”"), "Try another tag.".to_owned()),
+            None => {
+                ("This repository is empty".to_owned(), format!("Push to {registry_host}/{name}:<tag> to fill it."))
+            }
+        };
+        return view! { <div class="mt-6"><EmptyState title hint /></div> }.into_any();
+    }
+    let shown = artifacts.items.len();
+    let base = format!("/projects/{project}/repositories/{}", name.split_once('/').map_or("", |(_, rest)| rest));
+    let href = move |direction: &str, cursor: &str| {
+        let mut query = String::new();
+        if let Some(tag) = &tag {
+            query.push_str(&format!("tag={}&", Url::escape(tag)));
+        }
+        if let Some(sort) = &sort {
+            query.push_str(&format!("sort={}&", Url::escape(sort)));
+        }
+        format!("{base}?{query}{direction}={}", Url::escape(cursor))
+    };
+    let context = RowContext { repository: name.clone(), registry_host: registry_host.clone(), permissions };
+    view! {
+        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="w-full text-left text-sm">
+                <caption class="sr-only">"Artifacts"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
+                    <tr>
+                        <th scope="col" class="px-4 py-2 font-medium">"Artifact"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Tags"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Type"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Size"</th>
+                        <th scope="col" class="hidden px-4 py-2 font-medium lg:table-cell">"Pushed"</th>
+                        <th scope="col" class="px-4 py-2 font-medium"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 align-top dark:divide-slate-800">
+                    {artifacts.items.into_iter().map(|artifact| view! { <ArtifactRow artifact context=context.clone() /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <Pager total=artifacts.total shown previous=artifacts.previous next=artifacts.next href />
+    }
+    .into_any()
+}
+
+#[derive(Clone)]
+struct RowContext {
+    repository: String,
+    registry_host: String,
+    permissions: crate::api::artifacts::RepositoryPermissions,
+}
+
+/// `sha256:0123456789ab`: enough of a digest to tell artifacts apart.
+fn short_digest(digest: &str) -> String {
+    let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
+    format!("{algorithm}:{}", &hex[..hex.len().min(12)])
+}
+
+#[component]
+fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
+    let RowContext { repository, registry_host, permissions } = context;
+    let Changed(changed) = expect_context::<Changed>();
+    let toasts = use_toasts();
+    let delete = ServerAction::<DeleteArtifact>::new();
+    let add = ServerAction::<AddTag>::new();
+    let remove = ServerAction::<RemoveTag>::new();
+    let confirming = RwSignal::new(false);
+    let adding = RwSignal::new(false);
+    let short = short_digest(&artifact.digest);
+    Effect::new({
+        let short = short.clone();
+        move |_| match delete.value().get() {
+            Some(Ok(())) => {
+                confirming.set(false);
+                toasts.success(format!("Artifact {short} deleted."));
+                changed.update(|n| *n += 1);
+            }
+            Some(Err(error)) => {
+                confirming.set(false);
+                toasts.error(error.to_string());
+            }
+            None => {}
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = add.value().get() {
+            adding.set(false);
+            toasts.success("Tag added.");
+            changed.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(())) => {
+            toasts.success("Tag removed.");
+            changed.update(|n| *n += 1);
+        }
+        Some(Err(error)) => toasts.error(error.to_string()),
+        None => {}
+    });
+    let pull_by_digest = format!("podman pull {registry_host}/{repository}@{}", artifact.digest);
+    let digest = artifact.digest.clone();
+    let tags = artifact
+        .tags
+        .iter()
+        .map(|tag| {
+            let pull = format!("podman pull {registry_host}/{repository}:{tag}");
+            let removal = permissions.manage_tags.then(|| {
+                let (repository, digest, tag) = (repository.clone(), digest.clone(), tag.clone());
+                view! {
+                    <button
+                        type="button"
+                        class="rounded px-1 text-slate-500 hover:bg-slate-200 hover:text-red-700 dark:hover:bg-slate-700"
+                        aria-label=format!("Remove tag {tag}")
+                        disabled=move || remove.pending().get()
+                        on:click=move |_| {
+                            remove.dispatch(RemoveTag { repository: repository.clone(), digest: digest.clone(), tag: tag.clone() });
+                        }
+                    >
+                        "×"
+                    </button>
+                }
+            });
+            view! {
+                <li class="flex items-center gap-1 rounded-full bg-slate-100 py-0.5 pl-2 pr-1 text-xs dark:bg-slate-800" data-testid="tag">
+                    <span class="font-mono">{tag.clone()}</span>
+                    <CopyButton text=pull label="Pull" compact=true />
+                    {removal}
+                </li>
+            }
+        })
+        .collect_view();
+    let add_form = permissions.manage_tags.then(|| {
+        let (repository, digest) = (StoredValue::new(repository.clone()), StoredValue::new(digest.clone()));
+        view! {
+            <Show
+                when=move || adding.get()
+                fallback=move || view! { <button type="button" class="mt-1 text-xs text-sky-700 hover:underline dark:text-sky-300" on:click=move |_| adding.set(true)>"Add tag"</button> }
+            >
+                <ActionForm action=add attr:class="mt-1 flex items-center gap-1">
+                    <input type="hidden" name="repository" value=repository.get_value() />
+                    <input type="hidden" name="digest" value=digest.get_value() />
+                    <label class="sr-only" for=format!("new-tag-{}", digest.get_value())>"New tag"</label>
+                    <input id=format!("new-tag-{}", digest.get_value()) name="tag" required pattern="[A-Za-z0-9_][A-Za-z0-9._\\-]{0,127}" placeholder="new tag" class="w-28 rounded border border-slate-300 px-2 py-0.5 text-xs dark:border-slate-700 dark:bg-slate-900" />
+                    <button type="submit" class="rounded bg-sky-600 px-2 py-0.5 text-xs font-medium text-white disabled:opacity-60" disabled=move || add.pending().get()>
+                        {move || if add.pending().get() { "Adding…" } else { "Add" }}
+                    </button>
+                    <button type="button" class="text-xs text-slate-500 hover:underline" on:click=move |_| adding.set(false)>"Cancel"</button>
+                </ActionForm>
+                {move || add.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+            </Show>
+        }
+    });
+    let delete_button = permissions.delete_artifacts.then(|| {
+        let (repository, digest, short) = (repository.clone(), digest.clone(), short.clone());
+        view! {
+            <button type="button" class="text-xs font-medium text-red-700 hover:underline dark:text-red-300" on:click=move |_| confirming.set(true)>
+                "Delete"
+            </button>
+            <ConfirmDialog
+                open=confirming
+                title=format!("Delete artifact {short}?")
+                message="The artifact and all its tags are removed; clients can no longer pull it.".to_owned()
+                confirm_label="Delete"
+                pending=delete.pending()
+                on_confirm=move |_| {
+                    delete.dispatch(DeleteArtifact { repository: repository.clone(), digest: digest.clone() });
+                }
+            />
+        }
+    });
+    view! {
+        <tr data-testid="artifact-row">
+            <td class="px-4 py-2">
+                <div class="flex items-center gap-2">
+                    <span class="font-mono text-xs" title=artifact.digest.clone()>{short.clone()}</span>
+                    <CopyButton text=artifact.digest.clone() label="Copy digest" compact=true />
+                </div>
+                <div class="mt-1"><CopyButton text=pull_by_digest label="Copy pull command" compact=true /></div>
+            </td>
+            <td class="px-4 py-2">
+                <ul class="flex flex-wrap gap-1">{tags}</ul>
+                {add_form}
+            </td>
+            <td class="px-4 py-2">
+                <span data-testid="artifact-kind">{artifact.kind.clone()}</span>
+                {(!artifact.platforms.is_empty()).then(|| view! {
+                    <div class="mt-1 text-xs text-slate-500 dark:text-slate-400" data-testid="platforms">{artifact.platforms.join(", ")}</div>
+                })}
+            </td>
+            <td class="px-4 py-2 whitespace-nowrap" data-testid="artifact-size">{format::bytes(artifact.size.max(0) as u64)}</td>
+            <td class="hidden px-4 py-2 text-slate-500 lg:table-cell dark:text-slate-400">{timestamp(artifact.pushed_at)}</td>
+            <td class="px-4 py-2">{delete_button}</td>
+        </tr>
+    }
+    .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn short_digests_keep_the_algorithm_and_twelve_hex_digits() {
+        assert_eq!(super::short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
+        assert_eq!(super::short_digest("sha256:abc"), "sha256:abc");
+    }
+}
