@@ -50,6 +50,13 @@ test("an administrator creates, fills, configures and deletes projects", async (
   await expect(page.getByTestId("repository-row")).toHaveCount(1);
   await snapshot(page, testInfo, "04-project-repositories");
 
+  // The top bar's search finds the project and its repositories.
+  await page.getByLabel("Search projects and repositories").fill("backend");
+  await page.getByLabel("Search projects and repositories").press("Enter");
+  await expect(page).toHaveURL(`${base()}/search?q=backend`);
+  await expect(page.getByTestId("found-repositories")).toContainText("web.apps/api/backend");
+  await snapshot(page, testInfo, "04b-search");
+
   // The project list shows it with its repositories and the quota bar.
   await page.goto(`${base()}/projects?search=web`);
   const row = page.getByTestId("project-row").filter({ hasText: "web.apps" });

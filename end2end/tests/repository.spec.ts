@@ -46,6 +46,29 @@ test("a repository's artifacts are browsed and changed in the portal", async ({ 
   expect(stable.status()).toBe(200);
   await snapshot(page, testInfo, "02-tag-added");
 
+  // The artifact page: config, history, layers, pull commands; an index lists its images.
+  await v1.locator("a[title^='sha256:']").click();
+  await expect(page).toHaveURL(/\/projects\/shop\/repositories\/cart\/artifacts\/sha256:[0-9a-f]{64}$/);
+  await expect(page.getByTestId("artifact-kind")).toHaveText("Image");
+  await expect(page.getByTestId("artifact-tags")).toHaveText("stable, v1");
+  await expect(page.getByTestId("config-platform")).toHaveText("linux/amd64");
+  await expect(page.getByTestId("config-cmd")).toHaveText("/hello");
+  await expect(page.getByTestId("layers").locator("tbody tr")).toHaveCount(1);
+  await expect(page.getByTestId("manifest")).toContainText('"schemaVersion": 2');
+  await expect(page.getByText("No signatures, SBOMs or other artifacts refer to this one.")).toBeVisible();
+  await snapshot(page, testInfo, "03-artifact");
+  await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "shop/cart" }).click();
+  await multi.locator("a[title^='sha256:']").click();
+  await expect(page.getByTestId("artifact-kind")).toHaveText("Image index");
+  const children = page.getByTestId("children").locator("tbody tr");
+  await expect(children).toHaveCount(2);
+  await expect(children.first()).toContainText("linux/amd64");
+  await snapshot(page, testInfo, "04-index");
+  await children.nth(1).getByRole("link").click();
+  await expect(page.getByTestId("config-platform")).toHaveText("linux/arm64");
+  await page.goto(`${base()}/projects/shop/repositories/cart`);
+  await waitForHydration(page);
+
   // Filtering by tag.
   await page.getByLabel("Filter by tag").fill("stab");
   await page.getByRole("button", { name: "Apply" }).click();
@@ -59,12 +82,18 @@ test("a repository's artifacts are browsed and changed in the portal", async ({ 
   await v2.getByRole("button", { name: "Delete" }).click();
   const dialog = page.getByRole("dialog");
   await expect(dialog).toContainText("Delete artifact sha256:");
-  await snapshot(page, testInfo, "03-confirm-delete-artifact");
+  await snapshot(page, testInfo, "05-confirm-delete-artifact");
   await dialog.getByRole("button", { name: "Delete" }).click();
   await expect(page.getByTestId("toast").filter({ hasText: "deleted" })).toBeVisible();
   await expect(rows).toHaveCount(2);
   const gone = await request.get(`${base()}/v2/shop/cart/manifests/v2`, { headers: auth() });
   expect(gone.status()).toBe(404);
+
+  // The dashboard counts it and lists the pushes, newest first.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
+  await expect(page.getByTestId("recent-pushes").locator("li").first()).toContainText("shop/cart");
+  await expect(page.getByTestId("dashboard-projects")).not.toHaveText("0");
+  await snapshot(page, testInfo, "06-dashboard");
 });
 
 test("a guest sees no buttons that change a repository, and forged calls are refused", async ({ page, request }, testInfo) => {
@@ -91,7 +120,7 @@ test("a guest sees no buttons that change a repository, and forged calls are ref
   await snapshot(page, testInfo, "01-guest-repository");
 
   // The page's own session calling the delete function directly is refused.
-  const digest = await page.getByTestId("artifact-row").locator("span[title^='sha256:']").getAttribute("title");
+  const digest = await page.getByTestId("artifact-row").locator("a[title^='sha256:']").getAttribute("title");
   const forged = await page.evaluate(
     async ([digest]) => {
       const response = await fetch("/portal/fn/delete_artifact", {

@@ -109,6 +109,63 @@ async fn browse_and_change_a_repository(backend: Backend) {
     let (status, _) = call(&gina, &server, "repository", &[("name", "team/app"), ("after", "garbage")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // One artifact: config, layers and referrers; an index: its images.
+    let sbom = br#"{"spdxVersion":"SPDX-2.3"}"#;
+    assert_eq!(common::push_blob(&admin, &server, "team/app", sbom).await, StatusCode::CREATED);
+    let empty = br#"{}"#;
+    assert_eq!(common::push_blob(&admin, &server, "team/app", empty).await, StatusCode::CREATED);
+    let v1_manifest = admin
+        .get(server.url(&format!("/v2/team/app/manifests/{v1}")))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let attached = json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(empty).to_string(), "size": 2},
+        "layers": [{"mediaType": "application/spdx+json", "digest": Digest::sha256_of(sbom).to_string(), "size": sbom.len()}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": v1, "size": v1_manifest.len()},
+    })
+    .to_string();
+    let attached_digest = Digest::sha256_of(attached.as_bytes()).to_string();
+    let pushed = admin
+        .put(server.url(&format!("/v2/team/app/manifests/{attached_digest}")))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(attached)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    let (status, artifact) = call(&gina, &server, "artifact", &[("repository", "team/app"), ("digest", &v1)]).await;
+    assert_eq!(status, StatusCode::OK, "{artifact}");
+    assert_eq!((artifact["item"]["kind"].as_str(), artifact["item"]["size"].as_i64()), (Some("Image"), Some(v1_size)));
+    assert_eq!(artifact["config"]["os"], "linux");
+    assert_eq!(artifact["config"]["architecture"], "amd64");
+    assert_eq!(artifact["layers"].as_array().unwrap().len(), 1);
+    assert_eq!(artifact["layers"][0]["size"], b"first layer".len());
+    assert!(artifact["manifest"].as_str().unwrap().contains("\"schemaVersion\": 2"));
+    assert_eq!(
+        artifact["referrers"],
+        json!([{"digest": attached_digest, "kind": "SBOM", "artifact_type": "application/spdx+json", "size": artifact["referrers"][0]["size"]}])
+    );
+    let (_, by_tag) = call(&gina, &server, "artifact", &[("repository", "team/app"), ("digest", "v1")]).await;
+    assert_eq!(by_tag["item"]["digest"], v1.as_str());
+    let (_, multi) = call(&gina, &server, "artifact", &[("repository", "team/app"), ("digest", &index)]).await;
+    let platforms: Vec<&str> =
+        multi["children"].as_array().unwrap().iter().map(|c| c["platform"].as_str().unwrap()).collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert!(multi["config"].is_null() && multi["layers"].as_array().unwrap().is_empty());
+    let (status, _) = call(&gina, &server, "artifact", &[("repository", "team/app"), ("digest", "nope")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.create_user("olga", "olga-password-1").await;
+    let olga = common::portal_client(&server, "olga", "olga-password-1").await;
+    let (status, _) = call(&olga, &server, "artifact", &[("repository", "team/app"), ("digest", &v1)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no member, no look");
+
     // A guest's forged calls change nothing.
     for (function, fields) in [
         ("add_tag", vec![("repository", "team/app"), ("digest", v1.as_str()), ("tag", "stable")]),

@@ -201,4 +201,58 @@ async fn project_pages(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(projects_in_the_portal, project_pages);
+/// The dashboard counts only what the user may see, and lists the latest
+/// pushes there, newest first; the search finds only what they may see.
+async fn the_dashboard_counts_what_the_user_may_see(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["secret"]).await;
+    server.create_user("rita", "rita-password-1").await;
+    let admin = common::admin_client();
+    let (_, public_size) = common::push_image(&admin, &server, "library/web", "v1", b"public layer").await;
+    common::push_image(&admin, &server, "secret/app", "v1", b"secret layer").await;
+    common::push_image(&admin, &server, "secret/app", "v2", b"secret layer 2").await;
+    server.state.events.flush().await;
+
+    let rita = common::portal_client(&server, "rita", "rita-password-1").await;
+    let (status, seen) = call(&rita, &server, "dashboard", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    let counts = (seen["projects"].as_i64(), seen["repositories"].as_i64(), seen["artifacts"].as_i64());
+    assert_eq!(counts, (Some(1), Some(1), Some(1)), "rita sees the public library only: {seen}");
+    assert_eq!(seen["storage_used"], public_size);
+    let pushes = seen["recent_pushes"].as_array().unwrap();
+    assert_eq!(pushes.len(), 1);
+    assert_eq!((pushes[0]["repository"].as_str(), pushes[0]["reference"].as_str()), (Some("library/web"), Some("v1")));
+    assert_eq!(pushes[0]["pushed_by"], "admin");
+
+    let portal = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+    let (_, all) = call(&portal, &server, "dashboard", &[]).await;
+    assert_eq!(
+        (all["projects"].as_i64(), all["repositories"].as_i64(), all["artifacts"].as_i64()),
+        (Some(2), Some(2), Some(3))
+    );
+    let pushes: Vec<(&str, &str)> = all["recent_pushes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["repository"].as_str().unwrap(), p["reference"].as_str().unwrap()))
+        .collect();
+    assert_eq!(pushes, [("secret/app", "v2"), ("secret/app", "v1"), ("library/web", "v1")]);
+    let (status, _) = call(&common::browser_like_client(), &server, "dashboard", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // The top bar's search finds projects and repositories the caller may see.
+    let (_, found) = call(&portal, &server, "search", &[("query", "app")]).await;
+    assert_eq!(found["repositories"][0]["name"], "secret/app");
+    let (_, found) = call(&rita, &server, "search", &[("query", "b")]).await;
+    let projects: Vec<&str> =
+        found["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(projects, ["library"], "rita does not find the private project");
+    let repositories: Vec<&str> =
+        found["repositories"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(repositories, ["library/web"]);
+    let (status, _) = call(&rita, &server, "search", &[("query", " ")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+on_both_databases!(projects_in_the_portal, project_pages, the_dashboard_counts_what_the_user_may_see);

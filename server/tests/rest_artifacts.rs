@@ -129,6 +129,7 @@ async fn browse_and_change_artifacts(backend: Backend) {
     let remaining: Vec<Value> = gail.get(&base).send().await.unwrap().json().await.unwrap();
     assert_eq!(remaining.len(), 1);
     assert_eq!(remaining[0]["name"], "team/app");
+    server.state.events.flush().await;
     let logs: Vec<Value> = admin
         .get(server.url("/api/v2.0/projects/team/logs?q=resource_type%3Drepository"))
         .send()

@@ -127,3 +127,175 @@ pub async fn remove_tag(repository: String, digest: String, tag: String) -> Resu
     let actor = crate::api::session::require_actor().await?;
     Ok(expect_context::<AppState>().artifacts.delete_tag(&actor, &repository, &digest, &tag).await?)
 }
+
+/// One layer or other blob a manifest names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobItem {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+}
+
+/// An image of an index, with its platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildItem {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub platform: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryItem {
+    pub created: Option<String>,
+    pub created_by: String,
+    pub empty_layer: bool,
+}
+
+/// What an image's config says about running it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfigView {
+    pub os: String,
+    pub architecture: String,
+    pub created: Option<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub labels: Vec<(String, String)>,
+    pub exposed_ports: Vec<String>,
+    pub history: Vec<HistoryItem>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferrerItem {
+    pub digest: String,
+    pub kind: String,
+    pub artifact_type: Option<String>,
+    pub size: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    pub repository: String,
+    pub registry_host: String,
+    pub item: ArtifactItem,
+    pub artifact_type: Option<String>,
+    /// The stored manifest, indented.
+    pub manifest: String,
+    pub config: Option<ImageConfigView>,
+    pub layers: Vec<BlobItem>,
+    pub children: Vec<ChildItem>,
+    pub referrers: Vec<ReferrerItem>,
+}
+
+#[server(prefix = "/portal/fn", endpoint = "artifact")]
+pub async fn get_artifact(repository: String, digest: String) -> Result<ArtifactView, AppError> {
+    use crate::core::AppState;
+
+    let actor = crate::api::session::require_actor().await?;
+    let state = expect_context::<AppState>();
+    let detail = state.artifacts.artifact_detail(&actor, &repository, &digest).await?;
+    let manifest: serde_json::Value = serde_json::from_slice(&detail.manifest).unwrap_or_default();
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+    let descriptor = |entry: &serde_json::Value| BlobItem {
+        digest: text(&entry["digest"]).unwrap_or_default(),
+        media_type: text(&entry["mediaType"]).unwrap_or_default(),
+        size: entry["size"].as_i64().unwrap_or(0),
+    };
+    let layers = manifest["layers"].as_array().into_iter().flatten().map(descriptor).collect();
+    let children = manifest["manifests"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| {
+            let blob = descriptor(entry);
+            let platform = &entry["platform"];
+            let platform = match (platform["os"].as_str(), platform["architecture"].as_str()) {
+                (Some(os), Some(arch)) => Some(match platform["variant"].as_str() {
+                    Some(variant) => format!("{os}/{arch}/{variant}"),
+                    None => format!("{os}/{arch}"),
+                }),
+                _ => None,
+            };
+            ChildItem { digest: blob.digest, media_type: blob.media_type, size: blob.size, platform }
+        })
+        .collect();
+    let config = detail.config.as_deref().and_then(|bytes| serde_json::from_slice(bytes).ok()).map(image_config);
+    let referrers = detail
+        .referrers
+        .into_iter()
+        .map(|referrer| ReferrerItem {
+            kind: referrer.display_kind(),
+            digest: referrer.digest,
+            artifact_type: referrer.artifact_type,
+            size: referrer.size,
+        })
+        .collect();
+    let summary = detail.summary;
+    Ok(ArtifactView {
+        repository,
+        registry_host: state.http.registry_host().to_owned(),
+        artifact_type: summary.artifact_type.clone(),
+        item: ArtifactItem {
+            kind: summary.display_kind(),
+            digest: summary.digest,
+            media_type: summary.media_type,
+            size: summary.size,
+            pushed_at: summary.pushed_at,
+            tags: summary.tags.into_iter().map(|t| t.name).collect(),
+            platforms: summary.platforms,
+        },
+        manifest: serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+        config,
+        layers,
+        children,
+        referrers,
+    })
+}
+
+/// The parts of an OCI/Docker image config people look at.
+#[cfg(feature = "ssr")]
+fn image_config(config: serde_json::Value) -> ImageConfigView {
+    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+    let list = |value: &serde_json::Value| -> Vec<String> {
+        value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+    };
+    let run = &config["config"];
+    let mut labels: Vec<(String, String)> = run["Labels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    labels.sort();
+    let mut exposed_ports: Vec<String> =
+        run["ExposedPorts"].as_object().into_iter().flatten().map(|(p, _)| p.clone()).collect();
+    exposed_ports.sort();
+    ImageConfigView {
+        os: text(&config["os"]).unwrap_or_default(),
+        architecture: match (text(&config["architecture"]), text(&config["variant"])) {
+            (Some(arch), Some(variant)) => format!("{arch}/{variant}"),
+            (arch, _) => arch.unwrap_or_default(),
+        },
+        created: text(&config["created"]),
+        entrypoint: list(&run["Entrypoint"]),
+        cmd: list(&run["Cmd"]),
+        env: list(&run["Env"]),
+        working_dir: text(&run["WorkingDir"]).filter(|dir| !dir.is_empty()),
+        user: text(&run["User"]).filter(|user| !user.is_empty()),
+        labels,
+        exposed_ports,
+        history: config["history"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| HistoryItem {
+                created: text(&entry["created"]),
+                created_by: text(&entry["created_by"]).unwrap_or_default(),
+                empty_layer: entry["empty_layer"].as_bool().unwrap_or(false),
+            })
+            .collect(),
+    }
+}

@@ -4,10 +4,12 @@
 
 pub mod artifacts;
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod profile;
 pub mod projects;
 pub mod reference;
+pub mod search;
 #[cfg(feature = "ssr")]
 pub mod session;
 pub mod system;

@@ -1,17 +1,36 @@
-//! The home page after sign-in: what the server knows about itself.
+//! The home page after sign-in: what the registry holds of what the user
+//! may see, the latest pushes there, and what the server knows about itself.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::components::A;
 
-use super::{format, layout::ErrorBanner};
-use crate::api::system::{SystemOverview, get_system_overview};
+use super::{
+    components::{CARD, EmptyState, timestamp},
+    format,
+    layout::ErrorBanner,
+};
+use crate::api::{
+    dashboard::{Dashboard, get_dashboard},
+    system::{SystemOverview, get_system_overview},
+};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let dashboard = Resource::new(|| (), |_| get_dashboard());
     let overview = Resource::new(|| (), |_| get_system_overview());
     view! {
         <Title text="Dashboard" />
         <h1 class="text-2xl font-semibold tracking-tight">"Dashboard"</h1>
+        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match dashboard.await {
+                    Ok(dashboard) => view! { <RegistryCards dashboard /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <h2 class="mt-10 text-lg font-semibold">"Server"</h2>
         <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match overview.await {
@@ -20,6 +39,57 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[component]
+fn RegistryCards(dashboard: Dashboard) -> impl IntoView {
+    let pushes = if dashboard.recent_pushes.is_empty() {
+        view! {
+            <EmptyState
+                title="No pushes yet".to_owned()
+                hint="Create a project, then push to it with docker, podman, skopeo, oras or helm.".to_owned()
+            >
+                <A href="/projects" attr:class="text-sm text-sky-700 underline dark:text-sky-300">"Go to projects"</A>
+            </EmptyState>
+        }
+        .into_any()
+    } else {
+        view! {
+            <ul class=format!("{CARD} divide-y divide-slate-100 p-0 dark:divide-slate-800") data-testid="recent-pushes">
+                {dashboard
+                    .recent_pushes
+                    .into_iter()
+                    .map(|push| {
+                        let (project, rest) = push.repository.split_once('/').unwrap_or((&push.repository, ""));
+                        let href = format!("/projects/{project}/repositories/{rest}");
+                        view! {
+                            <li class="flex flex-wrap items-baseline justify-between gap-2 px-4 py-2 text-sm">
+                                <span>
+                                    <A href=href attr:class="font-medium text-sky-700 hover:underline dark:text-sky-300">{push.repository.clone()}</A>
+                                    <span class="ml-1 font-mono text-xs">{push.reference}</span>
+                                </span>
+                                <span class="text-xs text-slate-500 dark:text-slate-400">
+                                    {push.pushed_by.map(|by| format!("{by} · ")).unwrap_or_default()}
+                                    {timestamp(push.pushed_at)}
+                                </span>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
+    view! {
+        <dl class="mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-4">
+            <Card label="Projects" testid="dashboard-projects">{dashboard.projects}</Card>
+            <Card label="Repositories" testid="dashboard-repositories">{dashboard.repositories}</Card>
+            <Card label="Artifacts" testid="dashboard-artifacts">{dashboard.artifacts}</Card>
+            <Card label="Storage used" testid="dashboard-storage">{format::bytes(dashboard.storage_used.max(0) as u64)}</Card>
+        </dl>
+        <h2 class="mt-8 text-lg font-semibold">"Recent pushes"</h2>
+        <div class="mt-3">{pushes}</div>
     }
 }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::{A, Outlet, Redirect},
+    components::{A, Form, Outlet, Redirect},
     hooks::use_location,
     location::Url,
 };
@@ -35,7 +35,7 @@ pub fn PortalLayout() -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <div class="mx-auto flex w-full max-w-7xl flex-1 gap-6 px-4 py-6">
+            <div class="mx-auto flex w-full max-w-7xl flex-1 flex-col gap-6 px-4 py-6 sm:flex-row">
                 <SideNav />
                 <main class="min-w-0 flex-1">
                     <Outlet />
@@ -51,8 +51,18 @@ pub fn PortalLayout() -> impl IntoView {
 fn TopBar(user: SessionUser) -> impl IntoView {
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <div class="mx-auto flex h-14 max-w-7xl items-center justify-between px-4">
+            <div class="mx-auto flex h-14 max-w-7xl items-center justify-between gap-4 px-4">
                 <Brand />
+                <Form method="GET" action="/search" attr:role="search" attr:class="min-w-0 flex-1 sm:max-w-sm">
+                    <label for="top-search" class="sr-only">"Search projects and repositories"</label>
+                    <input
+                        id="top-search"
+                        type="search"
+                        name="q"
+                        placeholder="Search projects and repositories"
+                        class="w-full rounded-md border border-slate-300 bg-white px-3 py-1.5 text-sm focus:border-sky-500 focus:outline-none focus:ring-2 focus:ring-sky-500 dark:border-slate-700 dark:bg-slate-900"
+                    />
+                </Form>
                 <UserMenu user />
             </div>
         </header>
@@ -131,8 +141,9 @@ fn UserMenu(user: SessionUser) -> impl IntoView {
 #[component]
 fn SideNav() -> impl IntoView {
     view! {
-        <nav aria-label="Main" class="hidden w-48 shrink-0 sm:block">
-            <ul class="space-y-1 text-sm">
+        <nav aria-label="Main" class="shrink-0 sm:w-48">
+            // A row of links on a phone, a column beside the page from `sm` up.
+            <ul class="flex gap-1 overflow-x-auto text-sm sm:block sm:space-y-1">
                 <NavLink href="/" label="Dashboard" exact=true />
                 <NavLink href="/projects" label="Projects" exact=false />
                 <NavLink href="/api-reference" label="API reference" exact=false />
@@ -148,7 +159,7 @@ fn NavLink(href: &'static str, label: &'static str, exact: bool) -> impl IntoVie
             <A
                 href
                 exact
-                attr:class="block rounded-md px-3 py-2 hover:bg-slate-100 aria-[current=page]:bg-sky-50 aria-[current=page]:font-medium aria-[current=page]:text-sky-700 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-sky-300"
+                attr:class="block whitespace-nowrap rounded-md px-3 py-2 hover:bg-slate-100 aria-[current=page]:bg-sky-50 aria-[current=page]:font-medium aria-[current=page]:text-sky-700 dark:hover:bg-slate-800 dark:aria-[current=page]:bg-slate-800 dark:aria-[current=page]:text-sky-300"
             >
                 {label}
             </A>

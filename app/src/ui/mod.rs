@@ -1,6 +1,7 @@
 //! The portal's pages. The router lives here; each page is its own module.
 
 mod api_reference;
+mod artifact;
 mod components;
 mod dashboard;
 mod format;
@@ -10,6 +11,7 @@ mod profile;
 mod project;
 mod projects;
 mod repository;
+mod search;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -25,7 +27,8 @@ use login::LoginPage;
 use profile::ProfilePage;
 use project::{ProjectConfigurationTab, ProjectFrame, ProjectRepositoriesTab, ProjectSummaryTab};
 use projects::{NewProjectPage, ProjectsPage};
-use repository::RepositoryPage;
+use repository::RepositoryRoute;
+use search::SearchPage;
 
 /// The HTML document around the app, rendered on the server only.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -68,8 +71,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage />
                     <Route path=path!("/api-reference") view=ApiReferencePage />
                     <Route path=path!("/projects") view=ProjectsPage />
+                    <Route path=path!("/search") view=SearchPage />
                     <Route path=path!("/new-project") view=NewProjectPage />
-                    <Route path=path!("/projects/:project/repositories/:repository/*rest") view=RepositoryPage />
+                    <Route path=path!("/projects/:project/repositories/:repository/*rest") view=RepositoryRoute />
                     <ParentRoute path=path!("/projects/:project") view=ProjectFrame>
                         <Route path=path!("") view=ProjectSummaryTab />
                         <Route path=path!("/repositories") view=ProjectRepositoriesTab />

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
-    components::Form,
+    components::{A, Form},
     hooks::{use_params_map, use_query_map},
     location::Url,
 };
@@ -21,22 +21,39 @@ use super::{
 };
 use crate::api::artifacts::{AddTag, ArtifactItem, DeleteArtifact, RemoveTag, RepositoryView, get_repository};
 
+/// Where `/projects/<project>/repositories/<name…>[/artifacts/<digest>]`
+/// points: a repository name and, for the artifact page, a digest.
+fn route_target(project: &str, first: &str, rest: &str) -> (String, Option<String>) {
+    let mut parts: Vec<&str> = std::iter::once(first).chain(rest.split('/')).filter(|p| !p.is_empty()).collect();
+    let digest = match parts.as_slice() {
+        [.., "artifacts", digest] if digest.contains(':') => Some((*digest).to_owned()),
+        _ => None,
+    };
+    if digest.is_some() {
+        parts.truncate(parts.len() - 2);
+    }
+    (format!("{project}/{}", parts.join("/")), digest)
+}
+
+/// The repository page, or one of its artifacts.
 #[component]
-pub fn RepositoryPage() -> impl IntoView {
+pub fn RepositoryRoute() -> impl IntoView {
     let params = use_params_map();
-    let query = use_query_map();
-    // `/projects/team/repositories/nested/tool`: the name's first part after
-    // the project, then any further parts.
-    let name = Memo::new(move |_| {
+    let target = Memo::new(move |_| {
         let params = params.read();
-        let mut name =
-            format!("{}/{}", params.get("project").unwrap_or_default(), params.get("repository").unwrap_or_default());
-        if let Some(rest) = params.get("rest").filter(|rest| !rest.is_empty()) {
-            name.push('/');
-            name.push_str(rest.trim_matches('/'));
-        }
-        name
+        let get = |key: &str| params.get(key).unwrap_or_default();
+        route_target(&get("project"), &get("repository"), &get("rest"))
     });
+    move || match target.get() {
+        (name, Some(digest)) => view! { <super::artifact::ArtifactPage name digest /> }.into_any(),
+        (name, None) => view! { <RepositoryPage name /> }.into_any(),
+    }
+}
+
+#[component]
+fn RepositoryPage(name: String) -> impl IntoView {
+    let query = use_query_map();
+    let name = Memo::new(move |_| name.clone());
     let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
     let repository = Resource::new(
         move || (name.get(), param("tag"), param("sort"), param("after"), param("before")),
@@ -153,7 +170,7 @@ struct RowContext {
 }
 
 /// `sha256:0123456789ab`: enough of a digest to tell artifacts apart.
-fn short_digest(digest: &str) -> String {
+pub fn short_digest(digest: &str) -> String {
     let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
     format!("{algorithm}:{}", &hex[..hex.len().min(12)])
 }
@@ -274,7 +291,9 @@ fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
         <tr data-testid="artifact-row">
             <td class="px-4 py-2">
                 <div class="flex items-center gap-2">
-                    <span class="font-mono text-xs" title=artifact.digest.clone()>{short.clone()}</span>
+                    <A href=format!("/projects/{}/artifacts/{}", repository.replacen('/', "/repositories/", 1), artifact.digest) attr:class="font-mono text-xs text-sky-700 hover:underline dark:text-sky-300" attr:title=artifact.digest.clone()>
+                        {short.clone()}
+                    </A>
                     <CopyButton text=artifact.digest.clone() label="Copy digest" compact=true />
                 </div>
                 <div class="mt-1"><CopyButton text=pull_by_digest label="Copy pull command" compact=true /></div>
@@ -299,6 +318,18 @@ fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn paths_name_a_repository_and_maybe_an_artifact() {
+        use super::route_target;
+        assert_eq!(route_target("team", "app", ""), ("team/app".to_owned(), None));
+        assert_eq!(route_target("team", "nested", "tool/x"), ("team/nested/tool/x".to_owned(), None));
+        assert_eq!(
+            route_target("team", "nested", "tool/artifacts/sha256:ab"),
+            ("team/nested/tool".to_owned(), Some("sha256:ab".to_owned()))
+        );
+        assert_eq!(route_target("team", "artifacts", ""), ("team/artifacts".to_owned(), None));
+    }
+
     #[test]
     fn short_digests_keep_the_algorithm_and_twelve_hex_digits() {
         assert_eq!(super::short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");

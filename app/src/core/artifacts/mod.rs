@@ -50,6 +50,88 @@ pub struct ArtifactSummary {
     pub platforms: Vec<String>,
 }
 
+/// What the registry holds of what a caller may see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryOverview {
+    pub projects: i64,
+    pub repositories: i64,
+    pub artifacts: i64,
+    /// Bytes: each project's distinct blobs and its manifests.
+    pub storage_used: i64,
+    pub recent_pushes: Vec<RecentPush>,
+}
+
+/// A push from the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentPush {
+    pub repository: String,
+    pub digest: Option<String>,
+    pub tag: Option<String>,
+    pub pushed_by: Option<String>,
+    pub pushed_at: DateTime<Utc>,
+}
+
+/// Everything the artifact page shows: the listing's summary, the stored
+/// manifest, the image config when there is one (small enough to show),
+/// and the artifacts attached to it by `subject`.
+#[derive(Clone, Debug)]
+pub struct ArtifactDetail {
+    pub summary: ArtifactSummary,
+    pub manifest: Vec<u8>,
+    pub config: Option<Vec<u8>>,
+    pub referrers: Vec<Referrer>,
+}
+
+/// An artifact whose `subject` is another (a signature, an SBOM, …).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Referrer {
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub size: i64,
+}
+
+impl Referrer {
+    pub fn display_kind(&self) -> String {
+        display_kind(&self.media_type, self.artifact_type.as_deref())
+    }
+}
+
+/// Image, Image index, Helm chart, Signature, SBOM, or the artifact type.
+fn display_kind(media_type: &str, artifact_type: Option<&str>) -> String {
+    if is_index(media_type) {
+        return "Image index".to_owned();
+    }
+    match artifact_type {
+        None => "Image",
+        Some(config) if IMAGE_CONFIGS.contains(&config) => "Image",
+        Some("application/vnd.cncf.helm.config.v1+json") => "Helm chart",
+        Some(
+            "application/vnd.dev.cosign.artifact.sig.v1+json"
+            | "application/vnd.dev.cosign.simplesigning.v1+json"
+            | "application/vnd.cncf.notary.signature",
+        ) => "Signature",
+        Some(
+            "application/spdx+json"
+            | "application/vnd.cyclonedx+json"
+            | "application/vnd.syft+json"
+            | "application/vnd.dev.sigstore.bundle.v0.3+json",
+        ) => "SBOM",
+        Some(other) => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+fn is_index(media_type: &str) -> bool {
+    matches!(
+        media_type,
+        "application/vnd.oci.image.index.v1+json" | "application/vnd.docker.distribution.manifest.list.v2+json"
+    )
+}
+
+/// Largest image config the artifact page reads.
+const CONFIG_LIMIT: u64 = 1 << 20;
+
 /// Config media types that make an artifact a container image.
 const IMAGE_CONFIGS: [&str; 2] =
     ["application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"];
@@ -87,35 +169,12 @@ impl ArtifactSummary {
     /// What the portal calls it: Image, Image index, Helm chart, Signature,
     /// SBOM, or its artifact type.
     pub fn display_kind(&self) -> String {
-        if self.is_index() {
-            return "Image index".to_owned();
-        }
-        match self.artifact_type.as_deref() {
-            None => "Image",
-            Some(config) if IMAGE_CONFIGS.contains(&config) => "Image",
-            Some("application/vnd.cncf.helm.config.v1+json") => "Helm chart",
-            Some(
-                "application/vnd.dev.cosign.artifact.sig.v1+json"
-                | "application/vnd.dev.cosign.simplesigning.v1+json"
-                | "application/vnd.cncf.notary.signature",
-            ) => "Signature",
-            Some(
-                "application/spdx+json"
-                | "application/vnd.cyclonedx+json"
-                | "application/vnd.syft+json"
-                | "application/vnd.dev.sigstore.bundle.v0.3+json",
-            ) => "SBOM",
-            Some(other) => return other.to_owned(),
-        }
-        .to_owned()
+        display_kind(&self.media_type, self.artifact_type.as_deref())
     }
 
     /// Whether the artifact is an image index (a multi-platform image).
     pub fn is_index(&self) -> bool {
-        matches!(
-            self.media_type.as_str(),
-            "application/vnd.oci.image.index.v1+json" | "application/vnd.docker.distribution.manifest.list.v2+json"
-        )
+        is_index(&self.media_type)
     }
 
     /// What kind of artifact this is, in Harbor's words: `IMAGE` for
@@ -185,6 +244,12 @@ impl ArtifactService {
         self.browse.repositories_by_keyset(project.id, name_contains, keyset, limit).await
     }
 
+    /// Counts, storage and the latest `recent` pushes over the projects the
+    /// caller may see (the dashboard), in two queries.
+    pub async fn overview(&self, actor: &Actor, recent: u32) -> Result<RegistryOverview> {
+        self.browse.overview(actor.principal.visibility(), recent).await
+    }
+
     /// A page of the repositories in every project the caller may see.
     pub async fn all_repositories(
         &self,
@@ -233,6 +298,45 @@ impl ArtifactService {
             .artifact(repository.id, &digest)
             .await?
             .ok_or_else(|| Error::NotFound(format!("artifact {name}@{digest}")))
+    }
+
+    /// One artifact with its manifest, image config and referrers, for a
+    /// caller who may pull there: one storage read (the config), the rest
+    /// from the database.
+    pub async fn artifact_detail(&self, actor: &Actor, repository: &str, reference: &str) -> Result<ArtifactDetail> {
+        let name = self.allowed(actor, repository, Action::Pull).await?;
+        let found = self.repository(actor, repository).await?;
+        let summary = self.artifact(&found, reference).await?;
+        let digest: registry::digest::Digest = summary.digest.parse().map_err(|e| Error::corrupt(format!("{e}")))?;
+        let stored =
+            self.registry.stat_manifest(&name, &Reference::Digest(digest.clone()), &[]).await.map_err(from_registry)?;
+        let config_digest = serde_json::from_slice::<serde_json::Value>(&stored.content)
+            .ok()
+            .and_then(|manifest| manifest["config"]["digest"].as_str().map(str::to_owned))
+            .and_then(|digest| digest.parse::<registry::digest::Digest>().ok());
+        let config = match config_digest {
+            Some(config) => match self.registry.read_small_blob(&name, &config, CONFIG_LIMIT).await {
+                Ok(content) => content,
+                // A config the repository lacks leaves that part of the page empty.
+                Err(registry::Error::BlobUnknown) => None,
+                Err(other) => return Err(from_registry(other)),
+            },
+            None => None,
+        };
+        let referrers = self
+            .registry
+            .referrers(&name, &digest, None)
+            .await
+            .map_err(from_registry)?
+            .into_iter()
+            .map(|row| Referrer {
+                digest: row.digest,
+                media_type: row.media_type,
+                artifact_type: row.artifact_type,
+                size: row.size,
+            })
+            .collect();
+        Ok(ArtifactDetail { summary, manifest: stored.content, config, referrers })
     }
 
     /// Deletes an artifact (by digest or tag: the whole manifest and all its

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{ArtifactCursor, ArtifactFilter, ArtifactSummary, RepositorySummary, TagSummary};
+use super::{
+    ArtifactCursor, ArtifactFilter, ArtifactSummary, RecentPush, RegistryOverview, RepositorySummary, TagSummary,
+};
 use crate::{
     core::{
         Result,
@@ -76,6 +78,15 @@ struct ArtifactRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct PushRow {
+    resource: String,
+    digest: Option<String>,
+    tag: Option<String>,
+    actor: Option<String>,
+    occurred_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
 struct TagRow {
     manifest_id: i64,
     name: String,
@@ -124,6 +135,57 @@ impl BrowseRepository {
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+    }
+
+    /// How much the projects `visibility` shows hold, and their latest pushes.
+    pub async fn overview(&self, visibility: Visibility, recent: u32) -> Result<RegistryOverview> {
+        let visible = visibility_sql(1);
+        let counts = format!(
+            "SELECT (SELECT COUNT(*) FROM projects p WHERE {visible}), \
+             (SELECT COUNT(*) FROM repositories r JOIN projects p ON p.id = r.project_id WHERE {visible}), \
+             (SELECT COUNT(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+              JOIN projects p ON p.id = r.project_id WHERE {visible} AND {TOP_LEVEL}), \
+             (SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM ( \
+              SELECT b.size AS bytes FROM (SELECT DISTINCT r.project_id, rb.digest FROM repository_blobs rb \
+              JOIN repositories r ON r.id = rb.repository_id JOIN projects p ON p.id = r.project_id WHERE {visible}) x \
+              JOIN blobs b ON b.digest = x.digest \
+              UNION ALL SELECT m.size AS bytes FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+              JOIN projects p ON p.id = r.project_id WHERE {visible}) used)"
+        );
+        let pushes = format!(
+            "SELECT a.resource, a.digest, a.tag, a.actor, a.occurred_at FROM audit_log a \
+             JOIN projects p ON p.name = a.project \
+             WHERE a.operation = 'push' AND a.resource_type = 'artifact' AND a.outcome = 'success' AND {visible} \
+             ORDER BY a.occurred_at DESC, a.id DESC LIMIT $4"
+        );
+        let (public_only, member, robot) = visibility.sql_params();
+        let ((projects, repositories, artifacts, storage_used), rows) = on_db!(&self.db, pool => async {
+            let counts: (i64, i64, i64, i64) = sqlx::query_as(&counts)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .fetch_one(pool)
+                .await?;
+            let rows: Vec<PushRow> = sqlx::query_as(&pushes)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .bind(i64::from(recent))
+                .fetch_all(pool)
+                .await?;
+            Ok::<_, sqlx::Error>((counts, rows))
+        }.await)?;
+        let recent_pushes = rows
+            .into_iter()
+            .map(|row| RecentPush {
+                repository: row.resource.split(['@', ':']).next().unwrap_or_default().to_owned(),
+                digest: row.digest,
+                tag: row.tag,
+                pushed_by: row.actor,
+                pushed_at: row.occurred_at,
+            })
+            .collect();
+        Ok(RegistryOverview { projects, repositories, artifacts, storage_used, recent_pushes })
     }
 
     /// A page of a project's repositories by name, read by keyset.

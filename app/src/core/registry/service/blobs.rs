@@ -66,6 +66,25 @@ impl RegistryService {
         Ok((reader, range))
     }
 
+    /// The whole content of a small blob (an image config), or `None` when
+    /// it is larger than `limit` bytes: what pages show is read into memory,
+    /// so it must be bounded.
+    pub async fn read_small_blob(&self, repository: &RepoName, digest: &Digest, limit: u64) -> Result<Option<Vec<u8>>> {
+        use futures_util::TryStreamExt;
+
+        let (reader, _) = self.read_blob::<Error>(repository, digest, |_| Ok(None)).await?;
+        if reader.size > limit {
+            return Ok(None);
+        }
+        let mut content = Vec::with_capacity(usize::try_from(reader.size).unwrap_or(0));
+        let mut body = reader.body;
+        let read_failed = |source| storage::Error::Io { path: digest.to_string().into(), source };
+        while let Some(chunk) = body.try_next().await.map_err(read_failed)? {
+            content.extend_from_slice(&chunk);
+        }
+        Ok(Some(content))
+    }
+
     /// Removes the blob from the repository (its content is shared and stays).
     pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, caller: &Caller) -> Result<()> {
         if !self.repository.unlink_blob(repository, digest).await? {

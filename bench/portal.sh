@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Server render time of the portal's pages: a release Berth (SQLite,
+# temporary data directory) is filled by real pushes — BENCH_PROJECTS
+# projects, and one repository of BENCH_ARTIFACTS artifacts of which the
+# newest BENCH_TAGGED are tagged — then each page is fetched BENCH_REQUESTS
+# times, one after another, as a signed-in administrator. Prints p50, p99
+# and the mean of the whole server-side render (HTML complete) per page.
+# Usage: bench/portal.sh   (BENCH_ARTIFACTS=10000 BENCH_TAGGED=1000 BENCH_PROJECTS=50 BENCH_REQUESTS=200)
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+cd "$REPO_ROOT"
+
+ARTIFACTS="${BENCH_ARTIFACTS:-10000}"
+TAGGED="${BENCH_TAGGED:-1000}"
+PROJECTS="${BENCH_PROJECTS:-50}"
+REQUESTS="${BENCH_REQUESTS:-200}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+ensure_rust
+ensure_cargo_leptos
+npm_install_in "$REPO_ROOT"
+step "building berth and the portal (release)"
+cargo leptos build --release
+
+WORK="$(mktemp -d)"
+PID=""
+cleanup() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+PASSWORD="Bench-Passw0rd"
+BERTH_LISTEN="127.0.0.1:$PORT" BERTH_DATA_DIR="$WORK/data" BERTH_LOG_LEVEL=warn BERTH_ADMIN_PASSWORD="$PASSWORD" \
+  BERTH_SITE_ROOT="$REPO_ROOT/target/site" "$TARGET_DIR/release/berth" serve >"$WORK/berth.log" 2>&1 &
+PID=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/api/v2.0/health" >/dev/null && break; sleep 0.1; done
+
+step "filling: $PROJECTS projects, $ARTIFACTS artifacts ($TAGGED tagged) in big/app"
+python3 - "127.0.0.1:$PORT" "$PASSWORD" "$ARTIFACTS" "$TAGGED" "$PROJECTS" "$REQUESTS" <<'PY'
+import base64, hashlib, http.client, json, statistics, sys, threading, time, urllib.parse
+
+host, password, artifacts, tagged, projects, requests = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+
+def call(conn, method, path, body=None, headers=None):
+    conn.request(method, path, body, {"Authorization": auth, **(headers or {})})
+    response = conn.getresponse()
+    data = response.read()
+    if response.status >= 400:
+        sys.exit(f"{method} {path}: {response.status} {data[:200]!r}")
+    return response, data
+
+conn = http.client.HTTPConnection(host)
+for n in range(projects):
+    call(conn, "POST", "/api/v2.0/projects", json.dumps({"project_name": f"team{n:03d}"}), {"Content-Type": "application/json"})
+call(conn, "POST", "/api/v2.0/projects", json.dumps({"project_name": "big"}), {"Content-Type": "application/json"})
+config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
+layer = b"bench layer"
+for blob in (config, layer):
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    call(conn, "POST", f"/v2/big/app/blobs/uploads/?digest={digest}", blob)
+
+def manifest(n):
+    return json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(config).hexdigest(), "size": len(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": "sha256:" + hashlib.sha256(layer).hexdigest(), "size": len(layer)}],
+        "annotations": {"build": str(n)},
+    }).encode()
+
+def push(first, step):
+    c = http.client.HTTPConnection(host)
+    for n in range(first, artifacts, step):
+        body = manifest(n)
+        reference = f"v{n:05d}" if n >= artifacts - tagged else "sha256:" + hashlib.sha256(body).hexdigest()
+        call(c, "PUT", f"/v2/big/app/manifests/{reference}", body,
+             {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+
+started = time.monotonic()
+workers = [threading.Thread(target=push, args=(n, 4)) for n in range(4)]
+for w in workers: w.start()
+for w in workers: w.join()
+print(f"pushed {artifacts} manifests in {time.monotonic() - started:.1f} s")
+
+# Sign in to the portal as the administrator; keep the session cookie.
+conn.request("POST", "/portal/fn/login", urllib.parse.urlencode({"username": "admin", "password": password}),
+             {"Content-Type": "application/x-www-form-urlencoded"})
+response = conn.getresponse(); response.read()
+cookie = response.getheader("Set-Cookie").split(";", 1)[0]
+
+def render(path):
+    conn.request("GET", path, headers={"Cookie": cookie})
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        sys.exit(f"GET {path}: {response.status}")
+    return body
+
+# The middle of the artifact list, reached by following Next links.
+page = render("/projects/big/repositories/app").decode()
+for _ in range(artifacts // 25 // 2):
+    marker = page.find('rel="next"')
+    href = page[page.rfind('href="', 0, marker) + 6:]
+    href = href[:href.find('"')].replace("&amp;", "&")
+    page = render(href).decode()
+middle = href
+
+pages = [
+    ("projects list", "/projects"),
+    ("project summary", "/projects/big"),
+    (f"repository, first page ({artifacts} artifacts)", "/projects/big/repositories/app"),
+    ("repository, middle page", middle),
+    ("repository, tag filter", "/projects/big/repositories/app?tag=v09"),
+]
+print(f"\n{'page':48} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}   ({requests} requests each, one connection)")
+for label, path in pages:
+    render(path)  # warm
+    times = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        render(path)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
+    print(f"{label:48} {statistics.median(times):8.2f} {p99:8.2f} {statistics.mean(times):8.2f}")
+PY
