@@ -4,7 +4,7 @@ import { makeImage, pushImage, registryHost } from "../support/registry";
 
 // Projects in the portal: create (with a bad name first), find, push to,
 // browse, configure and delete; and what a user who is no member sees.
-test("an administrator creates, fills, configures and deletes projects", async ({ page, context }, testInfo) => {
+test("an administrator creates, fills, configures and deletes projects", async ({ page, context, request }, testInfo) => {
   await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   await signIn(page, "admin", adminPassword());
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
@@ -73,6 +73,32 @@ test("an administrator creates, fills, configures and deletes projects", async (
   await expect(page.getByText("Public", { exact: true }).first()).toBeVisible();
   await expect(page.getByRole("button", { name: "Delete project" })).toBeDisabled();
   await snapshot(page, testInfo, "05-project-configuration");
+
+  // Members: a user is added as guest, made developer, then removed.
+  const auth = { Authorization: `Basic ${Buffer.from(`admin:${adminPassword()}`).toString("base64")}` };
+  const member = await request.post(`${base()}/api/v2.0/users`, {
+    headers: auth,
+    data: { username: "member1", password: "Member1-password", email: "member1@example.com", realname: "Member One" },
+  });
+  expect(member.status()).toBe(201);
+  await page.getByRole("navigation", { name: "Project" }).getByRole("link", { name: "Members" }).click();
+  await waitForHydration(page);
+  await page.getByLabel("Username or group").fill("nobody-here");
+  await page.getByRole("button", { name: "Add member" }).click();
+  await expect(page.getByRole("alert")).toContainText("user nobody-here does not exist");
+  await page.getByLabel("Username or group").fill("member1");
+  await page.getByLabel("Role", { exact: true }).selectOption("guest");
+  await page.getByRole("button", { name: "Add member" }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Member added." })).toBeVisible();
+  const memberRow = page.getByTestId("member-row").filter({ hasText: "member1" });
+  await expect(memberRow.getByLabel("Role of member1")).toHaveValue("guest");
+  await memberRow.getByLabel("Role of member1").selectOption("developer");
+  await expect(page.getByTestId("toast").filter({ hasText: "Role changed." })).toBeVisible();
+  await snapshot(page, testInfo, "05b-members");
+  await memberRow.getByRole("button", { name: "Remove" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Member removed." })).toBeVisible();
+  await expect(page.getByTestId("member-row").filter({ hasText: "member1" })).toHaveCount(0);
 
   // An empty project is deleted after confirming.
   await page.goto(`${base()}/new-project`);

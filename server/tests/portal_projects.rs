@@ -255,4 +255,76 @@ async fn the_dashboard_counts_what_the_user_may_see(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(projects_in_the_portal, project_pages, the_dashboard_counts_what_the_user_may_see);
+/// Members: project admins add users and groups, change roles and remove
+/// them; others may at most look; another project's membership ids are
+/// not found.
+async fn members_in_the_portal(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    for user in ["pat", "dev", "out"] {
+        server.create_user(user, &format!("{user}-password-1")).await;
+    }
+    let admin = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+    let add = |kind: &'static str, name: &'static str, role: &'static str| {
+        [("project", "team"), ("kind", kind), ("name", name), ("role", role)]
+    };
+    assert_eq!(call(&admin, &server, "add_member", &add("user", "pat", "project_admin")).await.0, StatusCode::OK);
+    let pat = common::portal_client(&server, "pat", "pat-password-1").await;
+    let dev = common::portal_client(&server, "dev", "dev-password-1").await;
+    let out = common::portal_client(&server, "out", "out-password-1").await;
+
+    assert_eq!(call(&pat, &server, "add_member", &add("user", "dev", "developer")).await.0, StatusCode::OK);
+    for (fields, status) in [
+        (add("user", "dev", "guest"), StatusCode::CONFLICT),
+        (add("user", "nobody", "guest"), StatusCode::NOT_FOUND),
+        (add("robot", "dev", "guest"), StatusCode::BAD_REQUEST),
+        (add("user", "out", "emperor"), StatusCode::BAD_REQUEST),
+        (add("ldap_group", "cn=devs,dc=example,dc=com", "guest"), StatusCode::BAD_REQUEST),
+    ] {
+        let (got, body) = call(&pat, &server, "add_member", &fields).await;
+        assert_eq!(got, status, "{fields:?}: {body}");
+    }
+    let (status, _) = call(&dev, &server, "add_member", &add("user", "out", "guest")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a developer's forged call is refused");
+
+    let (status, members) = call(&dev, &server, "project_members", &[("project", "team")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: Vec<(&str, &str)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), m["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(listed, [("admin", "project_admin"), ("dev", "developer"), ("pat", "project_admin")]);
+    let (status, _) = call(&out, &server, "project_members", &[("project", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Changing a role takes effect on what the member may do.
+    let dev_id = members.as_array().unwrap().iter().find(|m| m["name"] == "dev").unwrap()["id"].as_i64().unwrap();
+    let id = dev_id.to_string();
+    let (status, _) =
+        call(&dev, &server, "change_member_role", &[("project", "team"), ("id", &id), ("role", "maintainer")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) =
+        call(&pat, &server, "change_member_role", &[("project", "team"), ("id", &id), ("role", "maintainer")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, overview) = call(&dev, &server, "project", &[("name", "team")]).await;
+    assert_eq!(overview["permissions"]["delete_artifacts"], true);
+    // Another project's membership ids are not found through this one.
+    let (_, others) = call(&admin, &server, "project_members", &[("project", "other")]).await;
+    let other_id = others[0]["id"].as_i64().unwrap().to_string();
+    let (status, _) = call(&pat, &server, "remove_member", &[("project", "team"), ("id", &other_id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = call(&pat, &server, "remove_member", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = call(&dev, &server, "project_members", &[("project", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "dev is no member any more");
+    server.stop().await;
+}
+
+on_both_databases!(
+    projects_in_the_portal,
+    project_pages,
+    the_dashboard_counts_what_the_user_may_see,
+    members_in_the_portal
+);

@@ -25,7 +25,7 @@ use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
 use login::LoginPage;
 use profile::ProfilePage;
-use project::{ProjectConfigurationTab, ProjectFrame, ProjectRepositoriesTab, ProjectSummaryTab};
+use project::{ProjectConfigurationTab, ProjectFrame, ProjectMembersTab, ProjectRepositoriesTab, ProjectSummaryTab};
 use projects::{NewProjectPage, ProjectsPage};
 use repository::RepositoryRoute;
 use search::SearchPage;
@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("/projects/:project") view=ProjectFrame>
                         <Route path=path!("") view=ProjectSummaryTab />
                         <Route path=path!("/repositories") view=ProjectRepositoriesTab />
+                        <Route path=path!("/members") view=ProjectMembersTab />
                         <Route path=path!("/configuration") view=ProjectConfigurationTab />
                     </ParentRoute>
                 </ParentRoute>

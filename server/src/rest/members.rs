@@ -121,7 +121,7 @@ pub async fn get_member(
 ) -> ApiResult<Json<MemberView>> {
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;
-    let member = find_member(&state, &actor, &project, member_id).await?;
+    let member = state.projects.member(&actor, &project, member_id).await?;
     Ok(Json(view(member, project_id(&state, &project).await?)))
 }
 
@@ -175,12 +175,7 @@ pub async fn add_member(
         (None, Some(group)) => MemberRef::Group(resolve_group(&state, group).await?),
         _ => return Err(ApiError::bad_request("member_user or member_group: exactly one is needed")),
     };
-    // Listing first also checks the caller may see the members at all.
-    let existing = state.projects.members(&actor, &project).await?;
-    if existing.iter().any(|m| m.member == member) {
-        return Err(Error::Conflict(format!("already a member of {project}; change the role instead")).into());
-    }
-    let id = state.projects.set_member(&actor, &project, member, role).await?;
+    let id = state.projects.add_member(&actor, &project, member, role).await?;
     let location = HeaderValue::from_str(&format!("/api/v2.0/projects/{project}/members/{id}"))
         .map_err(|_| ApiError::bad_request("project: not usable in a URL"))?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
@@ -207,7 +202,7 @@ pub async fn update_member(
     let request: RoleRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid role request: {e}")))?;
     let role = role(request.role_id)?;
-    let member = find_member(&state, &actor, &project, member_id).await?;
+    let member = state.projects.member(&actor, &project, member_id).await?;
     state.projects.set_member(&actor, &project, member.member, role).await?;
     Ok(StatusCode::OK)
 }
@@ -221,24 +216,9 @@ pub async fn remove_member(
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;
-    let member = find_member(&state, &actor, &project, member_id).await?;
+    let member = state.projects.member(&actor, &project, member_id).await?;
     state.projects.remove_member(&actor, &project, member.member).await?;
     Ok(StatusCode::OK)
-}
-
-/// A member of this project by its membership id; another project's
-/// membership ids are not found here.
-async fn find_member(
-    state: &AppState,
-    actor: &app::core::access::Actor,
-    project: &str,
-    member_id: i64,
-) -> ApiResult<Member> {
-    let members = state.projects.members(actor, project).await?;
-    members
-        .into_iter()
-        .find(|m| m.id == member_id)
-        .ok_or_else(|| Error::NotFound(format!("member {member_id} of project {project}")).into())
 }
 
 async fn project_id(state: &AppState, project: &str) -> ApiResult<i64> {

@@ -317,6 +317,26 @@ impl ProjectService {
         Ok(id)
     }
 
+    /// Adds a new member (`manage_members`); one that already is a member
+    /// is refused: changing a role is [`Self::set_member`]'s job.
+    pub async fn add_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<i64> {
+        let found = self.permitted(actor, project, Action::ManageMembers).await?;
+        if self.repository.members(found.id).await?.iter().any(|existing| existing.member == member) {
+            return Err(Error::Conflict(format!("already a member of {project}; change the role instead")));
+        }
+        self.set_member(actor, project, member, role).await
+    }
+
+    /// One membership of the project by its id (`read_members`); another
+    /// project's membership ids are not found here.
+    pub async fn member(&self, actor: &Actor, project: &str, id: i64) -> Result<Member> {
+        let members = self.members(actor, project).await?;
+        members
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| Error::NotFound(format!("member {id} of project {project}")))
+    }
+
     pub async fn remove_member(&self, actor: &Actor, project: &str, member: MemberRef) -> Result<bool> {
         let found = self.permitted(actor, project, Action::ManageMembers).await?;
         let removed = self.repository.remove_member(found.id, member).await?;
