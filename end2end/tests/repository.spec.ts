@@ -94,6 +94,16 @@ test("a repository's artifacts are browsed and changed in the portal", async ({ 
   await expect(page.getByTestId("recent-pushes").locator("li").first()).toContainText("shop/cart");
   await expect(page.getByTestId("dashboard-projects")).not.toHaveText("0");
   await snapshot(page, testInfo, "06-dashboard");
+
+  // The project's log shows the pushes and the deletion, newest first.
+  await page.goto(`${base()}/projects/shop/logs?operation=delete`);
+  await expect(page.getByTestId("log-row").first()).toContainText("delete");
+  await expect(page.getByTestId("log-row").first()).toContainText("shop/cart@sha256:");
+  await page.getByLabel("Operation").selectOption("push");
+  await page.getByRole("button", { name: "Show" }).click();
+  await expect(page).toHaveURL(/operation=push/);
+  await expect(page.getByTestId("log-row").filter({ hasText: "shop/cart:v1" })).toHaveCount(1);
+  await snapshot(page, testInfo, "07-logs");
 });
 
 test("a guest sees no buttons that change a repository, and forged calls are refused", async ({ page, request }, testInfo) => {

@@ -322,7 +322,49 @@ async fn members_in_the_portal(backend: Backend) {
     server.stop().await;
 }
 
+/// A project's audit log: for those with `read_logs`, newest first, by
+/// keyset pages, filtered by operation.
+async fn project_logs_in_the_portal(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    for user in ["gwen", "out"] {
+        server.create_user(user, &format!("{user}-password-1")).await;
+    }
+    let admin = common::admin_client();
+    let member = serde_json::json!({"role_id": 3, "member_user": {"username": "gwen"}});
+    admin.post(server.url("/api/v2.0/projects/team/members")).json(&member).send().await.unwrap();
+    common::push_image(&admin, &server, "team/app", "v1", b"layer").await;
+    for _ in 0..30 {
+        let pulled = admin.get(server.url("/v2/team/app/manifests/v1")).send().await.unwrap();
+        assert_eq!(pulled.status(), StatusCode::OK);
+    }
+    server.state.events.flush().await;
+    let gwen = common::portal_client(&server, "gwen", "gwen-password-1").await;
+    let out = common::portal_client(&server, "out", "out-password-1").await;
+
+    let (status, first) = call(&gwen, &server, "project_logs", &[("project", "team")]).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let total = first["total"].as_i64().unwrap();
+    assert!(total >= 32, "a push, 30 pulls and the membership change: {total}");
+    assert_eq!(first["items"].as_array().unwrap().len(), 25);
+    assert_eq!(first["items"][0]["operation"], "pull");
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, second) = call(&gwen, &server, "project_logs", &[("project", "team"), ("after", &next)]).await;
+    assert_eq!(second["items"].as_array().unwrap().len() as i64, total - 25);
+    assert!(second["next"].is_null());
+    let (_, pushes) = call(&gwen, &server, "project_logs", &[("project", "team"), ("operation", "push")]).await;
+    assert_eq!(pushes["total"], 1);
+    assert_eq!(
+        (pushes["items"][0]["actor"].as_str(), pushes["items"][0]["resource"].as_str()),
+        (Some("admin"), Some("team/app:v1"))
+    );
+    let (status, _) = call(&out, &server, "project_logs", &[("project", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    server.stop().await;
+}
+
 on_both_databases!(
+    project_logs_in_the_portal,
     projects_in_the_portal,
     project_pages,
     the_dashboard_counts_what_the_user_may_see,

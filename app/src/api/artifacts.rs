@@ -49,12 +49,7 @@ pub async fn get_repository(
     after: Option<String>,
     before: Option<String>,
 ) -> Result<RepositoryView, AppError> {
-    use crate::core::{
-        AppState,
-        artifacts::{ArtifactCursor, ArtifactFilter},
-        db::Keyset,
-        rbac::Action,
-    };
+    use crate::core::{AppState, artifacts::ArtifactFilter, db::TimeCursor, rbac::Action};
 
     let actor = crate::api::session::require_actor().await?;
     let state = expect_context::<AppState>();
@@ -62,35 +57,24 @@ pub async fn get_repository(
     let project = name.split_once('/').map_or(name.as_str(), |(project, _)| project).to_owned();
     let allowed =
         state.access.permitted(&actor.principal, &project, &[Action::DeleteArtifact, Action::ManageTags]).await?;
-    let keyset = match (after, before) {
-        (Some(after), _) => Keyset::After(ArtifactCursor::decode(&after)?),
-        (None, Some(before)) => Keyset::Before(ArtifactCursor::decode(&before)?),
-        (None, None) => Keyset::First,
-    };
+    let keyset = TimeCursor::keyset(after.as_deref(), before.as_deref())?;
     let tag = tag.filter(|t| !t.trim().is_empty());
     let filter =
         ArtifactFilter { tag_contains: tag.as_deref().map(str::trim), newest_first: sort.as_deref() != Some("oldest") };
     let page = state.artifacts.browse_artifacts(&repository, &filter, &keyset, ARTIFACT_PAGE_SIZE).await?;
-    let cursors: Vec<String> =
-        page.items.iter().map(|a| ArtifactCursor { pushed_at: a.pushed_at, id: a.id }.encode()).collect();
-    let artifacts = Listing {
-        previous: page.has_previous.then(|| cursors.first().cloned()).flatten(),
-        next: page.has_next.then(|| cursors.last().cloned()).flatten(),
-        total: page.total,
-        items: page
-            .items
-            .into_iter()
-            .map(|artifact| ArtifactItem {
-                kind: artifact.display_kind(),
-                digest: artifact.digest,
-                media_type: artifact.media_type,
-                size: artifact.size,
-                pushed_at: artifact.pushed_at,
-                tags: artifact.tags.into_iter().map(|t| t.name).collect(),
-                platforms: artifact.platforms,
-            })
-            .collect(),
-    };
+    let artifacts = crate::api::projects::listing(
+        page,
+        |artifact| TimeCursor { at: artifact.pushed_at, id: artifact.id }.encode(),
+        |artifact| ArtifactItem {
+            kind: artifact.display_kind(),
+            digest: artifact.digest,
+            media_type: artifact.media_type,
+            size: artifact.size,
+            pushed_at: artifact.pushed_at,
+            tags: artifact.tags.into_iter().map(|t| t.name).collect(),
+            platforms: artifact.platforms,
+        },
+    );
     Ok(RepositoryView {
         name: repository.name,
         project,

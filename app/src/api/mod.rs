@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod auth;
 pub mod dashboard;
 pub mod error;
+pub mod logs;
 pub mod members;
 pub mod profile;
 pub mod projects;

@@ -123,12 +123,17 @@ fn keyset(after: Option<String>, before: Option<String>) -> crate::core::db::Key
     }
 }
 
+/// A keyset page as the portal shows it: its rows, mapped, and the cursors
+/// (`key` of the first and last row) to the pages on either side.
 #[cfg(feature = "ssr")]
-fn listing<T, U>(page: crate::core::db::KeysetPage<T>, key: impl Fn(&U) -> String, map: impl Fn(T) -> U) -> Listing<U> {
-    let items: Vec<U> = page.items.into_iter().map(map).collect();
-    let previous = page.has_previous.then(|| items.first().map(&key)).flatten();
-    let next = page.has_next.then(|| items.last().map(&key)).flatten();
-    Listing { items, total: page.total, previous, next }
+pub(crate) fn listing<T, U>(
+    page: crate::core::db::KeysetPage<T>,
+    key: impl Fn(&T) -> String,
+    map: impl Fn(T) -> U,
+) -> Listing<U> {
+    let previous = page.has_previous.then(|| page.items.first().map(&key)).flatten();
+    let next = page.has_next.then(|| page.items.last().map(&key)).flatten();
+    Listing { items: page.items.into_iter().map(map).collect(), total: page.total, previous, next }
 }
 
 #[server(prefix = "/portal/fn", endpoint = "projects")]
@@ -148,7 +153,7 @@ pub async fn list_projects(
     let used = state.projects.storage_used(&ids).await?;
     let projects = listing(
         page,
-        |item: &ProjectItem| item.name.clone(),
+        |project| project.name.to_string(),
         |project| ProjectItem {
             storage_used: used.get(&project.id).copied().unwrap_or(0),
             name: project.name.to_string(),
@@ -273,7 +278,7 @@ pub async fn list_repositories(
         .await?;
     Ok(listing(
         page,
-        |item: &RepositoryItem| item.name.clone(),
+        |repository| repository.name.clone(),
         |repository| RepositoryItem {
             name: repository.name,
             artifact_count: repository.artifact_count,

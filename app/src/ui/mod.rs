@@ -25,7 +25,9 @@ use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
 use login::LoginPage;
 use profile::ProfilePage;
-use project::{ProjectConfigurationTab, ProjectFrame, ProjectMembersTab, ProjectRepositoriesTab, ProjectSummaryTab};
+use project::{
+    ProjectConfigurationTab, ProjectFrame, ProjectLogsTab, ProjectMembersTab, ProjectRepositoriesTab, ProjectSummaryTab,
+};
 use projects::{NewProjectPage, ProjectsPage};
 use repository::RepositoryRoute;
 use search::SearchPage;
@@ -78,6 +80,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=ProjectSummaryTab />
                         <Route path=path!("/repositories") view=ProjectRepositoriesTab />
                         <Route path=path!("/members") view=ProjectMembersTab />
+                        <Route path=path!("/logs") view=ProjectLogsTab />
                         <Route path=path!("/configuration") view=ProjectConfigurationTab />
                     </ParentRoute>
                 </ParentRoute>

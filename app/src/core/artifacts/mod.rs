@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision},
-    db::{Db, Keyset, KeysetPage},
+    db::{Db, Keyset, KeysetPage, TimeCursor},
     projects::ProjectService,
     rbac::Action,
     registry::{
@@ -144,27 +144,6 @@ pub struct ArtifactFilter<'a> {
     pub newest_first: bool,
 }
 
-/// Where a keyset page of artifacts starts: a push time and id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ArtifactCursor {
-    pub pushed_at: DateTime<Utc>,
-    pub id: i64,
-}
-
-impl ArtifactCursor {
-    /// `<RFC 3339 with nanoseconds>_<id>`, the form links carry.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.pushed_at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true), self.id)
-    }
-
-    pub fn decode(raw: &str) -> Result<Self> {
-        let invalid = || Error::invalid("cursor", "not a page position this server made");
-        let (at, id) = raw.rsplit_once('_').ok_or_else(invalid)?;
-        let pushed_at = DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&Utc);
-        Ok(Self { pushed_at, id: id.parse().map_err(|_| invalid())? })
-    }
-}
-
 impl ArtifactSummary {
     /// What the portal calls it: Image, Image index, Helm chart, Signature,
     /// SBOM, or its artifact type.
@@ -284,7 +263,7 @@ impl ArtifactService {
         &self,
         repository: &RepositorySummary,
         filter: &ArtifactFilter<'_>,
-        keyset: &Keyset<ArtifactCursor>,
+        keyset: &Keyset<TimeCursor>,
         limit: u32,
     ) -> Result<KeysetPage<ArtifactSummary>> {
         self.browse.artifacts_by_keyset(repository.id, filter, keyset, limit).await

@@ -6,14 +6,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    ArtifactCursor, ArtifactFilter, ArtifactSummary, RecentPush, RegistryOverview, RepositorySummary, TagSummary,
-};
+use super::{ArtifactFilter, ArtifactSummary, RecentPush, RegistryOverview, RepositorySummary, TagSummary};
 use crate::{
     core::{
         Result,
         access::{Visibility, visibility_sql},
-        db::{Db, Keyset, KeysetPage, like_contains},
+        db::{Db, Keyset, KeysetPage, TimeCursor, like_contains},
         projects::ProjectId,
     },
     on_db,
@@ -297,7 +295,7 @@ impl BrowseRepository {
         &self,
         repository: i64,
         filter: &ArtifactFilter<'_>,
-        keyset: &Keyset<ArtifactCursor>,
+        keyset: &Keyset<TimeCursor>,
         limit: u32,
     ) -> Result<KeysetPage<ArtifactSummary>> {
         let descending = filter.newest_first != keyset.is_backwards();
@@ -318,7 +316,7 @@ impl BrowseRepository {
             let rows = sqlx::query_as::<_, ArtifactRow>(&page)
                 .bind(repository)
                 .bind(&pattern)
-                .bind(cursor.map(|c| c.pushed_at))
+                .bind(cursor.map(|c| c.at))
                 .bind(cursor.map(|c| c.id))
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)

@@ -91,6 +91,37 @@ pub struct KeysetPage<T> {
     pub has_next: bool,
 }
 
+/// A keyset position in a list ordered by time, then id (artifacts by push
+/// time, audit entries by when they happened).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeCursor {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub id: i64,
+}
+
+impl TimeCursor {
+    /// `<RFC 3339 with nanoseconds>_<id>`, the form links carry.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true), self.id)
+    }
+
+    pub fn decode(raw: &str) -> crate::core::Result<Self> {
+        let invalid = || crate::core::Error::invalid("cursor", "not a page position this server made");
+        let (at, id) = raw.rsplit_once('_').ok_or_else(invalid)?;
+        let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&chrono::Utc);
+        Ok(Self { at, id: id.parse().map_err(|_| invalid())? })
+    }
+
+    /// The keyset a page link asks for: `after`, else `before`, else the first page.
+    pub fn keyset(after: Option<&str>, before: Option<&str>) -> crate::core::Result<Keyset<Self>> {
+        Ok(match (after, before) {
+            (Some(after), _) => Keyset::After(Self::decode(after)?),
+            (None, Some(before)) => Keyset::Before(Self::decode(before)?),
+            (None, None) => Keyset::First,
+        })
+    }
+}
+
 impl<K> Keyset<K> {
     /// The cursor bounds for SQL: `(after, before)`.
     pub fn bounds(&self) -> (Option<&K>, Option<&K>) {

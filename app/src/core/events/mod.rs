@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::{
     Error, Result,
     access::{AccessService, Decision, Principal},
-    db::Db,
+    db::{Db, Keyset, KeysetPage, TimeCursor},
     rbac::Action,
 };
 
@@ -226,6 +226,23 @@ impl AuditLog {
 
     /// A page of entries matching `query`, newest first, and how many match in all.
     pub async fn list(&self, reader: &Principal, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
+        self.check_reader(reader, query).await?;
+        self.repository.list(query).await
+    }
+
+    /// A page of entries matching `query`, newest first, read by keyset.
+    pub async fn browse(
+        &self,
+        reader: &Principal,
+        query: &AuditQuery<'_>,
+        keyset: &Keyset<TimeCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<StoredEvent>> {
+        self.check_reader(reader, query).await?;
+        self.repository.page_by_keyset(query, keyset, limit).await
+    }
+
+    async fn check_reader(&self, reader: &Principal, query: &AuditQuery<'_>) -> Result<()> {
         if !reader.is_system_admin() {
             let Some(project) = query.project else {
                 return Err(Error::Forbidden("only system administrators read the whole audit log".into()));
@@ -236,7 +253,7 @@ impl AuditLog {
                 Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
             }
         }
-        self.repository.list(query).await
+        Ok(())
     }
 
     /// Deletes entries older than `cutoff` (the retention setting); returns how many.

@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 
 use super::AuditEvent;
 use crate::{
-    core::{Result, db::Db},
+    core::{
+        Result,
+        db::{Db, Keyset, KeysetPage, TimeCursor},
+    },
     on_db,
 };
 
@@ -118,6 +121,51 @@ impl EventRepository {
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         Ok((rows, total))
+    }
+
+    /// A page of matching entries read by keyset on (time, id), newest
+    /// first; `query.offset` and `query.limit` are not used.
+    pub async fn page_by_keyset(
+        &self,
+        query: &AuditQuery<'_>,
+        keyset: &Keyset<TimeCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<StoredEvent>> {
+        let (cmp, order) = if keyset.is_backwards() { (">", "ASC") } else { ("<", "DESC") };
+        let page = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {FILTER} \
+             AND ($8 IS NULL OR occurred_at {cmp} $8 OR (occurred_at = $8 AND id {cmp} $9)) \
+             ORDER BY occurred_at {order}, id {order} LIMIT $10"
+        );
+        let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
+        let cursor = keyset.bounds().0.or(keyset.bounds().1);
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, StoredEvent>(&page)
+                .bind(query.actor)
+                .bind(query.project)
+                .bind(query.operation)
+                .bind(query.resource_type)
+                .bind(query.resource_prefix)
+                .bind(query.since)
+                .bind(query.until)
+                .bind(cursor.map(|c| c.at))
+                .bind(cursor.map(|c| c.id))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count)
+                .bind(query.actor)
+                .bind(query.project)
+                .bind(query.operation)
+                .bind(query.resource_type)
+                .bind(query.resource_prefix)
+                .bind(query.since)
+                .bind(query.until)
+                .fetch_one(pool)
+                .await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok(keyset.page(rows, limit as usize, total))
     }
 
     pub async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
