@@ -308,7 +308,9 @@ async fn a_large_repository_pages(backend: Backend) {
 
     // The same page renders on the server, before any script runs.
     let url = server.url(&format!("/projects/big/repositories/app?after={}", url_escape(&cursor)));
-    let html = admin.get(url).send().await.unwrap().text().await.unwrap();
+    let response = admin.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
     for digest in &expected {
         assert!(html.contains(&digest[..19]), "the page shows {digest}");
     }
@@ -316,8 +318,42 @@ async fn a_large_repository_pages(backend: Backend) {
     server.stop().await;
 }
 
+/// Every portal page answers 200 when rendered on the server (and an
+/// unknown address 404), whatever the router has to match.
+async fn every_page_renders(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let admin = common::admin_client();
+    let (digest, _) = common::push_image(&admin, &server, "team/app", "v1", b"layer").await;
+    common::push_image(&admin, &server, "team/nested/tool", "v1", b"tool layer").await;
+    let portal = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+    for path in [
+        "/".to_owned(),
+        "/projects".to_owned(),
+        "/projects?search=te".to_owned(),
+        "/new-project".to_owned(),
+        "/projects/team".to_owned(),
+        "/projects/team/repositories".to_owned(),
+        "/projects/team/members".to_owned(),
+        "/projects/team/logs".to_owned(),
+        "/projects/team/configuration".to_owned(),
+        "/projects/team/repositories/app".to_owned(),
+        "/projects/team/repositories/nested/tool".to_owned(),
+        format!("/projects/team/repositories/app/artifacts/{digest}"),
+        "/search?q=app".to_owned(),
+        "/api-reference".to_owned(),
+        "/profile".to_owned(),
+    ] {
+        let response = portal.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+    let missing = portal.get(server.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
 fn url_escape(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-on_both_databases!(browse_and_change_a_repository, a_large_repository_pages);
+on_both_databases!(browse_and_change_a_repository, a_large_repository_pages, every_page_renders);

@@ -104,7 +104,9 @@ async fn the_portal_reference_matches_the_document(backend: Backend) {
     assert_eq!((name["type_name"].as_str(), name["required"].as_bool()), (Some("string"), Some(true)));
 
     // The page itself renders before any script runs.
-    let html = portal.get(server.url("/api-reference")).send().await.unwrap().text().await.unwrap();
+    let page = portal.get(server.url("/api-reference")).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let html = page.text().await.unwrap();
     assert!(html.contains("/api/v2.0/robots/{robot_id}") && html.contains("RobotCreate"), "{html}");
     server.stop().await;
 }

@@ -75,6 +75,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects") view=ProjectsPage />
                     <Route path=path!("/search") view=SearchPage />
                     <Route path=path!("/new-project") view=NewProjectPage />
+                    // A one-part name has no `rest`; the server's router needs both forms.
+                    <Route path=path!("/projects/:project/repositories/:repository") view=RepositoryRoute />
                     <Route path=path!("/projects/:project/repositories/:repository/*rest") view=RepositoryRoute />
                     <ParentRoute path=path!("/projects/:project") view=ProjectFrame>
                         <Route path=path!("") view=ProjectSummaryTab />
