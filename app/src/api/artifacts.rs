@@ -53,7 +53,6 @@ pub async fn get_repository(
 
     let actor = crate::api::session::require_actor().await?;
     let state = expect_context::<AppState>();
-    let repository = state.artifacts.repository(&actor, &name).await?;
     let project = name.split_once('/').map_or(name.as_str(), |(project, _)| project).to_owned();
     let allowed =
         state.access.permitted(&actor.principal, &project, &[Action::DeleteArtifact, Action::ManageTags]).await?;
@@ -61,7 +60,7 @@ pub async fn get_repository(
     let tag = tag.filter(|t| !t.trim().is_empty());
     let filter =
         ArtifactFilter { tag_contains: tag.as_deref().map(str::trim), newest_first: sort.as_deref() != Some("oldest") };
-    let page = state.artifacts.browse_artifacts(&repository, &filter, &keyset, ARTIFACT_PAGE_SIZE).await?;
+    let page = state.artifacts.browse_artifacts(&actor, &name, &filter, &keyset, ARTIFACT_PAGE_SIZE).await?;
     let artifacts = crate::api::projects::listing(
         page,
         |artifact| TimeCursor { at: artifact.pushed_at, id: artifact.id }.encode(),
@@ -76,7 +75,7 @@ pub async fn get_repository(
         },
     );
     Ok(RepositoryView {
-        name: repository.name,
+        name,
         project,
         registry_host: state.http.registry_host().to_owned(),
         permissions: RepositoryPermissions {

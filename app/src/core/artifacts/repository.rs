@@ -257,6 +257,13 @@ impl BrowseRepository {
         Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
     }
 
+    pub async fn repository_id(&self, name: &str) -> Result<Option<i64>> {
+        let id = on_db!(&self.db, pool => {
+            sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1").bind(name).fetch_optional(pool).await
+        })?;
+        Ok(id)
+    }
+
     pub async fn repository(&self, name: &str) -> Result<Option<RepositorySummary>> {
         let sql = Self::repository_sql("r.name = $1");
         let row = on_db!(&self.db, pool => {
