@@ -124,10 +124,14 @@ async fn every_endpoint_for_every_caller(backend: Backend) {
         json!({"name": name, "level": "project", "duration": -1,
                "permissions": [{"kind": "project", "namespace": project, "access": access}]})
     };
+    let mut team_robot = 0;
     for (caller, body) in
         [(RobotWith, robot("rw", "team", &["pull", "push"])), (RobotWithout, robot("ro", "other", &["pull"]))]
     {
         let created: Value = post("/api/v2.0/robots", body).await.unwrap().json().await.unwrap();
+        if caller == RobotWith {
+            team_robot = created["id"].as_i64().unwrap();
+        }
         clients
             .push((caller, common::client_as(created["name"].as_str().unwrap(), created["secret"].as_str().unwrap())));
     }
@@ -171,6 +175,19 @@ async fn every_endpoint_for_every_caller(backend: Backend) {
         }),
         case(Method::DELETE, "/api/v2.0/projects/team", None, |c| {
             members_from(c, ProjectAdmin, StatusCode::PRECONDITION_FAILED)
+        }),
+        // As for artifacts: permission first, then the (missing) repository.
+        case(Method::DELETE, "/api/v2.0/projects/team/repositories/missing", None, |c| {
+            members_from(c, Maintainer, NOT_FOUND)
+        }),
+        case(Method::PUT, format!("/api/v2.0/robots/{team_robot}"), Some(json!({"description": "swept"})), |c| {
+            members_from(c, Maintainer, OK)
+        }),
+        // Any signed-in person may look accounts up; robots are no persons.
+        case(Method::GET, "/api/v2.0/users/search?username=a", None, |c| match c {
+            Anonymous => UNAUTHORIZED,
+            RobotWith | RobotWithout => FORBIDDEN,
+            _ => OK,
         }),
     ];
     let mut failures = Vec::new();
