@@ -1,0 +1,104 @@
+//! A project's Logs tab: its audit entries newest first, a page at a
+//! time, filtered by operation.
+
+use leptos::prelude::*;
+use leptos_router::{components::Form, hooks::use_query_map, location::Url};
+
+use super::project_name;
+use crate::{
+    api::{
+        logs::{LogItem, project_logs},
+        projects::Listing,
+    },
+    ui::{
+        components::{EmptyState, INPUT, Pager, SECONDARY_BUTTON, timestamp},
+        layout::ErrorBanner,
+    },
+};
+#[component]
+pub fn ProjectLogsTab() -> impl IntoView {
+    let name = project_name();
+    let query = use_query_map();
+    let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
+    let logs = Resource::new(
+        move || (name.get(), param("operation"), param("after"), param("before")),
+        |(project, operation, after, before)| project_logs(project, operation, after, before),
+    );
+    view! {
+        <Form method="GET" action="" attr:class="mt-6 flex items-end gap-2">
+            <div>
+                <label for="log-operation" class="block text-sm font-medium">"Operation"</label>
+                <select id="log-operation" name="operation" class=INPUT>
+                    {["", "push", "pull", "delete", "create", "update"]
+                        .into_iter()
+                        .map(|operation| {
+                            let label = if operation.is_empty() { "All" } else { operation };
+                            view! { <option value=operation selected=move || param("operation").unwrap_or_default() == operation>{label}</option> }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+            <button type="submit" class=SECONDARY_BUTTON>"Show"</button>
+        </Form>
+        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match logs.await {
+                    Ok(listing) => view! { <LogTable project=name.get_untracked() listing operation=param("operation") /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn LogTable(project: String, listing: Listing<LogItem>, operation: Option<String>) -> AnyView {
+    if listing.items.is_empty() {
+        return view! { <div class="mt-6"><EmptyState title="No entries".to_owned() hint="Pushes, pulls and changes to this project appear here.".to_owned() /></div> }.into_any();
+    }
+    let shown = listing.items.len();
+    let href = move |direction: &str, cursor: &str| {
+        let operation = operation.as_deref().map(|o| format!("operation={o}&")).unwrap_or_default();
+        format!("/projects/{project}/logs?{operation}{direction}={}", Url::escape(cursor))
+    };
+    view! {
+        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="w-full text-left text-sm">
+                <caption class="sr-only">"Audit log"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
+                    <tr>
+                        <th scope="col" class="px-4 py-2 font-medium">"When"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Who"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Operation"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Resource"</th>
+                        <th scope="col" class="hidden px-4 py-2 font-medium md:table-cell">"From"</th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {listing
+                        .items
+                        .into_iter()
+                        .map(|entry| view! {
+                            <tr data-testid="log-row">
+                                <td class="whitespace-nowrap px-4 py-2 text-slate-500 dark:text-slate-400">{timestamp(entry.occurred_at)}</td>
+                                <td class="px-4 py-2">{entry.actor.unwrap_or_else(|| "anonymous".to_owned())}</td>
+                                <td class="px-4 py-2">
+                                    {entry.operation}
+                                    {(!entry.succeeded).then(|| view! { <span class="ml-1 rounded bg-red-100 px-1 text-xs text-red-800 dark:bg-red-900 dark:text-red-200">"failed"</span> })}
+                                </td>
+                                <td class="break-all px-4 py-2">
+                                    <span class="text-xs text-slate-500 dark:text-slate-400">{entry.resource_type}" "</span>
+                                    <span class="font-mono text-xs">{entry.resource}</span>
+                                    {entry.detail.map(|detail| view! { <span class="block text-xs text-slate-500 dark:text-slate-400">{detail}</span> })}
+                                </td>
+                                <td class="hidden px-4 py-2 font-mono text-xs md:table-cell">{entry.client_addr.unwrap_or_default()}</td>
+                            </tr>
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+        <Pager total=listing.total shown previous=listing.previous next=listing.next href />
+    }
+    .into_any()
+}

@@ -1,0 +1,186 @@
+//! A project's Members tab: who holds which role, and (for project
+//! admins) adding users or LDAP/OIDC groups, changing roles, removing.
+
+use leptos::prelude::*;
+
+use super::with_project;
+use crate::{
+    api::{
+        members::{AddMember, ChangeMemberRole, MemberItem, ROLES, RemoveMember, list_members, role_label},
+        projects::ProjectOverview,
+    },
+    ui::{
+        components::{CARD, ConfirmDialog, EmptyState, FormError, INPUT, PRIMARY_BUTTON, use_toasts},
+        layout::ErrorBanner,
+    },
+};
+#[component]
+pub fn ProjectMembersTab() -> impl IntoView {
+    with_project(|project| view! { <MembersPanel project /> })
+}
+
+#[component]
+fn MembersPanel(project: ProjectOverview) -> AnyView {
+    let name = project.name.clone();
+    let may_manage = project.permissions.manage_members;
+    let version = RwSignal::new(0u32);
+    let members = Resource::new(move || (name.clone(), version.get()), |(project, _)| list_members(project));
+    let add = ServerAction::<AddMember>::new();
+    let toasts = use_toasts();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = add.value().get() {
+            toasts.success("Member added.");
+            version.update(|v| *v += 1);
+        }
+    });
+    let project_name = project.name.clone();
+    view! {
+        {may_manage.then(|| view! {
+            <ActionForm action=add attr:class=format!("{CARD} mt-6 flex flex-wrap items-end gap-3")>
+                <input type="hidden" name="project" value=project_name.clone() />
+                <div>
+                    <label for="member-kind" class="block text-sm font-medium">"Member type"</label>
+                    <select id="member-kind" name="kind" class=INPUT>
+                        <option value="user">"User"</option>
+                        <option value="ldap_group">"LDAP group (DN)"</option>
+                        <option value="oidc_group">"OIDC group"</option>
+                    </select>
+                </div>
+                <div class="min-w-48 flex-1">
+                    <label for="member-name" class="block text-sm font-medium">"Username or group"</label>
+                    <input id="member-name" name="name" required class=INPUT placeholder="alice, or cn=devs,ou=groups,dc=example,dc=com" />
+                </div>
+                <div>
+                    <label for="member-role" class="block text-sm font-medium">"Role"</label>
+                    <RoleSelect id="member-role" selected="developer" />
+                </div>
+                <button type="submit" class=PRIMARY_BUTTON disabled=move || add.pending().get()>
+                    {move || if add.pending().get() { "Adding…" } else { "Add member" }}
+                </button>
+                <div class="w-full">
+                    {move || add.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+                </div>
+            </ActionForm>
+        })}
+        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+            {move || {
+                let project = project.name.clone();
+                Suspend::new(async move {
+                    match members.await {
+                        Ok(members) => view! { <MemberTable project members may_manage version /> }.into_any(),
+                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+    .into_any()
+}
+
+#[component]
+fn RoleSelect(id: &'static str, selected: &'static str) -> impl IntoView {
+    view! {
+        <select id=id name="role" class=INPUT>
+            {ROLES.iter().map(|(role, text)| view! { <option value=*role selected=*role == selected>{*text}</option> }).collect_view()}
+        </select>
+    }
+}
+
+#[component]
+fn MemberTable(project: String, members: Vec<MemberItem>, may_manage: bool, version: RwSignal<u32>) -> AnyView {
+    if members.is_empty() {
+        return view! { <div class="mt-6"><EmptyState title="No members".to_owned() hint="Add a user or a group with a role.".to_owned() /></div> }.into_any();
+    }
+    view! {
+        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
+            <table class="w-full text-left text-sm">
+                <caption class="sr-only">"Members"</caption>
+                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
+                    <tr>
+                        <th scope="col" class="px-4 py-2 font-medium">"Name"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Type"</th>
+                        <th scope="col" class="px-4 py-2 font-medium">"Role"</th>
+                        <th scope="col" class="px-4 py-2 font-medium"><span class="sr-only">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+                    {members.into_iter().map(|member| view! { <MemberRow project=project.clone() member may_manage version /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn MemberRow(project: String, member: MemberItem, may_manage: bool, version: RwSignal<u32>) -> AnyView {
+    let toasts = use_toasts();
+    let change = ServerAction::<ChangeMemberRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let confirming = RwSignal::new(false);
+    Effect::new(move |_| match change.value().get() {
+        Some(Ok(())) => toasts.success("Role changed."),
+        Some(Err(error)) => {
+            toasts.error(error.to_string());
+            version.update(|v| *v += 1);
+        }
+        None => {}
+    });
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(())) => {
+            confirming.set(false);
+            toasts.success("Member removed.");
+            version.update(|v| *v += 1);
+        }
+        Some(Err(error)) => {
+            confirming.set(false);
+            toasts.error(error.to_string());
+        }
+        None => {}
+    });
+    let id = member.id;
+    let role = if may_manage {
+        let project = project.clone();
+        view! {
+            <select
+                class=INPUT
+                aria-label=format!("Role of {}", member.name)
+                on:change=move |ev| {
+                    change.dispatch(ChangeMemberRole { project: project.clone(), id, role: event_target_value(&ev) });
+                }
+            >
+                {ROLES.iter().map(|(value, text)| view! { <option value=*value selected=*value == member.role.as_str()>{*text}</option> }).collect_view()}
+            </select>
+        }
+        .into_any()
+    } else {
+        view! { <span>{role_label(&member.role)}</span> }.into_any()
+    };
+    let removal = may_manage.then(|| {
+        let project = project.clone();
+        view! {
+            <button type="button" class="text-xs font-medium text-red-700 hover:underline dark:text-red-300" on:click=move |_| confirming.set(true)>
+                "Remove"
+            </button>
+            <ConfirmDialog
+                open=confirming
+                title=format!("Remove {} from {project}?", member.name)
+                message="They lose the access this membership gave at once.".to_owned()
+                confirm_label="Remove"
+                pending=remove.pending()
+                on_confirm=move |_| {
+                    remove.dispatch(RemoveMember { project: project.clone(), id });
+                }
+            />
+        }
+    });
+    view! {
+        <tr data-testid="member-row">
+            <td class="break-all px-4 py-2 font-medium">{member.name.clone()}</td>
+            <td class="px-4 py-2">{if member.is_group { "Group" } else { "User" }}</td>
+            <td class="px-4 py-2">{role}</td>
+            <td class="px-4 py-2">{removal}</td>
+        </tr>
+    }
+    .into_any()
+}
