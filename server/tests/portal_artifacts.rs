@@ -178,7 +178,7 @@ async fn browse_and_change_a_repository(backend: Backend) {
 
     // A maintainer adds and removes tags; /v2 sees them at once.
     let (_, view) = call(&mo, &server, "repository", &[("name", "team/app")]).await;
-    assert_eq!(view["permissions"], json!({"delete_artifacts": true, "manage_tags": true}));
+    assert_eq!(view["permissions"], json!({"delete_artifacts": true, "manage_tags": true, "edit_description": true}));
     let add = |tag: &'static str| [("repository", "team/app"), ("digest", v1.as_str()), ("tag", tag)];
     assert_eq!(call(&mo, &server, "add_tag", &add("stable")).await.0, StatusCode::OK);
     let stable = admin.head(server.url("/v2/team/app/manifests/stable")).send().await.unwrap();
@@ -335,6 +335,7 @@ async fn every_page_renders(backend: Backend) {
         "/projects/team".to_owned(),
         "/projects/team/repositories".to_owned(),
         "/projects/team/members".to_owned(),
+        "/projects/team/robots".to_owned(),
         "/projects/team/logs".to_owned(),
         "/projects/team/configuration".to_owned(),
         "/projects/team/repositories/app".to_owned(),
@@ -356,4 +357,99 @@ fn url_escape(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-on_both_databases!(browse_and_change_a_repository, a_large_repository_pages, every_page_renders);
+/// A repository's description: developers write markdown, everyone who may
+/// pull reads it rendered with nothing executable left; the REST API reads
+/// and writes the same text. Pulls set an artifact's last pull time. An
+/// index's images are listed again once the index is deleted.
+async fn descriptions_pull_times_and_listing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let admin = common::admin_client();
+    for (user, role) in [("gina", 3), ("dev", 2)] {
+        server.create_user(user, &format!("{user}-password-1")).await;
+        let member = json!({"role_id": role, "member_user": {"username": user}});
+        admin.post(server.url("/api/v2.0/projects/team/members")).json(&member).send().await.unwrap();
+    }
+    let (v1, _) = common::push_image(&admin, &server, "team/app", "v1", b"first layer").await;
+    let gina = common::portal_client(&server, "gina", "gina-password-1").await;
+    let dev = common::portal_client(&server, "dev", "dev-password-1").await;
+
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    assert_eq!(
+        (view["description"].as_str(), view["permissions"]["edit_description"].as_bool()),
+        (Some(""), Some(false))
+    );
+    let markdown = "# App\n\nRun it with `podman run`.\n\n<script>alert(1)</script>\n\n[docs](https://example.com) [bad](javascript:alert(1))";
+    let describe = |text: &'static str| [("repository", "team/app"), ("description", text)];
+    assert_eq!(call(&gina, &server, "set_repository_description", &describe(markdown)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&dev, &server, "set_repository_description", &describe(markdown)).await.0, StatusCode::OK);
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    assert_eq!(view["description"], markdown);
+    let html = view["description_html"].as_str().unwrap();
+    assert!(html.contains("<h1>App</h1>") && html.contains("<code>podman run</code>"), "{html}");
+    assert!(html.contains("href=\"https://example.com\""), "{html}");
+    assert!(!html.contains("<script") && !html.contains("javascript:"), "{html}");
+    let long = "x".repeat(65 * 1024);
+    let (status, error) =
+        call(&dev, &server, "set_repository_description", &[("repository", "team/app"), ("description", &long)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.to_string().contains("description"), "{error}");
+    let (status, _) =
+        call(&dev, &server, "set_repository_description", &[("repository", "team/none"), ("description", "x")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The REST API shows and changes the same description.
+    let rest: Value =
+        admin.get(server.url("/api/v2.0/projects/team/repositories/app")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(rest["description"], markdown);
+    let put = |body: Value| admin.put(server.url("/api/v2.0/projects/team/repositories/app")).json(&body).send();
+    assert_eq!(put(json!({"description": "Short."})).await.unwrap().status(), StatusCode::OK);
+    let refused = put(json!({"description": "x", "pull_count": 9})).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "unknown fields are refused");
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    assert_eq!(view["description_html"], "<p>Short.</p>\n");
+
+    // Last pull time: none until pulled; a HEAD is no pull.
+    assert!(view["artifacts"]["items"][0]["pulled_at"].is_null());
+    admin.head(server.url("/v2/team/app/manifests/v1")).send().await.unwrap();
+    server.state.events.flush().await;
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    assert!(view["artifacts"]["items"][0]["pulled_at"].is_null());
+    let before = chrono::Utc::now();
+    let pulled = admin.get(server.url("/v2/team/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(pulled.status(), StatusCode::OK);
+    server.state.events.flush().await;
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    let pulled_at: chrono::DateTime<chrono::Utc> =
+        view["artifacts"]["items"][0]["pulled_at"].as_str().unwrap().parse().unwrap();
+    assert!(pulled_at >= before - chrono::TimeDelta::seconds(1), "{pulled_at} {before}");
+    let rest: Value = admin
+        .get(server.url(&format!("/api/v2.0/projects/team/repositories/app/artifacts/{v1}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(rest["pull_time"].is_string(), "{rest}");
+
+    // An index hides its images; deleting it lists them again.
+    let (index, _) = push_index(&admin, &server, "team/app", "multi").await;
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    assert_eq!(view["artifacts"]["total"], 2);
+    let deleted = admin.delete(server.url(&format!("/v2/team/app/manifests/{index}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    let (_, view) = call(&gina, &server, "repository", &[("name", "team/app")]).await;
+    assert_eq!(view["artifacts"]["total"], 3, "v1 and the two images, no longer part of an index");
+    let kinds: Vec<&str> =
+        view["artifacts"]["items"].as_array().unwrap().iter().map(|a| a["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Image", "Image", "Image"]);
+    server.stop().await;
+}
+
+on_both_databases!(
+    browse_and_change_a_repository,
+    descriptions_pull_times_and_listing,
+    a_large_repository_pages,
+    every_page_renders
+);

@@ -363,10 +363,118 @@ async fn project_logs_in_the_portal(backend: Backend) {
     server.stop().await;
 }
 
+/// Robot accounts: those who may manage robots create one with chosen
+/// permissions and see its secret once, which then works at the registry;
+/// refreshing replaces it, disabling stops it, deleting removes the robot.
+/// Developers' forged calls and another project's robot ids are refused.
+async fn robots_in_the_portal(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    for (user, role) in [("mia", "maintainer"), ("dev", "developer")] {
+        server.create_user(user, &format!("{user}-password-1")).await;
+        let admin = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+        let fields = [("project", "team"), ("kind", "user"), ("name", user), ("role", role)];
+        assert_eq!(call(&admin, &server, "add_member", &fields).await.0, StatusCode::OK);
+    }
+    let admin = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+    let mia = common::portal_client(&server, "mia", "mia-password-1").await;
+    let dev = common::portal_client(&server, "dev", "dev-password-1").await;
+    common::push_image(&common::admin_client(), &server, "team/app", "v1", b"layer").await;
+
+    let create = |name: &'static str, days: &'static str, extra: &[(&'static str, &'static str)]| {
+        let mut fields =
+            vec![("project", "team"), ("name", name), ("description", "builds"), ("expires_in_days", days)];
+        fields.extend_from_slice(extra);
+        fields
+    };
+    for (fields, status, mentions) in [
+        (create("ci", "30", &[]), StatusCode::BAD_REQUEST, "permissions"),
+        (create("Bad Name", "30", &[("pull", "on")]), StatusCode::BAD_REQUEST, "name"),
+        (create("ci", "soon", &[("pull", "on")]), StatusCode::BAD_REQUEST, "expires_in_days"),
+        (create("ci", "0", &[("pull", "on")]), StatusCode::BAD_REQUEST, "expires_in_days"),
+    ] {
+        let (got, body) = call(&mia, &server, "create_robot", &fields).await;
+        assert_eq!(got, status, "{fields:?}: {body}");
+        assert!(body.to_string().contains(mentions), "{fields:?}: {body}");
+    }
+    let (status, _) = call(&dev, &server, "create_robot", &create("sneaky", "", &[("pull", "on")])).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a developer's forged call is refused");
+    let (status, _) = call(&dev, &server, "project_robots", &[("project", "team")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, created) = call(&mia, &server, "create_robot", &create("ci", "", &[("pull", "on")])).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    assert_eq!(created["name"], "robot$team+ci");
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let (status, _) = call(&mia, &server, "create_robot", &create("ci", "", &[("pull", "on")])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, robots) = call(&mia, &server, "project_robots", &[("project", "team")]).await;
+    let robot = &robots[0];
+    assert_eq!(robots.as_array().unwrap().len(), 1);
+    assert_eq!((robot["name"].as_str(), robot["description"].as_str()), (Some("robot$team+ci"), Some("builds")));
+    assert_eq!((robot["permissions"].clone(), robot["expires_at"].is_null()), (serde_json::json!(["pull"]), true));
+    assert_eq!((robot["disabled"].as_bool(), robot["expired"].as_bool()), (Some(false), Some(false)));
+    assert!(!robots.to_string().contains(&secret), "the secret is never listed");
+    let id = robot["id"].as_i64().unwrap().to_string();
+
+    // The secret works at the registry for what was granted, and no more.
+    let manifest = "/v2/team/app/manifests/v1";
+    let robot_client = common::client_as("robot$team+ci", &secret);
+    assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::OK);
+    let push = common::push_blob(&robot_client, &server, "team/app", b"more").await;
+    assert_eq!(push, StatusCode::FORBIDDEN, "pull only");
+
+    // Refreshing replaces the secret at once.
+    let (status, refreshed) = call(&mia, &server, "refresh_robot_secret", &[("project", "team"), ("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = refreshed["secret"].as_str().unwrap().to_owned();
+    assert_ne!(fresh, secret);
+    assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let robot_client = common::client_as("robot$team+ci", &fresh);
+    assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::OK);
+
+    // Disabling stops it; enabling lets it in again.
+    let toggle = |disabled: &'static str| [("project", "team"), ("id", id.as_str()), ("disabled", disabled)];
+    assert_eq!(call(&dev, &server, "set_robot_disabled", &toggle("true")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(call(&mia, &server, "set_robot_disabled", &toggle("true")).await.0, StatusCode::OK);
+    assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let (_, robots) = call(&mia, &server, "project_robots", &[("project", "team")]).await;
+    assert_eq!(robots[0]["disabled"], true);
+    assert_eq!(call(&mia, &server, "set_robot_disabled", &toggle("false")).await.0, StatusCode::OK);
+    assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::OK);
+
+    // Another project's robot is not reachable through this one.
+    let (status, other) = call(
+        &admin,
+        &server,
+        "create_robot",
+        &[("project", "other"), ("name", "ci"), ("expires_in_days", "7"), ("push", "on"), ("pull", "on")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{other}");
+    let (_, others) = call(&admin, &server, "project_robots", &[("project", "other")]).await;
+    assert!(others[0]["expires_at"].is_string());
+    assert_eq!(others[0]["permissions"], serde_json::json!(["pull", "push"]));
+    let other_id = others[0]["id"].as_i64().unwrap().to_string();
+    for function in ["refresh_robot_secret", "delete_robot"] {
+        let (status, _) = call(&mia, &server, function, &[("project", "team"), ("id", &other_id)]).await;
+        assert!(matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{function}: {status}");
+    }
+    let (status, _) = call(&admin, &server, "delete_robot", &[("project", "team"), ("id", &other_id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "even an administrator names the robot's own project");
+    assert_eq!(call(&admin, &server, "project_robots", &[("project", "other")]).await.1.as_array().unwrap().len(), 1);
+
+    assert_eq!(call(&mia, &server, "delete_robot", &[("project", "team"), ("id", &id)]).await.0, StatusCode::OK);
+    assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&mia, &server, "project_robots", &[("project", "team")]).await.1, serde_json::json!([]));
+    server.stop().await;
+}
+
 on_both_databases!(
     project_logs_in_the_portal,
     projects_in_the_portal,
     project_pages,
     the_dashboard_counts_what_the_user_may_see,
-    members_in_the_portal
+    members_in_the_portal,
+    robots_in_the_portal
 );

@@ -180,6 +180,9 @@ async fn every_endpoint_for_every_caller(backend: Backend) {
         case(Method::DELETE, "/api/v2.0/projects/team/repositories/missing", None, |c| {
             members_from(c, Maintainer, NOT_FOUND)
         }),
+        case(Method::PUT, "/api/v2.0/projects/team/repositories/app", Some(json!({"description": "# App"})), |c| {
+            members_from(c, Developer, OK)
+        }),
         case(Method::PUT, format!("/api/v2.0/robots/{team_robot}"), Some(json!({"description": "swept"})), |c| {
             members_from(c, Maintainer, OK)
         }),

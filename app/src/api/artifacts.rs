@@ -15,6 +15,7 @@ pub const ARTIFACT_PAGE_SIZE: u32 = 25;
 pub struct RepositoryPermissions {
     pub delete_artifacts: bool,
     pub manage_tags: bool,
+    pub edit_description: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +26,27 @@ pub struct ArtifactItem {
     pub media_type: String,
     pub size: i64,
     pub pushed_at: DateTime<Utc>,
+    /// To within about a minute; `None` if never pulled.
+    pub pulled_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
     /// `os/arch[/variant]` of each image of an index.
     pub platforms: Vec<String>,
+}
+
+#[cfg(feature = "ssr")]
+impl From<crate::core::artifacts::ArtifactSummary> for ArtifactItem {
+    fn from(artifact: crate::core::artifacts::ArtifactSummary) -> Self {
+        Self {
+            kind: artifact.display_kind(),
+            digest: artifact.digest,
+            media_type: artifact.media_type,
+            size: artifact.size,
+            pushed_at: artifact.pushed_at,
+            pulled_at: artifact.pulled_at,
+            tags: artifact.tags.into_iter().map(|t| t.name).collect(),
+            platforms: artifact.platforms,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +57,9 @@ pub struct RepositoryView {
     /// `host[:port]` for pull commands.
     pub registry_host: String,
     pub permissions: RepositoryPermissions,
+    /// The description as written (markdown) and as safe HTML.
+    pub description: String,
+    pub description_html: String,
     pub artifacts: Listing<ArtifactItem>,
 }
 
@@ -49,30 +71,28 @@ pub async fn get_repository(
     after: Option<String>,
     before: Option<String>,
 ) -> Result<RepositoryView, AppError> {
-    use crate::core::{AppState, artifacts::ArtifactFilter, db::TimeCursor, rbac::Action};
+    use crate::core::{
+        AppState,
+        artifacts::{ArtifactFilter, render_description},
+        db::TimeCursor,
+        rbac::Action,
+    };
 
     let actor = crate::api::session::require_actor().await?;
     let state = expect_context::<AppState>();
     let project = name.split_once('/').map_or(name.as_str(), |(project, _)| project).to_owned();
-    let allowed =
-        state.access.permitted(&actor.principal, &project, &[Action::DeleteArtifact, Action::ManageTags]).await?;
+    let changes = [Action::DeleteArtifact, Action::ManageTags, Action::EditRepository];
+    let allowed = state.access.permitted(&actor.principal, &project, &changes).await?;
     let keyset = TimeCursor::keyset(after.as_deref(), before.as_deref())?;
     let tag = tag.filter(|t| !t.trim().is_empty());
     let filter =
         ArtifactFilter { tag_contains: tag.as_deref().map(str::trim), newest_first: sort.as_deref() != Some("oldest") };
     let page = state.artifacts.browse_artifacts(&actor, &name, &filter, &keyset, ARTIFACT_PAGE_SIZE).await?;
+    let description = state.artifacts.repository(&actor, &name).await?.description;
     let artifacts = crate::api::projects::listing(
         page,
         |artifact| TimeCursor { at: artifact.pushed_at, id: artifact.id }.encode(),
-        |artifact| ArtifactItem {
-            kind: artifact.display_kind(),
-            digest: artifact.digest,
-            media_type: artifact.media_type,
-            size: artifact.size,
-            pushed_at: artifact.pushed_at,
-            tags: artifact.tags.into_iter().map(|t| t.name).collect(),
-            platforms: artifact.platforms,
-        },
+        ArtifactItem::from,
     );
     Ok(RepositoryView {
         name,
@@ -81,7 +101,10 @@ pub async fn get_repository(
         permissions: RepositoryPermissions {
             delete_artifacts: allowed.contains(&Action::DeleteArtifact),
             manage_tags: allowed.contains(&Action::ManageTags),
+            edit_description: allowed.contains(&Action::EditRepository),
         },
+        description_html: render_description(&description),
+        description,
         artifacts,
     })
 }
@@ -93,6 +116,15 @@ pub async fn delete_artifact(repository: String, digest: String) -> Result<(), A
 
     let actor = crate::api::session::require_actor().await?;
     Ok(expect_context::<AppState>().artifacts.delete_artifact(&actor, &repository, &digest).await?)
+}
+
+#[server(prefix = "/portal/fn", endpoint = "set_repository_description")]
+pub async fn set_repository_description(repository: String, description: String) -> Result<(), AppError> {
+    use crate::core::AppState;
+
+    let actor = crate::api::session::require_actor().await?;
+    let state = expect_context::<AppState>();
+    Ok(state.artifacts.set_description(&actor, &repository, description.trim()).await?)
 }
 
 #[server(prefix = "/portal/fn", endpoint = "add_tag")]
@@ -221,15 +253,7 @@ pub async fn get_artifact(repository: String, digest: String) -> Result<Artifact
         repository,
         registry_host: state.http.registry_host().to_owned(),
         artifact_type: summary.artifact_type.clone(),
-        item: ArtifactItem {
-            kind: summary.display_kind(),
-            digest: summary.digest,
-            media_type: summary.media_type,
-            size: summary.size,
-            pushed_at: summary.pushed_at,
-            tags: summary.tags.into_iter().map(|t| t.name).collect(),
-            platforms: summary.platforms,
-        },
+        item: ArtifactItem::from(summary),
         manifest: serde_json::to_string_pretty(&manifest).unwrap_or_default(),
         config,
         layers,

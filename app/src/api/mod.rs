@@ -11,6 +11,7 @@ pub mod members;
 pub mod profile;
 pub mod projects;
 pub mod reference;
+pub mod robots;
 pub mod search;
 #[cfg(feature = "ssr")]
 pub mod session;

@@ -57,7 +57,7 @@ impl Role {
         let least = match action {
             Pull => Role::LimitedGuest,
             ReadMembers | ReadLogs => Role::Guest,
-            Push => Role::Developer,
+            Push | EditRepository => Role::Developer,
             DeleteArtifact | ManageTags | ManageRobots => Role::Maintainer,
             ManageMembers | EditProject | DeleteProject => Role::ProjectAdmin,
         };
@@ -79,6 +79,8 @@ pub enum Action {
     DeleteArtifact,
     /// Create, move and delete tags outside a push (the portal, the REST API).
     ManageTags,
+    /// Change a repository's description.
+    EditRepository,
     ReadMembers,
     ManageMembers,
     ManageRobots,
@@ -88,11 +90,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Pull,
         Action::Push,
         Action::DeleteArtifact,
         Action::ManageTags,
+        Action::EditRepository,
         Action::ReadMembers,
         Action::ManageMembers,
         Action::ManageRobots,
@@ -110,6 +113,7 @@ impl Action {
             Action::Push => "push",
             Action::DeleteArtifact => "delete",
             Action::ManageTags => "manage_tags",
+            Action::EditRepository => "edit_repository",
             Action::ReadMembers => "read_members",
             Action::ManageMembers => "manage_members",
             Action::ManageRobots => "manage_robots",
@@ -177,11 +181,12 @@ mod tests {
     fn roles_follow_the_permission_matrix() {
         use Action::*;
         use Role::*;
-        let table: [(Action, &[Role]); 10] = [
+        let table: [(Action, &[Role]); 11] = [
             (Pull, &[LimitedGuest, Guest, Developer, Maintainer, ProjectAdmin]),
             (ReadMembers, &[Guest, Developer, Maintainer, ProjectAdmin]),
             (ReadLogs, &[Guest, Developer, Maintainer, ProjectAdmin]),
             (Push, &[Developer, Maintainer, ProjectAdmin]),
+            (EditRepository, &[Developer, Maintainer, ProjectAdmin]),
             (DeleteArtifact, &[Maintainer, ProjectAdmin]),
             (ManageTags, &[Maintainer, ProjectAdmin]),
             (ManageRobots, &[Maintainer, ProjectAdmin]),

@@ -26,7 +26,8 @@ use layout::{NotFound, PortalLayout};
 use login::LoginPage;
 use profile::ProfilePage;
 use project::{
-    ProjectConfigurationTab, ProjectFrame, ProjectLogsTab, ProjectMembersTab, ProjectRepositoriesTab, ProjectSummaryTab,
+    ProjectConfigurationTab, ProjectFrame, ProjectLogsTab, ProjectMembersTab, ProjectRepositoriesTab, ProjectRobotsTab,
+    ProjectSummaryTab,
 };
 use projects::{NewProjectPage, ProjectsPage};
 use repository::RepositoryRoute;
@@ -82,6 +83,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=ProjectSummaryTab />
                         <Route path=path!("/repositories") view=ProjectRepositoriesTab />
                         <Route path=path!("/members") view=ProjectMembersTab />
+                        <Route path=path!("/robots") view=ProjectRobotsTab />
                         <Route path=path!("/logs") view=ProjectLogsTab />
                         <Route path=path!("/configuration") view=ProjectConfigurationTab />
                     </ParentRoute>

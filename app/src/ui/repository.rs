@@ -1,7 +1,9 @@
-//! One repository: its artifacts a page at a time (filter by tag, newest
-//! or oldest first) with their tags, type, size and platforms; pull
-//! commands to copy; adding and removing tags and deleting artifacts for
-//! those allowed, each confirmed or validated and reported with a toast.
+//! One repository: its description (markdown, rendered safely by the
+//! server) and its artifacts a page at a time (filter by tag, newest or
+//! oldest first) with their tags, type, size, platforms, push and last
+//! pull time; pull commands to copy; editing the description, adding and
+//! removing tags and deleting artifacts for those allowed, each confirmed
+//! or validated and reported with a toast.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -13,13 +15,15 @@ use leptos_router::{
 
 use super::{
     components::{
-        Breadcrumbs, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, Pager, SECONDARY_BUTTON, timestamp,
-        use_toasts,
+        Breadcrumbs, CARD, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager,
+        SECONDARY_BUTTON, timestamp, use_toasts,
     },
     format,
     layout::ErrorBanner,
 };
-use crate::api::artifacts::{AddTag, ArtifactItem, DeleteArtifact, RemoveTag, RepositoryView, get_repository};
+use crate::api::artifacts::{
+    AddTag, ArtifactItem, DeleteArtifact, RemoveTag, RepositoryView, SetRepositoryDescription, get_repository,
+};
 
 /// Where `/projects/<project>/repositories/<name…>[/artifacts/<digest>]`
 /// points: a repository name and, for the artifact page, a digest.
@@ -101,12 +105,91 @@ fn RepositoryPage(name: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match repository.await {
-                    Ok(view) => view! { <ArtifactTable view tag=param("tag") sort=param("sort") /> }.into_any(),
+                    Ok(mut view) => {
+                        let about = Description {
+                            repository: view.name.clone(),
+                            markdown: std::mem::take(&mut view.description),
+                            html: std::mem::take(&mut view.description_html),
+                            editable: view.permissions.edit_description,
+                        };
+                        view! {
+                            <DescriptionPanel about />
+                            <ArtifactTable view tag=param("tag") sort=param("sort") />
+                        }
+                        .into_any()
+                    }
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
         </Suspense>
     }
+}
+
+/// A repository's description, as written and as rendered.
+#[derive(Clone)]
+struct Description {
+    repository: String,
+    markdown: String,
+    html: String,
+    editable: bool,
+}
+
+/// The rendered description, and for those allowed, an editor for it.
+#[component]
+fn DescriptionPanel(about: Description) -> AnyView {
+    let Changed(changed) = expect_context::<Changed>();
+    let toasts = use_toasts();
+    let save = ServerAction::<SetRepositoryDescription>::new();
+    let editing = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = save.value().get() {
+            editing.set(false);
+            toasts.success("Description saved.");
+            changed.update(|n| *n += 1);
+        }
+    });
+    if about.markdown.is_empty() && !about.editable {
+        return ().into_any();
+    }
+    let Description { repository, markdown, html, editable } = about;
+    let empty = markdown.is_empty();
+    let shown = StoredValue::new(html);
+    let (repository, markdown) = (StoredValue::new(repository), StoredValue::new(markdown));
+    view! {
+        <section class=format!("{CARD} mt-4") aria-labelledby="description-title">
+            <div class="flex items-center justify-between gap-3">
+                <h2 id="description-title" class="font-medium">"About"</h2>
+                {editable.then(|| view! {
+                    <button type="button" class=SECONDARY_BUTTON on:click=move |_| editing.update(|e| *e = !*e)>
+                        {move || if editing.get() { "Cancel" } else { "Edit description" }}
+                    </button>
+                })}
+            </div>
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    if empty {
+                        view! { <p class="mt-2 text-sm text-slate-500 dark:text-slate-400">"No description yet: say what this repository holds and how to use it (markdown)."</p> }.into_any()
+                    } else {
+                        view! { <div class="markdown mt-2" data-testid="description" inner_html=shown.get_value()></div> }.into_any()
+                    }
+                }
+            >
+                <ActionForm action=save attr:class="mt-2 space-y-2">
+                    <input type="hidden" name="repository" value=repository.get_value() />
+                    <label for="description-editor" class="block text-sm font-medium">"Description (markdown)"</label>
+                    <textarea id="description-editor" name="description" rows="8" class=format!("{INPUT} font-mono")>
+                        {markdown.get_value()}
+                    </textarea>
+                    {move || save.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+                    <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>
+                        {move || if save.pending().get() { "Saving…" } else { "Save description" }}
+                    </button>
+                </ActionForm>
+            </Show>
+        </section>
+    }
+    .into_any()
 }
 
 /// Bumped after a change so the page's list is read again.
@@ -115,7 +198,7 @@ struct Changed(RwSignal<u32>);
 
 #[component]
 fn ArtifactTable(view: RepositoryView, tag: Option<String>, sort: Option<String>) -> AnyView {
-    let RepositoryView { name, project, registry_host, permissions, artifacts } = view;
+    let RepositoryView { name, project, registry_host, permissions, artifacts, .. } = view;
     if artifacts.items.is_empty() {
         let (title, hint) = match &tag {
             Some(tag) => (format!("No artifact has a tag containing “{tag}”"), "Try another tag.".to_owned()),
@@ -148,7 +231,7 @@ fn ArtifactTable(view: RepositoryView, tag: Option<String>, sort: Option<String>
                         <th scope="col" class="px-4 py-2 font-medium">"Tags"</th>
                         <th scope="col" class="px-4 py-2 font-medium">"Type"</th>
                         <th scope="col" class="px-4 py-2 font-medium">"Size"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium lg:table-cell">"Pushed"</th>
+                        <th scope="col" class="hidden px-4 py-2 font-medium lg:table-cell">"Pushed / last pull"</th>
                         <th scope="col" class="px-4 py-2 font-medium"><span class="sr-only">"Actions"</span></th>
                     </tr>
                 </thead>
@@ -309,7 +392,12 @@ fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
                 })}
             </td>
             <td class="px-4 py-2 whitespace-nowrap" data-testid="artifact-size">{format::bytes(artifact.size.max(0) as u64)}</td>
-            <td class="hidden px-4 py-2 text-slate-500 lg:table-cell dark:text-slate-400">{timestamp(artifact.pushed_at)}</td>
+            <td class="hidden whitespace-nowrap px-4 py-2 text-slate-500 lg:table-cell dark:text-slate-400">
+                <div>{timestamp(artifact.pushed_at)}</div>
+                <div class="text-xs" data-testid="pulled-at">
+                    {artifact.pulled_at.map_or_else(|| "Never pulled".to_owned(), |at| format!("Pulled {}", timestamp(at)))}
+                </div>
+            </td>
             <td class="px-4 py-2">{delete_button}</td>
         </tr>
     }

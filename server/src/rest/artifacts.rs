@@ -50,7 +50,7 @@ fn repository_view(repository: RepositorySummary) -> RepositoryView {
         id: repository.id,
         project_id: repository.project_id,
         name: repository.name,
-        description: String::new(),
+        description: repository.description,
         artifact_count: repository.artifact_count,
         pull_count: 0,
         creation_time: repository.created_at,
@@ -84,6 +84,9 @@ pub struct ArtifactView {
     digest: String,
     size: i64,
     push_time: DateTime<Utc>,
+    /// When it was last pulled (to within a minute); absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_time: Option<DateTime<Utc>>,
     tags: Vec<TagView>,
 }
 
@@ -111,6 +114,7 @@ fn artifact_view(artifact: ArtifactSummary, repository: &RepositorySummary) -> A
         digest: artifact.digest,
         size: artifact.size,
         push_time: artifact.pushed_at,
+        pull_time: artifact.pulled_at,
         tags,
     }
 }
@@ -176,6 +180,28 @@ pub async fn get_repository(
         .await
         .map_err(|e| refusal(&caller, e))?;
     Ok(Json(repository_view(found)))
+}
+
+/// What `PUT` on a repository may change: Harbor's `Repository` with only its description.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryUpdate {
+    /// Markdown, at most 64 KiB.
+    description: String,
+}
+
+#[utoipa::path(put, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F")), request_body = RepositoryUpdate, responses((status = 200, description = "Description changed"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+pub async fn update_repository(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((project, repository)): ApiPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = caller.signed_in()?;
+    let request: RepositoryUpdate =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid repository: {e}")))?;
+    state.artifacts.set_description(&actor, &repository_name(&project, &repository), &request.description).await?;
+    Ok(StatusCode::OK)
 }
 
 #[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F")), responses((status = 200, description = "Deleted with all its artifacts and tags"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

@@ -59,7 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/projects/{project_name_or_id}/repositories", get(artifacts::list_repositories))
         .route(
             "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}",
-            get(artifacts::get_repository).delete(artifacts::delete_repository),
+            get(artifacts::get_repository).put(artifacts::update_repository).delete(artifacts::delete_repository),
         )
         .route(
             "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts",

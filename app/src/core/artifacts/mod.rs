@@ -5,7 +5,10 @@
 //! delete or manage tags to change); the changes themselves go through the
 //! registry service, so they are audited like `/v2` changes.
 
+mod description;
 mod repository;
+
+pub use description::{MAX_DESCRIPTION_BYTES, render_description};
 
 use chrono::{DateTime, Utc};
 
@@ -33,6 +36,8 @@ pub struct RepositorySummary {
     pub created_at: DateTime<Utc>,
     /// When its newest manifest was pushed.
     pub updated_at: DateTime<Utc>,
+    /// Markdown, as its maintainers wrote it (see [`render_description`]).
+    pub description: String,
 }
 
 /// An artifact (a manifest that is not part of another) as listings show it.
@@ -45,6 +50,8 @@ pub struct ArtifactSummary {
     /// The manifest and the blobs it references.
     pub size: i64,
     pub pushed_at: DateTime<Utc>,
+    /// When it was last pulled, to within about a minute; `None` if never.
+    pub pulled_at: Option<DateTime<Utc>>,
     pub tags: Vec<TagSummary>,
     /// `os/arch[/variant]` of each image of an index; empty otherwise.
     pub platforms: Vec<String>,
@@ -333,6 +340,20 @@ impl ArtifactService {
         self.registry.delete_manifest(&name, &digest, &actor.caller()).await.map_err(from_registry)
     }
 
+    /// Replaces a repository's description (markdown) with
+    /// `edit_repository` permission.
+    pub async fn set_description(&self, actor: &Actor, repository: &str, description: &str) -> Result<()> {
+        let name = self.allowed(actor, repository, Action::EditRepository).await?;
+        if description.len() > MAX_DESCRIPTION_BYTES {
+            let message = format!("may be at most {} KiB", MAX_DESCRIPTION_BYTES / 1024);
+            return Err(Error::invalid("description", message));
+        }
+        if !self.browse.set_description(name.as_str(), description).await? {
+            return Err(Error::NotFound(format!("repository {name}")));
+        }
+        Ok(())
+    }
+
     /// Deletes a repository with all its artifacts and tags; it needs the
     /// `delete` permission, as deleting each artifact would.
     pub async fn delete_repository(&self, actor: &Actor, repository: &str) -> Result<()> {
@@ -427,6 +448,7 @@ mod tests {
             artifact_type: artifact_type.map(str::to_owned),
             size: 0,
             pushed_at: chrono::Utc::now(),
+            pulled_at: None,
             tags: Vec::new(),
             platforms: Vec::new(),
         }

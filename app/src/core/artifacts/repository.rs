@@ -19,10 +19,9 @@ use crate::{
 
 /// Manifests shown as artifacts of their own: not a child of an index in
 /// the same repository, and not attached to another artifact by `subject`
-/// (signatures and SBOMs are listed with what they describe).
-const TOP_LEVEL: &str = "m.subject_digest IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
-     JOIN manifests parent ON parent.id = ref.manifest_id \
-     WHERE ref.kind = 'manifest' AND ref.digest = m.digest AND parent.repository_id = m.repository_id)";
+/// (signatures and SBOMs are listed with what they describe). The registry
+/// keeps the flag current on push and delete.
+const TOP_LEVEL: &str = "m.listed = TRUE";
 
 /// An artifact's size: its manifest and the blobs it references, and for
 /// an index, the same for each of its images.
@@ -63,6 +62,7 @@ struct RepositoryRow {
     created_at: DateTime<Utc>,
     artifact_count: i64,
     updated_at: Option<DateTime<Utc>>,
+    description: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -73,6 +73,7 @@ struct ArtifactRow {
     artifact_type: Option<String>,
     size: i64,
     created_at: DateTime<Utc>,
+    pulled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -103,7 +104,7 @@ impl BrowseRepository {
 
     fn repository_sql(filter: &str) -> String {
         format!(
-            "SELECT r.id, r.project_id, r.name, r.created_at, \
+            "SELECT r.id, r.project_id, r.name, r.created_at, r.description, \
              (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {TOP_LEVEL}) AS artifact_count, \
              (SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id) AS updated_at \
              FROM repositories r WHERE {filter}"
@@ -264,6 +265,15 @@ impl BrowseRepository {
         Ok(id)
     }
 
+    /// Whether the repository exists (and now has this description).
+    pub async fn set_description(&self, name: &str, description: &str) -> Result<bool> {
+        const SQL: &str = "UPDATE repositories SET description = $1 WHERE name = $2";
+        let updated = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(description).bind(name).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(updated > 0)
+    }
+
     pub async fn repository(&self, name: &str) -> Result<Option<RepositorySummary>> {
         let sql = Self::repository_sql("r.name = $1");
         let row = on_db!(&self.db, pool => {
@@ -276,7 +286,7 @@ impl BrowseRepository {
     /// (two queries for the page, one for the count).
     pub async fn artifacts(&self, repository: i64, offset: u32, limit: u32) -> Result<(Vec<ArtifactSummary>, i64)> {
         let page = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, {SIZE} \
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} \
              FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL} \
              ORDER BY m.created_at DESC, m.id DESC LIMIT $2 OFFSET $3"
         );
@@ -308,11 +318,11 @@ impl BrowseRepository {
         let descending = filter.newest_first != keyset.is_backwards();
         let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
         let where_clause = format!(
-            "m.repository_id = $1 AND {TOP_LEVEL} AND ($2 IS NULL OR EXISTS (SELECT 1 FROM tags t \
-             WHERE t.manifest_id = m.id AND t.name LIKE $2 ESCAPE '\\'))"
+            "m.repository_id = $1 AND {TOP_LEVEL} AND ($2 IS NULL OR m.id IN (SELECT t.manifest_id FROM tags t \
+             WHERE t.repository_id = $1 AND t.name LIKE $2 ESCAPE '\\'))"
         );
         let page = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, {SIZE} FROM manifests m \
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} FROM manifests m \
              WHERE {where_clause} AND ($3 IS NULL OR m.created_at {cmp} $3 OR (m.created_at = $3 AND m.id {cmp} $4)) \
              ORDER BY m.created_at {order}, m.id {order} LIMIT $5"
         );
@@ -363,7 +373,7 @@ impl BrowseRepository {
     /// One artifact by digest, with its tags.
     pub async fn artifact(&self, repository: i64, digest: &str) -> Result<Option<ArtifactSummary>> {
         let sql = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, {SIZE} \
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} \
              FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2"
         );
         let row = on_db!(&self.db, pool => {
@@ -411,6 +421,7 @@ impl BrowseRepository {
                 artifact_type: row.artifact_type,
                 size: row.size,
                 pushed_at: row.created_at,
+                pulled_at: row.pulled_at,
                 platforms: Vec::new(),
             })
             .collect())
@@ -426,6 +437,7 @@ impl From<RepositoryRow> for RepositorySummary {
             artifact_count: row.artifact_count,
             created_at: row.created_at,
             updated_at: row.updated_at.unwrap_or(row.created_at),
+            description: row.description,
         }
     }
 }

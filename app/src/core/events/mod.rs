@@ -127,6 +127,16 @@ impl AuditEvent {
         self
     }
 
+    /// The repository and digest of a successful artifact pull. Registry
+    /// events name `<repository>:<tag>` or `<repository>@<digest>`, and
+    /// repository names hold neither `:` nor `@`.
+    pub fn pulled_artifact(&self) -> Option<(&str, &str)> {
+        let pulled =
+            self.operation == Operation::Pull && self.resource_type == ResourceType::Artifact && self.succeeded;
+        let repository = self.resource.split([':', '@']).next()?;
+        pulled.then_some((repository, self.digest.as_deref()?))
+    }
+
     /// Marks the operation as refused or failed, saying why.
     pub fn failed(mut self, detail: impl Into<String>) -> Self {
         self.succeeded = false;
@@ -203,12 +213,27 @@ async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Mes
             if let Err(error) = repository.insert_batch(&batch).await {
                 tracing::error!(%error, count = batch.len(), "could not record audit events");
             }
+            if let Err(error) = repository.record_pulls(&last_pulls(&batch)).await {
+                tracing::error!(%error, "could not record pull times");
+            }
             batch.clear();
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
         }
     }
+}
+
+/// The latest pull of each artifact pulled in the batch.
+fn last_pulls(batch: &[AuditEvent]) -> Vec<(&str, &str, DateTime<Utc>)> {
+    let mut latest: std::collections::HashMap<(&str, &str), DateTime<Utc>> = std::collections::HashMap::new();
+    for event in batch {
+        if let Some(artifact) = event.pulled_artifact() {
+            let at = latest.entry(artifact).or_insert(event.occurred_at);
+            *at = (*at).max(event.occurred_at);
+        }
+    }
+    latest.into_iter().map(|((repository, digest), at)| (repository, digest, at)).collect()
 }
 
 /// Reading the audit log: system administrators read all of it; others read

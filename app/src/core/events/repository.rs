@@ -53,6 +53,9 @@ const FILTER: &str = "($1 IS NULL OR actor = $1) AND ($2 IS NULL OR project = $2
      AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR substr(resource, 1, length($5)) = $5) \
      AND ($6 IS NULL OR occurred_at >= $6) AND ($7 IS NULL OR occurred_at < $7)";
 
+/// How stale a stored last pull time may get before a pull rewrites it.
+pub const PULL_TIME_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
 #[derive(Clone, Debug)]
 pub struct EventRepository {
     db: Db,
@@ -61,6 +64,32 @@ pub struct EventRepository {
 impl EventRepository {
     pub fn new(db: Db) -> Self {
         Self { db }
+    }
+
+    /// Sets the last pull time of each `(repository, digest, at)`, unless
+    /// the stored one is less than [`PULL_TIME_RESOLUTION`] older: a busy
+    /// artifact costs one write a minute, not one per pull.
+    pub async fn record_pulls(&self, pulls: &[(&str, &str, DateTime<Utc>)]) -> Result<()> {
+        const SQL: &str = "UPDATE manifests SET pulled_at = $1 \
+             WHERE repository_id = (SELECT id FROM repositories WHERE name = $2) AND digest = $3 \
+             AND (pulled_at IS NULL OR pulled_at < $4)";
+        if pulls.is_empty() {
+            return Ok(());
+        }
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            for (repository, digest, at) in pulls {
+                sqlx::query(SQL)
+                    .bind(at)
+                    .bind(repository)
+                    .bind(digest)
+                    .bind(*at - PULL_TIME_RESOLUTION)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        }.await)?;
+        Ok(())
     }
 
     pub async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()> {

@@ -257,8 +257,13 @@ impl RegistryRepository {
     /// Stores a manifest (once per repository and digest), what it needs, and
     /// points the tag at it, in one transaction.
     pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<()> {
-        const INSERT: &str = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, subject_digest, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (repository_id, digest) DO NOTHING";
+        // Listed unless attached by `subject` or already an image of an index here.
+        const INSERT: &str = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
+             subject_digest, content, created_at, listed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7 IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
+             JOIN manifests parent ON parent.id = ref.manifest_id \
+             WHERE ref.kind = 'manifest' AND ref.digest = $2 AND parent.repository_id = $1)) \
+             ON CONFLICT (repository_id, digest) DO NOTHING";
         const ID: &str = "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2";
         const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
@@ -290,6 +295,26 @@ impl RegistryRepository {
                 });
                 query.push(" ON CONFLICT (manifest_id, digest) DO NOTHING");
                 query.build().execute(&mut *tx).await?;
+                // An index's images are shown with it, not as artifacts of their own.
+                let children: Vec<String> = new
+                    .parsed
+                    .needs
+                    .iter()
+                    .filter_map(|needed| match needed {
+                        super::manifest::Needed::Manifest(d) => Some(d.to_string()),
+                        super::manifest::Needed::Blob(_) => None,
+                    })
+                    .collect();
+                if !children.is_empty() {
+                    let mut query = sqlx::QueryBuilder::new("UPDATE manifests SET listed = FALSE WHERE repository_id = ");
+                    query.push_bind(new.repository).push(" AND digest IN (");
+                    let mut list = query.separated(", ");
+                    for child in &children {
+                        list.push_bind(child);
+                    }
+                    query.push(")");
+                    query.build().execute(&mut *tx).await?;
+                }
             }
             if let Some(tag) = new.tag {
                 sqlx::query(TAG).bind(new.repository).bind(tag.as_str()).bind(id).bind(now).execute(&mut *tx).await?;
@@ -299,13 +324,36 @@ impl RegistryRepository {
         Ok(())
     }
 
-    /// Deletes a manifest and, with it, every tag pointing at it.
+    /// Deletes a manifest and, with it, every tag pointing at it. The images
+    /// of a deleted index that no other index here holds are listed again.
     pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest) -> Result<bool> {
-        const SQL: &str =
-            "DELETE FROM manifests WHERE digest = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(digest.to_string()).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
-        })?;
+        // A write comes first so SQLite takes the write lock before reading.
+        const UNLIST: &str = "UPDATE manifests SET listed = FALSE WHERE digest = $2 \
+             AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id";
+        const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
+             WHERE m.repository_id = $1 AND m.digest = $2 AND ref.kind = 'manifest'";
+        const DELETE: &str = "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
+        const RELIST: &str = "UPDATE manifests SET listed = TRUE WHERE repository_id = $1 AND digest = $2 \
+             AND subject_digest IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
+             JOIN manifests parent ON parent.id = ref.manifest_id \
+             WHERE ref.kind = 'manifest' AND ref.digest = $2 AND parent.repository_id = $1)";
+        let digest = digest.to_string();
+        let deleted = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let Some(id): Option<i64> =
+                sqlx::query_scalar(UNLIST).bind(repository.as_str()).bind(&digest).fetch_optional(&mut *tx).await?
+            else {
+                return Ok(0);
+            };
+            let children: Vec<String> =
+                sqlx::query_scalar(CHILDREN).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
+            let deleted = sqlx::query(DELETE).bind(id).bind(&digest).execute(&mut *tx).await?.rows_affected();
+            for child in &children {
+                sqlx::query(RELIST).bind(id).bind(child).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(deleted)
+        }.await)?;
         Ok(deleted > 0)
     }
 

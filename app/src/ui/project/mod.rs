@@ -1,12 +1,15 @@
 //! One project: a header with its tabs (only those the user's role may
-//! use), the summary, the repositories, the members, the audit log and
-//! the configuration (members and logs in their own modules).
+//! use), the summary, the repositories, the members, the robot accounts,
+//! the audit log and the configuration (members, robots and logs in their
+//! own modules).
 
 mod logs;
 mod members;
+mod robots;
 
 pub use logs::ProjectLogsTab;
 pub use members::ProjectMembersTab;
+pub use robots::ProjectRobotsTab;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -65,6 +68,9 @@ fn ProjectHeader(project: ProjectOverview) -> impl IntoView {
     let mut tabs = vec![("Summary", base.clone(), true), ("Repositories", format!("{base}/repositories"), false)];
     if project.permissions.read_members {
         tabs.push(("Members", format!("{base}/members"), false));
+    }
+    if project.permissions.manage_robots {
+        tabs.push(("Robot accounts", format!("{base}/robots"), false));
     }
     if project.permissions.read_logs {
         tabs.push(("Logs", format!("{base}/logs"), false));
