@@ -83,3 +83,20 @@ export function pushImage(source: string, target: string, username: string, pass
     `docker://${registryHost()}/${target}`,
   ]);
 }
+
+/** Reads `<project>/<repository>:<tag>`'s manifest and config with skopeo (a pull, as the registry counts them). */
+export function inspectImage(target: string, username: string, password: string) {
+  return JSON.parse(
+    run("skopeo", ["inspect", "--tls-verify=false", "--creds", `${username}:${password}`, `docker://${registryHost()}/${target}`]),
+  );
+}
+
+/** Whether skopeo may push with these credentials (false when the registry refuses them). */
+export function pushSucceeds(source: string, target: string, username: string, password: string): boolean {
+  try {
+    pushImage(source, target, username, password);
+    return true;
+  } catch {
+    return false;
+  }
+}

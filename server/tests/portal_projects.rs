@@ -289,7 +289,7 @@ async fn members_in_the_portal(backend: Backend) {
 
     let (status, members) = call(&dev, &server, "project_members", &[("project", "team")]).await;
     assert_eq!(status, StatusCode::OK);
-    let listed: Vec<(&str, &str)> = members
+    let listed: Vec<(&str, &str)> = members["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -300,7 +300,8 @@ async fn members_in_the_portal(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Changing a role takes effect on what the member may do.
-    let dev_id = members.as_array().unwrap().iter().find(|m| m["name"] == "dev").unwrap()["id"].as_i64().unwrap();
+    let dev_id =
+        members["items"].as_array().unwrap().iter().find(|m| m["name"] == "dev").unwrap()["id"].as_i64().unwrap();
     let id = dev_id.to_string();
     let (status, _) =
         call(&dev, &server, "change_member_role", &[("project", "team"), ("id", &id), ("role", "maintainer")]).await;
@@ -312,14 +313,85 @@ async fn members_in_the_portal(backend: Backend) {
     assert_eq!(overview["permissions"]["delete_artifacts"], true);
     // Another project's membership ids are not found through this one.
     let (_, others) = call(&admin, &server, "project_members", &[("project", "other")]).await;
-    let other_id = others[0]["id"].as_i64().unwrap().to_string();
+    let other_id = others["items"][0]["id"].as_i64().unwrap().to_string();
     let (status, _) = call(&pat, &server, "remove_member", &[("project", "team"), ("id", &other_id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = call(&pat, &server, "remove_member", &[("project", "team"), ("id", &id)]).await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = call(&dev, &server, "project_members", &[("project", "team")]).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "dev is no member any more");
+
+    // Keyset pages of 25 by name, then id: 30 groups and one named like a user.
+    seed_group_members(
+        &server,
+        "team",
+        &(0..30).map(|n| format!("g{n:02}")).chain(["pat".to_owned()]).collect::<Vec<_>>(),
+    )
+    .await;
+    let mut seen = Vec::new();
+    let mut after = None::<String>;
+    loop {
+        let mut fields = vec![("project", "team")];
+        if let Some(after) = &after {
+            fields.push(("after", after.as_str()));
+        }
+        let (status, page) = call(&pat, &server, "project_members", &fields).await;
+        assert_eq!((status, page["total"].as_i64()), (StatusCode::OK, Some(33)), "{page}");
+        seen.extend(page["items"].as_array().unwrap().iter().map(|m| (m["name"].clone(), m["is_group"].clone())));
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let names: Vec<&str> = seen.iter().map(|(name, _)| name.as_str().unwrap()).collect();
+    let mut expected: Vec<String> = (0..30).map(|n| format!("g{n:02}")).collect();
+    expected.extend(["admin".to_owned(), "pat".to_owned(), "pat".to_owned()]);
+    expected.sort();
+    assert_eq!(names, expected, "every member once, by name");
+    let (_, last) =
+        call(&pat, &server, "project_members", &[("project", "team"), ("after", after.as_deref().unwrap())]).await;
+    let previous = last["previous"].as_str().unwrap().to_owned();
+    let (_, back) = call(&pat, &server, "project_members", &[("project", "team"), ("before", &previous)]).await;
+    assert_eq!(back["items"].as_array().unwrap().len(), 25);
+    assert_eq!(back["items"][0]["name"], "admin");
+    let (status, _) = call(&pat, &server, "project_members", &[("project", "team"), ("after", "nonsense")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     server.stop().await;
+}
+
+/// Adds LDAP groups of these names to the project as guests, straight in
+/// the database (adding them through the portal needs a directory).
+async fn seed_group_members(server: &TestServer, project: &str, groups: &[String]) {
+    use app::core::db::Db;
+    macro_rules! seed {
+        ($pool:expr) => {{
+            let mut tx = $pool.begin().await.unwrap();
+            for group in groups {
+                sqlx::query("INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ('ldap', $1, $2, $3)")
+                    .bind(group)
+                    .bind(format!("cn={group},dc=example,dc=com"))
+                    .bind(chrono::Utc::now())
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                sqlx::query(
+                    "INSERT INTO project_members (project_id, group_id, role, created_at) \
+                     SELECT p.id, g.id, 'guest', $3 FROM projects p, user_groups g WHERE p.name = $1 AND g.name = $2",
+                )
+                .bind(project)
+                .bind(group)
+                .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            }
+            tx.commit().await.unwrap();
+        }};
+    }
+    match &server.state.db {
+        Db::Sqlite(pool) => seed!(pool),
+        Db::Postgres(pool) => seed!(pool),
+    }
 }
 
 /// A project's audit log: for those with `read_logs`, newest first, by
@@ -409,8 +481,8 @@ async fn robots_in_the_portal(backend: Backend) {
     let (status, _) = call(&mia, &server, "create_robot", &create("ci", "", &[("pull", "on")])).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (_, robots) = call(&mia, &server, "project_robots", &[("project", "team")]).await;
-    let robot = &robots[0];
-    assert_eq!(robots.as_array().unwrap().len(), 1);
+    assert_eq!(robots["total"], 1);
+    let robot = &robots["items"][0];
     assert_eq!((robot["name"].as_str(), robot["description"].as_str()), (Some("robot$team+ci"), Some("builds")));
     assert_eq!((robot["permissions"].clone(), robot["expires_at"].is_null()), (serde_json::json!(["pull"]), true));
     assert_eq!((robot["disabled"].as_bool(), robot["expired"].as_bool()), (Some(false), Some(false)));
@@ -439,7 +511,7 @@ async fn robots_in_the_portal(backend: Backend) {
     assert_eq!(call(&mia, &server, "set_robot_disabled", &toggle("true")).await.0, StatusCode::OK);
     assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let (_, robots) = call(&mia, &server, "project_robots", &[("project", "team")]).await;
-    assert_eq!(robots[0]["disabled"], true);
+    assert_eq!(robots["items"][0]["disabled"], true);
     assert_eq!(call(&mia, &server, "set_robot_disabled", &toggle("false")).await.0, StatusCode::OK);
     assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::OK);
 
@@ -453,20 +525,37 @@ async fn robots_in_the_portal(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK, "{other}");
     let (_, others) = call(&admin, &server, "project_robots", &[("project", "other")]).await;
-    assert!(others[0]["expires_at"].is_string());
-    assert_eq!(others[0]["permissions"], serde_json::json!(["pull", "push"]));
-    let other_id = others[0]["id"].as_i64().unwrap().to_string();
+    let other = &others["items"][0];
+    assert!(other["expires_at"].is_string());
+    assert_eq!(other["permissions"], serde_json::json!(["pull", "push"]));
+    let other_id = other["id"].as_i64().unwrap().to_string();
     for function in ["refresh_robot_secret", "delete_robot"] {
         let (status, _) = call(&mia, &server, function, &[("project", "team"), ("id", &other_id)]).await;
         assert!(matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{function}: {status}");
     }
     let (status, _) = call(&admin, &server, "delete_robot", &[("project", "team"), ("id", &other_id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "even an administrator names the robot's own project");
-    assert_eq!(call(&admin, &server, "project_robots", &[("project", "other")]).await.1.as_array().unwrap().len(), 1);
+    assert_eq!(call(&admin, &server, "project_robots", &[("project", "other")]).await.1["total"], 1);
 
     assert_eq!(call(&mia, &server, "delete_robot", &[("project", "team"), ("id", &id)]).await.0, StatusCode::OK);
     assert_eq!(robot_client.get(server.url(manifest)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(call(&mia, &server, "project_robots", &[("project", "team")]).await.1, serde_json::json!([]));
+    let (_, none) = call(&mia, &server, "project_robots", &[("project", "team")]).await;
+    assert_eq!((none["total"].as_i64(), none["items"].as_array().map(Vec::len)), (Some(0), Some(0)));
+
+    // Keyset pages of 25 by name.
+    for n in 0..27 {
+        let name = format!("bot{n:02}");
+        let fields = [("project", "team"), ("name", name.as_str()), ("pull", "on")];
+        assert_eq!(call(&mia, &server, "create_robot", &fields).await.0, StatusCode::OK);
+    }
+    let (_, first) = call(&mia, &server, "project_robots", &[("project", "team")]).await;
+    assert_eq!((first["total"].as_i64(), first["items"].as_array().unwrap().len()), (Some(27), 25));
+    assert_eq!(first["items"][0]["name"], "robot$team+bot00");
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, second) = call(&mia, &server, "project_robots", &[("project", "team"), ("after", &next)]).await;
+    let names: Vec<&str> = second["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["robot$team+bot25", "robot$team+bot26"]);
+    assert!(second["next"].is_null());
     server.stop().await;
 }
 

@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::api::AppError;
+use crate::api::{AppError, projects::Listing};
 
 /// The roles as the forms offer them: the stored name and a label, strongest first.
 pub const ROLES: [(&str, &str); 5] = [
@@ -32,21 +32,31 @@ pub struct MemberItem {
     pub role: String,
 }
 
+/// Members shown on one page of the Members tab.
+pub const MEMBER_PAGE_SIZE: u32 = 25;
+
 #[server(prefix = "/portal/fn", endpoint = "project_members")]
-pub async fn list_members(project: String) -> Result<Vec<MemberItem>, AppError> {
-    use crate::core::{AppState, projects::MemberRef};
+pub async fn list_members(
+    project: String,
+    after: Option<String>,
+    before: Option<String>,
+) -> Result<Listing<MemberItem>, AppError> {
+    use crate::core::{AppState, db::NameCursor, projects::MemberRef};
 
     let actor = crate::api::session::require_actor().await?;
-    let members = expect_context::<AppState>().projects.members(&actor, &project).await?;
-    Ok(members
-        .into_iter()
-        .map(|member| MemberItem {
+    let keyset = NameCursor::keyset(after.as_deref(), before.as_deref())?;
+    let page =
+        expect_context::<AppState>().projects.browse_members(&actor, &project, &keyset, MEMBER_PAGE_SIZE).await?;
+    Ok(crate::api::projects::listing(
+        page,
+        |member| NameCursor { name: member.name.clone(), id: member.id }.encode(),
+        |member| MemberItem {
             id: member.id,
             name: member.name,
             is_group: matches!(member.member, MemberRef::Group(_)),
             role: member.role.name().to_owned(),
-        })
-        .collect())
+        },
+    ))
 }
 
 /// Adds a member: `kind` is `user` (by username), `ldap_group` (by DN,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::api::AppError;
+use crate::api::{AppError, projects::Listing};
 
 /// The permissions a project robot may hold, as the form offers them: the
 /// stored action name and a label.
@@ -37,16 +37,25 @@ pub struct RobotCredentials {
     pub secret: String,
 }
 
+/// Robots shown on one page of the Robot accounts tab.
+pub const ROBOT_PAGE_SIZE: u32 = 25;
+
 #[server(prefix = "/portal/fn", endpoint = "project_robots")]
-pub async fn list_robots(project: String) -> Result<Vec<RobotItem>, AppError> {
-    use crate::core::AppState;
+pub async fn list_robots(
+    project: String,
+    after: Option<String>,
+    before: Option<String>,
+) -> Result<Listing<RobotItem>, AppError> {
+    use crate::core::{AppState, db::NameCursor};
 
     let actor = crate::api::session::require_actor().await?;
-    let robots = expect_context::<AppState>().robots.list(&actor, Some(&project)).await?;
+    let keyset = NameCursor::keyset(after.as_deref(), before.as_deref())?;
+    let page = expect_context::<AppState>().robots.browse(&actor, &project, &keyset, ROBOT_PAGE_SIZE).await?;
     let now = Utc::now();
-    Ok(robots
-        .into_iter()
-        .map(|robot| RobotItem {
+    Ok(crate::api::projects::listing(
+        page,
+        |robot| NameCursor { name: robot.name.clone(), id: robot.id.0 }.encode(),
+        |robot| RobotItem {
             id: robot.id.0,
             expired: robot.expires_at.is_some_and(|at| at <= now),
             permissions: robot
@@ -60,8 +69,8 @@ pub async fn list_robots(project: String) -> Result<Vec<RobotItem>, AppError> {
             expires_at: robot.expires_at,
             created_by: robot.created_by,
             created_at: robot.created_at,
-        })
-        .collect())
+        },
+    ))
 }
 
 /// Creates a project robot. The form sends each ticked permission as a

@@ -219,6 +219,21 @@ pub fn StorageBar(used: i64, quota: Option<i64>) -> impl IntoView {
 
 /// Previous/next links for a keyset listing; `href` builds the link for
 /// `("after" | "before", cursor)`, keeping the page's other parameters.
+/// The `href` a [`Pager`] needs for a list at `base` filtered by `filters`
+/// (`key=value` pairs kept on every page; empty values left out).
+pub fn page_links(base: String, filters: Vec<(&'static str, Option<String>)>) -> impl Fn(&str, &str) -> String {
+    use leptos_router::location::Url;
+    move |direction, cursor| {
+        let mut query = String::new();
+        for (key, value) in &filters {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                query.push_str(&format!("{key}={}&", Url::escape(value)));
+            }
+        }
+        format!("{base}?{query}{direction}={}", Url::escape(cursor))
+    }
+}
+
 #[component]
 pub fn Pager(
     total: i64,

@@ -6,13 +6,12 @@ use leptos_meta::Title;
 use leptos_router::{
     components::{A, Form},
     hooks::{use_navigate, use_query_map},
-    location::Url,
 };
 
 use super::{
     components::{
-        Breadcrumbs, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, SECONDARY_BUTTON, StorageBar, timestamp,
-        use_toasts,
+        Breadcrumbs, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, SECONDARY_BUTTON, StorageBar, page_links,
+        timestamp, use_toasts,
     },
     layout::ErrorBanner,
 };
@@ -70,10 +69,7 @@ fn ProjectTable(list: ProjectList, search: Option<String>) -> impl IntoView {
         .into_any();
     }
     let shown = projects.items.len();
-    let href = move |direction: &str, cursor: &str| {
-        let search = search.as_deref().map(|s| format!("search={}&", Url::escape(s))).unwrap_or_default();
-        format!("/projects?{search}{direction}={}", Url::escape(cursor))
-    };
+    let href = page_links("/projects".to_owned(), vec![("search", search)]);
     view! {
         <div class="mt-6 flex justify-end">{new_button}</div>
         <div class="mt-3 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">

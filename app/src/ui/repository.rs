@@ -10,13 +10,12 @@ use leptos_meta::Title;
 use leptos_router::{
     components::{A, Form},
     hooks::{use_params_map, use_query_map},
-    location::Url,
 };
 
 use super::{
     components::{
         Breadcrumbs, CARD, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager,
-        SECONDARY_BUTTON, timestamp, use_toasts,
+        SECONDARY_BUTTON, page_links, timestamp, use_toasts,
     },
     format,
     layout::ErrorBanner,
@@ -210,16 +209,7 @@ fn ArtifactTable(view: RepositoryView, tag: Option<String>, sort: Option<String>
     }
     let shown = artifacts.items.len();
     let base = format!("/projects/{project}/repositories/{}", name.split_once('/').map_or("", |(_, rest)| rest));
-    let href = move |direction: &str, cursor: &str| {
-        let mut query = String::new();
-        if let Some(tag) = &tag {
-            query.push_str(&format!("tag={}&", Url::escape(tag)));
-        }
-        if let Some(sort) = &sort {
-            query.push_str(&format!("sort={}&", Url::escape(sort)));
-        }
-        format!("{base}?{query}{direction}={}", Url::escape(cursor))
-    };
+    let href = page_links(base, vec![("tag", tag), ("sort", sort)]);
     let context = RowContext { repository: name.clone(), registry_host: registry_host.clone(), permissions };
     view! {
         <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">

@@ -114,15 +114,57 @@ impl TimeCursor {
 
     /// The keyset a page link asks for: `after`, else `before`, else the first page.
     pub fn keyset(after: Option<&str>, before: Option<&str>) -> crate::core::Result<Keyset<Self>> {
-        Ok(match (after, before) {
-            (Some(after), _) => Keyset::After(Self::decode(after)?),
-            (None, Some(before)) => Keyset::Before(Self::decode(before)?),
-            (None, None) => Keyset::First,
-        })
+        Keyset::from_links(after, before, Self::decode)
+    }
+}
+
+/// A keyset position in a list ordered by name, then id (members, whose
+/// names a user and a group may share; robots).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameCursor {
+    pub name: String,
+    pub id: i64,
+}
+
+impl NameCursor {
+    /// `<id>_<name>`, the form links carry.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.id, self.name)
+    }
+
+    pub fn decode(raw: &str) -> crate::core::Result<Self> {
+        let invalid = || crate::core::Error::invalid("cursor", "not a page position this server made");
+        let (id, name) = raw.split_once('_').ok_or_else(invalid)?;
+        Ok(Self { name: name.to_owned(), id: id.parse().map_err(|_| invalid())? })
+    }
+
+    /// The keyset a page link asks for: `after`, else `before`, else the first page.
+    pub fn keyset(after: Option<&str>, before: Option<&str>) -> crate::core::Result<Keyset<Self>> {
+        Keyset::from_links(after, before, Self::decode)
+    }
+
+    /// The SQL condition placing a row of `name` and `id` columns after
+    /// (`>`) or before (`<`) the cursor bound to `$n` (name) and `$n+1` (id);
+    /// true when they are bound to NULL (the first page).
+    pub fn condition(name: &str, id: &str, cmp: &str, n: usize) -> String {
+        format!("(${n} IS NULL OR {name} {cmp} ${n} OR ({name} = ${n} AND {id} {cmp} ${}))", n + 1)
     }
 }
 
 impl<K> Keyset<K> {
+    /// The keyset a page link asks for: `after`, else `before`, else the first page.
+    pub fn from_links(
+        after: Option<&str>,
+        before: Option<&str>,
+        decode: impl Fn(&str) -> crate::core::Result<K>,
+    ) -> crate::core::Result<Self> {
+        Ok(match (after, before) {
+            (Some(after), _) => Keyset::After(decode(after)?),
+            (None, Some(before)) => Keyset::Before(decode(before)?),
+            (None, None) => Keyset::First,
+        })
+    }
+
     /// The cursor bounds for SQL: `(after, before)`.
     pub fn bounds(&self) -> (Option<&K>, Option<&K>) {
         match self {

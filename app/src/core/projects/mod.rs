@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision, Principal, Visibility},
-    db::{Db, Keyset, KeysetPage},
+    db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     rbac::{Action, Role},
     settings::SettingsService,
@@ -351,6 +351,18 @@ impl ProjectService {
     pub async fn members(&self, actor: &Actor, project: &str) -> Result<Vec<Member>> {
         let found = self.permitted(actor, project, Action::ReadMembers).await?;
         self.repository.members(found.id).await
+    }
+
+    /// A page of the project's members by name, for those who may read them.
+    pub async fn browse_members(
+        &self,
+        actor: &Actor,
+        project: &str,
+        keyset: &Keyset<NameCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<Member>> {
+        let found = self.permitted(actor, project, Action::ReadMembers).await?;
+        self.repository.members_page(found.id, keyset, limit).await
     }
 
     /// How the audit log names a member: `user:<name>` or `group:<name>`.

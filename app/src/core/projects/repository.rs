@@ -9,7 +9,7 @@ use crate::{
     core::{
         Error, Result,
         access::{Visibility, visibility_sql},
-        db::{Db, Keyset, KeysetPage, like_contains},
+        db::{Db, Keyset, KeysetPage, NameCursor, like_contains},
         rbac::Role,
         users::UserId,
     },
@@ -57,6 +57,21 @@ struct MemberRow {
     name: String,
     role: String,
     created_at: DateTime<Utc>,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = Error;
+
+    fn try_from(row: MemberRow) -> Result<Self> {
+        let role =
+            Role::parse(&row.role).ok_or_else(|| Error::corrupt(format!("stored role {:?} is unknown", row.role)))?;
+        let member = match (row.user_id, row.group_id) {
+            (Some(user), _) => MemberRef::User(UserId(user)),
+            (None, Some(group)) => MemberRef::Group(group),
+            (None, None) => return Err(Error::corrupt("a member with neither user nor group")),
+        };
+        Ok(Member { id: row.id, member, name: row.name, role, created_at: row.created_at })
+    }
 }
 
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.storage_quota, p.created_at, p.updated_at, \
@@ -337,18 +352,41 @@ impl ProjectRepository {
         let rows = on_db!(&self.db, pool => {
             sqlx::query_as::<_, MemberRow>(SQL).bind(project.0).fetch_all(pool).await
         })?;
-        rows.into_iter()
-            .map(|row| {
-                let role = Role::parse(&row.role)
-                    .ok_or_else(|| Error::corrupt(format!("stored role {:?} is unknown", row.role)))?;
-                let member = match (row.user_id, row.group_id) {
-                    (Some(user), _) => MemberRef::User(UserId(user)),
-                    (None, Some(group)) => MemberRef::Group(group),
-                    (None, None) => return Err(Error::corrupt("a member with neither user nor group")),
-                };
-                Ok(Member { id: row.id, member, name: row.name, role, created_at: row.created_at })
-            })
-            .collect()
+        rows.into_iter().map(Member::try_from).collect()
+    }
+
+    /// A page of a project's members by name (then id), and how many there are.
+    pub async fn members_page(
+        &self,
+        project: ProjectId,
+        keyset: &Keyset<NameCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<Member>> {
+        const MEMBERS: &str = "SELECT m.id, m.user_id, m.group_id, COALESCE(u.username, g.name) AS name, m.role, m.created_at \
+             FROM project_members m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id \
+             WHERE m.project_id = $1";
+        const COUNT: &str = "SELECT COUNT(*) FROM project_members WHERE project_id = $1";
+        let (cursor, cmp, order) = match keyset {
+            Keyset::First => (None, ">", "ASC"),
+            Keyset::After(cursor) => (Some(cursor), ">", "ASC"),
+            Keyset::Before(cursor) => (Some(cursor), "<", "DESC"),
+        };
+        let position = NameCursor::condition("x.name", "x.id", cmp, 2);
+        let sql =
+            format!("SELECT * FROM ({MEMBERS}) x WHERE {position} ORDER BY x.name {order}, x.id {order} LIMIT $4");
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, MemberRow>(&sql)
+                .bind(project.0)
+                .bind(cursor.map(|c| c.name.as_str()))
+                .bind(cursor.map(|c| c.id))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(COUNT).bind(project.0).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        let members = rows.into_iter().map(Member::try_from).collect::<Result<Vec<_>>>()?;
+        Ok(keyset.page(members, limit as usize, total))
     }
 
     /// The username or group name of a member, for the audit log.

@@ -18,7 +18,7 @@ use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision, Principal},
     auth::validate_chosen_secret,
-    db::Db,
+    db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     projects::ProjectName,
     rbac::Action,
@@ -236,6 +236,18 @@ impl RobotService {
             None => return Err(Error::Forbidden("only system administrators list system robots".into())),
         }
         self.repository.list(project).await
+    }
+
+    /// A page of a project's robots by name, for those with `manage_robots` there.
+    pub async fn browse(
+        &self,
+        actor: &Actor,
+        project: &str,
+        keyset: &Keyset<NameCursor>,
+        limit: u32,
+    ) -> Result<KeysetPage<Robot>> {
+        self.require_manage(&actor.principal, project).await?;
+        self.repository.page(project, keyset, limit).await
     }
 
     /// The robot with this id, for someone who may manage it. Robots the

@@ -6,7 +6,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Robot, RobotId, RobotPermission};
 use crate::{
-    core::{Result, db::Db, rbac::Action},
+    core::{
+        Result,
+        db::{Db, Keyset, KeysetPage, NameCursor},
+        rbac::Action,
+    },
     on_db,
 };
 
@@ -153,6 +157,30 @@ impl RobotRepository {
             }
         };
         Ok(self.with_permissions(rows).await?.into_iter().map(|(robot, _)| robot).collect())
+    }
+
+    /// A page of a project's robots by name (then id), and how many it has.
+    pub async fn page(&self, project: &str, keyset: &Keyset<NameCursor>, limit: u32) -> Result<KeysetPage<Robot>> {
+        const COUNT: &str = "SELECT COUNT(*) FROM robots r JOIN projects p ON p.id = r.project_id WHERE p.name = $1";
+        let (cmp, order) = if keyset.is_backwards() { ("<", "DESC") } else { (">", "ASC") };
+        let sql = format!(
+            "{ROBOT_SELECT} WHERE p.name = $1 AND {} ORDER BY r.name {order}, r.id {order} LIMIT $4",
+            NameCursor::condition("r.name", "r.id", cmp, 2)
+        );
+        let cursor = keyset.bounds().0.or(keyset.bounds().1);
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, RobotRow>(&sql)
+                .bind(project)
+                .bind(cursor.map(|c| c.name.as_str()))
+                .bind(cursor.map(|c| c.id))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(COUNT).bind(project).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        let robots = self.with_permissions(rows).await?.into_iter().map(|(robot, _)| robot).collect();
+        Ok(keyset.page(robots, limit as usize, total))
     }
 
     pub async fn set_secret(&self, id: RobotId, secret_hash: &str, now: DateTime<Utc>) -> Result<()> {

@@ -2,7 +2,7 @@
 //! time, filtered by operation.
 
 use leptos::prelude::*;
-use leptos_router::{components::Form, hooks::use_query_map, location::Url};
+use leptos_router::{components::Form, hooks::use_query_map};
 
 use super::project_name;
 use crate::{
@@ -11,7 +11,7 @@ use crate::{
         projects::Listing,
     },
     ui::{
-        components::{EmptyState, INPUT, Pager, SECONDARY_BUTTON, timestamp},
+        components::{EmptyState, INPUT, Pager, SECONDARY_BUTTON, page_links, timestamp},
         layout::ErrorBanner,
     },
 };
@@ -57,10 +57,7 @@ fn LogTable(project: String, listing: Listing<LogItem>, operation: Option<String
         return view! { <div class="mt-6"><EmptyState title="No entries".to_owned() hint="Pushes, pulls and changes to this project appear here.".to_owned() /></div> }.into_any();
     }
     let shown = listing.items.len();
-    let href = move |direction: &str, cursor: &str| {
-        let operation = operation.as_deref().map(|o| format!("operation={o}&")).unwrap_or_default();
-        format!("/projects/{project}/logs?{operation}{direction}={}", Url::escape(cursor))
-    };
+    let href = page_links(format!("/projects/{project}/logs"), vec![("operation", operation)]);
     view! {
         <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="w-full text-left text-sm">

@@ -2,15 +2,18 @@
 //! admins) adding users or LDAP/OIDC groups, changing roles, removing.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use super::with_project;
 use crate::{
     api::{
         members::{AddMember, ChangeMemberRole, MemberItem, ROLES, RemoveMember, list_members, role_label},
-        projects::ProjectOverview,
+        projects::{Listing, ProjectOverview},
     },
     ui::{
-        components::{CARD, ConfirmDialog, EmptyState, FormError, INPUT, PRIMARY_BUTTON, use_toasts},
+        components::{
+            CARD, ConfirmDialog, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, page_links, use_toasts,
+        },
         layout::ErrorBanner,
     },
 };
@@ -24,7 +27,12 @@ fn MembersPanel(project: ProjectOverview) -> AnyView {
     let name = project.name.clone();
     let may_manage = project.permissions.manage_members;
     let version = RwSignal::new(0u32);
-    let members = Resource::new(move || (name.clone(), version.get()), |(project, _)| list_members(project));
+    let query = use_query_map();
+    let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
+    let members = Resource::new(
+        move || (name.clone(), version.get(), param("after"), param("before")),
+        |(project, _, after, before)| list_members(project, after, before),
+    );
     let add = ServerAction::<AddMember>::new();
     let toasts = use_toasts();
     Effect::new(move |_| {
@@ -87,10 +95,11 @@ fn RoleSelect(id: &'static str, selected: &'static str) -> impl IntoView {
 }
 
 #[component]
-fn MemberTable(project: String, members: Vec<MemberItem>, may_manage: bool, version: RwSignal<u32>) -> AnyView {
-    if members.is_empty() {
+fn MemberTable(project: String, members: Listing<MemberItem>, may_manage: bool, version: RwSignal<u32>) -> AnyView {
+    if members.items.is_empty() {
         return view! { <div class="mt-6"><EmptyState title="No members".to_owned() hint="Add a user or a group with a role.".to_owned() /></div> }.into_any();
     }
+    let shown = members.items.len();
     view! {
         <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="w-full text-left text-sm">
@@ -104,10 +113,11 @@ fn MemberTable(project: String, members: Vec<MemberItem>, may_manage: bool, vers
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {members.into_iter().map(|member| view! { <MemberRow project=project.clone() member may_manage version /> }).collect_view()}
+                    {members.items.into_iter().map(|member| view! { <MemberRow project=project.clone() member may_manage version /> }).collect_view()}
                 </tbody>
             </table>
         </div>
+        <Pager total=members.total shown previous=members.previous next=members.next href=page_links(format!("/projects/{project}/members"), vec![]) />
     }
     .into_any()
 }

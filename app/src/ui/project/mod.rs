@@ -16,13 +16,12 @@ use leptos_meta::Title;
 use leptos_router::{
     components::{A, Form, Outlet},
     hooks::{use_navigate, use_params_map, use_query_map},
-    location::Url,
 };
 
 use super::{
     components::{
         Breadcrumbs, CARD, ConfirmDialog, CopyButton, DANGER_BUTTON, EmptyState, FormError, INPUT, PRIMARY_BUTTON,
-        Pager, SECONDARY_BUTTON, StorageBar, timestamp, use_toasts,
+        Pager, SECONDARY_BUTTON, StorageBar, page_links, timestamp, use_toasts,
     },
     layout::ErrorBanner,
     projects::{AccessBadge, QuotaFields},
@@ -218,10 +217,7 @@ fn RepositoryTable(project: String, listing: Listing<RepositoryItem>, search: Op
     }
     let shown = listing.items.len();
     let base = format!("/projects/{project}/repositories");
-    let href = move |direction: &str, cursor: &str| {
-        let search = search.as_deref().map(|s| format!("search={}&", Url::escape(s))).unwrap_or_default();
-        format!("{base}?{search}{direction}={}", Url::escape(cursor))
-    };
+    let href = page_links(base, vec![("search", search)]);
     view! {
         <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="w-full text-left text-sm">

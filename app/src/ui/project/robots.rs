@@ -3,11 +3,12 @@
 //! its secret once, refresh the secret, disable or enable it, delete it.
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use super::with_project;
 use crate::{
     api::{
-        projects::ProjectOverview,
+        projects::{Listing, ProjectOverview},
         robots::{
             CreateRobot, DeleteRobot, ROBOT_PERMISSIONS, RefreshRobotSecret, RobotCredentials, RobotItem,
             SetRobotDisabled, list_robots,
@@ -15,8 +16,8 @@ use crate::{
     },
     ui::{
         components::{
-            CARD, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON, timestamp,
-            use_toasts,
+            CARD, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, SECONDARY_BUTTON,
+            page_links, timestamp, use_toasts,
         },
         layout::ErrorBanner,
     },
@@ -36,7 +37,12 @@ fn RobotsPanel(project: ProjectOverview) -> AnyView {
     }
     let name = project.name.clone();
     let version = RwSignal::new(0u32);
-    let robots = Resource::new(move || (name.clone(), version.get()), |(project, _)| list_robots(project));
+    let query = use_query_map();
+    let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
+    let robots = Resource::new(
+        move || (name.clone(), version.get(), param("after"), param("before")),
+        |(project, _, after, before)| list_robots(project, after, before),
+    );
     // The secret of the robot just created or refreshed, shown until dismissed.
     let revealed = RwSignal::new(None::<RobotCredentials>);
     provide_context(RevealedSecret(revealed));
@@ -140,12 +146,13 @@ fn SecretPanel(revealed: RwSignal<Option<RobotCredentials>>) -> impl IntoView {
 }
 
 #[component]
-fn RobotTable(project: String, robots: Vec<RobotItem>, version: RwSignal<u32>) -> AnyView {
-    if robots.is_empty() {
+fn RobotTable(project: String, robots: Listing<RobotItem>, version: RwSignal<u32>) -> AnyView {
+    if robots.items.is_empty() {
         let hint = "Create one for each pipeline or tool that pushes or pulls, with only the permissions it needs.";
         return view! { <div class="mt-6"><EmptyState title="No robot accounts".to_owned() hint=hint.to_owned() /></div> }
             .into_any();
     }
+    let shown = robots.items.len();
     view! {
         <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <table class="w-full text-left text-sm">
@@ -161,10 +168,11 @@ fn RobotTable(project: String, robots: Vec<RobotItem>, version: RwSignal<u32>) -
                     </tr>
                 </thead>
                 <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {robots.into_iter().map(|robot| view! { <RobotRow project=project.clone() robot version /> }).collect_view()}
+                    {robots.items.into_iter().map(|robot| view! { <RobotRow project=project.clone() robot version /> }).collect_view()}
                 </tbody>
             </table>
         </div>
+        <Pager total=robots.total shown previous=robots.previous next=robots.next href=page_links(format!("/projects/{project}/robots"), vec![]) />
     }
     .into_any()
 }
