@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::with_project;
+use super::{CurrentProject, project_name, with_project};
 use crate::{
     api::{
         members::{AddMember, ChangeMemberRole, MemberItem, ROLES, RemoveMember, list_members, role_label},
@@ -17,22 +17,39 @@ use crate::{
         layout::ErrorBanner,
     },
 };
+/// The list is read at the tab's top level (not inside the project's own
+/// suspense), so the page hydrates the same way it was rendered.
 #[component]
 pub fn ProjectMembersTab() -> impl IntoView {
-    with_project(|project| view! { <MembersPanel project /> })
-}
-
-#[component]
-fn MembersPanel(project: ProjectOverview) -> AnyView {
-    let name = project.name.clone();
-    let may_manage = project.permissions.manage_members;
+    let name = project_name();
+    let CurrentProject(project) = expect_context::<CurrentProject>();
     let version = RwSignal::new(0u32);
     let query = use_query_map();
     let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
     let members = Resource::new(
-        move || (name.clone(), version.get(), param("after"), param("before")),
+        move || (name.get(), version.get(), param("after"), param("before")),
         |(project, _, after, before)| list_members(project, after, before),
     );
+    view! {
+        {with_project(move |project| view! { <AddMemberForm project version /> })}
+        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let may_manage = project.await.is_ok_and(|project| project.permissions.manage_members);
+                match members.await {
+                    Ok(members) => view! { <MemberTable project=name.get_untracked() members may_manage version /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// For project admins: add a user or group with a role.
+#[component]
+fn AddMemberForm(project: ProjectOverview, version: RwSignal<u32>) -> AnyView {
+    if !project.permissions.manage_members {
+        return ().into_any();
+    }
     let add = ServerAction::<AddMember>::new();
     let toasts = use_toasts();
     Effect::new(move |_| {
@@ -43,44 +60,31 @@ fn MembersPanel(project: ProjectOverview) -> AnyView {
     });
     let project_name = project.name.clone();
     view! {
-        {may_manage.then(|| view! {
-            <ActionForm action=add attr:class=format!("{CARD} mt-6 flex flex-wrap items-end gap-3")>
-                <input type="hidden" name="project" value=project_name.clone() />
-                <div>
-                    <label for="member-kind" class="block text-sm font-medium">"Member type"</label>
-                    <select id="member-kind" name="kind" class=INPUT>
-                        <option value="user">"User"</option>
-                        <option value="ldap_group">"LDAP group (DN)"</option>
-                        <option value="oidc_group">"OIDC group"</option>
-                    </select>
-                </div>
-                <div class="min-w-48 flex-1">
-                    <label for="member-name" class="block text-sm font-medium">"Username or group"</label>
-                    <input id="member-name" name="name" required class=INPUT placeholder="alice, or cn=devs,ou=groups,dc=example,dc=com" />
-                </div>
-                <div>
-                    <label for="member-role" class="block text-sm font-medium">"Role"</label>
-                    <RoleSelect id="member-role" selected="developer" />
-                </div>
-                <button type="submit" class=PRIMARY_BUTTON disabled=move || add.pending().get()>
-                    {move || if add.pending().get() { "Adding…" } else { "Add member" }}
-                </button>
-                <div class="w-full">
-                    {move || add.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
-                </div>
-            </ActionForm>
-        })}
-        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
-            {move || {
-                let project = project.name.clone();
-                Suspend::new(async move {
-                    match members.await {
-                        Ok(members) => view! { <MemberTable project members may_manage version /> }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
+        <ActionForm action=add attr:class=format!("{CARD} mt-6 flex flex-wrap items-end gap-3")>
+            <input type="hidden" name="project" value=project_name.clone() />
+            <div>
+                <label for="member-kind" class="block text-sm font-medium">"Member type"</label>
+                <select id="member-kind" name="kind" class=INPUT>
+                    <option value="user">"User"</option>
+                    <option value="ldap_group">"LDAP group (DN)"</option>
+                    <option value="oidc_group">"OIDC group"</option>
+                </select>
+            </div>
+            <div class="min-w-48 flex-1">
+                <label for="member-name" class="block text-sm font-medium">"Username or group"</label>
+                <input id="member-name" name="name" required class=INPUT placeholder="alice, or cn=devs,ou=groups,dc=example,dc=com" />
+            </div>
+            <div>
+                <label for="member-role" class="block text-sm font-medium">"Role"</label>
+                <RoleSelect id="member-role" selected="developer" />
+            </div>
+            <button type="submit" class=PRIMARY_BUTTON disabled=move || add.pending().get()>
+                {move || if add.pending().get() { "Adding…" } else { "Add member" }}
+            </button>
+            <div class="w-full">
+                {move || add.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+            </div>
+        </ActionForm>
     }
     .into_any()
 }

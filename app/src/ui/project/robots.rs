@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::with_project;
+use super::{project_name, with_project};
 use crate::{
     api::{
         projects::{Listing, ProjectOverview},
@@ -23,29 +23,45 @@ use crate::{
     },
 };
 
+/// The list is read at the tab's top level (not inside the project's own
+/// suspense), so the page hydrates the same way it was rendered.
 #[component]
 pub fn ProjectRobotsTab() -> impl IntoView {
-    with_project(|project| view! { <RobotsPanel project /> })
-}
-
-#[component]
-fn RobotsPanel(project: ProjectOverview) -> AnyView {
-    if !project.permissions.manage_robots {
-        let hint = "Project admins and maintainers manage robot accounts.".to_owned();
-        return view! { <div class="mt-6"><EmptyState title="You may not manage robot accounts here".to_owned() hint /></div> }
-            .into_any();
-    }
-    let name = project.name.clone();
+    let name = project_name();
     let version = RwSignal::new(0u32);
     let query = use_query_map();
     let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
     let robots = Resource::new(
-        move || (name.clone(), version.get(), param("after"), param("before")),
+        move || (name.get(), version.get(), param("after"), param("before")),
         |(project, _, after, before)| list_robots(project, after, before),
     );
     // The secret of the robot just created or refreshed, shown until dismissed.
     let revealed = RwSignal::new(None::<RobotCredentials>);
     provide_context(RevealedSecret(revealed));
+    view! {
+        <SecretPanel revealed />
+        {with_project(move |project| view! { <NewRobotForm project version revealed /> })}
+        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match robots.await {
+                    Ok(robots) => view! { <RobotTable project=name.get_untracked() robots version /> }.into_any(),
+                    Err(error) => view! { <ErrorBanner error /> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// For those who may manage robots: name, description, lifetime and permissions.
+#[component]
+fn NewRobotForm(
+    project: ProjectOverview,
+    version: RwSignal<u32>,
+    revealed: RwSignal<Option<RobotCredentials>>,
+) -> AnyView {
+    if !project.permissions.manage_robots {
+        return ().into_any();
+    }
     let create = ServerAction::<CreateRobot>::new();
     let toasts = use_toasts();
     Effect::new(move |_| {
@@ -57,7 +73,6 @@ fn RobotsPanel(project: ProjectOverview) -> AnyView {
     });
     let project_name = project.name.clone();
     view! {
-        <SecretPanel revealed />
         <ActionForm action=create attr:class=format!("{CARD} mt-6 space-y-4") attr:aria-labelledby="new-robot-title">
             <h2 id="new-robot-title" class="font-medium">"New robot account"</h2>
             <input type="hidden" name="project" value=project_name.clone() />
@@ -101,17 +116,6 @@ fn RobotsPanel(project: ProjectOverview) -> AnyView {
                 {move || if create.pending().get() { "Creating…" } else { "Create robot account" }}
             </button>
         </ActionForm>
-        <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
-            {move || {
-                let project = project.name.clone();
-                Suspend::new(async move {
-                    match robots.await {
-                        Ok(robots) => view! { <RobotTable project robots version /> }.into_any(),
-                        Err(error) => view! { <ErrorBanner error /> }.into_any(),
-                    }
-                })
-            }}
-        </Suspense>
     }
     .into_any()
 }
