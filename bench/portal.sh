@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Server render time of the portal's pages: a release Berth (SQLite,
 # temporary data directory) is filled by real pushes — BENCH_PROJECTS
-# projects, and one repository of BENCH_ARTIFACTS artifacts of which the
-# newest BENCH_TAGGED are tagged — then each page is fetched BENCH_REQUESTS
+# projects, one with 30 members and 30 robot accounts and a repository of
+# BENCH_ARTIFACTS artifacts of which the newest BENCH_TAGGED are tagged —
+# then each page is fetched BENCH_REQUESTS
 # times, one after another, as a signed-in administrator. Prints p50, p99
 # and the mean of the whole server-side render (HTML complete) per page.
 # Usage: bench/portal.sh   (BENCH_ARTIFACTS=10000 BENCH_TAGGED=1000 BENCH_PROJECTS=50 BENCH_REQUESTS=200)
@@ -55,6 +56,15 @@ conn = http.client.HTTPConnection(host)
 for n in range(projects):
     call(conn, "POST", "/api/v2.0/projects", json.dumps({"project_name": f"team{n:03d}"}), {"Content-Type": "application/json"})
 call(conn, "POST", "/api/v2.0/projects", json.dumps({"project_name": "big"}), {"Content-Type": "application/json"})
+json_type = {"Content-Type": "application/json"}
+for n in range(30):
+    call(conn, "POST", "/api/v2.0/users", json.dumps({"username": f"user{n:02d}", "password": "Bench-Passw0rd",
+         "email": f"user{n:02d}@example.com", "realname": f"User {n}"}), json_type)
+    call(conn, "POST", "/api/v2.0/projects/big/members",
+         json.dumps({"role_id": 2, "member_user": {"username": f"user{n:02d}"}}), json_type)
+    call(conn, "POST", "/api/v2.0/robots", json.dumps({"name": f"bot{n:02d}", "level": "project", "duration": -1,
+         "permissions": [{"kind": "project", "namespace": "big",
+                          "access": [{"resource": "repository", "action": "pull"}]}]}), json_type)
 config = json.dumps({"architecture": "amd64", "os": "linux"}).encode()
 layer = b"bench layer"
 for blob in (config, layer):
@@ -107,6 +117,7 @@ for _ in range(artifacts // 25 // 2):
     href = href[:href.find('"')].replace("&amp;", "&")
     page = render(href).decode()
 middle = href
+newest = "sha256:" + hashlib.sha256(manifest(artifacts - 1)).hexdigest()
 
 pages = [
     ("projects list", "/projects"),
@@ -114,6 +125,9 @@ pages = [
     (f"repository, first page ({artifacts} artifacts)", "/projects/big/repositories/app"),
     ("repository, middle page", middle),
     ("repository, tag filter", "/projects/big/repositories/app?tag=v09"),
+    ("artifact (newest, tagged)", f"/projects/big/repositories/app/artifacts/{newest}"),
+    ("project members", "/projects/big/members"),
+    ("project robot accounts", "/projects/big/robots"),
 ]
 print(f"\n{'page':48} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}   ({requests} requests each, one connection)")
 for label, path in pages:

@@ -107,6 +107,7 @@ impl AppState {
             access.clone(),
             projects.clone(),
             registry.clone(),
+            events.clone(),
             http.registry_host().to_owned(),
         );
         let state = AppState {
