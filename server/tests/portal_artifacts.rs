@@ -387,7 +387,10 @@ async fn descriptions_pull_times_and_listing(backend: Backend) {
     assert_eq!(view["description"], markdown);
     server.state.events.flush().await;
     let (_, logs) = call(&gina, &server, "project_logs", &[("project", "team"), ("operation", "update")]).await;
-    assert_eq!((logs["items"][0]["actor"].as_str(), logs["items"][0]["resource"].as_str()), (Some("dev"), Some("team/app")));
+    assert_eq!(
+        (logs["items"][0]["actor"].as_str(), logs["items"][0]["resource"].as_str()),
+        (Some("dev"), Some("team/app"))
+    );
     let html = view["description_html"].as_str().unwrap();
     assert!(html.contains("<h1>App</h1>") && html.contains("<code>podman run</code>"), "{html}");
     assert!(html.contains("href=\"https://example.com\""), "{html}");
