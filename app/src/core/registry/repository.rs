@@ -418,8 +418,11 @@ impl RegistryRepository {
     ) -> Result<Vec<ReferrerRow>> {
         const SQL: &str = "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
              JOIN repositories r ON r.id = m.repository_id \
-             WHERE r.name = $1 AND m.subject_digest = $2 AND ($3 IS NULL OR m.artifact_type = $3) ORDER BY m.digest";
-        let rows = on_db!(&self.db, pool => {
+             WHERE r.name = $1 AND m.subject_digest = $2 AND ($3 IS NULL OR m.artifact_type = $3)";
+        // Sorted here: asked to order by digest, SQLite walks the whole
+        // repository by its (repository, digest) index instead of using
+        // the subject index (37 ms instead of 0.1 ms at 10,000 manifests).
+        let mut rows = on_db!(&self.db, pool => {
             sqlx::query_as::<_, ReferrerRow>(SQL)
                 .bind(repository.as_str())
                 .bind(subject.to_string())
@@ -427,6 +430,7 @@ impl RegistryRepository {
                 .fetch_all(pool)
                 .await
         })?;
+        rows.sort_unstable_by(|a: &ReferrerRow, b: &ReferrerRow| a.digest.cmp(&b.digest));
         Ok(rows)
     }
 }
