@@ -242,16 +242,31 @@ async fn the_dashboard_counts_what_the_user_may_see(backend: Backend) {
 
     // The top bar's search finds projects and repositories the caller may see.
     let (_, found) = call(&portal, &server, "search", &[("query", "app")]).await;
-    assert_eq!(found["repositories"][0]["name"], "secret/app");
+    assert_eq!(found["repositories"]["items"][0]["name"], "secret/app");
     let (_, found) = call(&rita, &server, "search", &[("query", "b")]).await;
     let projects: Vec<&str> =
         found["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(projects, ["library"], "rita does not find the private project");
     let repositories: Vec<&str> =
-        found["repositories"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        found["repositories"]["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(repositories, ["library/web"]);
     let (status, _) = call(&rita, &server, "search", &[("query", " ")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Repository matches come a page of 20 at a time, by name.
+    for n in 0..22 {
+        common::push_empty_image(&admin, &server, &format!("library/pkg{n:02}"), "v1").await;
+    }
+    let (_, first) = call(&rita, &server, "search", &[("query", "pkg")]).await;
+    let items = first["repositories"]["items"].as_array().unwrap();
+    assert_eq!((first["repositories"]["total"].as_i64(), items.len()), (Some(22), 20));
+    assert_eq!(items[0]["name"], "library/pkg00");
+    let next = first["repositories"]["next"].as_str().unwrap().to_owned();
+    let (_, second) = call(&rita, &server, "search", &[("query", "pkg"), ("after", &next)]).await;
+    let names: Vec<&str> =
+        second["repositories"]["items"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["library/pkg20", "library/pkg21"]);
+    assert!(second["repositories"]["next"].is_null());
     server.stop().await;
 }
 

@@ -86,6 +86,13 @@ pub struct RepositoryItem {
     pub updated_at: DateTime<Utc>,
 }
 
+#[cfg(feature = "ssr")]
+impl From<crate::core::artifacts::RepositorySummary> for RepositoryItem {
+    fn from(repository: crate::core::artifacts::RepositorySummary) -> Self {
+        Self { name: repository.name, artifact_count: repository.artifact_count, updated_at: repository.updated_at }
+    }
+}
+
 /// Quota units the forms offer, in bytes.
 pub const QUOTA_UNITS: [(&str, i64); 3] = [("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40)];
 
@@ -276,15 +283,7 @@ pub async fn list_repositories(
         .artifacts
         .browse_repositories(&actor, &project, search.as_deref().map(str::trim), &keyset(after, before), PAGE_SIZE)
         .await?;
-    Ok(listing(
-        page,
-        |repository| repository.name.clone(),
-        |repository| RepositoryItem {
-            name: repository.name,
-            artifact_count: repository.artifact_count,
-            updated_at: repository.updated_at,
-        },
-    ))
+    Ok(listing(page, |repository| repository.name.clone(), RepositoryItem::from))
 }
 
 #[cfg(test)]

@@ -4,9 +4,14 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::api::{AppError, projects::RepositoryItem};
+use crate::api::{
+    AppError,
+    projects::{Listing, RepositoryItem},
+};
 
-/// Matches of each kind the search page shows.
+/// Matches of each kind the search page shows at once: the first projects
+/// (all of them are in the projects list, searched the same way) and a
+/// page of repositories.
 pub const SEARCH_LIMIT: u32 = 20;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,12 +25,11 @@ pub struct ProjectMatch {
 pub struct SearchResults {
     pub projects: Vec<ProjectMatch>,
     pub project_total: i64,
-    pub repositories: Vec<RepositoryItem>,
-    pub repository_total: i64,
+    pub repositories: Listing<RepositoryItem>,
 }
 
 #[server(prefix = "/portal/fn", endpoint = "search")]
-pub async fn search(query: String) -> Result<SearchResults, AppError> {
+pub async fn search(query: String, after: Option<String>, before: Option<String>) -> Result<SearchResults, AppError> {
     use crate::core::{AppState, db::Keyset};
 
     let actor = crate::api::session::require_actor().await?;
@@ -35,8 +39,8 @@ pub async fn search(query: String) -> Result<SearchResults, AppError> {
         return Err(AppError::Invalid { field: "query".into(), message: "type part of a name".into() }.respond());
     }
     let projects = state.projects.browse(&actor, Some(query), &Keyset::First, SEARCH_LIMIT).await?;
-    let (repositories, repository_total) =
-        state.artifacts.all_repositories(&actor, Some(query), 0, SEARCH_LIMIT).await?;
+    let keyset = Keyset::from_links(after.as_deref(), before.as_deref(), |name| Ok(name.to_owned()))?;
+    let repositories = state.artifacts.search_repositories(&actor, query, &keyset, SEARCH_LIMIT).await?;
     Ok(SearchResults {
         project_total: projects.total,
         projects: projects
@@ -48,14 +52,10 @@ pub async fn search(query: String) -> Result<SearchResults, AppError> {
                 repository_count: project.repository_count,
             })
             .collect(),
-        repository_total,
-        repositories: repositories
-            .into_iter()
-            .map(|repository| RepositoryItem {
-                name: repository.name,
-                artifact_count: repository.artifact_count,
-                updated_at: repository.updated_at,
-            })
-            .collect(),
+        repositories: crate::api::projects::listing(
+            repositories,
+            |repository| repository.name.clone(),
+            RepositoryItem::from,
+        ),
     })
 }

@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::A, hooks::use_query_map};
+use leptos_router::{components::A, hooks::use_query_map, location::Url};
 
 use super::{
-    components::{Breadcrumbs, CARD, EmptyState},
+    components::{Breadcrumbs, CARD, EmptyState, Pager, page_links},
     layout::ErrorBanner,
     projects::AccessBadge,
 };
@@ -15,9 +15,13 @@ use crate::api::search::{SearchResults, search};
 pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let text = move || query.read().get("q").unwrap_or_default();
-    let results = Resource::new(text, |text| async move {
-        if text.trim().is_empty() { Ok(None) } else { search(text).await.map(Some) }
-    });
+    let param = move |key: &str| query.read().get(key).filter(|value| !value.is_empty());
+    let results = Resource::new(
+        move || (text(), param("after"), param("before")),
+        |(text, after, before)| async move {
+            if text.trim().is_empty() { Ok(None) } else { search(text, after, before).await.map(Some) }
+        },
+    );
     view! {
         <Title text="Search" />
         <Breadcrumbs crumbs=vec![("Search".to_owned(), None)] />
@@ -25,7 +29,7 @@ pub fn SearchPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Searching…"</p> }>
             {move || Suspend::new(async move {
                 match results.await {
-                    Ok(Some(results)) => view! { <Results results /> }.into_any(),
+                    Ok(Some(results)) => view! { <Results results text=text() /> }.into_any(),
                     Ok(None) => view! { <p class="mt-6 text-sm">"Type part of a project or repository name in the search box."</p> }.into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
@@ -35,8 +39,8 @@ pub fn SearchPage() -> impl IntoView {
 }
 
 #[component]
-fn Results(results: SearchResults) -> AnyView {
-    if results.projects.is_empty() && results.repositories.is_empty() {
+fn Results(results: SearchResults, text: String) -> AnyView {
+    if results.projects.is_empty() && results.repositories.items.is_empty() {
         return view! {
             <div class="mt-6">
                 <EmptyState title="Nothing matches".to_owned() hint="Only projects you may see are searched; try another part of the name.".to_owned() />
@@ -45,6 +49,12 @@ fn Results(results: SearchResults) -> AnyView {
         .into_any();
     }
     let link = "font-medium text-sky-700 hover:underline dark:text-sky-300";
+    let more_projects = (results.project_total > results.projects.len() as i64).then(|| {
+        let href = format!("/projects?search={}", Url::escape(&text));
+        view! { <A href attr:class=format!("mt-2 inline-block text-sm {link}")>{format!("All {} matching projects", results.project_total)}</A> }
+    });
+    let repositories = results.repositories;
+    let shown = repositories.items.len();
     view! {
         <section class=format!("{CARD} mt-6") aria-labelledby="found-projects">
             <h2 id="found-projects" class="font-medium">{format!("Projects ({})", results.project_total)}</h2>
@@ -63,12 +73,13 @@ fn Results(results: SearchResults) -> AnyView {
                     })
                     .collect_view()}
             </ul>
+            {more_projects}
         </section>
         <section class=format!("{CARD} mt-6") aria-labelledby="found-repositories">
-            <h2 id="found-repositories" class="font-medium">{format!("Repositories ({})", results.repository_total)}</h2>
+            <h2 id="found-repositories" class="font-medium">{format!("Repositories ({})", repositories.total)}</h2>
             <ul class="mt-2 divide-y divide-slate-100 text-sm dark:divide-slate-800" data-testid="found-repositories">
-                {results
-                    .repositories
+                {repositories
+                    .items
                     .into_iter()
                     .map(|repository| view! {
                         <li class="flex items-center justify-between gap-2 py-2">
@@ -78,6 +89,13 @@ fn Results(results: SearchResults) -> AnyView {
                     })
                     .collect_view()}
             </ul>
+            <Pager
+                total=repositories.total
+                shown
+                previous=repositories.previous
+                next=repositories.next
+                href=page_links("/search".to_owned(), vec![("q", Some(text))])
+            />
         </section>
     }
     .into_any()

@@ -250,6 +250,19 @@ impl ArtifactService {
         self.browse.visible_repositories(actor.principal.visibility(), name_contains, offset, limit).await
     }
 
+    /// A page of the repositories in every project the caller may see, by
+    /// name, read by keyset (the portal's search).
+    pub async fn search_repositories(
+        &self,
+        actor: &Actor,
+        name_contains: &str,
+        keyset: &Keyset<String>,
+        limit: u32,
+    ) -> Result<KeysetPage<RepositorySummary>> {
+        let visibility = actor.principal.visibility();
+        self.browse.visible_repositories_by_keyset(visibility, Some(name_contains), keyset, limit).await
+    }
+
     /// One repository, `<project>/<rest>`.
     pub async fn repository(&self, actor: &Actor, name: &str) -> Result<RepositorySummary> {
         let name = self.allowed(actor, name, Action::Pull).await?;

@@ -219,6 +219,14 @@ impl BrowseRepository {
         Ok(keyset.page(rows.into_iter().map(RepositorySummary::from).collect(), limit as usize, total))
     }
 
+    /// $1 name pattern, $2–$4 the visibility parameters.
+    fn visible_filter() -> String {
+        format!(
+            "($1 IS NULL OR r.name LIKE $1 ESCAPE '\\') AND r.project_id IN (SELECT p.id FROM projects p WHERE {})",
+            visibility_sql(2)
+        )
+    }
+
     /// A page of the repositories in every project `visibility` lets the
     /// caller see, and how many match in all.
     pub async fn visible_repositories(
@@ -230,10 +238,7 @@ impl BrowseRepository {
     ) -> Result<(Vec<RepositorySummary>, i64)> {
         let pattern = name_contains.map(like_contains);
         let (public_only, member, robot) = visibility.sql_params();
-        let filter = format!(
-            "($1 IS NULL OR r.name LIKE $1 ESCAPE '\\') AND r.project_id IN (SELECT p.id FROM projects p WHERE {})",
-            visibility_sql(2)
-        );
+        let filter = Self::visible_filter();
         let page = format!("{} ORDER BY r.name LIMIT $5 OFFSET $6", Self::repository_sql(&filter));
         let count = format!("SELECT COUNT(*) FROM repositories r WHERE {filter}");
         let (rows, total) = on_db!(&self.db, pool => async {
@@ -256,6 +261,48 @@ impl BrowseRepository {
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+    }
+
+    /// A page of the repositories in every project `visibility` lets the
+    /// caller see, by name, read by keyset.
+    pub async fn visible_repositories_by_keyset(
+        &self,
+        visibility: Visibility,
+        name_contains: Option<&str>,
+        keyset: &Keyset<String>,
+        limit: u32,
+    ) -> Result<KeysetPage<RepositorySummary>> {
+        let pattern = name_contains.map(like_contains);
+        let (public_only, member, robot) = visibility.sql_params();
+        let filter = Self::visible_filter();
+        let order = if keyset.is_backwards() { "DESC" } else { "ASC" };
+        let page = format!(
+            "{} AND ($5 IS NULL OR r.name > $5) AND ($6 IS NULL OR r.name < $6) ORDER BY r.name {order} LIMIT $7",
+            Self::repository_sql(&filter)
+        );
+        let count = format!("SELECT COUNT(*) FROM repositories r WHERE {filter}");
+        let (after, before) = keyset.bounds();
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows = sqlx::query_as::<_, RepositoryRow>(&page)
+                .bind(&pattern)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .bind(after)
+                .bind(before)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            let total: i64 = sqlx::query_scalar(&count)
+                .bind(&pattern)
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .fetch_one(pool)
+                .await?;
+            Ok::<_, sqlx::Error>((rows, total))
+        }.await)?;
+        Ok(keyset.page(rows.into_iter().map(RepositorySummary::from).collect(), limit as usize, total))
     }
 
     pub async fn repository_id(&self, name: &str) -> Result<Option<i64>> {
