@@ -574,11 +574,35 @@ async fn robots_in_the_portal(backend: Backend) {
     server.stop().await;
 }
 
+/// Concurrent pushes into one project are checked against its quota one
+/// after another: together they never pass it.
+async fn concurrent_pushes_stay_within_the_quota(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
+    let fields = [("name", "tight"), ("quota", "1"), ("quota_unit", "MiB")];
+    assert_eq!(call(&admin, &server, "create_project", &fields).await.0, StatusCode::OK);
+    let pusher = common::admin_client();
+    // Eight blobs of 200 KiB into 1 MiB: five fit, whatever the interleaving.
+    let pushes = (0..8u8).map(|n| {
+        let (pusher, server) = (pusher.clone(), &server);
+        async move { common::push_blob(&pusher, server, "tight/app", &vec![n; 200 * 1024]).await }
+    });
+    let statuses = futures_util::future::join_all(pushes).await;
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let denied = statuses.iter().filter(|s| **s == StatusCode::FORBIDDEN).count();
+    assert_eq!((created, denied), (5, 3), "{statuses:?}");
+    let (_, listed) = call(&admin, &server, "projects", &[("search", "tight")]).await;
+    let used = listed["projects"]["items"][0]["storage_used"].as_i64().unwrap();
+    assert_eq!(used, 5 * 200 * 1024);
+    server.stop().await;
+}
+
 on_both_databases!(
     project_logs_in_the_portal,
     projects_in_the_portal,
     project_pages,
     the_dashboard_counts_what_the_user_may_see,
     members_in_the_portal,
-    robots_in_the_portal
+    robots_in_the_portal,
+    concurrent_pushes_stay_within_the_quota
 );

@@ -6,6 +6,7 @@
 mod repository;
 
 pub use repository::ProjectRepository;
+pub(crate) use repository::{HOLDS_BLOB_SQL, usage_sql};
 
 use chrono::{DateTime, Utc};
 

@@ -59,6 +59,25 @@ struct MemberRow {
     created_at: DateTime<Utc>,
 }
 
+/// Bytes stored per project, `(project_id, bytes)`, for the projects whose
+/// ids `ids` lists (placeholders such as `$1, $2`): each blob once per
+/// project however many of its repositories hold it, plus the manifests.
+pub(crate) fn usage_sql(ids: &str) -> String {
+    format!(
+        "SELECT project_id, CAST(SUM(bytes) AS BIGINT) FROM (\
+         SELECT x.project_id, b.size AS bytes FROM (SELECT DISTINCT r.project_id, rb.digest \
+         FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id IN ({ids})) x \
+         JOIN blobs b ON b.digest = x.digest \
+         UNION ALL SELECT r.project_id, m.size AS bytes FROM manifests m \
+         JOIN repositories r ON r.id = m.repository_id WHERE r.project_id IN ({ids})) used GROUP BY project_id"
+    )
+}
+
+/// Whether any repository of project `$1` already holds blob `$2` (it then
+/// takes no more of the project's storage).
+pub(crate) const HOLDS_BLOB_SQL: &str = "SELECT EXISTS (SELECT 1 FROM repository_blobs rb \
+     JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id = $1 AND rb.digest = $2)";
+
 impl TryFrom<MemberRow> for Member {
     type Error = Error;
 
@@ -186,56 +205,19 @@ impl ProjectRepository {
         Ok(())
     }
 
-    /// The quota of the project a repository belongs to, when it has one:
-    /// `(project id, project name, quota in bytes)`.
-    pub async fn quota_of_repository(&self, repository: i64) -> Result<Option<(ProjectId, String, i64)>> {
-        const SQL: &str = "SELECT p.id, p.name, p.storage_quota FROM projects p \
-             JOIN repositories r ON r.project_id = p.id WHERE r.id = $1 AND p.storage_quota IS NOT NULL";
-        let row: Option<(i64, String, i64)> = on_db!(&self.db, pool => {
-            sqlx::query_as(SQL).bind(repository).fetch_optional(pool).await
-        })?;
-        Ok(row.map(|(id, name, quota)| (ProjectId(id), name, quota)))
-    }
-
-    /// Whether any repository of the project already holds the blob (it
-    /// then takes no more of the project's storage).
-    pub async fn holds_blob(&self, project: ProjectId, digest: &str) -> Result<bool> {
-        const SQL: &str = "SELECT EXISTS (SELECT 1 FROM repository_blobs rb \
-             JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id = $1 AND rb.digest = $2)";
-        let held: bool =
-            on_db!(&self.db, pool => sqlx::query_scalar(SQL).bind(project.0).bind(digest).fetch_one(pool).await)?;
-        Ok(held)
-    }
-
     /// Bytes stored per project, in one query for all of `projects`.
     pub async fn storage_used(&self, projects: &[ProjectId]) -> Result<HashMap<ProjectId, i64>> {
         if projects.is_empty() {
             return Ok(HashMap::new());
         }
-        // The same list of ids twice: once for blobs (each digest once per
-        // project), once for manifests.
-        let ids = || projects.iter().map(|id| id.0);
+        let placeholders: Vec<String> = (1..=projects.len()).map(|n| format!("${n}")).collect();
+        let sql = usage_sql(&placeholders.join(", "));
         let used: Vec<(i64, i64)> = on_db!(&self.db, pool => {
-            let mut query = sqlx::QueryBuilder::new(
-                "SELECT project_id, CAST(SUM(bytes) AS BIGINT) FROM (\
-                 SELECT x.project_id, b.size AS bytes FROM (SELECT DISTINCT r.project_id, rb.digest \
-                 FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id IN (",
-            );
-            let mut list = query.separated(", ");
-            for id in ids() {
-                list.push_bind(id);
+            let mut query = sqlx::query_as(&sql);
+            for id in projects {
+                query = query.bind(id.0);
             }
-            query.push(
-                ")) x JOIN blobs b ON b.digest = x.digest \
-                 UNION ALL SELECT r.project_id, m.size AS bytes FROM manifests m \
-                 JOIN repositories r ON r.id = m.repository_id WHERE r.project_id IN (",
-            );
-            let mut list = query.separated(", ");
-            for id in ids() {
-                list.push_bind(id);
-            }
-            query.push(")) used GROUP BY project_id");
-            query.build_query_as().fetch_all(pool).await
+            query.fetch_all(pool).await
         })?;
         Ok(used.into_iter().map(|(id, bytes)| (ProjectId(id), bytes)).collect())
     }

@@ -9,10 +9,23 @@ use crate::{
         Result,
         access::{Visibility, visibility_sql},
         db::Db,
+        projects::{HOLDS_BLOB_SQL, usage_sql},
         storage::UploadId,
     },
     on_db,
 };
+
+/// What linking a blob came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Linked {
+    Done,
+    /// Refused: the project would pass its storage quota.
+    OverQuota {
+        project: String,
+        quota: i64,
+        used: i64,
+    },
+}
 
 /// A repository's database id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
@@ -66,26 +79,49 @@ impl RegistryRepository {
         Ok(size.map(|s| s as u64))
     }
 
-    /// Records that the content `digest` exists and that `repository` may see it.
+    /// Records that the content `digest` exists and that `repository` may
+    /// see it, unless that would take the repository's project past its
+    /// storage quota. Links into one project are checked one at a time: the
+    /// transaction first writes the project's row, which holds the others
+    /// back until it commits (a row lock on PostgreSQL, the write lock on
+    /// SQLite), so concurrent pushes cannot together pass the quota.
     pub async fn link_blob(
         &self,
         repository: RepositoryId,
         digest: &Digest,
         size: u64,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<Linked> {
+        const LOCK_QUOTA: &str = "UPDATE projects SET storage_quota = storage_quota \
+             WHERE id = (SELECT project_id FROM repositories WHERE id = $1) AND storage_quota IS NOT NULL \
+             RETURNING id, name, storage_quota";
         const BLOB: &str =
             "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING";
         const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository_id, digest) DO NOTHING";
         let digest = digest.to_string();
-        on_db!(&self.db, pool => async {
+        let usage = usage_sql("$1");
+        let needed = i64::try_from(size).unwrap_or(i64::MAX);
+        let linked = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query(BLOB).bind(&digest).bind(size as i64).bind(now).execute(&mut *tx).await?;
+            let quota: Option<(i64, String, i64)> =
+                sqlx::query_as(LOCK_QUOTA).bind(repository).fetch_optional(&mut *tx).await?;
+            if let Some((project, name, quota)) = quota {
+                let held: bool = sqlx::query_scalar(HOLDS_BLOB_SQL).bind(project).bind(&digest).fetch_one(&mut *tx).await?;
+                if !held {
+                    let used: Option<(i64, i64)> = sqlx::query_as(&usage).bind(project).fetch_optional(&mut *tx).await?;
+                    let used = used.map_or(0, |(_, bytes)| bytes);
+                    if used.saturating_add(needed) > quota {
+                        return Ok(Linked::OverQuota { project: name, quota, used });
+                    }
+                }
+            }
+            sqlx::query(BLOB).bind(&digest).bind(needed).bind(now).execute(&mut *tx).await?;
             sqlx::query(LINK).bind(repository).bind(&digest).bind(now).execute(&mut *tx).await?;
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Linked::Done)
         }.await)?;
-        Ok(())
+        Ok(linked)
     }
 
     /// Removes `repository`'s link to `digest`; `false` when there was none.

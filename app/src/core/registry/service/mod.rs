@@ -18,12 +18,11 @@ use super::{
     Error, Result,
     digest::Digest,
     names::{Reference, RepoName},
-    repository::{RegistryRepository, RepositoryId},
+    repository::{Linked, RegistryRepository, RepositoryId},
 };
 use crate::core::{
     db::Db,
     events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
-    projects::ProjectRepository,
     storage::BlobStore,
 };
 use blobs::UploadHashes;
@@ -31,8 +30,6 @@ use blobs::UploadHashes;
 #[derive(Clone)]
 pub struct RegistryService {
     repository: RegistryRepository,
-    /// For the storage quota of the project a push goes to.
-    projects: ProjectRepository,
     blobs: Arc<dyn BlobStore>,
     hashes: Arc<UploadHashes>,
     events: EventRecorder,
@@ -47,14 +44,7 @@ impl std::fmt::Debug for RegistryService {
 
 impl RegistryService {
     pub fn new(db: Db, blobs: Arc<dyn BlobStore>, events: EventRecorder, max_manifest_bytes: usize) -> Self {
-        Self {
-            repository: RegistryRepository::new(db.clone()),
-            projects: ProjectRepository::new(db),
-            blobs,
-            hashes: Arc::default(),
-            events,
-            max_manifest_bytes,
-        }
+        Self { repository: RegistryRepository::new(db), blobs, hashes: Arc::default(), events, max_manifest_bytes }
     }
 
     /// The largest manifest body accepted.
@@ -78,15 +68,12 @@ impl RegistryService {
         size: u64,
         now: chrono::DateTime<Utc>,
     ) -> Result<()> {
-        if let Some((project, name, quota)) = self.projects.quota_of_repository(repository.0).await?
-            && !self.projects.holds_blob(project, &digest.to_string()).await?
-        {
-            let used = self.projects.storage_used(&[project]).await?.get(&project).copied().unwrap_or(0);
-            if used.saturating_add(i64::try_from(size).unwrap_or(i64::MAX)) > quota {
-                return Err(Error::QuotaExceeded { project: name, quota, used, needed: size });
+        match self.repository.link_blob(repository, digest, size, now).await? {
+            Linked::Done => Ok(()),
+            Linked::OverQuota { project, quota, used } => {
+                Err(Error::QuotaExceeded { project, quota, used, needed: size })
             }
         }
-        Ok(self.repository.link_blob(repository, digest, size, now).await?)
     }
 
     /// Records an artifact operation in the audit log; the resource reads
