@@ -87,8 +87,8 @@ pub async fn get_repository(
     let tag = tag.filter(|t| !t.trim().is_empty());
     let filter =
         ArtifactFilter { tag_contains: tag.as_deref().map(str::trim), newest_first: sort.as_deref() != Some("oldest") };
-    let page = state.artifacts.browse_artifacts(&actor, &name, &filter, &keyset, ARTIFACT_PAGE_SIZE).await?;
-    let description = state.artifacts.repository(&actor, &name).await?.description;
+    let repository = state.artifacts.repository(&actor, &name).await?;
+    let page = state.artifacts.browse_artifacts(&repository, &filter, &keyset, ARTIFACT_PAGE_SIZE).await?;
     let artifacts = crate::api::projects::listing(
         page,
         |artifact| TimeCursor { at: artifact.pushed_at, id: artifact.id }.encode(),
@@ -103,8 +103,8 @@ pub async fn get_repository(
             manage_tags: allowed.contains(&Action::ManageTags),
             edit_description: allowed.contains(&Action::EditRepository),
         },
-        description_html: render_description(&description),
-        description,
+        description_html: render_description(&repository.description),
+        description: repository.description,
         artifacts,
     })
 }

@@ -280,21 +280,17 @@ impl ArtifactService {
         self.browse.artifacts(repository.id, offset, limit).await
     }
 
-    /// A page of a repository's artifacts (for those who may pull there),
-    /// read by keyset, filtered by tag and in the order asked for. Only the
-    /// repository's id is looked up: the page's total is the count it needs.
+    /// A page of the artifacts of a repository [`Self::repository`] gave
+    /// (the caller may pull there), read by keyset, filtered by tag and in
+    /// the order asked for.
     pub async fn browse_artifacts(
         &self,
-        actor: &Actor,
-        repository: &str,
+        repository: &RepositorySummary,
         filter: &ArtifactFilter<'_>,
         keyset: &Keyset<TimeCursor>,
         limit: u32,
     ) -> Result<KeysetPage<ArtifactSummary>> {
-        let name = self.allowed(actor, repository, Action::Pull).await?;
-        let id = self.browse.repository_id(name.as_str()).await?;
-        let id = id.ok_or_else(|| Error::NotFound(format!("repository {name}")))?;
-        self.browse.artifacts_by_keyset(id, filter, keyset, limit).await
+        self.browse.artifacts_by_keyset(repository.id, filter, keyset, limit).await
     }
 
     /// One artifact, by digest or tag, of a repository [`Self::repository`] gave.

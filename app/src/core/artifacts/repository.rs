@@ -305,13 +305,6 @@ impl BrowseRepository {
         Ok(keyset.page(rows.into_iter().map(RepositorySummary::from).collect(), limit as usize, total))
     }
 
-    pub async fn repository_id(&self, name: &str) -> Result<Option<i64>> {
-        let id = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1").bind(name).fetch_optional(pool).await
-        })?;
-        Ok(id)
-    }
-
     /// Whether the repository exists (and now has this description).
     pub async fn set_description(&self, name: &str, description: &str) -> Result<bool> {
         const SQL: &str = "UPDATE repositories SET description = $1 WHERE name = $2";
