@@ -15,6 +15,15 @@ use crate::{
     on_db,
 };
 
+/// SQL: whether manifest `$2` is an image of an index in repository `$1`
+/// (then it is shown with the index, not listed on its own).
+macro_rules! held_by_an_index {
+    () => {
+        "EXISTS (SELECT 1 FROM manifest_references ref JOIN manifests parent ON parent.id = ref.manifest_id \
+         WHERE ref.kind = 'manifest' AND ref.digest = $2 AND parent.repository_id = $1)"
+    };
+}
+
 /// What linking a blob came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Linked {
@@ -294,12 +303,13 @@ impl RegistryRepository {
     /// points the tag at it, in one transaction.
     pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<()> {
         // Listed unless attached by `subject` or already an image of an index here.
-        const INSERT: &str = "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
+        const INSERT: &str = concat!(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
              subject_digest, content, created_at, listed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7 IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
-             JOIN manifests parent ON parent.id = ref.manifest_id \
-             WHERE ref.kind = 'manifest' AND ref.digest = $2 AND parent.repository_id = $1)) \
-             ON CONFLICT (repository_id, digest) DO NOTHING";
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7 IS NULL AND NOT ",
+            held_by_an_index!(),
+            ") ON CONFLICT (repository_id, digest) DO NOTHING"
+        );
         const ID: &str = "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2";
         const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
@@ -369,10 +379,11 @@ impl RegistryRepository {
         const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
              WHERE m.repository_id = $1 AND m.digest = $2 AND ref.kind = 'manifest'";
         const DELETE: &str = "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
-        const RELIST: &str = "UPDATE manifests SET listed = TRUE WHERE repository_id = $1 AND digest = $2 \
-             AND subject_digest IS NULL AND NOT EXISTS (SELECT 1 FROM manifest_references ref \
-             JOIN manifests parent ON parent.id = ref.manifest_id \
-             WHERE ref.kind = 'manifest' AND ref.digest = $2 AND parent.repository_id = $1)";
+        const RELIST: &str = concat!(
+            "UPDATE manifests SET listed = TRUE WHERE repository_id = $1 AND digest = $2 \
+             AND subject_digest IS NULL AND NOT ",
+            held_by_an_index!()
+        );
         let digest = digest.to_string();
         let deleted = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
