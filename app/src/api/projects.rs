@@ -120,8 +120,9 @@ pub fn parse_quota(amount: Option<&str>, unit: Option<&str>) -> Result<Option<i6
     Ok(Some(bytes as i64))
 }
 
+/// The keyset a page link of a list ordered by name asks for.
 #[cfg(feature = "ssr")]
-fn keyset(after: Option<String>, before: Option<String>) -> crate::core::db::Keyset<String> {
+pub(crate) fn keyset(after: Option<String>, before: Option<String>) -> crate::core::db::Keyset<String> {
     use crate::core::db::Keyset;
     match (after, before) {
         (Some(after), _) => Keyset::After(after),

@@ -39,7 +39,7 @@ pub async fn search(query: String, after: Option<String>, before: Option<String>
         return Err(AppError::Invalid { field: "query".into(), message: "type part of a name".into() }.respond());
     }
     let projects = state.projects.browse(&actor, Some(query), &Keyset::First, SEARCH_LIMIT).await?;
-    let keyset = Keyset::from_links(after.as_deref(), before.as_deref(), |name| Ok(name.to_owned()))?;
+    let keyset = crate::api::projects::keyset(after, before);
     let repositories = state.artifacts.search_repositories(&actor, query, &keyset, SEARCH_LIMIT).await?;
     Ok(SearchResults {
         project_total: projects.total,

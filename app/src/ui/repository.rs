@@ -104,19 +104,16 @@ fn RepositoryPage(name: String) -> impl IntoView {
         <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match repository.await {
-                    Ok(mut view) => {
-                        let about = Description {
-                            repository: view.name.clone(),
-                            markdown: std::mem::take(&mut view.description),
-                            html: std::mem::take(&mut view.description_html),
-                            editable: view.permissions.edit_description,
-                        };
-                        view! {
-                            <DescriptionPanel about />
-                            <ArtifactTable view tag=param("tag") sort=param("sort") />
-                        }
-                        .into_any()
+                    Ok(view) => view! {
+                        <DescriptionPanel
+                            repository=view.name.clone()
+                            markdown=view.description.clone()
+                            html=view.description_html.clone()
+                            editable=view.permissions.edit_description
+                        />
+                        <ArtifactTable view tag=param("tag") sort=param("sort") />
                     }
+                    .into_any(),
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -124,18 +121,10 @@ fn RepositoryPage(name: String) -> impl IntoView {
     }
 }
 
-/// A repository's description, as written and as rendered.
-#[derive(Clone)]
-struct Description {
-    repository: String,
-    markdown: String,
-    html: String,
-    editable: bool,
-}
-
-/// The rendered description, and for those allowed, an editor for it.
+/// A repository's description rendered (`html`), and for those allowed,
+/// an editor for it as written (`markdown`).
 #[component]
-fn DescriptionPanel(about: Description) -> AnyView {
+fn DescriptionPanel(repository: String, markdown: String, html: String, editable: bool) -> AnyView {
     let Changed(changed) = expect_context::<Changed>();
     let toasts = use_toasts();
     let save = ServerAction::<SetRepositoryDescription>::new();
@@ -147,11 +136,10 @@ fn DescriptionPanel(about: Description) -> AnyView {
             changed.update(|n| *n += 1);
         }
     });
-    if about.markdown.is_empty() && !about.editable {
+    let empty = markdown.is_empty();
+    if empty && !editable {
         return ().into_any();
     }
-    let Description { repository, markdown, html, editable } = about;
-    let empty = markdown.is_empty();
     let shown = StoredValue::new(html);
     let (repository, markdown) = (StoredValue::new(repository), StoredValue::new(markdown));
     view! {
