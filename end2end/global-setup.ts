@@ -23,7 +23,7 @@ async function waitForHealth(url: string, child: ReturnType<typeof spawn>): Prom
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`berth exited with ${child.exitCode} before answering`);
     try {
-      const response = await fetch(`${url}/api/v2.0/health`);
+      const response = await fetch(`${url}/api/v2.0/health`, { signal: AbortSignal.timeout(2_000) });
       if (response.ok) return;
     } catch {
       // not listening yet
@@ -62,7 +62,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   return async () => {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
+    // A server that does not stop within its grace is killed, not waited for.
+    const killed = setTimeout(() => child.kill("SIGKILL"), 40_000);
     await exited;
+    clearTimeout(killed);
     rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -5,7 +5,9 @@ import { defineConfig } from "@playwright/test";
 export default defineConfig({
   testDir: "./tests",
   globalSetup: "./global-setup.ts",
+  // Each spec, and the whole run, has a hard limit: a hung page fails the run.
   timeout: 60_000,
+  globalTimeout: 20 * 60_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,
   workers: 1,

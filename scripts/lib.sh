@@ -40,6 +40,15 @@ ensure_rust() {
   }
 }
 
+# cargo-nextest runs each test in its own process and kills one that hangs
+# (limits in .config/nextest.toml).
+NEXTEST_VERSION="0.9"
+ensure_nextest() {
+  cargo nextest --version 2>/dev/null | grep -q "^cargo-nextest $NEXTEST_VERSION" && return 0
+  step "cargo install cargo-nextest (about 5 minutes, once)"
+  cargo install cargo-nextest --version "~$NEXTEST_VERSION" --locked
+}
+
 ensure_cargo_leptos() {
   if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
     step "cargo install cargo-leptos $CARGO_LEPTOS_VERSION (about 15 minutes, once)"

@@ -12,6 +12,7 @@ fi
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
 
 ensure_build_tools
+ensure_nextest
 apt_install chromium skopeo umoci podman buildah slapd ldap-utils
 ensure_garage
 ensure_oras_sdk
@@ -29,9 +30,12 @@ cargo fmt --all --check
 cargo clippy -p app -p server --features app/ssr --tests -- -D warnings
 
 step "unit and integration tests (SQLite and PostgreSQL)"
-cargo test -p app -p server --features app/ssr
+# Each test runs in its own process with a hard time limit (.config/nextest.toml).
+cargo nextest run -p app -p server --features app/ssr
 
 step "end-to-end tests in Chromium"
 export BERTH_BIN="$TARGET_DIR/debug/berth"
 export BERTH_SITE_ROOT="$REPO_ROOT/target/site"
-(cd end2end && npx playwright test)
+# Playwright bounds each spec and the whole run (end2end/playwright.config.ts);
+# this outer limit also covers a browser or server that never exits.
+(cd end2end && timeout --kill-after=30s 30m npx playwright test)

@@ -21,10 +21,7 @@ use axum_server::{Handle, accept::NoDelayAcceptor, tls_rustls::RustlsConfig};
 use leptos::config::LeptosOptions;
 
 pub use app::core::auth::AdminBootstrap;
-use app::{
-    core::{AppState, state::CoreSettings},
-    shell,
-};
+use app::core::{AppState, state::CoreSettings};
 use config::Config;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,13 +64,15 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
     };
     let started = AppState::start(settings, leptos_options).await?;
     let http_metrics = metrics::HttpMetrics::new();
+    let renders = portal::RenderPool::start(config.render_threads, config.render_timeout, http_metrics.registry());
     let routes = Router::new()
         .merge(oci::router())
         .merge(token::router())
         .merge(oidc::router())
         .merge(rest::router())
-        .merge(portal::router(&started.state))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .merge(portal::router(&started.state, &renders))
+        .fallback_service(portal::fallback(&started.state, &renders))
+        .layer(axum::Extension(renders))
         .with_state(started.state.clone())
         .merge(metrics::router(http_metrics.clone()));
     let router = telemetry::layer(metrics::layer(routes, http_metrics));

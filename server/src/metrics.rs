@@ -41,6 +41,11 @@ impl HttpMetrics {
         Arc::new(Self { registry, requests, latency })
     }
 
+    /// Where other parts of the server register their metrics.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     fn observe(&self, method: &str, route: &str, status: &str, seconds: f64) {
         self.requests.with_label_values(&[method, route, status]).inc();
         self.latency.with_label_values(&[method, route, status]).observe(seconds);

@@ -52,6 +52,8 @@ keys! {
     "token_expiry_minutes", "BERTH_TOKEN_EXPIRY_MINUTES", "token-expiry-minutes", false, "Lifetime of a registry token from /service/token [default: 30]";
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
+    "render_threads", "BERTH_RENDER_THREADS", "render-threads", false, "Threads rendering portal pages, apart from those serving the registry [default: the number of CPUs]";
+    "render_timeout_seconds", "BERTH_RENDER_TIMEOUT_SECONDS", "render-timeout-seconds", false, "Longest a portal page or server function may take before it is cut off with 503 [default: 30]";
     "s3_endpoint", "BERTH_S3_ENDPOINT", "s3-endpoint", false, "http(s)://host:port of an S3-compatible service (Garage, MinIO…) [default: AWS]";
     "s3_region", "BERTH_S3_REGION", "s3-region", false, "Region of the bucket [default: us-east-1]";
     "s3_bucket", "BERTH_S3_BUCKET", "s3-bucket", false, "Bucket holding the blobs (required with storage = s3)";
@@ -125,6 +127,8 @@ pub struct Config {
     pub token_expiry: Duration,
     /// `None`: keep the audit log forever.
     pub audit_retention: Option<Duration>,
+    pub render_threads: usize,
+    pub render_timeout: Duration,
     /// Where each key's value came from, for `berth config`.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -234,6 +238,8 @@ impl Sources {
         let retention_days = self.take("audit_retention_days", o, |s| {
             s.trim().parse::<u64>().map_err(|_| "expected a whole number of days (0 keeps everything)".to_owned())
         })?;
+        let render_threads = self.take("render_threads", o, |s| number_between(s, 1, 64))?;
+        let render_timeout = self.take("render_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
         let storage = self.take_storage(o)?;
 
         let tls = match (tls_cert, tls_key) {
@@ -275,6 +281,11 @@ impl Sources {
             audit_retention: retention_days
                 .filter(|days| *days > 0)
                 .map(|days| Duration::from_secs(days * 24 * 60 * 60)),
+            render_threads: render_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(2, |n| n.get().min(64)),
+                |n| usize::try_from(n).unwrap_or(usize::MAX),
+            ),
+            render_timeout: Duration::from_secs(render_timeout.unwrap_or(30)),
             origins,
         })
     }
@@ -308,6 +319,8 @@ impl Config {
             ("audit_retention_days", Some(self.audit_retention.map_or(0, |d| d.as_secs() / 86_400).to_string())),
             ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
+            ("render_threads", Some(self.render_threads.to_string())),
+            ("render_timeout_seconds", Some(self.render_timeout.as_secs().to_string())),
         ];
         let mut out = String::new();
         for (key, value) in values.into_iter().chain(storage::describe(&self.storage)) {
@@ -347,6 +360,13 @@ fn boolean(s: &str) -> Result<bool, String> {
 fn existing_file(s: &str) -> Result<PathBuf, String> {
     let path = non_empty_path(s)?;
     if path.is_file() { Ok(path) } else { Err(format!("{} is not a readable file", path.display())) }
+}
+
+fn number_between(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from {min} to {max}, got {s:?}")),
+    }
 }
 
 fn positive_number(s: &str) -> Result<u64, String> {

@@ -1,10 +1,12 @@
 //! `GET /api/v2.0/health`, in Harbor's response shape so existing monitors
 //! work: an overall status and one entry per component.
 
-use axum::{Json, extract::State};
+use axum::{Extension, Json, extract::State};
 use serde::Serialize;
 
 use app::core::{AppState, system::ComponentStatus};
+
+use crate::portal::RenderPool;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct OverallHealth {
@@ -31,15 +33,20 @@ impl ComponentHealth {
 
 #[utoipa::path(get, path = "/api/v2.0/health", tag = "system", responses((status = 200, description = "Health of each component", body = OverallHealth)), security((), ("basic" = [])))]
 /// Harbor answers 200 whatever the outcome; monitors read `status`.
-pub async fn get_health(State(state): State<AppState>) -> Json<OverallHealth> {
+pub async fn get_health(
+    State(state): State<AppState>,
+    Extension(renders): Extension<RenderPool>,
+) -> Json<OverallHealth> {
     let report = state.system.health().await;
-    let status = if report.is_healthy() { "healthy" } else { "unhealthy" };
+    let portal = renders.health();
+    let status = if report.is_healthy() && portal == ComponentStatus::Healthy { "healthy" } else { "unhealthy" };
     Json(OverallHealth {
         status,
         components: vec![
             ComponentHealth::new("core", ComponentStatus::Healthy),
             ComponentHealth::new("database", report.database),
             ComponentHealth::new("storage", report.storage),
+            ComponentHealth::new("portal", portal),
         ],
     })
 }

@@ -1,6 +1,9 @@
 //! The portal: Leptos pages and server functions, behind a gate that resolves
 //! the session once per request, sends visitors without one to the login page
-//! and refuses cross-site calls to server functions.
+//! and refuses cross-site calls to server functions. Everything Leptos runs
+//! (pages, server functions, the not-found page) runs on the render pool.
+
+mod render_pool;
 
 use std::sync::Arc;
 
@@ -29,7 +32,12 @@ use app::{
 /// Pages a visitor may see without a session.
 const PUBLIC_PAGES: &[&str] = &["/login"];
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub use render_pool::RenderPool;
+
+/// The portal's pages and server functions. The render pool's executor is
+/// installed first: Leptos installs its own when the routes are built.
+pub fn router(state: &AppState, renders: &RenderPool) -> Router<AppState> {
+    render_pool::install_executor();
     let options = state.leptos_options.clone();
     let reference = ServedApiReference(Arc::new(crate::rest::api_reference()));
     Router::new()
@@ -39,7 +47,22 @@ pub fn router(state: &AppState) -> Router<AppState> {
             move || provide_context(reference.clone()),
             move || shell(options.clone()),
         )
+        .route_layer(middleware::from_fn_with_state(renders.clone(), on_render_pool))
         .route_layer(middleware::from_fn_with_state(state.clone(), session_gate))
+}
+
+/// What answers any address no other route matches: the portal's static
+/// files, or its not-found page.
+pub fn fallback(state: &AppState, renders: &RenderPool) -> Router {
+    Router::new()
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(renders.clone(), on_render_pool))
+        .with_state(state.clone())
+}
+
+async fn on_render_pool(State(renders): State<RenderPool>, request: Request, next: Next) -> Response {
+    let page = request.uri().path().to_owned();
+    renders.render(page, next.run(request)).await
 }
 
 async fn session_gate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {

@@ -1,0 +1,573 @@
+//! Where the portal renders: a few dedicated threads, apart from the runtime
+//! workers that serve `/v2`, the token service and REST.
+//!
+//! Why threads of its own. Leptos' reactive owners (`reactive_graph` 0.2)
+//! are shared between a render and the tasks its resources spawn. When one
+//! thread drops the last handle to an owner while another thread's render
+//! walks through that owner looking for a context, the walking thread ends up
+//! running the owner's cleanup while it still holds a lock that cleanup needs,
+//! and blocks forever. Here a render and every task it spawns run on one
+//! thread (a `LocalSet` on a render thread, see [`install_executor`]), so no
+//! owner of a render is ever touched by two threads and that race cannot
+//! happen. The threads drive their futures with the main runtime's handle,
+//! so sockets and timers opened during a render belong to the main runtime's
+//! drivers and keep working if a render thread stops.
+//!
+//! And if a render stalls anyway, it costs only the portal: each render has a
+//! time limit; a thread that stops making progress is reported (a log line
+//! naming its pages, a metric, the `portal` health component) and replaced,
+//! up to a bound.
+//!
+//! Calls go one way: the portal's middleware hands a request's work to
+//! [`RenderPool::render`]; the threads know nothing of routing.
+
+use std::{
+    cell::Cell,
+    collections::HashMap,
+    future::Future,
+    panic::AssertUnwindSafe,
+    pin::Pin,
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::{Body, Bytes},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use futures_util::FutureExt;
+use http_body::{Body as _, Frame, SizeHint};
+use http_body_util::BodyExt;
+use prometheus::{IntCounter, IntGauge, Registry};
+use tokio::{
+    runtime::Handle,
+    sync::{mpsc, oneshot},
+    task::LocalSet,
+};
+
+use app::core::system::ComponentStatus;
+
+/// How often a render thread says it is alive.
+const HEARTBEAT: Duration = Duration::from_millis(250);
+/// A thread with renders in flight that has not said so for this long is stuck.
+const STUCK_AFTER: Duration = Duration::from_secs(10);
+/// How often the watchdog looks at the threads.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// Body pieces buffered between a render thread and the client's connection.
+const PIECES_BUFFERED: usize = 8;
+
+thread_local! {
+    static ON_RENDER_THREAD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Makes Leptos spawn a render's tasks on the render thread running it
+/// (elsewhere, on the runtime as usual). Must run before Leptos sets its
+/// default executor, which it does when its routes are built.
+pub fn install_executor() {
+    // Already installed by an earlier app in this process (tests build many).
+    let _ = any_spawner::Executor::init_custom_executor(RenderThreadExecutor);
+}
+
+struct RenderThreadExecutor;
+
+impl any_spawner::CustomExecutor for RenderThreadExecutor {
+    fn spawn(&self, task: any_spawner::PinnedFuture<()>) {
+        if ON_RENDER_THREAD.get() {
+            tokio::task::spawn_local(task);
+        } else {
+            tokio::spawn(task);
+        }
+    }
+
+    fn spawn_local(&self, task: any_spawner::PinnedLocalFuture<()>) {
+        tokio::task::spawn_local(task);
+    }
+
+    fn poll_local(&self) {}
+}
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The portal's render threads; cloning shares them.
+#[derive(Clone)]
+pub struct RenderPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Handle,
+    /// Threads wanted when none is stuck.
+    wanted: usize,
+    /// Threads at most, counting stuck ones that never came back.
+    max: usize,
+    limit: Duration,
+    epoch: Instant,
+    threads: Mutex<Vec<RenderThread>>,
+    metrics: PoolMetrics,
+}
+
+struct RenderThread {
+    jobs: mpsc::UnboundedSender<Job>,
+    status: Arc<ThreadStatus>,
+}
+
+/// What the watchdog and the dispatcher know of one thread.
+struct ThreadStatus {
+    name: String,
+    /// Milliseconds since the pool's epoch at the last heartbeat.
+    heartbeat: AtomicU64,
+    stuck: AtomicBool,
+    next_render: AtomicU64,
+    /// Renders handed to this thread and not finished: page and start.
+    in_flight: Mutex<HashMap<u64, (String, Instant)>>,
+}
+
+#[derive(Clone)]
+struct PoolMetrics {
+    in_flight: IntGauge,
+    threads: IntGauge,
+    stuck: IntGauge,
+    cut_off: IntCounter,
+}
+
+impl PoolMetrics {
+    fn register(registry: &Registry) -> Self {
+        let metrics = Self {
+            in_flight: IntGauge::new("berth_portal_renders_in_flight", "Portal renders in progress")
+                .expect("metric definition is valid"),
+            threads: IntGauge::new("berth_portal_render_threads", "Portal render threads, stuck ones included")
+                .expect("metric definition is valid"),
+            stuck: IntGauge::new(
+                "berth_portal_render_threads_stuck",
+                "Portal render threads that stopped making progress",
+            )
+            .expect("metric definition is valid"),
+            cut_off: IntCounter::new(
+                "berth_portal_renders_cut_off_total",
+                "Portal renders stopped at their time limit",
+            )
+            .expect("metric definition is valid"),
+        };
+        for metric in [
+            Box::new(metrics.in_flight.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(metrics.threads.clone()),
+            Box::new(metrics.stuck.clone()),
+            Box::new(metrics.cut_off.clone()),
+        ] {
+            registry.register(metric).expect("metric registered once");
+        }
+        metrics
+    }
+}
+
+impl RenderPool {
+    /// Starts `threads` render threads (at least one) whose renders may take
+    /// up to `limit` each, and the watchdog that looks after them. Must be
+    /// called inside the runtime whose drivers the threads will use.
+    pub fn start(threads: usize, limit: Duration, registry: &Registry) -> Self {
+        let wanted = threads.max(1);
+        let inner = Arc::new(Inner {
+            runtime: Handle::current(),
+            wanted,
+            max: wanted * 2 + 2,
+            limit,
+            epoch: Instant::now(),
+            threads: Mutex::new(Vec::new()),
+            metrics: PoolMetrics::register(registry),
+        });
+        {
+            let mut threads = inner.lock_threads();
+            for _ in 0..wanted {
+                inner.add_thread(&mut threads);
+            }
+        }
+        tokio::spawn(watch(Arc::downgrade(&inner)));
+        Self { inner }
+    }
+
+    /// Runs `work` (a request's whole handling) on a render thread and gives
+    /// back its response, whose body the thread goes on producing. A render
+    /// past the time limit answers 503, or has its body cut off; a client
+    /// that hangs up stops the render.
+    pub async fn render<F>(&self, page: String, work: F) -> Response
+    where
+        F: Future<Output = Response> + Send + 'static,
+    {
+        let Some((jobs, guard)) = self.inner.dispatch(&page) else {
+            tracing::error!(page, "no portal render thread is available: every one is stuck");
+            return unavailable();
+        };
+        let (head_tx, head_rx) = oneshot::channel();
+        let (limit, cut_off) = (self.inner.limit, self.inner.metrics.cut_off.clone());
+        let job = async move {
+            let _in_flight = guard;
+            let deadline = tokio::time::Instant::now() + limit;
+            let response = match tokio::time::timeout_at(deadline, AssertUnwindSafe(work).catch_unwind()).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(_)) => {
+                    tracing::error!(page, "a portal render panicked");
+                    let _ = head_tx.send(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+                    return;
+                }
+                Err(_) => {
+                    cut_off.inc();
+                    tracing::warn!(page, limit_seconds = limit.as_secs(), "portal render stopped at its time limit");
+                    let _ = head_tx.send(unavailable());
+                    return;
+                }
+            };
+            let (parts, body) = response.into_parts();
+            let (pieces_tx, pieces_rx) = mpsc::channel(PIECES_BUFFERED);
+            let relayed = RelayedBody { pieces: pieces_rx, size: body.size_hint(), ended: false };
+            if head_tx.send(Response::from_parts(parts, Body::new(relayed))).is_err() {
+                return; // the client hung up
+            }
+            match tokio::time::timeout_at(deadline, AssertUnwindSafe(relay(body, &pieces_tx)).catch_unwind()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => tracing::error!(page, "a portal render panicked while streaming"),
+                Err(_) => {
+                    cut_off.inc();
+                    tracing::warn!(page, limit_seconds = limit.as_secs(), "portal render cut off at its time limit");
+                }
+            }
+        };
+        if jobs.send(Box::pin(job)).is_err() {
+            return unavailable();
+        }
+        // The thread answers within the limit unless it is stuck.
+        match tokio::time::timeout(limit + STUCK_AFTER, head_rx).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(_)) | Err(_) => unavailable(),
+        }
+    }
+
+    /// The `portal` component of the health report.
+    pub fn health(&self) -> ComponentStatus {
+        let stuck = self.inner.lock_threads().iter().filter(|t| t.status.stuck.load(Ordering::Relaxed)).count();
+        match stuck {
+            0 => ComponentStatus::Healthy,
+            n => ComponentStatus::Unhealthy(format!("{n} portal render thread(s) stuck")),
+        }
+    }
+}
+
+impl Inner {
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Vec<RenderThread>> {
+        // A panic while holding this lock leaves the list itself intact.
+        self.threads.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The least busy thread that is not stuck, with the page registered on it.
+    fn dispatch(self: &Arc<Self>, page: &str) -> Option<(mpsc::UnboundedSender<Job>, InFlight)> {
+        let threads = self.lock_threads();
+        let thread = threads
+            .iter()
+            .filter(|t| !t.status.stuck.load(Ordering::Relaxed))
+            .min_by_key(|t| t.status.lock_in_flight().len())?;
+        let id = thread.status.next_render.fetch_add(1, Ordering::Relaxed);
+        thread.status.lock_in_flight().insert(id, (page.to_owned(), Instant::now()));
+        self.metrics.in_flight.inc();
+        let guard = InFlight { status: thread.status.clone(), id, gauge: self.metrics.in_flight.clone() };
+        Some((thread.jobs.clone(), guard))
+    }
+
+    fn add_thread(self: &Arc<Self>, threads: &mut Vec<RenderThread>) {
+        let name = format!("berth-render-{}", threads.len());
+        let status = Arc::new(ThreadStatus {
+            name: name.clone(),
+            heartbeat: AtomicU64::new(self.now_ms()),
+            stuck: AtomicBool::new(false),
+            next_render: AtomicU64::new(0),
+            in_flight: Mutex::new(HashMap::new()),
+        });
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        let runtime = self.runtime.clone();
+        let (thread_status, epoch) = (status.clone(), self.epoch);
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || run_render_thread(runtime, receiver, thread_status, epoch));
+        match spawned {
+            Ok(_) => {
+                threads.push(RenderThread { jobs, status });
+                self.metrics.threads.set(threads.len() as i64);
+            }
+            Err(error) => tracing::error!(%error, thread = name, "cannot start a portal render thread"),
+        }
+    }
+
+    /// Marks threads stuck or recovered, and starts replacements for stuck ones.
+    fn check(self: &Arc<Self>) {
+        let now = self.now_ms();
+        let mut threads = self.lock_threads();
+        for thread in threads.iter() {
+            let status = &thread.status;
+            let silent = Duration::from_millis(now.saturating_sub(status.heartbeat.load(Ordering::Relaxed)));
+            let pages: Vec<String> = status
+                .lock_in_flight()
+                .values()
+                .map(|(page, started)| format!("{page} ({} s)", started.elapsed().as_secs()))
+                .collect();
+            let stuck = silent >= STUCK_AFTER && !pages.is_empty();
+            if stuck && !status.stuck.swap(true, Ordering::Relaxed) {
+                self.metrics.stuck.inc();
+                tracing::error!(
+                    thread = status.name,
+                    silent_seconds = silent.as_secs(),
+                    pages = pages.join(", "),
+                    "a portal render thread is stuck: its renders are lost, new ones go to other threads"
+                );
+            } else if !stuck && status.stuck.load(Ordering::Relaxed) && silent < STUCK_AFTER {
+                status.stuck.store(false, Ordering::Relaxed);
+                self.metrics.stuck.dec();
+                tracing::info!(thread = status.name, "a stuck portal render thread is making progress again");
+            }
+        }
+        let healthy = threads.iter().filter(|t| !t.status.stuck.load(Ordering::Relaxed)).count();
+        for _ in healthy..self.wanted {
+            if threads.len() >= self.max {
+                break;
+            }
+            self.add_thread(&mut threads);
+        }
+    }
+}
+
+impl ThreadStatus {
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (String, Instant)>> {
+        self.in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A render registered on a thread; dropping it (done or abandoned) unregisters it.
+struct InFlight {
+    status: Arc<ThreadStatus>,
+    id: u64,
+    gauge: IntGauge,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.status.lock_in_flight().remove(&self.id);
+        self.gauge.dec();
+    }
+}
+
+/// A render thread: runs each job as a task of its own on this thread, until
+/// the pool is gone, then lets the renders in progress finish.
+fn run_render_thread(
+    runtime: Handle,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    status: Arc<ThreadStatus>,
+    epoch: Instant,
+) {
+    ON_RENDER_THREAD.set(true);
+    let renders = LocalSet::new();
+    runtime.block_on(renders.run_until(async move {
+        let heartbeat = tokio::task::spawn_local(async move {
+            let mut ticks = tokio::time::interval(HEARTBEAT);
+            loop {
+                ticks.tick().await;
+                let now = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                status.heartbeat.store(now, Ordering::Relaxed);
+            }
+        });
+        while let Some(job) = jobs.recv().await {
+            tokio::task::spawn_local(job);
+        }
+        heartbeat.abort();
+    }));
+    runtime.block_on(renders);
+}
+
+async fn watch(pool: Weak<Inner>) {
+    let mut ticks = tokio::time::interval(WATCH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        pool.check();
+    }
+}
+
+/// Copies `body` into the relay; stops when the client hangs up.
+async fn relay(mut body: Body, pieces: &mpsc::Sender<Piece>) {
+    while let Some(frame) = body.frame().await {
+        let piece = match frame {
+            Ok(frame) => Piece::Frame(frame),
+            Err(error) => Piece::Failed(error),
+        };
+        let failed = matches!(piece, Piece::Failed(_));
+        if pieces.send(piece).await.is_err() || failed {
+            return;
+        }
+    }
+    let _ = pieces.send(Piece::End).await;
+}
+
+enum Piece {
+    Frame(Frame<Bytes>),
+    Failed(axum::Error),
+    /// The body is complete; without it, a closed relay means the render was cut off.
+    End,
+}
+
+/// The client's side of a body a render thread produces.
+struct RelayedBody {
+    pieces: mpsc::Receiver<Piece>,
+    size: SizeHint,
+    ended: bool,
+}
+
+impl http_body::Body for RelayedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.pieces.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Piece::Frame(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Some(Piece::Failed(error))) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(error)))
+            }
+            Poll::Ready(Some(Piece::End)) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            // An error, not an end: the client must not take a cut-off page for a whole one.
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(axum::Error::new("the page was cut off at the render time limit"))))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.size
+    }
+}
+
+fn unavailable() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(axum::http::header::RETRY_AFTER, "5")],
+        "The portal could not render this page in time. Please try again.",
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn pool(threads: usize, limit: Duration) -> RenderPool {
+        RenderPool::start(threads, limit, &Registry::new())
+    }
+
+    async fn body_of(response: Response) -> Result<String, axum::Error> {
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renders_and_their_tasks_run_on_one_render_thread() {
+        install_executor();
+        let pool = pool(2, Duration::from_secs(5));
+        let response = pool
+            .render("/".to_owned(), async {
+                let here = std::thread::current().id();
+                let (tx, rx) = oneshot::channel();
+                any_spawner::Executor::spawn(Box::pin(async move {
+                    let _ = tx.send(std::thread::current().id());
+                }));
+                let spawned_on = rx.await.unwrap();
+                let name = std::thread::current().name().unwrap_or_default().to_owned();
+                format!("{name} {}", here == spawned_on).into_response()
+            })
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body = body_of(response).await.unwrap();
+        assert!(body.starts_with("berth-render-") && body.ends_with("true"), "{body}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_render_answers_503_and_a_slow_body_is_cut_off() {
+        install_executor();
+        let pool = pool(1, Duration::from_millis(300));
+        let response = pool
+            .render("/slow".to_owned(), async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                StatusCode::OK.into_response()
+            })
+            .await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        let response = pool
+            .render("/slow-body".to_owned(), async {
+                let stream = futures_util::stream::once(async { Ok::<_, std::io::Error>(Bytes::from("<html>")) })
+                    .chain(futures_util::stream::once(async {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        Ok(Bytes::from("</html>"))
+                    }));
+                Body::from_stream(stream).into_response()
+            })
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(body_of(response).await.is_err(), "a cut-off body ends in an error, not as a whole page");
+        assert_eq!(pool.inner.metrics.cut_off.get(), 2);
+        assert_eq!(pool.inner.metrics.in_flight.get(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_blocked_thread_is_reported_and_replaced_and_the_runtime_keeps_serving() {
+        install_executor();
+        let pool = pool(1, Duration::from_secs(1));
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let blocked = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.render("/blocked".to_owned(), async move {
+                    // Blocks the render thread itself, as the owner deadlock did.
+                    let _ = release_rx.lock().unwrap().recv();
+                    StatusCode::OK.into_response()
+                })
+                .await
+            }
+        });
+        // The runtime's own workers keep answering meanwhile.
+        let started = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if pool.health() != ComponentStatus::Healthy {
+                break;
+            }
+            assert!(started.elapsed() < STUCK_AFTER * 3, "the blocked thread was never reported");
+        }
+        assert_eq!(pool.inner.metrics.stuck.get(), 1);
+        // A replacement renders new pages.
+        let response = pool.render("/next".to_owned(), async { "fine".into_response() }).await;
+        assert_eq!(body_of(response).await.unwrap(), "fine");
+        assert_eq!(blocked.await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+        release_tx.send(()).unwrap();
+        let started = Instant::now();
+        while pool.health() != ComponentStatus::Healthy {
+            assert!(started.elapsed() < Duration::from_secs(10), "the released thread counts as healthy again");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
