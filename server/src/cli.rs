@@ -1,5 +1,6 @@
-//! The command line: `berth serve` and `berth config`, with one flag per
-//! configuration key (see [`crate::config::KEYS`]).
+//! The command line: `berth serve`, `berth config` and the operator's
+//! `berth storage verify`, with one flag per configuration key (see
+//! [`crate::config::KEYS`]).
 
 use std::{collections::BTreeMap, path::PathBuf};
 
@@ -13,6 +14,8 @@ pub enum Invocation {
     Serve(Config),
     /// Print the effective configuration and exit.
     ShowConfig(Config),
+    /// Re-hash every stored blob; quarantine mismatched content when asked.
+    VerifyStorage { config: Config, quarantine: bool },
 }
 
 pub fn command() -> Command {
@@ -50,8 +53,25 @@ pub fn command() -> Command {
         .subcommand(
             Command::new("config")
                 .about("Print the effective configuration (secrets redacted) and where each value came from")
-                .arg(config_file)
-                .args(settings),
+                .arg(config_file.clone())
+                .args(settings.clone()),
+        )
+        .subcommand(
+            Command::new("storage").about("Check the blob store").subcommand_required(true).subcommand(
+                Command::new("verify")
+                    .about(
+                        "Re-hash every stored blob and report content that is missing or no longer matches its \
+                         digest; exits 1 when anything is wrong. Safe while Berth serves.",
+                    )
+                    .arg(
+                        Arg::new("quarantine")
+                            .long("quarantine")
+                            .action(clap::ArgAction::SetTrue)
+                            .help("Move mismatched content aside so it is never served again"),
+                    )
+                    .arg(config_file)
+                    .args(settings),
+            ),
         )
 }
 
@@ -59,6 +79,11 @@ pub fn command() -> Command {
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Invocation, CliError> {
     let matches = command().try_get_matches_from(args).map_err(CliError::Usage)?;
     let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    if name == "storage" {
+        let (_, verify) = sub.subcommand().expect("a storage subcommand is required");
+        let config = load(verify, |var| std::env::var(var).ok())?;
+        return Ok(Invocation::VerifyStorage { config, quarantine: verify.get_flag("quarantine") });
+    }
     let config = load(sub, |var| std::env::var(var).ok())?;
     Ok(match name {
         "config" => Invocation::ShowConfig(config),

@@ -2,6 +2,7 @@
 //! portal, metrics) over the core in the `app` crate, and serving it with
 //! graceful shutdown. [`build_app`] is shared by `main` and the tests.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 mod credentials;
@@ -34,6 +35,8 @@ pub enum Error {
     Tls(std::io::Error),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("storage verification failed: {0}")]
+    Verify(#[from] app::core::registry::Error),
 }
 
 /// A ready-to-serve Berth: its router, state, and what start-up did.
@@ -61,6 +64,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         external_origin: config.external_url.origin().ascii_serialization(),
         max_manifest_bytes: config.max_manifest_bytes,
         token_lifetime: config.token_expiry,
+        verify_reads: config.verify_on_read,
     };
     let started = AppState::start(settings, leptos_options).await?;
     let http_metrics = metrics::HttpMetrics::new();

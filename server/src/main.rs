@@ -19,6 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         cli::Invocation::Serve(config) => config,
+        cli::Invocation::VerifyStorage { config, quarantine } => return verify_storage(&config, quarantine),
     };
     server::telemetry::init(&config);
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
@@ -28,6 +29,21 @@ fn main() -> ExitCode {
             tracing::error!(%error, "berth stopped");
             eprintln!("berth: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `berth storage verify`: the report on stdout; exit 1 when anything is wrong.
+fn verify_storage(config: &server::config::Config, quarantine: bool) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    match runtime.block_on(server::admin::verify_storage(config, quarantine)) {
+        Ok(report) => {
+            print!("{}", server::admin::describe(&report));
+            if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(error) => {
+            eprintln!("berth: {error}");
+            ExitCode::from(2)
         }
     }
 }

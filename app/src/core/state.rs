@@ -40,6 +40,8 @@ pub struct CoreSettings {
     pub max_manifest_bytes: usize,
     /// How long a registry token from the token service stays valid.
     pub token_lifetime: Duration,
+    /// Check whole-blob reads against their digest as they stream.
+    pub verify_reads: bool,
 }
 
 /// Settings read by the HTTP edge at request time.
@@ -100,7 +102,8 @@ impl AppState {
         };
         let tokens = RegistryTokens::load_or_create(&db, token_settings).await?;
         let access = AccessService::new(db.clone());
-        let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes);
+        let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes)
+            .verifying_reads(settings.verify_reads);
         let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone(), events.clone());
         let artifacts = ArtifactService::new(
             db.clone(),

@@ -52,6 +52,7 @@ keys! {
     "token_expiry_minutes", "BERTH_TOKEN_EXPIRY_MINUTES", "token-expiry-minutes", false, "Lifetime of a registry token from /service/token [default: 30]";
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
+    "verify_on_read", "BERTH_VERIFY_ON_READ", "verify-on-read", false, "Hash every whole-blob pull as it streams and fail it if the stored content no longer matches its digest [default: false]";
     "render_threads", "BERTH_RENDER_THREADS", "render-threads", false, "Threads rendering portal pages, apart from those serving the registry [default: the number of CPUs]";
     "render_timeout_seconds", "BERTH_RENDER_TIMEOUT_SECONDS", "render-timeout-seconds", false, "Longest a portal page or server function may take before it is cut off with 503 [default: 30]";
     "s3_endpoint", "BERTH_S3_ENDPOINT", "s3-endpoint", false, "http(s)://host:port of an S3-compatible service (Garage, MinIO…) [default: AWS]";
@@ -127,6 +128,7 @@ pub struct Config {
     pub token_expiry: Duration,
     /// `None`: keep the audit log forever.
     pub audit_retention: Option<Duration>,
+    pub verify_on_read: bool,
     pub render_threads: usize,
     pub render_timeout: Duration,
     /// Where each key's value came from, for `berth config`.
@@ -238,6 +240,7 @@ impl Sources {
         let retention_days = self.take("audit_retention_days", o, |s| {
             s.trim().parse::<u64>().map_err(|_| "expected a whole number of days (0 keeps everything)".to_owned())
         })?;
+        let verify_on_read = self.take("verify_on_read", o, boolean)?;
         let render_threads = self.take("render_threads", o, |s| number_between(s, 1, 64))?;
         let render_timeout = self.take("render_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
         let storage = self.take_storage(o)?;
@@ -281,6 +284,7 @@ impl Sources {
             audit_retention: retention_days
                 .filter(|days| *days > 0)
                 .map(|days| Duration::from_secs(days * 24 * 60 * 60)),
+            verify_on_read: verify_on_read.unwrap_or(false),
             render_threads: render_threads.map_or_else(
                 || std::thread::available_parallelism().map_or(2, |n| n.get().min(64)),
                 |n| usize::try_from(n).unwrap_or(usize::MAX),
@@ -319,6 +323,7 @@ impl Config {
             ("audit_retention_days", Some(self.audit_retention.map_or(0, |d| d.as_secs() / 86_400).to_string())),
             ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
+            ("verify_on_read", Some(self.verify_on_read.to_string())),
             ("render_threads", Some(self.render_threads.to_string())),
             ("render_timeout_seconds", Some(self.render_timeout.as_secs().to_string())),
         ];

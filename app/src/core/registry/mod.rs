@@ -10,4 +10,4 @@ mod service;
 
 pub use error::{Error, Result};
 pub use repository::{ReferrerRow, StoredManifest};
-pub use service::{CleanupReport, Page, PushedManifest, RegistryService};
+pub use service::{BlobProblem, CleanupReport, Finding, Page, PushedManifest, RegistryService, VerifyReport};

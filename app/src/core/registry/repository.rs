@@ -169,11 +169,23 @@ impl RegistryRepository {
         Ok(())
     }
 
-    pub async fn delete_upload(&self, id: &UploadId) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(pool).await.map(|_| ())
+    /// Removes the upload's row; `true` when this call removed it. Whoever
+    /// removes it owns what the upload staged: every other request, on any
+    /// node, now finds the upload unknown.
+    pub async fn delete_upload(&self, id: &UploadId) -> Result<bool> {
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id.as_str()).execute(pool).await.map(|r| r.rows_affected())
         })?;
-        Ok(())
+        Ok(deleted > 0)
+    }
+
+    /// Stored content in digest order after `after`: digest and recorded size.
+    pub async fn list_blobs(&self, after: Option<&str>, limit: i64) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT digest, size FROM blobs WHERE digest > $1 ORDER BY digest LIMIT $2";
+        let blobs = on_db!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(after.unwrap_or("")).bind(limit).fetch_all(pool).await
+        })?;
+        Ok(blobs)
     }
 
     /// Forgets uploads untouched since `cutoff`; returns their ids.

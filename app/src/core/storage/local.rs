@@ -15,11 +15,15 @@ use tokio::{
 };
 use tokio_util::io::ReaderStream;
 
-use super::{BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Error, Result, StagedUpload, UploadId};
+use super::{
+    BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Error, Result, StagedUpload, StreamedHash, UploadId,
+};
 use crate::core::registry::digest::{Algorithm, Digest, Hasher};
 
 /// Bytes gathered before each write to the staging file.
 const WRITE_BUFFER: usize = 1 << 20;
+/// Suffix of an upload's file while it is being published.
+const COMMITTING: &str = ".commit";
 /// Bytes per chunk when streaming a blob out.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -48,6 +52,37 @@ impl LocalBlobStore {
 
     fn upload_path(&self, id: &UploadId) -> PathBuf {
         self.root.join("uploads").join(id.as_str())
+    }
+
+    /// Where an upload's bytes wait while they are being published.
+    fn committing_path(&self, id: &UploadId) -> PathBuf {
+        self.root.join("uploads").join(format!("{id}{COMMITTING}"))
+    }
+
+    /// Verifies the staged file and links it in place under its digest, create-only.
+    async fn publish(&self, staged: &Path, expected: &Digest, hashed: Option<StreamedHash>) -> Result<u64> {
+        let file = File::open(staged).await.map_err(io_at(staged))?;
+        // Durable before it can become visible under its digest.
+        file.sync_all().await.map_err(io_at(staged))?;
+        let size = file.metadata().await.map_err(io_at(staged))?.len();
+        drop(file);
+        let actual = match hashed.and_then(|hashed| hashed.covering(size, expected)) {
+            Some(digest) => digest,
+            None => hash_file(staged.to_owned(), expected.algorithm()).await?,
+        };
+        if actual != *expected {
+            return Err(Error::DigestMismatch { expected: expected.clone(), actual });
+        }
+        let target = self.blob_path(expected);
+        let parent = target.parent().expect("blob paths have a parent");
+        fs::create_dir_all(parent).await.map_err(io_at(parent))?;
+        match fs::hard_link(staged, &target).await {
+            Ok(()) => sync_dir(parent).await?,
+            // Someone stored the same content first; theirs is as good as ours.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_at(&target)(e)),
+        }
+        Ok(size)
     }
 }
 
@@ -130,44 +165,34 @@ impl BlobStore for LocalBlobStore {
         }
     }
 
-    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<Digest>) -> Result<u64> {
-        let staged = self.upload_path(id);
-        let file = match File::open(&staged).await {
-            Ok(file) => file,
+    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<StreamedHash>) -> Result<u64> {
+        // First move the bytes out of the upload's name: nothing that opens
+        // the upload from here on can write to what is being published.
+        let upload = self.upload_path(id);
+        let staged = self.committing_path(id);
+        match fs::rename(&upload, &staged).await {
+            Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(Error::UploadUnknown(id.clone())),
-            Err(e) => return Err(io_at(&staged)(e)),
-        };
-        // Durable before it can become visible under its digest.
-        file.sync_all().await.map_err(io_at(&staged))?;
-        let size = file.metadata().await.map_err(io_at(&staged))?.len();
-        drop(file);
-        let actual = match hashed {
-            Some(digest) if digest.algorithm() == expected.algorithm() => digest,
-            _ => hash_file(staged.clone(), expected.algorithm()).await?,
-        };
-        if actual != *expected {
-            fs::remove_file(&staged).await.map_err(io_at(&staged))?;
-            return Err(Error::DigestMismatch { expected: expected.clone(), actual });
+            Err(e) => return Err(io_at(&upload)(e)),
         }
-        let target = self.blob_path(expected);
-        let parent = target.parent().expect("blob paths have a parent");
-        fs::create_dir_all(parent).await.map_err(io_at(parent))?;
-        match fs::hard_link(&staged, &target).await {
-            Ok(()) => sync_dir(parent).await?,
-            // Someone stored the same content first; theirs is as good as ours.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(io_at(&target)(e)),
+        let published = self.publish(&staged, expected, hashed).await;
+        // Published or refused, the staged copy has served its purpose.
+        if let Err(e) = fs::remove_file(&staged).await
+            && e.kind() != ErrorKind::NotFound
+        {
+            return Err(io_at(&staged)(e));
         }
-        fs::remove_file(&staged).await.map_err(io_at(&staged))?;
-        Ok(size)
+        published
     }
 
     async fn cancel_upload(&self, id: &UploadId) -> Result<()> {
-        let path = self.upload_path(id);
-        match fs::remove_file(&path).await {
-            Err(e) if e.kind() != ErrorKind::NotFound => Err(io_at(&path)(e)),
-            _ => Ok(()),
+        for path in [self.upload_path(id), self.committing_path(id)] {
+            match fs::remove_file(&path).await {
+                Err(e) if e.kind() != ErrorKind::NotFound => return Err(io_at(&path)(e)),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     async fn list_uploads(&self) -> Result<Vec<StagedUpload>> {
@@ -175,7 +200,10 @@ impl BlobStore for LocalBlobStore {
         let mut entries = fs::read_dir(&dir).await.map_err(io_at(&dir))?;
         let mut uploads = Vec::new();
         while let Some(entry) = entries.next_entry().await.map_err(io_at(&dir))? {
-            let Some(id) = entry.file_name().to_str().and_then(UploadId::parse) else { continue };
+            // A commit cut short (a crash) leaves its bytes under the committing name.
+            let name = entry.file_name();
+            let name = name.to_str().map(|name| name.strip_suffix(COMMITTING).unwrap_or(name));
+            let Some(id) = name.and_then(UploadId::parse) else { continue };
             match entry.metadata().await.and_then(|m| m.modified()) {
                 Ok(last_modified) => uploads.push(StagedUpload { id, last_modified }),
                 // Committed or cancelled while we listed.
@@ -222,6 +250,19 @@ impl BlobStore for LocalBlobStore {
         match fs::remove_file(&path).await {
             Err(e) if e.kind() != ErrorKind::NotFound => Err(io_at(&path)(e)),
             _ => Ok(()),
+        }
+    }
+
+    async fn quarantine(&self, digest: &Digest) -> Result<bool> {
+        let dir = self.root.join("quarantine");
+        fs::create_dir_all(&dir).await.map_err(io_at(&dir))?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.fZ");
+        let target = dir.join(format!("{}-{}-{stamp}", digest.algorithm().name(), digest.hex()));
+        let path = self.blob_path(digest);
+        match fs::rename(&path, &target).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_at(&path)(e)),
         }
     }
 }

@@ -8,9 +8,11 @@
 mod local;
 mod s3;
 pub mod suite;
+mod verified;
 
 pub use local::LocalBlobStore;
 pub use s3::{S3BlobStore, S3Settings};
+pub use verified::{hash_stream, verified_while_read};
 
 use std::{fmt, io, path::PathBuf, pin::Pin, sync::Arc, time::SystemTime};
 
@@ -77,6 +79,21 @@ pub async fn open(settings: &StorageSettings) -> Result<Arc<dyn BlobStore>> {
         StorageSettings::Filesystem { root } => Arc::new(LocalBlobStore::open(root.clone()).await?),
         StorageSettings::S3(s3) => Arc::new(S3BlobStore::open(s3)?),
     })
+}
+
+/// The digest of an upload's bytes computed while they streamed in, and how
+/// many bytes it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamedHash {
+    pub digest: Digest,
+    pub size: u64,
+}
+
+impl StreamedHash {
+    /// The digest, when it covers exactly `size` bytes hashed with `expected`'s algorithm.
+    fn covering(self, size: u64, expected: &Digest) -> Option<Digest> {
+        (self.size == size && self.digest.algorithm() == expected.algorithm()).then_some(self.digest)
+    }
 }
 
 /// An inclusive byte range of a blob.
@@ -150,10 +167,12 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>>;
 
     /// Makes the staged bytes the blob `expected`, after checking they hash to
-    /// it (`hashed` is the digest computed while they streamed, when it
-    /// covers every byte; otherwise the store hashes them now). Create-only:
-    /// if the blob exists, the staged copy is discarded. Returns the size.
-    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<Digest>) -> Result<u64>;
+    /// it. `hashed` is the digest computed while they streamed; the store
+    /// trusts it only when the bytes it publishes are exactly the bytes that
+    /// were hashed (same size, nothing written since), and otherwise hashes
+    /// them now. Create-only: if the blob exists, the staged copy is
+    /// discarded. Returns the size.
+    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<StreamedHash>) -> Result<u64>;
 
     /// Discards an upload's staged bytes; unknown ids are not an error.
     async fn cancel_upload(&self, id: &UploadId) -> Result<()>;
@@ -169,4 +188,9 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
 
     /// Removes the blob; a missing blob is not an error.
     async fn delete(&self, digest: &Digest) -> Result<()>;
+
+    /// Moves a blob whose content no longer matches its digest out of the
+    /// way, kept for inspection but never served again; `false` when there
+    /// was no such blob.
+    async fn quarantine(&self, digest: &Digest) -> Result<bool>;
 }

@@ -1,8 +1,11 @@
 //! The S3-compatible [`BlobStore`] (AWS S3, Garage, MinIO…), for several
 //! Berth nodes sharing one store. Content lives at
 //! `<prefix>/blobs/<algorithm>/<2 hex>/<hex>`; an upload is staged as one
-//! object per appended request, `<prefix>/uploads/<id>/<offset>`, because S3
-//! objects cannot be appended to and any node may receive the next chunk.
+//! object per appended request, `<prefix>/uploads/<id>/<offset>-<writer>`,
+//! because S3 objects cannot be appended to and any node may receive the
+//! next chunk. Each request writes a key of its own and never rewrites one,
+//! so two requests racing at one offset leave two parts (and a size that
+//! gives them away) instead of one overwriting what the other hashed.
 //! A blob key only ever receives verified bytes: a single staged part that
 //! was hashed while it streamed is copied server-side; anything else is
 //! streamed through the hasher into a write that completes only when the
@@ -19,7 +22,9 @@ use object_store::{
 };
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Error, Result, StagedUpload, UploadId};
+use super::{
+    BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Error, Result, StagedUpload, StreamedHash, UploadId,
+};
 use crate::core::registry::digest::{Digest, Hasher};
 
 /// Bytes buffered per multipart part (S3 wants at least 5 MiB but the last).
@@ -97,8 +102,10 @@ impl S3BlobStore {
         self.root.clone().join("uploads").join(id.as_str())
     }
 
+    /// A key no other request writes: the offset, then a writer id.
     fn part_key(&self, id: &UploadId, offset: u64) -> Path {
-        self.upload_dir(id).join(format!("{offset:0OFFSET_DIGITS$}"))
+        let writer = uuid::Uuid::new_v4().simple();
+        self.upload_dir(id).join(format!("{offset:0OFFSET_DIGITS$}-{writer}"))
     }
 
     /// The upload's parts in offset order, or `None` when it does not exist.
@@ -245,14 +252,15 @@ impl BlobStore for S3BlobStore {
         Ok(self.parts(id).await?.map(|parts| parts.iter().map(|p| p.size).sum()))
     }
 
-    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<Digest>) -> Result<u64> {
+    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<StreamedHash>) -> Result<u64> {
         let Some(parts) = self.parts(id).await? else {
             return Err(Error::UploadUnknown(id.clone()));
         };
         let size = parts.iter().map(|p| p.size).sum::<u64>();
         let target = self.blob_key(expected);
         let stored = self.stat(expected).await?.is_some();
-        let streamed = hashed.filter(|d| d.algorithm() == expected.algorithm());
+        // Parts are never rewritten, so parts adding up to the hashed size are the hashed bytes.
+        let streamed = hashed.and_then(|hashed| hashed.covering(size, expected));
         let mismatch = |actual| Err(Error::DigestMismatch { expected: expected.clone(), actual });
         let result = match streamed {
             Some(actual) if actual != *expected => mismatch(actual),
@@ -268,10 +276,9 @@ impl BlobStore for S3BlobStore {
             },
             _ => self.assemble(&parts, expected, &target).await,
         };
-        // A failed store keeps the staged bytes so the client can retry.
-        if matches!(result, Ok(()) | Err(Error::DigestMismatch { .. })) {
-            self.delete_parts(&parts).await?;
-        }
+        // Published or refused, the staged parts have served their purpose:
+        // the upload is over once its commit starts.
+        self.delete_parts(&parts).await?;
         result.map(|()| size)
     }
 
@@ -333,5 +340,19 @@ impl BlobStore for S3BlobStore {
             Err(e) if !is_not_found(&e) => Err(at(&key)(e)),
             _ => Ok(()),
         }
+    }
+
+    async fn quarantine(&self, digest: &Digest) -> Result<bool> {
+        let key = self.blob_key(digest);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.fZ");
+        let name = format!("{}-{}-{stamp}", digest.algorithm().name(), digest.hex());
+        let target = self.root.clone().join("quarantine").join(name);
+        match self.store.copy(&key, &target).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => return Ok(false),
+            Err(e) => return Err(at(&key)(e)),
+        }
+        self.delete(digest).await?;
+        Ok(true)
     }
 }

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 use futures_util::{StreamExt, stream};
 
-use super::{BlobStore, ByteRange, ByteStream, Error, UploadId};
+use super::{BlobStore, ByteRange, ByteStream, Error, StreamedHash, UploadId};
 use crate::core::registry::digest::{Algorithm, Digest, Hasher};
 
 fn chunks(parts: &[&'static [u8]]) -> ByteStream {
@@ -38,7 +38,8 @@ pub async fn run(store: &dyn BlobStore) {
     let wrong = store.append_upload(&id, 3, chunks(&[b"xx"]), None).await;
     assert!(matches!(wrong, Err(Error::OffsetMismatch { expected: 3, actual: 7 })));
     assert_eq!(store.append_upload(&id, 7, chunks(&[b"berth"]), Some(&mut hasher)).await.unwrap(), 12);
-    assert_eq!(store.commit_upload(&id, &digest, Some(hasher.finish())).await.unwrap(), 12);
+    let streamed = StreamedHash { digest: hasher.finish(), size: 12 };
+    assert_eq!(store.commit_upload(&id, &digest, Some(streamed)).await.unwrap(), 12);
     assert_eq!(store.upload_size(&id).await.unwrap(), None, "the staging area is gone");
     assert_eq!(store.stat(&digest).await.unwrap(), Some(12));
     assert_eq!(read_all(store, &digest, None).await, content);
@@ -61,6 +62,19 @@ pub async fn run(store: &dyn BlobStore) {
     let refused = store.commit_upload(&liar, &claimed, None).await;
     assert!(matches!(refused, Err(Error::DigestMismatch { .. })));
     assert_eq!(store.stat(&claimed).await.unwrap(), None);
+
+    // A streaming hash that did not see every staged byte (another writer
+    // added some) is not trusted: the bytes published are the bytes hashed.
+    let raced = UploadId::generate();
+    store.start_upload(&raced).await.unwrap();
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    store.append_upload(&raced, 0, chunks(&[b"good"]), Some(&mut hasher)).await.unwrap();
+    store.append_upload(&raced, 4, chunks(&[b" and more"]), None).await.unwrap();
+    let claimed = Digest::sha256_of(b"good");
+    let streamed = StreamedHash { digest: hasher.finish(), size: 4 };
+    assert!(matches!(store.commit_upload(&raced, &claimed, Some(streamed)).await, Err(Error::DigestMismatch { .. })));
+    assert_eq!(store.stat(&claimed).await.unwrap(), None);
+    assert_eq!(store.upload_size(&raced).await.unwrap(), None, "a refused commit leaves nothing staged");
 
     // Claiming a stored digest for other bytes is refused too, hash or not.
     let copycat = UploadId::generate();
@@ -116,6 +130,17 @@ pub async fn run(store: &dyn BlobStore) {
     assert_eq!(store.upload_size(&broken).await.unwrap(), Some(4));
     store.cancel_upload(&broken).await.unwrap();
     assert!(store.list_uploads().await.unwrap().is_empty());
+
+    // Quarantine takes a blob out of service and says whether there was one.
+    let doubtful = Digest::sha256_of(b"doubtful");
+    let staged = UploadId::generate();
+    store.start_upload(&staged).await.unwrap();
+    store.append_upload(&staged, 0, chunks(&[b"doubtful"]), None).await.unwrap();
+    store.commit_upload(&staged, &doubtful, None).await.unwrap();
+    assert!(store.quarantine(&doubtful).await.unwrap());
+    assert_eq!(store.stat(&doubtful).await.unwrap(), None);
+    assert!(store.read(&doubtful, None).await.unwrap().is_none());
+    assert!(!store.quarantine(&doubtful).await.unwrap());
 
     // Deleting is idempotent.
     store.delete(&digest).await.unwrap();

@@ -16,7 +16,7 @@ use crate::core::{
         error::{Error, Result},
         names::RepoName,
     },
-    storage::{self, BlobReader, ByteRange, ByteStream, UploadId},
+    storage::{self, BlobReader, ByteRange, ByteStream, StreamedHash, UploadId},
 };
 
 /// The running hash of an upload on this node, valid while `offset` equals
@@ -62,7 +62,10 @@ impl RegistryService {
         let range = range(size)?;
         // Linked but missing from storage means the store lost it: report it as
         // unknown rather than serve nothing under a 200.
-        let reader = self.blobs.read(digest, range).await.map_err(Error::from)?.ok_or(Error::BlobUnknown)?;
+        let mut reader = self.blobs.read(digest, range).await.map_err(Error::from)?.ok_or(Error::BlobUnknown)?;
+        if self.verify_reads && range.is_none() {
+            reader.body = storage::verified_while_read(reader.body, digest.clone());
+        }
         Ok((reader, range))
     }
 
@@ -172,8 +175,10 @@ impl RegistryService {
     }
 
     /// Appends the final chunk (if any), verifies the digest and publishes the
-    /// blob in the repository. On a digest mismatch nothing is stored and the
-    /// upload is gone.
+    /// blob in the repository. Once the commit starts the upload is this
+    /// request's alone: its row is removed first, so every other request on
+    /// any node finds it unknown, and this node's chunks wait for the lock
+    /// held until the end. Whatever the outcome, the upload is gone after.
     pub async fn complete_upload(
         &self,
         repository: &RepoName,
@@ -188,15 +193,18 @@ impl RegistryService {
             Some(chunk) => self.append_locked(id, None, chunk, &mut state).await?,
             None => self.blobs.upload_size(id).await?.ok_or(Error::UploadUnknown)?,
         };
+        if !self.repository.delete_upload(id).await? {
+            // Another request committed or cancelled it meanwhile.
+            return Err(Error::UploadUnknown);
+        }
         // The upload ends here, so its running hash can be taken rather than copied.
         let hashed = match state.hasher.take() {
-            Some(hasher) if state.offset == staged && hasher.algorithm() == digest.algorithm() => Some(hasher.finish()),
+            Some(hasher) if state.offset == staged => Some(StreamedHash { digest: hasher.finish(), size: staged }),
             _ => None,
         };
-        drop(state);
         let committed = self.blobs.commit_upload(id, digest, hashed).await;
         self.hashes.remove(id);
-        self.repository.delete_upload(id).await?;
+        drop(state);
         let size = committed?;
         self.link_within_quota(repository_id, digest, size, Utc::now()).await?;
         Ok(size)
@@ -211,7 +219,9 @@ impl RegistryService {
         self.blobs.start_upload(&id).await?;
         let mut hasher = Hasher::new(digest.algorithm());
         let committed = match self.blobs.append_upload(&id, 0, data, Some(&mut hasher)).await {
-            Ok(_) => self.blobs.commit_upload(&id, digest, Some(hasher.finish())).await,
+            Ok(size) => {
+                self.blobs.commit_upload(&id, digest, Some(StreamedHash { digest: hasher.finish(), size })).await
+            }
             Err(e) => Err(e),
         };
         let size = match committed {
@@ -230,9 +240,14 @@ impl RegistryService {
 
     pub async fn cancel_upload(&self, repository: &RepoName, id: &UploadId) -> Result<()> {
         self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
+        let entry = self.hashes.entry(id);
+        let _state = entry.lock().await;
+        // Claimed like a commit: a commit that started first keeps the upload.
+        if !self.repository.delete_upload(id).await? {
+            return Err(Error::UploadUnknown);
+        }
         self.hashes.remove(id);
         self.blobs.cancel_upload(id).await?;
-        self.repository.delete_upload(id).await?;
         Ok(())
     }
 }

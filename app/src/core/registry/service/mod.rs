@@ -6,9 +6,11 @@
 mod blobs;
 mod cleanup;
 mod manifests;
+mod verify;
 
 pub use cleanup::CleanupReport;
 pub use manifests::{Page, PushedManifest};
+pub use verify::{BlobProblem, Finding, VerifyReport};
 
 use std::sync::Arc;
 
@@ -34,6 +36,8 @@ pub struct RegistryService {
     hashes: Arc<UploadHashes>,
     events: EventRecorder,
     max_manifest_bytes: usize,
+    /// Hash whole-blob reads as they stream and refuse content that changed.
+    verify_reads: bool,
 }
 
 impl std::fmt::Debug for RegistryService {
@@ -44,7 +48,21 @@ impl std::fmt::Debug for RegistryService {
 
 impl RegistryService {
     pub fn new(db: Db, blobs: Arc<dyn BlobStore>, events: EventRecorder, max_manifest_bytes: usize) -> Self {
-        Self { repository: RegistryRepository::new(db), blobs, hashes: Arc::default(), events, max_manifest_bytes }
+        Self {
+            repository: RegistryRepository::new(db),
+            blobs,
+            hashes: Arc::default(),
+            events,
+            max_manifest_bytes,
+            verify_reads: false,
+        }
+    }
+
+    /// Whole-blob reads check the content against its digest as it streams
+    /// (costs a hash per pull); a mismatch ends the read in an error.
+    pub fn verifying_reads(mut self, verify: bool) -> Self {
+        self.verify_reads = verify;
+        self
     }
 
     /// The largest manifest body accepted.

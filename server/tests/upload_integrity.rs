@@ -1,0 +1,210 @@
+//! A published blob never changes: once an upload's commit starts, no other
+//! request, on this node or another sharing the database and store, can
+//! write to it, and the bytes published are exactly the bytes hashed.
+//!
+//! The race is made deterministic with a store that stops inside the commit
+//! until the test lets it go. A second registry service over the same
+//! database and store plays the part of another node.
+
+mod common;
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use app::core::{
+    registry::{RegistryService, digest::Digest, error::Error, names::RepoName},
+    storage::{BlobReader, BlobStore, ByteRange, ByteStream, DiskSpace, Result, StagedUpload, StreamedHash, UploadId},
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use common::{Backend, TestServer};
+use reqwest::StatusCode;
+use tokio::sync::{Notify, Semaphore};
+
+/// The real store, except that a commit waits between being asked and
+/// publishing until the test releases it.
+struct PausingStore {
+    inner: Arc<dyn BlobStore>,
+    committing: Notify,
+    release: Semaphore,
+}
+
+impl fmt::Debug for PausingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PausingStore")
+    }
+}
+
+#[async_trait]
+impl BlobStore for PausingStore {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn check_writable(&self) -> Result<()> {
+        self.inner.check_writable().await
+    }
+    async fn disk_space(&self) -> Result<Option<DiskSpace>> {
+        self.inner.disk_space().await
+    }
+    async fn start_upload(&self, id: &UploadId) -> Result<()> {
+        self.inner.start_upload(id).await
+    }
+    async fn append_upload(
+        &self,
+        id: &UploadId,
+        offset: u64,
+        data: ByteStream,
+        hasher: Option<&mut app::core::registry::digest::Hasher>,
+    ) -> Result<u64> {
+        self.inner.append_upload(id, offset, data, hasher).await
+    }
+    async fn upload_size(&self, id: &UploadId) -> Result<Option<u64>> {
+        self.inner.upload_size(id).await
+    }
+    async fn commit_upload(&self, id: &UploadId, expected: &Digest, hashed: Option<StreamedHash>) -> Result<u64> {
+        self.committing.notify_one();
+        self.release.acquire().await.expect("the test never closes the gate").forget();
+        self.inner.commit_upload(id, expected, hashed).await
+    }
+    async fn cancel_upload(&self, id: &UploadId) -> Result<()> {
+        self.inner.cancel_upload(id).await
+    }
+    async fn list_uploads(&self) -> Result<Vec<StagedUpload>> {
+        self.inner.list_uploads().await
+    }
+    async fn stat(&self, digest: &Digest) -> Result<Option<u64>> {
+        self.inner.stat(digest).await
+    }
+    async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<Option<BlobReader>> {
+        self.inner.read(digest, range).await
+    }
+    async fn delete(&self, digest: &Digest) -> Result<()> {
+        self.inner.delete(digest).await
+    }
+    async fn quarantine(&self, digest: &Digest) -> Result<bool> {
+        self.inner.quarantine(digest).await
+    }
+}
+
+fn bytes(content: Vec<u8>) -> ByteStream {
+    Box::pin(futures_util::stream::iter([Ok(Bytes::from(content))]))
+}
+
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8 ^ seed).collect()
+}
+
+async fn pull_digest(server: &TestServer, repo: &str, digest: &Digest) -> Digest {
+    let response = common::admin_client().get(server.url(&format!("/v2/{repo}/blobs/{digest}"))).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    Digest::sha256_of(&response.bytes().await.unwrap())
+}
+
+/// A chunk sent while the commit is under way, to the same node or to
+/// another one, is refused at once and changes nothing; the blob published
+/// is exactly the one hashed.
+async fn a_chunk_during_the_commit_cannot_change_the_blob(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let store = Arc::new(PausingStore {
+        inner: server.state.blobs.clone(),
+        committing: Notify::new(),
+        release: Semaphore::new(0),
+    });
+    let this_node = RegistryService::new(server.state.db.clone(), store.clone(), server.state.events.clone(), 4 << 20);
+    let repo = RepoName::parse("library/race", "127.0.0.1").unwrap();
+    let content = pattern(5 << 20, 7);
+    let digest = Digest::sha256_of(&content);
+
+    for other_node in [false, true] {
+        let id = this_node.start_upload(&repo).await.unwrap();
+        this_node.append_upload(&repo, &id, Some(0), bytes(content.clone())).await.unwrap();
+        let commit = tokio::spawn({
+            let (service, repo, id, digest) = (this_node.clone(), repo.clone(), id.clone(), digest.clone());
+            async move { service.complete_upload(&repo, &id, &digest, None).await }
+        });
+        store.committing.notified().await;
+
+        // The commit has started and is held before publishing.
+        let late = if other_node {
+            let url = server.url(&format!("/v2/{repo}/blobs/uploads/{id}"));
+            let response = common::admin_client()
+                .patch(url)
+                .header("content-type", "application/octet-stream")
+                .body(b"appended after the commit began".to_vec())
+                .send();
+            let response = tokio::time::timeout(Duration::from_secs(10), response).await.expect("refused at once");
+            let response = response.unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "the other node finds the upload gone");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert_eq!(body["errors"][0]["code"], "BLOB_UPLOAD_UNKNOWN");
+            None
+        } else {
+            let append = this_node.append_upload(&repo, &id, None, bytes(b"appended after the commit began".to_vec()));
+            Some(tokio::time::timeout(Duration::from_secs(10), append).await.expect("refused at once"))
+        };
+        if let Some(outcome) = late {
+            assert!(matches!(outcome, Err(Error::UploadUnknown)), "{outcome:?}");
+        }
+
+        store.release.add_permits(1);
+        assert_eq!(commit.await.unwrap().unwrap(), content.len() as u64);
+        assert_eq!(
+            pull_digest(&server, "library/race", &digest).await,
+            digest,
+            "the published bytes hash to the digest"
+        );
+        let size = server.state.blobs.stat(&digest).await.unwrap();
+        assert_eq!(size, Some(content.len() as u64));
+        assert!(server.state.blobs.upload_size(&id).await.unwrap().is_none(), "nothing stays staged");
+        server.state.blobs.delete(&digest).await.unwrap();
+    }
+    server.stop().await;
+}
+
+/// The report's reproduction over HTTP: a large chunk, the closing `PUT`,
+/// and another chunk a few milliseconds later. Whichever request wins, the
+/// blob under the digest is the one pushed, or there is none.
+async fn a_late_chunk_over_http_never_changes_a_published_blob(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let client = common::admin_client();
+    let content = pattern(20 << 20, 3);
+    let digest = Digest::sha256_of(&content);
+    for delay_ms in [0u64, 2, 5, 10, 20] {
+        let started = client.post(server.url("/v2/library/late/blobs/uploads/")).send().await.unwrap();
+        assert_eq!(started.status(), StatusCode::ACCEPTED);
+        let location = server.url(started.headers()["location"].to_str().unwrap());
+        let chunk = client
+            .patch(&location)
+            .header("content-type", "application/octet-stream")
+            .body(content.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(chunk.status(), StatusCode::ACCEPTED);
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let close = client.put(format!("{location}{separator}digest={digest}")).send();
+        let late = async {
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            client.patch(&location).header("content-type", "application/octet-stream").body("tail").send().await
+        };
+        let (close, late) = tokio::join!(close, late);
+        let (close, late) = (close.unwrap().status(), late.unwrap().status());
+        assert!(
+            close == StatusCode::CREATED || close == StatusCode::BAD_REQUEST || close == StatusCode::NOT_FOUND,
+            "closing answered {close}"
+        );
+        if late.is_success() {
+            assert_ne!(close, StatusCode::CREATED, "a chunk was accepted into an upload that was published");
+        }
+        let pulled = client.get(server.url(&format!("/v2/library/late/blobs/{digest}"))).send().await.unwrap();
+        if pulled.status() == StatusCode::OK {
+            assert_eq!(Digest::sha256_of(&pulled.bytes().await.unwrap()), digest, "after {delay_ms} ms");
+        }
+        server.state.blobs.delete(&digest).await.unwrap();
+    }
+    server.stop().await;
+}
+
+on_both_databases!(
+    a_chunk_during_the_commit_cannot_change_the_blob,
+    a_late_chunk_over_http_never_changes_a_published_blob
+);
