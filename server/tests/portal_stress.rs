@@ -131,6 +131,22 @@ async fn renders_survive_disconnects_and_ending_sessions(backend: Backend) {
         failures[..failures.len().min(10)].join("\n")
     );
 
+    // Nothing got stuck: the portal's health component and metrics say so.
+    let health: serde_json::Value = reqwest::get(server.url("/api/v2.0/health")).await.unwrap().json().await.unwrap();
+    let portal = health["components"].as_array().unwrap().iter().find(|c| c["name"] == "portal").cloned();
+    assert_eq!(portal.map(|c| c["status"].clone()), Some(serde_json::json!("healthy")), "{health}");
+    // Renders whose clients hung up finish on their own, within their time limit.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+        if metrics.contains("berth_portal_renders_in_flight 0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains("berth_portal_render_threads_stuck 0"), "{metrics}");
+    assert!(metrics.contains("berth_portal_renders_in_flight 0"), "{metrics}");
+
     // After all that, pages still render whole.
     let portal = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
     for page in pages.iter().filter(|p| !p.contains("no/such")) {
