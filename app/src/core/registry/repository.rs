@@ -24,7 +24,31 @@ macro_rules! held_by_an_index {
     };
 }
 
-/// What linking a blob came to.
+/// Locks the storage quota of the project `$1`'s repository belongs to, by
+/// writing the project's row: quota checks in one project then run one at a
+/// time (a row lock on PostgreSQL, the write lock on SQLite).
+const LOCK_QUOTA: &str = "UPDATE projects SET storage_quota = storage_quota \
+     WHERE id = (SELECT project_id FROM repositories WHERE id = $1) AND storage_quota IS NOT NULL \
+     RETURNING id, name, storage_quota";
+
+/// Inside transaction `$tx` (either database): locks the quota of
+/// `$repository`'s project; `Some((project id, name, quota))` when it has one.
+macro_rules! lock_project_quota {
+    ($tx:ident, $repository:expr) => {
+        sqlx::query_as::<_, (i64, String, i64)>(LOCK_QUOTA).bind($repository).fetch_optional(&mut *$tx).await?
+    };
+}
+
+/// Inside transaction `$tx` (either database): the bytes project `$project` uses.
+macro_rules! project_usage {
+    ($tx:ident, $project:expr) => {{
+        let used: Option<(i64, i64)> =
+            sqlx::query_as(&usage_sql("$1")).bind($project).fetch_optional(&mut *$tx).await?;
+        used.map_or(0, |(_, bytes)| bytes)
+    }};
+}
+
+/// What linking a blob (or storing a manifest) came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Linked {
     Done,
@@ -101,36 +125,59 @@ impl RegistryRepository {
         size: u64,
         now: DateTime<Utc>,
     ) -> Result<Linked> {
-        const LOCK_QUOTA: &str = "UPDATE projects SET storage_quota = storage_quota \
-             WHERE id = (SELECT project_id FROM repositories WHERE id = $1) AND storage_quota IS NOT NULL \
-             RETURNING id, name, storage_quota";
+        self.link_or_check(repository, digest, size, now, true).await
+    }
+
+    /// The quota check [`Self::link_blob`] makes, writing nothing: lets a
+    /// push be refused before its bytes are published.
+    pub async fn check_blob_quota(&self, repository: RepositoryId, digest: &Digest, size: u64) -> Result<Linked> {
+        self.link_or_check(repository, digest, size, Utc::now(), false).await
+    }
+
+    async fn link_or_check(
+        &self,
+        repository: RepositoryId,
+        digest: &Digest,
+        size: u64,
+        now: DateTime<Utc>,
+        link: bool,
+    ) -> Result<Linked> {
         const BLOB: &str =
             "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING";
         const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository_id, digest) DO NOTHING";
         let digest = digest.to_string();
-        let usage = usage_sql("$1");
         let needed = i64::try_from(size).unwrap_or(i64::MAX);
         let linked = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            let quota: Option<(i64, String, i64)> =
-                sqlx::query_as(LOCK_QUOTA).bind(repository).fetch_optional(&mut *tx).await?;
-            if let Some((project, name, quota)) = quota {
+            if let Some((project, name, quota)) = lock_project_quota!(tx, repository) {
                 let held: bool = sqlx::query_scalar(HOLDS_BLOB_SQL).bind(project).bind(&digest).fetch_one(&mut *tx).await?;
-                if !held {
-                    let used: Option<(i64, i64)> = sqlx::query_as(&usage).bind(project).fetch_optional(&mut *tx).await?;
-                    let used = used.map_or(0, |(_, bytes)| bytes);
-                    if used.saturating_add(needed) > quota {
-                        return Ok(Linked::OverQuota { project: name, quota, used });
-                    }
+                let used = if held { 0 } else { project_usage!(tx, project) };
+                if !held && used.saturating_add(needed) > quota {
+                    return Ok(Linked::OverQuota { project: name, quota, used });
                 }
             }
-            sqlx::query(BLOB).bind(&digest).bind(needed).bind(now).execute(&mut *tx).await?;
-            sqlx::query(LINK).bind(repository).bind(&digest).bind(now).execute(&mut *tx).await?;
-            tx.commit().await?;
+            if link {
+                sqlx::query(BLOB).bind(&digest).bind(needed).bind(now).execute(&mut *tx).await?;
+                sqlx::query(LINK).bind(repository).bind(&digest).bind(now).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
             Ok::<_, sqlx::Error>(Linked::Done)
         }.await)?;
         Ok(linked)
+    }
+
+    /// Removes a repository that holds nothing (no manifest, blob or upload),
+    /// as a refused push leaves one it created; `false` when it holds something.
+    pub async fn delete_if_empty(&self, repository: RepositoryId) -> Result<bool> {
+        const SQL: &str = "DELETE FROM repositories WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = repositories.id) \
+             AND NOT EXISTS (SELECT 1 FROM uploads u WHERE u.repository_id = repositories.id) \
+             AND NOT EXISTS (SELECT 1 FROM repository_blobs rb WHERE rb.repository_id = repositories.id)";
+        let deleted = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(repository).execute(pool).await.map(|r| r.rows_affected())
+        })?;
+        Ok(deleted > 0)
     }
 
     /// Removes `repository`'s link to `digest`; `false` when there was none.
@@ -313,7 +360,9 @@ impl RegistryRepository {
 
     /// Stores a manifest (once per repository and digest), what it needs, and
     /// points the tag at it, in one transaction.
-    pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<()> {
+    /// Stores a manifest (and moves its tag), unless it is new to the
+    /// repository and would take the project past its storage quota.
+    pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<Linked> {
         // Listed unless attached by `subject` or already an image of an index here.
         const INSERT: &str = concat!(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
@@ -323,12 +372,22 @@ impl RegistryRepository {
             ") ON CONFLICT (repository_id, digest) DO NOTHING"
         );
         const ID: &str = "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2";
+        const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2)";
         const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
         let digest = new.digest.to_string();
         let subject = new.parsed.subject.as_ref().map(Digest::to_string);
-        on_db!(&self.db, pool => async {
+        let size = new.content.len() as i64;
+        let stored = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
+            if let Some((project, name, quota)) = lock_project_quota!(tx, new.repository) {
+                let exists: bool =
+                    sqlx::query_scalar(EXISTS).bind(new.repository).bind(&digest).fetch_one(&mut *tx).await?;
+                let used = if exists { 0 } else { project_usage!(tx, project) };
+                if !exists && used.saturating_add(size) > quota {
+                    return Ok(Linked::OverQuota { project: name, quota, used });
+                }
+            }
             sqlx::query(INSERT)
                 .bind(new.repository)
                 .bind(&digest)
@@ -377,9 +436,10 @@ impl RegistryRepository {
             if let Some(tag) = new.tag {
                 sqlx::query(TAG).bind(new.repository).bind(tag.as_str()).bind(id).bind(now).execute(&mut *tx).await?;
             }
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Linked::Done)
         }.await)?;
-        Ok(())
+        Ok(stored)
     }
 
     /// Deletes a manifest and, with it, every tag pointing at it. The images

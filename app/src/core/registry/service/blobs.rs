@@ -197,6 +197,11 @@ impl RegistryService {
             // Another request committed or cancelled it meanwhile.
             return Err(Error::UploadUnknown);
         }
+        if let Err(refused) = self.check_quota(repository_id, digest, staged).await {
+            self.hashes.remove(id);
+            self.blobs.cancel_upload(id).await?;
+            return Err(refused);
+        }
         // The upload ends here, so its running hash can be taken rather than copied.
         let hashed = match state.hasher.take() {
             Some(hasher) if state.offset == staged => Some(StreamedHash { digest: hasher.finish(), size: staged }),
@@ -218,20 +223,20 @@ impl RegistryService {
         let id = UploadId::generate();
         self.blobs.start_upload(&id).await?;
         let mut hasher = Hasher::new(digest.algorithm());
-        let committed = match self.blobs.append_upload(&id, 0, data, Some(&mut hasher)).await {
-            Ok(size) => {
-                self.blobs.commit_upload(&id, digest, Some(StreamedHash { digest: hasher.finish(), size })).await
-            }
-            Err(e) => Err(e),
+        let committed = async {
+            let size = self.blobs.append_upload(&id, 0, data, Some(&mut hasher)).await?;
+            self.check_quota(repository_id, digest, size).await?;
+            let hashed = StreamedHash { digest: hasher.finish(), size };
+            Ok::<_, Error>(self.blobs.commit_upload(&id, digest, Some(hashed)).await?)
         };
-        let size = match committed {
+        let size = match committed.await {
             Ok(size) => size,
             Err(e) => {
                 // Staged bytes are useless without a session; the original error matters more.
                 if let Err(cancel) = self.blobs.cancel_upload(&id).await {
                     tracing::warn!(error = %cancel, upload = %id, "discarding a failed monolithic upload failed");
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         self.link_within_quota(repository_id, digest, size, Utc::now()).await?;

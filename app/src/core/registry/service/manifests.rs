@@ -12,7 +12,7 @@ use crate::core::{
         error::{Error, Result},
         manifest::{self, Needed},
         names::{Reference, RepoName},
-        repository::{ListPage, NewManifest, ReferrerRow, StoredManifest},
+        repository::{Linked, ListPage, NewManifest, ReferrerRow, StoredManifest},
     },
 };
 
@@ -138,7 +138,9 @@ impl RegistryService {
             return Err(Error::ManifestBlobUnknown(missing));
         }
         let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
-        self.repository.put_manifest(new, now).await?;
+        if let Linked::OverQuota { project, quota, used } = self.repository.put_manifest(new, now).await? {
+            return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
+        }
         let details = EventDetails {
             digest: Some(digest.to_string()),
             tag: tag_of(reference),

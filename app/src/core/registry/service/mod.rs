@@ -77,8 +77,9 @@ impl RegistryService {
 
     /// Links a stored blob to a repository, unless that would take the
     /// repository's project over its storage quota (a blob some repository
-    /// of the project already holds takes nothing more). The blob stays in
-    /// the store either way; unreferenced blobs are garbage collected.
+    /// of the project already holds takes nothing more). A refused link
+    /// removes the repository if the push created it and it holds nothing;
+    /// the verified blob stays in the store for garbage collection.
     async fn link_within_quota(
         &self,
         repository: RepositoryId,
@@ -86,9 +87,23 @@ impl RegistryService {
         size: u64,
         now: chrono::DateTime<Utc>,
     ) -> Result<()> {
-        match self.repository.link_blob(repository, digest, size, now).await? {
+        let linked = self.repository.link_blob(repository, digest, size, now).await?;
+        self.refuse_over_quota(repository, linked, size).await
+    }
+
+    /// Refuses, before anything is published, a blob that would take the
+    /// project over its quota; the link checks again under the project's lock.
+    async fn check_quota(&self, repository: RepositoryId, digest: &Digest, size: u64) -> Result<()> {
+        let linked = self.repository.check_blob_quota(repository, digest, size).await?;
+        self.refuse_over_quota(repository, linked, size).await
+    }
+
+    async fn refuse_over_quota(&self, repository: RepositoryId, linked: Linked, size: u64) -> Result<()> {
+        match linked {
             Linked::Done => Ok(()),
             Linked::OverQuota { project, quota, used } => {
+                // A refusal leaves no repository behind that only this push created.
+                self.repository.delete_if_empty(repository).await?;
                 Err(Error::QuotaExceeded { project, quota, used, needed: size })
             }
         }
