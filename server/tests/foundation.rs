@@ -40,7 +40,10 @@ async fn health_reports_each_component(backend: Backend) {
         .iter()
         .map(|c| (c["name"].as_str().unwrap(), c["status"].as_str().unwrap()))
         .collect();
-    assert_eq!(components, [("core", "healthy"), ("database", "healthy"), ("storage", "healthy")]);
+    assert_eq!(
+        components,
+        [("core", "healthy"), ("database", "healthy"), ("storage", "healthy"), ("portal", "healthy")]
+    );
 
     // Make the store unwritable: health must say so, with a reason and no detail leak.
     let storage = server.data_dir.join("storage");

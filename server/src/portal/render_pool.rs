@@ -529,6 +529,13 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert!(body_of(response).await.is_err(), "a cut-off body ends in an error, not as a whole page");
         assert_eq!(pool.inner.metrics.cut_off.get(), 2);
+        // The render thread finishes the cut-off job just after the client sees the end.
+        for _ in 0..50 {
+            if pool.inner.metrics.in_flight.get() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(pool.inner.metrics.in_flight.get(), 0);
     }
 
