@@ -18,7 +18,9 @@ pub async fn sign_in(
     through: &str,
 ) -> Result<Principal> {
     let signed_in = if username.starts_with(ROBOT_PREFIX) {
-        state.robots.authenticate(username, &secret).await.map(Principal::Robot)
+        // Robots are throttled like users: a robot secret is a password too.
+        let check = state.robots.authenticate(username, &secret);
+        state.auth.throttled(username, client_addr, check).await.map(Principal::Robot)
     } else {
         state.auth.authenticate(username, secret, client_addr).await.map(Principal::User)
     };

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod cli;
+mod client_addr;
 pub mod config;
 mod credentials;
 mod jobs;
@@ -79,7 +80,10 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         .layer(axum::Extension(renders))
         .with_state(started.state.clone())
         .merge(metrics::router(http_metrics.clone()));
-    let router = telemetry::layer(metrics::layer(routes, http_metrics));
+    let router = telemetry::layer(metrics::layer(routes, http_metrics)).layer(axum::middleware::from_fn_with_state(
+        std::sync::Arc::new(config.trusted_proxies.clone()),
+        client_addr::resolve,
+    ));
     Ok(Berth { router, state: started.state, admin: started.admin })
 }
 

@@ -1,10 +1,16 @@
 //! Logging: the tracing subscriber, a request id on every request (taken from
 //! `X-Request-Id` or generated, and echoed back) and one access-log line per
-//! request, inside a span carrying method, matched route and request id.
+//! request, inside a span carrying method, matched route, request id and
+//! client address.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
-use axum::{Router, extract::MatchedPath, http::Request, response::Response};
+use axum::{
+    Router,
+    extract::{ConnectInfo, MatchedPath},
+    http::Request,
+    response::Response,
+};
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     trace::TraceLayer,
@@ -31,12 +37,15 @@ pub fn layer(router: Router) -> Router {
             let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
             let request_id =
                 request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
+            // The client as Berth believes it (see `client_addr`): behind a trusted proxy, the forwarded one.
+            let client = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip());
             tracing::info_span!(
                 "request",
                 method = %request.method(),
                 route,
                 path = %request.uri().path(),
                 request_id,
+                client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
                 status = Empty,
             )
         })

@@ -561,7 +561,112 @@ async fn repeated_failed_sign_ins_are_throttled(backend: Backend) {
     server.stop().await;
 }
 
+/// Sign-in names no account can have are refused before any lookup, and
+/// whatever a client sends is bounded in the audit log; robot secrets are
+/// throttled like passwords; spaces around a name give no fresh tries.
+async fn sign_in_input_is_bounded_and_robots_are_throttled(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = common::admin_client();
+    for n in 0..20 {
+        let huge = format!("{n}{}", "u".repeat(60 * 1024));
+        let response = common::client_as(&huge, "whatever").get(server.url("/v2/")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    server.state.events.flush().await;
+    let logs: Vec<Value> = admin
+        .get(server.url("/api/v2.0/audit-logs?page_size=100&q=operation%3Dlogin"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused: Vec<&Value> = logs.iter().filter(|l| l["username"].as_str().is_some_and(|u| u.len() > 200)).collect();
+    assert_eq!(refused.len(), 20, "each refusal is audited");
+    for entry in refused {
+        assert!(entry["username"].as_str().unwrap().len() <= 255, "bounded: {}", entry["username"]);
+        assert!(entry["resource"].as_str().unwrap().len() <= 1024);
+    }
+
+    // A robot: five wrong secrets lock the robot out from that address.
+    server.create_projects(&["team"]).await;
+    let robot = json!({
+        "name": "ci", "duration": -1, "level": "project",
+        "permissions": [{"kind": "project", "namespace": "team", "access": [{"resource": "repository", "action": "pull"}]}],
+    });
+    let created: Value =
+        admin.post(server.url("/api/v2.0/robots")).json(&robot).send().await.unwrap().json().await.unwrap();
+    let (name, secret) = (created["name"].as_str().unwrap(), created["secret"].as_str().unwrap());
+    assert_eq!(common::client_as(name, secret).get(server.url("/v2/")).send().await.unwrap().status(), StatusCode::OK);
+    for _ in 0..5 {
+        let wrong = common::client_as(name, "Wr0ng-secret-guess").get(server.url("/v2/")).send().await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
+    let right = common::client_as(name, secret).get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS, "robot sign-ins are throttled");
+
+    // Padding a username with spaces counts against the same lockout.
+    server.create_user("victim", PASSWORD).await;
+    for variant in ["victim", " victim", "victim ", "VICTIM", " Victim "] {
+        let response = common::client_as(variant, "guessing").get(server.url("/v2/")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{variant:?}");
+    }
+    let locked = common::client_as("victim", PASSWORD).get(server.url("/v2/")).send().await.unwrap();
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    server.stop().await;
+}
+
+/// Behind a trusted proxy the client it names is who gets throttled and
+/// audited, so five wrong passwords from one client lock out that client,
+/// not everyone behind the proxy; from anyone else the header is ignored.
+async fn trusted_proxies_name_the_client(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let database = common::TestDatabase::create(backend, dir.path()).await;
+    let proxied = [("BERTH_TRUSTED_PROXIES", "127.0.0.1/32".to_owned())];
+    let server = TestServer::start_with(dir.path().to_owned(), &database.url, &proxied).await;
+    server.create_user("victim", PASSWORD).await;
+    let from = |client: &'static str, password: &str| {
+        common::client_as("victim", password).get(server.url("/v2/")).header("x-forwarded-for", client).send()
+    };
+    for _ in 0..5 {
+        assert_eq!(from("198.51.100.1", "guessing").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(from("198.51.100.1", PASSWORD).await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(from("198.51.100.2", PASSWORD).await.unwrap().status(), StatusCode::OK, "other clients still sign in");
+    server.state.events.flush().await;
+    let logs: Vec<Value> = common::admin_client()
+        .get(server.url("/api/v2.0/audit-logs?page_size=100&q=username%3Dvictim"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(!logs.is_empty());
+    assert!(logs.iter().all(|l| l["client_addr"] == "198.51.100.1"), "the audit log names the client: {logs:?}");
+    server.stop().await;
+
+    // Without trusted proxies the header is the client's own claim and changes nothing.
+    let plain = TestServer::start(backend).await;
+    plain.create_user("victim", PASSWORD).await;
+    for n in 0..5 {
+        let forged = common::client_as("victim", "guessing")
+            .get(plain.url("/v2/"))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    }
+    let locked = common::client_as("victim", PASSWORD).get(plain.url("/v2/")).header("x-forwarded-for", "203.0.113.1");
+    assert_eq!(locked.send().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS, "a forged header buys no tries");
+    plain.stop().await;
+    drop(database);
+}
+
 on_both_databases!(
+    trusted_proxies_name_the_client,
+    sign_in_input_is_bounded_and_robots_are_throttled,
     repeated_failed_sign_ins_are_throttled,
     roles_follow_the_matrix_on_v2,
     projects_bound_pushes_and_listings,

@@ -17,6 +17,8 @@ use std::{
 mod storage;
 
 use app::core::storage::StorageSettings;
+
+use crate::client_addr::TrustedProxies;
 use url::Url;
 
 /// One configuration key: its file name, flag and environment variable.
@@ -52,6 +54,7 @@ keys! {
     "token_expiry_minutes", "BERTH_TOKEN_EXPIRY_MINUTES", "token-expiry-minutes", false, "Lifetime of a registry token from /service/token [default: 30]";
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
+    "trusted_proxies", "BERTH_TRUSTED_PROXIES", "trusted-proxies", false, "Comma-separated addresses or networks (10.0.0.0/8) of proxies whose X-Forwarded-For / Forwarded headers name the client [default: none, headers ignored]";
     "verify_on_read", "BERTH_VERIFY_ON_READ", "verify-on-read", false, "Hash every whole-blob pull as it streams and fail it if the stored content no longer matches its digest [default: false]";
     "render_threads", "BERTH_RENDER_THREADS", "render-threads", false, "Threads rendering portal pages, apart from those serving the registry [default: the number of CPUs]";
     "render_timeout_seconds", "BERTH_RENDER_TIMEOUT_SECONDS", "render-timeout-seconds", false, "Longest a portal page or server function may take before it is cut off with 503 [default: 30]";
@@ -128,6 +131,8 @@ pub struct Config {
     pub token_expiry: Duration,
     /// `None`: keep the audit log forever.
     pub audit_retention: Option<Duration>,
+    /// Proxies whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
     pub verify_on_read: bool,
     pub render_threads: usize,
     pub render_timeout: Duration,
@@ -240,6 +245,7 @@ impl Sources {
         let retention_days = self.take("audit_retention_days", o, |s| {
             s.trim().parse::<u64>().map_err(|_| "expected a whole number of days (0 keeps everything)".to_owned())
         })?;
+        let trusted_proxies = self.take("trusted_proxies", o, TrustedProxies::parse)?;
         let verify_on_read = self.take("verify_on_read", o, boolean)?;
         let render_threads = self.take("render_threads", o, |s| number_between(s, 1, 64))?;
         let render_timeout = self.take("render_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
@@ -284,6 +290,7 @@ impl Sources {
             audit_retention: retention_days
                 .filter(|days| *days > 0)
                 .map(|days| Duration::from_secs(days * 24 * 60 * 60)),
+            trusted_proxies: trusted_proxies.unwrap_or_default(),
             verify_on_read: verify_on_read.unwrap_or(false),
             render_threads: render_threads.map_or_else(
                 || std::thread::available_parallelism().map_or(2, |n| n.get().min(64)),
@@ -323,6 +330,7 @@ impl Config {
             ("audit_retention_days", Some(self.audit_retention.map_or(0, |d| d.as_secs() / 86_400).to_string())),
             ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
+            ("trusted_proxies", Some(self.trusted_proxies.describe()).filter(|list| !list.is_empty())),
             ("verify_on_read", Some(self.verify_on_read.to_string())),
             ("render_threads", Some(self.render_threads.to_string())),
             ("render_timeout_seconds", Some(self.render_timeout.as_secs().to_string())),

@@ -180,14 +180,19 @@ impl AuthService {
         self.throttled(username, client_addr, self.authenticate_unthrottled(username, password)).await
     }
 
-    /// Refuses a locked-out username/address pair before `check` runs, and
-    /// counts `check`'s outcome.
-    async fn throttled(
+    /// Refuses a name no account can have and a locked-out username/address
+    /// pair before `check` runs (no lookup, no hashing), and counts
+    /// `check`'s outcome. Every sign-in with a secret goes through here:
+    /// passwords, CLI secrets and robot secrets.
+    pub async fn throttled<T>(
         &self,
         username: &str,
         client_addr: Option<&str>,
-        check: impl Future<Output = Result<User>>,
-    ) -> Result<User> {
+        check: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        if sign_in_name_too_long(username) {
+            return Err(Error::InvalidCredentials);
+        }
         if let Some(wait) = self.throttle.locked_for(username, client_addr) {
             return Err(Error::Throttled { retry_after: wait });
         }
@@ -352,6 +357,19 @@ impl AuthService {
     pub async fn logout(&self, token: &SessionToken) -> Result<()> {
         self.sessions.delete(&token.hash()).await
     }
+}
+
+/// Longest robot login name: `robot$`, a project name, `+`, a robot name.
+const MAX_ROBOT_NAME: usize = crate::core::robots::ROBOT_PREFIX.len() + 2 * Username::MAX_LEN + 1;
+
+/// Whether `username` is longer than any account's name can be (255
+/// characters; robots' `robot$<project>+<name>` longer): such sign-ins are
+/// refused before anything is looked up, counted or stored.
+pub fn sign_in_name_too_long(username: &str) -> bool {
+    let limit =
+        if username.starts_with(crate::core::robots::ROBOT_PREFIX) { MAX_ROBOT_NAME } else { Username::MAX_LEN };
+    // Bytes bound characters from above: most names need no count.
+    username.len() > limit && username.chars().count() > limit
 }
 
 /// Refuses passwords outside [`PASSWORD_LENGTH`], naming `field`.

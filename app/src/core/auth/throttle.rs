@@ -2,7 +2,10 @@
 //! one address, further attempts are refused for a while without checking
 //! the password (which also keeps password hashing from being used to load
 //! the server). Keyed by the pair, so an attacker elsewhere cannot lock a
-//! user out. Counted per node, in memory.
+//! user out; the username as directories compare it (case and surrounding
+//! spaces ignored), so `Alice ` gets no fresh tries. Counted per node, in
+//! memory, for at most [`CAPACITY`] pairs: with sign-in names bounded (see
+//! `MAX_SIGN_IN_NAME`) that is a few tens of MB at worst.
 
 use std::{
     collections::HashMap,
@@ -16,6 +19,7 @@ const MAX_FAILURES: u32 = 5;
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// …and how long the lockout lasts.
 const LOCKOUT: Duration = Duration::from_secs(5 * 60);
+/// Pairs tracked at most.
 const CAPACITY: usize = 100_000;
 
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +36,7 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     fn key(username: &str, client_addr: Option<&str>) -> (String, String) {
-        (username.to_lowercase(), client_addr.unwrap_or_default().to_owned())
+        (username.trim().to_lowercase(), client_addr.unwrap_or_default().to_owned())
     }
 
     /// How long until this pair may try again, if it is locked out now.
@@ -45,14 +49,26 @@ impl LoginThrottle {
     pub fn failed(&self, username: &str, client_addr: Option<&str>) {
         let now = Instant::now();
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() >= CAPACITY {
+        let key = Self::key(username, client_addr);
+        if failures.len() >= CAPACITY && !failures.contains_key(&key) {
             failures.retain(|_, f| now.duration_since(f.first) < WINDOW || f.locked_until.is_some_and(|u| u > now));
+            // Still full: make room by forgetting the oldest pair that is not locked out.
+            if failures.len() >= CAPACITY {
+                let oldest = failures
+                    .iter()
+                    .filter(|(_, f)| f.locked_until.is_none_or(|u| u <= now))
+                    .min_by_key(|(_, f)| f.first)
+                    .map(|(key, _)| key.clone());
+                match oldest {
+                    Some(oldest) => {
+                        failures.remove(&oldest);
+                    }
+                    // Every pair tracked is locked out: this one was not, and is not counted.
+                    None => return,
+                }
+            }
         }
-        let entry = failures.entry(Self::key(username, client_addr)).or_insert(Failures {
-            count: 0,
-            first: now,
-            locked_until: None,
-        });
+        let entry = failures.entry(key).or_insert(Failures { count: 0, first: now, locked_until: None });
         if now.duration_since(entry.first) >= WINDOW && entry.locked_until.is_none_or(|u| u <= now) {
             *entry = Failures { count: 0, first: now, locked_until: None };
         }
@@ -69,7 +85,7 @@ impl LoginThrottle {
 
 #[cfg(test)]
 mod tests {
-    use super::{LoginThrottle, MAX_FAILURES};
+    use super::{CAPACITY, LoginThrottle, MAX_FAILURES};
 
     #[test]
     fn locks_a_pair_after_repeated_failures_only() {
@@ -86,5 +102,23 @@ mod tests {
         throttle.failed("carol", None);
         throttle.succeeded("carol", None);
         assert_eq!(throttle.locked_for("carol", None), None);
+        // The username as a directory compares it: spaces around it and case do not give fresh tries.
+        for _ in 0..MAX_FAILURES {
+            throttle.failed(" dave ", Some("10.0.0.1"));
+        }
+        assert!(throttle.locked_for("Dave", Some("10.0.0.1")).is_some());
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_lockouts_survive_a_flood() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..MAX_FAILURES {
+            throttle.failed("alice", Some("10.0.0.1"));
+        }
+        for n in 0..CAPACITY + 10 {
+            throttle.failed(&format!("flood-{n}"), Some("10.0.0.9"));
+        }
+        assert!(throttle.failures.lock().unwrap().len() <= CAPACITY);
+        assert!(throttle.locked_for("alice", Some("10.0.0.1")).is_some(), "a lockout is never evicted");
     }
 }

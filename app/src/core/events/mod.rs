@@ -143,6 +143,47 @@ impl AuditEvent {
         self.detail = Some(detail.into());
         self
     }
+
+    /// Cuts every free-text field to its bound: text that came from a client
+    /// (a 60 KB username, a long reason) cannot grow the log without limit.
+    fn bounded(mut self) -> Self {
+        clip(&mut self.resource, MAX_TEXT);
+        let optional = [
+            (&mut self.caller.actor, MAX_NAME),
+            (&mut self.caller.client_addr, MAX_ADDRESS),
+            (&mut self.project, MAX_NAME),
+            (&mut self.digest, MAX_NAME),
+            (&mut self.tag, MAX_NAME),
+            (&mut self.media_type, MAX_NAME),
+            (&mut self.detail, MAX_TEXT),
+        ];
+        for (field, max) in optional {
+            if let Some(text) = field {
+                clip(text, max);
+            }
+        }
+        self
+    }
+}
+
+/// Longest name kept in an audit field (usernames, projects, digests, tags, media types), in bytes.
+const MAX_NAME: usize = 255;
+/// Longest resource or detail kept, in bytes.
+const MAX_TEXT: usize = 1024;
+/// Longest client address kept (an IPv6 address with a zone fits).
+const MAX_ADDRESS: usize = 64;
+
+/// Cuts `text` to at most `max` bytes at a character boundary, marking the cut with `…`.
+fn clip(text: &mut String, max: usize) {
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max - '…'.len_utf8();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
 }
 
 enum Message {
@@ -172,7 +213,7 @@ impl EventRecorder {
     }
 
     pub async fn record(&self, event: AuditEvent) {
-        if self.queue.send(Message::Event(Box::new(event))).await.is_err() {
+        if self.queue.send(Message::Event(Box::new(event.bounded()))).await.is_err() {
             tracing::error!("event writer has stopped; event lost");
         }
     }
@@ -284,5 +325,24 @@ impl AuditLog {
     /// Deletes entries older than `cutoff` (the retention setting); returns how many.
     pub async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
         self.repository.delete_before(cutoff).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_text_is_bounded_at_character_boundaries() {
+        let caller = Caller { actor: Some("é".repeat(60_000)), client_addr: Some("a".repeat(100)) };
+        let event = AuditEvent::new(Operation::Login, ResourceType::Session, "x".repeat(5000), &caller)
+            .failed("y".repeat(5000))
+            .bounded();
+        assert!(event.caller.actor.as_ref().unwrap().len() <= MAX_NAME);
+        assert!(event.caller.actor.as_ref().unwrap().ends_with('…'));
+        assert!(event.caller.client_addr.as_ref().unwrap().len() <= MAX_ADDRESS);
+        assert!(event.resource.len() <= MAX_TEXT && event.detail.as_ref().unwrap().len() <= MAX_TEXT);
+        let short = AuditEvent::new(Operation::Login, ResourceType::Session, "alice", &caller).bounded();
+        assert_eq!(short.resource, "alice");
     }
 }
