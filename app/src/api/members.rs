@@ -72,19 +72,22 @@ pub async fn add_member(project: String, kind: String, name: String, role: Strin
     if name.is_empty() {
         return Err(AppError::Invalid { field: "name".into(), message: "who is to become a member?".into() }.respond());
     }
-    let member = match kind.as_str() {
-        "user" => {
-            let user = state.auth.find_user(name).await?;
-            MemberRef::User(user.ok_or_else(|| AppError::from(Error::NotFound(format!("user {name}"))))?.id)
-        }
-        "ldap_group" => MemberRef::Group(state.auth.ldap_group(name).await?),
-        "oidc_group" => MemberRef::Group(state.auth.oidc_group(name).await?),
-        _ => {
-            let message = "must be user, ldap_group or oidc_group".into();
-            return Err(AppError::Invalid { field: "kind".into(), message }.respond());
-        }
+    if !matches!(kind.as_str(), "user" | "ldap_group" | "oidc_group") {
+        let message = "must be user, ldap_group or oidc_group".into();
+        return Err(AppError::Invalid { field: "kind".into(), message }.respond());
+    }
+    // Resolved only after the permission check (a group may mean a directory search).
+    let member = async {
+        Ok::<_, AppError>(match kind.as_str() {
+            "user" => {
+                let user = state.auth.find_user(name).await?;
+                MemberRef::User(user.ok_or_else(|| AppError::from(Error::NotFound(format!("user {name}"))))?.id)
+            }
+            "ldap_group" => MemberRef::Group(state.auth.ldap_group(name).await?),
+            _ => MemberRef::Group(state.auth.oidc_group(name).await?),
+        })
     };
-    state.projects.add_member(&actor, &project, member, role).await?;
+    state.projects.add_member(&actor, &project, role, member).await?;
     Ok(())
 }
 

@@ -90,6 +90,11 @@ pub async fn put_configurations(
     for (key, value) in &changes {
         change.apply(key, value)?;
     }
+    // A saved secret is only ever sent to the server it was saved for.
+    let (saved_ldap, saved_oidc) = (settings.saved_ldap().await?, settings.saved_oidc().await?);
+    let sent = |key| changes.get(key).and_then(Value::as_str).is_some_and(|secret| !secret.is_empty());
+    change.ldap.check_password_destination(&saved_ldap, sent("ldap_search_password")).map_err(in_harbor_terms)?;
+    change.oidc.check_secret_destination(&saved_oidc, sent("oidc_client_secret")).map_err(in_harbor_terms)?;
     let wanted = match change.mode.as_str() {
         "db_auth" => LoginSettings::Database,
         "ldap_auth" => LoginSettings::Ldap(Box::new(change.ldap.clone())),
@@ -236,7 +241,7 @@ impl Change {
 
 /// A refused setting, named by the key the caller sent rather than the
 /// core's field name.
-fn in_harbor_terms(error: Error) -> ApiError {
+pub(super) fn in_harbor_terms(error: Error) -> ApiError {
     let Error::Invalid { field, message } = error else {
         return error.into();
     };
@@ -248,6 +253,7 @@ fn in_harbor_terms(error: Error) -> ApiError {
         "user_filter" => "ldap_filter",
         "group_filter" => "ldap_group_search_filter",
         "timeout_seconds" => "ldap_timeout",
+        "search_password" => "ldap_search_password",
         "issuer_url" => "oidc_endpoint",
         "client_id" => "oidc_client_id",
         "client_secret" => "oidc_client_secret",

@@ -170,12 +170,15 @@ pub async fn add_member(
     let request: NewMember =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid member: {e}")))?;
     let role = role(request.role_id)?;
-    let member = match (&request.member_user, &request.member_group) {
-        (Some(user), None) => MemberRef::User(resolve_user(&state, user).await?),
-        (None, Some(group)) => MemberRef::Group(resolve_group(&state, group).await?),
-        _ => return Err(ApiError::bad_request("member_user or member_group: exactly one is needed")),
+    // Resolved only after the permission check (a group may mean a directory search).
+    let member = async {
+        match (&request.member_user, &request.member_group) {
+            (Some(user), None) => Ok(MemberRef::User(resolve_user(&state, user).await?)),
+            (None, Some(group)) => Ok(MemberRef::Group(resolve_group(&state, group).await?)),
+            _ => Err(ApiError::bad_request("member_user or member_group: exactly one is needed")),
+        }
     };
-    let id = state.projects.add_member(&actor, &project, member, role).await?;
+    let id = state.projects.add_member(&actor, &project, role, member).await?;
     let location = HeaderValue::from_str(&format!("/api/v2.0/projects/{project}/members/{id}"))
         .map_err(|_| ApiError::bad_request("project: not usable in a URL"))?;
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())

@@ -78,12 +78,15 @@ pub async fn ldap_ping(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let actor = caller.signed_in()?;
+    // Administrators only, before anything saved is read.
+    actor.require_system_admin("test login settings")?;
     let conf: LdapConf = if body.is_empty() {
         serde_json::from_str("{}").expect("an empty object is an LdapConf")
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid LDAP settings: {e}")))?
     };
-    let mut ldap = state.settings.saved_ldap().await?;
+    let saved = state.settings.saved_ldap().await?;
+    let mut ldap = saved.clone();
     let text = |value: Option<String>, current: &mut String| {
         if let Some(value) = value {
             *current = value;
@@ -92,7 +95,9 @@ pub async fn ldap_ping(
     text(conf.ldap_url, &mut ldap.url);
     text(conf.ldap_search_dn, &mut ldap.search_dn);
     // Harbor's portal sends the masked password back; only a real one replaces the saved one.
-    text(conf.ldap_search_password.filter(|p| !p.is_empty() && p != "*****"), &mut ldap.search_password);
+    let password = conf.ldap_search_password.filter(|p| !p.is_empty() && p != "*****");
+    let password_sent = password.is_some();
+    text(password, &mut ldap.search_password);
     text(conf.ldap_base_dn, &mut ldap.base_dn);
     text(conf.ldap_filter, &mut ldap.user_filter);
     text(conf.ldap_uid, &mut ldap.uid_attribute);
@@ -110,6 +115,8 @@ pub async fn ldap_ping(
     if let Some(verify) = conf.ldap_verify_cert {
         ldap.verify_certificate = verify;
     }
+    // The saved password never goes to another directory than its own.
+    ldap.check_password_destination(&saved, password_sent).map_err(super::configurations::in_harbor_terms)?;
     // Settings that cannot work fail the test, as an unreachable directory does.
     match state.auth.test_ldap(&actor, &ldap).await {
         Ok(()) => Ok(Json(json!({"success": true, "message": "connected and read the base DN"}))),

@@ -320,12 +320,23 @@ impl ProjectService {
 
     /// Adds a new member (`manage_members`); one that already is a member
     /// is refused: changing a role is [`Self::set_member`]'s job.
-    pub async fn add_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<i64> {
+    /// Adds a member with `role`. `member` finds who that is (a user, or an
+    /// LDAP or OIDC group, which may search the directory or record the
+    /// group) and runs only once the actor may manage members: nobody
+    /// learns which names exist, or writes anything, by asking.
+    pub async fn add_member<E: From<Error>>(
+        &self,
+        actor: &Actor,
+        project: &str,
+        role: Role,
+        member: impl Future<Output = std::result::Result<MemberRef, E>>,
+    ) -> std::result::Result<i64, E> {
         let found = self.permitted(actor, project, Action::ManageMembers).await?;
+        let member = member.await?;
         if self.repository.members(found.id).await?.iter().any(|existing| existing.member == member) {
-            return Err(Error::Conflict(format!("already a member of {project}; change the role instead")));
+            return Err(Error::Conflict(format!("already a member of {project}; change the role instead")).into());
         }
-        self.set_member(actor, project, member, role).await
+        Ok(self.set_member(actor, project, member, role).await?)
     }
 
     /// One membership of the project by its id (`read_members`); another

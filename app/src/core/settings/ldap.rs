@@ -90,6 +90,23 @@ impl LdapSettings {
     }
 }
 
+impl LdapSettings {
+    /// Refuses settings that point at another directory than `saved` and
+    /// would bind there with the saved password: the caller must send the
+    /// password again (`password_sent`).
+    pub fn check_password_destination(&self, saved: &LdapSettings, password_sent: bool) -> Result<()> {
+        let (new, old) = (&self.url, &saved.url);
+        super::secret_destination::check(
+            "search_password",
+            new,
+            old,
+            &self.search_password,
+            &saved.search_password,
+            password_sent,
+        )
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LdapScope {

@@ -10,6 +10,7 @@ use std::{
 
 mod ldap;
 mod oidc;
+mod secret_destination;
 
 pub use ldap::{LdapScope, LdapSettings};
 pub use oidc::OidcSettings;

@@ -45,6 +45,21 @@ impl Default for OidcSettings {
 }
 
 impl OidcSettings {
+    /// Refuses settings that point at another provider than `saved` and
+    /// would send it the saved client secret: the caller must send the
+    /// secret again (`secret_sent`).
+    pub fn check_secret_destination(&self, saved: &OidcSettings, secret_sent: bool) -> Result<()> {
+        let (new, old) = (&self.issuer_url, &saved.issuer_url);
+        super::secret_destination::check(
+            "client_secret",
+            new,
+            old,
+            &self.client_secret,
+            &saved.client_secret,
+            secret_sent,
+        )
+    }
+
     /// Refuses settings that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
         let issuer = url::Url::parse(&self.issuer_url)
