@@ -1,12 +1,15 @@
 //! Operator commands that run beside (or instead of) a serving Berth, on
-//! the same configuration: `berth storage verify`.
+//! the same configuration: `berth storage verify`, `berth admin
+//! reset-password`.
 
 use std::fmt::Write as _;
 
 use app::core::{
+    auth::AuthService,
     db::Db,
     events::EventRecorder,
     registry::{BlobProblem, RegistryService, VerifyReport},
+    settings::SettingsService,
     storage,
 };
 
@@ -52,4 +55,18 @@ pub fn describe(report: &VerifyReport) -> String {
         }
     );
     out
+}
+
+/// Sets `username`'s password (generated when `password` is `None`) and
+/// returns it.
+pub async fn reset_password(config: &Config, username: &str, password: Option<String>) -> Result<String, Error> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let events = EventRecorder::start(db.clone());
+    let settings = SettingsService::new(db.clone(), events.clone());
+    let auth = AuthService::new(db.clone(), config.session_timeout, events.clone(), settings);
+    let reset = auth.reset_password(username, password).await;
+    events.flush().await;
+    db.close().await;
+    Ok(reset?)
 }

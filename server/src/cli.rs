@@ -1,5 +1,6 @@
 //! The command line: `berth serve`, `berth config` and the operator's
-//! `berth storage verify`, with one flag per configuration key (see
+//! `berth storage verify` and `berth admin reset-password`, with one flag
+//! per configuration key (see
 //! [`crate::config::KEYS`]).
 
 use std::{collections::BTreeMap, path::PathBuf};
@@ -16,6 +17,8 @@ pub enum Invocation {
     ShowConfig(Config),
     /// Re-hash every stored blob; quarantine mismatched content when asked.
     VerifyStorage { config: Config, quarantine: bool },
+    /// Set a database account's password without signing in.
+    ResetPassword { config: Config, username: String, password_from_stdin: bool },
 }
 
 pub fn command() -> Command {
@@ -57,6 +60,28 @@ pub fn command() -> Command {
                 .args(settings.clone()),
         )
         .subcommand(
+            Command::new("admin")
+                .about("Operator commands on the server's own database")
+                .subcommand_required(true)
+                .subcommand(
+                    Command::new("reset-password")
+                        .about(
+                            "Set a database account's password (for an operator who lost the admin password): \
+                         prints a generated one unless --password-stdin; ends the account's portal sessions; \
+                         audited. Works whether Berth is running or not.",
+                        )
+                        .arg(Arg::new("username").required(true).value_name("USER"))
+                        .arg(
+                            Arg::new("password-stdin")
+                                .long("password-stdin")
+                                .action(clap::ArgAction::SetTrue)
+                                .help("Read the new password from standard input instead of generating one"),
+                        )
+                        .arg(config_file.clone())
+                        .args(settings.clone()),
+                ),
+        )
+        .subcommand(
             Command::new("storage").about("Check the blob store").subcommand_required(true).subcommand(
                 Command::new("verify")
                     .about(
@@ -79,6 +104,16 @@ pub fn command() -> Command {
 pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Invocation, CliError> {
     let matches = command().try_get_matches_from(args).map_err(CliError::Usage)?;
     let (name, sub) = matches.subcommand().expect("a subcommand is required");
+    if name == "admin" {
+        let (_, reset) = sub.subcommand().expect("an admin subcommand is required");
+        let config = load(reset, |var| std::env::var(var).ok())?;
+        let username = reset.get_one::<String>("username").cloned().unwrap_or_default();
+        return Ok(Invocation::ResetPassword {
+            config,
+            username,
+            password_from_stdin: reset.get_flag("password-stdin"),
+        });
+    }
     if name == "storage" {
         let (_, verify) = sub.subcommand().expect("a storage subcommand is required");
         let config = load(verify, |var| std::env::var(var).ok())?;

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
         }
         cli::Invocation::Serve(config) => config,
         cli::Invocation::VerifyStorage { config, quarantine } => return verify_storage(&config, quarantine),
+        cli::Invocation::ResetPassword { config, username, password_from_stdin } => {
+            return reset_password(&config, &username, password_from_stdin);
+        }
     };
     server::telemetry::init(&config);
     let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
@@ -44,6 +47,35 @@ fn verify_storage(config: &server::config::Config, quarantine: bool) -> ExitCode
         Err(error) => {
             eprintln!("berth: {error}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `berth admin reset-password USER`: prints the new password when it generated one.
+fn reset_password(config: &server::config::Config, username: &str, from_stdin: bool) -> ExitCode {
+    let password = if from_stdin {
+        let mut line = String::new();
+        if let Err(error) = std::io::stdin().read_line(&mut line) {
+            eprintln!("berth: cannot read the password from standard input: {error}");
+            return ExitCode::from(2);
+        }
+        Some(line.trim_end_matches(['\r', '\n']).to_owned())
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("the tokio runtime starts");
+    match runtime.block_on(server::admin::reset_password(config, username, password.clone())) {
+        Ok(set) => {
+            if password.is_none() {
+                println!("new password for {username}: {set}");
+            } else {
+                println!("password for {username} changed");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("berth: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -89,6 +89,33 @@ impl AuthService {
         Ok(())
     }
 
+    /// `berth admin reset-password`: an operator, who holds the server's
+    /// configuration and so its database, sets a database account's password
+    /// (generated unless given) without signing in; the account's portal
+    /// sessions end. Audited as done by the operator. Returns the password.
+    pub async fn reset_password(&self, username: &str, password: Option<String>) -> Result<String> {
+        let password = match password {
+            Some(password) => {
+                validate_password("password", &password)?;
+                password
+            }
+            None => generate_password(),
+        };
+        let name = Username::parse(username).map_err(|message| Error::invalid("username", message))?;
+        let credentials =
+            self.users.find_credentials(&name).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))?;
+        if credentials.auth_source != "database" {
+            let source = credentials.auth_source;
+            return Err(Error::invalid("username", format!("{name} signs in through {source}; reset it there")));
+        }
+        let hash = self.hasher.hash(password.clone()).await?;
+        self.users.set_password_hash(credentials.user.id, &hash, Utc::now()).await?;
+        self.sessions.delete_for_user(credentials.user.id).await?;
+        let operator = Caller { actor: Some(OPERATOR.to_owned()), client_addr: None };
+        self.audit_user(&operator, Operation::Update, &credentials.user, Some("password reset by an operator")).await;
+        Ok(password)
+    }
+
     /// A page of accounts (system administrators only).
     pub async fn list_users(
         &self,
@@ -264,6 +291,9 @@ impl AuthService {
         self.events.record(event).await;
     }
 }
+
+/// Who the audit log names for changes made with `berth admin` on the server itself.
+const OPERATOR: &str = "operator (berth admin)";
 
 fn generate_password() -> String {
     OsRng.sample_iter(&Alphanumeric).take(24).map(char::from).collect()

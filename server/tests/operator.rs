@@ -1,7 +1,8 @@
-//! Content that changed on disk after it was published is found and never
-//! served as whole: `berth storage verify` (the real executable, against a
-//! running Berth's data) reports it and can quarantine it, and with
-//! `verify_on_read` a pull of it fails instead of delivering wrong bytes.
+//! The operator's commands, run as the real executable against a running
+//! Berth's data: `berth storage verify` finds content that changed on disk
+//! after it was published (and can quarantine it; with `verify_on_read` a
+//! pull of it fails instead of delivering wrong bytes), and `berth admin
+//! reset-password` gives an operator who lost a password a new one.
 
 mod common;
 
@@ -26,17 +27,32 @@ fn corrupt(path: &PathBuf) {
 }
 
 async fn verify(server: &TestServer, quarantine: bool) -> (i32, String) {
+    let args: &[&str] = if quarantine { &["storage", "verify", "--quarantine"] } else { &["storage", "verify"] };
+    berth(server, args, None).await
+}
+
+/// Runs the executable on `server`'s data and database; exit code and everything printed.
+async fn berth(server: &TestServer, args: &[&str], stdin: Option<&str>) -> (i32, String) {
+    use tokio::io::AsyncWriteExt;
+
     let mut command = tokio::process::Command::new(BERTH);
-    command.arg("storage").arg("verify").kill_on_drop(true);
-    if quarantine {
-        command.arg("--quarantine");
-    }
+    command.args(args).kill_on_drop(true);
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("BERTH_")) {
         command.env_remove(key);
     }
     command.env("BERTH_DATA_DIR", &server.data_dir).env("BERTH_DATABASE_URL", &server.config.database_url);
+    let mut child = command.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).await.unwrap();
+    }
+    drop(input);
     let output =
-        tokio::time::timeout(Duration::from_secs(60), command.output()).await.expect("verify finishes").unwrap();
+        tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("berth finishes").unwrap();
     let printed = String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr);
     (output.status.code().unwrap_or(-1), printed)
 }
@@ -104,4 +120,51 @@ async fn verify_on_read_fails_a_pull_of_changed_content(backend: Backend) {
     drop(database);
 }
 
-on_both_databases!(verify_reports_and_quarantines_changed_content, verify_on_read_fails_a_pull_of_changed_content);
+/// An operator who lost a password sets a new one from the server's side,
+/// while Berth runs: it works at once, the old one does not, the account's
+/// sessions end, and the audit log says an operator did it.
+async fn an_operator_resets_a_password(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_user("alice", "Old-passw0rd").await;
+    let portal = common::portal_client(&server, "alice", "Old-passw0rd").await;
+    assert_eq!(portal.post(server.url("/portal/fn/profile")).send().await.unwrap().status(), StatusCode::OK);
+
+    let (code, printed) = berth(&server, &["admin", "reset-password", "alice"], None).await;
+    assert_eq!(code, 0, "{printed}");
+    let password = printed.trim().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(password.len(), 24, "{printed}");
+    let v2 = |password: &str| common::client_as("alice", password).get(server.url("/v2/")).send();
+    assert_eq!(v2(&password).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(v2("Old-passw0rd").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let after = portal.post(server.url("/portal/fn/profile")).send().await.unwrap().status();
+    assert_ne!(after, StatusCode::OK, "the old session ended");
+
+    let chosen = ["admin", "reset-password", "alice", "--password-stdin"];
+    let (code, printed) = berth(&server, &chosen, Some("Ch0sen-password\n")).await;
+    assert_eq!(code, 0, "{printed}");
+    assert_eq!(v2("Ch0sen-password").await.unwrap().status(), StatusCode::OK);
+    let (code, printed) = berth(&server, &chosen, Some("short\n")).await;
+    assert_eq!(code, 1, "{printed}");
+    assert!(printed.contains("password"), "{printed}");
+    let (code, printed) = berth(&server, &["admin", "reset-password", "nobody"], None).await;
+    assert_eq!(code, 1);
+    assert!(printed.contains("user nobody does not exist"), "{printed}");
+
+    server.state.events.flush().await;
+    let logs: Vec<serde_json::Value> = common::admin_client()
+        .get(server.url("/api/v2.0/audit-logs?q=resource%3Dalice"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(logs.iter().any(|l| l["username"] == "operator (berth admin)"), "{logs:?}");
+    server.stop().await;
+}
+
+on_both_databases!(
+    verify_reports_and_quarantines_changed_content,
+    verify_on_read_fails_a_pull_of_changed_content,
+    an_operator_resets_a_password
+);
