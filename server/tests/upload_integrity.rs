@@ -168,6 +168,7 @@ async fn a_late_chunk_over_http_never_changes_a_published_blob(backend: Backend)
     let client = common::admin_client();
     let content = pattern(20 << 20, 3);
     let digest = Digest::sha256_of(&content);
+    let mut published = 0;
     for delay_ms in [0u64, 2, 5, 10, 20] {
         let started = client.post(server.url("/v2/library/late/blobs/uploads/")).send().await.unwrap();
         assert_eq!(started.status(), StatusCode::ACCEPTED);
@@ -195,16 +196,79 @@ async fn a_late_chunk_over_http_never_changes_a_published_blob(backend: Backend)
         if late.is_success() {
             assert_ne!(close, StatusCode::CREATED, "a chunk was accepted into an upload that was published");
         }
+        published += usize::from(close == StatusCode::CREATED);
         let pulled = client.get(server.url(&format!("/v2/library/late/blobs/{digest}"))).send().await.unwrap();
         if pulled.status() == StatusCode::OK {
             assert_eq!(Digest::sha256_of(&pulled.bytes().await.unwrap()), digest, "after {delay_ms} ms");
         }
         server.state.blobs.delete(&digest).await.unwrap();
     }
+    assert!(published > 0, "no push was ever published: the race was never run to its end");
+    server.stop().await;
+}
+
+/// A push refused by the quota leaves nothing: no staged or published
+/// bytes, no repository it created; manifests are held to the quota too.
+async fn a_refused_push_leaves_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = common::admin_client();
+    let project = serde_json::json!({"project_name": "tight", "storage_limit": 1 << 20});
+    let created = admin.post(server.url("/api/v2.0/projects")).json(&project).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let repositories = server.url("/api/v2.0/projects/tight/repositories");
+    let storage = server.data_dir.join("storage");
+
+    // Chunked: 3 MiB in one PATCH, refused at the closing PUT.
+    let big = pattern(3 << 20, 9);
+    let digest = Digest::sha256_of(&big);
+    let started = admin.post(server.url("/v2/tight/big/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let location = server.url(started.headers()["location"].to_str().unwrap());
+    let chunk = admin.patch(&location).header("content-type", "application/octet-stream").body(big.clone()).send();
+    assert_eq!(chunk.await.unwrap().status(), StatusCode::ACCEPTED);
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let close = admin.put(format!("{location}{separator}digest={digest}")).send().await.unwrap();
+    assert_eq!(close.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = close.json().await.unwrap();
+    assert_eq!(body["errors"][0]["code"], "DENIED");
+    // Monolithic: refused as well.
+    assert_eq!(common::push_blob(&admin, &server, "tight/other", &pattern(2 << 20, 1)).await, StatusCode::FORBIDDEN);
+    let left = common::files_under(&storage);
+    assert!(left.is_empty(), "bytes left behind: {left:?}");
+    let listed: Vec<serde_json::Value> = admin.get(&repositories).send().await.unwrap().json().await.unwrap();
+    assert!(listed.is_empty(), "refused pushes left repositories: {listed:?}");
+
+    // A manifest that would pass the quota is refused too; one that fits is stored.
+    let layer = pattern((1 << 20) - 2048, 5);
+    assert_eq!(common::push_blob(&admin, &server, "tight/app", &layer).await, StatusCode::CREATED);
+    assert_eq!(common::push_blob(&admin, &server, "tight/app", b"{}").await, StatusCode::CREATED);
+    let manifest = |padding: usize| {
+        serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(b"{}").to_string(), "size": 2},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": Digest::sha256_of(&layer).to_string(), "size": layer.len()}],
+            "annotations": {"padding": "x".repeat(padding)},
+        })
+        .to_string()
+    };
+    let put = |body: String| {
+        admin
+            .put(server.url("/v2/tight/app/manifests/v1"))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(body)
+            .send()
+    };
+    let refused = put(manifest(4096)).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let pulled = admin.get(server.url("/v2/tight/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(pulled.status(), StatusCode::NOT_FOUND, "the refused manifest was not stored");
+    assert_eq!(put(manifest(10)).await.unwrap().status(), StatusCode::CREATED);
     server.stop().await;
 }
 
 on_both_databases!(
     a_chunk_during_the_commit_cannot_change_the_blob,
-    a_late_chunk_over_http_never_changes_a_published_blob
+    a_late_chunk_over_http_never_changes_a_published_blob,
+    a_refused_push_leaves_nothing
 );
