@@ -52,12 +52,17 @@ pub fn router(state: &AppState, renders: &RenderPool) -> Router<AppState> {
 }
 
 /// What answers any address no other route matches: the portal's static
-/// files, or its not-found page.
+/// files (served directly, not by the render threads, so a slow download
+/// is not cut off at the render time limit), or its not-found page.
 pub fn fallback(state: &AppState, renders: &RenderPool) -> Router {
-    Router::new()
+    let not_found = Router::new()
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(renders.clone(), on_render_pool))
-        .with_state(state.clone())
+        .with_state(state.clone());
+    let site_root = state.leptos_options.site_root.as_ref();
+    let files =
+        tower_http::services::ServeDir::new(site_root).append_index_html_on_directories(false).fallback(not_found);
+    Router::new().fallback_service(files)
 }
 
 async fn on_render_pool(State(renders): State<RenderPool>, request: Request, next: Next) -> Response {

@@ -69,8 +69,16 @@ thread_local! {
 /// (elsewhere, on the runtime as usual). Must run before Leptos sets its
 /// default executor, which it does when its routes are built.
 pub fn install_executor() {
-    // Already installed by an earlier app in this process (tests build many).
-    let _ = any_spawner::Executor::init_custom_executor(RenderThreadExecutor);
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        if any_spawner::Executor::init_custom_executor(RenderThreadExecutor).is_err() {
+            // Someone set another executor first: a render's tasks could then
+            // run on other threads, which is what the render threads prevent.
+            tracing::error!(
+                "Leptos' task executor was set before the portal's: renders are not confined to their threads"
+            );
+        }
+    });
 }
 
 struct RenderThreadExecutor;
@@ -202,19 +210,29 @@ impl RenderPool {
             tracing::error!(page, "no portal render thread is available: every one is stuck");
             return unavailable();
         };
-        let (head_tx, head_rx) = oneshot::channel();
+        let (mut head_tx, head_rx) = oneshot::channel();
         let (limit, cut_off) = (self.inner.limit, self.inner.metrics.cut_off.clone());
+        // Counted from now, not from when the thread gets to it: time spent
+        // queued behind other renders is part of the client's wait.
+        let deadline = tokio::time::Instant::now() + limit;
         let job = async move {
             let _in_flight = guard;
-            let deadline = tokio::time::Instant::now() + limit;
-            let response = match tokio::time::timeout_at(deadline, AssertUnwindSafe(work).catch_unwind()).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(_)) => {
+            let rendered = async {
+                tokio::select! {
+                    rendered = tokio::time::timeout_at(deadline, AssertUnwindSafe(work).catch_unwind()) => Some(rendered),
+                    // The client hung up before the headers: nobody waits for this render.
+                    () = head_tx.closed() => None,
+                }
+            };
+            let response = match rendered.await {
+                None => return,
+                Some(Ok(Ok(response))) => response,
+                Some(Ok(Err(_))) => {
                     tracing::error!(page, "a portal render panicked");
                     let _ = head_tx.send(StatusCode::INTERNAL_SERVER_ERROR.into_response());
                     return;
                 }
-                Err(_) => {
+                Some(Err(_)) => {
                     cut_off.inc();
                     tracing::warn!(page, limit_seconds = limit.as_secs(), "portal render stopped at its time limit");
                     let _ = head_tx.send(unavailable());
@@ -223,7 +241,10 @@ impl RenderPool {
             };
             let (parts, body) = response.into_parts();
             let (pieces_tx, pieces_rx) = mpsc::channel(PIECES_BUFFERED);
-            let relayed = RelayedBody { pieces: pieces_rx, size: body.size_hint(), ended: false };
+            // The client's side gives up a little after the render's own limit,
+            // in case this thread stops while streaming.
+            let give_up = Box::pin(tokio::time::sleep_until(deadline + STUCK_AFTER));
+            let relayed = RelayedBody { pieces: pieces_rx, size: body.size_hint(), ended: false, give_up };
             if head_tx.send(Response::from_parts(parts, Body::new(relayed))).is_err() {
                 return; // the client hung up
             }
@@ -240,7 +261,7 @@ impl RenderPool {
             return unavailable();
         }
         // The thread answers within the limit unless it is stuck.
-        match tokio::time::timeout(limit + STUCK_AFTER, head_rx).await {
+        match tokio::time::timeout_at(deadline + STUCK_AFTER, head_rx).await {
             Ok(Ok(response)) => response,
             Ok(Err(_)) | Err(_) => unavailable(),
         }
@@ -425,6 +446,8 @@ struct RelayedBody {
     pieces: mpsc::Receiver<Piece>,
     size: SizeHint,
     ended: bool,
+    /// When to stop waiting for a render thread that went silent mid-body.
+    give_up: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl http_body::Body for RelayedBody {
@@ -436,7 +459,13 @@ impl http_body::Body for RelayedBody {
             return Poll::Ready(None);
         }
         match self.pieces.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                if self.give_up.as_mut().poll(cx).is_ready() {
+                    self.ended = true;
+                    return Poll::Ready(Some(Err(axum::Error::new("the portal stopped rendering this page"))));
+                }
+                Poll::Pending
+            }
             Poll::Ready(Some(Piece::Frame(frame))) => Poll::Ready(Some(Ok(frame))),
             Poll::Ready(Some(Piece::Failed(error))) => {
                 self.ended = true;
