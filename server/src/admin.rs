@@ -1,6 +1,8 @@
 //! Operator commands that run beside (or instead of) a serving Berth, on
 //! the same configuration: `berth storage verify`, `berth admin
-//! reset-password`.
+//! reset-password`. They never migrate the database (a newer binary must not
+//! change the schema under an older server): run them with the version
+//! that serves.
 
 use std::fmt::Write as _;
 
@@ -19,7 +21,6 @@ use crate::{Error, config::Config};
 /// content when asked.
 pub async fn verify_storage(config: &Config, quarantine: bool) -> Result<VerifyReport, Error> {
     let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
     let blobs = storage::open(&config.storage).await.map_err(app::core::Error::from)?;
     let events = EventRecorder::start(db.clone());
     let registry = RegistryService::new(db.clone(), blobs, events.clone(), config.max_manifest_bytes);
@@ -61,7 +62,6 @@ pub fn describe(report: &VerifyReport) -> String {
 /// returns it.
 pub async fn reset_password(config: &Config, username: &str, password: Option<String>) -> Result<String, Error> {
     let db = Db::connect(&config.database_url).await?;
-    db.migrate().await?;
     let events = EventRecorder::start(db.clone());
     let settings = SettingsService::new(db.clone(), events.clone());
     let auth = AuthService::new(db.clone(), config.session_timeout, events.clone(), settings);

@@ -105,7 +105,7 @@ impl RegistryRepository {
         const SQL: &str = "SELECT b.size FROM repositories r \
              JOIN repository_blobs rb ON rb.repository_id = r.id \
              JOIN blobs b ON b.digest = rb.digest \
-             WHERE r.name = $1 AND rb.digest = $2";
+             WHERE r.name = $1 AND rb.digest = $2 AND b.quarantined_at IS NULL";
         let size: Option<i64> = on_db!(&self.db, pool => {
             sqlx::query_scalar(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
         })?;
@@ -142,8 +142,9 @@ impl RegistryRepository {
         now: DateTime<Utc>,
         link: bool,
     ) -> Result<Linked> {
-        const BLOB: &str =
-            "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING";
+        // Linking follows a verified commit or mount, so quarantined content is back.
+        const BLOB: &str = "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (digest) DO UPDATE SET quarantined_at = NULL";
         const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository_id, digest) DO NOTHING";
         let digest = digest.to_string();
@@ -228,11 +229,25 @@ impl RegistryRepository {
 
     /// Stored content in digest order after `after`: digest and recorded size.
     pub async fn list_blobs(&self, after: Option<&str>, limit: i64) -> Result<Vec<(String, i64)>> {
-        const SQL: &str = "SELECT digest, size FROM blobs WHERE digest > $1 ORDER BY digest LIMIT $2";
+        const SQL: &str =
+            "SELECT digest, size FROM blobs WHERE digest > $1 AND quarantined_at IS NULL ORDER BY digest LIMIT $2";
         let blobs = on_db!(&self.db, pool => {
             sqlx::query_as(SQL).bind(after.unwrap_or("")).bind(limit).fetch_all(pool).await
         })?;
         Ok(blobs)
+    }
+
+    /// Marks content as quarantined: absent to pulls until it is pushed again.
+    pub async fn quarantine_blob(&self, digest: &Digest, now: DateTime<Utc>) -> Result<()> {
+        on_db!(&self.db, pool => {
+            sqlx::query("UPDATE blobs SET quarantined_at = $1 WHERE digest = $2")
+                .bind(now)
+                .bind(digest.to_string())
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Forgets uploads untouched since `cutoff`; returns their ids.
@@ -344,10 +359,17 @@ impl RegistryRepository {
         if digests.is_empty() {
             return Ok(Vec::new());
         }
-        let table = if manifests { "manifests" } else { "repository_blobs" };
+        // Quarantined content counts as missing: the client pushes it again.
+        let select = if manifests {
+            "SELECT digest FROM manifests WHERE repository_id = "
+        } else {
+            "SELECT rb.digest FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+             WHERE b.quarantined_at IS NULL AND rb.repository_id = "
+        };
+        let column = if manifests { "digest" } else { "rb.digest" };
         let present: Vec<String> = on_db!(&self.db, pool => {
-            let mut query = sqlx::QueryBuilder::new(format!("SELECT digest FROM {table} WHERE repository_id = "));
-            query.push_bind(repository.0).push(" AND digest IN (");
+            let mut query = sqlx::QueryBuilder::new(select);
+            query.push_bind(repository.0).push(format!(" AND {column} IN ("));
             let mut list = query.separated(", ");
             for digest in digests {
                 list.push_bind(digest.to_string());
@@ -359,9 +381,8 @@ impl RegistryRepository {
     }
 
     /// Stores a manifest (once per repository and digest), what it needs, and
-    /// points the tag at it, in one transaction.
-    /// Stores a manifest (and moves its tag), unless it is new to the
-    /// repository and would take the project past its storage quota.
+    /// points the tag at it, in one transaction; unless the manifest is new
+    /// to the repository and would take the project past its storage quota.
     pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<Linked> {
         // Listed unless attached by `subject` or already an image of an index here.
         const INSERT: &str = concat!(

@@ -1,7 +1,9 @@
 //! Checking the store against what the database says it holds: every blob
 //! re-read and re-hashed, content that is missing or no longer matches its
 //! digest reported, and (when asked) mismatched content quarantined so it
-//! is never served again. Reads only; safe while the registry serves.
+//! is never served again: moved aside in the store and marked in the
+//! database, so pulls say it is unknown and clients push it again. Safe
+//! while the registry serves.
 
 use std::str::FromStr;
 
@@ -51,9 +53,10 @@ impl VerifyReport {
 }
 
 impl RegistryService {
-    /// Re-hashes every stored blob. With `quarantine`, content that does
-    /// not match its digest is moved aside: pulls of it then answer
-    /// `BLOB_UNKNOWN`, and the next push of the same content stores it again.
+    /// Re-hashes every stored blob (quarantined ones are skipped). With
+    /// `quarantine`, content that does not match its digest is moved aside:
+    /// pulls and `HEAD` of it then answer `BLOB_UNKNOWN`, and the next push
+    /// of the same content stores it again.
     pub async fn verify_storage(&self, quarantine: bool) -> Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut after: Option<String> = None;
@@ -76,6 +79,7 @@ impl RegistryService {
                     && matches!(problem, BlobProblem::Mismatched { .. })
                     && self.blobs.quarantine(&digest).await?;
                 if quarantined {
+                    self.repository.quarantine_blob(&digest, chrono::Utc::now()).await?;
                     tracing::warn!(%digest, "quarantined a blob whose content does not match its digest");
                 }
                 report.findings.push(Finding { digest: recorded, problem, quarantined });
