@@ -15,6 +15,7 @@ use crate::core::{
         digest::{Algorithm, Digest, Hasher},
         error::{Error, Result},
         names::RepoName,
+        repository::RepositoryId,
     },
     storage::{self, BlobReader, ByteRange, ByteStream, StreamedHash, UploadId},
 };
@@ -197,20 +198,34 @@ impl RegistryService {
             // Another request committed or cancelled it meanwhile.
             return Err(Error::UploadUnknown);
         }
-        if let Err(refused) = self.check_quota(repository_id, digest, staged).await {
-            self.hashes.remove(id);
-            self.blobs.cancel_upload(id).await?;
-            return Err(refused);
-        }
         // The upload ends here, so its running hash can be taken rather than copied.
         let hashed = match state.hasher.take() {
             Some(hasher) if state.offset == staged => Some(StreamedHash { digest: hasher.finish(), size: staged }),
             _ => None,
         };
-        let committed = self.blobs.commit_upload(id, digest, hashed).await;
+        let outcome = self.commit_claimed(repository_id, id, digest, staged, hashed).await;
+        if outcome.is_err() {
+            // Refused or failed, the upload is over: nothing of it stays.
+            if let Err(error) = self.blobs.cancel_upload(id).await {
+                tracing::warn!(%error, upload = %id, "discarding the bytes of a refused upload failed");
+            }
+        }
         self.hashes.remove(id);
         drop(state);
-        let size = committed?;
+        outcome
+    }
+
+    /// The rest of a commit once the upload is claimed: quota, publish, link.
+    async fn commit_claimed(
+        &self,
+        repository_id: RepositoryId,
+        id: &UploadId,
+        digest: &Digest,
+        staged: u64,
+        hashed: Option<StreamedHash>,
+    ) -> Result<u64> {
+        self.check_quota(repository_id, digest, staged).await?;
+        let size = self.blobs.commit_upload(id, digest, hashed).await?;
         self.link_within_quota(repository_id, digest, size, Utc::now()).await?;
         Ok(size)
     }
