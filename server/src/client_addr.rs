@@ -1,6 +1,6 @@
 //! Who is on the other end of a request: the TCP peer, or, when the peer is
 //! one of the configured trusted proxies, the client that proxy names in
-//! `Forwarded` or `X-Forwarded-For`. Decided once per request, by the
+//! the header it writes (`X-Forwarded-For`, or `Forwarded` when configured). Decided once per request, by the
 //! outermost middleware, which replaces the connection's `ConnectInfo` with
 //! the client's address: sign-in throttling, the audit log and the access
 //! log all read that one value. Headers from any other peer are ignored, so
@@ -14,7 +14,7 @@ use std::{
 
 use axum::{
     extract::{ConnectInfo, Request, State},
-    http::{HeaderMap, header::FORWARDED},
+    http::HeaderMap,
     middleware::Next,
     response::Response,
 };
@@ -24,11 +24,47 @@ use ipnet::IpNet;
 /// client writing its own history.
 const MAX_HOPS: usize = 32;
 
-/// The proxies whose forwarding headers are believed.
+/// Which header the proxies write. Only that one is read: a client can send
+/// the other through a proxy that passes it on untouched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=…`.
+    Forwarded,
+}
+
+impl ForwardingHeader {
+    pub fn parse(name: &str) -> Result<Self, String> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "x-forwarded-for" => Ok(Self::XForwardedFor),
+            "forwarded" => Ok(Self::Forwarded),
+            other => Err(format!("{other:?} is neither x-forwarded-for nor forwarded")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+}
+
+/// The proxies whose forwarding header is believed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardingHeader,
+}
 
 impl TrustedProxies {
+    /// Reads the proxies' chain from `header` instead of `X-Forwarded-For`.
+    pub fn reading(mut self, header: ForwardingHeader) -> Self {
+        self.header = header;
+        self
+    }
+
     /// Comma-separated networks (`10.0.0.0/8`) or single addresses.
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut networks = Vec::new();
@@ -38,16 +74,16 @@ impl TrustedProxies {
                 .map_err(|_| format!("{item:?} is neither an address nor a network such as 10.0.0.0/8"))?;
             networks.push(network);
         }
-        Ok(Self(networks))
+        Ok(Self { networks, header: ForwardingHeader::default() })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.networks.is_empty()
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|network| network.contains(&ip))
+        self.networks.iter().any(|network| network.contains(&ip))
     }
 
     /// The client's address: walking the chain from the nearest hop back,
@@ -57,7 +93,7 @@ impl TrustedProxies {
             return peer;
         }
         let mut client = peer;
-        for hop in forwarded_chain(headers).into_iter().rev().take(MAX_HOPS) {
+        for hop in forwarded_chain(headers, self.header).into_iter().rev().take(MAX_HOPS) {
             let Some(hop) = hop else {
                 // An obfuscated or unreadable hop: nothing before it can be believed.
                 return client;
@@ -70,8 +106,12 @@ impl TrustedProxies {
         client
     }
 
+    pub fn header(&self) -> ForwardingHeader {
+        self.header
+    }
+
     pub fn describe(&self) -> String {
-        self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        self.networks.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
     }
 }
 
@@ -83,16 +123,15 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses the proxies recorded, client first: from `Forwarded`
-/// (RFC 7239) when present, else from `X-Forwarded-For`. `None` marks a hop
-/// that names no address (`unknown`, an obfuscated identifier, garbage).
-fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let values = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
-    let forwarded = values(FORWARDED.as_str());
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .flat_map(|value| value.split(','))
+/// The addresses the proxies recorded in `header`, client first. `None`
+/// marks a hop that names no address (`unknown`, an obfuscated identifier,
+/// garbage).
+fn forwarded_chain(headers: &HeaderMap, header: ForwardingHeader) -> Vec<Option<IpAddr>> {
+    let values = headers.get_all(header.name()).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();
+    let elements = values.iter().flat_map(|value| value.split(','));
+    match header {
+        ForwardingHeader::XForwardedFor => elements.map(parse_node).collect(),
+        ForwardingHeader::Forwarded => elements
             .map(|element| {
                 let node = element.split(';').find_map(|pair| {
                     let (key, value) = pair.trim().split_once('=')?;
@@ -100,9 +139,8 @@ fn forwarded_chain(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
                 });
                 node.and_then(parse_node)
             })
-            .collect();
+            .collect(),
     }
-    values("x-forwarded-for").iter().flat_map(|value| value.split(',')).map(parse_node).collect()
 }
 
 /// An address from a forwarding header: `192.0.2.1`, `192.0.2.1:8080`,
@@ -159,8 +197,20 @@ mod tests {
     }
 
     #[test]
+    fn reads_only_the_configured_header() {
+        let xff = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let forwarded = xff.clone().reading(ForwardingHeader::Forwarded);
+        let sent = headers(&[("forwarded", "for=198.51.100.7"), ("x-forwarded-for", "203.0.113.1")]);
+        assert_eq!(xff.client_ip(ip("10.0.0.2"), &sent), ip("203.0.113.1"), "a client's own Forwarded is ignored");
+        assert_eq!(forwarded.client_ip(ip("10.0.0.2"), &sent), ip("198.51.100.7"));
+        assert_eq!(ForwardingHeader::parse(" Forwarded "), Ok(ForwardingHeader::Forwarded));
+        assert!(ForwardingHeader::parse("x-real-ip").is_err());
+    }
+
+    #[test]
     fn believes_only_trusted_proxies() {
         let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let rfc = trusted.clone().reading(ForwardingHeader::Forwarded);
         // Peer, forwarding headers, the client Berth should see.
         type Case = (&'static str, &'static [(&'static str, &'static str)], &'static str);
         let cases: &[Case] = &[
@@ -170,14 +220,9 @@ mod tests {
             // What the client wrote itself (the left part) is not believed past an untrusted hop.
             ("10.0.0.2", &[("x-forwarded-for", "1.1.1.1, 198.51.100.1, 10.0.0.3")], "198.51.100.1"),
             ("10.0.0.2", &[("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "198.51.100.1")], "198.51.100.1"),
-            ("10.0.0.2", &[("forwarded", "for=198.51.100.7;proto=https")], "198.51.100.7"),
-            ("10.0.0.2", &[("forwarded", r#"for="[2001:db8::1]:4711", for=10.0.0.5"#)], "2001:db8::1"),
-            // Forwarded wins over X-Forwarded-For.
-            ("10.0.0.2", &[("forwarded", "for=198.51.100.7"), ("x-forwarded-for", "1.1.1.1")], "198.51.100.7"),
             ("10.0.0.2", &[("x-forwarded-for", "198.51.100.1:5555")], "198.51.100.1"),
             // An unreadable hop stops the walk at the last address believed.
             ("10.0.0.2", &[("x-forwarded-for", "1.1.1.1, garbage")], "10.0.0.2"),
-            ("10.0.0.2", &[("forwarded", "for=unknown")], "10.0.0.2"),
             // Only proxies in the chain: the farthest one.
             ("10.0.0.2", &[("x-forwarded-for", "10.0.0.9")], "10.0.0.9"),
             ("10.0.0.2", &[], "10.0.0.2"),
@@ -185,6 +230,15 @@ mod tests {
         ];
         for (peer, pairs, expected) in cases {
             assert_eq!(trusted.client_ip(ip(peer), &headers(pairs)), ip(expected), "{peer} {pairs:?}");
+        }
+        let rfc_cases: &[Case] = &[
+            ("10.0.0.2", &[("forwarded", "for=198.51.100.7;proto=https")], "198.51.100.7"),
+            ("10.0.0.2", &[("forwarded", r#"for="[2001:db8::1]:4711", for=10.0.0.5"#)], "2001:db8::1"),
+            ("10.0.0.2", &[("forwarded", "for=unknown")], "10.0.0.2"),
+            ("203.0.113.9", &[("forwarded", "for=198.51.100.7")], "203.0.113.9"),
+        ];
+        for (peer, pairs, expected) in rfc_cases {
+            assert_eq!(rfc.client_ip(ip(peer), &headers(pairs)), ip(expected), "{peer} {pairs:?}");
         }
     }
 

@@ -18,7 +18,7 @@ mod storage;
 
 use app::core::storage::StorageSettings;
 
-use crate::client_addr::TrustedProxies;
+use crate::client_addr::{ForwardingHeader, TrustedProxies};
 use url::Url;
 
 /// One configuration key: its file name, flag and environment variable.
@@ -55,6 +55,7 @@ keys! {
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
     "trusted_proxies", "BERTH_TRUSTED_PROXIES", "trusted-proxies", false, "Comma-separated addresses or networks (10.0.0.0/8) of proxies whose X-Forwarded-For / Forwarded headers name the client [default: none, headers ignored]";
+    "trusted_proxy_header", "BERTH_TRUSTED_PROXY_HEADER", "trusted-proxy-header", false, "The header the trusted proxies write: x-forwarded-for or forwarded (RFC 7239); the other is ignored [default: x-forwarded-for]";
     "verify_on_read", "BERTH_VERIFY_ON_READ", "verify-on-read", false, "Hash every whole-blob pull as it streams and fail it if the stored content no longer matches its digest [default: false]";
     "render_threads", "BERTH_RENDER_THREADS", "render-threads", false, "Threads rendering portal pages, apart from those serving the registry [default: the number of CPUs]";
     "render_timeout_seconds", "BERTH_RENDER_TIMEOUT_SECONDS", "render-timeout-seconds", false, "Longest a portal page or server function may take before it is cut off with 503 [default: 30]";
@@ -246,6 +247,7 @@ impl Sources {
             s.trim().parse::<u64>().map_err(|_| "expected a whole number of days (0 keeps everything)".to_owned())
         })?;
         let trusted_proxies = self.take("trusted_proxies", o, TrustedProxies::parse)?;
+        let proxy_header = self.take("trusted_proxy_header", o, ForwardingHeader::parse)?;
         let verify_on_read = self.take("verify_on_read", o, boolean)?;
         let render_threads = self.take("render_threads", o, |s| number_between(s, 1, 64))?;
         let render_timeout = self.take("render_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
@@ -290,7 +292,7 @@ impl Sources {
             audit_retention: retention_days
                 .filter(|days| *days > 0)
                 .map(|days| Duration::from_secs(days * 24 * 60 * 60)),
-            trusted_proxies: trusted_proxies.unwrap_or_default(),
+            trusted_proxies: trusted_proxies.unwrap_or_default().reading(proxy_header.unwrap_or_default()),
             verify_on_read: verify_on_read.unwrap_or(false),
             render_threads: render_threads.map_or_else(
                 || std::thread::available_parallelism().map_or(2, |n| n.get().min(64)),
@@ -331,6 +333,7 @@ impl Config {
             ("token_expiry_minutes", Some((self.token_expiry.as_secs() / 60).to_string())),
             ("upload_expiry_hours", Some((self.upload_expiry.as_secs() / 3600).to_string())),
             ("trusted_proxies", Some(self.trusted_proxies.describe()).filter(|list| !list.is_empty())),
+            ("trusted_proxy_header", Some(self.trusted_proxies.header().name().to_owned())),
             ("verify_on_read", Some(self.verify_on_read.to_string())),
             ("render_threads", Some(self.render_threads.to_string())),
             ("render_timeout_seconds", Some(self.render_timeout.as_secs().to_string())),
