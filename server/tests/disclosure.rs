@@ -30,17 +30,20 @@ async fn saved_secrets_stay_with_their_hosts(backend: Backend) {
 
     let moved = put(json!({"ldap_url": "ldap://198.51.100.1:389"})).await.unwrap();
     assert_eq!(moved.status(), StatusCode::BAD_REQUEST);
-    assert!(error_text(moved).await.starts_with("ldap_search_password: the address changed"));
+    assert!(error_text(moved).await.starts_with("ldap_search_password: the server or how it is reached changed"));
     let moved = put(json!({"oidc_endpoint": "https://evil.example/realms/main"})).await.unwrap();
     assert_eq!(moved.status(), StatusCode::BAD_REQUEST);
-    assert!(error_text(moved).await.starts_with("oidc_client_secret: the address changed"));
+    assert!(error_text(moved).await.starts_with("oidc_client_secret: the server or how it is reached changed"));
 
-    // The same host under another scheme or path keeps its secret; a secret sent along is used.
-    assert_eq!(put(json!({"ldap_url": "ldaps://127.0.0.1:1"})).await.unwrap().status(), StatusCode::OK);
-    assert_eq!(
-        put(json!({"oidc_endpoint": "https://idp.example/realms/other"})).await.unwrap().status(),
-        StatusCode::OK
-    );
+    // Another realm on the same host, or less protection, counts as moving too.
+    let realm = put(json!({"oidc_endpoint": "https://idp.example/realms/other"})).await.unwrap();
+    assert_eq!(realm.status(), StatusCode::BAD_REQUEST);
+    let unchecked = put(json!({"ldap_verify_cert": false})).await.unwrap();
+    assert_eq!(unchecked.status(), StatusCode::BAD_REQUEST);
+    // The same server, reached the same way, keeps its secret; a secret sent along is used.
+    assert_eq!(put(json!({"ldap_url": "ldap://127.0.0.1:1/"})).await.unwrap().status(), StatusCode::OK);
+    let same_issuer = put(json!({"oidc_endpoint": "https://IDP.example/realms/main/"})).await.unwrap();
+    assert_eq!(same_issuer.status(), StatusCode::OK);
     let both = json!({"ldap_url": "ldap://198.51.100.1", "ldap_search_password": "other-secret"});
     assert_eq!(put(both).await.unwrap().status(), StatusCode::OK);
 

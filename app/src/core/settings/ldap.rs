@@ -91,19 +91,16 @@ impl LdapSettings {
 }
 
 impl LdapSettings {
-    /// Refuses settings that point at another directory than `saved` and
-    /// would bind there with the saved password: the caller must send the
-    /// password again (`password_sent`).
+    /// Refuses settings that would bind with the saved password to another
+    /// directory than `saved`'s, or to it with less protection (StartTLS or
+    /// certificate checks turned off), unless the caller sent the password
+    /// again (`password_sent`).
     pub fn check_password_destination(&self, saved: &LdapSettings, password_sent: bool) -> Result<()> {
-        let (new, old) = (&self.url, &saved.url);
-        super::secret_destination::check(
-            "search_password",
-            new,
-            old,
-            &self.search_password,
-            &saved.search_password,
-            password_sent,
-        )
+        use super::secret_destination::{check, ldap_destination};
+        let moved = ldap_destination(&self.url) != ldap_destination(&saved.url)
+            || (saved.start_tls && !self.start_tls)
+            || (saved.verify_certificate && !self.verify_certificate);
+        check("search_password", moved, &self.search_password, &saved.search_password, password_sent)
     }
 }
 

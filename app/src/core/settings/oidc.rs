@@ -45,19 +45,15 @@ impl Default for OidcSettings {
 }
 
 impl OidcSettings {
-    /// Refuses settings that point at another provider than `saved` and
-    /// would send it the saved client secret: the caller must send the
-    /// secret again (`secret_sent`).
+    /// Refuses settings that would send the saved client secret to another
+    /// issuer than `saved`'s (another host, or another realm on the same
+    /// host), or without checking its certificate, unless the caller sent
+    /// the secret again (`secret_sent`).
     pub fn check_secret_destination(&self, saved: &OidcSettings, secret_sent: bool) -> Result<()> {
-        let (new, old) = (&self.issuer_url, &saved.issuer_url);
-        super::secret_destination::check(
-            "client_secret",
-            new,
-            old,
-            &self.client_secret,
-            &saved.client_secret,
-            secret_sent,
-        )
+        use super::secret_destination::{check, issuer};
+        let moved = issuer(&self.issuer_url) != issuer(&saved.issuer_url)
+            || (saved.verify_certificate && !self.verify_certificate);
+        check("client_secret", moved, &self.client_secret, &saved.client_secret, secret_sent)
     }
 
     /// Refuses settings that cannot work, naming the field.

@@ -1,38 +1,40 @@
 //! A stored secret (LDAP bind password, OIDC client secret) was given for
-//! one server. Settings that point at another host use it only when the
-//! administrator sends the secret again; otherwise Berth would hand the
-//! saved secret to whichever host the changed address names.
+//! one server, reached one way. Settings that point elsewhere, or reach it
+//! with less protection, use it only when the administrator sends the
+//! secret again; otherwise Berth would hand the saved secret to whichever
+//! server the changed settings name.
 
 use crate::core::{Error, Result};
 
-/// Host and port a URL reaches (`None` when it does not parse); the scheme
-/// may change (`ldap` to `ldaps`) without the destination changing.
-fn destination(url: &str) -> Option<(String, u16)> {
+/// Scheme, host and port an LDAP URL reaches (`None` when it does not parse).
+pub(super) fn ldap_destination(url: &str) -> Option<(String, String, u16)> {
     let url = url::Url::parse(url).ok()?;
-    let port = url.port().or_else(|| match url.scheme() {
+    let port = url.port().or(match url.scheme() {
         "ldap" => Some(389),
         "ldaps" => Some(636),
-        _ => url.port_or_known_default(),
+        _ => None,
     })?;
-    Some((url.host_str()?.to_ascii_lowercase(), port))
+    Some((url.scheme().to_owned(), url.host_str()?.to_ascii_lowercase(), port))
 }
 
-/// Refuses settings that would send the saved `secret` to another host
-/// than `saved_url`'s, unless the caller sent the secret along (`sent`).
-pub(super) fn check(
-    field: &'static str,
-    new_url: &str,
-    saved_url: &str,
-    secret: &str,
-    saved_secret: &str,
-    sent: bool,
-) -> Result<()> {
+/// An issuer URL as providers compare it: scheme, host, port and path
+/// (several realms often share one host, each with its own clients).
+pub(super) fn issuer(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    let port = url.port_or_known_default()?;
+    let path = url.path().trim_end_matches('/');
+    Some(format!("{}://{}:{port}{path}", url.scheme(), url.host_str()?.to_ascii_lowercase()))
+}
+
+/// Refuses settings that would use the saved secret (`secret` unchanged and
+/// not `sent` along) although `moved`: another server, or less protection.
+pub(super) fn check(field: &'static str, moved: bool, secret: &str, saved_secret: &str, sent: bool) -> Result<()> {
     let reuses_saved = !saved_secret.is_empty() && secret == saved_secret && !sent;
-    if reuses_saved && destination(new_url) != destination(saved_url) {
+    if reuses_saved && moved {
         return Err(Error::invalid(
             field,
-            "the address changed: send the secret for the new server too (the saved one is only ever sent to the \
-             server it was saved for)",
+            "the server or how it is reached changed: send the secret again (the saved one is only ever used \
+             with the server and protection it was saved for)",
         ));
     }
     Ok(())
@@ -43,18 +45,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_saved_secret_stays_with_its_host() {
-        let ok = |new: &str, sent: bool| check("f", new, "ldap://dir.example:389", "pw", "pw", sent).is_ok();
-        assert!(ok("ldap://dir.example", false), "same host and port");
-        assert!(ok("ldaps://dir.example:389", false), "another scheme, same destination");
-        assert!(ok("LDAP://DIR.example:389", false));
-        assert!(!ok("ldap://evil.example:389", false), "another host");
-        assert!(!ok("ldap://dir.example:10389", false), "another port");
-        assert!(!ok("ldaps://dir.example", false), "ldaps' own port");
-        assert!(ok("ldap://evil.example:389", true), "the secret was sent again");
-        assert!(check("f", "ldap://evil.example", "ldap://dir.example", "new", "pw", false).is_ok(), "a new secret");
-        assert!(check("f", "ldap://evil.example", "ldap://dir.example", "", "", false).is_ok(), "nothing saved");
-        assert!(check("f", "https://idp.example/realm", "https://idp.example:443/other", "s", "s", false).is_ok());
-        assert!(check("f", "https://evil.example/realm", "https://idp.example/realm", "s", "s", false).is_err());
+    fn destinations() {
+        let ldap = |url| ldap_destination(url).unwrap();
+        assert_eq!(ldap("ldap://Dir.example"), ldap("ldap://dir.example:389"));
+        assert_ne!(ldap("ldaps://dir.example:389"), ldap("ldap://dir.example:389"), "the scheme counts");
+        assert_ne!(ldap("ldap://dir.example:10389"), ldap("ldap://dir.example"));
+        assert_eq!(issuer("https://idp.example/realms/main/"), issuer("https://IDP.example:443/realms/main"));
+        assert_ne!(issuer("https://idp.example/realms/main"), issuer("https://idp.example/realms/other"));
+        assert_ne!(issuer("https://idp.example/realms/main"), issuer("http://idp.example/realms/main"));
+    }
+
+    #[test]
+    fn a_saved_secret_stays_with_its_server() {
+        assert!(check("f", false, "pw", "pw", false).is_ok(), "nothing moved");
+        assert!(check("f", true, "pw", "pw", false).is_err(), "moved, saved secret reused");
+        assert!(check("f", true, "pw", "pw", true).is_ok(), "the secret was sent again");
+        assert!(check("f", true, "new", "pw", false).is_ok(), "a new secret");
+        assert!(check("f", true, "", "", false).is_ok(), "nothing saved");
     }
 }
