@@ -4,8 +4,9 @@
 //! the server). Keyed by the pair, so an attacker elsewhere cannot lock a
 //! user out; the username as directories compare it (case and surrounding
 //! spaces ignored), so `Alice ` gets no fresh tries. Counted per node, in
-//! memory, for at most [`CAPACITY`] pairs: with sign-in names bounded (see
-//! `MAX_SIGN_IN_NAME`) that is a few tens of MB at worst.
+//! memory, for at most [`CAPACITY`] pairs, each kept as a digest of the name
+//! and the address (about 100 bytes a pair, some 10 MB at worst, whatever
+//! names the clients send).
 
 use std::{
     collections::HashMap,
@@ -29,14 +30,26 @@ struct Failures {
     locked_until: Option<Instant>,
 }
 
+/// A pair as the throttle keeps it: a digest of the normalised name and the address.
+type PairKey = [u8; 16];
+
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
-    failures: Mutex<HashMap<(String, String), Failures>>,
+    failures: Mutex<HashMap<PairKey, Failures>>,
 }
 
 impl LoginThrottle {
-    fn key(username: &str, client_addr: Option<&str>) -> (String, String) {
-        (username.trim().to_lowercase(), client_addr.unwrap_or_default().to_owned())
+    fn key(username: &str, client_addr: Option<&str>) -> PairKey {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(username.trim().to_lowercase().as_bytes());
+        // The separator keeps ("ab", "c") and ("a", "bc") apart.
+        hasher.update([0]);
+        hasher.update(client_addr.unwrap_or_default().as_bytes());
+        let digest = hasher.finalize();
+        let mut key = [0; 16];
+        key.copy_from_slice(&digest[..16]);
+        key
     }
 
     /// How long until this pair may try again, if it is locked out now.
@@ -58,7 +71,7 @@ impl LoginThrottle {
                     .iter()
                     .filter(|(_, f)| f.locked_until.is_none_or(|u| u <= now))
                     .min_by_key(|(_, f)| f.first)
-                    .map(|(key, _)| key.clone());
+                    .map(|(key, _)| *key);
                 match oldest {
                     Some(oldest) => {
                         failures.remove(&oldest);
