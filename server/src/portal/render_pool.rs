@@ -58,6 +58,9 @@ const HEARTBEAT: Duration = Duration::from_millis(250);
 const STUCK_AFTER: Duration = Duration::from_secs(10);
 /// How often the watchdog looks at the threads.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
+/// Renders one thread takes at once; past that (on every thread) a page
+/// answers 503 at once instead of queueing work nobody may wait for.
+const MAX_RENDERS_PER_THREAD: usize = 128;
 /// Body pieces buffered between a render thread and the client's connection.
 const PIECES_BUFFERED: usize = 8;
 
@@ -207,7 +210,7 @@ impl RenderPool {
         F: Future<Output = Response> + Send + 'static,
     {
         let Some((jobs, guard)) = self.inner.dispatch(&page) else {
-            tracing::error!(page, "no portal render thread is available: every one is stuck");
+            tracing::warn!(page, "no portal render thread can take a page now: all are stuck or full");
             return unavailable();
         };
         let (mut head_tx, head_rx) = oneshot::channel();
@@ -293,7 +296,10 @@ impl Inner {
         let thread = threads
             .iter()
             .filter(|t| !t.status.stuck.load(Ordering::Relaxed))
-            .min_by_key(|t| t.status.lock_in_flight().len())?;
+            .map(|t| (t, t.status.lock_in_flight().len()))
+            .filter(|(_, busy)| *busy < MAX_RENDERS_PER_THREAD)
+            .min_by_key(|(_, busy)| *busy)
+            .map(|(t, _)| t)?;
         let id = thread.status.next_render.fetch_add(1, Ordering::Relaxed);
         thread.status.lock_in_flight().insert(id, (page.to_owned(), Instant::now()));
         self.metrics.in_flight.inc();
@@ -566,6 +572,34 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(pool.inner.metrics.in_flight.get(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_pool_refuses_at_once_instead_of_queueing() {
+        install_executor();
+        let pool = pool(1, Duration::from_secs(30));
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let waiting: Vec<_> = (0..MAX_RENDERS_PER_THREAD)
+            .map(|n| {
+                let (pool, release) = (pool.clone(), release.clone());
+                tokio::spawn(async move {
+                    pool.render(format!("/wait/{n}"), async move {
+                        let _permit = release.acquire().await;
+                        "done".into_response()
+                    })
+                    .await
+                })
+            })
+            .collect();
+        while pool.inner.metrics.in_flight.get() < MAX_RENDERS_PER_THREAD as i64 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let refused = pool.render("/one-too-many".to_owned(), async { "late".into_response() }).await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        release.add_permits(MAX_RENDERS_PER_THREAD);
+        for render in waiting {
+            assert_eq!(render.await.unwrap().status(), StatusCode::OK);
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
