@@ -152,15 +152,7 @@ async fn an_operator_resets_a_password(backend: Backend) {
     assert_eq!(code, 1);
     assert!(printed.contains("user nobody does not exist"), "{printed}");
 
-    server.state.events.flush().await;
-    let logs: Vec<serde_json::Value> = common::admin_client()
-        .get(server.url("/api/v2.0/audit-logs?q=resource%3Dalice"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let logs = common::audit_log(&server, "resource=alice").await;
     assert!(logs.iter().any(|l| l["username"] == "operator (berth admin)"), "{logs:?}");
     server.stop().await;
 }

@@ -327,24 +327,7 @@ async fn every_page_renders(backend: Backend) {
     let (digest, _) = common::push_image(&admin, &server, "team/app", "v1", b"layer").await;
     common::push_image(&admin, &server, "team/nested/tool", "v1", b"tool layer").await;
     let portal = common::portal_client(&server, "admin", common::ADMIN_PASSWORD).await;
-    for path in [
-        "/".to_owned(),
-        "/projects".to_owned(),
-        "/projects?search=te".to_owned(),
-        "/new-project".to_owned(),
-        "/projects/team".to_owned(),
-        "/projects/team/repositories".to_owned(),
-        "/projects/team/members".to_owned(),
-        "/projects/team/robots".to_owned(),
-        "/projects/team/logs".to_owned(),
-        "/projects/team/configuration".to_owned(),
-        "/projects/team/repositories/app".to_owned(),
-        "/projects/team/repositories/nested/tool".to_owned(),
-        format!("/projects/team/repositories/app/artifacts/{digest}"),
-        "/search?q=app".to_owned(),
-        "/api-reference".to_owned(),
-        "/profile".to_owned(),
-    ] {
+    for path in common::portal_pages(&digest) {
         let response = portal.get(server.url(&path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }

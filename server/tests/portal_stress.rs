@@ -66,27 +66,9 @@ async fn renders_survive_disconnects_and_ending_sessions(backend: Backend) {
     let created = admin.post(server.url("/api/v2.0/robots")).json(&robot).send().await.unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
 
-    let pages: Arc<Vec<String>> = Arc::new(vec![
-        "/".to_owned(),
-        "/projects".to_owned(),
-        "/projects?search=te".to_owned(),
-        "/new-project".to_owned(),
-        "/projects/team".to_owned(),
-        "/projects/team/repositories".to_owned(),
-        "/projects/team/members".to_owned(),
-        "/projects/team/robots".to_owned(),
-        "/projects/team/logs".to_owned(),
-        "/projects/team/configuration".to_owned(),
-        "/projects/team/repositories/app".to_owned(),
-        "/projects/team/repositories/nested/tool".to_owned(),
-        format!("/projects/team/repositories/app/artifacts/{digest}"),
-        "/projects/tools/repositories/empty".to_owned(),
-        "/search?q=app".to_owned(),
-        "/api-reference".to_owned(),
-        "/profile".to_owned(),
-        "/login".to_owned(),
-        "/no/such/page".to_owned(),
-    ]);
+    let mut pages = common::portal_pages(&digest);
+    pages.extend(["/projects/tools/repositories/empty", "/login", "/no/such/page"].map(str::to_owned));
+    let pages = Arc::new(pages);
     let target: usize = std::env::var("BERTH_STRESS_RENDERS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
     let started = Arc::new(AtomicUsize::new(0));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));

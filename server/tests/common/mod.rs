@@ -222,6 +222,38 @@ pub async fn portal_client(server: &TestServer, username: &str, password: &str) 
     client
 }
 
+/// The global audit log as the administrator reads it over REST, after
+/// everything recorded so far is written; `q` is Harbor's query (`k=v`).
+pub async fn audit_log(server: &TestServer, q: &str) -> Vec<serde_json::Value> {
+    server.state.events.flush().await;
+    let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
+    let url = server.url(&format!("/api/v2.0/audit-logs?page_size=100&q={q}"));
+    admin_client().get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// Every portal page's address, for a project `team` holding `team/app`
+/// (whose artifact is `digest`) and `team/nested/tool`.
+pub fn portal_pages(digest: &str) -> Vec<String> {
+    vec![
+        "/".to_owned(),
+        "/projects".to_owned(),
+        "/projects?search=te".to_owned(),
+        "/new-project".to_owned(),
+        "/projects/team".to_owned(),
+        "/projects/team/repositories".to_owned(),
+        "/projects/team/members".to_owned(),
+        "/projects/team/robots".to_owned(),
+        "/projects/team/logs".to_owned(),
+        "/projects/team/configuration".to_owned(),
+        "/projects/team/repositories/app".to_owned(),
+        "/projects/team/repositories/nested/tool".to_owned(),
+        format!("/projects/team/repositories/app/artifacts/{digest}"),
+        "/search?q=app".to_owned(),
+        "/api-reference".to_owned(),
+        "/profile".to_owned(),
+    ]
+}
+
 /// Fails a test that hangs instead of letting it stall the whole run.
 pub async fn within_time_limit(test: impl std::future::Future<Output = ()>) {
     tokio::time::timeout(std::time::Duration::from_secs(120), test).await.expect("the test finished within 120 s");
