@@ -21,8 +21,10 @@
 //! Calls go one way: the portal's middleware hands a request's work to
 //! [`RenderPool::render`]; the threads know nothing of routing.
 
+mod executor;
+mod relay;
+
 use std::{
-    cell::Cell,
     collections::HashMap,
     future::Future,
     panic::AssertUnwindSafe,
@@ -31,18 +33,16 @@ use std::{
         Arc, Mutex, Weak,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    task::{Context, Poll},
     time::{Duration, Instant},
 };
 
 use axum::{
-    body::{Body, Bytes},
+    body::Body,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
 use futures_util::FutureExt;
-use http_body::{Body as _, Frame, SizeHint};
-use http_body_util::BodyExt;
+use http_body::Body as _;
 use prometheus::{IntCounter, IntGauge, Registry};
 use tokio::{
     runtime::Handle,
@@ -51,6 +51,8 @@ use tokio::{
 };
 
 use app::core::system::ComponentStatus;
+pub use executor::install_executor;
+use relay::{RelayedBody, relay};
 
 /// How often a render thread says it is alive.
 const HEARTBEAT: Duration = Duration::from_millis(250);
@@ -63,44 +65,6 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 const MAX_RENDERS_PER_THREAD: usize = 128;
 /// Body pieces buffered between a render thread and the client's connection.
 const PIECES_BUFFERED: usize = 8;
-
-thread_local! {
-    static ON_RENDER_THREAD: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Makes Leptos spawn a render's tasks on the render thread running it
-/// (elsewhere, on the runtime as usual). Must run before Leptos sets its
-/// default executor, which it does when its routes are built.
-pub fn install_executor() {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        if any_spawner::Executor::init_custom_executor(RenderThreadExecutor).is_err() {
-            // Someone set another executor first: a render's tasks could then
-            // run on other threads, which is what the render threads prevent.
-            tracing::error!(
-                "Leptos' task executor was set before the portal's: renders are not confined to their threads"
-            );
-        }
-    });
-}
-
-struct RenderThreadExecutor;
-
-impl any_spawner::CustomExecutor for RenderThreadExecutor {
-    fn spawn(&self, task: any_spawner::PinnedFuture<()>) {
-        if ON_RENDER_THREAD.get() {
-            tokio::task::spawn_local(task);
-        } else {
-            tokio::spawn(task);
-        }
-    }
-
-    fn spawn_local(&self, task: any_spawner::PinnedLocalFuture<()>) {
-        tokio::task::spawn_local(task);
-    }
-
-    fn poll_local(&self) {}
-}
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -246,8 +210,7 @@ impl RenderPool {
             let (pieces_tx, pieces_rx) = mpsc::channel(PIECES_BUFFERED);
             // The client's side gives up a little after the render's own limit,
             // in case this thread stops while streaming.
-            let give_up = Box::pin(tokio::time::sleep_until(deadline + STUCK_AFTER));
-            let relayed = RelayedBody { pieces: pieces_rx, size: body.size_hint(), ended: false, give_up };
+            let relayed = RelayedBody::new(pieces_rx, body.size_hint(), deadline + STUCK_AFTER);
             if head_tx.send(Response::from_parts(parts, Body::new(relayed))).is_err() {
                 return; // the client hung up
             }
@@ -396,7 +359,7 @@ fn run_render_thread(
     status: Arc<ThreadStatus>,
     epoch: Instant,
 ) {
-    ON_RENDER_THREAD.set(true);
+    executor::mark_render_thread();
     let renders = LocalSet::new();
     runtime.block_on(renders.run_until(async move {
         let heartbeat = tokio::task::spawn_local(async move {
@@ -425,75 +388,6 @@ async fn watch(pool: Weak<Inner>) {
     }
 }
 
-/// Copies `body` into the relay; stops when the client hangs up.
-async fn relay(mut body: Body, pieces: &mpsc::Sender<Piece>) {
-    while let Some(frame) = body.frame().await {
-        let piece = match frame {
-            Ok(frame) => Piece::Frame(frame),
-            Err(error) => Piece::Failed(error),
-        };
-        let failed = matches!(piece, Piece::Failed(_));
-        if pieces.send(piece).await.is_err() || failed {
-            return;
-        }
-    }
-    let _ = pieces.send(Piece::End).await;
-}
-
-enum Piece {
-    Frame(Frame<Bytes>),
-    Failed(axum::Error),
-    /// The body is complete; without it, a closed relay means the render was cut off.
-    End,
-}
-
-/// The client's side of a body a render thread produces.
-struct RelayedBody {
-    pieces: mpsc::Receiver<Piece>,
-    size: SizeHint,
-    ended: bool,
-    /// When to stop waiting for a render thread that went silent mid-body.
-    give_up: Pin<Box<tokio::time::Sleep>>,
-}
-
-impl http_body::Body for RelayedBody {
-    type Data = Bytes;
-    type Error = axum::Error;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        if self.ended {
-            return Poll::Ready(None);
-        }
-        match self.pieces.poll_recv(cx) {
-            Poll::Pending => {
-                if self.give_up.as_mut().poll(cx).is_ready() {
-                    self.ended = true;
-                    return Poll::Ready(Some(Err(axum::Error::new("the portal stopped rendering this page"))));
-                }
-                Poll::Pending
-            }
-            Poll::Ready(Some(Piece::Frame(frame))) => Poll::Ready(Some(Ok(frame))),
-            Poll::Ready(Some(Piece::Failed(error))) => {
-                self.ended = true;
-                Poll::Ready(Some(Err(error)))
-            }
-            Poll::Ready(Some(Piece::End)) => {
-                self.ended = true;
-                Poll::Ready(None)
-            }
-            // An error, not an end: the client must not take a cut-off page for a whole one.
-            Poll::Ready(None) => {
-                self.ended = true;
-                Poll::Ready(Some(Err(axum::Error::new("the page was cut off at the render time limit"))))
-            }
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.size
-    }
-}
-
 fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -505,7 +399,9 @@ fn unavailable() -> Response {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Bytes;
     use futures_util::StreamExt;
+    use http_body_util::BodyExt;
 
     use super::*;
 
