@@ -60,7 +60,7 @@ pub fn digest_header(digest: &Digest) -> HeaderValue {
 /// serve (several ranges, other units, malformed) are ignored, as the RFC
 /// allows, and the whole blob is sent; a well-formed range outside the blob
 /// is refused with 416.
-fn parse_range(value: &str, size: u64) -> OciResult<Option<ByteRange>> {
+pub(super) fn parse_range(value: &str, size: u64) -> OciResult<Option<ByteRange>> {
     let Some(spec) = value.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };

@@ -8,6 +8,8 @@ mod error;
 mod listings;
 mod manifests;
 mod path;
+#[cfg(test)]
+mod properties;
 mod uploads;
 
 use std::net::SocketAddr;

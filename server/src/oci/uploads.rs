@@ -124,7 +124,7 @@ fn upload_accepted(status: StatusCode, name: &RepoName, id: &UploadId, size: u64
 /// Where a chunk claims to start, from `Content-Range: <start>-<end>` (some
 /// clients prefix `bytes=` or `bytes `). The length it claims must match
 /// `Content-Length` when both are given.
-fn chunk_start(headers: &HeaderMap) -> OciResult<Option<u64>> {
+pub(super) fn chunk_start(headers: &HeaderMap) -> OciResult<Option<u64>> {
     let Some(value) = headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };

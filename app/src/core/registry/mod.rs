@@ -5,6 +5,8 @@ pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod names;
+#[cfg(test)]
+mod properties;
 mod repository;
 mod service;
 
