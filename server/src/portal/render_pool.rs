@@ -301,14 +301,15 @@ impl Inner {
         for thread in threads.iter() {
             let status = &thread.status;
             let silent = Duration::from_millis(now.saturating_sub(status.heartbeat.load(Ordering::Relaxed)));
-            let pages: Vec<String> = status
-                .lock_in_flight()
-                .values()
-                .map(|(page, started)| format!("{page} ({} s)", started.elapsed().as_secs()))
-                .collect();
-            let stuck = silent >= STUCK_AFTER && !pages.is_empty();
+            let stuck = silent >= STUCK_AFTER && !status.lock_in_flight().is_empty();
             if stuck && !status.stuck.swap(true, Ordering::Relaxed) {
                 self.metrics.stuck.inc();
+                // Named only when reported: the watchdog runs every second.
+                let pages: Vec<String> = status
+                    .lock_in_flight()
+                    .values()
+                    .map(|(page, started)| format!("{page} ({} s)", started.elapsed().as_secs()))
+                    .collect();
                 tracing::error!(
                     thread = status.name,
                     silent_seconds = silent.as_secs(),
@@ -406,6 +407,7 @@ mod tests {
     use super::*;
 
     fn pool(threads: usize, limit: Duration) -> RenderPool {
+        install_executor();
         RenderPool::start(threads, limit, &Registry::new())
     }
 
@@ -416,7 +418,6 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn renders_and_their_tasks_run_on_one_render_thread() {
-        install_executor();
         let pool = pool(2, Duration::from_secs(5));
         let response = pool
             .render("/".to_owned(), async {
@@ -437,7 +438,6 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_slow_render_answers_503_and_a_slow_body_is_cut_off() {
-        install_executor();
         let pool = pool(1, Duration::from_millis(300));
         let response = pool
             .render("/slow".to_owned(), async {
@@ -472,7 +472,6 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_pool_refuses_at_once_instead_of_queueing() {
-        install_executor();
         let pool = pool(1, Duration::from_secs(30));
         let release = Arc::new(tokio::sync::Semaphore::new(0));
         let waiting: Vec<_> = (0..MAX_RENDERS_PER_THREAD)
@@ -500,7 +499,6 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_blocked_thread_is_reported_and_replaced_and_the_runtime_keeps_serving() {
-        install_executor();
         let pool = pool(1, Duration::from_secs(1));
         let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let release_rx = Arc::new(Mutex::new(release_rx));
