@@ -78,10 +78,11 @@ pub async fn put_configurations(
         .map_err(|e| ApiError::bad_request(format!("the body must be a JSON object of settings: {e}")))?;
     let settings = &state.settings;
     let current = settings.login().await?;
+    let (saved_ldap, saved_oidc) = (settings.saved_ldap().await?, settings.saved_oidc().await?);
     let mut change = Change {
         mode: current.mode_name().to_owned(),
-        ldap: settings.saved_ldap().await?,
-        oidc: settings.saved_oidc().await?,
+        ldap: saved_ldap.clone(),
+        oidc: saved_oidc.clone(),
         ldap_changed: false,
         oidc_changed: false,
         self_registration: None,
@@ -91,7 +92,6 @@ pub async fn put_configurations(
         change.apply(key, value)?;
     }
     // A saved secret is only ever sent to the server it was saved for.
-    let (saved_ldap, saved_oidc) = (settings.saved_ldap().await?, settings.saved_oidc().await?);
     let sent = |key| changes.get(key).and_then(Value::as_str).is_some_and(|secret| !secret.is_empty());
     change.ldap.check_password_destination(&saved_ldap, sent("ldap_search_password")).map_err(in_harbor_terms)?;
     change.oidc.check_secret_destination(&saved_oidc, sent("oidc_client_secret")).map_err(in_harbor_terms)?;
