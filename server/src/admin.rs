@@ -63,7 +63,7 @@ pub fn describe(report: &VerifyReport) -> String {
 pub async fn reset_password(config: &Config, username: &str, password: Option<String>) -> Result<String, Error> {
     let db = Db::connect(&config.database_url).await?;
     let events = EventRecorder::start(db.clone());
-    let settings = SettingsService::new(db.clone(), events.clone());
+    let settings = SettingsService::new(db.clone());
     let auth = AuthService::new(db.clone(), config.session_timeout, events.clone(), settings);
     let reset = auth.reset_password(username, password).await;
     events.flush().await;

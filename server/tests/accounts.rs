@@ -53,7 +53,13 @@ async fn administrators_create_users_and_people_may_register_when_allowed(backen
         events.iter().map(|e| (e.resource.as_str(), e.actor.as_deref(), e.client_addr.as_deref())).collect();
     assert_eq!(
         seen,
-        [("visitor", Some("visitor"), Some("192.0.2.9")), ("plain", Some("admin"), None), ("ops", Some("admin"), None)]
+        [
+            ("visitor", Some("visitor"), Some("192.0.2.9")),
+            ("plain", Some("admin"), None),
+            ("ops", Some("admin"), None),
+            // The first administrator, made at the first start.
+            ("admin", None, None)
+        ]
     );
     server.stop().await;
 }

@@ -177,7 +177,10 @@ async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
 
     // Retention removes what is older than the cutoff, and only that.
     let removed = server.state.audit.delete_before(future).await.unwrap();
-    assert_eq!(removed, 8, "two projects created, a robot created and changed three times, a push and a pull");
+    assert_eq!(
+        removed, 9,
+        "the first administrator, two projects created, a robot created and changed three times, a push and a pull"
+    );
     let (left, _) = entries(&server, AuditQuery::default()).await;
     assert!(left.is_empty(), "{left:?}");
     server.stop().await;

@@ -91,7 +91,7 @@ impl AppState {
         db.migrate().await?;
         let events = EventRecorder::start(db.clone());
         let blobs = storage::open(&settings.storage).await?;
-        let system_settings = SettingsService::new(db.clone(), events.clone());
+        let system_settings = SettingsService::new(db.clone());
         let auth = AuthService::new(db.clone(), settings.session_ttl, events.clone(), system_settings.clone());
         let admin = auth.bootstrap_admin(settings.admin_password).await?;
         let http = HttpSettings { secure_cookies: settings.secure_cookies, external_origin: settings.external_origin };
@@ -104,13 +104,12 @@ impl AppState {
         let access = AccessService::new(db.clone());
         let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes)
             .verifying_reads(settings.verify_reads);
-        let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone(), events.clone());
+        let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone());
         let artifacts = ArtifactService::new(
             db.clone(),
             access.clone(),
             projects.clone(),
             registry.clone(),
-            events.clone(),
             http.registry_host().to_owned(),
         );
         let state = AppState {
@@ -118,7 +117,7 @@ impl AppState {
             system: SystemService::new(db.clone(), blobs.clone()),
             registry,
             artifacts,
-            robots: RobotService::new(db.clone(), access.clone(), events.clone()),
+            robots: RobotService::new(db.clone(), access.clone()),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),
             access: access.clone(),

@@ -4,6 +4,9 @@
 //! without credentials are anonymous; when they may not do something they
 //! get the 401 challenge that sends docker clients to the token service.
 //! The decision itself is the core's (`AccessService` → `rbac::decide`).
+//! A token's scopes are not the whole answer: its holder must still be
+//! allowed now (asked at most `RECHECK_AFTER` ago), so a removal, demotion
+//! or deletion ends what an issued token can do within seconds.
 
 use axum::http::HeaderMap;
 
@@ -108,9 +111,9 @@ pub async fn authorize_mount(
     // pull there: a wider token makes the mount work, so say so (as
     // distribution does) rather than silently falling back to an upload.
     if let Identity::Token(claims) = identity
+        && !claims.sub.is_empty()
         && !claims.allows("repository", source.as_str(), "pull")
-        && let Some(principal) = token_account(state, claims).await?
-        && decide(state, &principal, source, Action::Pull).await? == Decision::Allowed
+        && holder_decision(state, claims, source, Action::Pull).await? == Decision::Allowed
     {
         return Err(insufficient_scope(state, Some(&scope), "the token does not grant pull in the mount's source"));
     }
@@ -137,19 +140,19 @@ async fn authorize_asking(
         }
         (Identity::Token(claims), Need::Repository(name, action)) => {
             let action_name = registry_action_name(action).expect("the registry asks only for registry actions");
-            if claims.allows("repository", name.as_str(), action_name) {
-                return Ok(());
-            }
-            // A signed-in caller learns whether a new token would help: not
-            // when the project is missing or the account may not do this.
-            if let Some(principal) = token_account(state, claims).await? {
-                match decide(state, &principal, name, action).await? {
-                    Decision::Allowed => {}
-                    Decision::Denied => return Err(denied(&principal, name, action)),
-                    Decision::NoSuchProject => return Err(OciError::ProjectUnknown(project_unknown(name))),
+            let scoped = claims.allows("repository", name.as_str(), action_name);
+            // What the holder may do now, not only what the token says: a
+            // removal, demotion or deletion ends a token's rights early.
+            match holder_decision(state, claims, name, action).await? {
+                Decision::Allowed if scoped => Ok(()),
+                // A signed-in caller learns whether a new token would help: not
+                // when the project is missing or the account may not do this.
+                Decision::Denied if !claims.sub.is_empty() => Err(denied(&claims.sub, name, action)),
+                Decision::NoSuchProject if !claims.sub.is_empty() => {
+                    Err(OciError::ProjectUnknown(project_unknown(name)))
                 }
+                _ => Err(insufficient_scope(state, scope, "the token does not grant this")),
             }
-            Err(insufficient_scope(state, scope, "the token does not grant this"))
         }
         (Identity::Anonymous, Need::Repository(name, action)) => {
             match decide(state, &Principal::Anonymous, name, action).await? {
@@ -163,7 +166,7 @@ async fn authorize_asking(
         (Identity::Account(principal), Need::Repository(name, action)) => {
             match decide(state, principal, name, action).await? {
                 Decision::Allowed => Ok(()),
-                Decision::Denied => Err(denied(principal, name, action)),
+                Decision::Denied => Err(denied(principal.name().unwrap_or("this caller"), name, action)),
                 Decision::NoSuchProject => Err(OciError::ProjectUnknown(project_unknown(name))),
             }
         }
@@ -175,6 +178,7 @@ pub async fn allows(state: &AppState, identity: &Identity, name: &RepoName, acti
     Ok(match identity {
         Identity::Token(claims) => {
             registry_action_name(action).is_some_and(|a| claims.allows("repository", name.as_str(), a))
+                && holder_decision(state, claims, name, action).await? == Decision::Allowed
         }
         Identity::Anonymous => decide(state, &Principal::Anonymous, name, action).await? == Decision::Allowed,
         Identity::Account(principal) => decide(state, principal, name, action).await? == Decision::Allowed,
@@ -200,18 +204,26 @@ async fn decide(state: &AppState, principal: &Principal, name: &RepoName, action
     state.access.decide(principal, project, action).await.map_err(OciError::internal)
 }
 
+/// Whether the holder of a registry token may do `action` in `name` now
+/// (a decision at most [`app::core::access::RECHECK_AFTER`] old).
+async fn holder_decision(state: &AppState, claims: &Claims, name: &RepoName, action: Action) -> OciResult<Decision> {
+    let Some(project) = name.project() else {
+        return Ok(Decision::NoSuchProject);
+    };
+    let holder = async {
+        if claims.sub.is_empty() { Ok(Some(Principal::Anonymous)) } else { token_principal(state, &claims.sub).await }
+    };
+    state.access.holder_decision(&claims.sub, project, action, holder).await.map_err(OciError::internal)
+}
+
 /// The account a token was issued to (`None` for anonymous tokens and
 /// accounts that are gone).
 async fn token_account(state: &AppState, claims: &Claims) -> OciResult<Option<Principal>> {
     token_principal(state, &claims.sub).await.map_err(OciError::internal)
 }
 
-fn denied(principal: &Principal, name: &RepoName, action: Action) -> OciError {
-    OciError::Denied(format!(
-        "{} may not {} in {name}",
-        principal.name().unwrap_or("this caller"),
-        registry_action_name(action).unwrap_or("do this")
-    ))
+fn denied(caller: &str, name: &RepoName, action: Action) -> OciError {
+    OciError::Denied(format!("{caller} may not {} in {name}", registry_action_name(action).unwrap_or("do this")))
 }
 
 fn project_unknown(name: &RepoName) -> String {

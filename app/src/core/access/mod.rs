@@ -4,7 +4,10 @@
 //! the `/v2` API, the token service, server functions, REST routes — asks
 //! here.
 
+mod recent;
 mod repository;
+
+pub use recent::RECHECK_AFTER;
 
 pub(crate) use repository::visibility_sql;
 
@@ -17,6 +20,7 @@ use crate::core::{
     robots::{Robot, RobotId},
     users::{User, UserId},
 };
+use recent::RecentDecisions;
 use repository::AccessRepository;
 
 /// Who is making a request, once credentials have been checked.
@@ -119,11 +123,36 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 pub struct AccessService {
     repository: AccessRepository,
+    recent: RecentDecisions,
 }
 
 impl AccessService {
     pub fn new(db: Db) -> Self {
-        Self { repository: AccessRepository::new(db) }
+        Self { repository: AccessRepository::new(db), recent: RecentDecisions::default() }
+    }
+
+    /// Whether the holder of a registry token (a user's or robot's name, or
+    /// `""` for an anonymous token) may still do `action` in `project`: the
+    /// token says what they could do when it was issued, this says what they
+    /// may do now, at most [`RECHECK_AFTER`] old. `holder` resolves the name
+    /// to its principal, only when the decision must be made afresh; `None`
+    /// (an account deleted, a robot disabled or expired) is denied.
+    pub async fn holder_decision(
+        &self,
+        name: &str,
+        project: &str,
+        action: Action,
+        holder: impl Future<Output = Result<Option<Principal>>>,
+    ) -> Result<Decision> {
+        if let Some(decision) = self.recent.get(name, project, action) {
+            return Ok(decision);
+        }
+        let decision = match holder.await? {
+            Some(principal) => self.decide(&principal, project, action).await?,
+            None => Decision::Denied,
+        };
+        self.recent.remember(name, project, action, decision);
+        Ok(decision)
     }
 
     /// Whether `principal` may do `action` in `project`.

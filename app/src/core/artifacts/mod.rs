@@ -16,7 +16,7 @@ use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision},
     db::{Db, Keyset, KeysetPage, TimeCursor},
-    events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    events::{AuditEvent, Operation, ResourceType},
     projects::ProjectService,
     rbac::Action,
     registry::{
@@ -189,7 +189,6 @@ pub struct ArtifactService {
     access: AccessService,
     projects: ProjectService,
     registry: RegistryService,
-    events: EventRecorder,
     /// `host[:port]`, which repository names are validated against.
     registry_host: String,
 }
@@ -200,10 +199,9 @@ impl ArtifactService {
         access: AccessService,
         projects: ProjectService,
         registry: RegistryService,
-        events: EventRecorder,
         registry_host: String,
     ) -> Self {
-        Self { browse: BrowseRepository::new(db), access, projects, registry, events, registry_host }
+        Self { browse: BrowseRepository::new(db), access, projects, registry, registry_host }
     }
 
     /// A page of the project's repositories (for those who may pull there).
@@ -360,13 +358,12 @@ impl ArtifactService {
             let message = format!("may be at most {} KiB", MAX_DESCRIPTION_BYTES / 1024);
             return Err(Error::invalid("description", message));
         }
-        if !self.browse.set_description(name.as_str(), description).await? {
-            return Err(Error::NotFound(format!("repository {name}")));
-        }
         let mut event = AuditEvent::new(Operation::Update, ResourceType::Repository, name.as_str(), &actor.caller())
             .in_project(name.project());
         event.detail = Some("description changed".into());
-        self.events.record(event).await;
+        if !self.browse.set_description(name.as_str(), description, &event).await? {
+            return Err(Error::NotFound(format!("repository {name}")));
+        }
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use crate::{
         Result,
         access::{Visibility, visibility_sql},
         db::{Db, Keyset, KeysetPage, TimeCursor, like_contains},
+        events::{AuditEvent, audited_transaction},
         projects::ProjectId,
     },
     on_db,
@@ -306,12 +307,12 @@ impl BrowseRepository {
     }
 
     /// Whether the repository exists (and now has this description).
-    pub async fn set_description(&self, name: &str, description: &str) -> Result<bool> {
+    /// Sets the description, with the audit row `event` when the repository exists.
+    pub async fn set_description(&self, name: &str, description: &str, event: &AuditEvent) -> Result<bool> {
         const SQL: &str = "UPDATE repositories SET description = $1 WHERE name = $2";
-        let updated = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(description).bind(name).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        Ok(updated > 0)
+        Ok(audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(description).bind(name).execute(&mut *tx).await?.rows_affected() > 0
+        }, if |updated: &bool| *updated)?)
     }
 
     pub async fn repository(&self, name: &str) -> Result<Option<RepositorySummary>> {

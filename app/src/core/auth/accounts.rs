@@ -39,9 +39,7 @@ impl AuthService {
     /// An administrator creates a database account.
     pub async fn create_user(&self, actor: &Actor, account: NewAccount<'_>) -> Result<User> {
         actor.require_system_admin("create users")?;
-        let user = self.insert_account(account).await?;
-        self.audit_user(&actor.caller(), Operation::Create, &user, None).await;
-        Ok(user)
+        self.insert_account(account, &actor.caller(), None).await
     }
 
     /// Someone creates their own account, when self-registration is on and
@@ -50,10 +48,8 @@ impl AuthService {
         if !self.settings.self_registration().await? {
             return Err(Error::Forbidden("self-registration is off".into()));
         }
-        let user = self.insert_account(NewAccount { is_admin: false, ..account }).await?;
-        let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
-        self.audit_user(&caller, Operation::Create, &user, Some("self-registration")).await;
-        Ok(user)
+        let caller = Caller { actor: Some(account.username.to_owned()), client_addr: client_addr.map(str::to_owned) };
+        self.insert_account(NewAccount { is_admin: false, ..account }, &caller, Some("self-registration")).await
     }
 
     /// Changes a database account's password: its owner (who must give the
@@ -84,9 +80,9 @@ impl AuthService {
             }
         }
         let hash = self.hasher.hash(new_password.to_owned()).await?;
-        self.users.set_password_hash(credentials.user.id, &hash, Utc::now()).await?;
-        self.audit_user(&actor.caller(), Operation::Update, &credentials.user, Some("password changed")).await;
-        Ok(())
+        let event =
+            user_event(&actor.caller(), Operation::Update, &credentials.user.username, Some("password changed"));
+        self.users.set_password_hash(credentials.user.id, &hash, Utc::now(), false, &event).await
     }
 
     /// `berth admin reset-password`: an operator, who holds the server's
@@ -109,10 +105,10 @@ impl AuthService {
             return Err(Error::invalid("username", format!("{name} signs in through {source}; reset it there")));
         }
         let hash = self.hasher.hash(password.clone()).await?;
-        self.users.set_password_hash(credentials.user.id, &hash, Utc::now()).await?;
-        self.sessions.delete_for_user(credentials.user.id).await?;
         let operator = Caller { actor: Some(OPERATOR.to_owned()), client_addr: None };
-        self.audit_user(&operator, Operation::Update, &credentials.user, Some("password reset by an operator")).await;
+        let detail = Some("password reset by an operator");
+        let event = user_event(&operator, Operation::Update, &credentials.user.username, detail);
+        self.users.set_password_hash(credentials.user.id, &hash, Utc::now(), true, &event).await?;
         Ok(password)
     }
 
@@ -172,8 +168,8 @@ impl AuthService {
         if full_name.chars().count() > 255 {
             return Err(Error::invalid("realname", "must be at most 255 characters"));
         }
-        self.users.update_profile(id, email, full_name, Utc::now()).await?;
-        self.audit_user(&actor.caller(), Operation::Update, &user, Some("profile changed")).await;
+        let event = user_event(&actor.caller(), Operation::Update, &user.username, Some("profile changed"));
+        self.users.update_profile(id, email, full_name, Utc::now(), &event).await?;
         self.user_for(actor, id).await
     }
 
@@ -185,10 +181,9 @@ impl AuthService {
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} keeps its administrator flag", user.username)));
         }
-        self.users.set_admin(id, is_admin, Utc::now()).await?;
         let detail = if is_admin { "made system administrator" } else { "no longer system administrator" };
-        self.audit_user(&actor.caller(), Operation::Update, &user, Some(detail)).await;
-        Ok(())
+        let event = user_event(&actor.caller(), Operation::Update, &user.username, Some(detail));
+        self.users.set_admin(id, is_admin, Utc::now(), &event).await
     }
 
     /// Deletes an account (system administrators only; never `admin` or oneself).
@@ -198,8 +193,8 @@ impl AuthService {
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} cannot be deleted", user.username)));
         }
-        self.users.delete(id).await?;
-        self.audit_user(&actor.caller(), Operation::Delete, &user, None).await;
+        let event = user_event(&actor.caller(), Operation::Delete, &user.username, None);
+        self.users.delete(id, &event).await?;
         Ok(())
     }
 
@@ -225,11 +220,10 @@ impl AuthService {
     /// at its members' next sign-in, without the memberships.
     pub async fn delete_group(&self, actor: &Actor, id: i64) -> Result<()> {
         let group = self.group(actor, id).await?;
-        self.users.delete_group(id).await?;
         let mut event =
             AuditEvent::new(Operation::Delete, ResourceType::User, format!("group:{}", group.name), &actor.caller());
         event.detail = Some(group.kind);
-        self.events.record(event).await;
+        self.users.delete_group(id, &event).await?;
         Ok(())
     }
 
@@ -244,6 +238,8 @@ impl AuthService {
             None => (generate_password(), true),
         };
         let username = Username::parse(ADMIN_USERNAME).expect("the admin username is valid");
+        let operator = Caller { actor: None, client_addr: None };
+        let event = user_event(&operator, Operation::Create, &username, Some("first administrator, at start-up"));
         // Look first: on a restart the account exists and hashing would be wasted.
         if self.users.find_credentials(&username).await?.is_some() {
             return Ok(AdminBootstrap::AlreadyPresent);
@@ -260,6 +256,7 @@ impl AuthService {
                     is_admin: true,
                 },
                 Utc::now(),
+                &event,
             )
             .await?;
         Ok(match (created, generated) {
@@ -269,7 +266,7 @@ impl AuthService {
         })
     }
 
-    async fn insert_account(&self, account: NewAccount<'_>) -> Result<User> {
+    async fn insert_account(&self, account: NewAccount<'_>, caller: &Caller, detail: Option<&str>) -> Result<User> {
         let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
         validate_password("password", account.password)?;
         let hash = self.hasher.hash(account.password.to_owned()).await?;
@@ -280,16 +277,23 @@ impl AuthService {
             password_hash: Some(&hash),
             is_admin: account.is_admin,
         };
-        let created = self.users.create_if_absent(new, Utc::now()).await?;
+        let event = user_event(caller, Operation::Create, &username, detail);
+        let created = self.users.create_if_absent(new, Utc::now(), &event).await?;
         let id = created.ok_or_else(|| Error::Conflict(format!("the username {username} is taken")))?;
         self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
     }
+}
 
-    pub(super) async fn audit_user(&self, caller: &Caller, operation: Operation, user: &User, detail: Option<&str>) {
-        let mut event = AuditEvent::new(operation, ResourceType::User, user.username.to_string(), caller);
-        event.detail = detail.map(str::to_owned);
-        self.events.record(event).await;
-    }
+/// The audit row of a change to an account, written with the change.
+pub(super) fn user_event(
+    caller: &Caller,
+    operation: Operation,
+    username: &Username,
+    detail: Option<&str>,
+) -> AuditEvent {
+    let mut event = AuditEvent::new(operation, ResourceType::User, username.to_string(), caller);
+    event.detail = detail.map(str::to_owned);
+    event
 }
 
 /// Who the audit log names for changes made with `berth admin` on the server itself.

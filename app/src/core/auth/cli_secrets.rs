@@ -9,7 +9,12 @@ use sha2::{Digest, Sha256};
 
 use super::sealing::SealingKey;
 use crate::{
-    core::{Error, Result, db::Db, users::UserId},
+    core::{
+        Error, Result,
+        db::Db,
+        events::{AuditEvent, write_audit_row},
+        users::UserId,
+    },
     on_db,
 };
 
@@ -28,35 +33,40 @@ impl CliSecrets {
 
     /// Gives the user a new secret, replacing any earlier one (which stops
     /// working at once), and returns it.
-    pub async fn regenerate(&self, user: UserId, now: DateTime<Utc>) -> Result<String> {
+    pub async fn regenerate(&self, user: UserId, now: DateTime<Utc>, event: Option<&AuditEvent>) -> Result<String> {
         let secret: String = OsRng.sample_iter(&Alphanumeric).take(SECRET_LENGTH).map(char::from).collect();
-        self.store(user, &secret, now).await?;
+        self.store(user, &secret, now, event).await?;
         Ok(secret)
     }
 
-    /// Makes `secret` the user's secret, replacing any earlier one.
-    pub async fn store(&self, user: UserId, secret: &str, now: DateTime<Utc>) -> Result<()> {
+    /// Makes `secret` the user's secret, replacing any earlier one, with the
+    /// audit row `event` in the same transaction.
+    pub async fn store(
+        &self,
+        user: UserId,
+        secret: &str,
+        now: DateTime<Utc>,
+        event: Option<&AuditEvent>,
+    ) -> Result<()> {
         let sealed = self.sealing.seal(&context(user), secret.as_bytes()).await?;
         const SQL: &str = "INSERT INTO cli_secrets (user_id, secret_hash, sealed, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (user_id) DO UPDATE SET secret_hash = excluded.secret_hash, sealed = excluded.sealed, \
              created_at = excluded.created_at";
-        on_db!(&self.db, pool => {
-            sqlx::query(SQL)
-                .bind(user.0)
-                .bind(digest(secret))
-                .bind(&sealed)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query(SQL).bind(user.0).bind(digest(secret)).bind(&sealed).bind(now).execute(&mut *tx).await?;
+            if let Some(event) = event {
+                write_audit_row!(tx, event)?;
+            }
+            tx.commit().await
+        }.await)?;
         Ok(())
     }
 
     /// Gives the user a secret unless they have one.
     pub async fn ensure(&self, user: UserId, now: DateTime<Utc>) -> Result<()> {
         if self.stored_digest(user).await?.is_none() {
-            self.regenerate(user, now).await?;
+            self.regenerate(user, now, None).await?;
         }
         Ok(())
     }

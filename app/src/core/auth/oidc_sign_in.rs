@@ -14,6 +14,7 @@ use chrono::Utc;
 
 use super::{
     AuthService, SessionToken,
+    accounts::user_event,
     oidc::{OidcError, OidcIdentity, ProviderTokens},
     oidc_tokens::StoredTokens,
     pending_logins::{PendingLogin, cookie_name},
@@ -196,10 +197,9 @@ impl AuthService {
         if !self.is_oidc_account(user).await? {
             return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
-        let secret = self.cli_secrets.regenerate(user.id, Utc::now()).await?;
         let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
-        self.audit_user(&caller, Operation::Update, user, Some("CLI secret regenerated")).await;
-        Ok(secret)
+        let event = user_event(&caller, Operation::Update, &user.username, Some("CLI secret regenerated"));
+        self.cli_secrets.regenerate(user.id, Utc::now(), Some(&event)).await
     }
 
     /// Sets the user's CLI secret to one of their choosing (Harbor's rules:
@@ -210,10 +210,9 @@ impl AuthService {
             return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
         super::validate_chosen_secret("secret", secret)?;
-        self.cli_secrets.store(user.id, secret, Utc::now()).await?;
         let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
-        self.audit_user(&caller, Operation::Update, user, Some("CLI secret set")).await;
-        Ok(())
+        let event = user_event(&caller, Operation::Update, &user.username, Some("CLI secret set"));
+        self.cli_secrets.store(user.id, secret, Utc::now(), Some(&event)).await
     }
 
     async fn is_oidc_account(&self, user: &User) -> Result<bool> {

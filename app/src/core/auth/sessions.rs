@@ -65,14 +65,6 @@ impl SessionRepository {
         Ok(())
     }
 
-    /// Ends every session of a user.
-    pub async fn delete_for_user(&self, user: crate::core::users::UserId) -> Result<u64> {
-        let done = on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.0).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        Ok(done)
-    }
-
     pub async fn delete_expired(&self, now: DateTime<Utc>) -> Result<u64> {
         let done = on_db!(&self.db, pool => {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(pool).await.map(|r| r.rows_affected())

@@ -1,12 +1,19 @@
 //! The audit log: every registry operation (push, pull, delete), sign-in
 //! and change to projects, members and robots, with who, what, when, from
 //! where and the outcome. The same rows feed quotas and replication
-//! triggers. Recording never makes a pull wait for a database write: events
-//! go through a bounded queue to a writer task that inserts them in batches.
+//! triggers.
+//!
+//! A change of state writes its row in the transaction that makes the change
+//! ([`write_audit_row`]): both commit or neither does, and a crash cannot
+//! lose one without the other. Pulls, sign-ins and refusals change nothing,
+//! and never make a request wait for a database write: they go through a
+//! bounded queue ([`EventRecorder`]) to a writer task that inserts them in
+//! batches.
 
-mod repository;
+pub(crate) mod repository;
 
 pub use repository::{AuditQuery, EventRepository, StoredEvent};
+pub(crate) use repository::{audited_transaction, write_audit_row};
 
 use std::time::Duration;
 
@@ -146,7 +153,7 @@ impl AuditEvent {
 
     /// Cuts every free-text field to its bound: text that came from a client
     /// (a 60 KB username, a long reason) cannot grow the log without limit.
-    fn bounded(mut self) -> Self {
+    pub(crate) fn bounded(mut self) -> Self {
         clip(&mut self.resource, MAX_TEXT);
         let optional = [
             (&mut self.caller.actor, MAX_NAME),

@@ -48,10 +48,68 @@ pub struct AuditQuery<'a> {
 const COLUMNS: &str = "id, occurred_at, actor, client_addr, operation, resource_type, resource, project, \
      digest, tag, media_type, size, outcome, detail";
 
-/// $1 actor, $2 project, $3 operation, $4 resource type, $5 resource prefix, $6 since, $7 until.
-const FILTER: &str = "($1 IS NULL OR actor = $1) AND ($2 IS NULL OR project = $2) AND ($3 IS NULL OR operation = $3) \
+/// $1 actor, $2 project (the one of that name now: entries are kept by
+/// project id, so a namesake's entries stay hidden; for a name no project
+/// has now, the entries that named it, which only administrators read),
+/// $3 operation, $4 resource type, $5 resource prefix, $6 since, $7 until.
+const FILTER: &str = "($1 IS NULL OR actor = $1) AND ($2 IS NULL OR project_id = (SELECT id FROM projects WHERE name = $2) \
+          OR (project = $2 AND NOT EXISTS (SELECT 1 FROM projects WHERE name = $2))) AND ($3 IS NULL OR operation = $3) \
      AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR substr(resource, 1, length($5)) = $5) \
      AND ($6 IS NULL OR occurred_at >= $6) AND ($7 IS NULL OR occurred_at < $7)";
+
+/// One audit row; `$14`, the project's id, is that of the project named `$7` now.
+pub(crate) const INSERT_ONE: &str = "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, \
+     resource, project, digest, tag, media_type, size, outcome, detail, project_id) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, (SELECT id FROM projects WHERE name = $7))";
+
+/// Inside transaction `$tx` (either database): writes the audit row of
+/// `$event` (an `&AuditEvent`), so it commits or rolls back with the change
+/// it records. Evaluates to `sqlx::Result<()>`.
+macro_rules! write_audit_row {
+    ($tx:ident, $event:expr) => {{
+        let event = $crate::core::events::AuditEvent::bounded(::std::clone::Clone::clone($event));
+        sqlx::query($crate::core::events::repository::INSERT_ONE)
+            .bind(event.occurred_at)
+            .bind(event.caller.actor)
+            .bind(event.caller.client_addr)
+            .bind(event.operation.as_str())
+            .bind(event.resource_type.as_str())
+            .bind(event.resource)
+            .bind(event.project)
+            .bind(event.digest)
+            .bind(event.tag)
+            .bind(event.media_type)
+            .bind(event.size)
+            .bind(if event.succeeded { "success" } else { "failure" })
+            .bind(event.detail)
+            .execute(&mut *$tx)
+            .await
+            .map(|_| ())
+    }};
+}
+pub(crate) use write_audit_row;
+
+/// Runs `$body` (statements on the transaction `$tx`, evaluating to the
+/// result) and writes `$event`'s audit row in the same transaction, on
+/// either database; with `if $happened` (a closure on the result), only
+/// when the change happened. Evaluates to `sqlx::Result` of the body's value.
+macro_rules! audited_transaction {
+    ($db:expr, $event:expr, |$tx:ident| $body:expr) => {
+        $crate::core::events::audited_transaction!($db, $event, |$tx| $body, if |_| true)
+    };
+    ($db:expr, $event:expr, |$tx:ident| $body:expr, if $happened:expr) => {
+        $crate::on_db!($db, pool => async {
+            let mut $tx = pool.begin().await?;
+            let done = $body;
+            if ($happened)(&done) {
+                $crate::core::events::write_audit_row!($tx, $event)?;
+            }
+            $tx.commit().await?;
+            Ok::<_, sqlx::Error>(done)
+        }.await)
+    };
+}
+pub(crate) use audited_transaction;
 
 /// How stale a stored last pull time may get before a pull rewrites it.
 pub const PULL_TIME_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
@@ -96,7 +154,7 @@ impl EventRepository {
         on_db!(&self.db, pool => {
             let mut query = sqlx::QueryBuilder::new(
                 "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
-                 digest, tag, media_type, size, outcome, detail) ",
+                 digest, tag, media_type, size, outcome, detail, project_id) ",
             );
             query.push_values(events, |mut row, event| {
                 row.push_bind(event.occurred_at)
@@ -111,7 +169,11 @@ impl EventRepository {
                     .push_bind(event.media_type.clone())
                     .push_bind(event.size)
                     .push_bind(if event.succeeded { "success" } else { "failure" })
-                    .push_bind(event.detail.clone());
+                    .push_bind(event.detail.clone())
+                    // The project of that name when the entry is written.
+                    .push("(SELECT id FROM projects WHERE name = ")
+                    .push_bind_unseparated(event.project.clone())
+                    .push_unseparated(")");
             });
             query.build().execute(pool).await.map(|_| ())
         })?;

@@ -14,7 +14,7 @@ use crate::core::{
     Error, Result,
     access::{AccessService, Actor, Decision, Principal, Visibility},
     db::{Db, Keyset, KeysetPage, NameCursor},
-    events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    events::{AuditEvent, Operation, ResourceType},
     rbac::{Action, Role},
     settings::SettingsService,
     users::UserId,
@@ -160,12 +160,11 @@ pub struct ProjectService {
     repository: ProjectRepository,
     access: AccessService,
     settings: SettingsService,
-    events: EventRecorder,
 }
 
 impl ProjectService {
-    pub fn new(db: Db, access: AccessService, settings: SettingsService, events: EventRecorder) -> Self {
-        Self { repository: ProjectRepository::new(db), access, settings, events }
+    pub fn new(db: Db, access: AccessService, settings: SettingsService) -> Self {
+        Self { repository: ProjectRepository::new(db), access, settings }
     }
 
     /// Creates a project. Any signed-in user may, unless an administrator
@@ -183,12 +182,12 @@ impl ProjectService {
         let name = ProjectName::parse(new.name).map_err(|message| Error::invalid("project_name", message))?;
         validate_quota(new.storage_quota)?;
         let (public, now) = (new.public, Utc::now());
-        let Some(id) = self.repository.create(&name, public, new.storage_quota, Some(creator.id), now).await? else {
-            return Err(Error::Conflict(format!("a project named {name} already exists")));
-        };
-        self.repository.set_member(id, MemberRef::User(creator.id), Role::ProjectAdmin, now).await?;
         let detail = if public { "public" } else { "private" };
-        self.audit(actor, Operation::Create, ResourceType::Project, name.as_str(), name.as_str(), detail).await;
+        let event = audit_event(actor, Operation::Create, ResourceType::Project, name.as_str(), name.as_str(), detail);
+        let created = self.repository.create(&name, public, new.storage_quota, creator.id, now, &event).await?;
+        if created.is_none() {
+            return Err(Error::Conflict(format!("a project named {name} already exists")));
+        }
         self.require(name.as_str()).await
     }
 
@@ -266,9 +265,9 @@ impl ProjectService {
     /// Makes the project public or private (`edit_project`).
     pub async fn set_public(&self, actor: &Actor, name: &str, public: bool) -> Result<Project> {
         let project = self.permitted(actor, name, Action::EditProject).await?;
-        self.repository.set_public(project.id, public, Utc::now()).await?;
         let detail = if public { "made public" } else { "made private" };
-        self.audit(actor, Operation::Update, ResourceType::Project, name, name, detail).await;
+        let event = audit_event(actor, Operation::Update, ResourceType::Project, name, name, detail);
+        self.repository.set_public(project.id, public, Utc::now(), &event).await?;
         self.require(name).await
     }
 
@@ -278,9 +277,9 @@ impl ProjectService {
         actor.require_system_admin("change storage quotas")?;
         validate_quota(quota)?;
         let project = self.require(name).await?;
-        self.repository.set_storage_quota(project.id, quota, Utc::now()).await?;
         let detail = quota.map_or_else(|| "quota removed".to_owned(), |bytes| format!("quota set to {bytes} bytes"));
-        self.audit(actor, Operation::Update, ResourceType::Project, name, name, &detail).await;
+        let event = audit_event(actor, Operation::Update, ResourceType::Project, name, name, &detail);
+        self.repository.set_storage_quota(project.id, quota, Utc::now(), &event).await?;
         self.require(name).await
     }
 
@@ -301,10 +300,10 @@ impl ProjectService {
                 project.repository_count
             )));
         }
-        if !self.repository.delete_if_empty(project.id).await? {
+        let event = audit_event(actor, Operation::Delete, ResourceType::Project, name, name, "");
+        if !self.repository.delete_if_empty(project.id, &event).await? {
             return Err(Error::Conflict(format!("project {name} got a repository while being deleted")));
         }
-        self.audit(actor, Operation::Delete, ResourceType::Project, name, name, "").await;
         Ok(())
     }
 
@@ -312,10 +311,9 @@ impl ProjectService {
     /// returns the membership's id.
     pub async fn set_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<i64> {
         let found = self.permitted(actor, project, Action::ManageMembers).await?;
-        let id = self.repository.set_member(found.id, member, role, Utc::now()).await?;
         let who = self.member_label(member).await?;
-        self.audit(actor, Operation::Update, ResourceType::Member, &who, project, role.name()).await;
-        Ok(id)
+        let event = audit_event(actor, Operation::Update, ResourceType::Member, &who, project, role.name());
+        self.repository.set_member(found.id, member, role, Utc::now(), &event).await
     }
 
     /// Adds a new member (`manage_members`); one that already is a member
@@ -351,12 +349,9 @@ impl ProjectService {
 
     pub async fn remove_member(&self, actor: &Actor, project: &str, member: MemberRef) -> Result<bool> {
         let found = self.permitted(actor, project, Action::ManageMembers).await?;
-        let removed = self.repository.remove_member(found.id, member).await?;
-        if removed {
-            let who = self.member_label(member).await?;
-            self.audit(actor, Operation::Delete, ResourceType::Member, &who, project, "").await;
-        }
-        Ok(removed)
+        let who = self.member_label(member).await?;
+        let event = audit_event(actor, Operation::Delete, ResourceType::Member, &who, project, "");
+        self.repository.remove_member(found.id, member, &event).await
     }
 
     /// The project's members (`read_members`).
@@ -385,20 +380,20 @@ impl ProjectService {
             MemberRef::Group(_) => format!("group:{name}"),
         })
     }
+}
 
-    async fn audit(
-        &self,
-        actor: &Actor,
-        operation: Operation,
-        resource_type: ResourceType,
-        resource: &str,
-        project: &str,
-        detail: &str,
-    ) {
-        let mut event = AuditEvent::new(operation, resource_type, resource, &actor.caller()).in_project(Some(project));
-        event.detail = (!detail.is_empty()).then(|| detail.to_owned());
-        self.events.record(event).await;
-    }
+/// The audit row of a change to a project or its members, written with the change.
+fn audit_event(
+    actor: &Actor,
+    operation: Operation,
+    resource_type: ResourceType,
+    resource: &str,
+    project: &str,
+    detail: &str,
+) -> AuditEvent {
+    let mut event = AuditEvent::new(operation, resource_type, resource, &actor.caller()).in_project(Some(project));
+    event.detail = (!detail.is_empty()).then(|| detail.to_owned());
+    event
 }
 
 #[cfg(test)]

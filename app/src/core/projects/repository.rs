@@ -10,6 +10,7 @@ use crate::{
         Error, Result,
         access::{Visibility, visibility_sql},
         db::{Db, Keyset, KeysetPage, NameCursor, like_contains},
+        events::{AuditEvent, audited_transaction, write_audit_row},
         rbac::Role,
         users::UserId,
     },
@@ -107,27 +108,37 @@ impl ProjectRepository {
         Self { db }
     }
 
-    /// The new project's id, or `None` when the name is taken.
+    /// Creates the project with `owner` as its project admin and the audit
+    /// row `event`, in one transaction: no project is ever left without an
+    /// administrator. The new project's id, or `None` when the name is taken.
     pub async fn create(
         &self,
         name: &ProjectName,
         public: bool,
         storage_quota: Option<i64>,
-        owner: Option<UserId>,
+        owner: UserId,
         now: DateTime<Utc>,
+        event: &AuditEvent,
     ) -> Result<Option<ProjectId>> {
         const SQL: &str = "INSERT INTO projects (name, public, storage_quota, owner_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (name) DO NOTHING RETURNING id";
-        let id: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL)
+        const ADMIN: &str =
+            "INSERT INTO project_members (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
+        let id: Option<i64> = audited_transaction!(&self.db, event, |tx| {
+            let id: Option<i64> = sqlx::query_scalar(SQL)
                 .bind(name.as_str())
                 .bind(public)
                 .bind(storage_quota)
-                .bind(owner.map(|u| u.0))
+                .bind(owner.0)
                 .bind(now)
-                .fetch_optional(pool)
-                .await
-        })?;
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(id) = id {
+                let admin = Role::ProjectAdmin.name();
+                sqlx::query(ADMIN).bind(id).bind(owner.0).bind(admin).bind(now).execute(&mut *tx).await?;
+            }
+            id
+        }, if |id: &Option<i64>| id.is_some())?;
         Ok(id.map(ProjectId))
     }
 
@@ -192,16 +203,17 @@ impl ProjectRepository {
         Ok((rows.into_iter().map(Project::try_from).collect::<Result<_>>()?, total))
     }
 
-    pub async fn set_storage_quota(&self, id: ProjectId, quota: Option<i64>, now: DateTime<Utc>) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE projects SET storage_quota = $1, updated_at = $2 WHERE id = $3")
-                .bind(quota)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+    pub async fn set_storage_quota(
+        &self,
+        id: ProjectId,
+        quota: Option<i64>,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE projects SET storage_quota = $1, updated_at = $2 WHERE id = $3";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(quota).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 
@@ -265,35 +277,41 @@ impl ProjectRepository {
         Ok(keyset.page(projects, limit as usize, total))
     }
 
-    pub async fn set_public(&self, id: ProjectId, public: bool, now: DateTime<Utc>) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE projects SET public = $1, updated_at = $2 WHERE id = $3")
-                .bind(public)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+    pub async fn set_public(&self, id: ProjectId, public: bool, now: DateTime<Utc>, event: &AuditEvent) -> Result<()> {
+        const SQL: &str = "UPDATE projects SET public = $1, updated_at = $2 WHERE id = $3";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(public).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 
-    /// Deletes the project unless a repository appeared in it meanwhile.
-    pub async fn delete_if_empty(&self, id: ProjectId) -> Result<bool> {
+    /// Deletes the project unless a repository appeared in it meanwhile,
+    /// with the audit row `event` (written first, while the project's id
+    /// still names it).
+    pub async fn delete_if_empty(&self, id: ProjectId, event: &AuditEvent) -> Result<bool> {
         const SQL: &str = "DELETE FROM projects WHERE id = $1 \
              AND NOT EXISTS (SELECT 1 FROM repositories r WHERE r.project_id = $1)";
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(id.0).execute(pool).await.map(|done| done.rows_affected())
-        })?;
-        Ok(deleted == 1)
+        let deleted = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            write_audit_row!(tx, event)?;
+            let deleted = sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1;
+            // Rolled back (row and all) when a repository appeared meanwhile.
+            if deleted {
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(deleted)
+        }.await)?;
+        Ok(deleted)
     }
 
+    /// Adds a member or changes its role, with the audit row `event`.
     pub async fn set_member(
         &self,
         project: ProjectId,
         member: MemberRef,
         role: Role,
         now: DateTime<Utc>,
+        event: &AuditEvent,
     ) -> Result<i64> {
         let (user, group, conflict) = match member {
             MemberRef::User(user) => (Some(user.0), None, "(project_id, user_id)"),
@@ -303,28 +321,29 @@ impl ProjectRepository {
             "INSERT INTO project_members (project_id, user_id, group_id, role, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT {conflict} DO UPDATE SET role = excluded.role RETURNING id"
         );
-        let id: i64 = on_db!(&self.db, pool => {
+        let id: i64 = audited_transaction!(&self.db, event, |tx| {
             sqlx::query_scalar(&sql)
                 .bind(project.0)
                 .bind(user)
                 .bind(group)
                 .bind(role.name())
                 .bind(now)
-                .fetch_one(pool)
-                .await
+                .fetch_one(&mut *tx)
+                .await?
         })?;
         Ok(id)
     }
 
-    pub async fn remove_member(&self, project: ProjectId, member: MemberRef) -> Result<bool> {
+    /// Removes a member, with the audit row `event` when there was one.
+    pub async fn remove_member(&self, project: ProjectId, member: MemberRef, event: &AuditEvent) -> Result<bool> {
         let (sql, id) = match member {
             MemberRef::User(user) => ("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2", user.0),
             MemberRef::Group(group) => ("DELETE FROM project_members WHERE project_id = $1 AND group_id = $2", group),
         };
-        let removed = on_db!(&self.db, pool => {
-            sqlx::query(sql).bind(project.0).bind(id).execute(pool).await.map(|done| done.rows_affected())
-        })?;
-        Ok(removed == 1)
+        let removed = audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(sql).bind(project.0).bind(id).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |removed: &bool| *removed)?;
+        Ok(removed)
     }
 
     pub async fn members(&self, project: ProjectId) -> Result<Vec<Member>> {

@@ -9,6 +9,7 @@ use crate::{
         Result,
         access::{Visibility, visibility_sql},
         db::Db,
+        events::{AuditEvent, audited_transaction, write_audit_row},
         projects::{HOLDS_BLOB_SQL, usage_sql},
         storage::UploadId,
     },
@@ -46,6 +47,17 @@ macro_rules! project_usage {
             sqlx::query_as(&usage_sql("$1")).bind($project).fetch_optional(&mut *$tx).await?;
         used.map_or(0, |(_, bytes)| bytes)
     }};
+}
+
+/// Runs one deleting statement (`$sql` with `$binds`) and, when it removed
+/// a row, writes `$event`'s audit row, in one transaction; evaluates to
+/// whether it removed anything.
+macro_rules! delete_audited {
+    ($db:expr, $sql:expr, ($($bind:expr),*), $event:expr) => {
+        audited_transaction!($db, $event, |tx| {
+            sqlx::query($sql)$(.bind($bind))*.execute(&mut *tx).await?.rows_affected() > 0
+        }, if |deleted: &bool| *deleted)
+    };
 }
 
 /// What linking a blob (or storing a manifest) came to.
@@ -183,13 +195,11 @@ impl RegistryRepository {
 
     /// Removes `repository`'s link to `digest`; `false` when there was none.
     /// The content stays until garbage collection finds it unreferenced.
-    pub async fn unlink_blob(&self, repository: &RepoName, digest: &Digest) -> Result<bool> {
+    /// Unlinks a blob from the repository, with the audit row `event`.
+    pub async fn unlink_blob(&self, repository: &RepoName, digest: &Digest, event: &AuditEvent) -> Result<bool> {
         const SQL: &str = "DELETE FROM repository_blobs WHERE digest = $1 \
              AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(digest.to_string()).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        Ok(deleted > 0)
+        Ok(delete_audited!(&self.db, SQL, (digest.to_string(), repository.as_str()), event)?)
     }
 
     pub async fn create_upload(&self, id: &UploadId, repository: RepositoryId, now: DateTime<Utc>) -> Result<()> {
@@ -383,7 +393,8 @@ impl RegistryRepository {
     /// Stores a manifest (once per repository and digest), what it needs, and
     /// points the tag at it, in one transaction; unless the manifest is new
     /// to the repository and would take the project past its storage quota.
-    pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>) -> Result<Linked> {
+    /// `event` is the push's audit row, written in the same transaction.
+    pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>, event: &AuditEvent) -> Result<Linked> {
         // Listed unless attached by `subject` or already an image of an index here.
         const INSERT: &str = concat!(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
@@ -457,6 +468,7 @@ impl RegistryRepository {
             if let Some(tag) = new.tag {
                 sqlx::query(TAG).bind(new.repository).bind(tag.as_str()).bind(id).bind(now).execute(&mut *tx).await?;
             }
+            write_audit_row!(tx, event)?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Linked::Done)
         }.await)?;
@@ -465,7 +477,8 @@ impl RegistryRepository {
 
     /// Deletes a manifest and, with it, every tag pointing at it. The images
     /// of a deleted index that no other index here holds are listed again.
-    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest) -> Result<bool> {
+    /// `event` is the deletion's audit row, written in the same transaction.
+    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest, event: &AuditEvent) -> Result<bool> {
         // A write comes first so SQLite takes the write lock before reading.
         const UNLIST: &str = "UPDATE manifests SET listed = FALSE WHERE digest = $2 \
              AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id";
@@ -491,6 +504,9 @@ impl RegistryRepository {
             for child in &children {
                 sqlx::query(RELIST).bind(id).bind(child).execute(&mut *tx).await?;
             }
+            if deleted > 0 {
+                write_audit_row!(tx, event)?;
+            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(deleted)
         }.await)?;
@@ -500,21 +516,15 @@ impl RegistryRepository {
     /// Deletes a repository with its manifests, tags, blob links and
     /// uploads (by cascade). The blobs stay in the store for garbage
     /// collection; staged upload bytes for the upload cleanup.
-    pub async fn delete_repository(&self, repository: &RepoName) -> Result<bool> {
+    pub async fn delete_repository(&self, repository: &RepoName, event: &AuditEvent) -> Result<bool> {
         const SQL: &str = "DELETE FROM repositories WHERE name = $1";
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        Ok(deleted > 0)
+        Ok(delete_audited!(&self.db, SQL, (repository.as_str()), event)?)
     }
 
-    pub async fn delete_tag(&self, repository: &RepoName, tag: &super::names::Tag) -> Result<bool> {
+    pub async fn delete_tag(&self, repository: &RepoName, tag: &super::names::Tag, event: &AuditEvent) -> Result<bool> {
         const SQL: &str =
             "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(tag.as_str()).bind(repository.as_str()).execute(pool).await.map(|r| r.rows_affected())
-        })?;
-        Ok(deleted > 0)
+        Ok(delete_audited!(&self.db, SQL, (tag.as_str(), repository.as_str()), event)?)
     }
 
     /// Tag names in byte order after `page.last`; one extra row tells the

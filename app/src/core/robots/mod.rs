@@ -19,7 +19,7 @@ use crate::core::{
     access::{AccessService, Actor, Decision, Principal},
     auth::validate_chosen_secret,
     db::{Db, Keyset, KeysetPage, NameCursor},
-    events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    events::{AuditEvent, Operation, ResourceType},
     projects::ProjectName,
     rbac::Action,
 };
@@ -95,19 +95,24 @@ pub struct CreatedRobot {
 pub struct RobotService {
     repository: RobotRepository,
     access: AccessService,
-    events: EventRecorder,
+}
+
+/// The audit row of a change to robot `name` (of `project`), written with the change.
+fn audit_event(
+    actor: &Actor,
+    operation: Operation,
+    name: &str,
+    project: Option<&str>,
+    detail: Option<&str>,
+) -> AuditEvent {
+    let mut event = AuditEvent::new(operation, ResourceType::Robot, name, &actor.caller()).in_project(project);
+    event.detail = detail.map(str::to_owned);
+    event
 }
 
 impl RobotService {
-    pub fn new(db: Db, access: AccessService, events: EventRecorder) -> Self {
-        Self { repository: RobotRepository::new(db), access, events }
-    }
-
-    async fn audit(&self, actor: &Actor, operation: Operation, robot: &Robot, detail: Option<String>) {
-        let mut event = AuditEvent::new(operation, ResourceType::Robot, robot.name.clone(), &actor.caller())
-            .in_project(robot.project.as_deref());
-        event.detail = detail;
-        self.events.record(event).await;
+    pub fn new(db: Db, access: AccessService) -> Self {
+        Self { repository: RobotRepository::new(db), access }
     }
 
     /// Creates a robot. The actor needs `manage_robots` in the project (a
@@ -142,22 +147,24 @@ impl RobotService {
         let secret_hash = hash_secret(&secret);
         let created = self
             .repository
-            .create(repository::InsertRobot {
-                name: &name,
-                description: new.description,
-                project: new.project,
-                expires_at,
-                secret_hash: &secret_hash,
-                created_by: principal.name().unwrap_or_default(),
-                permissions: &new.permissions,
-                now,
-            })
+            .create(
+                repository::InsertRobot {
+                    name: &name,
+                    description: new.description,
+                    project: new.project,
+                    expires_at,
+                    secret_hash: &secret_hash,
+                    created_by: principal.name().unwrap_or_default(),
+                    permissions: &new.permissions,
+                    now,
+                },
+                &audit_event(actor, Operation::Create, &name, new.project, None),
+            )
             .await?;
         let Some(id) = created else {
             return Err(Error::Conflict(format!("a robot named {name} already exists")));
         };
         let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
-        self.audit(actor, Operation::Create, &robot, None).await;
         Ok(CreatedRobot { robot, secret })
     }
 
@@ -185,10 +192,10 @@ impl RobotService {
             disabled: changes.disabled,
             now: Utc::now(),
         };
-        self.repository.update(robot.id, &update).await?;
-        let updated = self.repository.find(robot.id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
-        self.audit(actor, Operation::Update, &updated, Some("settings changed".into())).await;
-        Ok(updated)
+        let event =
+            audit_event(actor, Operation::Update, &robot.name, robot.project.as_deref(), Some("settings changed"));
+        self.repository.update(robot.id, &update, &event).await?;
+        self.repository.find(robot.id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))
     }
 
     /// The actor may grant only robot-grantable actions, and in a project
@@ -274,24 +281,21 @@ impl RobotService {
 
     async fn replace_secret(&self, actor: &Actor, name: &str, secret: &str, detail: &str) -> Result<()> {
         let robot = self.require_managed(&actor.principal, name).await?;
-        self.repository.set_secret(robot.id, &hash_secret(secret), Utc::now()).await?;
-        self.audit(actor, Operation::Update, &robot, Some(detail.into())).await;
-        Ok(())
+        let event = audit_event(actor, Operation::Update, &robot.name, robot.project.as_deref(), Some(detail));
+        self.repository.set_secret(robot.id, &hash_secret(secret), Utc::now(), &event).await
     }
 
     pub async fn set_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<()> {
         let robot = self.require_managed(&actor.principal, name).await?;
-        self.repository.set_disabled(robot.id, disabled, Utc::now()).await?;
         let detail = if disabled { "disabled" } else { "enabled" };
-        self.audit(actor, Operation::Update, &robot, Some(detail.into())).await;
-        Ok(())
+        let event = audit_event(actor, Operation::Update, &robot.name, robot.project.as_deref(), Some(detail));
+        self.repository.set_disabled(robot.id, disabled, Utc::now(), &event).await
     }
 
     pub async fn delete(&self, actor: &Actor, name: &str) -> Result<()> {
         let robot = self.require_managed(&actor.principal, name).await?;
-        self.repository.delete(robot.id).await?;
-        self.audit(actor, Operation::Delete, &robot, None).await;
-        Ok(())
+        let event = audit_event(actor, Operation::Delete, &robot.name, robot.project.as_deref(), None);
+        self.repository.delete(robot.id, &event).await
     }
 
     /// The robot a name/secret pair belongs to, if it is usable now.

@@ -9,6 +9,7 @@ use crate::{
     core::{
         Result,
         db::{Db, Keyset, KeysetPage, NameCursor},
+        events::{AuditEvent, audited_transaction, write_audit_row},
         rbac::Action,
     },
     on_db,
@@ -95,9 +96,9 @@ impl RobotRepository {
         Self { db }
     }
 
-    /// Stores a robot and its permissions in one transaction; `None` when
-    /// the name is taken.
-    pub async fn create(&self, new: InsertRobot<'_>) -> Result<Option<RobotId>> {
+    /// Stores a robot, its permissions and the audit row `event` in one
+    /// transaction; `None` when the name is taken.
+    pub async fn create(&self, new: InsertRobot<'_>, event: &AuditEvent) -> Result<Option<RobotId>> {
         const ROBOT: &str = "INSERT INTO robots (name, description, project_id, secret_hash, expires_at, created_by, created_at, updated_at) \
              VALUES ($1, $2, (SELECT id FROM projects WHERE name = $3), $4, $5, $6, $7, $7) \
              ON CONFLICT (name) DO NOTHING RETURNING id";
@@ -117,6 +118,7 @@ impl RobotRepository {
                 return Ok::<_, sqlx::Error>(None);
             };
             insert_permissions!(tx, id, new.permissions);
+            write_audit_row!(tx, event)?;
             tx.commit().await?;
             Ok(Some(id))
         }.await)?;
@@ -183,21 +185,22 @@ impl RobotRepository {
         Ok(keyset.page(robots, limit as usize, total))
     }
 
-    pub async fn set_secret(&self, id: RobotId, secret_hash: &str, now: DateTime<Utc>) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE robots SET secret_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(secret_hash)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+    pub async fn set_secret(
+        &self,
+        id: RobotId,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE robots SET secret_hash = $1, updated_at = $2 WHERE id = $3";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(secret_hash).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 
-    /// Applies an update in one transaction.
-    pub async fn update(&self, id: RobotId, update: &RobotUpdate<'_>) -> Result<()> {
+    /// Applies an update and writes its audit row `event` in one transaction.
+    pub async fn update(&self, id: RobotId, update: &RobotUpdate<'_>, event: &AuditEvent) -> Result<()> {
         const ROBOT: &str = "UPDATE robots SET description = COALESCE($1, description), \
              expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, \
              disabled = COALESCE($4, disabled), updated_at = $5 WHERE id = $6";
@@ -216,28 +219,31 @@ impl RobotRepository {
                 sqlx::query("DELETE FROM robot_permissions WHERE robot_id = $1").bind(id.0).execute(&mut *tx).await?;
                 insert_permissions!(tx, id.0, permissions);
             }
+            write_audit_row!(tx, event)?;
             tx.commit().await
         }.await)?;
         Ok(())
     }
 
-    pub async fn set_disabled(&self, id: RobotId, disabled: bool, now: DateTime<Utc>) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE robots SET disabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(disabled)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+    pub async fn set_disabled(
+        &self,
+        id: RobotId,
+        disabled: bool,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE robots SET disabled = $1, updated_at = $2 WHERE id = $3";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(disabled).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 
-    pub async fn delete(&self, id: RobotId) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM robots WHERE id = $1").bind(id.0).execute(pool).await.map(|done| done.rows_affected())
-        })?;
+    pub async fn delete(&self, id: RobotId, event: &AuditEvent) -> Result<()> {
+        const SQL: &str = "DELETE FROM robots WHERE id = $1";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |deleted: &bool| *deleted)?;
         Ok(())
     }
 

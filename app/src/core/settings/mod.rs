@@ -23,7 +23,7 @@ use crate::{
         Error, Result,
         access::Actor,
         db::Db,
-        events::{AuditEvent, EventRecorder, Operation, ResourceType},
+        events::{AuditEvent, Operation, ResourceType, audited_transaction},
     },
     on_db,
 };
@@ -60,7 +60,6 @@ impl LoginSettings {
 #[derive(Clone, Debug)]
 pub struct SettingsService {
     db: Db,
-    events: EventRecorder,
     /// The login settings as last read, and when: every sign-in (including
     /// registry clients sending Basic credentials with each request) needs
     /// them, so they are re-read at most every [`LOGIN_CACHE_TTL`].
@@ -71,8 +70,8 @@ pub struct SettingsService {
 const LOGIN_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl SettingsService {
-    pub fn new(db: Db, events: EventRecorder) -> Self {
-        Self { db, events, login_cache: Arc::default() }
+    pub fn new(db: Db) -> Self {
+        Self { db, login_cache: Arc::default() }
     }
 
     /// The login settings in force (database accounts until changed).
@@ -96,12 +95,14 @@ impl SettingsService {
             LoginSettings::Oidc(oidc) => oidc.validate()?,
         }
         let mode = settings.mode_name();
-        self.write_audited(actor, LOGIN, settings, format!("login mode: {mode}")).await?;
+        // The mode and the provider's settings change together, with their audit row.
+        let mut values = vec![(LOGIN, to_json(settings)?)];
         match settings {
             LoginSettings::Database => {}
-            LoginSettings::Ldap(ldap) => self.write(actor, SAVED_LDAP, ldap).await?,
-            LoginSettings::Oidc(oidc) => self.write(actor, SAVED_OIDC, oidc).await?,
+            LoginSettings::Ldap(ldap) => values.push((SAVED_LDAP, to_json(ldap)?)),
+            LoginSettings::Oidc(oidc) => values.push((SAVED_OIDC, to_json(oidc)?)),
         }
+        self.write(actor, &values, LOGIN, format!("login mode: {mode}")).await?;
         *self.login_cache.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), settings.clone()));
         Ok(())
     }
@@ -184,31 +185,29 @@ impl SettingsService {
             .transpose()
     }
 
-    /// Stores a setting and records the change, with `detail`, in the audit log.
+    /// Stores a setting and its audit row, with `detail`, in one transaction.
     async fn write_audited<T: Serialize>(&self, actor: &Actor, name: &str, value: &T, detail: String) -> Result<()> {
-        self.write(actor, name, value).await?;
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, name, &actor.caller());
-        event.detail = Some(detail);
-        self.events.record(event).await;
-        Ok(())
+        self.write(actor, &[(name, to_json(value)?)], name, detail).await
     }
 
-    async fn write<T: Serialize>(&self, actor: &Actor, name: &str, value: &T) -> Result<()> {
+    /// Stores `values` (name, JSON) and one audit row about `resource` with
+    /// `detail`, in one transaction.
+    async fn write(&self, actor: &Actor, values: &[(&str, String)], resource: &str, detail: String) -> Result<()> {
         const SQL: &str = "INSERT INTO system_settings (name, value, updated_at, updated_by) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
              updated_by = excluded.updated_by";
-        let json = serde_json::to_string(value).map_err(|e| Error::invalid("settings", e.to_string()))?;
         let now: DateTime<Utc> = Utc::now();
-        on_db!(&self.db, pool => {
-            sqlx::query(SQL)
-                .bind(name)
-                .bind(&json)
-                .bind(now)
-                .bind(actor.principal.name())
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, resource, &actor.caller());
+        event.detail = Some(detail);
+        audited_transaction!(&self.db, &event, |tx| {
+            for (name, json) in values {
+                sqlx::query(SQL).bind(name).bind(json).bind(now).bind(actor.principal.name()).execute(&mut *tx).await?;
+            }
         })?;
         Ok(())
     }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::invalid("settings", e.to_string()))
 }

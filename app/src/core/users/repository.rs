@@ -7,6 +7,7 @@ use crate::{
     core::{
         Error, Result,
         db::{Db, like_contains},
+        events::{AuditEvent, audited_transaction},
     },
     on_db,
 };
@@ -130,10 +131,16 @@ impl UserRepository {
 
     /// Creates the account unless one with that username exists; returns the
     /// new id, or `None` when the name was taken (by a concurrent node too).
-    pub async fn create_if_absent(&self, new: NewUser<'_>, now: DateTime<Utc>) -> Result<Option<UserId>> {
+    /// Creates the account, with the audit row `event` when it is created.
+    pub async fn create_if_absent(
+        &self,
+        new: NewUser<'_>,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<Option<UserId>> {
         const SQL: &str = "INSERT INTO users (username, email, full_name, password_hash, is_admin, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (username) DO NOTHING RETURNING id";
-        let id: Option<i64> = on_db!(&self.db, pool => {
+        let id: Option<i64> = audited_transaction!(&self.db, event, |tx| {
             sqlx::query_scalar(SQL)
                 .bind(new.username.as_str())
                 .bind(new.email)
@@ -142,9 +149,9 @@ impl UserRepository {
                 .bind(new.is_admin)
                 .bind(now)
                 .bind(now)
-                .fetch_optional(pool)
-                .await
-        })?;
+                .fetch_optional(&mut *tx)
+                .await?
+        }, if |id: &Option<i64>| id.is_some())?;
         Ok(id.map(UserId))
     }
 
@@ -280,11 +287,11 @@ impl UserRepository {
     }
 
     /// Deletes a group; its memberships and project memberships go with it.
-    pub async fn delete_group(&self, id: i64) -> Result<bool> {
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM user_groups WHERE id = $1").bind(id).execute(pool).await.map(|done| done.rows_affected())
-        })?;
-        Ok(deleted == 1)
+    pub async fn delete_group(&self, id: i64, event: &AuditEvent) -> Result<bool> {
+        const SQL: &str = "DELETE FROM user_groups WHERE id = $1";
+        Ok(audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(id).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |deleted: &bool| *deleted)?)
     }
 
     /// The id of the group of `kind` with this external id, creating it.
@@ -318,16 +325,11 @@ impl UserRepository {
         Ok((rows.into_iter().map(User::try_from).collect::<Result<_>>()?, total))
     }
 
-    pub async fn set_admin(&self, id: UserId, is_admin: bool, now: DateTime<Utc>) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE users SET is_admin = $1, updated_at = $2 WHERE id = $3")
-                .bind(is_admin)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+    pub async fn set_admin(&self, id: UserId, is_admin: bool, now: DateTime<Utc>, event: &AuditEvent) -> Result<()> {
+        const SQL: &str = "UPDATE users SET is_admin = $1, updated_at = $2 WHERE id = $3";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(is_admin).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 
@@ -337,38 +339,43 @@ impl UserRepository {
         email: Option<&str>,
         full_name: &str,
         now: DateTime<Utc>,
+        event: &AuditEvent,
     ) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE users SET email = $1, full_name = $2, updated_at = $3 WHERE id = $4")
-                .bind(email)
-                .bind(full_name)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+        const SQL: &str = "UPDATE users SET email = $1, full_name = $2, updated_at = $3 WHERE id = $4";
+        audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(email).bind(full_name).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected()
+                == 1
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 
     /// Deletes the account; its sessions, memberships and secrets go with it.
-    pub async fn delete(&self, id: UserId) -> Result<bool> {
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM users WHERE id = $1").bind(id.0).execute(pool).await.map(|done| done.rows_affected())
-        })?;
-        Ok(deleted == 1)
+    pub async fn delete(&self, id: UserId, event: &AuditEvent) -> Result<bool> {
+        const SQL: &str = "DELETE FROM users WHERE id = $1";
+        Ok(audited_transaction!(&self.db, event, |tx| {
+            sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1
+        }, if |deleted: &bool| *deleted)?)
     }
 
-    pub async fn set_password_hash(&self, id: UserId, hash: &str, now: DateTime<Utc>) -> Result<()> {
-        on_db!(&self.db, pool => {
-            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(hash)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
+    /// Sets the password hash and, with `end_sessions`, ends the account's
+    /// portal sessions, with the audit row `event`, in one transaction.
+    pub async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: DateTime<Utc>,
+        end_sessions: bool,
+        event: &AuditEvent,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3";
+        const END_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+        audited_transaction!(&self.db, event, |tx| {
+            let updated = sqlx::query(SQL).bind(hash).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1;
+            if end_sessions {
+                sqlx::query(END_SESSIONS).bind(id.0).execute(&mut *tx).await?;
+            }
+            updated
+        }, if |updated: &bool| *updated)?;
         Ok(())
     }
 }

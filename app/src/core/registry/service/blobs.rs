@@ -8,7 +8,7 @@ use std::{
 
 use chrono::Utc;
 
-use super::{EventDetails, RegistryService};
+use super::{EventDetails, RegistryService, artifact_event};
 use crate::core::{
     events::{Caller, Operation},
     registry::{
@@ -91,11 +91,11 @@ impl RegistryService {
 
     /// Removes the blob from the repository (its content is shared and stays).
     pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, caller: &Caller) -> Result<()> {
-        if !self.repository.unlink_blob(repository, digest).await? {
+        let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
+        let event = artifact_event(Operation::Delete, repository, caller, details);
+        if !self.repository.unlink_blob(repository, digest, &event).await? {
             return Err(Error::BlobUnknown);
         }
-        let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
-        self.record(Operation::Delete, repository, caller, details).await;
         Ok(())
     }
 

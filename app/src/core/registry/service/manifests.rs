@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::{EventDetails, RegistryService, tag_of};
+use super::{EventDetails, RegistryService, artifact_event, tag_of};
 use crate::core::{
     access::Visibility,
     events::{AuditEvent, Caller, Operation, ResourceType},
@@ -137,47 +137,47 @@ impl RegistryService {
         if let Some(missing) = missing_children.into_iter().next() {
             return Err(Error::ManifestBlobUnknown(missing));
         }
-        let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
-        if let Linked::OverQuota { project, quota, used } = self.repository.put_manifest(new, now).await? {
-            return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
-        }
         let details = EventDetails {
             digest: Some(digest.to_string()),
             tag: tag_of(reference),
             media_type: Some(parsed.media_type.to_owned()),
             size: Some(content.len() as i64),
         };
-        self.record(Operation::Push, repository, caller, details).await;
+        let event = artifact_event(Operation::Push, repository, caller, details);
+        let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
+        if let Linked::OverQuota { project, quota, used } = self.repository.put_manifest(new, now, &event).await? {
+            return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
+        }
         Ok(PushedManifest { digest, subject: parsed.subject })
     }
 
     /// Deletes a manifest (by digest, with its tags) or just a tag.
     pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference, caller: &Caller) -> Result<()> {
-        let (deleted, details) = match reference {
-            Reference::Digest(digest) => (
-                self.repository.delete_manifest(repository, digest).await?,
-                EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() },
-            ),
-            Reference::Tag(tag) => (
-                self.repository.delete_tag(repository, tag).await?,
-                EventDetails { tag: Some(tag.to_string()), ..EventDetails::default() },
-            ),
+        let deleted = match reference {
+            Reference::Digest(digest) => {
+                let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
+                let event = artifact_event(Operation::Delete, repository, caller, details);
+                self.repository.delete_manifest(repository, digest, &event).await?
+            }
+            Reference::Tag(tag) => {
+                let details = EventDetails { tag: Some(tag.to_string()), ..EventDetails::default() };
+                let event = artifact_event(Operation::Delete, repository, caller, details);
+                self.repository.delete_tag(repository, tag, &event).await?
+            }
         };
         if !deleted {
             return Err(Error::ManifestUnknown);
         }
-        self.record(Operation::Delete, repository, caller, details).await;
         Ok(())
     }
 
     /// Deletes a whole repository: every artifact and tag in it.
     pub async fn delete_repository(&self, repository: &RepoName, caller: &Caller) -> Result<()> {
-        if !self.repository.delete_repository(repository).await? {
-            return Err(Error::NameUnknown);
-        }
         let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), caller)
             .in_project(repository.project());
-        self.events.record(event).await;
+        if !self.repository.delete_repository(repository, &event).await? {
+            return Err(Error::NameUnknown);
+        }
         Ok(())
     }
 

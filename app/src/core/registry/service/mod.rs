@@ -109,22 +109,27 @@ impl RegistryService {
         }
     }
 
-    /// Records an artifact operation in the audit log; the resource reads
-    /// `repo:tag` or `repo@digest` as the reference was given.
+    /// Records an artifact operation that changes nothing (a pull) in the audit log.
     async fn record(&self, operation: Operation, repository: &RepoName, caller: &Caller, details: EventDetails) {
-        let resource = match (&details.tag, &details.digest) {
-            (Some(tag), _) => format!("{repository}:{tag}"),
-            (None, Some(digest)) => format!("{repository}@{digest}"),
-            (None, None) => repository.to_string(),
-        };
-        let mut event =
-            AuditEvent::new(operation, ResourceType::Artifact, resource, caller).in_project(repository.project());
-        event.digest = details.digest;
-        event.tag = details.tag;
-        event.media_type = details.media_type;
-        event.size = details.size;
-        self.events.record(event).await;
+        self.events.record(artifact_event(operation, repository, caller, details)).await;
     }
+}
+
+/// The audit entry of an artifact operation; the resource reads `repo:tag`
+/// or `repo@digest` as the reference was given.
+fn artifact_event(operation: Operation, repository: &RepoName, caller: &Caller, details: EventDetails) -> AuditEvent {
+    let resource = match (&details.tag, &details.digest) {
+        (Some(tag), _) => format!("{repository}:{tag}"),
+        (None, Some(digest)) => format!("{repository}@{digest}"),
+        (None, None) => repository.to_string(),
+    };
+    let mut event =
+        AuditEvent::new(operation, ResourceType::Artifact, resource, caller).in_project(repository.project());
+    event.digest = details.digest;
+    event.tag = details.tag;
+    event.media_type = details.media_type;
+    event.size = details.size;
+    event
 }
 
 /// The parts of an event that vary by operation.
