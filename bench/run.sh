@@ -143,6 +143,12 @@ ACCEPT='Accept: application/vnd.oci.image.manifest.v1+json'
 table_header
 compare "GET manifest by tag" /v2/library/bench-app/manifests/latest GET "$ACCEPT"
 compare "HEAD manifest by tag" /v2/library/bench-app/manifests/latest HEAD "$ACCEPT"
+# The same GET with a registry token, as docker sends it: besides the token's
+# scopes Berth asks whether the holder may still pull (the answer is kept 2 s),
+# so this row is the cost of revocation (distribution ignores the header).
+TOKEN="$(curl -fsS -u "$CREDS" "http://127.0.0.1:$BERTH_PORT/service/token?service=127.0.0.1:$BERTH_PORT&scope=repository:library/bench-app:pull" \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+compare "GET manifest, bearer token" /v2/library/bench-app/manifests/latest GET "Authorization: Bearer $TOKEN"
 
 # Tag listing with many tags (distribution 2.8 ignores `n` and `last` and
 # answers every tag, so its numbers are for the whole list): the same manifest under

@@ -235,3 +235,30 @@ fn internal(error: Error) -> Response {
     )
         .into_response()
 }
+
+/// Property test of the scope parser: whatever a client asks for, the
+/// scopes read are bounded in number, well formed, and print back to
+/// themselves.
+#[cfg(test)]
+mod properties {
+    use app::core::auth::tokens::Scope;
+    use proptest::prelude::*;
+
+    use super::{MAX_SCOPES, scopes};
+
+    proptest! {
+        #[test]
+        fn scopes_are_well_formed_and_bounded(
+            raw in "((repository|registry)(\\([a-z]{0,8}\\))?:[a-z0-9/._:-]{0,40}:[a-z*,]{0,20} ?){0,100}|\\PC{0,200}"
+        ) {
+            let parsed = scopes(std::iter::once(raw.as_str()));
+            prop_assert!(parsed.len() <= MAX_SCOPES);
+            for scope in &parsed {
+                prop_assert!(!scope.kind.is_empty() && !scope.name.is_empty());
+                prop_assert!(scope.actions.iter().all(|action| !action.is_empty() && !action.contains(',')));
+                let reparsed = Scope::parse(&scope.to_string());
+                prop_assert_eq!(reparsed.as_ref(), Some(scope));
+            }
+        }
+    }
+}

@@ -57,6 +57,10 @@ pub enum OciError {
     RangeNotSatisfiable { size: u64 },
     #[error("the operation is unsupported: {0}")]
     Unsupported(String),
+    /// The store ran out of space (507): no code in the spec says so, and
+    /// distribution's generic one travels with a message that does.
+    #[error("{0}")]
+    StorageFull(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -83,6 +87,7 @@ impl OciError {
             Self::RangeInvalid(_) => ("BLOB_UPLOAD_INVALID", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::RangeNotSatisfiable { .. } => ("UNSUPPORTED", StatusCode::RANGE_NOT_SATISFIABLE),
             Self::Unsupported(_) => ("UNSUPPORTED", StatusCode::METHOD_NOT_ALLOWED),
+            Self::StorageFull(_) => ("UNKNOWN", StatusCode::INSUFFICIENT_STORAGE),
             Self::Internal(_) => ("UNKNOWN", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -151,6 +156,7 @@ impl From<registry::Error> for OciError {
             e @ E::DigestMismatch { .. } => Self::DigestInvalid(e.to_string()),
             E::RangeNotSatisfiable { size, .. } => Self::RangeNotSatisfiable { size },
             e @ E::ClientAborted(_) => Self::BlobUploadInvalid(e.to_string()),
+            e @ E::StorageFull => Self::StorageFull(e.to_string()),
             E::Internal(e) => Self::internal(e),
         }
     }

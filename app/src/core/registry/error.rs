@@ -39,6 +39,9 @@ pub enum Error {
     RangeNotSatisfiable { first: u64, last: u64, size: u64 },
     #[error("the client stopped sending: {0}")]
     ClientAborted(std::io::Error),
+    /// The blob store's file system is full: nothing of the request was kept.
+    #[error("the registry's storage is full; nothing of this request was stored, try again later")]
+    StorageFull,
     #[error(transparent)]
     Internal(#[from] crate::core::Error),
 }
@@ -62,6 +65,12 @@ impl From<storage::Error> for Error {
                 Self::RangeNotSatisfiable { first, last, size }
             }
             storage::Error::Client(e) => Self::ClientAborted(e),
+            storage::Error::Io { source, .. }
+                if matches!(source.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) =>
+            {
+                tracing::error!(error = %source, "the blob store is full");
+                Self::StorageFull
+            }
             other => Self::Internal(other.into()),
         }
     }

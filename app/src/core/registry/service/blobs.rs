@@ -251,6 +251,8 @@ impl RegistryService {
                 if let Err(cancel) = self.blobs.cancel_upload(&id).await {
                     tracing::warn!(error = %cancel, upload = %id, "discarding a failed monolithic upload failed");
                 }
+                // Nor does a repository that only this push created stay behind.
+                self.repository.delete_if_empty(repository_id).await?;
                 return Err(e);
             }
         };
