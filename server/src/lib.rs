@@ -6,6 +6,7 @@ pub mod admin;
 pub mod cli;
 mod client_addr;
 pub mod config;
+mod connections;
 mod credentials;
 mod jobs;
 mod metrics;
@@ -19,7 +20,7 @@ mod token;
 use std::{future::Future, net::TcpListener, sync::Once};
 
 use axum::Router;
-use axum_server::{Handle, accept::NoDelayAcceptor, tls_rustls::RustlsConfig};
+use axum_server::{Handle, tls_rustls::RustlsConfig};
 use leptos::config::LeptosOptions;
 
 pub use app::core::auth::AdminBootstrap;
@@ -108,21 +109,22 @@ pub async fn serve(
         }
     });
     let jobs = jobs::start(&berth.state, config.upload_expiry, config.audit_retention);
-    let service = berth.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Responses are written in pieces (streamed pages, headers then body):
-    // without TCP_NODELAY, Nagle's algorithm holds the last piece until the
-    // client's delayed ACK, about 40 ms per response.
+    let router = connections::limit_body_stalls(berth.router, config.body_read_timeout);
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let acceptor = connections::LimitedAcceptor::new(config.max_connections);
     let served = match &config.tls {
         Some(tls) => {
             install_crypto_provider();
             let tls_config = RustlsConfig::from_pem_file(&tls.cert, &tls.key).await.map_err(Error::Tls)?;
-            axum_server::from_tcp_rustls(listener, tls_config)
-                .map(|tls| tls.acceptor(NoDelayAcceptor))
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server = axum_server::from_tcp_rustls(listener, tls_config).map(|tls| tls.acceptor(acceptor));
+            connections::limit_header_time(server.http_builder(), config.header_read_timeout);
+            server.handle(handle).serve(service).await
         }
-        None => axum_server::from_tcp(listener).acceptor(NoDelayAcceptor).handle(handle).serve(service).await,
+        None => {
+            let mut server = axum_server::from_tcp(listener).acceptor(acceptor);
+            connections::limit_header_time(server.http_builder(), config.header_read_timeout);
+            server.handle(handle).serve(service).await
+        }
     };
     drop(jobs);
     // Events still queued are written before the database closes.

@@ -59,6 +59,9 @@ keys! {
     "verify_on_read", "BERTH_VERIFY_ON_READ", "verify-on-read", false, "Hash every whole-blob pull as it streams and fail it if the stored content no longer matches its digest [default: false]";
     "render_threads", "BERTH_RENDER_THREADS", "render-threads", false, "Threads rendering portal pages, apart from those serving the registry [default: the number of CPUs]";
     "render_timeout_seconds", "BERTH_RENDER_TIMEOUT_SECONDS", "render-timeout-seconds", false, "Longest a portal page or server function may take before it is cut off with 503 [default: 30]";
+    "max_connections", "BERTH_MAX_CONNECTIONS", "max-connections", false, "Most client connections open at once; more are closed as they arrive [default: 10000]";
+    "header_read_timeout_seconds", "BERTH_HEADER_READ_TIMEOUT_SECONDS", "header-read-timeout-seconds", false, "Longest a client may take to send a request's headers, or keep an idle connection open between requests [default: 30]";
+    "body_read_timeout_seconds", "BERTH_BODY_READ_TIMEOUT_SECONDS", "body-read-timeout-seconds", false, "Longest a request body may go without sending anything before the request fails [default: 60]";
     "s3_endpoint", "BERTH_S3_ENDPOINT", "s3-endpoint", false, "http(s)://host:port of an S3-compatible service (Garage, MinIO…) [default: AWS]";
     "s3_region", "BERTH_S3_REGION", "s3-region", false, "Region of the bucket [default: us-east-1]";
     "s3_bucket", "BERTH_S3_BUCKET", "s3-bucket", false, "Bucket holding the blobs (required with storage = s3)";
@@ -137,6 +140,9 @@ pub struct Config {
     pub verify_on_read: bool,
     pub render_threads: usize,
     pub render_timeout: Duration,
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
     /// Where each key's value came from, for `berth config`.
     pub origins: BTreeMap<&'static str, Origin>,
 }
@@ -251,6 +257,9 @@ impl Sources {
         let verify_on_read = self.take("verify_on_read", o, boolean)?;
         let render_threads = self.take("render_threads", o, |s| number_between(s, 1, 64))?;
         let render_timeout = self.take("render_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
+        let max_connections = self.take("max_connections", o, |s| number_between(s, 1, 1_000_000))?;
+        let header_read_timeout = self.take("header_read_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
+        let body_read_timeout = self.take("body_read_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
         let storage = self.take_storage(o)?;
 
         let tls = match (tls_cert, tls_key) {
@@ -299,6 +308,9 @@ impl Sources {
                 |n| usize::try_from(n).unwrap_or(usize::MAX),
             ),
             render_timeout: Duration::from_secs(render_timeout.unwrap_or(30)),
+            max_connections: max_connections.map_or(10_000, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            header_read_timeout: Duration::from_secs(header_read_timeout.unwrap_or(30)),
+            body_read_timeout: Duration::from_secs(body_read_timeout.unwrap_or(60)),
             origins,
         })
     }
@@ -337,6 +349,9 @@ impl Config {
             ("verify_on_read", Some(self.verify_on_read.to_string())),
             ("render_threads", Some(self.render_threads.to_string())),
             ("render_timeout_seconds", Some(self.render_timeout.as_secs().to_string())),
+            ("max_connections", Some(self.max_connections.to_string())),
+            ("header_read_timeout_seconds", Some(self.header_read_timeout.as_secs().to_string())),
+            ("body_read_timeout_seconds", Some(self.body_read_timeout.as_secs().to_string())),
         ];
         let mut out = String::new();
         for (key, value) in values.into_iter().chain(storage::describe(&self.storage)) {
