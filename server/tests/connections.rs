@@ -1,8 +1,9 @@
-//! Abusive connections meet named bounds: headers sent too slowly and
+//! Abusive connections and bodies meet named bounds: headers sent too slowly and
 //! connections idle too long are closed (`header_read_timeout_seconds`),
 //! connections past `max_connections` are closed as they arrive, a body
 //! that stalls fails its request (`body_read_timeout_seconds`), and bytes
-//! beyond a declared `Content-Length` are not part of the body.
+//! beyond a declared `Content-Length` are not part of the body. JSON nested
+//! past serde_json's 128 levels is refused before any handler runs.
 
 mod common;
 
@@ -128,5 +129,30 @@ async fn a_stalled_body_fails_its_request_and_extra_bytes_are_not_the_body() {
     assert!(answer.contains("HTTP/1.1 400"), "the undeclared bytes were refused as a request: {answer}");
     let pulled = admin.get(server.url(&format!("/v2/team/app/blobs/{digest}"))).send().await.unwrap();
     assert_eq!(pulled.bytes().await.unwrap().as_ref(), declared);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_json_is_refused() {
+    let (server, _dir) = start(&[]).await;
+    let admin = common::admin_client();
+    let depth = 100_000;
+    for body in [
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+        format!("{}1{}", "{\"project_name\":".repeat(depth), "}".repeat(depth)),
+    ] {
+        let response = admin
+            .post(server.url("/api/v2.0/projects"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+    // The server is unharmed and created nothing.
+    let projects: serde_json::Value =
+        admin.get(server.url("/api/v2.0/projects")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(projects.as_array().unwrap().len(), 1, "only library: {projects}");
     server.stop().await;
 }
