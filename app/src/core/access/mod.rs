@@ -134,7 +134,7 @@ impl AccessService {
     /// Whether the holder of a registry token (a user's or robot's name, or
     /// `""` for an anonymous token) may still do `action` in `project`: the
     /// token says what they could do when it was issued, this says what they
-    /// may do now, at most [`RECHECK_AFTER`] old. `holder` resolves the name
+    /// may do now: a yes at most [`RECHECK_AFTER`] old, a no always fresh. `holder` resolves the name
     /// to its principal, only when the decision must be made afresh; `None`
     /// (an account deleted, a robot disabled or expired) is denied.
     pub async fn holder_decision(
@@ -151,7 +151,12 @@ impl AccessService {
             Some(principal) => self.decide(&principal, project, action).await?,
             None => Decision::Denied,
         };
-        self.recent.remember(name, project, action, decision);
+        // Only a yes is remembered: a right taken away ends within
+        // RECHECK_AFTER, a right given (a project made public, a member
+        // added) counts at once.
+        if decision == Decision::Allowed {
+            self.recent.remember(name, project, action, decision);
+        }
         Ok(decision)
     }
 

@@ -1,7 +1,7 @@
 //! Recent decisions about registry token holders. A token lists what its
 //! holder could do when it was issued; each `/v2` request also asks whether
 //! the holder still may. Asking the database on every blob read would cost
-//! a query per request, so a decision is remembered for [`RECHECK_AFTER`]:
+//! a query per request, so a yes is remembered for [`RECHECK_AFTER`]:
 //! a removal, demotion or deletion reaches `/v2` on every node within that
 //! time, without nodes telling each other anything.
 
