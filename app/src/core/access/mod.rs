@@ -20,7 +20,7 @@ use crate::core::{
     robots::{Robot, RobotId},
     users::{User, UserId},
 };
-use recent::RecentDecisions;
+use recent::RecentlyAllowed;
 use repository::AccessRepository;
 
 /// Who is making a request, once credentials have been checked.
@@ -123,12 +123,12 @@ pub enum Decision {
 #[derive(Clone, Debug)]
 pub struct AccessService {
     repository: AccessRepository,
-    recent: RecentDecisions,
+    recent: RecentlyAllowed,
 }
 
 impl AccessService {
     pub fn new(db: Db) -> Self {
-        Self { repository: AccessRepository::new(db), recent: RecentDecisions::default() }
+        Self { repository: AccessRepository::new(db), recent: RecentlyAllowed::default() }
     }
 
     /// Whether the holder of a registry token (a user's or robot's name, or
@@ -144,8 +144,8 @@ impl AccessService {
         action: Action,
         holder: impl Future<Output = Result<Option<Principal>>>,
     ) -> Result<Decision> {
-        if let Some(decision) = self.recent.get(name, project, action) {
-            return Ok(decision);
+        if self.recent.contains(name, project, action) {
+            return Ok(Decision::Allowed);
         }
         let decision = match holder.await? {
             Some(principal) => self.decide(&principal, project, action).await?,
@@ -155,7 +155,7 @@ impl AccessService {
         // RECHECK_AFTER, a right given (a project made public, a member
         // added) counts at once.
         if decision == Decision::Allowed {
-            self.recent.remember(name, project, action, decision);
+            self.recent.insert(name, project, action);
         }
         Ok(decision)
     }

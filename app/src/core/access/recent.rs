@@ -11,51 +11,51 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::Decision;
 use crate::core::rbac::Action;
 
 /// How long a decision about a token holder is trusted before it is asked again.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
 
-/// Most decisions remembered: holder names and project names are at most
+/// Most holders remembered: holder names and project names are at most
 /// a few hundred bytes, so this bounds the memory to a few megabytes however
 /// many distinct tokens clients present.
 const CAPACITY: usize = 10_000;
 
 type Key = (String, String, Action);
 
-/// Decisions about (holder, project, action) made less than [`RECHECK_AFTER`] ago.
+/// When (holder, project, action) was last found allowed. Only a yes is
+/// kept: a right given counts at once, a right taken away within
+/// [`RECHECK_AFTER`].
 #[derive(Clone, Debug, Default)]
-pub struct RecentDecisions {
-    decided: Arc<Mutex<HashMap<Key, (Instant, Decision)>>>,
+pub struct RecentlyAllowed {
+    allowed: Arc<Mutex<HashMap<Key, Instant>>>,
 }
 
-impl RecentDecisions {
-    /// The decision about `holder` doing `action` in `project`, if one was made recently.
-    pub fn get(&self, holder: &str, project: &str, action: Action) -> Option<Decision> {
-        let decided = self.decided.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+impl RecentlyAllowed {
+    /// Whether `holder` was found allowed to do `action` in `project` less than [`RECHECK_AFTER`] ago.
+    pub fn contains(&self, holder: &str, project: &str, action: Action) -> bool {
+        let allowed = self.allowed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // A lookup by borrowed parts would need a custom key type; the two
         // short strings cost less than the query this saves.
-        let (at, decision) = decided.get(&(holder.to_owned(), project.to_owned(), action))?;
-        (at.elapsed() < RECHECK_AFTER).then_some(*decision)
+        allowed.get(&(holder.to_owned(), project.to_owned(), action)).is_some_and(|at| at.elapsed() < RECHECK_AFTER)
     }
 
-    /// Remembers a decision just made. When full, forgets what has expired,
+    /// Remembers a yes just decided. When full, forgets what has expired,
     /// and everything if nothing has: the cost is one query per holder.
-    pub fn remember(&self, holder: &str, project: &str, action: Action, decision: Decision) {
-        let mut decided = self.decided.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if decided.len() >= CAPACITY {
-            decided.retain(|_, (at, _)| at.elapsed() < RECHECK_AFTER);
-            if decided.len() >= CAPACITY {
-                decided.clear();
+    pub fn insert(&self, holder: &str, project: &str, action: Action) {
+        let mut allowed = self.allowed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if allowed.len() >= CAPACITY {
+            allowed.retain(|_, at| at.elapsed() < RECHECK_AFTER);
+            if allowed.len() >= CAPACITY {
+                allowed.clear();
             }
         }
-        decided.insert((holder.to_owned(), project.to_owned(), action), (Instant::now(), decision));
+        allowed.insert((holder.to_owned(), project.to_owned(), action), Instant::now());
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.decided.lock().unwrap().len()
+        self.allowed.lock().unwrap().len()
     }
 }
 
@@ -65,21 +65,21 @@ mod tests {
 
     #[test]
     fn decisions_expire_and_memory_stays_bounded() {
-        let recent = RecentDecisions::default();
-        recent.remember("alice", "team", Action::Push, Decision::Allowed);
-        assert_eq!(recent.get("alice", "team", Action::Push), Some(Decision::Allowed));
-        assert_eq!(recent.get("alice", "team", Action::Pull), None);
-        assert_eq!(recent.get("bob", "team", Action::Push), None);
+        let recent = RecentlyAllowed::default();
+        recent.insert("alice", "team", Action::Push);
+        assert!(recent.contains("alice", "team", Action::Push));
+        assert!(!recent.contains("alice", "team", Action::Pull));
+        assert!(!recent.contains("bob", "team", Action::Push));
 
         // An expired decision is not used.
-        recent.decided.lock().unwrap().values_mut().for_each(|(at, _)| *at -= RECHECK_AFTER);
-        assert_eq!(recent.get("alice", "team", Action::Push), None);
+        recent.allowed.lock().unwrap().values_mut().for_each(|at| *at -= RECHECK_AFTER);
+        assert!(!recent.contains("alice", "team", Action::Push));
 
         for n in 0..CAPACITY * 3 {
-            recent.remember(&format!("holder-{n}"), "team", Action::Pull, Decision::Denied);
+            recent.insert(&format!("holder-{n}"), "team", Action::Pull);
             assert!(recent.len() <= CAPACITY);
         }
         let last = format!("holder-{}", CAPACITY * 3 - 1);
-        assert_eq!(recent.get(&last, "team", Action::Pull), Some(Decision::Denied));
+        assert!(recent.contains(&last, "team", Action::Pull));
     }
 }
