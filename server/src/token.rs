@@ -65,10 +65,7 @@ async fn get_token(
                 Err(error @ Error::Throttled { .. }) => {
                     return token_error(StatusCode::TOO_MANY_REQUESTS, &error.to_string());
                 }
-                Err(error @ Error::IdentityProvider(_)) => {
-                    return token_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string());
-                }
-                Err(error) => return internal(error),
+                Err(error) => return failed(error),
             }
         }
     };
@@ -86,7 +83,7 @@ async fn get_token(
             issued_at: issued.issued_at.to_rfc3339(),
         })
         .into_response(),
-        Err(error) => internal(error),
+        Err(error) => failed(error),
     }
 }
 
@@ -154,10 +151,7 @@ async fn post_token(
         Err(error @ Error::Throttled { .. }) => {
             return oauth_error(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", &error.to_string());
         }
-        Err(error @ Error::IdentityProvider(_)) => {
-            return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", &error.to_string());
-        }
-        Err(error) => return internal(error),
+        Err(error) => return oauth_failed(error),
     };
     let scopes = scopes(form.scopes.iter().map(String::as_str));
     match issue(&state, &principal, &scopes).await {
@@ -174,7 +168,7 @@ async fn post_token(
             issued_at: issued.issued_at.to_rfc3339(),
         })
         .into_response(),
-        Err(error) => internal(error),
+        Err(error) => oauth_failed(error),
     }
 }
 
@@ -213,6 +207,7 @@ fn token_error(status: StatusCode, message: &str) -> Response {
     let code = match status {
         StatusCode::TOO_MANY_REQUESTS => "TOOMANYREQUESTS",
         StatusCode::BAD_REQUEST => "UNSUPPORTED",
+        StatusCode::SERVICE_UNAVAILABLE => "UNAVAILABLE",
         _ => "UNAUTHORIZED",
     };
     let body = serde_json::json!({ "errors": [{ "code": code, "message": message }] });
@@ -227,13 +222,29 @@ fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> Re
     (status, Json(serde_json::json!({ "error": error, "error_description": description }))).into_response()
 }
 
-fn internal(error: Error) -> Response {
+/// A failure that is not about the credentials: 503 when something the
+/// service depends on is down (a retry may succeed), 500 otherwise.
+fn failed(error: Error) -> Response {
+    if error.is_unavailable() {
+        tracing::warn!(error = ?error, "token service unavailable");
+        return token_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string());
+    }
     tracing::error!(%error, "token service failed");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
         Json(serde_json::json!({ "errors": [{ "code": "UNKNOWN", "message": "internal server error" }] })),
     )
         .into_response()
+}
+
+/// [`failed`] in OAuth2's shape.
+fn oauth_failed(error: Error) -> Response {
+    if error.is_unavailable() {
+        tracing::warn!(error = ?error, "token service unavailable");
+        return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", &error.to_string());
+    }
+    tracing::error!(%error, "token service failed");
+    oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal server error")
 }
 
 /// Property test of the scope parser: whatever a client asks for, the

@@ -26,6 +26,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("The database cannot be reached right now. Try again in a moment.")]
+    Unavailable,
     #[error("Something went wrong on the server; the details are in its log.")]
     Internal,
     #[error("{0}")]
@@ -53,6 +55,7 @@ impl AppError {
             Self::IdentityProvider(_) => StatusCode::BAD_GATEWAY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServerFn(_) => StatusCode::BAD_REQUEST,
         }
@@ -81,6 +84,10 @@ impl From<crate::core::Error> for AppError {
             E::Throttled { retry_after } => Self::Throttled(retry_after.as_secs().div_ceil(60).max(1)),
             E::NotFound(what) => Self::NotFound(what),
             E::Conflict(message) => Self::Conflict(message),
+            E::DatabaseUnavailable(source) => {
+                tracing::warn!(error = %source, "a server function found the database unavailable");
+                Self::Unavailable
+            }
             internal => {
                 tracing::error!(error = %internal, "server function failed");
                 Self::Internal

@@ -28,8 +28,13 @@ pub enum Error {
     /// A value supplied by the caller is not acceptable.
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
+    /// The database cannot be reached right now (stopped, restarting, out
+    /// of connections): worth retrying, unlike the errors below. The
+    /// detail stays in the source, out of what clients read.
+    #[error("the database cannot be reached right now; try again shortly")]
+    DatabaseUnavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("storage error: {0}")]
@@ -46,9 +51,21 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl From<sqlx::Error> for Error {
+    fn from(error: sqlx::Error) -> Self {
+        if crate::core::db::is_unavailable(&error) { Self::DatabaseUnavailable(error) } else { Self::Database(error) }
+    }
+}
+
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
+    }
+
+    /// Whether something the request depends on is down (the database, the
+    /// identity provider): the edges answer 503, and a retry may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::DatabaseUnavailable(_) | Self::IdentityProvider(_))
     }
 
     /// A stored row that the code cannot read back: written by something

@@ -52,7 +52,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
         Presented::Bearer(token) => match state.tokens.verify(&token) {
             // A robot's tokens die with it: checked on every request.
             Ok(claims) if claims.sub.starts_with(ROBOT_PREFIX) => {
-                if state.robots.is_usable(&claims.sub).await.map_err(OciError::internal)? {
+                if state.robots.is_usable(&claims.sub).await.map_err(OciError::from)? {
                     Ok(Identity::Token(claims))
                 } else {
                     Err(unauthorized(state, None, "the robot account is disabled, expired or gone"))
@@ -71,8 +71,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
                     Err(unauthorized(state, None, "invalid username or password"))
                 }
                 Err(error @ app::core::Error::Throttled { .. }) => Err(OciError::TooManyRequests(error.to_string())),
-                Err(error @ app::core::Error::IdentityProvider(_)) => Err(OciError::Unavailable(error.to_string())),
-                Err(other) => Err(OciError::internal(other)),
+                Err(other) => Err(other.into()),
             }
         }
         Presented::Malformed => Err(unauthorized(state, None, "unreadable Authorization header; use Basic or Bearer")),
@@ -201,7 +200,7 @@ async fn decide(state: &AppState, principal: &Principal, name: &RepoName, action
     let Some(project) = name.project() else {
         return Ok(Decision::NoSuchProject);
     };
-    state.access.decide(principal, project, action).await.map_err(OciError::internal)
+    state.access.decide(principal, project, action).await.map_err(OciError::from)
 }
 
 /// Whether the holder of a registry token may do `action` in `name` now
@@ -213,13 +212,13 @@ async fn holder_decision(state: &AppState, claims: &Claims, name: &RepoName, act
     let holder = async {
         if claims.sub.is_empty() { Ok(Some(Principal::Anonymous)) } else { token_principal(state, &claims.sub).await }
     };
-    state.access.holder_decision(&claims.sub, project, action, holder).await.map_err(OciError::internal)
+    state.access.holder_decision(&claims.sub, project, action, holder).await.map_err(OciError::from)
 }
 
 /// The account a token was issued to (`None` for anonymous tokens and
 /// accounts that are gone).
 async fn token_account(state: &AppState, claims: &Claims) -> OciResult<Option<Principal>> {
-    token_principal(state, &claims.sub).await.map_err(OciError::internal)
+    token_principal(state, &claims.sub).await.map_err(OciError::from)
 }
 
 fn denied(caller: &str, name: &RepoName, action: Action) -> OciError {

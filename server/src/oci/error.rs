@@ -13,6 +13,9 @@ use serde::Serialize;
 
 use super::API_VERSION_HEADER;
 
+/// What a 503 asks clients to wait before they try again.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
 #[derive(Debug, thiserror::Error)]
 pub enum OciError {
     #[error("blob unknown to registry")]
@@ -125,6 +128,9 @@ impl IntoResponse for OciError {
                 let value = HeaderValue::from_str(&format!("bytes */{size}")).expect("digits are a valid header value");
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
             }
+            Self::Unavailable(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
             Self::Unauthorized { challenge, .. } => {
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
@@ -157,7 +163,21 @@ impl From<registry::Error> for OciError {
             E::RangeNotSatisfiable { size, .. } => Self::RangeNotSatisfiable { size },
             e @ E::ClientAborted(_) => Self::BlobUploadInvalid(e.to_string()),
             e @ E::StorageFull => Self::StorageFull(e.to_string()),
-            E::Internal(e) => Self::internal(e),
+            E::Internal(e) => e.into(),
+        }
+    }
+}
+
+impl From<app::core::Error> for OciError {
+    fn from(error: app::core::Error) -> Self {
+        use app::core::Error as E;
+        match error {
+            e @ E::IdentityProvider(_) => Self::Unavailable(e.to_string()),
+            E::DatabaseUnavailable(source) => {
+                tracing::warn!(error = %source, "a registry request found the database unavailable");
+                Self::Unavailable(E::DatabaseUnavailable(source).to_string())
+            }
+            other => Self::internal(other),
         }
     }
 }

@@ -59,6 +59,10 @@ impl From<Error> for ApiError {
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::IdentityProvider(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::DatabaseUnavailable(source) => {
+                tracing::warn!(error = %source, "a REST request found the database unavailable");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => {
                 tracing::error!(%error, "REST request failed");
                 return Self::new(

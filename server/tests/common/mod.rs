@@ -7,7 +7,10 @@ use std::{collections::BTreeMap, net::TcpListener, path::PathBuf, sync::atomic::
 
 pub mod garage;
 pub mod oidc;
+pub mod private_postgres;
+pub mod process;
 pub mod slapd;
+pub mod traffic;
 
 use server::config::{Config, Sources};
 use tokio::sync::oneshot;

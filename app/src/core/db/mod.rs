@@ -196,6 +196,27 @@ impl<K> Keyset<K> {
     }
 }
 
+/// Whether `error` says the database cannot be reached right now, as
+/// opposed to refusing a query: the connection failed or broke, the pool
+/// waited [`ACQUIRE_TIMEOUT`] for one in vain, or PostgreSQL is shutting
+/// down, starting up or out of connections (SQLSTATE classes 08 and 57P,
+/// and 53300).
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(error) => {
+            error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code == "53300")
+        }
+        _ => false,
+    }
+}
+
+/// How long a request waits for a database connection before it is told
+/// the database is unavailable (503): short enough that clients hear of an
+/// outage quickly, long enough to ride out a burst.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Db {
     /// Opens a pool for `url`. SQLite files are created when missing and run in
     /// WAL mode so readers never wait for the writer.
@@ -220,7 +241,7 @@ impl Db {
                 let options = PgConnectOptions::from_str(url)?.application_name("berth");
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await?;
                 Ok(Self::Postgres(pool))
