@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::process::{self, free_port, sigterm, start};
+
 use std::{
     path::Path,
     process::{Output, Stdio},
@@ -11,64 +13,20 @@ use std::{
 
 use futures_util::StreamExt;
 use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
+    io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
-    process::{Child, Command},
+    process::Command,
 };
 
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
-
-/// `berth` with a clean environment: no inherited BERTH_* or LEPTOS_* settings.
+/// `berth` with a clean environment, its standard error kept for the test to read.
 fn berth(dir: &Path) -> Command {
-    let mut command = Command::new(BERTH);
-    command.current_dir(dir).kill_on_drop(true);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("BERTH_") || key.starts_with("LEPTOS_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = process::berth(dir);
+    command.stderr(Stdio::piped());
     command
 }
 
 async fn run(command: &mut Command) -> Output {
     tokio::time::timeout(Duration::from_secs(60), command.output()).await.expect("berth finishes").unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Starts `berth serve` and waits for its "listening" line; returns the
-/// process and everything it printed to stdout until then.
-async fn start(mut command: Command) -> (Child, String) {
-    let mut child = command.arg("serve").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = String::new();
-    let ready = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = stdout.next_line().await.unwrap() {
-            printed.push_str(&line);
-            printed.push('\n');
-            if line.contains("is listening on") {
-                return;
-            }
-        }
-        panic!("berth exited before listening");
-    });
-    if ready.await.is_err() {
-        let _ = child.kill().await;
-        let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
-        panic!("berth did not start:\n{printed}\n{stderr}");
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
-    // The first lines come right after the listener is bound, so the port is open.
-    (child, printed)
-}
-
-fn sigterm(child: &Child) {
-    let pid = nix::unistd::Pid::from_raw(child.id().expect("running") as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
 }
 
 #[tokio::test]
