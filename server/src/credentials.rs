@@ -5,7 +5,7 @@
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
-use app::core::{AppState, Error, Result, access::Principal, events::Caller, robots::ROBOT_PREFIX};
+use app::core::{AppState, Error, Result, identity::Principal, identity::ROBOT_PREFIX};
 
 /// The principal a Basic username/secret pair signs in as: a robot account
 /// (`robot$…`, with its secret) or a user (with their password). Refusals
@@ -25,8 +25,7 @@ pub async fn sign_in(
         state.auth.authenticate(username, secret, client_addr).await.map(Principal::User)
     };
     if let Err(error @ (Error::InvalidCredentials | Error::Throttled { .. })) = &signed_in {
-        let caller = Caller { actor: Some(username.to_owned()), client_addr: client_addr.map(str::to_owned) };
-        state.auth.record_login(&caller, through, Some(error)).await;
+        state.auth.record_login(Some(username), client_addr, through, Some(error)).await;
     }
     signed_in
 }

@@ -21,9 +21,8 @@ use serde::Serialize;
 use crate::credentials::{Presented, presented, sign_in};
 use app::core::{
     AppState, Error,
-    access::Principal,
     auth::tokens::{AccessEntry, IssuedToken, Scope},
-    events::Caller,
+    identity::Principal,
 };
 
 pub fn router() -> Router<AppState> {
@@ -72,8 +71,7 @@ async fn get_token(
     let scopes = scopes(params.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.as_str()));
     // Credentials without a scope: what `docker login` sends to check them.
     if scopes.is_empty() && principal != Principal::Anonymous {
-        let caller = Caller { actor: principal.name().map(str::to_owned), client_addr: Some(client_addr.clone()) };
-        state.auth.record_login(&caller, "token service", None).await;
+        state.auth.record_login(principal.name(), Some(&client_addr), "token service", None).await;
     }
     match issue(&state, &principal, &scopes).await {
         Ok((issued, _)) => Json(TokenResponse {

@@ -211,7 +211,7 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     );
 
     // The same rules hold for the project listing the portal and REST API use.
-    use app::core::{access::Principal, projects::ListOptions};
+    use app::core::{identity::Principal, projects::ListOptions};
     let options = ListOptions { limit: 10, ..ListOptions::default() };
     let (visible, total) =
         server.state.projects.list(&options, Principal::User(member.clone()).visibility()).await.unwrap();
@@ -226,7 +226,7 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     let error = server.state.projects.delete(&server.admin_actor().await, "alpha").await.unwrap_err();
     assert!(matches!(error, app::core::Error::Conflict(_)), "{error:?}");
     // Any signed-in user creates projects and administers the ones they create.
-    let member_actor: app::core::access::Actor = Principal::User(member.clone()).into();
+    let member_actor: app::core::identity::Actor = Principal::User(member.clone()).into();
     server.state.projects.create(&member_actor, NewProject::private("empty")).await.unwrap();
     let members = server.state.projects.members(&member_actor, "empty").await.unwrap();
     assert_eq!(members.len(), 1, "the creator becomes project admin");
@@ -260,7 +260,7 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     server.state.projects.create(&admin, NewProject::private("by-admin")).await.unwrap();
     server.state.settings.set_project_creation_admin_only(&admin, false).await.unwrap();
     server.state.projects.create(&member_actor, NewProject::private("again")).await.unwrap();
-    let anonymous: app::core::access::Actor = Principal::Anonymous.into();
+    let anonymous: app::core::identity::Actor = Principal::Anonymous.into();
     let refused = server.state.projects.create(&anonymous, NewProject::private("mine")).await.unwrap_err();
     assert!(matches!(refused, app::core::Error::Forbidden(_)), "{refused:?}");
     let taken = server

@@ -7,9 +7,9 @@ mod common;
 
 use app::core::{
     Error,
-    access::{Actor, Principal},
     auth::NewAccount,
     events::AuditQuery,
+    identity::{Actor, Principal},
 };
 use common::{Backend, TestServer};
 use reqwest::StatusCode;

@@ -8,12 +8,13 @@ mod common;
 
 use app::core::{
     Error,
-    access::{Actor, Principal},
     events::{AuditQuery, StoredEvent},
+    identity::RobotPermission,
+    identity::{Actor, Principal},
     projects::MemberRef,
     rbac::{Action, Role},
     registry::digest::Digest,
-    robots::{NewRobot, RobotPermission},
+    robots::NewRobot,
 };
 use common::{ADMIN_PASSWORD, Backend, TestServer};
 use reqwest::{StatusCode, header};

@@ -5,9 +5,10 @@
 mod common;
 
 use app::core::{
+    identity::RobotPermission,
     projects::{MemberRef, NewProject},
     rbac::{Action, Role},
-    robots::{NewRobot, RobotPermission},
+    robots::NewRobot,
 };
 use common::{Backend, TestServer};
 use reqwest::StatusCode;

@@ -374,10 +374,11 @@ async fn skopeo_outcome(args: Vec<String>) -> (bool, String) {
 /// and pulls only where it was allowed to.
 async fn robots_and_users_push_only_where_allowed(backend: Backend) {
     use app::core::{
-        access::{Actor, Principal},
+        identity::RobotPermission,
+        identity::{Actor, Principal},
         projects::MemberRef,
         rbac::{Action, Role},
-        robots::{NewRobot, RobotPermission},
+        robots::NewRobot,
     };
 
     let server = TestServer::start(backend).await;
@@ -448,7 +449,7 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
 /// pushes where their LDAP group is a member, and nowhere else.
 async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(backend: Backend) {
     use app::core::{
-        access::{Actor, Principal},
+        identity::{Actor, Principal},
         projects::MemberRef,
         rbac::Role,
         settings::LoginSettings,

@@ -7,8 +7,8 @@ mod common;
 
 use app::core::{
     Error,
-    access::{Actor, Principal},
     events::AuditQuery,
+    identity::{Actor, Principal},
     projects::MemberRef,
     rbac::Role,
     settings::LoginSettings,

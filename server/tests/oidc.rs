@@ -9,8 +9,8 @@
 mod common;
 
 use app::core::{
-    access::Principal,
     events::AuditQuery,
+    identity::Principal,
     projects::{MemberRef, NewProject},
     rbac::Role,
 };

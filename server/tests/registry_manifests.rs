@@ -348,7 +348,7 @@ async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
 
     let state = &registry.server.state;
     state.events.flush().await;
-    let admin = app::core::access::Principal::User(state.auth.find_user("admin").await.unwrap().unwrap());
+    let admin = app::core::identity::Principal::User(state.auth.find_user("admin").await.unwrap().unwrap());
     let query = app::core::events::AuditQuery {
         resource_type: Some("artifact"),
         resource_prefix: Some("ev/app"),

@@ -150,7 +150,7 @@ async fn a_recreated_project_does_not_inherit_the_log(backend: Backend) {
     projects.set_member(&admin, "team", MemberRef::User(bob.id), Role::Developer).await.unwrap();
     projects.delete(&admin, "team").await.unwrap();
     let carol = server.create_user("carol", PASSWORD).await;
-    let carol = app::core::access::Principal::User(carol);
+    let carol = app::core::identity::Principal::User(carol);
     projects.create(&carol.clone().into(), NewProject::private("team")).await.unwrap();
     server.state.events.flush().await;
 

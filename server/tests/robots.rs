@@ -6,11 +6,12 @@
 mod common;
 
 use app::core::{
-    access::{Actor, Principal},
+    identity::RobotPermission,
+    identity::{Actor, Principal},
     projects::MemberRef,
     rbac::{Action, Role},
     registry::digest::Digest,
-    robots::{NewRobot, RobotPermission},
+    robots::NewRobot,
 };
 use common::{Backend, TestServer};
 use reqwest::{Client, StatusCode};

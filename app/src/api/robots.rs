@@ -87,11 +87,7 @@ pub async fn create_robot(
     push: Option<String>,
     delete: Option<String>,
 ) -> Result<RobotCredentials, AppError> {
-    use crate::core::{
-        AppState,
-        rbac::Action,
-        robots::{NewRobot, RobotPermission},
-    };
+    use crate::core::{AppState, identity::RobotPermission, rbac::Action, robots::NewRobot};
 
     let actor = crate::api::session::require_actor().await?;
     let expires_in_days = match expires_in_days.as_deref().map(str::trim).filter(|days| !days.is_empty()) {
@@ -150,11 +146,11 @@ pub async fn delete_robot(project: String, id: i64) -> Result<(), AppError> {
 /// may manage it: another project's robot id is not found through this one.
 #[cfg(feature = "ssr")]
 async fn project_robot(
-    actor: &crate::core::access::Actor,
+    actor: &crate::core::identity::Actor,
     project: &str,
     id: i64,
-) -> Result<crate::core::robots::Robot, AppError> {
-    use crate::core::{AppState, Error, robots::RobotId};
+) -> Result<crate::core::identity::Robot, AppError> {
+    use crate::core::{AppState, Error, identity::RobotId};
 
     let robot = expect_context::<AppState>().robots.get(actor, RobotId(id)).await?;
     if robot.project.as_deref() != Some(project) {

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use crate::{
     api::AppError,
-    core::{AppState, auth::SessionToken, users::User},
+    core::{AppState, auth::SessionToken, identity::User},
 };
 
 pub const SESSION_COOKIE: &str = "berth_session";
@@ -86,10 +86,10 @@ pub async fn require_user() -> Result<User, AppError> {
 
 /// The signed-in user as the core's actor, with the client's address for
 /// the audit log; [`AppError::Unauthenticated`] without a session.
-pub async fn require_actor() -> Result<crate::core::access::Actor, AppError> {
+pub async fn require_actor() -> Result<crate::core::identity::Actor, AppError> {
     let user = require_user().await?;
-    Ok(crate::core::access::Actor {
-        principal: crate::core::access::Principal::User(user),
+    Ok(crate::core::identity::Actor {
+        principal: crate::core::identity::Principal::User(user),
         client_addr: client_addr().await,
     })
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod identity;
 pub mod projects;
 pub mod rbac;
 pub mod registry;

@@ -12,11 +12,12 @@ use axum::http::HeaderMap;
 
 use app::core::{
     AppState,
-    access::{Decision, Principal, Visibility, registry_action_name},
+    access::{Decision, registry_action_name},
     auth::tokens::Claims,
+    identity::ROBOT_PREFIX,
+    identity::{Principal, Visibility},
     rbac::Action,
     registry::names::RepoName,
-    robots::ROBOT_PREFIX,
 };
 
 use super::error::{OciError, OciResult};
@@ -33,12 +34,13 @@ pub enum Identity {
 }
 
 impl Identity {
-    /// The name events record as the actor.
-    pub fn actor(&self) -> Option<String> {
+    /// Who acts, as the core and the audit log take it.
+    pub fn principal(&self) -> Principal {
         match self {
-            Identity::Anonymous => None,
-            Identity::Account(principal) => principal.name().map(str::to_owned),
-            Identity::Token(claims) => (!claims.sub.is_empty()).then(|| claims.sub.clone()),
+            Identity::Anonymous => Principal::Anonymous,
+            Identity::Account(principal) => principal.clone(),
+            Identity::Token(claims) if claims.sub.is_empty() => Principal::Anonymous,
+            Identity::Token(claims) => Principal::TokenHolder(claims.sub.clone()),
         }
     }
 }

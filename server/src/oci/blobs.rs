@@ -9,7 +9,7 @@ use axum::{
 
 use app::core::{
     AppState,
-    events::Caller,
+    identity::Actor,
     registry::{digest::Digest, names::RepoName},
     storage::ByteRange,
 };
@@ -47,8 +47,8 @@ pub async fn get_blob(
 }
 
 /// distribution-spec "Deleting blobs": 202 once the repository no longer has it.
-pub async fn delete_blob(state: &AppState, name: &RepoName, digest: &Digest, caller: &Caller) -> OciResult<Response> {
-    state.registry.delete_blob(name, digest, caller).await?;
+pub async fn delete_blob(state: &AppState, name: &RepoName, digest: &Digest, actor: &Actor) -> OciResult<Response> {
+    state.registry.delete_blob(name, digest, actor).await?;
     Ok((StatusCode::ACCEPTED, [(CONTENT_DIGEST_HEADER, digest_header(digest))]).into_response())
 }
 

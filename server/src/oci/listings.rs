@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use app::core::{
     AppState,
-    access::Visibility,
+    identity::Visibility,
     registry::{Page, digest::Digest, manifest::OCI_INDEX, names::RepoName},
 };
 

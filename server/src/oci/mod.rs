@@ -24,7 +24,7 @@ use axum::{
 
 use app::core::{
     AppState,
-    events::Caller,
+    identity::Actor,
     rbac::Action,
     registry::{digest::Digest, names::RepoName},
 };
@@ -75,7 +75,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
     let client_addr =
         request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
     let identity = auth::identify(state, request.headers(), client_addr.as_deref()).await?;
-    let caller = Caller { actor: identity.actor(), client_addr };
+    let actor = Actor { principal: identity.principal(), client_addr };
     let host = state.http.registry_host();
     let method = request.method().clone();
     match endpoint {
@@ -86,7 +86,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             match method {
                 Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false).await,
                 Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true).await,
-                Method::DELETE => blobs::delete_blob(state, &name, &digest, &caller).await,
+                Method::DELETE => blobs::delete_blob(state, &name, &digest, &actor).await,
                 other => Err(not_allowed(&other)),
             }
         }
@@ -121,12 +121,10 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             let action = if method == Method::PUT { Action::Push } else { action_for(&method, Action::DeleteArtifact) };
             auth::authorize(state, &identity, Need::Repository(&name, action)).await?;
             match method {
-                Method::GET => {
-                    manifests::get_manifest(state, &name, &reference, request.headers(), Some(&caller)).await
-                }
+                Method::GET => manifests::get_manifest(state, &name, &reference, request.headers(), Some(&actor)).await,
                 Method::HEAD => manifests::get_manifest(state, &name, &reference, request.headers(), None).await,
-                Method::PUT => manifests::put_manifest(state, &name, &reference, request, &caller).await,
-                Method::DELETE => manifests::delete_manifest(state, &name, &reference, &caller).await,
+                Method::PUT => manifests::put_manifest(state, &name, &reference, request, &actor).await,
+                Method::DELETE => manifests::delete_manifest(state, &name, &reference, &actor).await,
                 other => Err(not_allowed(&other)),
             }
         }

@@ -19,7 +19,7 @@ use app::{
     api::session::session_token,
     core::{
         AppState, Error,
-        access::{Actor, Principal},
+        identity::{Actor, Principal},
     },
 };
 

@@ -14,7 +14,7 @@ use super::{
 };
 use app::core::{
     AppState, Error,
-    access::Actor,
+    identity::Actor,
     settings::{LdapScope, LdapSettings, LoginSettings, OidcSettings},
 };
 

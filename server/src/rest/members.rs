@@ -21,9 +21,9 @@ use super::{
 };
 use app::core::{
     AppState, Error,
+    identity::UserId,
     projects::{Member, MemberRef},
     rbac::Role,
-    users::UserId,
 };
 
 /// Harbor's group types.

@@ -21,9 +21,10 @@ use super::{
 };
 use app::core::{
     AppState, Error,
+    identity::{Robot, RobotId, RobotPermission},
     projects::ProjectId,
     rbac::Action,
-    robots::{NewRobot, Robot, RobotChanges, RobotId, RobotPermission},
+    robots::{NewRobot, RobotChanges},
 };
 
 const PATH: &str = "/api/v2.0/robots";

@@ -21,9 +21,9 @@ use super::{
 };
 use app::core::{
     AppState, Error,
-    access::{Actor, Principal},
     auth::NewAccount,
-    users::{User, UserId},
+    identity::{Actor, Principal},
+    identity::{User, UserId},
 };
 
 const PATH: &str = "/api/v2.0/users";

@@ -369,9 +369,9 @@ pub async fn push_image(
 
 impl TestServer {
     /// The first administrator, as the core's services take an actor.
-    pub async fn admin_actor(&self) -> app::core::access::Actor {
+    pub async fn admin_actor(&self) -> app::core::identity::Actor {
         let admin = self.state.auth.find_user("admin").await.unwrap().expect("the first administrator exists");
-        app::core::access::Principal::User(admin).into()
+        app::core::identity::Principal::User(admin).into()
     }
 
     /// Creates private projects (the administrator creates them) for a test to push into.
@@ -387,7 +387,7 @@ impl TestServer {
     }
 
     /// Creates a database user, as the first administrator.
-    pub async fn create_user(&self, username: &str, password: &str) -> app::core::users::User {
+    pub async fn create_user(&self, username: &str, password: &str) -> app::core::identity::User {
         let admin = self.admin_actor().await;
         self.state
             .auth

@@ -1,4 +1,4 @@
-//! Access: who the caller is ([`Principal`]) and what they may do where.
+//! Access: what a [`Principal`] (see [`identity`](crate::core::identity)) may do where.
 //! Looks up the facts (the project's visibility, the caller's strongest role
 //! in it) in one query and lets [`rbac::decide`] rule. Every entry point —
 //! the `/v2` API, the token service, server functions, REST routes — asks
@@ -15,100 +15,11 @@ use crate::core::{
     Result,
     auth::tokens::{AccessEntry, Scope},
     db::Db,
-    events::Caller,
+    identity::Principal,
     rbac::{self, Action, ProjectFacts, Subject},
-    robots::{Robot, RobotId},
-    users::{User, UserId},
 };
 use recent::RecentlyAllowed;
 use repository::AccessRepository;
-
-/// Who is making a request, once credentials have been checked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Principal {
-    Anonymous,
-    User(User),
-    Robot(Robot),
-}
-
-impl Principal {
-    /// The name recorded in events and tokens (`None` for anonymous callers).
-    pub fn name(&self) -> Option<&str> {
-        match self {
-            Principal::Anonymous => None,
-            Principal::User(user) => Some(user.username.as_str()),
-            Principal::Robot(robot) => Some(robot.name.as_str()),
-        }
-    }
-
-    pub fn is_system_admin(&self) -> bool {
-        matches!(self, Principal::User(user) if user.is_admin)
-    }
-
-    /// Which projects' content this principal may list.
-    pub fn visibility(&self) -> Visibility {
-        match self {
-            Principal::Anonymous => Visibility::PublicOnly,
-            Principal::User(user) if user.is_admin => Visibility::All,
-            Principal::User(user) => Visibility::MemberOrPublic(user.id),
-            Principal::Robot(robot) => Visibility::GrantedOrPublic(robot.id),
-        }
-    }
-}
-
-/// A principal acting, and from where: what management operations take, so
-/// the audit log can say who did it from which address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Actor {
-    pub principal: Principal,
-    pub client_addr: Option<String>,
-}
-
-impl Actor {
-    pub fn caller(&self) -> Caller {
-        Caller { actor: self.principal.name().map(str::to_owned), client_addr: self.client_addr.clone() }
-    }
-
-    /// Refuses anyone but a system administrator; `what` completes
-    /// "only system administrators …" in the refusal.
-    pub fn require_system_admin(&self, what: &str) -> crate::core::Result<()> {
-        if self.principal.is_system_admin() {
-            Ok(())
-        } else {
-            Err(crate::core::Error::Forbidden(format!("only system administrators {what}")))
-        }
-    }
-}
-
-impl From<Principal> for Actor {
-    fn from(principal: Principal) -> Self {
-        Self { principal, client_addr: None }
-    }
-}
-
-/// Which projects a listing may show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    All,
-    PublicOnly,
-    /// Public projects and those the user is a member of (directly or through a group).
-    MemberOrPublic(UserId),
-    /// Public projects and those the robot may pull from.
-    GrantedOrPublic(RobotId),
-}
-
-impl Visibility {
-    /// The three SQL parameters of [`visibility_sql`]: "public only", "member
-    /// or public" and "granted or public", each `NULL` when it does not apply.
-    pub(crate) fn sql_params(self) -> (Option<bool>, Option<i64>, Option<i64>) {
-        match self {
-            Visibility::All => (None, None, None),
-            Visibility::PublicOnly => (Some(true), None, None),
-            Visibility::MemberOrPublic(user) => (None, Some(user.0), None),
-            Visibility::GrantedOrPublic(robot) => (None, None, Some(robot.0)),
-        }
-    }
-}
 
 /// The outcome of asking whether a principal may do something in a project.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,7 +130,7 @@ impl AccessService {
     /// one query; `None` when there is no such project.
     async fn subject_in(&self, principal: &Principal, project: &str) -> Result<Option<(ProjectFacts, Subject)>> {
         match principal {
-            Principal::Anonymous => {
+            Principal::Anonymous | Principal::TokenHolder(_) => {
                 Ok(self.repository.project_facts(project).await?.map(|facts| (facts, Subject::Anonymous)))
             }
             Principal::User(user) if user.is_admin => Ok(self

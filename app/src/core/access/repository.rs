@@ -4,9 +4,9 @@ use crate::{
     core::{
         Result,
         db::Db,
+        identity::RobotId,
+        identity::UserId,
         rbac::{Action, ProjectFacts, Role},
-        robots::RobotId,
-        users::UserId,
     },
     on_db,
 };

@@ -14,9 +14,10 @@ use chrono::{DateTime, Utc};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Actor, Decision},
+    access::{AccessService, Decision},
     db::{Db, Keyset, KeysetPage, TimeCursor},
     events::{AuditEvent, Operation, ResourceType},
+    identity::Actor,
     projects::ProjectService,
     rbac::Action,
     registry::{
@@ -347,7 +348,7 @@ impl ArtifactService {
         let found = self.repository(actor, repository).await?;
         let digest = self.digest_of(found.id, repository, reference).await?;
         let digest = Reference::parse(&digest).map_err(|e| Error::invalid("reference", e.to_string()))?;
-        self.registry.delete_manifest(&name, &digest, &actor.caller()).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &digest, actor).await.map_err(from_registry)
     }
 
     /// Replaces a repository's description (markdown) with
@@ -358,7 +359,7 @@ impl ArtifactService {
             let message = format!("may be at most {} KiB", MAX_DESCRIPTION_BYTES / 1024);
             return Err(Error::invalid("description", message));
         }
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Repository, name.as_str(), &actor.caller())
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Repository, name.as_str(), actor)
             .in_project(name.project());
         event.detail = Some("description changed".into());
         if !self.browse.set_description(name.as_str(), description, &event).await? {
@@ -371,7 +372,7 @@ impl ArtifactService {
     /// `delete` permission, as deleting each artifact would.
     pub async fn delete_repository(&self, actor: &Actor, repository: &str) -> Result<()> {
         let name = self.allowed(actor, repository, Action::DeleteArtifact).await?;
-        self.registry.delete_repository(&name, &actor.caller()).await.map_err(|error| match error {
+        self.registry.delete_repository(&name, actor).await.map_err(|error| match error {
             registry::Error::NameUnknown => Error::NotFound(format!("repository {name}")),
             other => from_registry(other),
         })
@@ -390,7 +391,7 @@ impl ArtifactService {
         if !matches!(tag, Reference::Tag(_)) {
             return Err(Error::invalid("tag", "a tag, not a digest"));
         }
-        self.registry.delete_manifest(&name, &tag, &actor.caller()).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &tag, actor).await.map_err(from_registry)
     }
 
     /// Points a new tag at the artifact `reference` names (`manage_tags`),
@@ -409,7 +410,7 @@ impl ArtifactService {
         let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
         let stored = self.registry.stat_manifest(&name, &digest, &[]).await.map_err(from_registry)?;
         self.registry
-            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), &actor.caller())
+            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), actor)
             .await
             .map_err(from_registry)?;
         Ok(())

@@ -10,9 +10,10 @@ use super::{ArtifactFilter, ArtifactSummary, RecentPush, RegistryOverview, Repos
 use crate::{
     core::{
         Result,
-        access::{Visibility, visibility_sql},
+        access::visibility_sql,
         db::{Db, Keyset, KeysetPage, TimeCursor, like_contains},
         events::{AuditEvent, audited_transaction},
+        identity::Visibility,
         projects::ProjectId,
     },
     on_db,

@@ -10,9 +10,10 @@ use rand::{Rng, distributions::Alphanumeric, rngs::OsRng};
 use super::{ADMIN_USERNAME, AuthService, validate_password};
 use crate::core::{
     Error, Result,
-    access::{Actor, Principal},
-    events::{AuditEvent, Caller, Operation, ResourceType},
-    users::{Group, NewUser, User, UserId, Username},
+    events::{AuditEvent, Operation, ResourceType},
+    identity::{Actor, Principal},
+    identity::{User, UserId, Username},
+    users::{Group, NewUser},
 };
 
 /// What the first start did about the administrator account.
@@ -39,7 +40,7 @@ impl AuthService {
     /// An administrator creates a database account.
     pub async fn create_user(&self, actor: &Actor, account: NewAccount<'_>) -> Result<User> {
         actor.require_system_admin("create users")?;
-        self.insert_account(account, &actor.caller(), None).await
+        self.insert_account(account, actor.principal.name(), actor.client_addr.as_deref(), None).await
     }
 
     /// Someone creates their own account, when self-registration is on and
@@ -48,8 +49,9 @@ impl AuthService {
         if !self.settings.self_registration().await? {
             return Err(Error::Forbidden("self-registration is off".into()));
         }
-        let caller = Caller { actor: Some(account.username.to_owned()), client_addr: client_addr.map(str::to_owned) };
-        self.insert_account(NewAccount { is_admin: false, ..account }, &caller, Some("self-registration")).await
+        let registering = Some(account.username);
+        let account = NewAccount { is_admin: false, ..account };
+        self.insert_account(account, registering, client_addr, Some("self-registration")).await
     }
 
     /// Changes a database account's password: its owner (who must give the
@@ -80,8 +82,7 @@ impl AuthService {
             }
         }
         let hash = self.hasher.hash(new_password.to_owned()).await?;
-        let event =
-            user_event(&actor.caller(), Operation::Update, &credentials.user.username, Some("password changed"));
+        let event = user_event(actor, Operation::Update, &credentials.user.username, Some("password changed"));
         self.users.set_password_hash(credentials.user.id, &hash, Utc::now(), false, &event).await
     }
 
@@ -105,9 +106,8 @@ impl AuthService {
             return Err(Error::invalid("username", format!("{name} signs in through {source}; reset it there")));
         }
         let hash = self.hasher.hash(password.clone()).await?;
-        let operator = Caller { actor: Some(OPERATOR.to_owned()), client_addr: None };
         let detail = Some("password reset by an operator");
-        let event = user_event(&operator, Operation::Update, &credentials.user.username, detail);
+        let event = account_event(Operation::Update, &credentials.user.username, detail, Some(OPERATOR), None);
         self.users.set_password_hash(credentials.user.id, &hash, Utc::now(), true, &event).await?;
         Ok(password)
     }
@@ -168,7 +168,7 @@ impl AuthService {
         if full_name.chars().count() > 255 {
             return Err(Error::invalid("realname", "must be at most 255 characters"));
         }
-        let event = user_event(&actor.caller(), Operation::Update, &user.username, Some("profile changed"));
+        let event = user_event(actor, Operation::Update, &user.username, Some("profile changed"));
         self.users.update_profile(id, email, full_name, Utc::now(), &event).await?;
         self.user_for(actor, id).await
     }
@@ -182,7 +182,7 @@ impl AuthService {
             return Err(Error::Conflict(format!("{} keeps its administrator flag", user.username)));
         }
         let detail = if is_admin { "made system administrator" } else { "no longer system administrator" };
-        let event = user_event(&actor.caller(), Operation::Update, &user.username, Some(detail));
+        let event = user_event(actor, Operation::Update, &user.username, Some(detail));
         self.users.set_admin(id, is_admin, Utc::now(), &event).await
     }
 
@@ -193,7 +193,7 @@ impl AuthService {
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} cannot be deleted", user.username)));
         }
-        let event = user_event(&actor.caller(), Operation::Delete, &user.username, None);
+        let event = user_event(actor, Operation::Delete, &user.username, None);
         self.users.delete(id, &event).await?;
         Ok(())
     }
@@ -220,8 +220,7 @@ impl AuthService {
     /// at its members' next sign-in, without the memberships.
     pub async fn delete_group(&self, actor: &Actor, id: i64) -> Result<()> {
         let group = self.group(actor, id).await?;
-        let mut event =
-            AuditEvent::new(Operation::Delete, ResourceType::User, format!("group:{}", group.name), &actor.caller());
+        let mut event = AuditEvent::new(Operation::Delete, ResourceType::User, format!("group:{}", group.name), actor);
         event.detail = Some(group.kind);
         self.users.delete_group(id, &event).await?;
         Ok(())
@@ -238,8 +237,7 @@ impl AuthService {
             None => (generate_password(), true),
         };
         let username = Username::parse(ADMIN_USERNAME).expect("the admin username is valid");
-        let operator = Caller { actor: None, client_addr: None };
-        let event = user_event(&operator, Operation::Create, &username, Some("first administrator, at start-up"));
+        let event = account_event(Operation::Create, &username, Some("first administrator, at start-up"), None, None);
         // Look first: on a restart the account exists and hashing would be wasted.
         if self.users.find_credentials(&username).await?.is_some() {
             return Ok(AdminBootstrap::AlreadyPresent);
@@ -266,7 +264,14 @@ impl AuthService {
         })
     }
 
-    async fn insert_account(&self, account: NewAccount<'_>, caller: &Caller, detail: Option<&str>) -> Result<User> {
+    /// Creates a database account; `actor` and `client_addr` say who, for the audit log.
+    async fn insert_account(
+        &self,
+        account: NewAccount<'_>,
+        actor: Option<&str>,
+        client_addr: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<User> {
         let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
         validate_password("password", account.password)?;
         let hash = self.hasher.hash(account.password.to_owned()).await?;
@@ -277,21 +282,28 @@ impl AuthService {
             password_hash: Some(&hash),
             is_admin: account.is_admin,
         };
-        let event = user_event(caller, Operation::Create, &username, detail);
+        let event = account_event(Operation::Create, &username, detail, actor, client_addr);
         let created = self.users.create_if_absent(new, Utc::now(), &event).await?;
         let id = created.ok_or_else(|| Error::Conflict(format!("the username {username} is taken")))?;
         self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
     }
 }
 
-/// The audit row of a change to an account, written with the change.
-pub(super) fn user_event(
-    caller: &Caller,
+/// The audit row of `actor`'s change to an account, written with the change.
+pub(super) fn user_event(actor: &Actor, operation: Operation, username: &Username, detail: Option<&str>) -> AuditEvent {
+    account_event(operation, username, detail, actor.principal.name(), actor.client_addr.as_deref())
+}
+
+/// [`user_event`] for a change whose actor is only a name: someone
+/// registering, the operator at the command line, start-up.
+fn account_event(
     operation: Operation,
     username: &Username,
     detail: Option<&str>,
+    actor: Option<&str>,
+    client_addr: Option<&str>,
 ) -> AuditEvent {
-    let mut event = AuditEvent::new(operation, ResourceType::User, username.to_string(), caller);
+    let mut event = AuditEvent::named(operation, ResourceType::User, username.to_string(), actor, client_addr);
     event.detail = detail.map(str::to_owned);
     event
 }

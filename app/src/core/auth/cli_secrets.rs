@@ -13,7 +13,7 @@ use crate::{
         Error, Result,
         db::Db,
         events::{AuditEvent, write_audit_row},
-        users::UserId,
+        identity::UserId,
     },
     on_db,
 };

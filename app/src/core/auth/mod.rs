@@ -33,11 +33,12 @@ use sha2::{Digest, Sha256};
 
 use crate::core::{
     Error, Result,
-    access::Actor,
     db::Db,
-    events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
+    events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    identity::Actor,
+    identity::{User, Username},
     settings::{LdapSettings, LoginSettings, SettingsService},
-    users::{ExternalUser, User, UserCredentials, UserRepository, Username},
+    users::{ExternalUser, UserCredentials, UserRepository},
 };
 use cli_secrets::CliSecrets;
 use oidc::OidcProvider;
@@ -125,15 +126,14 @@ impl AuthService {
         password: String,
         client_addr: Option<&str>,
     ) -> Result<(User, SessionToken)> {
-        let caller = Caller { actor: Some(username.to_owned()), client_addr: client_addr.map(str::to_owned) };
         let user = match self.throttled(username, client_addr, self.verify_password(username, password)).await {
             Ok(user) => user,
             Err(error) => {
-                self.record_login(&caller, "portal", Some(&error)).await;
+                self.record_login(Some(username), client_addr, "portal", Some(&error)).await;
                 return Err(error);
             }
         };
-        self.record_login(&caller, "portal", None).await;
+        self.record_login(Some(username), client_addr, "portal", None).await;
         let token = self.open_session(&user, client_addr).await?;
         Ok((user, token))
     }
@@ -326,9 +326,16 @@ impl AuthService {
     /// Records a sign-in in the audit log: through the portal, `docker login`
     /// (the token service) or Basic credentials on `/v2`; `failure` says why
     /// it was refused.
-    pub async fn record_login(&self, caller: &Caller, through: &str, failure: Option<&Error>) {
-        let username = caller.actor.clone().unwrap_or_default();
-        let event = AuditEvent::new(Operation::Login, ResourceType::Session, username, caller);
+    /// `username` is the name the sign-in gave (`None` when it never said).
+    pub async fn record_login(
+        &self,
+        username: Option<&str>,
+        client_addr: Option<&str>,
+        through: &str,
+        failure: Option<&Error>,
+    ) {
+        let resource = username.unwrap_or_default();
+        let event = AuditEvent::named(Operation::Login, ResourceType::Session, resource, username, client_addr);
         let event = match failure {
             None => AuditEvent { detail: Some(through.to_owned()), ..event },
             Some(error) => event.failed(format!("{through}: {error}")),
@@ -344,7 +351,7 @@ impl AuthService {
         }
     }
 
-    pub async fn find_user_by_id(&self, id: crate::core::users::UserId) -> Result<Option<User>> {
+    pub async fn find_user_by_id(&self, id: crate::core::identity::UserId) -> Result<Option<User>> {
         self.users.find(id).await
     }
 
@@ -360,14 +367,14 @@ impl AuthService {
 }
 
 /// Longest robot login name: `robot$`, a project name, `+`, a robot name.
-const MAX_ROBOT_NAME: usize = crate::core::robots::ROBOT_PREFIX.len() + 2 * Username::MAX_LEN + 1;
+const MAX_ROBOT_NAME: usize = crate::core::identity::ROBOT_PREFIX.len() + 2 * Username::MAX_LEN + 1;
 
 /// Whether `username` is longer than any account's name can be (255
 /// characters; robots' `robot$<project>+<name>` longer): such sign-ins are
 /// refused before anything is looked up, counted or stored.
 pub fn sign_in_name_too_long(username: &str) -> bool {
     let limit =
-        if username.starts_with(crate::core::robots::ROBOT_PREFIX) { MAX_ROBOT_NAME } else { Username::MAX_LEN };
+        if username.starts_with(crate::core::identity::ROBOT_PREFIX) { MAX_ROBOT_NAME } else { Username::MAX_LEN };
     // Bytes bound characters from above: most names need no count.
     username.len() > limit && username.chars().count() > limit
 }

@@ -21,9 +21,11 @@ use super::{
 };
 use crate::core::{
     Error, Result,
-    events::{Caller, Operation},
+    events::Operation,
+    identity::{Actor, Principal},
+    identity::{User, UserId, Username},
     settings::{LoginSettings, OidcSettings},
-    users::{ExternalUser, User, UserId, Username},
+    users::ExternalUser,
 };
 
 /// How long a user may take at the provider's login page.
@@ -89,15 +91,16 @@ impl AuthService {
     /// the code, verifies the ID token, onboards the user and opens a session.
     /// Every outcome is audited.
     pub async fn finish_oidc_login(&self, callback: OidcCallback<'_>) -> Result<OidcSession> {
-        let mut caller = Caller { actor: None, client_addr: callback.client_addr.map(str::to_owned) };
-        let outcome = self.oidc_user(&callback, &mut caller).await;
-        self.record_login(&caller, "oidc", outcome.as_ref().err()).await;
+        let mut username = None;
+        let outcome = self.oidc_user(&callback, &mut username).await;
+        self.record_login(username.as_deref(), callback.client_addr, "oidc", outcome.as_ref().err()).await;
         let (user, next_path) = outcome?;
         let token = self.open_session(&user, callback.client_addr).await?;
         Ok(OidcSession { user, token, next_path })
     }
 
-    async fn oidc_user(&self, callback: &OidcCallback<'_>, caller: &mut Caller) -> Result<(User, String)> {
+    /// The user the callback signs in; `username` learns who as soon as the provider says.
+    async fn oidc_user(&self, callback: &OidcCallback<'_>, username: &mut Option<String>) -> Result<(User, String)> {
         let settings = self.oidc_settings().await?.ok_or_else(oidc_off)?;
         let pending = match callback.sealed_login {
             Some(value) => PendingLogin::open(value, &self.sealing).await?,
@@ -114,7 +117,7 @@ impl AuthService {
             .identify(&settings, callback.redirect_uri, callback.code, &pending.pkce_verifier, &pending.nonce)
             .await
             .map_err(provider_error)?;
-        caller.actor = Some(identity.username.clone());
+        *username = Some(identity.username.clone());
         let external_id = format!("{} {}", identity.issuer, identity.subject);
         let id = match self.users.find_external("oidc", &external_id).await? {
             Some(id) => id,
@@ -123,7 +126,7 @@ impl AuthService {
         self.apply_identity(id, &identity, &tokens, &settings).await?;
         self.cli_secrets.ensure(id, Utc::now()).await?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", identity.username)))?;
-        caller.actor = Some(user.username.to_string());
+        *username = Some(user.username.to_string());
         Ok((user, pending.next_path))
     }
 
@@ -197,8 +200,8 @@ impl AuthService {
         if !self.is_oidc_account(user).await? {
             return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
-        let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
-        let event = user_event(&caller, Operation::Update, &user.username, Some("CLI secret regenerated"));
+        let owner = Actor { principal: Principal::User(user.clone()), client_addr: client_addr.map(str::to_owned) };
+        let event = user_event(&owner, Operation::Update, &user.username, Some("CLI secret regenerated"));
         self.cli_secrets.regenerate(user.id, Utc::now(), Some(&event)).await
     }
 
@@ -210,8 +213,8 @@ impl AuthService {
             return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
         super::validate_chosen_secret("secret", secret)?;
-        let caller = Caller { actor: Some(user.username.to_string()), client_addr: client_addr.map(str::to_owned) };
-        let event = user_event(&caller, Operation::Update, &user.username, Some("CLI secret set"));
+        let owner = Actor { principal: Principal::User(user.clone()), client_addr: client_addr.map(str::to_owned) };
+        let event = user_event(&owner, Operation::Update, &user.username, Some("CLI secret set"));
         self.cli_secrets.store(user.id, secret, Utc::now(), Some(&event)).await
     }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    core::{Result, db::Db, users::UserId},
+    core::{Result, db::Db, identity::UserId},
     on_db,
 };
 

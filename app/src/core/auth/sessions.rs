@@ -7,7 +7,8 @@ use crate::{
     core::{
         Result,
         db::Db,
-        users::{User, UserId, UserRow},
+        identity::{User, UserId},
+        users::UserRow,
     },
     on_db,
 };

@@ -22,8 +22,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Decision, Principal},
+    access::{AccessService, Decision},
     db::{Db, Keyset, KeysetPage, TimeCursor},
+    identity::{Actor, Principal},
     rbac::Action,
 };
 
@@ -79,14 +80,6 @@ impl ResourceType {
     }
 }
 
-/// Who is acting, as far as the request tells.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Caller {
-    /// The authenticated account; `None` for anonymous callers.
-    pub actor: Option<String>,
-    pub client_addr: Option<String>,
-}
-
 /// One entry of the audit log, as recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEvent {
@@ -99,19 +92,29 @@ pub struct AuditEvent {
     pub tag: Option<String>,
     pub media_type: Option<String>,
     pub size: Option<i64>,
-    pub caller: Caller,
+    /// Who did it: the acting account's name (`None` for anonymous callers),
+    /// or the name a failed sign-in tried.
+    pub actor: Option<String>,
+    pub client_addr: Option<String>,
     pub succeeded: bool,
     pub detail: Option<String>,
     pub occurred_at: DateTime<Utc>,
 }
 
 impl AuditEvent {
-    /// A successful operation happening now; the optional fields start empty.
-    pub fn new(
+    /// A successful operation by `actor` happening now; the optional fields start empty.
+    pub fn new(operation: Operation, resource_type: ResourceType, resource: impl Into<String>, actor: &Actor) -> Self {
+        Self::named(operation, resource_type, resource, actor.principal.name(), actor.client_addr.as_deref())
+    }
+
+    /// [`Self::new`] for an operation whose actor is only a name: a sign-in
+    /// attempt (the name it tried), the operator at the command line.
+    pub fn named(
         operation: Operation,
         resource_type: ResourceType,
         resource: impl Into<String>,
-        caller: &Caller,
+        actor: Option<&str>,
+        client_addr: Option<&str>,
     ) -> Self {
         Self {
             operation,
@@ -122,7 +125,8 @@ impl AuditEvent {
             tag: None,
             media_type: None,
             size: None,
-            caller: caller.clone(),
+            actor: actor.map(str::to_owned),
+            client_addr: client_addr.map(str::to_owned),
             succeeded: true,
             detail: None,
             occurred_at: Utc::now(),
@@ -156,8 +160,8 @@ impl AuditEvent {
     pub(crate) fn bounded(mut self) -> Self {
         clip(&mut self.resource, MAX_TEXT);
         let optional = [
-            (&mut self.caller.actor, MAX_NAME),
-            (&mut self.caller.client_addr, MAX_ADDRESS),
+            (&mut self.actor, MAX_NAME),
+            (&mut self.client_addr, MAX_ADDRESS),
             (&mut self.project, MAX_NAME),
             (&mut self.digest, MAX_NAME),
             (&mut self.tag, MAX_NAME),
@@ -341,15 +345,16 @@ mod tests {
 
     #[test]
     fn free_text_is_bounded_at_character_boundaries() {
-        let caller = Caller { actor: Some("é".repeat(60_000)), client_addr: Some("a".repeat(100)) };
-        let event = AuditEvent::new(Operation::Login, ResourceType::Session, "x".repeat(5000), &caller)
-            .failed("y".repeat(5000))
-            .bounded();
-        assert!(event.caller.actor.as_ref().unwrap().len() <= MAX_NAME);
-        assert!(event.caller.actor.as_ref().unwrap().ends_with('…'));
-        assert!(event.caller.client_addr.as_ref().unwrap().len() <= MAX_ADDRESS);
+        let (name, address) = ("é".repeat(60_000), "a".repeat(100));
+        let attempt = |resource: String| {
+            AuditEvent::named(Operation::Login, ResourceType::Session, resource, Some(&name), Some(&address))
+        };
+        let event = attempt("x".repeat(5000)).failed("y".repeat(5000)).bounded();
+        assert!(event.actor.as_ref().unwrap().len() <= MAX_NAME);
+        assert!(event.actor.as_ref().unwrap().ends_with('…'));
+        assert!(event.client_addr.as_ref().unwrap().len() <= MAX_ADDRESS);
         assert!(event.resource.len() <= MAX_TEXT && event.detail.as_ref().unwrap().len() <= MAX_TEXT);
-        let short = AuditEvent::new(Operation::Login, ResourceType::Session, "alice", &caller).bounded();
+        let short = attempt("alice".to_owned()).bounded();
         assert_eq!(short.resource, "alice");
     }
 }

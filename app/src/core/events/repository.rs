@@ -70,8 +70,8 @@ macro_rules! write_audit_row {
         let event = $crate::core::events::AuditEvent::bounded(::std::clone::Clone::clone($event));
         sqlx::query($crate::core::events::repository::INSERT_ONE)
             .bind(event.occurred_at)
-            .bind(event.caller.actor)
-            .bind(event.caller.client_addr)
+            .bind(event.actor)
+            .bind(event.client_addr)
             .bind(event.operation.as_str())
             .bind(event.resource_type.as_str())
             .bind(event.resource)
@@ -158,8 +158,8 @@ impl EventRepository {
             );
             query.push_values(events, |mut row, event| {
                 row.push_bind(event.occurred_at)
-                    .push_bind(event.caller.actor.clone())
-                    .push_bind(event.caller.client_addr.clone())
+                    .push_bind(event.actor.clone())
+                    .push_bind(event.client_addr.clone())
                     .push_bind(event.operation.as_str())
                     .push_bind(event.resource_type.as_str())
                     .push_bind(event.resource.clone())

@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Actor, Decision, Principal, Visibility},
+    access::{AccessService, Decision},
     db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, Operation, ResourceType},
+    identity::UserId,
+    identity::{Actor, Principal, Visibility},
     rbac::{Action, Role},
     settings::SettingsService,
-    users::UserId,
 };
 
 /// The project every installation starts with, public, as in Harbor.
@@ -391,7 +392,7 @@ fn audit_event(
     project: &str,
     detail: &str,
 ) -> AuditEvent {
-    let mut event = AuditEvent::new(operation, resource_type, resource, &actor.caller()).in_project(Some(project));
+    let mut event = AuditEvent::new(operation, resource_type, resource, actor).in_project(Some(project));
     event.detail = (!detail.is_empty()).then(|| detail.to_owned());
     event
 }

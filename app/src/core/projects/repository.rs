@@ -8,11 +8,12 @@ use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName, Pro
 use crate::{
     core::{
         Error, Result,
-        access::{Visibility, visibility_sql},
+        access::visibility_sql,
         db::{Db, Keyset, KeysetPage, NameCursor, like_contains},
         events::{AuditEvent, audited_transaction, write_audit_row},
+        identity::UserId,
+        identity::Visibility,
         rbac::Role,
-        users::UserId,
     },
     on_db,
 };

@@ -7,9 +7,10 @@ use super::{digest::Digest, names::RepoName};
 use crate::{
     core::{
         Result,
-        access::{Visibility, visibility_sql},
+        access::visibility_sql,
         db::Db,
         events::{AuditEvent, audited_transaction, write_audit_row},
+        identity::Visibility,
         projects::{HOLDS_BLOB_SQL, usage_sql},
         storage::UploadId,
     },

@@ -5,61 +5,26 @@
 //! more; its secret is shown once and can be refreshed; a disabled or
 //! expired robot is refused at once. Managing robots is itself a
 //! permission: `manage_robots` in the project, or system administrator.
+//! The [`Robot`] type itself is part of [`identity`](crate::core::identity).
 
 mod repository;
 
 pub use repository::RobotRepository;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use rand::{Rng, distributions::Alphanumeric, rngs::OsRng};
 use sha2::{Digest, Sha256};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Actor, Decision, Principal},
+    access::{AccessService, Decision},
     auth::validate_chosen_secret,
     db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, Operation, ResourceType},
+    identity::{Actor, Principal, ROBOT_PREFIX, Robot, RobotId, RobotPermission, robot},
     projects::ProjectName,
     rbac::Action,
 };
-
-/// What every robot's login name starts with (users may not use `$`).
-pub const ROBOT_PREFIX: &str = "robot$";
-
-/// A robot's database id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RobotId(pub i64);
-
-/// Registry permissions in one project, or in every project (`project: None`,
-/// system robots only).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RobotPermission {
-    pub project: Option<String>,
-    pub actions: Vec<Action>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Robot {
-    pub id: RobotId,
-    /// The full login name.
-    pub name: String,
-    pub description: String,
-    /// The project of a project robot; `None` for system robots.
-    pub project: Option<String>,
-    pub disabled: bool,
-    pub expires_at: Option<DateTime<Utc>>,
-    pub created_by: String,
-    pub created_at: DateTime<Utc>,
-    pub permissions: Vec<RobotPermission>,
-}
-
-impl Robot {
-    /// Neither disabled nor expired.
-    pub fn is_usable(&self, now: DateTime<Utc>) -> bool {
-        usable(self.disabled, self.expires_at, now)
-    }
-}
 
 /// A robot to create.
 #[derive(Clone, Debug)]
@@ -105,7 +70,7 @@ fn audit_event(
     project: Option<&str>,
     detail: Option<&str>,
 ) -> AuditEvent {
-    let mut event = AuditEvent::new(operation, ResourceType::Robot, name, &actor.caller()).in_project(project);
+    let mut event = AuditEvent::new(operation, ResourceType::Robot, name, actor).in_project(project);
     event.detail = detail.map(str::to_owned);
     event
 }
@@ -314,7 +279,7 @@ impl RobotService {
     /// every request with a robot's registry token makes (one small query).
     pub async fn is_usable(&self, name: &str) -> Result<bool> {
         let state = self.repository.usable_state(name).await?;
-        Ok(state.is_some_and(|(disabled, expires_at)| usable(disabled, expires_at, Utc::now())))
+        Ok(state.is_some_and(|(disabled, expires_at)| robot::usable(disabled, expires_at, Utc::now())))
     }
 
     /// The robot of that name when it exists and is usable now (registry
@@ -354,10 +319,6 @@ fn confine_to_project(project: &str, permissions: &[RobotPermission]) -> Result<
         return Err(Error::invalid("permissions", format!("a robot of {project} works only in {project}")));
     }
     Ok(())
-}
-
-fn usable(disabled: bool, expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    !disabled && expires_at.is_none_or(|at| at > now)
 }
 
 fn generate_secret() -> String {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{Robot, RobotId, RobotPermission};
+use crate::core::identity::{Robot, RobotId, RobotPermission};
 use crate::{
     core::{
         Result,

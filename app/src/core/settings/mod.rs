@@ -21,9 +21,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     core::{
         Error, Result,
-        access::Actor,
         db::Db,
         events::{AuditEvent, Operation, ResourceType, audited_transaction},
+        identity::Actor,
     },
     on_db,
 };
@@ -197,7 +197,7 @@ impl SettingsService {
              ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, \
              updated_by = excluded.updated_by";
         let now: DateTime<Utc> = Utc::now();
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, resource, &actor.caller());
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Settings, resource, actor);
         event.detail = Some(detail);
         audited_transaction!(&self.db, &event, |tx| {
             for (name, json) in values {

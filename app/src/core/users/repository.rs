@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{User, UserId, Username};
+use crate::core::identity::{User, UserId, Username};
 use crate::{
     core::{
         Error, Result,

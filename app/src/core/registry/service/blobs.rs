@@ -10,7 +10,8 @@ use chrono::Utc;
 
 use super::{EventDetails, RegistryService, artifact_event};
 use crate::core::{
-    events::{Caller, Operation},
+    events::Operation,
+    identity::Actor,
     registry::{
         digest::{Algorithm, Digest, Hasher},
         error::{Error, Result},
@@ -90,9 +91,9 @@ impl RegistryService {
     }
 
     /// Removes the blob from the repository (its content is shared and stays).
-    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, caller: &Caller) -> Result<()> {
+    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, actor: &Actor) -> Result<()> {
         let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
-        let event = artifact_event(Operation::Delete, repository, caller, details);
+        let event = artifact_event(Operation::Delete, repository, actor, details);
         if !self.repository.unlink_blob(repository, digest, &event).await? {
             return Err(Error::BlobUnknown);
         }

@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::{EventDetails, RegistryService, artifact_event, tag_of};
 use crate::core::{
-    access::Visibility,
-    events::{AuditEvent, Caller, Operation, ResourceType},
+    events::{AuditEvent, Operation, ResourceType},
+    identity::{Actor, Visibility},
     registry::{
         digest::Digest,
         error::{Error, Result},
@@ -48,7 +48,7 @@ impl RegistryService {
         repository: &RepoName,
         reference: &Reference,
         accept: &[&str],
-        caller: &Caller,
+        actor: &Actor,
     ) -> Result<StoredManifest> {
         let stored = self.stat_manifest(repository, reference, accept).await?;
         let details = EventDetails {
@@ -57,7 +57,7 @@ impl RegistryService {
             media_type: Some(stored.media_type.clone()),
             size: Some(stored.content.len() as i64),
         };
-        self.record(Operation::Pull, repository, caller, details).await;
+        self.record(Operation::Pull, repository, actor, details).await;
         Ok(stored)
     }
 
@@ -88,7 +88,7 @@ impl RegistryService {
         reference: &Reference,
         content: &[u8],
         content_type: Option<&str>,
-        caller: &Caller,
+        actor: &Actor,
     ) -> Result<PushedManifest> {
         if content.len() > self.max_manifest_bytes {
             return Err(Error::ManifestTooLarge { size: content.len(), limit: self.max_manifest_bytes });
@@ -143,7 +143,7 @@ impl RegistryService {
             media_type: Some(parsed.media_type.to_owned()),
             size: Some(content.len() as i64),
         };
-        let event = artifact_event(Operation::Push, repository, caller, details);
+        let event = artifact_event(Operation::Push, repository, actor, details);
         let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
         if let Linked::OverQuota { project, quota, used } = self.repository.put_manifest(new, now, &event).await? {
             return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
@@ -152,16 +152,16 @@ impl RegistryService {
     }
 
     /// Deletes a manifest (by digest, with its tags) or just a tag.
-    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference, caller: &Caller) -> Result<()> {
+    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference, actor: &Actor) -> Result<()> {
         let deleted = match reference {
             Reference::Digest(digest) => {
                 let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
-                let event = artifact_event(Operation::Delete, repository, caller, details);
+                let event = artifact_event(Operation::Delete, repository, actor, details);
                 self.repository.delete_manifest(repository, digest, &event).await?
             }
             Reference::Tag(tag) => {
                 let details = EventDetails { tag: Some(tag.to_string()), ..EventDetails::default() };
-                let event = artifact_event(Operation::Delete, repository, caller, details);
+                let event = artifact_event(Operation::Delete, repository, actor, details);
                 self.repository.delete_tag(repository, tag, &event).await?
             }
         };
@@ -172,8 +172,8 @@ impl RegistryService {
     }
 
     /// Deletes a whole repository: every artifact and tag in it.
-    pub async fn delete_repository(&self, repository: &RepoName, caller: &Caller) -> Result<()> {
-        let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), caller)
+    pub async fn delete_repository(&self, repository: &RepoName, actor: &Actor) -> Result<()> {
+        let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), actor)
             .in_project(repository.project());
         if !self.repository.delete_repository(repository, &event).await? {
             return Err(Error::NameUnknown);

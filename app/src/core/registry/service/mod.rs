@@ -24,7 +24,8 @@ use super::{
 };
 use crate::core::{
     db::Db,
-    events::{AuditEvent, Caller, EventRecorder, Operation, ResourceType},
+    events::{AuditEvent, EventRecorder, Operation, ResourceType},
+    identity::Actor,
     storage::BlobStore,
 };
 use blobs::UploadHashes;
@@ -110,21 +111,21 @@ impl RegistryService {
     }
 
     /// Records an artifact operation that changes nothing (a pull) in the audit log.
-    async fn record(&self, operation: Operation, repository: &RepoName, caller: &Caller, details: EventDetails) {
-        self.events.record(artifact_event(operation, repository, caller, details)).await;
+    async fn record(&self, operation: Operation, repository: &RepoName, actor: &Actor, details: EventDetails) {
+        self.events.record(artifact_event(operation, repository, actor, details)).await;
     }
 }
 
 /// The audit entry of an artifact operation; the resource reads `repo:tag`
 /// or `repo@digest` as the reference was given.
-fn artifact_event(operation: Operation, repository: &RepoName, caller: &Caller, details: EventDetails) -> AuditEvent {
+fn artifact_event(operation: Operation, repository: &RepoName, actor: &Actor, details: EventDetails) -> AuditEvent {
     let resource = match (&details.tag, &details.digest) {
         (Some(tag), _) => format!("{repository}:{tag}"),
         (None, Some(digest)) => format!("{repository}@{digest}"),
         (None, None) => repository.to_string(),
     };
     let mut event =
-        AuditEvent::new(operation, ResourceType::Artifact, resource, caller).in_project(repository.project());
+        AuditEvent::new(operation, ResourceType::Artifact, resource, actor).in_project(repository.project());
     event.digest = details.digest;
     event.tag = details.tag;
     event.media_type = details.media_type;

@@ -1,0 +1,73 @@
+//! Users as the rest of the core sees them: a validated username and the
+//! account's flags, never the password hash.
+
+use chrono::{DateTime, Utc};
+
+/// A user's database id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct UserId(pub i64);
+
+/// An account as the rest of the core sees it (never carries the password hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub username: Username,
+    pub email: Option<String>,
+    pub full_name: String,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A username that passed validation: 1–255 characters, no control characters,
+/// none of the characters Harbor refuses (`, ~ # $ %`), no `:` (it would break
+/// HTTP Basic credentials) and no surrounding whitespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub const MAX_LEN: usize = 255;
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        if raw.is_empty() {
+            return Err("must not be empty");
+        }
+        if raw.chars().count() > Self::MAX_LEN {
+            return Err("must be at most 255 characters");
+        }
+        if raw.trim() != raw {
+            return Err("must not start or end with whitespace");
+        }
+        if raw.chars().any(|c| c.is_control() || matches!(c, ',' | '~' | '#' | '$' | '%' | ':')) {
+            return Err("must not contain control characters or any of , ~ # $ % :");
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Username {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Username;
+
+    #[test]
+    fn username_grammar() {
+        for ok in ["admin", "alice.smith", "bob@example.com", "ünïcode", "a b"] {
+            assert!(Username::parse(ok).is_ok(), "{ok} should be accepted");
+        }
+        let too_long = "x".repeat(256);
+        for bad in ["", " admin", "admin ", "a,b", "a~b", "a#b", "a$b", "a%b", "a:b", "a\nb", too_long.as_str()] {
+            assert!(Username::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(Username::parse(&"x".repeat(255)).is_ok());
+    }
+}
