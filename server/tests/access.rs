@@ -279,7 +279,7 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     assert!(matches!(invalid, app::core::Error::Invalid { .. }), "{invalid:?}");
     server.state.events.flush().await;
     let query = app::core::events::AuditQuery { project: Some("empty"), limit: 10, ..Default::default() };
-    let (events, _) = server.state.audit.list(&admin.principal, &query).await.unwrap();
+    let (events, _) = server.state.audit.list(&admin, &query).await.unwrap();
     let seen: Vec<(&str, &str, Option<&str>)> =
         events.iter().map(|e| (e.operation.as_str(), e.resource_type.as_str(), e.detail.as_deref())).collect();
     assert_eq!(

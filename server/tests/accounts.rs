@@ -48,7 +48,7 @@ async fn administrators_create_users_and_people_may_register_when_allowed(backen
 
     server.state.events.flush().await;
     let query = AuditQuery { resource_type: Some("user"), limit: 10, ..Default::default() };
-    let (events, _) = server.state.audit.list(&admin.principal, &query).await.unwrap();
+    let (events, _) = server.state.audit.list(&admin, &query).await.unwrap();
     let seen: Vec<(&str, Option<&str>, Option<&str>)> =
         events.iter().map(|e| (e.resource.as_str(), e.actor.as_deref(), e.client_addr.as_deref())).collect();
     assert_eq!(

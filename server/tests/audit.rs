@@ -19,8 +19,8 @@ use app::core::{
 use common::{ADMIN_PASSWORD, Backend, TestServer};
 use reqwest::{StatusCode, header};
 
-async fn admin(server: &TestServer) -> Principal {
-    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap())
+async fn admin(server: &TestServer) -> Actor {
+    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into()
 }
 
 async fn entries(server: &TestServer, query: AuditQuery<'_>) -> (Vec<StoredEvent>, i64) {
@@ -88,7 +88,7 @@ async fn sign_ins_are_recorded_with_their_outcome(backend: Backend) {
 async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team", "other"]).await;
-    let admin: Actor = Actor { principal: admin(&server).await, client_addr: Some("192.0.2.7".into()) };
+    let admin: Actor = Actor { client_addr: Some("192.0.2.7".into()), ..admin(&server).await };
     let created = server
         .state
         .robots
@@ -165,7 +165,7 @@ async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
         .state
         .audit
         .list(
-            &admin.principal,
+            &admin,
             &AuditQuery { project: Some("team"), operation: Some("update"), offset: 1, limit: 1, ..Default::default() },
         )
         .await
@@ -201,7 +201,7 @@ async fn reading_the_log_needs_read_logs(backend: Backend) {
                 .await
                 .unwrap();
         }
-        readers.push(Principal::User(user));
+        readers.push(Actor::from(Principal::User(user)));
     }
     let team = AuditQuery { project: Some("team"), limit: 10, ..Default::default() };
     assert!(server.state.audit.list(&readers[0], &team).await.is_ok(), "a guest reads the project's log");

@@ -75,7 +75,7 @@ async fn directory_users_sign_in_and_are_onboarded(backend: Backend) {
     // The audit log has both outcomes.
     server.state.events.flush().await;
     let query = AuditQuery { actor: Some("alice"), operation: Some("login"), limit: 20, ..Default::default() };
-    let (logins, _) = server.state.audit.list(&admin.principal, &query).await.unwrap();
+    let (logins, _) = server.state.audit.list(&admin, &query).await.unwrap();
     let outcomes: Vec<&str> = logins.iter().map(|e| e.outcome.as_str()).collect();
     assert!(outcomes.contains(&"success") && outcomes.contains(&"failure"), "{outcomes:?}");
     server.stop().await;

@@ -207,7 +207,7 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
     server.state.events.flush().await;
     let reader = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap());
     let query = AuditQuery { actor: Some("alice"), limit: 100, ..Default::default() };
-    let (events, _) = server.state.audit.list(&reader, &query).await.unwrap();
+    let (events, _) = server.state.audit.list(&reader.clone().into(), &query).await.unwrap();
     let oidc_logins = events.iter().filter(|e| e.operation == "login" && e.detail.as_deref() == Some("oidc")).count();
     assert_eq!(oidc_logins, 3);
     assert!(events.iter().any(|e| e.detail.as_deref() == Some("CLI secret regenerated")), "{events:?}");
@@ -266,7 +266,7 @@ async fn the_callback_is_guarded(backend: Backend) {
     server.state.events.flush().await;
     let reader = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap());
     let query = AuditQuery { actor: Some("dora"), operation: Some("login"), limit: 10, ..Default::default() };
-    let (events, _) = server.state.audit.list(&reader, &query).await.unwrap();
+    let (events, _) = server.state.audit.list(&reader.clone().into(), &query).await.unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, "failure");
 

@@ -355,7 +355,7 @@ async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
         limit: 10,
         ..Default::default()
     };
-    let (events, total) = state.audit.list(&admin, &query).await.unwrap();
+    let (events, total) = state.audit.list(&admin.clone().into(), &query).await.unwrap();
     assert_eq!(total, 3, "{events:?}");
     let kinds: Vec<&str> = events.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(kinds, ["delete", "pull", "push"], "newest first");

@@ -155,7 +155,7 @@ async fn a_recreated_project_does_not_inherit_the_log(backend: Backend) {
     server.state.events.flush().await;
 
     let query = AuditQuery { project: Some("team"), limit: 100, ..AuditQuery::default() };
-    let (entries, total) = server.state.audit.list(&carol, &query).await.unwrap();
+    let (entries, total) = server.state.audit.list(&carol.clone().into(), &query).await.unwrap();
     let seen: Vec<_> =
         entries.iter().map(|e| (e.operation.as_str(), e.resource_type.as_str(), e.actor.clone())).collect();
     assert_eq!(seen, [("create", "project", Some("carol".to_owned()))], "{entries:#?}");

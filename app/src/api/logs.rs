@@ -36,7 +36,7 @@ pub async fn project_logs(
     let keyset = TimeCursor::keyset(after.as_deref(), before.as_deref())?;
     let operation = operation.filter(|o| !o.is_empty());
     let query = AuditQuery { project: Some(&project), operation: operation.as_deref(), ..AuditQuery::default() };
-    let page = expect_context::<AppState>().audit.browse(&actor.principal, &query, &keyset, LOG_PAGE_SIZE).await?;
+    let page = expect_context::<AppState>().audit.browse(&actor, &query, &keyset, LOG_PAGE_SIZE).await?;
     Ok(crate::api::projects::listing(
         page,
         |event| TimeCursor { at: event.occurred_at, id: event.id }.encode(),

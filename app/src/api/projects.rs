@@ -219,7 +219,7 @@ pub async fn get_project(name: String) -> Result<ProjectOverview, AppError> {
         read_logs: may(Action::ReadLogs),
         edit: may(Action::EditProject),
         delete: may(Action::DeleteProject),
-        change_quota: actor.principal.is_system_admin(),
+        change_quota: crate::core::access::may_system(&actor, crate::core::rbac::SystemAction::ManageQuotas),
     };
     let summary = state.projects.summary(&actor, &name).await?;
     let member_count = permissions.read_members.then(|| summary.members_by_role.iter().map(|(_, n)| n).sum());

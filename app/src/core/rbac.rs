@@ -134,6 +134,49 @@ impl fmt::Display for Action {
     }
 }
 
+/// Something only a system administrator may do: administering the system
+/// rather than one project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SystemAction {
+    /// Create, list and delete accounts; change another account's password,
+    /// profile or administrator flag.
+    ManageUsers,
+    /// List and delete LDAP and OIDC groups.
+    ManageGroups,
+    /// Read and change login settings, self-registration and who may create
+    /// projects; test an LDAP or OIDC configuration.
+    ManageSettings,
+    /// Set or lift a project's storage quota.
+    ManageQuotas,
+    /// Create and manage system robots and grants in every project.
+    ManageSystemRobots,
+    /// Read the whole audit log, across projects.
+    ReadAuditLog,
+}
+
+impl SystemAction {
+    pub const ALL: [SystemAction; 6] = [
+        SystemAction::ManageUsers,
+        SystemAction::ManageGroups,
+        SystemAction::ManageSettings,
+        SystemAction::ManageQuotas,
+        SystemAction::ManageSystemRobots,
+        SystemAction::ReadAuditLog,
+    ];
+
+    /// What the refusal says: "only system administrators {phrase}".
+    pub fn phrase(self) -> &'static str {
+        match self {
+            SystemAction::ManageUsers => "manage user accounts",
+            SystemAction::ManageGroups => "manage user groups",
+            SystemAction::ManageSettings => "change system settings",
+            SystemAction::ManageQuotas => "change storage quotas",
+            SystemAction::ManageSystemRobots => "manage system robots and grants in every project",
+            SystemAction::ReadAuditLog => "read the whole audit log",
+        }
+    }
+}
+
 /// Who is asking, as far as permissions go.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject {
@@ -167,6 +210,11 @@ pub fn decide(subject: &Subject, project: ProjectFacts, action: Action) -> bool 
             public_pull || (Action::ROBOT_GRANTABLE.contains(&action) && granted.contains(&action))
         }
     }
+}
+
+/// The decision for one system action: system administrators only.
+pub fn decide_system(subject: &Subject, _action: SystemAction) -> bool {
+    matches!(subject, Subject::User { system_admin: true, .. })
 }
 
 #[cfg(test)]
@@ -217,6 +265,21 @@ mod tests {
     fn system_administrators_may_do_everything() {
         let admin = Subject::User { system_admin: true, role: None };
         assert!(Action::ALL.into_iter().all(|action| decide(&admin, PRIVATE, action)));
+        assert!(SystemAction::ALL.into_iter().all(|action| decide_system(&admin, action)));
+    }
+
+    #[test]
+    fn only_system_administrators_administer_the_system() {
+        let others = [
+            Subject::Anonymous,
+            Subject::User { system_admin: false, role: Some(Role::ProjectAdmin) },
+            Subject::Robot { granted: Action::ROBOT_GRANTABLE.to_vec() },
+        ];
+        for subject in others {
+            for action in SystemAction::ALL {
+                assert!(!decide_system(&subject, action), "{subject:?} {action:?}");
+            }
+        }
     }
 
     #[test]

@@ -117,7 +117,7 @@ async fn logs(
     };
     // Entries recorded a moment ago may still be on their way to the database.
     state.events.flush().await;
-    let (events, total) = state.audit.list(&actor.principal, &audit_query).await?;
+    let (events, total) = state.audit.list(&actor, &audit_query).await?;
     let headers = page.headers(total, &path, &[("q", query.q.as_deref())]);
     Ok((headers, Json(events.into_iter().map(AuditLogView::from).collect::<Vec<_>>())).into_response())
 }

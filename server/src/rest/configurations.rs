@@ -14,17 +14,18 @@ use super::{
 };
 use app::core::{
     AppState, Error,
-    identity::Actor,
+    access::{SystemGrant, require_system},
+    rbac::SystemAction,
     settings::{LdapScope, LdapSettings, LoginSettings, OidcSettings},
 };
 
 #[utoipa::path(get, path = "/api/v2.0/configurations", tag = "configure", responses((status = 200, description = "Settings, each with value and editable", body = Object), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    admin(caller)?;
+    let grant = admin(caller)?;
     let settings = &state.settings;
     let login = settings.login().await?;
-    let ldap = settings.saved_ldap().await?;
-    let oidc = settings.saved_oidc().await?;
+    let ldap = settings.saved_ldap(&grant).await?;
+    let oidc = settings.saved_oidc(&grant).await?;
     let scope = match ldap.scope {
         LdapScope::Base => 0,
         LdapScope::OneLevel => 1,
@@ -73,12 +74,13 @@ pub async fn put_configurations(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
-    let actor = admin(caller)?;
+    let grant = admin(caller)?;
+    let actor = grant.actor();
     let changes: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body must be a JSON object of settings: {e}")))?;
     let settings = &state.settings;
     let current = settings.login().await?;
-    let (saved_ldap, saved_oidc) = (settings.saved_ldap().await?, settings.saved_oidc().await?);
+    let (saved_ldap, saved_oidc) = (settings.saved_ldap(&grant).await?, settings.saved_oidc(&grant).await?);
     let mut change = Change {
         mode: current.mode_name().to_owned(),
         ldap: saved_ldap.clone(),
@@ -104,29 +106,25 @@ pub async fn put_configurations(
         }
     };
     if wanted != current {
-        settings.set_login(&actor, &wanted).await.map_err(in_harbor_terms)?;
+        settings.set_login(actor, &wanted).await.map_err(in_harbor_terms)?;
     }
     if change.ldap_changed && !matches!(wanted, LoginSettings::Ldap(_)) {
-        settings.save_ldap(&actor, change.ldap).await.map_err(in_harbor_terms)?;
+        settings.save_ldap(actor, change.ldap).await.map_err(in_harbor_terms)?;
     }
     if change.oidc_changed && !matches!(wanted, LoginSettings::Oidc(_)) {
-        settings.save_oidc(&actor, change.oidc).await.map_err(in_harbor_terms)?;
+        settings.save_oidc(actor, change.oidc).await.map_err(in_harbor_terms)?;
     }
     if let Some(allowed) = change.self_registration {
-        settings.set_self_registration(&actor, allowed).await?;
+        settings.set_self_registration(actor, allowed).await?;
     }
     if let Some(admin_only) = change.admin_only_projects {
-        settings.set_project_creation_admin_only(&actor, admin_only).await?;
+        settings.set_project_creation_admin_only(actor, admin_only).await?;
     }
     Ok(StatusCode::OK)
 }
 
-fn admin(caller: Caller) -> ApiResult<Actor> {
-    let actor = caller.signed_in()?;
-    if !actor.principal.is_system_admin() {
-        return Err(Error::Forbidden("only system administrators read or change configurations".into()).into());
-    }
-    Ok(actor)
+fn admin(caller: Caller) -> ApiResult<SystemGrant> {
+    Ok(require_system(&caller.signed_in()?, SystemAction::ManageSettings)?)
 }
 
 type FixedValue = fn() -> Value;

@@ -14,6 +14,8 @@ use super::{
 };
 use app::core::{
     AppState,
+    access::require_system,
+    rbac::SystemAction,
     settings::{LdapScope, LoginSettings},
 };
 
@@ -77,15 +79,14 @@ pub async fn ldap_ping(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
-    let actor = caller.signed_in()?;
     // Administrators only, before anything saved is read.
-    actor.require_system_admin("test login settings")?;
+    let grant = require_system(&caller.signed_in()?, SystemAction::ManageSettings)?;
     let conf: LdapConf = if body.is_empty() {
         serde_json::from_str("{}").expect("an empty object is an LdapConf")
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid LDAP settings: {e}")))?
     };
-    let saved = state.settings.saved_ldap().await?;
+    let saved = state.settings.saved_ldap(&grant).await?;
     let mut ldap = saved.clone();
     let text = |value: Option<String>, current: &mut String| {
         if let Some(value) = value {
@@ -118,7 +119,7 @@ pub async fn ldap_ping(
     // The saved password never goes to another directory than its own.
     ldap.check_password_destination(&saved, password_sent).map_err(super::configurations::in_harbor_terms)?;
     // Settings that cannot work fail the test, as an unreachable directory does.
-    match state.auth.test_ldap(&actor, &ldap).await {
+    match state.auth.test_ldap(grant.actor(), &ldap).await {
         Ok(()) => Ok(Json(json!({"success": true, "message": "connected and read the base DN"}))),
         Err(error @ (app::core::Error::IdentityProvider(_) | app::core::Error::Invalid { .. })) => {
             Ok(Json(json!({"success": false, "message": error.to_string()})))

@@ -17,7 +17,7 @@ use super::{
     error::{ApiError, ApiResult},
     paging::{ApiPath, ApiQuery, Page, PageQuery, whole_number},
 };
-use app::core::{AppState, Error, users::Group};
+use app::core::{AppState, access::require_system, rbac::SystemAction, users::Group};
 
 const PATH: &str = "/api/v2.0/usergroups";
 const LDAP: i64 = 1;
@@ -85,10 +85,7 @@ pub async fn create_group(
     caller: Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let actor = caller.signed_in()?;
-    if !actor.principal.is_system_admin() {
-        return Err(Error::Forbidden("only system administrators add user groups".into()).into());
-    }
+    require_system(&caller.signed_in()?, SystemAction::ManageGroups)?;
     let request: NewGroup =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid user group: {e}")))?;
     if request.id.is_some() {

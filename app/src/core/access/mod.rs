@@ -4,9 +4,11 @@
 //! the `/v2` API, the token service, server functions, REST routes — asks
 //! here.
 
+mod grant;
 mod recent;
 mod repository;
 
+pub use grant::{ProjectGrant, SystemGrant, may_system, require_system};
 pub use recent::RECHECK_AFTER;
 
 pub(crate) use repository::visibility_sql;
@@ -15,7 +17,8 @@ use crate::core::{
     Result,
     auth::tokens::{AccessEntry, Scope},
     db::Db,
-    identity::Principal,
+    identity::{Actor, Principal},
+    projects::id::ProjectId,
     rbac::{self, Action, ProjectFacts, Subject},
 };
 use recent::RecentlyAllowed;
@@ -71,11 +74,28 @@ impl AccessService {
         Ok(decision)
     }
 
-    /// Whether `principal` may do `action` in `project`.
+    /// A grant for `action` in `project`, or the refusal: `Forbidden` when
+    /// the project exists and the actor may not, `NotFound` when there is
+    /// no such project. One query.
+    pub async fn require(&self, actor: &Actor, project: &str, action: Action) -> Result<ProjectGrant> {
+        self.require_all(actor, project, &[action]).await
+    }
+
+    /// [`Self::require`] for several actions at once (the permissions a
+    /// robot is to hold in one project): one query, refused for the first
+    /// action the actor may not do.
+    pub async fn require_all(&self, actor: &Actor, project: &str, actions: &[Action]) -> Result<ProjectGrant> {
+        let (id, facts, subject) =
+            self.subject_in(&actor.principal, project).await?.ok_or_else(|| grant::no_such_project(project))?;
+        ProjectGrant::new(actor, id, project, facts, &subject).requiring(actions)
+    }
+
+    /// Whether `principal` may do `action` in `project`, for callers that
+    /// answer "no" in their own way (the `/v2` API's 401 or 403).
     pub async fn decide(&self, principal: &Principal, project: &str, action: Action) -> Result<Decision> {
         Ok(match self.subject_in(principal, project).await? {
             None => Decision::NoSuchProject,
-            Some((facts, subject)) if rbac::decide(&subject, facts, action) => Decision::Allowed,
+            Some((_, facts, subject)) if rbac::decide(&subject, facts, action) => Decision::Allowed,
             Some(_) => Decision::Denied,
         })
     }
@@ -85,7 +105,7 @@ impl AccessService {
     pub async fn permitted(&self, principal: &Principal, project: &str, wanted: &[Action]) -> Result<Vec<Action>> {
         Ok(match self.subject_in(principal, project).await? {
             None => Vec::new(),
-            Some((facts, subject)) => {
+            Some((_, facts, subject)) => {
                 wanted.iter().copied().filter(|action| rbac::decide(&subject, facts, *action)).collect()
             }
         })
@@ -126,28 +146,32 @@ impl AccessService {
         Ok(granted)
     }
 
-    /// The project's facts and the principal as [`rbac`] sees it there, in
-    /// one query; `None` when there is no such project.
-    async fn subject_in(&self, principal: &Principal, project: &str) -> Result<Option<(ProjectFacts, Subject)>> {
+    /// The project's id and facts and the principal as [`rbac`] sees it
+    /// there, in one query; `None` when there is no such project.
+    async fn subject_in(
+        &self,
+        principal: &Principal,
+        project: &str,
+    ) -> Result<Option<(ProjectId, ProjectFacts, Subject)>> {
         match principal {
             Principal::Anonymous | Principal::TokenHolder(_) => {
-                Ok(self.repository.project_facts(project).await?.map(|facts| (facts, Subject::Anonymous)))
+                Ok(self.repository.project_facts(project).await?.map(|(id, facts)| (id, facts, Subject::Anonymous)))
             }
             Principal::User(user) if user.is_admin => Ok(self
                 .repository
                 .project_facts(project)
                 .await?
-                .map(|facts| (facts, Subject::User { system_admin: true, role: None }))),
+                .map(|(id, facts)| (id, facts, Subject::User { system_admin: true, role: None }))),
             Principal::User(user) => Ok(self
                 .repository
                 .project_facts_and_role(project, user.id)
                 .await?
-                .map(|(facts, role)| (facts, Subject::User { system_admin: false, role }))),
+                .map(|(id, facts, role)| (id, facts, Subject::User { system_admin: false, role }))),
             Principal::Robot(robot) => Ok(self
                 .repository
                 .project_facts_and_grants(project, robot.id)
                 .await?
-                .map(|(facts, granted)| (facts, Subject::Robot { granted }))),
+                .map(|(id, facts, granted)| (id, facts, Subject::Robot { granted }))),
         }
     }
 }

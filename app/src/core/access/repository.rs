@@ -6,6 +6,7 @@ use crate::{
         db::Db,
         identity::RobotId,
         identity::UserId,
+        projects::id::ProjectId,
         rbac::{Action, ProjectFacts, Role},
     },
     on_db,
@@ -38,60 +39,62 @@ impl AccessRepository {
         Self { db }
     }
 
-    pub async fn project_facts(&self, project: &str) -> Result<Option<ProjectFacts>> {
-        let public: Option<bool> = on_db!(&self.db, pool => {
-            sqlx::query_scalar("SELECT public FROM projects WHERE name = $1").bind(project).fetch_optional(pool).await
+    /// The project's id and facts; `None` when there is no such project.
+    pub async fn project_facts(&self, project: &str) -> Result<Option<(ProjectId, ProjectFacts)>> {
+        let row: Option<(i64, bool)> = on_db!(&self.db, pool => {
+            sqlx::query_as("SELECT id, public FROM projects WHERE name = $1").bind(project).fetch_optional(pool).await
         })?;
-        Ok(public.map(|public| ProjectFacts { public }))
+        Ok(row.map(|(id, public)| (ProjectId(id), ProjectFacts { public })))
     }
 
-    /// The project's facts and the user's strongest role in it, directly or
-    /// through a group; `None` when there is no such project.
+    /// The project's id and facts and the user's strongest role in it,
+    /// directly or through a group; `None` when there is no such project.
     pub async fn project_facts_and_role(
         &self,
         project: &str,
         user: UserId,
-    ) -> Result<Option<(ProjectFacts, Option<Role>)>> {
+    ) -> Result<Option<(ProjectId, ProjectFacts, Option<Role>)>> {
         // One row per matching membership (or one with a NULL role for none).
-        const SQL: &str = "SELECT p.public, m.role FROM projects p \
+        const SQL: &str = "SELECT p.id, p.public, m.role FROM projects p \
              LEFT JOIN project_members m ON m.project_id = p.id AND (m.user_id = $2 OR m.group_id IN \
              (SELECT g.group_id FROM user_group_memberships g WHERE g.user_id = $2)) \
              WHERE p.name = $1";
-        let rows: Vec<(bool, Option<String>)> = on_db!(&self.db, pool => {
+        let rows: Vec<(i64, bool, Option<String>)> = on_db!(&self.db, pool => {
             sqlx::query_as(SQL).bind(project).bind(user.0).fetch_all(pool).await
         })?;
-        let Some((public, _)) = rows.first() else {
+        let Some((id, public, _)) = rows.first() else {
             return Ok(None);
         };
-        let role = rows.iter().filter_map(|(_, role)| role.as_deref().and_then(Role::parse)).max();
-        Ok(Some((ProjectFacts { public: *public }, role)))
+        let role = rows.iter().filter_map(|(.., role)| role.as_deref().and_then(Role::parse)).max();
+        Ok(Some((ProjectId(*id), ProjectFacts { public: *public }, role)))
     }
 
-    /// The project's facts and what the robot was granted there (directly or
-    /// through an all-projects permission); `None` when there is no such project.
+    /// The project's id and facts and what the robot was granted there
+    /// (directly or through an all-projects permission); `None` when there
+    /// is no such project.
     pub async fn project_facts_and_grants(
         &self,
         project: &str,
         robot: RobotId,
-    ) -> Result<Option<(ProjectFacts, Vec<Action>)>> {
-        const SQL: &str = "SELECT p.public, rp.can_pull, rp.can_push, rp.can_delete FROM projects p \
+    ) -> Result<Option<(ProjectId, ProjectFacts, Vec<Action>)>> {
+        const SQL: &str = "SELECT p.id, p.public, rp.can_pull, rp.can_push, rp.can_delete FROM projects p \
              LEFT JOIN robot_permissions rp ON rp.robot_id = $2 AND (rp.project_id = p.id OR rp.project_id IS NULL) \
              WHERE p.name = $1";
-        type Row = (bool, Option<bool>, Option<bool>, Option<bool>);
+        type Row = (i64, bool, Option<bool>, Option<bool>, Option<bool>);
         let rows: Vec<Row> = on_db!(&self.db, pool => {
             sqlx::query_as(SQL).bind(project).bind(robot.0).fetch_all(pool).await
         })?;
-        let Some((public, ..)) = rows.first() else {
+        let Some((id, public, ..)) = rows.first() else {
             return Ok(None);
         };
         let mut granted = Vec::new();
-        for (_, pull, push, delete) in &rows {
+        for (_, _, pull, push, delete) in &rows {
             for (has, action) in [(pull, Action::Pull), (push, Action::Push), (delete, Action::DeleteArtifact)] {
                 if *has == Some(true) && !granted.contains(&action) {
                     granted.push(action);
                 }
             }
         }
-        Ok(Some((ProjectFacts { public: *public }, granted)))
+        Ok(Some((ProjectId(*id), ProjectFacts { public: *public }, granted)))
     }
 }

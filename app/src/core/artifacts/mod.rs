@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Decision},
+    access::{AccessService, ProjectGrant},
     db::{Db, Keyset, KeysetPage, TimeCursor},
     events::{AuditEvent, Operation, ResourceType},
     identity::Actor,
@@ -264,7 +264,12 @@ impl ArtifactService {
 
     /// One repository, `<project>/<rest>`.
     pub async fn repository(&self, actor: &Actor, name: &str) -> Result<RepositorySummary> {
-        let name = self.allowed(actor, name, Action::Pull).await?;
+        let (name, _) = self.allowed(actor, name, Action::Pull).await?;
+        self.summary_of(&name).await
+    }
+
+    /// The repository, once a caller was allowed something in it.
+    async fn summary_of(&self, name: &RepoName) -> Result<RepositorySummary> {
         self.browse.repository(name.as_str()).await?.ok_or_else(|| Error::NotFound(format!("repository {name}")))
     }
 
@@ -306,8 +311,8 @@ impl ArtifactService {
     /// caller who may pull there: one storage read (the config), the rest
     /// from the database.
     pub async fn artifact_detail(&self, actor: &Actor, repository: &str, reference: &str) -> Result<ArtifactDetail> {
-        let name = self.allowed(actor, repository, Action::Pull).await?;
-        let found = self.repository(actor, repository).await?;
+        let (name, _) = self.allowed(actor, repository, Action::Pull).await?;
+        let found = self.summary_of(&name).await?;
         let summary = self.artifact(&found, reference).await?;
         let digest: registry::digest::Digest = summary.digest.parse().map_err(|e| Error::corrupt(format!("{e}")))?;
         let stored =
@@ -344,22 +349,22 @@ impl ArtifactService {
     /// Deletes an artifact (by digest or tag: the whole manifest and all its
     /// tags) with `delete` permission, as `DELETE /v2/…/manifests/<digest>` does.
     pub async fn delete_artifact(&self, actor: &Actor, repository: &str, reference: &str) -> Result<()> {
-        let name = self.allowed(actor, repository, Action::DeleteArtifact).await?;
-        let found = self.repository(actor, repository).await?;
+        let (name, grant) = self.allowed(actor, repository, Action::DeleteArtifact).await?;
+        let found = self.summary_of(&name).await?;
         let digest = self.digest_of(found.id, repository, reference).await?;
         let digest = Reference::parse(&digest).map_err(|e| Error::invalid("reference", e.to_string()))?;
-        self.registry.delete_manifest(&name, &digest, actor).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &digest, grant.actor()).await.map_err(from_registry)
     }
 
     /// Replaces a repository's description (markdown) with
     /// `edit_repository` permission.
     pub async fn set_description(&self, actor: &Actor, repository: &str, description: &str) -> Result<()> {
-        let name = self.allowed(actor, repository, Action::EditRepository).await?;
+        let (name, grant) = self.allowed(actor, repository, Action::EditRepository).await?;
         if description.len() > MAX_DESCRIPTION_BYTES {
             let message = format!("may be at most {} KiB", MAX_DESCRIPTION_BYTES / 1024);
             return Err(Error::invalid("description", message));
         }
-        let mut event = AuditEvent::new(Operation::Update, ResourceType::Repository, name.as_str(), actor)
+        let mut event = AuditEvent::new(Operation::Update, ResourceType::Repository, name.as_str(), grant.actor())
             .in_project(name.project());
         event.detail = Some("description changed".into());
         if !self.browse.set_description(name.as_str(), description, &event).await? {
@@ -371,8 +376,8 @@ impl ArtifactService {
     /// Deletes a repository with all its artifacts and tags; it needs the
     /// `delete` permission, as deleting each artifact would.
     pub async fn delete_repository(&self, actor: &Actor, repository: &str) -> Result<()> {
-        let name = self.allowed(actor, repository, Action::DeleteArtifact).await?;
-        self.registry.delete_repository(&name, actor).await.map_err(|error| match error {
+        let (name, grant) = self.allowed(actor, repository, Action::DeleteArtifact).await?;
+        self.registry.delete_repository(&name, grant.actor()).await.map_err(|error| match error {
             registry::Error::NameUnknown => Error::NotFound(format!("repository {name}")),
             other => from_registry(other),
         })
@@ -381,8 +386,8 @@ impl ArtifactService {
     /// Removes one of the tags of the artifact `reference` names, leaving
     /// the artifact (`manage_tags`).
     pub async fn delete_tag(&self, actor: &Actor, repository: &str, reference: &str, tag: &str) -> Result<()> {
-        let name = self.allowed(actor, repository, Action::ManageTags).await?;
-        let found = self.repository(actor, repository).await?;
+        let (name, grant) = self.allowed(actor, repository, Action::ManageTags).await?;
+        let found = self.summary_of(&name).await?;
         let artifact = self.artifact(&found, reference).await?;
         if !artifact.tags.iter().any(|t| t.name == tag) {
             return Err(Error::NotFound(format!("tag {tag} on {name}@{}", artifact.digest)));
@@ -391,14 +396,14 @@ impl ArtifactService {
         if !matches!(tag, Reference::Tag(_)) {
             return Err(Error::invalid("tag", "a tag, not a digest"));
         }
-        self.registry.delete_manifest(&name, &tag, actor).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &tag, grant.actor()).await.map_err(from_registry)
     }
 
     /// Points a new tag at the artifact `reference` names (`manage_tags`),
     /// as pushing its manifest under that tag would; a tag in use is refused.
     pub async fn add_tag(&self, actor: &Actor, repository: &str, reference: &str, tag: &str) -> Result<()> {
-        let name = self.allowed(actor, repository, Action::ManageTags).await?;
-        let found = self.repository(actor, repository).await?;
+        let (name, grant) = self.allowed(actor, repository, Action::ManageTags).await?;
+        let found = self.summary_of(&name).await?;
         let digest = self.digest_of(found.id, repository, reference).await?;
         let tag_reference = Reference::parse(tag).map_err(|e| Error::invalid("name", e.to_string()))?;
         if !matches!(tag_reference, Reference::Tag(_)) {
@@ -410,7 +415,7 @@ impl ArtifactService {
         let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
         let stored = self.registry.stat_manifest(&name, &digest, &[]).await.map_err(from_registry)?;
         self.registry
-            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), actor)
+            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), grant.actor())
             .await
             .map_err(from_registry)?;
         Ok(())
@@ -427,16 +432,13 @@ impl ArtifactService {
             .ok_or_else(|| Error::NotFound(format!("tag {reference} in {name}")))
     }
 
-    /// The repository's checked name, once `actor` may do `action` in its project.
-    async fn allowed(&self, actor: &Actor, repository: &str, action: Action) -> Result<RepoName> {
+    /// The repository's checked name and the grant for `action` in its project.
+    async fn allowed(&self, actor: &Actor, repository: &str, action: Action) -> Result<(RepoName, ProjectGrant)> {
         let name = RepoName::parse(repository, &self.registry_host)
             .map_err(|e| Error::invalid("repository_name", e.to_string()))?;
         let project = repository.split_once('/').map_or(repository, |(project, _)| project);
-        match self.access.decide(&actor.principal, project, action).await? {
-            Decision::Allowed => Ok(name),
-            Decision::Denied => Err(Error::Forbidden(format!("{action} in {project}"))),
-            Decision::NoSuchProject => Err(Error::NotFound(format!("project {project}"))),
-        }
+        let grant = self.access.require(actor, project, action).await?;
+        Ok((name, grant))
     }
 }
 

@@ -10,9 +10,11 @@ use rand::{Rng, distributions::Alphanumeric, rngs::OsRng};
 use super::{ADMIN_USERNAME, AuthService, validate_password};
 use crate::core::{
     Error, Result,
+    access::{may_system, require_system},
     events::{AuditEvent, Operation, ResourceType},
     identity::{Actor, Principal},
     identity::{User, UserId, Username},
+    rbac::SystemAction,
     users::{Group, NewUser},
 };
 
@@ -39,7 +41,7 @@ pub struct NewAccount<'a> {
 impl AuthService {
     /// An administrator creates a database account.
     pub async fn create_user(&self, actor: &Actor, account: NewAccount<'_>) -> Result<User> {
-        actor.require_system_admin("create users")?;
+        require_system(actor, SystemAction::ManageUsers)?;
         self.insert_account(account, actor.principal.name(), actor.client_addr.as_deref(), None).await
     }
 
@@ -66,7 +68,7 @@ impl AuthService {
     ) -> Result<()> {
         validate_password("new_password", new_password)?;
         let own = actor.principal.name() == Some(username);
-        if !own && !actor.principal.is_system_admin() {
+        if !own && !may_system(actor, SystemAction::ManageUsers) {
             return Err(Error::Forbidden("changing another user's password".into()));
         }
         let name = Username::parse(username).map_err(|message| Error::invalid("username", message))?;
@@ -75,7 +77,7 @@ impl AuthService {
         if credentials.auth_source != "database" {
             return Err(Error::invalid("username", format!("{name} signs in through {}", credentials.auth_source)));
         }
-        if own && !actor.principal.is_system_admin() {
+        if own && !may_system(actor, SystemAction::ManageUsers) {
             let current = current.ok_or_else(|| Error::invalid("current_password", "is required"))?;
             if !self.hasher.verify(current, credentials.password_hash.clone()).await? {
                 return Err(Error::invalid("current_password", "is not your current password"));
@@ -120,7 +122,7 @@ impl AuthService {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<User>, i64)> {
-        actor.require_system_admin("list users")?;
+        require_system(actor, SystemAction::ManageUsers)?;
         self.users.list(contains, offset, limit).await
     }
 
@@ -145,7 +147,7 @@ impl AuthService {
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
         let own =
             actor.principal.name() == Some(user.username.as_str()) && matches!(actor.principal, Principal::User(_));
-        if !own && !actor.principal.is_system_admin() {
+        if !own && !may_system(actor, SystemAction::ManageUsers) {
             return Err(Error::Forbidden("reading another user's account".into()));
         }
         Ok(user)
@@ -176,7 +178,7 @@ impl AuthService {
     /// Grants or withdraws system administration (system administrators
     /// only; nobody changes their own, and `admin` stays one).
     pub async fn set_admin(&self, actor: &Actor, id: UserId, is_admin: bool) -> Result<()> {
-        actor.require_system_admin("change who administers the system")?;
+        require_system(actor, SystemAction::ManageUsers)?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} keeps its administrator flag", user.username)));
@@ -188,7 +190,7 @@ impl AuthService {
 
     /// Deletes an account (system administrators only; never `admin` or oneself).
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<()> {
-        actor.require_system_admin("delete users")?;
+        require_system(actor, SystemAction::ManageUsers)?;
         let user = self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {}", id.0)))?;
         if actor.principal.name() == Some(user.username.as_str()) || user.username.as_str() == ADMIN_USERNAME {
             return Err(Error::Conflict(format!("{} cannot be deleted", user.username)));
@@ -206,12 +208,12 @@ impl AuthService {
         offset: u32,
         limit: u32,
     ) -> Result<(Vec<Group>, i64)> {
-        actor.require_system_admin("list user groups")?;
+        require_system(actor, SystemAction::ManageGroups)?;
         self.users.list_groups(contains, offset, limit).await
     }
 
     pub async fn group(&self, actor: &Actor, id: i64) -> Result<Group> {
-        actor.require_system_admin("read user groups")?;
+        require_system(actor, SystemAction::ManageGroups)?;
         self.users.find_group(id).await?.ok_or_else(|| Error::NotFound(format!("user group {id}")))
     }
 

@@ -33,10 +33,11 @@ use sha2::{Digest, Sha256};
 
 use crate::core::{
     Error, Result,
+    access::require_system,
     db::Db,
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
-    identity::Actor,
-    identity::{User, Username},
+    identity::{Actor, User, Username},
+    rbac::SystemAction,
     settings::{LdapSettings, LoginSettings, SettingsService},
     users::{ExternalUser, UserCredentials, UserRepository},
 };
@@ -288,7 +289,7 @@ impl AuthService {
     /// "Test connection": checks LDAP settings against the directory before
     /// they are saved (system administrators only).
     pub async fn test_ldap(&self, actor: &Actor, settings: &LdapSettings) -> Result<()> {
-        actor.require_system_admin("test login settings")?;
+        require_system(actor, SystemAction::ManageSettings)?;
         settings.validate()?;
         ldap::test_connection(settings).await.map_err(|e| Error::IdentityProvider(e.to_string()))
     }

@@ -21,11 +21,11 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{
-    Error, Result,
-    access::{AccessService, Decision},
+    Result,
+    access::{AccessService, may_system, require_system},
     db::{Db, Keyset, KeysetPage, TimeCursor},
-    identity::{Actor, Principal},
-    rbac::Action,
+    identity::Actor,
+    rbac::{Action, SystemAction},
 };
 
 /// What was done.
@@ -302,7 +302,7 @@ impl AuditLog {
     }
 
     /// A page of entries matching `query`, newest first, and how many match in all.
-    pub async fn list(&self, reader: &Principal, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
+    pub async fn list(&self, reader: &Actor, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
         self.check_reader(reader, query).await?;
         self.repository.list(query).await
     }
@@ -310,7 +310,7 @@ impl AuditLog {
     /// A page of entries matching `query`, newest first, read by keyset.
     pub async fn browse(
         &self,
-        reader: &Principal,
+        reader: &Actor,
         query: &AuditQuery<'_>,
         keyset: &Keyset<TimeCursor>,
         limit: u32,
@@ -319,16 +319,13 @@ impl AuditLog {
         self.repository.page_by_keyset(query, keyset, limit).await
     }
 
-    async fn check_reader(&self, reader: &Principal, query: &AuditQuery<'_>) -> Result<()> {
-        if !reader.is_system_admin() {
-            let Some(project) = query.project else {
-                return Err(Error::Forbidden("only system administrators read the whole audit log".into()));
-            };
-            match self.access.decide(reader, project, Action::ReadLogs).await? {
-                Decision::Allowed => {}
-                Decision::Denied => return Err(Error::Forbidden(format!("reading the logs of {project}"))),
-                Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
-            }
+    /// System administrators read everything (a deleted project's log
+    /// too); others one project's log, with `read_logs` there.
+    async fn check_reader(&self, reader: &Actor, query: &AuditQuery<'_>) -> Result<()> {
+        match query.project {
+            _ if may_system(reader, SystemAction::ReadAuditLog) => {}
+            Some(project) => _ = self.access.require(reader, project, Action::ReadLogs).await?,
+            None => _ = require_system(reader, SystemAction::ReadAuditLog)?,
         }
         Ok(())
     }

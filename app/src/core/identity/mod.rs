@@ -34,10 +34,6 @@ impl Principal {
         }
     }
 
-    pub fn is_system_admin(&self) -> bool {
-        matches!(self, Principal::User(user) if user.is_admin)
-    }
-
     /// Which projects' content this principal may list.
     pub fn visibility(&self) -> Visibility {
         match self {
@@ -55,18 +51,6 @@ impl Principal {
 pub struct Actor {
     pub principal: Principal,
     pub client_addr: Option<String>,
-}
-
-impl Actor {
-    /// Refuses anyone but a system administrator; `what` completes
-    /// "only system administrators …" in the refusal.
-    pub fn require_system_admin(&self, what: &str) -> crate::core::Result<()> {
-        if self.principal.is_system_admin() {
-            Ok(())
-        } else {
-            Err(crate::core::Error::Forbidden(format!("only system administrators {what}")))
-        }
-    }
 }
 
 impl From<Principal> for Actor {

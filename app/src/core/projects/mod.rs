@@ -3,8 +3,10 @@
 //! changing and deleting them, and their membership, live here; who may do
 //! so is decided by [`crate::core::access`].
 
+pub mod id;
 mod repository;
 
+pub use id::ProjectId;
 pub use repository::ProjectRepository;
 pub(crate) use repository::{HOLDS_BLOB_SQL, usage_sql};
 
@@ -12,22 +14,17 @@ use chrono::{DateTime, Utc};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Decision},
+    access::{AccessService, require_system},
     db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, Operation, ResourceType},
     identity::UserId,
     identity::{Actor, Principal, Visibility},
-    rbac::{Action, Role},
+    rbac::{Action, Role, SystemAction},
     settings::SettingsService,
 };
 
 /// The project every installation starts with, public, as in Harbor.
 pub const LIBRARY: &str = "library";
-
-/// A project's database id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, sqlx::Type)]
-#[sqlx(transparent)]
-pub struct ProjectId(pub i64);
 
 /// A project name that passed validation: Harbor's grammar
 /// (`[a-z0-9]+([._-][a-z0-9]+)*`), at most 255 characters. Every such name is
@@ -214,9 +211,9 @@ impl ProjectService {
     /// The project's repository count and, for those who may read its
     /// members, how many hold each role.
     pub async fn summary(&self, actor: &Actor, name: &str) -> Result<ProjectSummary> {
-        let project = self.get(actor, name).await?;
-        let may_read_members = !self.access.permitted(&actor.principal, name, &[Action::ReadMembers]).await?.is_empty();
-        let members_by_role = if may_read_members {
+        let grant = self.access.require(actor, name, Action::Pull).await?;
+        let project = self.require(name).await?;
+        let members_by_role = if grant.allows(Action::ReadMembers) {
             let members = self.repository.members(project.id).await?;
             Role::ALL.into_iter().map(|role| (role, members.iter().filter(|m| m.role == role).count() as i64)).collect()
         } else {
@@ -231,11 +228,8 @@ impl ProjectService {
 
     /// The project, once `actor` is known to be allowed `action` in it.
     async fn permitted(&self, actor: &Actor, name: &str, action: Action) -> Result<Project> {
-        match self.access.decide(&actor.principal, name, action).await? {
-            Decision::Allowed => self.require(name).await,
-            Decision::Denied => Err(Error::Forbidden(format!("{action} in {name}"))),
-            Decision::NoSuchProject => Err(Error::NotFound(format!("project {name}"))),
-        }
+        self.access.require(actor, name, action).await?;
+        self.require(name).await
     }
 
     /// A page of projects the viewer may see, and how many match in all.
@@ -275,7 +269,7 @@ impl ProjectService {
     /// Sets or lifts (`None`) the project's storage quota: system
     /// administrators only, as quotas are how they share the storage out.
     pub async fn set_storage_quota(&self, actor: &Actor, name: &str, quota: Option<i64>) -> Result<Project> {
-        actor.require_system_admin("change storage quotas")?;
+        require_system(actor, SystemAction::ManageQuotas)?;
         validate_quota(quota)?;
         let project = self.require(name).await?;
         let detail = quota.map_or_else(|| "quota removed".to_owned(), |bytes| format!("quota set to {bytes} bytes"));

@@ -17,13 +17,13 @@ use sha2::{Digest, Sha256};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, Decision},
+    access::{AccessService, require_system},
     auth::validate_chosen_secret,
     db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, Operation, ResourceType},
-    identity::{Actor, Principal, ROBOT_PREFIX, Robot, RobotId, RobotPermission, robot},
+    identity::{Actor, ROBOT_PREFIX, Robot, RobotId, RobotPermission, robot},
     projects::ProjectName,
-    rbac::Action,
+    rbac::{Action, SystemAction},
 };
 
 /// A robot to create.
@@ -84,7 +84,6 @@ impl RobotService {
     /// project robot) or to be a system administrator (a system robot), and
     /// may only grant registry actions they may do themselves.
     pub async fn create(&self, actor: &Actor, new: NewRobot<'_>) -> Result<CreatedRobot> {
-        let principal = &actor.principal;
         let short = ProjectName::parse(new.name).map_err(|message| Error::invalid("name", message))?;
         if new.expires_in_days == Some(0) {
             return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)"));
@@ -94,18 +93,16 @@ impl RobotService {
         }
         let name = match new.project {
             Some(project) => {
-                self.require_manage(principal, project).await?;
+                self.require_manage(actor, project).await?;
                 confine_to_project(project, &new.permissions)?;
                 format!("{ROBOT_PREFIX}{project}+{short}")
             }
             None => {
-                if !principal.is_system_admin() {
-                    return Err(Error::Forbidden("only system administrators create system robots".into()));
-                }
+                require_system(actor, SystemAction::ManageSystemRobots)?;
                 format!("{ROBOT_PREFIX}{short}")
             }
         };
-        self.check_grants(principal, &new.permissions).await?;
+        self.check_grants(actor, &new.permissions).await?;
         let now = Utc::now();
         let expires_at = new.expires_in_days.map(|days| now + Duration::days(i64::from(days)));
         let secret = generate_secret();
@@ -119,7 +116,7 @@ impl RobotService {
                     project: new.project,
                     expires_at,
                     secret_hash: &secret_hash,
-                    created_by: principal.name().unwrap_or_default(),
+                    created_by: actor.principal.name().unwrap_or_default(),
                     permissions: &new.permissions,
                     now,
                 },
@@ -137,13 +134,12 @@ impl RobotService {
     /// as when it was created), permissions and disabled flag; what is
     /// `None` stays. The same rules as for creating it apply.
     pub async fn update(&self, actor: &Actor, name: &str, changes: RobotChanges<'_>) -> Result<Robot> {
-        let principal = &actor.principal;
-        let robot = self.require_managed(principal, name).await?;
+        let robot = self.require_managed(actor, name).await?;
         if let Some(permissions) = &changes.permissions {
             if let Some(project) = &robot.project {
                 confine_to_project(project, permissions)?;
             }
-            self.check_grants(principal, permissions).await?;
+            self.check_grants(actor, permissions).await?;
         }
         let expires_at = match changes.expires_in_days {
             Some(Some(0)) => return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)")),
@@ -164,8 +160,8 @@ impl RobotService {
     }
 
     /// The actor may grant only robot-grantable actions, and in a project
-    /// only what they may do there themselves.
-    async fn check_grants(&self, principal: &Principal, permissions: &[RobotPermission]) -> Result<()> {
+    /// only what they may do there themselves (one decision per project).
+    async fn check_grants(&self, actor: &Actor, permissions: &[RobotPermission]) -> Result<()> {
         if permissions.is_empty() {
             return Err(Error::invalid("permissions", "a robot needs at least one permission"));
         }
@@ -178,21 +174,10 @@ impl RobotService {
             }
             match &permission.project {
                 Some(project) => {
-                    for action in &permission.actions {
-                        match self.access.decide(principal, project, *action).await? {
-                            Decision::Allowed => {}
-                            Decision::Denied => {
-                                return Err(Error::Forbidden(format!(
-                                    "granting {action} in {project}, which you may not do"
-                                )));
-                            }
-                            Decision::NoSuchProject => return Err(Error::NotFound(format!("project {project}"))),
-                        }
-                    }
+                    self.access.require_all(actor, project, &permission.actions).await?;
                 }
-                None if principal.is_system_admin() => {}
                 None => {
-                    return Err(Error::Forbidden("only system administrators grant access to every project".into()));
+                    require_system(actor, SystemAction::ManageSystemRobots)?;
                 }
             }
         }
@@ -203,9 +188,8 @@ impl RobotService {
     /// robots (`project: None`, system administrators).
     pub async fn list(&self, actor: &Actor, project: Option<&str>) -> Result<Vec<Robot>> {
         match project {
-            Some(project) => self.require_manage(&actor.principal, project).await?,
-            None if actor.principal.is_system_admin() => {}
-            None => return Err(Error::Forbidden("only system administrators list system robots".into())),
+            Some(project) => self.require_manage(actor, project).await?,
+            None => _ = require_system(actor, SystemAction::ManageSystemRobots)?,
         }
         self.repository.list(project).await
     }
@@ -218,7 +202,7 @@ impl RobotService {
         keyset: &Keyset<NameCursor>,
         limit: u32,
     ) -> Result<KeysetPage<Robot>> {
-        self.require_manage(&actor.principal, project).await?;
+        self.require_manage(actor, project).await?;
         self.repository.page(project, keyset, limit).await
     }
 
@@ -227,7 +211,7 @@ impl RobotService {
     /// id exists, the caller is told they may not.
     pub async fn get(&self, actor: &Actor, id: RobotId) -> Result<Robot> {
         let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {}", id.0)))?;
-        self.require_managed(&actor.principal, &robot.name).await
+        self.require_managed(actor, &robot.name).await
     }
 
     /// Replaces the secret with a generated one; the old one stops working at once.
@@ -245,20 +229,20 @@ impl RobotService {
     }
 
     async fn replace_secret(&self, actor: &Actor, name: &str, secret: &str, detail: &str) -> Result<()> {
-        let robot = self.require_managed(&actor.principal, name).await?;
+        let robot = self.require_managed(actor, name).await?;
         let event = audit_event(actor, Operation::Update, &robot.name, robot.project.as_deref(), Some(detail));
         self.repository.set_secret(robot.id, &hash_secret(secret), Utc::now(), &event).await
     }
 
     pub async fn set_disabled(&self, actor: &Actor, name: &str, disabled: bool) -> Result<()> {
-        let robot = self.require_managed(&actor.principal, name).await?;
+        let robot = self.require_managed(actor, name).await?;
         let detail = if disabled { "disabled" } else { "enabled" };
         let event = audit_event(actor, Operation::Update, &robot.name, robot.project.as_deref(), Some(detail));
         self.repository.set_disabled(robot.id, disabled, Utc::now(), &event).await
     }
 
     pub async fn delete(&self, actor: &Actor, name: &str) -> Result<()> {
-        let robot = self.require_managed(&actor.principal, name).await?;
+        let robot = self.require_managed(actor, name).await?;
         let event = audit_event(actor, Operation::Delete, &robot.name, robot.project.as_deref(), None);
         self.repository.delete(robot.id, &event).await
     }
@@ -289,15 +273,13 @@ impl RobotService {
         Ok(found.map(|(robot, _)| robot).filter(|robot| robot.is_usable(Utc::now())))
     }
 
-    async fn require_manage(&self, actor: &Principal, project: &str) -> Result<()> {
-        match self.access.decide(actor, project, Action::ManageRobots).await? {
-            Decision::Allowed => Ok(()),
-            Decision::Denied => Err(Error::Forbidden(format!("managing robots of {project}"))),
-            Decision::NoSuchProject => Err(Error::NotFound(format!("project {project}"))),
-        }
+    async fn require_manage(&self, actor: &Actor, project: &str) -> Result<()> {
+        self.access.require(actor, project, Action::ManageRobots).await?;
+        Ok(())
     }
 
-    async fn require_managed(&self, actor: &Principal, name: &str) -> Result<Robot> {
+    /// The robot `name`, once `actor` may manage it.
+    async fn require_managed(&self, actor: &Actor, name: &str) -> Result<Robot> {
         let robot = self
             .repository
             .find_with_secret(name)
@@ -306,8 +288,7 @@ impl RobotService {
             .ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
         match &robot.project {
             Some(project) => self.require_manage(actor, project).await?,
-            None if actor.is_system_admin() => {}
-            None => return Err(Error::Forbidden("only system administrators manage system robots".into())),
+            None => _ = require_system(actor, SystemAction::ManageSystemRobots)?,
         }
         Ok(robot)
     }

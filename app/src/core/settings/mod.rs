@@ -21,9 +21,11 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use crate::{
     core::{
         Error, Result,
+        access::{SystemGrant, require_system},
         db::Db,
         events::{AuditEvent, Operation, ResourceType, audited_transaction},
         identity::Actor,
+        rbac::SystemAction,
     },
     on_db,
 };
@@ -88,7 +90,7 @@ impl SettingsService {
 
     /// Changes the login settings (system administrators only).
     pub async fn set_login(&self, actor: &Actor, settings: &LoginSettings) -> Result<()> {
-        actor.require_system_admin("change login settings")?;
+        require_system(actor, SystemAction::ManageSettings)?;
         match settings {
             LoginSettings::Database => {}
             LoginSettings::Ldap(ldap) => ldap.validate()?,
@@ -107,16 +109,18 @@ impl SettingsService {
         Ok(())
     }
 
-    /// The LDAP settings in force, else the ones last saved, else defaults.
-    pub async fn saved_ldap(&self) -> Result<LdapSettings> {
+    /// The LDAP settings in force, else the ones last saved, else defaults
+    /// (with the bind password: for those who manage settings).
+    pub async fn saved_ldap(&self, _grant: &SystemGrant) -> Result<LdapSettings> {
         if let LoginSettings::Ldap(ldap) = self.login().await? {
             return Ok(*ldap);
         }
         Ok(self.read(SAVED_LDAP).await?.unwrap_or_default())
     }
 
-    /// The OIDC settings in force, else the ones last saved, else defaults.
-    pub async fn saved_oidc(&self) -> Result<OidcSettings> {
+    /// The OIDC settings in force, else the ones last saved, else defaults
+    /// (with the client secret: for those who manage settings).
+    pub async fn saved_oidc(&self, _grant: &SystemGrant) -> Result<OidcSettings> {
         if let LoginSettings::Oidc(oidc) = self.login().await? {
             return Ok(*oidc);
         }
@@ -126,7 +130,7 @@ impl SettingsService {
     /// Keeps LDAP settings for later without making LDAP the login mode
     /// (when it is the mode, the change applies at once).
     pub async fn save_ldap(&self, actor: &Actor, ldap: LdapSettings) -> Result<()> {
-        actor.require_system_admin("change login settings")?;
+        require_system(actor, SystemAction::ManageSettings)?;
         if matches!(self.login().await?, LoginSettings::Ldap(_)) {
             return self.set_login(actor, &LoginSettings::Ldap(Box::new(ldap))).await;
         }
@@ -136,7 +140,7 @@ impl SettingsService {
     /// Keeps OIDC settings for later without making OIDC the login mode
     /// (when it is the mode, the change applies at once).
     pub async fn save_oidc(&self, actor: &Actor, oidc: OidcSettings) -> Result<()> {
-        actor.require_system_admin("change login settings")?;
+        require_system(actor, SystemAction::ManageSettings)?;
         if matches!(self.login().await?, LoginSettings::Oidc(_)) {
             return self.set_login(actor, &LoginSettings::Oidc(Box::new(oidc))).await;
         }
@@ -155,7 +159,7 @@ impl SettingsService {
     }
 
     pub async fn set_self_registration(&self, actor: &Actor, allowed: bool) -> Result<()> {
-        actor.require_system_admin("change self-registration")?;
+        require_system(actor, SystemAction::ManageSettings)?;
         let detail = if allowed { "on" } else { "off" };
         self.write_audited(actor, SELF_REGISTRATION, &allowed, detail.to_owned()).await
     }
@@ -168,7 +172,7 @@ impl SettingsService {
     }
 
     pub async fn set_project_creation_admin_only(&self, actor: &Actor, admin_only: bool) -> Result<()> {
-        actor.require_system_admin("restrict project creation")?;
+        require_system(actor, SystemAction::ManageSettings)?;
         let detail = if admin_only { "adminonly" } else { "everyone" };
         self.write_audited(actor, PROJECT_CREATION, &admin_only, detail.to_owned()).await
     }
