@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    body::ApiJson,
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
@@ -195,11 +196,9 @@ pub async fn update_repository(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((project, repository)): ApiPath<(String, String)>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<RepositoryUpdate>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let request: RepositoryUpdate =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid repository: {e}")))?;
     state.artifacts.set_description(&actor, &repository_name(&project, &repository), &request.description).await?;
     Ok(StatusCode::OK)
 }
@@ -288,11 +287,9 @@ pub async fn create_tag(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath((project, repository, reference)): ApiPath<(String, String, String)>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<NewTag>,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
-    let request: NewTag =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid tag: {e}")))?;
     let name = repository_name(&project, &repository);
     state.artifacts.add_tag(&actor, &name, &reference, &request.name).await?;
     let location = HeaderValue::from_str(&format!(

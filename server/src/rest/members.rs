@@ -13,6 +13,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
+    body::ApiJson,
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
@@ -163,12 +164,10 @@ pub async fn add_member(
     caller: Caller,
     headers: HeaderMap,
     ApiPath(project): ApiPath<String>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<NewMember>,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;
-    let request: NewMember =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid member: {e}")))?;
     let role = role(request.role_id)?;
     // Resolved only after the permission check (a group may mean a directory search).
     let member = async {
@@ -198,12 +197,10 @@ pub async fn update_member(
     caller: Caller,
     headers: HeaderMap,
     ApiPath((project, member_id)): ApiPath<(String, i64)>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<RoleRequest>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;
-    let request: RoleRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid role request: {e}")))?;
     let role = role(request.role_id)?;
     let member = state.projects.member(&actor, &project, member_id).await?;
     state.projects.set_member(&actor, &project, member.member, role).await?;

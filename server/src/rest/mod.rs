@@ -2,6 +2,7 @@
 
 mod artifacts;
 mod audit;
+mod body;
 mod caller;
 mod configurations;
 mod error;

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    body::ApiJson,
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
@@ -167,11 +168,9 @@ pub struct RobotCreated {
 pub async fn create_robot(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<RobotCreate>,
 ) -> ApiResult<Response> {
     let actor = caller.signed_in()?;
-    let request: RobotCreate =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid robot: {e}")))?;
     if request.secret.as_deref().is_some_and(|s| !s.is_empty()) {
         return Err(ApiError::bad_request("secret: Berth generates robot secrets; leave it out"));
     }
@@ -296,11 +295,9 @@ pub async fn update_robot(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<RobotUpdate>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let request: RobotUpdate =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid robot: {e}")))?;
     let robot = state.robots.get(&actor, RobotId(id)).await?;
     if request.name.as_ref().is_some_and(|name| *name != robot.name && !robot.name.ends_with(&format!("+{name}"))) {
         return Err(ApiError::bad_request("name: cannot be changed; create a new robot"));

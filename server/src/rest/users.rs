@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    body::ApiJson,
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
@@ -22,8 +23,7 @@ use super::{
 use app::core::{
     AppState, Error,
     auth::NewAccount,
-    identity::{Actor, Principal},
-    identity::{User, UserId},
+    identity::{Actor, Principal, User, UserId},
 };
 
 const PATH: &str = "/api/v2.0/users";
@@ -165,10 +165,8 @@ pub struct UserCreationReq {
 pub async fn create_user(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<UserCreationReq>,
 ) -> ApiResult<Response> {
-    let request: UserCreationReq =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid user: {e}")))?;
     if request.comment.as_deref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::bad_request("comment: Berth does not keep comments on accounts"));
     }
@@ -216,11 +214,9 @@ pub async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<UserProfile>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let request: UserProfile =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid profile: {e}")))?;
     if request.comment.as_deref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::bad_request("comment: Berth does not keep comments on accounts"));
     }
@@ -256,11 +252,9 @@ pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<PasswordReq>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let request: PasswordReq =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid password request: {e}")))?;
     let user = state.auth.user_for(&actor, UserId(id)).await?;
     state.auth.change_password(&actor, user.username.as_str(), request.old_password, &request.new_password).await?;
     Ok(StatusCode::OK)
@@ -278,11 +272,9 @@ pub async fn set_sysadmin(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<SysAdminFlag>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let request: SysAdminFlag =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?;
     state.auth.set_admin(&actor, UserId(id), request.sysadmin_flag).await?;
     Ok(StatusCode::OK)
 }
@@ -302,15 +294,13 @@ pub async fn set_cli_secret(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<i64>,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<CliSecretReq>,
 ) -> ApiResult<StatusCode> {
     let client_addr = caller.0.client_addr.clone();
     let (_, user) = user_actor(caller)?;
     if user.id.0 != id {
         return Err(Error::Forbidden("setting another user's CLI secret".into()).into());
     }
-    let request: CliSecretReq =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid request: {e}")))?;
     state.auth.set_cli_secret(&user, &request.secret, client_addr.as_deref()).await?;
     Ok(StatusCode::OK)
 }
