@@ -9,8 +9,7 @@ mod common;
 use app::core::{
     Error,
     events::{AuditQuery, StoredEvent},
-    identity::RobotPermission,
-    identity::{Actor, Principal},
+    identity::{Actor, Principal, RobotPermission},
     projects::MemberRef,
     rbac::{Action, Role},
     registry::digest::Digest,

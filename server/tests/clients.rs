@@ -374,8 +374,7 @@ async fn skopeo_outcome(args: Vec<String>) -> (bool, String) {
 /// and pulls only where it was allowed to.
 async fn robots_and_users_push_only_where_allowed(backend: Backend) {
     use app::core::{
-        identity::RobotPermission,
-        identity::{Actor, Principal},
+        identity::{Actor, Principal, RobotPermission},
         projects::MemberRef,
         rbac::{Action, Role},
         robots::NewRobot,

@@ -6,8 +6,7 @@
 mod common;
 
 use app::core::{
-    identity::RobotPermission,
-    identity::{Actor, Principal},
+    identity::{Actor, Principal, RobotPermission},
     projects::MemberRef,
     rbac::{Action, Role},
     registry::digest::Digest,

@@ -14,8 +14,7 @@ use app::core::{
     AppState,
     access::{Decision, registry_action_name},
     auth::tokens::Claims,
-    identity::ROBOT_PREFIX,
-    identity::{Principal, Visibility},
+    identity::{Principal, ROBOT_PREFIX, Visibility},
     rbac::Action,
     registry::names::RepoName,
 };

@@ -12,12 +12,13 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{
+    body::ApiJson,
     caller::Caller,
     error::Errors,
     error::{ApiError, ApiResult},
     paging::{ApiPath, ApiQuery, Page, PageQuery, whole_number},
 };
-use app::core::{AppState, access::require_system, rbac::SystemAction, users::Group};
+use app::core::{AppState, access::require_system, identity::AuthSource, rbac::SystemAction, users::Group};
 
 const PATH: &str = "/api/v2.0/usergroups";
 const LDAP: i64 = 1;
@@ -33,7 +34,7 @@ pub struct UserGroupView {
 }
 
 fn view(group: Group) -> UserGroupView {
-    let ldap = group.kind == "ldap";
+    let ldap = group.kind == AuthSource::Ldap;
     UserGroupView {
         id: group.id,
         ldap_group_dn: if ldap { group.name.clone() } else { String::new() },
@@ -83,11 +84,9 @@ pub struct NewGroup {
 pub async fn create_group(
     State(state): State<AppState>,
     caller: Caller,
-    body: axum::body::Bytes,
+    ApiJson(request): ApiJson<NewGroup>,
 ) -> ApiResult<Response> {
     require_system(&caller.signed_in()?, SystemAction::ManageGroups)?;
-    let request: NewGroup =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid user group: {e}")))?;
     if request.id.is_some() {
         return Err(ApiError::bad_request("id: assigned by Berth"));
     }

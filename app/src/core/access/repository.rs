@@ -4,8 +4,7 @@ use crate::{
     core::{
         Result,
         db::Db,
-        identity::RobotId,
-        identity::UserId,
+        identity::{RobotId, UserId},
         projects::id::ProjectId,
         rbac::{Action, ProjectFacts, Role},
     },

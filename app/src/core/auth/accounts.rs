@@ -12,8 +12,7 @@ use crate::core::{
     Error, Result,
     access::{may_system, require_system},
     events::{AuditEvent, Operation, ResourceType},
-    identity::{Actor, Principal},
-    identity::{User, UserId, Username},
+    identity::{Actor, AuthSource, Principal, User, UserId, Username},
     rbac::SystemAction,
     users::{Group, NewUser},
 };
@@ -74,7 +73,7 @@ impl AuthService {
         let name = Username::parse(username).map_err(|message| Error::invalid("username", message))?;
         let credentials =
             self.users.find_credentials(&name).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))?;
-        if credentials.auth_source != "database" {
+        if credentials.auth_source != AuthSource::Database {
             return Err(Error::invalid("username", format!("{name} signs in through {}", credentials.auth_source)));
         }
         if own && !may_system(actor, SystemAction::ManageUsers) {
@@ -103,7 +102,7 @@ impl AuthService {
         let name = Username::parse(username).map_err(|message| Error::invalid("username", message))?;
         let credentials =
             self.users.find_credentials(&name).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))?;
-        if credentials.auth_source != "database" {
+        if credentials.auth_source != AuthSource::Database {
             let source = credentials.auth_source;
             return Err(Error::invalid("username", format!("{name} signs in through {source}; reset it there")));
         }
@@ -223,7 +222,7 @@ impl AuthService {
     pub async fn delete_group(&self, actor: &Actor, id: i64) -> Result<()> {
         let group = self.group(actor, id).await?;
         let mut event = AuditEvent::new(Operation::Delete, ResourceType::User, format!("group:{}", group.name), actor);
-        event.detail = Some(group.kind);
+        event.detail = Some(group.kind.to_string());
         self.users.delete_group(id, &event).await?;
         Ok(())
     }

@@ -36,7 +36,7 @@ use crate::core::{
     access::require_system,
     db::Db,
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
-    identity::{Actor, User, Username},
+    identity::{Actor, AuthSource, User, Username},
     rbac::SystemAction,
     settings::{LdapSettings, LoginSettings, SettingsService},
     users::{ExternalUser, UserCredentials, UserRepository},
@@ -214,7 +214,7 @@ impl AuthService {
             // Remembered like a password hash, tied to the directory it checked out against.
             let marker = format!("ldap {}", ldap.url);
             if let Some(c) = self.credentials(username).await?
-                && c.auth_source == "ldap"
+                && c.auth_source == AuthSource::Ldap
                 && self.verified.holds(username, &password, &marker)
             {
                 return Ok(c.user);
@@ -275,14 +275,14 @@ impl AuthService {
             email: entry.email.as_deref(),
             full_name: &entry.full_name,
             is_admin: entry.is_admin,
-            source: "ldap",
+            source: AuthSource::Ldap,
             external_id: &entry.dn,
         };
         let id = self.users.upsert_external(external, now).await?.ok_or_else(|| {
             Error::Conflict(format!("a database account named {name} exists, so {name} cannot sign in through LDAP"))
         })?;
         let groups: Vec<String> = entry.groups.into_iter().map(|group| group.dn).collect();
-        self.users.sync_groups(id, "ldap", &groups, now).await?;
+        self.users.sync_groups(id, AuthSource::Ldap, &groups, now).await?;
         self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))
     }
 
@@ -302,7 +302,7 @@ impl AuthService {
         };
         let group = ldap::find_group(&settings, dn).await.map_err(|e| Error::IdentityProvider(e.to_string()))?;
         let group = group.ok_or_else(|| Error::NotFound(format!("LDAP group {dn}")))?;
-        self.users.ensure_group("ldap", &group.dn, Utc::now()).await
+        self.users.ensure_group(AuthSource::Ldap, &group.dn, Utc::now()).await
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {

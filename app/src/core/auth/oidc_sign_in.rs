@@ -22,8 +22,7 @@ use super::{
 use crate::core::{
     Error, Result,
     events::Operation,
-    identity::{Actor, Principal},
-    identity::{User, UserId, Username},
+    identity::{Actor, AuthSource, Principal, User, UserId, Username},
     settings::{LoginSettings, OidcSettings},
     users::ExternalUser,
 };
@@ -119,7 +118,7 @@ impl AuthService {
             .map_err(provider_error)?;
         *username = Some(identity.username.clone());
         let external_id = format!("{} {}", identity.issuer, identity.subject);
-        let id = match self.users.find_external("oidc", &external_id).await? {
+        let id = match self.users.find_external(AuthSource::Oidc, &external_id).await? {
             Some(id) => id,
             None => self.onboard(&identity, &external_id, &settings).await?,
         };
@@ -141,7 +140,7 @@ impl AuthService {
             email: identity.email.as_deref(),
             full_name: &identity.full_name,
             is_admin: is_admin(identity, settings),
-            source: "oidc",
+            source: AuthSource::Oidc,
             external_id,
         };
         self.users.insert_external(account, Utc::now()).await?.ok_or_else(|| {
@@ -163,7 +162,7 @@ impl AuthService {
         let now = Utc::now();
         let admin = is_admin(identity, settings);
         self.users.refresh_external(id, identity.email.as_deref(), &identity.full_name, admin, now).await?;
-        self.users.sync_groups(id, "oidc", &identity.groups, now).await?;
+        self.users.sync_groups(id, AuthSource::Oidc, &identity.groups, now).await?;
         let sealed_refresh_token = match &tokens.refresh_token {
             Some(token) => Some(self.sealing.seal(&refresh_context(id), token.as_bytes()).await?),
             None => None,
@@ -184,7 +183,7 @@ impl AuthService {
         if name.is_empty() || name.chars().any(char::is_control) {
             return Err(Error::invalid("group", "must be a group name from the provider's groups claim"));
         }
-        self.users.ensure_group("oidc", name, Utc::now()).await
+        self.users.ensure_group(AuthSource::Oidc, name, Utc::now()).await
     }
 
     /// The user's CLI secret (OIDC accounts only).
@@ -219,7 +218,7 @@ impl AuthService {
     }
 
     async fn is_oidc_account(&self, user: &User) -> Result<bool> {
-        Ok(self.users.find_credentials(&user.username).await?.is_some_and(|c| c.auth_source == "oidc"))
+        Ok(self.users.find_credentials(&user.username).await?.is_some_and(|c| c.auth_source == AuthSource::Oidc))
     }
 
     /// A registry client's username and CLI secret, in OIDC mode: the
@@ -228,7 +227,7 @@ impl AuthService {
         let Some(account) = self.credentials(username).await? else {
             return Err(Error::InvalidCredentials);
         };
-        if account.auth_source != "oidc" || !self.cli_secrets.matches(account.user.id, secret).await? {
+        if account.auth_source != AuthSource::Oidc || !self.cli_secrets.matches(account.user.id, secret).await? {
             return Err(Error::InvalidCredentials);
         }
         self.provider_still_vouches(account.user, account.external_id.as_deref()).await

@@ -8,7 +8,7 @@ pub mod robot;
 pub mod user;
 
 pub use robot::{ROBOT_PREFIX, Robot, RobotId, RobotPermission};
-pub use user::{User, UserId, Username};
+pub use user::{AuthSource, User, UserId, Username};
 
 /// Who is making a request, once credentials have been checked.
 #[derive(Clone, Debug, PartialEq, Eq)]

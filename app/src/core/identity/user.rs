@@ -55,6 +55,46 @@ impl std::fmt::Display for Username {
     }
 }
 
+/// Where an account signs in, and where a group comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthSource {
+    /// A password kept by Berth.
+    Database,
+    /// An LDAP directory (accounts and groups are named by their DN).
+    Ldap,
+    /// An OpenID provider (accounts by issuer and subject, groups as its claim names them).
+    Oidc,
+}
+
+impl AuthSource {
+    /// The name stored in the database and shown in the APIs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthSource::Database => "database",
+            AuthSource::Ldap => "ldap",
+            AuthSource::Oidc => "oidc",
+        }
+    }
+}
+
+impl std::fmt::Display for AuthSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads a stored name back; another is a row written by something else.
+impl TryFrom<String> for AuthSource {
+    type Error = crate::core::Error;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        [AuthSource::Database, AuthSource::Ldap, AuthSource::Oidc]
+            .into_iter()
+            .find(|source| source.as_str() == name)
+            .ok_or_else(|| crate::core::Error::corrupt(format!("unknown sign-in source {name:?}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Username;

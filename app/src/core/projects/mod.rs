@@ -17,8 +17,7 @@ use crate::core::{
     access::{AccessService, require_system},
     db::{Db, Keyset, KeysetPage, NameCursor},
     events::{AuditEvent, Operation, ResourceType},
-    identity::UserId,
-    identity::{Actor, Principal, Visibility},
+    identity::{Actor, Principal, UserId, Visibility},
     rbac::{Action, Role, SystemAction},
     settings::SettingsService,
 };

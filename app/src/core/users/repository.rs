@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::core::identity::{User, UserId, Username};
+use crate::core::identity::{AuthSource, User, UserId, Username};
 use crate::{
     core::{
         Error, Result,
@@ -56,8 +56,7 @@ pub struct UserCredentials {
     pub user: User,
     /// `None` for accounts that cannot sign in with a local password.
     pub password_hash: Option<String>,
-    /// `database`, `ldap` or `oidc`: where the account signs in.
-    pub auth_source: String,
+    pub auth_source: AuthSource,
     /// The LDAP DN, or the OIDC issuer and subject.
     pub external_id: Option<String>,
 }
@@ -69,17 +68,18 @@ pub struct ExternalUser<'a> {
     pub full_name: &'a str,
     pub is_admin: bool,
     /// `ldap` or `oidc`.
-    pub source: &'a str,
+    pub source: AuthSource,
     /// The LDAP DN, or the OIDC issuer and subject.
     pub external_id: &'a str,
 }
 
-/// A group from a directory (`ldap`, named by its DN) or an identity
-/// provider (`oidc`, named as its groups claim names it).
+/// A group from a directory (LDAP, named by its DN) or an identity
+/// provider (OIDC, named as its groups claim names it).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Group {
     pub id: i64,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: AuthSource,
     pub name: String,
 }
 
@@ -122,7 +122,7 @@ impl UserRepository {
             Ok(UserCredentials {
                 user: User::try_from(row.user)?,
                 password_hash: row.password_hash,
-                auth_source: row.auth_source,
+                auth_source: AuthSource::try_from(row.auth_source)?,
                 external_id: row.external_id,
             })
         })
@@ -170,7 +170,7 @@ impl UserRepository {
                 .bind(user.email)
                 .bind(user.full_name)
                 .bind(user.is_admin)
-                .bind(user.source)
+                .bind(user.source.as_str())
                 .bind(user.external_id)
                 .bind(now)
                 .fetch_optional(pool)
@@ -181,10 +181,10 @@ impl UserRepository {
 
     /// The account of `source` with this external id (an OIDC identity is
     /// its issuer and subject, whatever username it now goes by).
-    pub async fn find_external(&self, source: &str, external_id: &str) -> Result<Option<UserId>> {
+    pub async fn find_external(&self, source: AuthSource, external_id: &str) -> Result<Option<UserId>> {
         let id: Option<i64> = on_db!(&self.db, pool => {
             sqlx::query_scalar("SELECT id FROM users WHERE auth_source = $1 AND external_id = $2")
-                .bind(source)
+                .bind(source.as_str())
                 .bind(external_id)
                 .fetch_optional(pool)
                 .await
@@ -203,7 +203,7 @@ impl UserRepository {
                 .bind(user.email)
                 .bind(user.full_name)
                 .bind(user.is_admin)
-                .bind(user.source)
+                .bind(user.source.as_str())
                 .bind(user.external_id)
                 .bind(now)
                 .fetch_optional(pool)
@@ -240,7 +240,13 @@ impl UserRepository {
     /// Makes the user a member of exactly these groups of `kind` (creating
     /// groups not seen before), in one transaction. Groups are keyed by
     /// their external id (the LDAP DN), which is also their name.
-    pub async fn sync_groups(&self, user: UserId, kind: &str, group_ids: &[String], now: DateTime<Utc>) -> Result<()> {
+    pub async fn sync_groups(
+        &self,
+        user: UserId,
+        kind: AuthSource,
+        group_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         const GROUP: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
              ON CONFLICT (kind, name) DO UPDATE SET external_id = excluded.external_id RETURNING id";
         const FORGET: &str = "DELETE FROM user_group_memberships WHERE user_id = $1 \
@@ -249,9 +255,9 @@ impl UserRepository {
             "INSERT INTO user_group_memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
         on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query(FORGET).bind(user.0).bind(kind).execute(&mut *tx).await?;
+            sqlx::query(FORGET).bind(user.0).bind(kind.as_str()).execute(&mut *tx).await?;
             for external_id in group_ids {
-                let id: i64 = sqlx::query_scalar(GROUP).bind(kind).bind(external_id).bind(now).fetch_one(&mut *tx).await?;
+                let id: i64 = sqlx::query_scalar(GROUP).bind(kind.as_str()).bind(external_id).bind(now).fetch_one(&mut *tx).await?;
                 sqlx::query(JOIN).bind(user.0).bind(id).execute(&mut *tx).await?;
             }
             tx.commit().await
@@ -295,11 +301,11 @@ impl UserRepository {
     }
 
     /// The id of the group of `kind` with this external id, creating it.
-    pub async fn ensure_group(&self, kind: &str, external_id: &str, now: DateTime<Utc>) -> Result<i64> {
+    pub async fn ensure_group(&self, kind: AuthSource, external_id: &str, now: DateTime<Utc>) -> Result<i64> {
         const SQL: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
              ON CONFLICT (kind, name) DO UPDATE SET external_id = excluded.external_id RETURNING id";
         let id: i64 = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(kind).bind(external_id).bind(now).fetch_one(pool).await
+            sqlx::query_scalar(SQL).bind(kind.as_str()).bind(external_id).bind(now).fetch_one(pool).await
         })?;
         Ok(id)
     }
