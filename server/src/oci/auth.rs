@@ -11,10 +11,10 @@
 use axum::http::HeaderMap;
 
 use app::core::{
-    AppState,
-    access::{Decision, registry_action_name},
+    AppState, Error,
+    access::{Decision, ProjectGrant, registry_action_name},
     auth::tokens::Claims,
-    identity::{Principal, ROBOT_PREFIX, Visibility},
+    identity::{Actor, Principal, ROBOT_PREFIX, Visibility},
     rbac::Action,
     registry::names::RepoName,
 };
@@ -79,34 +79,59 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
     }
 }
 
-/// What the caller must be allowed for a request to proceed.
+/// What the caller must be allowed for a request that names no repository.
 #[derive(Clone, Copy, Debug)]
-pub enum Need<'a> {
+pub enum Need {
     /// `GET /v2/`: any valid credentials.
     SignedIn,
     /// The catalog: a signed-in caller (the listing is filtered for them).
     Catalog,
-    Repository(&'a RepoName, Action),
 }
 
 /// Lets the request through, or says why not: 401 with a challenge when
-/// credentials (or a token's scope) would help, 403 DENIED when the caller
-/// is known and not allowed, NAME_UNKNOWN when the project does not exist.
-pub async fn authorize(state: &AppState, identity: &Identity, need: Need<'_>) -> OciResult<()> {
-    authorize_asking(state, identity, need, scope_of(need)).await
+/// credentials (or a token's scope) would help.
+pub async fn authorize(state: &AppState, identity: &Identity, need: Need) -> OciResult<()> {
+    let scope = match need {
+        Need::SignedIn => None,
+        Need::Catalog => Some("registry:catalog:*"),
+    };
+    match (identity, need) {
+        (Identity::Anonymous, _) => Err(unauthorized(state, scope, "authentication required")),
+        (Identity::Account(_) | Identity::Token(_), Need::SignedIn) | (Identity::Account(_), Need::Catalog) => Ok(()),
+        (Identity::Token(claims), Need::Catalog) if claims.allows("registry", "catalog", "*") => Ok(()),
+        (Identity::Token(_), Need::Catalog) => {
+            Err(insufficient_scope(state, scope, "the token does not grant the catalog"))
+        }
+    }
 }
 
-/// A cross-repository mount: push in `target`, and the challenge asks for
-/// pull in `source` too, so a client that follows it gets a token that can
-/// mount (without it the registry falls back to a plain upload).
-pub async fn authorize_mount(
+/// The grant for `action` in repository `name`, or why not: 401 with a
+/// challenge when credentials (or a token's scope) would help, 403 DENIED
+/// when the caller is known and not allowed, NAME_UNKNOWN when the project
+/// does not exist. `actor` is the identity's, with the client's address.
+pub async fn grant(
     state: &AppState,
     identity: &Identity,
+    actor: &Actor,
+    name: &RepoName,
+    action: Action,
+) -> OciResult<ProjectGrant> {
+    grant_asking(state, identity, actor, name, action, &repository_scope(name, action)).await
+}
+
+/// A cross-repository mount: the grant to push in `target`, and the
+/// challenge asks for pull in `source` too, so a client that follows it
+/// gets a token that can mount (without it the registry falls back to a
+/// plain upload).
+pub async fn grant_mount(
+    state: &AppState,
+    identity: &Identity,
+    actor: &Actor,
     target: &RepoName,
     source: &RepoName,
-) -> OciResult<()> {
+) -> OciResult<ProjectGrant> {
     let scope = format!("repository:{target}:pull,push repository:{source}:pull");
-    authorize_asking(state, identity, Need::Repository(target, Action::Push), Some(scope.clone())).await?;
+    let grant = grant_asking(state, identity, actor, target, Action::Push, &scope).await?;
     // A token without the source's pull scope, held by an account that may
     // pull there: a wider token makes the mount work, so say so (as
     // distribution does) rather than silently falling back to an upload.
@@ -117,59 +142,60 @@ pub async fn authorize_mount(
     {
         return Err(insufficient_scope(state, Some(&scope), "the token does not grant pull in the mount's source"));
     }
-    Ok(())
+    Ok(grant)
 }
 
-/// [`authorize`], with the scope a challenge names.
-async fn authorize_asking(
+/// [`grant`], with the scope a challenge names. The access service's
+/// refusals (Forbidden, NotFound) become the registry's here, and only here.
+async fn grant_asking(
     state: &AppState,
     identity: &Identity,
-    need: Need<'_>,
-    scope: Option<String>,
-) -> OciResult<()> {
-    let scope = scope.as_deref();
-    match (identity, need) {
-        (Identity::Anonymous, Need::SignedIn | Need::Catalog) => {
-            Err(unauthorized(state, scope, "authentication required"))
-        }
-        (Identity::Account(_) | Identity::Token(_), Need::SignedIn) => Ok(()),
-        (Identity::Account(_), Need::Catalog) => Ok(()),
-        (Identity::Token(claims), Need::Catalog) if claims.allows("registry", "catalog", "*") => Ok(()),
-        (Identity::Token(_), Need::Catalog) => {
-            Err(insufficient_scope(state, scope, "the token does not grant the catalog"))
-        }
-        (Identity::Token(claims), Need::Repository(name, action)) => {
+    actor: &Actor,
+    name: &RepoName,
+    action: Action,
+    scope: &str,
+) -> OciResult<ProjectGrant> {
+    let scope = Some(scope);
+    // A name without a project names no project that exists.
+    let project = name.project().unwrap_or_default();
+    match identity {
+        Identity::Token(claims) => {
             let action_name = registry_action_name(action).expect("the registry asks only for registry actions");
             let scoped = claims.allows("repository", name.as_str(), action_name);
             // What the holder may do now, not only what the token says: a
             // removal, demotion or deletion ends a token's rights early.
-            match holder_decision(state, claims, name, action).await? {
-                Decision::Allowed if scoped => Ok(()),
+            let holder = async {
+                if claims.sub.is_empty() {
+                    Ok(Some(Principal::Anonymous))
+                } else {
+                    token_principal(state, &claims.sub).await
+                }
+            };
+            let signed_in = !claims.sub.is_empty();
+            match state.access.require_holder(actor, project, action, holder).await {
+                Ok(grant) if scoped => Ok(grant),
                 // A signed-in caller learns whether a new token would help: not
                 // when the project is missing or the account may not do this.
-                Decision::Denied if !claims.sub.is_empty() => Err(denied(&claims.sub, name, action)),
-                Decision::NoSuchProject if !claims.sub.is_empty() => {
-                    Err(OciError::ProjectUnknown(project_unknown(name)))
+                Err(Error::Forbidden(_)) if signed_in => Err(denied(&claims.sub, name, action)),
+                Err(Error::NotFound(_)) if signed_in => Err(OciError::ProjectUnknown(project_unknown(name))),
+                Ok(_) | Err(Error::Forbidden(_) | Error::NotFound(_)) => {
+                    Err(insufficient_scope(state, scope, "the token does not grant this"))
                 }
-                _ => Err(insufficient_scope(state, scope, "the token does not grant this")),
+                Err(other) => Err(other.into()),
             }
         }
-        (Identity::Anonymous, Need::Repository(name, action)) => {
-            match decide(state, &Principal::Anonymous, name, action).await? {
-                Decision::Allowed => Ok(()),
-                // Anonymous callers cannot tell private projects from missing ones.
-                Decision::Denied | Decision::NoSuchProject => {
-                    Err(unauthorized(state, scope, "authentication required"))
-                }
-            }
-        }
-        (Identity::Account(principal), Need::Repository(name, action)) => {
-            match decide(state, principal, name, action).await? {
-                Decision::Allowed => Ok(()),
-                Decision::Denied => Err(denied(principal.name().unwrap_or("this caller"), name, action)),
-                Decision::NoSuchProject => Err(OciError::ProjectUnknown(project_unknown(name))),
-            }
-        }
+        Identity::Anonymous => match state.access.require(actor, project, action).await {
+            Ok(grant) => Ok(grant),
+            // Anonymous callers cannot tell private projects from missing ones.
+            Err(Error::Forbidden(_) | Error::NotFound(_)) => Err(unauthorized(state, scope, "authentication required")),
+            Err(other) => Err(other.into()),
+        },
+        Identity::Account(principal) => match state.access.require(actor, project, action).await {
+            Ok(grant) => Ok(grant),
+            Err(Error::Forbidden(_)) => Err(denied(principal.name().unwrap_or("this caller"), name, action)),
+            Err(Error::NotFound(_)) => Err(OciError::ProjectUnknown(project_unknown(name))),
+            Err(other) => Err(other.into()),
+        },
     }
 }
 
@@ -230,16 +256,12 @@ fn project_unknown(name: &RepoName) -> String {
     app::core::registry::Error::ProjectUnknown(name.clone()).to_string()
 }
 
-/// The token scope a client should ask for to get past this check.
-fn scope_of(need: Need<'_>) -> Option<String> {
-    match need {
-        Need::SignedIn => None,
-        Need::Catalog => Some("registry:catalog:*".to_owned()),
-        Need::Repository(name, action) => Some(match action {
-            // Docker asks for pull with push (a push reads what is there).
-            Action::Push => format!("repository:{name}:pull,push"),
-            other => format!("repository:{name}:{}", registry_action_name(other).unwrap_or("pull")),
-        }),
+/// The token scope a client should ask for to do `action` in `name`.
+fn repository_scope(name: &RepoName, action: Action) -> String {
+    match action {
+        // Docker asks for pull with push (a push reads what is there).
+        Action::Push => format!("repository:{name}:pull,push"),
+        other => format!("repository:{name}:{}", registry_action_name(other).unwrap_or("pull")),
     }
 }
 

@@ -9,7 +9,7 @@ use axum::{
 
 use app::core::{
     AppState,
-    identity::Actor,
+    access::ProjectGrant,
     registry::{digest::Digest, names::RepoName},
     storage::ByteRange,
 };
@@ -47,8 +47,13 @@ pub async fn get_blob(
 }
 
 /// distribution-spec "Deleting blobs": 202 once the repository no longer has it.
-pub async fn delete_blob(state: &AppState, name: &RepoName, digest: &Digest, actor: &Actor) -> OciResult<Response> {
-    state.registry.delete_blob(name, digest, actor).await?;
+pub async fn delete_blob(
+    state: &AppState,
+    name: &RepoName,
+    digest: &Digest,
+    grant: &ProjectGrant,
+) -> OciResult<Response> {
+    state.registry.delete_blob(name, digest, grant).await?;
     Ok((StatusCode::ACCEPTED, [(CONTENT_DIGEST_HEADER, digest_header(digest))]).into_response())
 }
 

@@ -11,7 +11,7 @@ use axum::{
 
 use app::core::{
     AppState,
-    identity::Actor,
+    access::ProjectGrant,
     registry::names::{Reference, RepoName},
 };
 
@@ -40,12 +40,12 @@ pub async fn get_manifest(
     name: &RepoName,
     reference: &Reference,
     headers: &HeaderMap,
-    pull_by: Option<&Actor>,
+    pull_by: Option<&ProjectGrant>,
 ) -> OciResult<Response> {
     let accept: Vec<&str> = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
     // A GET is a pull (recorded); a HEAD only asks.
     let manifest = match pull_by {
-        Some(actor) => state.registry.pull_manifest(name, reference, &accept, actor).await?,
+        Some(grant) => state.registry.pull_manifest(name, reference, &accept, grant).await?,
         None => state.registry.stat_manifest(name, reference, &accept).await?,
     };
     let length = manifest.content.len();
@@ -63,7 +63,7 @@ pub async fn put_manifest(
     name: &RepoName,
     reference: &Reference,
     request: Request,
-    actor: &Actor,
+    grant: &ProjectGrant,
 ) -> OciResult<Response> {
     let limit = state.registry.max_manifest_bytes();
     let declared = request
@@ -83,7 +83,7 @@ pub async fn put_manifest(
     }
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let body = axum::body::to_bytes(request.into_body(), limit).await.map_err(|_| too_large())?;
-    let pushed = state.registry.put_manifest(name, reference, &body, content_type.as_deref(), actor).await?;
+    let pushed = state.registry.put_manifest(name, reference, &body, content_type.as_deref(), grant).await?;
     let location = format!("/v2/{name}/manifests/{}", pushed.digest);
     let mut response = (
         StatusCode::CREATED,
@@ -104,8 +104,8 @@ pub async fn delete_manifest(
     state: &AppState,
     name: &RepoName,
     reference: &Reference,
-    actor: &Actor,
+    grant: &ProjectGrant,
 ) -> OciResult<Response> {
-    state.registry.delete_manifest(name, reference, actor).await?;
+    state.registry.delete_manifest(name, reference, grant).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

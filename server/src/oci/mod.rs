@@ -81,21 +81,21 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
     match endpoint {
         Endpoint::Blob { name, digest } => {
             let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
-            auth::authorize(state, &identity, Need::Repository(&name, action_for(&method, Action::DeleteArtifact)))
-                .await?;
+            let grant =
+                auth::grant(state, &identity, &actor, &name, action_for(&method, Action::DeleteArtifact)).await?;
             match method {
                 Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false).await,
                 Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true).await,
-                Method::DELETE => blobs::delete_blob(state, &name, &digest, &actor).await,
+                Method::DELETE => blobs::delete_blob(state, &name, &digest, &grant).await,
                 other => Err(not_allowed(&other)),
             }
         }
         Endpoint::UploadStart { name } => {
             let name = repo_name(name, host)?;
             match mount_from(request.uri().query(), host) {
-                Some(source) => auth::authorize_mount(state, &identity, &name, &source).await?,
-                None => auth::authorize(state, &identity, Need::Repository(&name, Action::Push)).await?,
-            }
+                Some(source) => auth::grant_mount(state, &identity, &actor, &name, &source).await?,
+                None => auth::grant(state, &identity, &actor, &name, Action::Push).await?,
+            };
             match method {
                 Method::POST => {
                     let source = mount_source(state, &identity, request.uri().query()).await?;
@@ -106,7 +106,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::Upload { name, id } => {
             let name = repo_name(name, host)?;
-            auth::authorize(state, &identity, Need::Repository(&name, Action::Push)).await?;
+            auth::grant(state, &identity, &actor, &name, Action::Push).await?;
             let id = uploads::upload_id(id)?;
             match method {
                 Method::GET => uploads::get_upload_status(state, &name, &id).await,
@@ -119,18 +119,18 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         Endpoint::Manifest { name, reference } => {
             let (name, reference) = (repo_name(name, host)?, manifests::reference(reference, method == Method::PUT)?);
             let action = if method == Method::PUT { Action::Push } else { action_for(&method, Action::DeleteArtifact) };
-            auth::authorize(state, &identity, Need::Repository(&name, action)).await?;
+            let grant = auth::grant(state, &identity, &actor, &name, action).await?;
             match method {
-                Method::GET => manifests::get_manifest(state, &name, &reference, request.headers(), Some(&actor)).await,
+                Method::GET => manifests::get_manifest(state, &name, &reference, request.headers(), Some(&grant)).await,
                 Method::HEAD => manifests::get_manifest(state, &name, &reference, request.headers(), None).await,
-                Method::PUT => manifests::put_manifest(state, &name, &reference, request, &actor).await,
-                Method::DELETE => manifests::delete_manifest(state, &name, &reference, &actor).await,
+                Method::PUT => manifests::put_manifest(state, &name, &reference, request, &grant).await,
+                Method::DELETE => manifests::delete_manifest(state, &name, &reference, &grant).await,
                 other => Err(not_allowed(&other)),
             }
         }
         Endpoint::Tags { name } => {
             let name = repo_name(name, host)?;
-            auth::authorize(state, &identity, Need::Repository(&name, Action::Pull)).await?;
+            auth::grant(state, &identity, &actor, &name, Action::Pull).await?;
             match method {
                 Method::GET => {
                     let paging = listings::Paging::from_query(&query_params(request.uri().query()))?;
@@ -149,7 +149,7 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         },
         Endpoint::Referrers { name, digest } => {
             let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
-            auth::authorize(state, &identity, Need::Repository(&name, Action::Pull)).await?;
+            auth::grant(state, &identity, &actor, &name, Action::Pull).await?;
             match method {
                 Method::GET => {
                     let query = query_params(request.uri().query());

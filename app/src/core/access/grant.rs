@@ -27,6 +27,11 @@ impl ProjectGrant {
         Self { actor: actor.clone(), project, name: name.to_owned(), allowed }
     }
 
+    /// The one action a registry token's holder was recently found allowed.
+    pub(super) fn single(actor: &Actor, project: ProjectId, name: &str, action: Action) -> Self {
+        Self { actor: actor.clone(), project, name: name.to_owned(), allowed: vec![action] }
+    }
+
     pub fn actor(&self) -> &Actor {
         &self.actor
     }

@@ -14,7 +14,7 @@ pub use recent::RECHECK_AFTER;
 pub(crate) use repository::visibility_sql;
 
 use crate::core::{
-    Result,
+    Error, Result,
     auth::tokens::{AccessEntry, Scope},
     db::Db,
     identity::{Actor, Principal},
@@ -58,20 +58,39 @@ impl AccessService {
         action: Action,
         holder: impl Future<Output = Result<Option<Principal>>>,
     ) -> Result<Decision> {
-        if self.recent.contains(name, project, action) {
-            return Ok(Decision::Allowed);
+        let actor = Actor::from(Principal::TokenHolder(name.to_owned()));
+        Ok(match self.require_holder(&actor, project, action, holder).await {
+            Ok(_) => Decision::Allowed,
+            Err(Error::Forbidden(_)) => Decision::Denied,
+            Err(Error::NotFound(_)) => Decision::NoSuchProject,
+            Err(other) => return Err(other),
+        })
+    }
+
+    /// [`Self::holder_decision`] as a grant for `actor` (the token's
+    /// holder, [`Principal::TokenHolder`]), refused as [`Self::require`] refuses.
+    pub async fn require_holder(
+        &self,
+        actor: &Actor,
+        project: &str,
+        action: Action,
+        holder: impl Future<Output = Result<Option<Principal>>>,
+    ) -> Result<ProjectGrant> {
+        let name = actor.principal.name().unwrap_or_default();
+        if let Some(id) = self.recent.get(name, project, action) {
+            return Ok(ProjectGrant::single(actor, id, project, action));
         }
-        let decision = match holder.await? {
-            Some(principal) => self.decide(&principal, project, action).await?,
-            None => Decision::Denied,
+        let Some(principal) = holder.await? else {
+            return Err(grant::refusal(action, project));
         };
+        let (id, facts, subject) =
+            self.subject_in(&principal, project).await?.ok_or_else(|| grant::no_such_project(project))?;
+        let grant = ProjectGrant::new(actor, id, project, facts, &subject).requiring(&[action])?;
         // Only a yes is remembered: a right taken away ends within
         // RECHECK_AFTER, a right given (a project made public, a member
         // added) counts at once.
-        if decision == Decision::Allowed {
-            self.recent.insert(name, project, action);
-        }
-        Ok(decision)
+        self.recent.insert(name, project, action, id);
+        Ok(grant)
     }
 
     /// A grant for `action` in `project`, or the refusal: `Forbidden` when

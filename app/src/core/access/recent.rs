@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::core::rbac::Action;
+use crate::core::{projects::id::ProjectId, rbac::Action};
 
 /// How long a decision about a token holder is trusted before it is asked again.
 pub const RECHECK_AFTER: Duration = Duration::from_secs(2);
@@ -23,34 +23,36 @@ const CAPACITY: usize = 10_000;
 
 type Key = (String, String, Action);
 
-/// When (holder, project, action) was last found allowed. Only a yes is
-/// kept: a right given counts at once, a right taken away within
-/// [`RECHECK_AFTER`].
+/// When (holder, project, action) was last found allowed, and the
+/// project's id. Only a yes is kept: a right given counts at once, a right
+/// taken away within [`RECHECK_AFTER`].
 #[derive(Clone, Debug, Default)]
 pub struct RecentlyAllowed {
-    allowed: Arc<Mutex<HashMap<Key, Instant>>>,
+    allowed: Arc<Mutex<HashMap<Key, (Instant, ProjectId)>>>,
 }
 
 impl RecentlyAllowed {
-    /// Whether `holder` was found allowed to do `action` in `project` less than [`RECHECK_AFTER`] ago.
-    pub fn contains(&self, holder: &str, project: &str, action: Action) -> bool {
+    /// The project's id, when `holder` was found allowed to do `action` in
+    /// `project` less than [`RECHECK_AFTER`] ago.
+    pub fn get(&self, holder: &str, project: &str, action: Action) -> Option<ProjectId> {
         let allowed = self.allowed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // A lookup by borrowed parts would need a custom key type; the two
         // short strings cost less than the query this saves.
-        allowed.get(&(holder.to_owned(), project.to_owned(), action)).is_some_and(|at| at.elapsed() < RECHECK_AFTER)
+        let (at, id) = allowed.get(&(holder.to_owned(), project.to_owned(), action))?;
+        (at.elapsed() < RECHECK_AFTER).then_some(*id)
     }
 
     /// Remembers a yes just decided. When full, forgets what has expired,
     /// and everything if nothing has: the cost is one query per holder.
-    pub fn insert(&self, holder: &str, project: &str, action: Action) {
+    pub fn insert(&self, holder: &str, project: &str, action: Action, id: ProjectId) {
         let mut allowed = self.allowed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if allowed.len() >= CAPACITY {
-            allowed.retain(|_, at| at.elapsed() < RECHECK_AFTER);
+            allowed.retain(|_, (at, _)| at.elapsed() < RECHECK_AFTER);
             if allowed.len() >= CAPACITY {
                 allowed.clear();
             }
         }
-        allowed.insert((holder.to_owned(), project.to_owned(), action), Instant::now());
+        allowed.insert((holder.to_owned(), project.to_owned(), action), (Instant::now(), id));
     }
 
     #[cfg(test)]
@@ -66,20 +68,21 @@ mod tests {
     #[test]
     fn decisions_expire_and_memory_stays_bounded() {
         let recent = RecentlyAllowed::default();
-        recent.insert("alice", "team", Action::Push);
-        assert!(recent.contains("alice", "team", Action::Push));
-        assert!(!recent.contains("alice", "team", Action::Pull));
-        assert!(!recent.contains("bob", "team", Action::Push));
+        let team = ProjectId(7);
+        recent.insert("alice", "team", Action::Push, team);
+        assert_eq!(recent.get("alice", "team", Action::Push), Some(team));
+        assert_eq!(recent.get("alice", "team", Action::Pull), None);
+        assert_eq!(recent.get("bob", "team", Action::Push), None);
 
         // An expired decision is not used.
-        recent.allowed.lock().unwrap().values_mut().for_each(|at| *at -= RECHECK_AFTER);
-        assert!(!recent.contains("alice", "team", Action::Push));
+        recent.allowed.lock().unwrap().values_mut().for_each(|(at, _)| *at -= RECHECK_AFTER);
+        assert_eq!(recent.get("alice", "team", Action::Push), None);
 
         for n in 0..CAPACITY * 3 {
-            recent.insert(&format!("holder-{n}"), "team", Action::Pull);
+            recent.insert(&format!("holder-{n}"), "team", Action::Pull, team);
             assert!(recent.len() <= CAPACITY);
         }
         let last = format!("holder-{}", CAPACITY * 3 - 1);
-        assert!(recent.contains(&last, "team", Action::Pull));
+        assert_eq!(recent.get(&last, "team", Action::Pull), Some(team));
     }
 }

@@ -353,7 +353,7 @@ impl ArtifactService {
         let found = self.summary_of(&name).await?;
         let digest = self.digest_of(found.id, repository, reference).await?;
         let digest = Reference::parse(&digest).map_err(|e| Error::invalid("reference", e.to_string()))?;
-        self.registry.delete_manifest(&name, &digest, grant.actor()).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &digest, &grant).await.map_err(from_registry)
     }
 
     /// Replaces a repository's description (markdown) with
@@ -377,7 +377,7 @@ impl ArtifactService {
     /// `delete` permission, as deleting each artifact would.
     pub async fn delete_repository(&self, actor: &Actor, repository: &str) -> Result<()> {
         let (name, grant) = self.allowed(actor, repository, Action::DeleteArtifact).await?;
-        self.registry.delete_repository(&name, grant.actor()).await.map_err(|error| match error {
+        self.registry.delete_repository(&name, &grant).await.map_err(|error| match error {
             registry::Error::NameUnknown => Error::NotFound(format!("repository {name}")),
             other => from_registry(other),
         })
@@ -396,7 +396,7 @@ impl ArtifactService {
         if !matches!(tag, Reference::Tag(_)) {
             return Err(Error::invalid("tag", "a tag, not a digest"));
         }
-        self.registry.delete_manifest(&name, &tag, grant.actor()).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &tag, &grant).await.map_err(from_registry)
     }
 
     /// Points a new tag at the artifact `reference` names (`manage_tags`),
@@ -415,7 +415,7 @@ impl ArtifactService {
         let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
         let stored = self.registry.stat_manifest(&name, &digest, &[]).await.map_err(from_registry)?;
         self.registry
-            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), grant.actor())
+            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), &grant)
             .await
             .map_err(from_registry)?;
         Ok(())

@@ -8,10 +8,11 @@ use std::{
 
 use chrono::Utc;
 
-use super::{EventDetails, RegistryService, artifact_event};
+use super::{EventDetails, RegistryService, artifact_event, granted};
 use crate::core::{
+    access::ProjectGrant,
     events::Operation,
-    identity::Actor,
+    rbac::Action,
     registry::{
         digest::{Algorithm, Digest, Hasher},
         error::{Error, Result},
@@ -91,9 +92,10 @@ impl RegistryService {
     }
 
     /// Removes the blob from the repository (its content is shared and stays).
-    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, actor: &Actor) -> Result<()> {
+    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<()> {
+        granted(grant, repository, &[Action::DeleteArtifact])?;
         let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
-        let event = artifact_event(Operation::Delete, repository, actor, details);
+        let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
         if !self.repository.unlink_blob(repository, digest, &event).await? {
             return Err(Error::BlobUnknown);
         }

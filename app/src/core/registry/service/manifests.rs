@@ -3,10 +3,12 @@
 
 use chrono::Utc;
 
-use super::{EventDetails, RegistryService, artifact_event, tag_of};
+use super::{EventDetails, RegistryService, artifact_event, granted, tag_of};
 use crate::core::{
+    access::ProjectGrant,
     events::{AuditEvent, Operation, ResourceType},
-    identity::{Actor, Visibility},
+    identity::Visibility,
+    rbac::Action,
     registry::{
         digest::Digest,
         error::{Error, Result},
@@ -48,8 +50,9 @@ impl RegistryService {
         repository: &RepoName,
         reference: &Reference,
         accept: &[&str],
-        actor: &Actor,
+        grant: &ProjectGrant,
     ) -> Result<StoredManifest> {
+        granted(grant, repository, &[Action::Pull])?;
         let stored = self.stat_manifest(repository, reference, accept).await?;
         let details = EventDetails {
             digest: Some(stored.digest.clone()),
@@ -57,7 +60,7 @@ impl RegistryService {
             media_type: Some(stored.media_type.clone()),
             size: Some(stored.content.len() as i64),
         };
-        self.record(Operation::Pull, repository, actor, details).await;
+        self.record(Operation::Pull, repository, grant.actor(), details).await;
         Ok(stored)
     }
 
@@ -88,8 +91,9 @@ impl RegistryService {
         reference: &Reference,
         content: &[u8],
         content_type: Option<&str>,
-        actor: &Actor,
+        grant: &ProjectGrant,
     ) -> Result<PushedManifest> {
+        granted(grant, repository, &[Action::Push, Action::ManageTags])?;
         if content.len() > self.max_manifest_bytes {
             return Err(Error::ManifestTooLarge { size: content.len(), limit: self.max_manifest_bytes });
         }
@@ -143,7 +147,7 @@ impl RegistryService {
             media_type: Some(parsed.media_type.to_owned()),
             size: Some(content.len() as i64),
         };
-        let event = artifact_event(Operation::Push, repository, actor, details);
+        let event = artifact_event(Operation::Push, repository, grant.actor(), details);
         let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
         if let Linked::OverQuota { project, quota, used } = self.repository.put_manifest(new, now, &event).await? {
             return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
@@ -152,7 +156,14 @@ impl RegistryService {
     }
 
     /// Deletes a manifest (by digest, with its tags) or just a tag.
-    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference, actor: &Actor) -> Result<()> {
+    pub async fn delete_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+        grant: &ProjectGrant,
+    ) -> Result<()> {
+        granted(grant, repository, &[Action::DeleteArtifact, Action::ManageTags])?;
+        let actor = grant.actor();
         let deleted = match reference {
             Reference::Digest(digest) => {
                 let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
@@ -172,8 +183,9 @@ impl RegistryService {
     }
 
     /// Deletes a whole repository: every artifact and tag in it.
-    pub async fn delete_repository(&self, repository: &RepoName, actor: &Actor) -> Result<()> {
-        let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), actor)
+    pub async fn delete_repository(&self, repository: &RepoName, grant: &ProjectGrant) -> Result<()> {
+        granted(grant, repository, &[Action::DeleteArtifact])?;
+        let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), grant.actor())
             .in_project(repository.project());
         if !self.repository.delete_repository(repository, &event).await? {
             return Err(Error::NameUnknown);

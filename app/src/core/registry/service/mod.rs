@@ -23,9 +23,11 @@ use super::{
     repository::{Linked, RegistryRepository, RepositoryId},
 };
 use crate::core::{
+    access::ProjectGrant,
     db::Db,
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     identity::Actor,
+    rbac::Action,
     storage::BlobStore,
 };
 use blobs::UploadHashes;
@@ -114,6 +116,22 @@ impl RegistryService {
     async fn record(&self, operation: Operation, repository: &RepoName, actor: &Actor, details: EventDetails) {
         self.events.record(artifact_event(operation, repository, actor, details)).await;
     }
+}
+
+/// The check every change and every recorded pull makes: the grant the
+/// caller brings is for this repository's project and allows one of
+/// `actions`. The edges ask the access service for grants; a mismatch here
+/// is a bug at the caller, refused rather than served.
+fn granted(grant: &ProjectGrant, repository: &RepoName, actions: &[Action]) -> Result<()> {
+    let same_project = repository.project() == Some(grant.project());
+    if same_project && actions.iter().any(|action| grant.allows(*action)) {
+        return Ok(());
+    }
+    Err(Error::Internal(crate::core::Error::Forbidden(format!(
+        "a grant for {} in {} does not cover {repository}",
+        actions.iter().map(|action| action.name()).collect::<Vec<_>>().join(" or "),
+        grant.project()
+    ))))
 }
 
 /// The audit entry of an artifact operation; the resource reads `repo:tag`
