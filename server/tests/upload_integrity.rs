@@ -113,13 +113,16 @@ async fn a_chunk_during_the_commit_cannot_change_the_blob(backend: Backend) {
     let repo = RepoName::parse("library/race", "127.0.0.1").unwrap();
     let content = pattern(5 << 20, 7);
     let digest = Digest::sha256_of(&content);
+    let admin = server.admin_actor().await;
+    let grant = server.state.access.require(&admin, "library", app::core::rbac::Action::Push).await.unwrap();
 
     for other_node in [false, true] {
-        let id = this_node.start_upload(&repo).await.unwrap();
-        this_node.append_upload(&repo, &id, Some(0), bytes(content.clone())).await.unwrap();
+        let id = this_node.start_upload(&grant, &repo).await.unwrap();
+        this_node.append_upload(&grant, &repo, &id, Some(0), bytes(content.clone())).await.unwrap();
         let commit = tokio::spawn({
-            let (service, repo, id, digest) = (this_node.clone(), repo.clone(), id.clone(), digest.clone());
-            async move { service.complete_upload(&repo, &id, &digest, None).await }
+            let (service, grant, repo, id, digest) =
+                (this_node.clone(), grant.clone(), repo.clone(), id.clone(), digest.clone());
+            async move { service.complete_upload(&grant, &repo, &id, &digest, None).await }
         });
         store.committing.notified().await;
 
@@ -138,7 +141,8 @@ async fn a_chunk_during_the_commit_cannot_change_the_blob(backend: Backend) {
             assert_eq!(body["errors"][0]["code"], "BLOB_UPLOAD_UNKNOWN");
             None
         } else {
-            let append = this_node.append_upload(&repo, &id, None, bytes(b"appended after the commit began".to_vec()));
+            let late_chunk = bytes(b"appended after the commit began".to_vec());
+            let append = this_node.append_upload(&grant, &repo, &id, None, late_chunk);
             Some(tokio::time::timeout(Duration::from_secs(10), append).await.expect("refused at once"))
         };
         if let Some(outcome) = late {

@@ -164,15 +164,8 @@ async fn grant_asking(
             let scoped = claims.allows("repository", name.as_str(), action_name);
             // What the holder may do now, not only what the token says: a
             // removal, demotion or deletion ends a token's rights early.
-            let holder = async {
-                if claims.sub.is_empty() {
-                    Ok(Some(Principal::Anonymous))
-                } else {
-                    token_principal(state, &claims.sub).await
-                }
-            };
             let signed_in = !claims.sub.is_empty();
-            match state.access.require_holder(actor, project, action, holder).await {
+            match state.access.require_holder(actor, project, action, holder(state, claims)).await {
                 Ok(grant) if scoped => Ok(grant),
                 // A signed-in caller learns whether a new token would help: not
                 // when the project is missing or the account may not do this.
@@ -199,16 +192,36 @@ async fn grant_asking(
     }
 }
 
-/// Whether the caller may do `action` in `name`, without an error for "no".
-pub async fn allows(state: &AppState, identity: &Identity, name: &RepoName, action: Action) -> OciResult<bool> {
-    Ok(match identity {
+/// The grant for `action` in `name` when the caller may, `None` when not:
+/// no error for "no" (a mount's source, which falls back to an upload).
+pub async fn grant_if(
+    state: &AppState,
+    identity: &Identity,
+    actor: &Actor,
+    name: &RepoName,
+    action: Action,
+) -> OciResult<Option<ProjectGrant>> {
+    let project = name.project().unwrap_or_default();
+    let granted = match identity {
         Identity::Token(claims) => {
-            registry_action_name(action).is_some_and(|a| claims.allows("repository", name.as_str(), a))
-                && holder_decision(state, claims, name, action).await? == Decision::Allowed
+            if !registry_action_name(action).is_some_and(|a| claims.allows("repository", name.as_str(), a)) {
+                return Ok(None);
+            }
+            state.access.require_holder(actor, project, action, holder(state, claims)).await
         }
-        Identity::Anonymous => decide(state, &Principal::Anonymous, name, action).await? == Decision::Allowed,
-        Identity::Account(principal) => decide(state, principal, name, action).await? == Decision::Allowed,
-    })
+        Identity::Anonymous | Identity::Account(_) => state.access.require(actor, project, action).await,
+    };
+    match granted {
+        Ok(grant) => Ok(Some(grant)),
+        Err(Error::Forbidden(_) | Error::NotFound(_)) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Resolves a token's holder to its live account, only when a decision
+/// must be made afresh (`None` when it is gone, disabled or expired).
+async fn holder(state: &AppState, claims: &Claims) -> app::core::Result<Option<Principal>> {
+    if claims.sub.is_empty() { Ok(Some(Principal::Anonymous)) } else { token_principal(state, &claims.sub).await }
 }
 
 /// Which projects' repositories the caller's catalog shows.
@@ -223,23 +236,13 @@ pub async fn visibility(state: &AppState, identity: &Identity) -> OciResult<Visi
     })
 }
 
-async fn decide(state: &AppState, principal: &Principal, name: &RepoName, action: Action) -> OciResult<Decision> {
-    let Some(project) = name.project() else {
-        return Ok(Decision::NoSuchProject);
-    };
-    state.access.decide(principal, project, action).await.map_err(OciError::from)
-}
-
 /// Whether the holder of a registry token may do `action` in `name` now
 /// (a decision at most [`app::core::access::RECHECK_AFTER`] old).
 async fn holder_decision(state: &AppState, claims: &Claims, name: &RepoName, action: Action) -> OciResult<Decision> {
     let Some(project) = name.project() else {
         return Ok(Decision::NoSuchProject);
     };
-    let holder = async {
-        if claims.sub.is_empty() { Ok(Some(Principal::Anonymous)) } else { token_principal(state, &claims.sub).await }
-    };
-    state.access.holder_decision(&claims.sub, project, action, holder).await.map_err(OciError::from)
+    state.access.holder_decision(&claims.sub, project, action, holder(state, claims)).await.map_err(OciError::from)
 }
 
 /// The account a token was issued to (`None` for anonymous tokens and

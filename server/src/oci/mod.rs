@@ -24,6 +24,7 @@ use axum::{
 
 use app::core::{
     AppState,
+    access::ProjectGrant,
     identity::Actor,
     rbac::Action,
     registry::{digest::Digest, names::RepoName},
@@ -92,27 +93,28 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::UploadStart { name } => {
             let name = repo_name(name, host)?;
-            match mount_from(request.uri().query(), host) {
+            let grant = match mount_from(request.uri().query(), host) {
                 Some(source) => auth::grant_mount(state, &identity, &actor, &name, &source).await?,
                 None => auth::grant(state, &identity, &actor, &name, Action::Push).await?,
             };
             match method {
                 Method::POST => {
-                    let source = mount_source(state, &identity, request.uri().query()).await?;
-                    uploads::start_upload(state, &name, source.as_ref(), request).await
+                    let source = mount_source(state, &identity, &actor, request.uri().query()).await?;
+                    let source = source.as_ref().map(|(from, pull)| (from, pull));
+                    uploads::start_upload(state, &grant, &name, source, request).await
                 }
                 other => Err(not_allowed(&other)),
             }
         }
         Endpoint::Upload { name, id } => {
             let name = repo_name(name, host)?;
-            auth::grant(state, &identity, &actor, &name, Action::Push).await?;
+            let grant = auth::grant(state, &identity, &actor, &name, Action::Push).await?;
             let id = uploads::upload_id(id)?;
             match method {
-                Method::GET => uploads::get_upload_status(state, &name, &id).await,
-                Method::PATCH => uploads::patch_upload(state, &name, &id, request).await,
-                Method::PUT => uploads::put_upload(state, &name, &id, request).await,
-                Method::DELETE => uploads::delete_upload(state, &name, &id).await,
+                Method::GET => uploads::get_upload_status(state, &grant, &name, &id).await,
+                Method::PATCH => uploads::patch_upload(state, &grant, &name, &id, request).await,
+                Method::PUT => uploads::put_upload(state, &grant, &name, &id, request).await,
+                Method::DELETE => uploads::delete_upload(state, &grant, &name, &id).await,
                 other => Err(not_allowed(&other)),
             }
         }
@@ -166,16 +168,23 @@ fn action_for(method: &Method, delete: Action) -> Action {
     if method == Method::DELETE { delete } else { Action::Pull }
 }
 
-/// The `from` repository of a cross-repository mount, when the caller may
-/// read it; otherwise the mount falls back to a normal upload session, as
-/// the spec says, without telling whether the source exists.
-async fn mount_source(state: &AppState, identity: &Identity, query: Option<&str>) -> OciResult<Option<RepoName>> {
+/// The `from` repository of a cross-repository mount and the grant to
+/// pull there, when the caller may; otherwise the mount falls back to a
+/// normal upload session, as the spec says, without telling whether the
+/// source exists.
+async fn mount_source(
+    state: &AppState,
+    identity: &Identity,
+    actor: &Actor,
+    query: Option<&str>,
+) -> OciResult<Option<(RepoName, ProjectGrant)>> {
     let query = query_params(query);
     let (Some(_), Some(from)) = (query.get("mount"), query.get("from")) else {
         return Ok(None);
     };
     let from = repo_name(from, state.http.registry_host())?;
-    Ok(auth::allows(state, identity, &from, Action::Pull).await?.then_some(from))
+    let pull = auth::grant_if(state, identity, actor, &from, Action::Pull).await?;
+    Ok(pull.map(|grant| (from, grant)))
 }
 
 /// The valid `from` repository of a mount request, if it is one.

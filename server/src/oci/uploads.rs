@@ -12,6 +12,7 @@ use futures_util::TryStreamExt;
 
 use app::core::{
     AppState,
+    access::ProjectGrant,
     registry::{digest::Digest, names::RepoName},
     storage::{ByteStream, UploadId},
 };
@@ -32,37 +33,50 @@ pub fn upload_id(raw: &str) -> OciResult<UploadId> {
 /// caller may read it.
 pub async fn start_upload(
     state: &AppState,
+    grant: &ProjectGrant,
     name: &RepoName,
-    readable_source: Option<&RepoName>,
+    readable_source: Option<(&RepoName, &ProjectGrant)>,
     request: Request,
 ) -> OciResult<Response> {
     let query = query_params(request.uri().query());
     if let Some(mount) = query.get("mount") {
         let digest = parse_digest(mount)?;
-        if let Some(from) = readable_source
-            && state.registry.mount_blob(name, from, &digest).await?.is_some()
+        if let Some((from, source)) = readable_source
+            && state.registry.mount_blob(grant, name, source, from, &digest).await?.is_some()
         {
             return Ok(blob_created(name, &digest));
         }
         // Not mountable: the spec has the registry fall back to a normal upload session.
     } else if let Some(digest) = query.get("digest") {
         let digest = parse_digest(digest)?;
-        state.registry.upload_monolithic(name, &digest, body_stream(request.into_body())).await?;
+        state.registry.upload_monolithic(grant, name, &digest, body_stream(request.into_body())).await?;
         return Ok(blob_created(name, &digest));
     }
-    let id = state.registry.start_upload(name).await?;
+    let id = state.registry.start_upload(grant, name).await?;
     Ok(upload_accepted(StatusCode::ACCEPTED, name, &id, 0))
 }
 
 /// `PATCH …/uploads/<id>`: appends a chunk, in order.
-pub async fn patch_upload(state: &AppState, name: &RepoName, id: &UploadId, request: Request) -> OciResult<Response> {
+pub async fn patch_upload(
+    state: &AppState,
+    grant: &ProjectGrant,
+    name: &RepoName,
+    id: &UploadId,
+    request: Request,
+) -> OciResult<Response> {
     let start = chunk_start(request.headers())?;
-    let size = state.registry.append_upload(name, id, start, body_stream(request.into_body())).await?;
+    let size = state.registry.append_upload(grant, name, id, start, body_stream(request.into_body())).await?;
     Ok(upload_accepted(StatusCode::ACCEPTED, name, id, size))
 }
 
 /// `PUT …/uploads/<id>?digest=`: the last chunk (if any), then verify and publish.
-pub async fn put_upload(state: &AppState, name: &RepoName, id: &UploadId, request: Request) -> OciResult<Response> {
+pub async fn put_upload(
+    state: &AppState,
+    grant: &ProjectGrant,
+    name: &RepoName,
+    id: &UploadId,
+    request: Request,
+) -> OciResult<Response> {
     let query = query_params(request.uri().query());
     let digest = query
         .get("digest")
@@ -70,25 +84,35 @@ pub async fn put_upload(state: &AppState, name: &RepoName, id: &UploadId, reques
         .and_then(|raw| parse_digest(raw))?;
     let start = chunk_start(request.headers())?;
     if let Some(start) = start {
-        let staged = state.registry.upload_progress(name, id).await?;
+        let staged = state.registry.upload_progress(grant, name, id).await?;
         if start != staged {
             return Err(OciError::RangeInvalid(format!("chunk starts at {start}, upload holds {staged} bytes")));
         }
     }
     let last_chunk = has_body(request.headers()).then(|| body_stream(request.into_body()));
-    state.registry.complete_upload(name, id, &digest, last_chunk).await?;
+    state.registry.complete_upload(grant, name, id, &digest, last_chunk).await?;
     Ok(blob_created(name, &digest))
 }
 
 /// `GET …/uploads/<id>`: how much arrived, so a client can resume.
-pub async fn get_upload_status(state: &AppState, name: &RepoName, id: &UploadId) -> OciResult<Response> {
-    let size = state.registry.upload_progress(name, id).await?;
+pub async fn get_upload_status(
+    state: &AppState,
+    grant: &ProjectGrant,
+    name: &RepoName,
+    id: &UploadId,
+) -> OciResult<Response> {
+    let size = state.registry.upload_progress(grant, name, id).await?;
     Ok(upload_accepted(StatusCode::NO_CONTENT, name, id, size))
 }
 
 /// `DELETE …/uploads/<id>`: cancels the upload.
-pub async fn delete_upload(state: &AppState, name: &RepoName, id: &UploadId) -> OciResult<Response> {
-    state.registry.cancel_upload(name, id).await?;
+pub async fn delete_upload(
+    state: &AppState,
+    grant: &ProjectGrant,
+    name: &RepoName,
+    id: &UploadId,
+) -> OciResult<Response> {
+    state.registry.cancel_upload(grant, name, id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -104,7 +104,17 @@ impl RegistryService {
 
     /// Links a blob another repository has into this one; `None` when the
     /// source does not have it (the caller then starts a normal upload).
-    pub async fn mount_blob(&self, repository: &RepoName, from: &RepoName, digest: &Digest) -> Result<Option<u64>> {
+    /// `grant` is to push here, `source` to pull from `from`.
+    pub async fn mount_blob(
+        &self,
+        grant: &ProjectGrant,
+        repository: &RepoName,
+        source: &ProjectGrant,
+        from: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<u64>> {
+        granted(grant, repository, &[Action::Push])?;
+        granted(source, from, &[Action::Pull])?;
         let Some(size) = self.repository.linked_blob_size(from, digest).await? else {
             return Ok(None);
         };
@@ -114,7 +124,8 @@ impl RegistryService {
         Ok(Some(size))
     }
 
-    pub async fn start_upload(&self, repository: &RepoName) -> Result<UploadId> {
+    pub async fn start_upload(&self, grant: &ProjectGrant, repository: &RepoName) -> Result<UploadId> {
+        granted(grant, repository, &[Action::Push])?;
         let now = Utc::now();
         let repository_id = self.repository_for_push(repository, now).await?;
         let id = UploadId::generate();
@@ -124,7 +135,8 @@ impl RegistryService {
     }
 
     /// Bytes received so far by an upload of this repository.
-    pub async fn upload_progress(&self, repository: &RepoName, id: &UploadId) -> Result<u64> {
+    pub async fn upload_progress(&self, grant: &ProjectGrant, repository: &RepoName, id: &UploadId) -> Result<u64> {
+        granted(grant, repository, &[Action::Push])?;
         self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         self.blobs.upload_size(id).await?.ok_or(Error::UploadUnknown)
     }
@@ -133,11 +145,13 @@ impl RegistryService {
     /// `Content-Range`); without it the chunk goes at the end. Returns the new size.
     pub async fn append_upload(
         &self,
+        grant: &ProjectGrant,
         repository: &RepoName,
         id: &UploadId,
         start: Option<u64>,
         data: ByteStream,
     ) -> Result<u64> {
+        granted(grant, repository, &[Action::Push])?;
         self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         let entry = self.hashes.entry(id);
         let mut state = entry.lock().await;
@@ -185,11 +199,13 @@ impl RegistryService {
     /// held until the end. Whatever the outcome, the upload is gone after.
     pub async fn complete_upload(
         &self,
+        grant: &ProjectGrant,
         repository: &RepoName,
         id: &UploadId,
         digest: &Digest,
         last_chunk: Option<ByteStream>,
     ) -> Result<u64> {
+        granted(grant, repository, &[Action::Push])?;
         let repository_id = self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         let entry = self.hashes.entry(id);
         let mut state = entry.lock().await;
@@ -236,7 +252,14 @@ impl RegistryService {
     /// Pushes a whole blob in one request (`POST …/uploads/?digest=`). No
     /// upload session is recorded: it cannot be resumed, and bytes staged by
     /// a node that dies midway are found by the cleanup.
-    pub async fn upload_monolithic(&self, repository: &RepoName, digest: &Digest, data: ByteStream) -> Result<u64> {
+    pub async fn upload_monolithic(
+        &self,
+        grant: &ProjectGrant,
+        repository: &RepoName,
+        digest: &Digest,
+        data: ByteStream,
+    ) -> Result<u64> {
+        granted(grant, repository, &[Action::Push])?;
         let repository_id = self.repository_for_push(repository, Utc::now()).await?;
         let id = UploadId::generate();
         self.blobs.start_upload(&id).await?;
@@ -263,7 +286,8 @@ impl RegistryService {
         Ok(size)
     }
 
-    pub async fn cancel_upload(&self, repository: &RepoName, id: &UploadId) -> Result<()> {
+    pub async fn cancel_upload(&self, grant: &ProjectGrant, repository: &RepoName, id: &UploadId) -> Result<()> {
+        granted(grant, repository, &[Action::Push])?;
         self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         let entry = self.hashes.entry(id);
         let _state = entry.lock().await;
