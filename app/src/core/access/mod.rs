@@ -83,13 +83,11 @@ impl AccessService {
         let Some(principal) = holder.await? else {
             return Err(grant::refusal(action, project));
         };
-        let (id, facts, subject) =
-            self.subject_in(&principal, project).await?.ok_or_else(|| grant::no_such_project(project))?;
-        let grant = ProjectGrant::new(actor, id, project, facts, &subject).requiring(&[action])?;
+        let grant = self.grant_for(actor, &principal, project, &[action]).await?;
         // Only a yes is remembered: a right taken away ends within
         // RECHECK_AFTER, a right given (a project made public, a member
         // added) counts at once.
-        self.recent.insert(name, project, action, id);
+        self.recent.insert(name, project, action, grant.project_id());
         Ok(grant)
     }
 
@@ -104,8 +102,20 @@ impl AccessService {
     /// robot is to hold in one project): one query, refused for the first
     /// action the actor may not do.
     pub async fn require_all(&self, actor: &Actor, project: &str, actions: &[Action]) -> Result<ProjectGrant> {
+        self.grant_for(actor, &actor.principal, project, actions).await
+    }
+
+    /// The grant for `actor`, decided by what `principal` may do in
+    /// `project` (the same principal, or a token's resolved holder).
+    async fn grant_for(
+        &self,
+        actor: &Actor,
+        principal: &Principal,
+        project: &str,
+        actions: &[Action],
+    ) -> Result<ProjectGrant> {
         let (id, facts, subject) =
-            self.subject_in(&actor.principal, project).await?.ok_or_else(|| grant::no_such_project(project))?;
+            self.subject_in(principal, project).await?.ok_or_else(|| grant::no_such_project(project))?;
         ProjectGrant::new(actor, id, project, facts, &subject).requiring(actions)
     }
 
