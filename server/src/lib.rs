@@ -13,7 +13,9 @@ mod metrics;
 mod oci;
 mod oidc;
 mod portal;
+mod render_pool;
 mod rest;
+mod same_origin;
 pub mod telemetry;
 mod token;
 
@@ -70,7 +72,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
     };
     let started = AppState::start(settings, leptos_options).await?;
     let http_metrics = metrics::HttpMetrics::new();
-    let renders = portal::RenderPool::start(config.render_threads, config.render_timeout, http_metrics.registry());
+    let renders = render_pool::RenderPool::start(config.render_threads, config.render_timeout, http_metrics.registry());
     let routes = Router::new()
         .merge(oci::router())
         .merge(token::router())

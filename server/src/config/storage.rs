@@ -5,7 +5,10 @@ use std::{collections::BTreeMap, path::Path};
 
 use app::core::storage::{S3Settings, StorageSettings};
 
-use super::{Error, Origin, Sources, boolean, non_empty, parse_external_url};
+use super::{
+    Error, Origin, Sources,
+    values::{boolean, non_empty, parse_external_url},
+};
 
 /// The storage keys as parsed, before defaults and cross-key checks.
 pub(super) struct StorageChoice {

@@ -3,14 +3,12 @@
 //! and refuses cross-site calls to server functions. Everything Leptos runs
 //! (pages, server functions, the not-found page) runs on the render pool.
 
-mod render_pool;
-
 use std::sync::Arc;
 
 use axum::{
     Router,
     extract::{Request, State},
-    http::{HeaderMap, Method, StatusCode, header},
+    http::{Method, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Redirect, Response},
 };
@@ -29,15 +27,15 @@ use app::{
     shell,
 };
 
+use crate::{render_pool::RenderPool, same_origin::is_same_origin};
+
 /// Pages a visitor may see without a session.
 const PUBLIC_PAGES: &[&str] = &["/login"];
-
-pub use render_pool::RenderPool;
 
 /// The portal's pages and server functions. The render pool's executor is
 /// installed first: Leptos installs its own when the routes are built.
 pub fn router(state: &AppState, renders: &RenderPool) -> Router<AppState> {
-    render_pool::install_executor();
+    crate::render_pool::install_executor();
     let options = state.leptos_options.clone();
     let reference = ServedApiReference(Arc::new(crate::rest::api_reference()));
     Router::new()
@@ -112,54 +110,13 @@ async fn session_gate(State(state): State<AppState>, mut request: Request, next:
     next.run(request).await
 }
 
-/// A browser always sends `Origin` on cross-site writes; a request whose
-/// origin is neither this host nor the external URL is a forgery. Requests
-/// without `Origin` come from non-browser clients and carry no ambient cookie risk
-/// unless `Sec-Fetch-Site` says the browser made them cross-site.
-pub(crate) fn is_same_origin(headers: &HeaderMap, external_origin: &str) -> bool {
-    if headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
-        return false;
-    }
-    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
-        return true;
-    };
-    if origin == external_origin {
-        return true;
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (origin.split_once("://"), host) {
-        (Some((_, origin_host)), Some(host)) => origin_host.eq_ignore_ascii_case(host),
-        _ => false,
-    }
-}
-
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes()).find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
-
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs.iter().map(|(k, v)| (header::HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
-    }
-
-    #[test]
-    fn origin_check() {
-        let external = "https://registry.example.com";
-        assert!(is_same_origin(&headers(&[]), external));
-        assert!(is_same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]), external));
-        assert!(is_same_origin(
-            &headers(&[("origin", "https://registry.example.com"), ("host", "10.0.0.5")]),
-            external
-        ));
-        assert!(!is_same_origin(&headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]), external));
-        assert!(!is_same_origin(&headers(&[("origin", "null"), ("host", "127.0.0.1:8080")]), external));
-        assert!(!is_same_origin(&headers(&[("sec-fetch-site", "cross-site")]), external));
-    }
 
     #[test]
     fn reads_query_parameters() {

@@ -13,7 +13,7 @@ use axum::{
 use super::error::ApiError;
 use crate::{
     credentials::{Presented, presented, sign_in},
-    portal::is_same_origin,
+    same_origin::is_same_origin,
 };
 use app::{
     api::session::session_token,

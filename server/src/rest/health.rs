@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use app::core::{AppState, system::ComponentStatus};
 
-use crate::portal::RenderPool;
+use crate::render_pool::RenderPool;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct OverallHealth {
