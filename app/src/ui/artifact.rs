@@ -9,10 +9,9 @@ use leptos_router::components::A;
 
 use super::{
     components::{Breadcrumbs, CARD, CopyButton, timestamp},
-    format,
+    format::{self, short_digest},
     layout::ErrorBanner,
     project::CommandLine,
-    repository::short_digest,
 };
 use crate::api::artifacts::{ArtifactView, BlobItem, ImageConfigView, get_artifact};
 

@@ -1,8 +1,9 @@
-//! Pieces every page uses: toasts for results, a confirmation dialog for
-//! destructive actions, breadcrumbs, a storage bar, keyset pagers, empty
-//! states, inline errors and the shared button and field styles.
+//! Pieces every page uses: toasts for results and [`on_result`] to show
+//! them, a confirmation dialog for destructive actions, breadcrumbs, a
+//! storage bar, inline errors, copy buttons and the shared button and field
+//! styles. Listings have theirs in [`super::listing`].
 
-use leptos::prelude::*;
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_router::components::A;
 
 use super::format;
@@ -105,6 +106,29 @@ pub fn ToastRegion(toasts: Toasts) -> impl IntoView {
             </For>
         </div>
     }
+}
+
+/// What the portal does with a server action's result, once per result:
+/// on success `done` gets the value; on failure the error is shown as a
+/// toast. A confirmation dialog, when given, closes either way.
+pub fn on_result<S>(action: ServerAction<S>, dialog: Option<RwSignal<bool>>, done: impl Fn(S::Output) + 'static)
+where
+    S: ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
+    Effect::new(move |_| {
+        let Some(result) = action.value().get() else {
+            return;
+        };
+        if let Some(dialog) = dialog {
+            dialog.set(false);
+        }
+        match result {
+            Ok(value) => done(value),
+            Err(error) => toasts.error(error.to_string()),
+        }
+    });
 }
 
 /// A modal asking to confirm a destructive action. `open` shows it; the
@@ -214,65 +238,6 @@ pub fn StorageBar(used: i64, quota: Option<i64>) -> impl IntoView {
             .into_any()
         }
         None => view! { <span class="text-xs">{format!("{used_text} · no quota")}</span> }.into_any(),
-    }
-}
-
-/// Previous/next links for a keyset listing; `href` builds the link for
-/// `("after" | "before", cursor)`, keeping the page's other parameters.
-/// The `href` a [`Pager`] needs for a list at `base` filtered by `filters`
-/// (`key=value` pairs kept on every page; empty values left out).
-pub fn page_links(base: String, filters: Vec<(&'static str, Option<String>)>) -> impl Fn(&str, &str) -> String {
-    use leptos_router::location::Url;
-    move |direction, cursor| {
-        let mut query = String::new();
-        for (key, value) in &filters {
-            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                query.push_str(&format!("{key}={}&", Url::escape(value)));
-            }
-        }
-        format!("{base}?{query}{direction}={}", Url::escape(cursor))
-    }
-}
-
-#[component]
-pub fn Pager(
-    total: i64,
-    shown: usize,
-    previous: Option<String>,
-    next: Option<String>,
-    href: impl Fn(&str, &str) -> String + 'static,
-) -> impl IntoView {
-    let link = "rounded-md border border-slate-300 px-3 py-1.5 hover:bg-slate-50 dark:border-slate-700 dark:hover:bg-slate-800";
-    let disabled =
-        "rounded-md border border-slate-200 px-3 py-1.5 text-slate-400 dark:border-slate-800 dark:text-slate-600";
-    view! {
-        <nav aria-label="Pages" class="mt-4 flex items-center justify-between text-sm">
-            <span class="text-slate-500 dark:text-slate-400" data-testid="total">
-                {format!("{shown} shown of {total}")}
-            </span>
-            <span class="flex gap-2">
-                {match previous {
-                    Some(cursor) => view! { <A href=href("before", &cursor) attr:class=link attr:rel="prev">"Previous"</A> }.into_any(),
-                    None => view! { <span class=disabled aria-disabled="true">"Previous"</span> }.into_any(),
-                }}
-                {match next {
-                    Some(cursor) => view! { <A href=href("after", &cursor) attr:class=link attr:rel="next">"Next"</A> }.into_any(),
-                    None => view! { <span class=disabled aria-disabled="true">"Next"</span> }.into_any(),
-                }}
-            </span>
-        </nav>
-    }
-}
-
-/// What an empty list says, and what to do about it.
-#[component]
-pub fn EmptyState(title: String, hint: String, #[prop(optional)] children: Option<Children>) -> impl IntoView {
-    view! {
-        <div class="rounded-lg border border-dashed border-slate-300 px-6 py-10 text-center dark:border-slate-700" data-testid="empty-state">
-            <p class="font-medium">{title}</p>
-            <p class="mt-1 text-sm text-slate-500 dark:text-slate-400">{hint}</p>
-            {children.map(|children| view! { <div class="mt-4">{children()}</div> })}
-        </div>
     }
 }
 

@@ -6,9 +6,10 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use super::{
-    components::{CARD, EmptyState, timestamp},
+    components::{CARD, timestamp},
     format,
     layout::ErrorBanner,
+    listing::EmptyState,
 };
 use crate::api::{
     dashboard::{Dashboard, get_dashboard},

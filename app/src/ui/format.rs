@@ -15,6 +15,12 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// `sha256:0123456789ab`: enough of a digest to tell artifacts apart.
+pub fn short_digest(digest: &str) -> String {
+    let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
+    format!("{algorithm}:{}", &hex[..hex.len().min(12)])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -23,5 +29,11 @@ mod tests {
         assert_eq!(super::bytes(1023), "1023 B");
         assert_eq!(super::bytes(1536), "1.5 KiB");
         assert_eq!(super::bytes(5 * 1024 * 1024 * 1024), "5.0 GiB");
+    }
+
+    #[test]
+    fn short_digests_keep_the_algorithm_and_twelve_hex_digits() {
+        assert_eq!(super::short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
+        assert_eq!(super::short_digest("sha256:abc"), "sha256:abc");
     }
 }

@@ -6,6 +6,7 @@ mod components;
 mod dashboard;
 mod format;
 mod layout;
+mod listing;
 mod login;
 mod profile;
 mod project;

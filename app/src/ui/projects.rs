@@ -9,11 +9,9 @@ use leptos_router::{
 };
 
 use super::{
-    components::{
-        Breadcrumbs, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, SECONDARY_BUTTON, StorageBar, page_links,
-        timestamp, use_toasts,
-    },
+    components::{Breadcrumbs, FormError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON, StorageBar, timestamp, use_toasts},
     layout::ErrorBanner,
+    listing::{Column, EmptyState, ListTable, Pager, page_links},
 };
 use crate::api::projects::{CreateProject, ProjectList, QUOTA_UNITS, list_projects};
 
@@ -49,6 +47,14 @@ pub fn ProjectsPage() -> impl IntoView {
     }
 }
 
+const PROJECT_COLUMNS: &[Column] = &[
+    Column::Always("Name"),
+    Column::Always("Access"),
+    Column::Always("Repositories"),
+    Column::Always("Storage"),
+    Column::FromMedium("Created"),
+];
+
 #[component]
 fn ProjectTable(list: ProjectList, search: Option<String>) -> impl IntoView {
     let ProjectList { projects, may_create } = list;
@@ -72,19 +78,7 @@ fn ProjectTable(list: ProjectList, search: Option<String>) -> impl IntoView {
     let href = page_links("/projects".to_owned(), vec![("search", search)]);
     view! {
         <div class="mt-6 flex justify-end">{new_button}</div>
-        <div class="mt-3 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm">
-                <caption class="sr-only">"Projects"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-4 py-2 font-medium">"Name"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Access"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Repositories"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Storage"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium md:table-cell">"Created"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+        <ListTable caption="Projects" columns=PROJECT_COLUMNS spacing="mt-3">
                     {projects
                         .items
                         .into_iter()
@@ -104,9 +98,7 @@ fn ProjectTable(list: ProjectList, search: Option<String>) -> impl IntoView {
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </ListTable>
         <Pager total=projects.total shown previous=projects.previous next=projects.next href />
     }
     .into_any()

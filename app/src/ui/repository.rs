@@ -14,11 +14,12 @@ use leptos_router::{
 
 use super::{
     components::{
-        Breadcrumbs, CARD, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager,
-        SECONDARY_BUTTON, page_links, timestamp, use_toasts,
+        Breadcrumbs, CARD, ConfirmDialog, CopyButton, FormError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON, on_result,
+        timestamp, use_toasts,
     },
     format,
     layout::ErrorBanner,
+    listing::{Column, EmptyState, ListTable, Pager, page_links},
 };
 use crate::api::artifacts::{
     AddTag, ArtifactItem, DeleteArtifact, RemoveTag, RepositoryView, SetRepositoryDescription, get_repository,
@@ -200,28 +201,22 @@ fn ArtifactTable(view: RepositoryView, tag: Option<String>, sort: Option<String>
     let href = page_links(base, vec![("tag", tag), ("sort", sort)]);
     let context = RowContext { repository: name.clone(), registry_host: registry_host.clone(), permissions };
     view! {
-        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm">
-                <caption class="sr-only">"Artifacts"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-4 py-2 font-medium">"Artifact"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Tags"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Type"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Size"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium lg:table-cell">"Pushed / last pull"</th>
-                        <th scope="col" class="px-4 py-2 font-medium"><span class="sr-only">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 align-top dark:divide-slate-800">
-                    {artifacts.items.into_iter().map(|artifact| view! { <ArtifactRow artifact context=context.clone() /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <ListTable caption="Artifacts" columns=ARTIFACT_COLUMNS top_aligned=true>
+            {artifacts.items.into_iter().map(|artifact| view! { <ArtifactRow artifact context=context.clone() /> }).collect_view()}
+        </ListTable>
         <Pager total=artifacts.total shown previous=artifacts.previous next=artifacts.next href />
     }
     .into_any()
 }
+
+const ARTIFACT_COLUMNS: &[Column] = &[
+    Column::Always("Artifact"),
+    Column::Always("Tags"),
+    Column::Always("Type"),
+    Column::Always("Size"),
+    Column::FromLarge("Pushed / last pull"),
+    Column::Actions,
+];
 
 #[derive(Clone)]
 struct RowContext {
@@ -230,124 +225,21 @@ struct RowContext {
     permissions: crate::api::artifacts::RepositoryPermissions,
 }
 
-/// `sha256:0123456789ab`: enough of a digest to tell artifacts apart.
-pub fn short_digest(digest: &str) -> String {
-    let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
-    format!("{algorithm}:{}", &hex[..hex.len().min(12)])
-}
-
+/// One artifact: its digest and pull command, its tags (removable and
+/// addable for those who manage tags), type, size, push and pull times, and
+/// deleting it for those allowed.
 #[component]
 fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
     let RowContext { repository, registry_host, permissions } = context;
-    let Changed(changed) = expect_context::<Changed>();
-    let toasts = use_toasts();
-    let delete = ServerAction::<DeleteArtifact>::new();
-    let add = ServerAction::<AddTag>::new();
-    let remove = ServerAction::<RemoveTag>::new();
-    let confirming = RwSignal::new(false);
-    let adding = RwSignal::new(false);
-    let short = short_digest(&artifact.digest);
-    Effect::new({
-        let short = short.clone();
-        move |_| match delete.value().get() {
-            Some(Ok(())) => {
-                confirming.set(false);
-                toasts.success(format!("Artifact {short} deleted."));
-                changed.update(|n| *n += 1);
-            }
-            Some(Err(error)) => {
-                confirming.set(false);
-                toasts.error(error.to_string());
-            }
-            None => {}
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = add.value().get() {
-            adding.set(false);
-            toasts.success("Tag added.");
-            changed.update(|n| *n += 1);
-        }
-    });
-    Effect::new(move |_| match remove.value().get() {
-        Some(Ok(())) => {
-            toasts.success("Tag removed.");
-            changed.update(|n| *n += 1);
-        }
-        Some(Err(error)) => toasts.error(error.to_string()),
-        None => {}
-    });
+    let short = format::short_digest(&artifact.digest);
     let pull_by_digest = format!("podman pull {registry_host}/{repository}@{}", artifact.digest);
-    let digest = artifact.digest.clone();
-    let tags = artifact
-        .tags
-        .iter()
-        .map(|tag| {
-            let pull = format!("podman pull {registry_host}/{repository}:{tag}");
-            let removal = permissions.manage_tags.then(|| {
-                let (repository, digest, tag) = (repository.clone(), digest.clone(), tag.clone());
-                view! {
-                    <button
-                        type="button"
-                        class="rounded px-1 text-slate-500 hover:bg-slate-200 hover:text-red-700 dark:hover:bg-slate-700"
-                        aria-label=format!("Remove tag {tag}")
-                        disabled=move || remove.pending().get()
-                        on:click=move |_| {
-                            remove.dispatch(RemoveTag { repository: repository.clone(), digest: digest.clone(), tag: tag.clone() });
-                        }
-                    >
-                        "×"
-                    </button>
-                }
-            });
-            view! {
-                <li class="flex items-center gap-1 rounded-full bg-slate-100 py-0.5 pl-2 pr-1 text-xs dark:bg-slate-800" data-testid="tag">
-                    <span class="font-mono">{tag.clone()}</span>
-                    <CopyButton text=pull label="Pull" compact=true />
-                    {removal}
-                </li>
-            }
-        })
-        .collect_view();
-    let add_form = permissions.manage_tags.then(|| {
-        let (repository, digest) = (StoredValue::new(repository.clone()), StoredValue::new(digest.clone()));
-        view! {
-            <Show
-                when=move || adding.get()
-                fallback=move || view! { <button type="button" class="mt-1 text-xs text-sky-700 hover:underline dark:text-sky-300" on:click=move |_| adding.set(true)>"Add tag"</button> }
-            >
-                <ActionForm action=add attr:class="mt-1 flex items-center gap-1">
-                    <input type="hidden" name="repository" value=repository.get_value() />
-                    <input type="hidden" name="digest" value=digest.get_value() />
-                    <label class="sr-only" for=format!("new-tag-{}", digest.get_value())>"New tag"</label>
-                    <input id=format!("new-tag-{}", digest.get_value()) name="tag" required pattern="[A-Za-z0-9_][A-Za-z0-9._\\-]{0,127}" placeholder="new tag" class="w-28 rounded border border-slate-300 px-2 py-0.5 text-xs dark:border-slate-700 dark:bg-slate-900" />
-                    <button type="submit" class="rounded bg-sky-600 px-2 py-0.5 text-xs font-medium text-white disabled:opacity-60" disabled=move || add.pending().get()>
-                        {move || if add.pending().get() { "Adding…" } else { "Add" }}
-                    </button>
-                    <button type="button" class="text-xs text-slate-500 hover:underline" on:click=move |_| adding.set(false)>"Cancel"</button>
-                </ActionForm>
-                {move || add.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
-            </Show>
-        }
-    });
-    let delete_button = permissions.delete_artifacts.then(|| {
-        let (repository, digest, short) = (repository.clone(), digest.clone(), short.clone());
-        view! {
-            <button type="button" class="text-xs font-medium text-red-700 hover:underline dark:text-red-300" on:click=move |_| confirming.set(true)>
-                "Delete"
-            </button>
-            <ConfirmDialog
-                open=confirming
-                title=format!("Delete artifact {short}?")
-                message="The artifact and all its tags are removed; clients can no longer pull it.".to_owned()
-                confirm_label="Delete"
-                pending=delete.pending()
-                on_confirm=move |_| {
-                    delete.dispatch(DeleteArtifact { repository: repository.clone(), digest: digest.clone() });
-                }
-            />
-        }
-    });
+    let target = ArtifactRef { repository: repository.clone(), digest: artifact.digest.clone() };
+    let tags = view! {
+        <TagList target=target.clone() tags=artifact.tags.clone() registry_host removable=permissions.manage_tags />
+    };
+    let add_form = permissions.manage_tags.then(|| view! { <AddTagForm target=target.clone() /> });
+    let delete_button =
+        permissions.delete_artifacts.then(|| view! { <DeleteArtifactButton target short=short.clone() /> });
     view! {
         <tr data-testid="artifact-row">
             <td class="px-4 py-2">
@@ -360,7 +252,7 @@ fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
                 <div class="mt-1"><CopyButton text=pull_by_digest label="Copy pull command" compact=true /></div>
             </td>
             <td class="px-4 py-2">
-                <ul class="flex flex-wrap gap-1">{tags}</ul>
+                {tags}
                 {add_form}
             </td>
             <td class="px-4 py-2">
@@ -382,6 +274,126 @@ fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
     .into_any()
 }
 
+/// The artifact a row's actions act on.
+#[derive(Clone)]
+struct ArtifactRef {
+    repository: String,
+    digest: String,
+}
+
+/// An artifact's tags, each with its pull command and, when `removable`, a
+/// button that removes it.
+#[component]
+fn TagList(target: ArtifactRef, tags: Vec<String>, registry_host: String, removable: bool) -> AnyView {
+    let Changed(changed) = expect_context::<Changed>();
+    let toasts = use_toasts();
+    let remove = ServerAction::<RemoveTag>::new();
+    on_result(remove, None, move |()| {
+        toasts.success("Tag removed.");
+        changed.update(|n| *n += 1);
+    });
+    let ArtifactRef { repository, digest } = target;
+    let tags = tags
+        .into_iter()
+        .map(|tag| {
+            let pull = format!("podman pull {registry_host}/{repository}:{tag}");
+            let removal = removable.then(|| {
+                let (repository, digest, tag) = (repository.clone(), digest.clone(), tag.clone());
+                view! {
+                    <button
+                        type="button"
+                        class="rounded px-1 text-slate-500 hover:bg-slate-200 hover:text-red-700 dark:hover:bg-slate-700"
+                        aria-label=format!("Remove tag {tag}")
+                        disabled=move || remove.pending().get()
+                        on:click=move |_| {
+                            remove.dispatch(RemoveTag { repository: repository.clone(), digest: digest.clone(), tag: tag.clone() });
+                        }
+                    >
+                        "×"
+                    </button>
+                }
+            });
+            view! {
+                <li class="flex items-center gap-1 rounded-full bg-slate-100 py-0.5 pl-2 pr-1 text-xs dark:bg-slate-800" data-testid="tag">
+                    <span class="font-mono">{tag}</span>
+                    <CopyButton text=pull label="Pull" compact=true />
+                    {removal}
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="flex flex-wrap gap-1">{tags}</ul> }.into_any()
+}
+
+/// "Add tag", opening a one-field form; a refused tag shows its error in place.
+#[component]
+fn AddTagForm(target: ArtifactRef) -> AnyView {
+    let Changed(changed) = expect_context::<Changed>();
+    let toasts = use_toasts();
+    let add = ServerAction::<AddTag>::new();
+    let adding = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(Ok(())) = add.value().get() {
+            adding.set(false);
+            toasts.success("Tag added.");
+            changed.update(|n| *n += 1);
+        }
+    });
+    let (repository, digest) = (StoredValue::new(target.repository), StoredValue::new(target.digest));
+    view! {
+        <Show
+            when=move || adding.get()
+            fallback=move || view! { <button type="button" class="mt-1 text-xs text-sky-700 hover:underline dark:text-sky-300" on:click=move |_| adding.set(true)>"Add tag"</button> }
+        >
+            <ActionForm action=add attr:class="mt-1 flex items-center gap-1">
+                <input type="hidden" name="repository" value=repository.get_value() />
+                <input type="hidden" name="digest" value=digest.get_value() />
+                <label class="sr-only" for=format!("new-tag-{}", digest.get_value())>"New tag"</label>
+                <input id=format!("new-tag-{}", digest.get_value()) name="tag" required pattern="[A-Za-z0-9_][A-Za-z0-9._\\-]{0,127}" placeholder="new tag" class="w-28 rounded border border-slate-300 px-2 py-0.5 text-xs dark:border-slate-700 dark:bg-slate-900" />
+                <button type="submit" class="rounded bg-sky-600 px-2 py-0.5 text-xs font-medium text-white disabled:opacity-60" disabled=move || add.pending().get()>
+                    {move || if add.pending().get() { "Adding…" } else { "Add" }}
+                </button>
+                <button type="button" class="text-xs text-slate-500 hover:underline" on:click=move |_| adding.set(false)>"Cancel"</button>
+            </ActionForm>
+            {move || add.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+        </Show>
+    }
+    .into_any()
+}
+
+/// "Delete", confirmed in a dialog.
+#[component]
+fn DeleteArtifactButton(target: ArtifactRef, short: String) -> AnyView {
+    let Changed(changed) = expect_context::<Changed>();
+    let toasts = use_toasts();
+    let delete = ServerAction::<DeleteArtifact>::new();
+    let confirming = RwSignal::new(false);
+    on_result(delete, Some(confirming), {
+        let short = short.clone();
+        move |()| {
+            toasts.success(format!("Artifact {short} deleted."));
+            changed.update(|n| *n += 1);
+        }
+    });
+    let ArtifactRef { repository, digest } = target;
+    view! {
+        <button type="button" class="text-xs font-medium text-red-700 hover:underline dark:text-red-300" on:click=move |_| confirming.set(true)>
+            "Delete"
+        </button>
+        <ConfirmDialog
+            open=confirming
+            title=format!("Delete artifact {short}?")
+            message="The artifact and all its tags are removed; clients can no longer pull it.".to_owned()
+            confirm_label="Delete"
+            pending=delete.pending()
+            on_confirm=move |_| {
+                delete.dispatch(DeleteArtifact { repository: repository.clone(), digest: digest.clone() });
+            }
+        />
+    }
+    .into_any()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -394,11 +406,5 @@ mod tests {
             ("team/nested/tool".to_owned(), Some("sha256:ab".to_owned()))
         );
         assert_eq!(route_target("team", "artifacts", ""), ("team/artifacts".to_owned(), None));
-    }
-
-    #[test]
-    fn short_digests_keep_the_algorithm_and_twelve_hex_digits() {
-        assert_eq!(super::short_digest("sha256:0123456789abcdef"), "sha256:0123456789ab");
-        assert_eq!(super::short_digest("sha256:abc"), "sha256:abc");
     }
 }

@@ -5,8 +5,9 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map, location::Url};
 
 use super::{
-    components::{Breadcrumbs, CARD, EmptyState, Pager, page_links},
+    components::{Breadcrumbs, CARD},
     layout::ErrorBanner,
+    listing::{EmptyState, Pager, page_links},
     projects::AccessBadge,
 };
 use crate::api::search::{SearchResults, search};

@@ -11,8 +11,9 @@ use crate::{
         projects::Listing,
     },
     ui::{
-        components::{EmptyState, INPUT, Pager, SECONDARY_BUTTON, page_links, timestamp},
+        components::{INPUT, SECONDARY_BUTTON, timestamp},
         layout::ErrorBanner,
+        listing::{Column, EmptyState, ListTable, Pager, page_links},
     },
 };
 #[component]
@@ -51,6 +52,14 @@ pub fn ProjectLogsTab() -> impl IntoView {
     }
 }
 
+const LOG_COLUMNS: &[Column] = &[
+    Column::Always("When"),
+    Column::Always("Who"),
+    Column::Always("Operation"),
+    Column::Always("Resource"),
+    Column::FromMedium("From"),
+];
+
 #[component]
 fn LogTable(project: String, listing: Listing<LogItem>, operation: Option<String>) -> AnyView {
     if listing.items.is_empty() {
@@ -59,19 +68,7 @@ fn LogTable(project: String, listing: Listing<LogItem>, operation: Option<String
     let shown = listing.items.len();
     let href = page_links(format!("/projects/{project}/logs"), vec![("operation", operation)]);
     view! {
-        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm">
-                <caption class="sr-only">"Audit log"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-4 py-2 font-medium">"When"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Who"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Operation"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Resource"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium md:table-cell">"From"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+        <ListTable caption="Audit log" columns=LOG_COLUMNS>
                     {listing
                         .items
                         .into_iter()
@@ -92,9 +89,7 @@ fn LogTable(project: String, listing: Listing<LogItem>, operation: Option<String
                             </tr>
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </ListTable>
         <Pager total=listing.total shown previous=listing.previous next=listing.next href />
     }
     .into_any()

@@ -11,10 +11,9 @@ use crate::{
         projects::{Listing, ProjectOverview},
     },
     ui::{
-        components::{
-            CARD, ConfirmDialog, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, page_links, use_toasts,
-        },
+        components::{CARD, ConfirmDialog, FormError, INPUT, PRIMARY_BUTTON, on_result, use_toasts},
         layout::ErrorBanner,
+        listing::{Column, EmptyState, ListTable, Pager, page_links},
     },
 };
 /// The list is read at the tab's top level (not inside the project's own
@@ -104,27 +103,20 @@ fn MemberTable(project: String, members: Listing<MemberItem>, may_manage: bool, 
         return view! { <div class="mt-6"><EmptyState title="No members".to_owned() hint="Add a user or a group with a role.".to_owned() /></div> }.into_any();
     }
     let shown = members.items.len();
+    let rows = members
+        .items
+        .into_iter()
+        .map(|member| view! { <MemberRow project=project.clone() member may_manage version /> })
+        .collect_view();
     view! {
-        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm">
-                <caption class="sr-only">"Members"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-4 py-2 font-medium">"Name"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Type"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Role"</th>
-                        <th scope="col" class="px-4 py-2 font-medium"><span class="sr-only">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {members.items.into_iter().map(|member| view! { <MemberRow project=project.clone() member may_manage version /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <ListTable caption="Members" columns=MEMBER_COLUMNS>{rows}</ListTable>
         <Pager total=members.total shown previous=members.previous next=members.next href=page_links(format!("/projects/{project}/members"), vec![]) />
     }
     .into_any()
 }
+
+const MEMBER_COLUMNS: &[Column] =
+    &[Column::Always("Name"), Column::Always("Type"), Column::Always("Role"), Column::Actions];
 
 #[component]
 fn MemberRow(project: String, member: MemberItem, may_manage: bool, version: RwSignal<u32>) -> AnyView {
@@ -132,6 +124,7 @@ fn MemberRow(project: String, member: MemberItem, may_manage: bool, version: RwS
     let change = ServerAction::<ChangeMemberRole>::new();
     let remove = ServerAction::<RemoveMember>::new();
     let confirming = RwSignal::new(false);
+    // A refused change reloads the list, so the menu shows the role kept.
     Effect::new(move |_| match change.value().get() {
         Some(Ok(())) => toasts.success("Role changed."),
         Some(Err(error)) => {
@@ -140,17 +133,9 @@ fn MemberRow(project: String, member: MemberItem, may_manage: bool, version: RwS
         }
         None => {}
     });
-    Effect::new(move |_| match remove.value().get() {
-        Some(Ok(())) => {
-            confirming.set(false);
-            toasts.success("Member removed.");
-            version.update(|v| *v += 1);
-        }
-        Some(Err(error)) => {
-            confirming.set(false);
-            toasts.error(error.to_string());
-        }
-        None => {}
+    on_result(remove, Some(confirming), move |()| {
+        toasts.success("Member removed.");
+        version.update(|v| *v += 1);
     });
     let id = member.id;
     let role = if may_manage {

@@ -20,10 +20,11 @@ use leptos_router::{
 
 use super::{
     components::{
-        Breadcrumbs, CARD, ConfirmDialog, CopyButton, DANGER_BUTTON, EmptyState, FormError, INPUT, PRIMARY_BUTTON,
-        Pager, SECONDARY_BUTTON, StorageBar, page_links, timestamp, use_toasts,
+        Breadcrumbs, CARD, ConfirmDialog, CopyButton, DANGER_BUTTON, FormError, INPUT, PRIMARY_BUTTON,
+        SECONDARY_BUTTON, StorageBar, on_result, timestamp, use_toasts,
     },
     layout::ErrorBanner,
+    listing::{Column, EmptyState, ListTable, Pager, page_links},
     projects::{AccessBadge, QuotaFields},
 };
 use crate::api::{
@@ -203,6 +204,9 @@ pub fn ProjectRepositoriesTab() -> impl IntoView {
     }
 }
 
+const REPOSITORY_COLUMNS: &[Column] =
+    &[Column::Always("Name"), Column::Always("Artifacts"), Column::FromMedium("Last push")];
+
 #[component]
 fn RepositoryTable(project: String, listing: Listing<RepositoryItem>, search: Option<String>) -> impl IntoView {
     if listing.items.is_empty() {
@@ -219,17 +223,7 @@ fn RepositoryTable(project: String, listing: Listing<RepositoryItem>, search: Op
     let base = format!("/projects/{project}/repositories");
     let href = page_links(base, vec![("search", search)]);
     view! {
-        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm">
-                <caption class="sr-only">"Repositories"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-4 py-2 font-medium">"Name"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Artifacts"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium md:table-cell">"Last push"</th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
+        <ListTable caption="Repositories" columns=REPOSITORY_COLUMNS>
                     {listing
                         .items
                         .into_iter()
@@ -247,9 +241,7 @@ fn RepositoryTable(project: String, listing: Listing<RepositoryItem>, search: Op
                             }
                         })
                         .collect_view()}
-                </tbody>
-            </table>
-        </div>
+        </ListTable>
         <Pager total=listing.total shown previous=listing.previous next=listing.next href />
     }
     .into_any()
@@ -275,19 +267,11 @@ fn ConfigurationForms(project: ProjectOverview) -> impl IntoView {
         }
     });
     let name = project.name.clone();
-    Effect::new({
+    on_result(delete, Some(confirming), {
         let name = name.clone();
-        move |_| match delete.value().get() {
-            Some(Ok(())) => {
-                confirming.set(false);
-                toasts.success(format!("Project {name} deleted."));
-                navigate("/projects", Default::default());
-            }
-            Some(Err(error)) => {
-                confirming.set(false);
-                toasts.error(error.to_string());
-            }
-            None => {}
+        move |()| {
+            toasts.success(format!("Project {name} deleted."));
+            navigate("/projects", Default::default());
         }
     });
     let has_repositories = project.repository_count > 0;

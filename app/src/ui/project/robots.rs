@@ -16,10 +16,11 @@ use crate::{
     },
     ui::{
         components::{
-            CARD, ConfirmDialog, CopyButton, EmptyState, FormError, INPUT, PRIMARY_BUTTON, Pager, SECONDARY_BUTTON,
-            page_links, timestamp, use_toasts,
+            CARD, ConfirmDialog, CopyButton, FormError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON, on_result, timestamp,
+            use_toasts,
         },
         layout::ErrorBanner,
+        listing::{Column, EmptyState, ListTable, Pager, page_links},
     },
 };
 
@@ -157,68 +158,30 @@ fn RobotTable(project: String, robots: Listing<RobotItem>, version: RwSignal<u32
             .into_any();
     }
     let shown = robots.items.len();
+    let rows = robots
+        .items
+        .into_iter()
+        .map(|robot| view! { <RobotRow project=project.clone() robot version /> })
+        .collect_view();
     view! {
-        <div class="mt-6 overflow-x-auto rounded-lg border border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <table class="w-full text-left text-sm">
-                <caption class="sr-only">"Robot accounts"</caption>
-                <thead class="border-b border-slate-200 text-xs uppercase tracking-wide text-slate-500 dark:border-slate-800 dark:text-slate-400">
-                    <tr>
-                        <th scope="col" class="px-4 py-2 font-medium">"Name"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Permissions"</th>
-                        <th scope="col" class="px-4 py-2 font-medium">"Status"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium md:table-cell">"Expires"</th>
-                        <th scope="col" class="hidden px-4 py-2 font-medium lg:table-cell">"Created"</th>
-                        <th scope="col" class="px-4 py-2 font-medium"><span class="sr-only">"Actions"</span></th>
-                    </tr>
-                </thead>
-                <tbody class="divide-y divide-slate-100 dark:divide-slate-800">
-                    {robots.items.into_iter().map(|robot| view! { <RobotRow project=project.clone() robot version /> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <ListTable caption="Robot accounts" columns=ROBOT_COLUMNS>{rows}</ListTable>
         <Pager total=robots.total shown previous=robots.previous next=robots.next href=page_links(format!("/projects/{project}/robots"), vec![]) />
     }
     .into_any()
 }
 
+const ROBOT_COLUMNS: &[Column] = &[
+    Column::Always("Name"),
+    Column::Always("Permissions"),
+    Column::Always("Status"),
+    Column::FromMedium("Expires"),
+    Column::FromLarge("Created"),
+    Column::Actions,
+];
+
+/// One robot: its name, permissions, status, expiry and creation, and its actions.
 #[component]
 fn RobotRow(project: String, robot: RobotItem, version: RwSignal<u32>) -> AnyView {
-    let toasts = use_toasts();
-    let RevealedSecret(revealed) = expect_context();
-    let refresh = ServerAction::<RefreshRobotSecret>::new();
-    let toggle = ServerAction::<SetRobotDisabled>::new();
-    let delete = ServerAction::<DeleteRobot>::new();
-    let confirming_refresh = RwSignal::new(false);
-    let confirming_delete = RwSignal::new(false);
-    Effect::new(move |_| match refresh.value().get() {
-        Some(Ok(credentials)) => {
-            confirming_refresh.set(false);
-            revealed.set(Some(credentials));
-        }
-        Some(Err(error)) => {
-            confirming_refresh.set(false);
-            toasts.error(error.to_string());
-        }
-        None => {}
-    });
-    Effect::new(move |_| match toggle.value().get() {
-        Some(Ok(())) => version.update(|v| *v += 1),
-        Some(Err(error)) => toasts.error(error.to_string()),
-        None => {}
-    });
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => {
-            confirming_delete.set(false);
-            toasts.success("Robot account deleted.");
-            version.update(|v| *v += 1);
-        }
-        Some(Err(error)) => {
-            confirming_delete.set(false);
-            toasts.error(error.to_string());
-        }
-        None => {}
-    });
-    let id = robot.id;
     let (status, status_class) = if robot.disabled {
         ("Disabled", "bg-slate-100 text-slate-700 dark:bg-slate-800 dark:text-slate-300")
     } else if robot.expired {
@@ -232,9 +195,7 @@ fn RobotRow(project: String, robot: RobotItem, version: RwSignal<u32>) -> AnyVie
         .map(|action| ROBOT_PERMISSIONS.iter().find(|(name, _)| name == action).map_or(action.as_str(), |(_, l)| l))
         .collect::<Vec<_>>()
         .join(", ");
-    let disabled = robot.disabled;
-    let toggle_project = project.clone();
-    let refresh_project = project.clone();
+    let (id, name, disabled) = (robot.id, robot.name.clone(), robot.disabled);
     view! {
         <tr data-testid="robot-row">
             <td class="px-4 py-2">
@@ -254,44 +215,69 @@ fn RobotRow(project: String, robot: RobotItem, version: RwSignal<u32>) -> AnyVie
                 {format!("{} by {}", timestamp(robot.created_at), robot.created_by)}
             </td>
             <td class="px-4 py-2">
-                <div class="flex flex-wrap justify-end gap-2">
-                    <button type="button" class=SECONDARY_BUTTON on:click=move |_| confirming_refresh.set(true)>"Refresh secret"</button>
-                    <button
-                        type="button"
-                        class=SECONDARY_BUTTON
-                        disabled=move || toggle.pending().get()
-                        on:click=move |_| {
-                            toggle.dispatch(SetRobotDisabled { project: toggle_project.clone(), id, disabled: !disabled });
-                        }
-                    >
-                        {if disabled { "Enable" } else { "Disable" }}
-                    </button>
-                    <button type="button" class="text-xs font-medium text-red-700 hover:underline dark:text-red-300" on:click=move |_| confirming_delete.set(true)>
-                        "Delete"
-                    </button>
-                </div>
-                <ConfirmDialog
-                    open=confirming_refresh
-                    title=format!("Refresh the secret of {}?", robot.name)
-                    message="The current secret stops working at once; whatever uses it needs the new one.".to_owned()
-                    confirm_label="Refresh"
-                    pending=refresh.pending()
-                    on_confirm=move |_| {
-                        refresh.dispatch(RefreshRobotSecret { project: refresh_project.clone(), id });
-                    }
-                />
-                <ConfirmDialog
-                    open=confirming_delete
-                    title=format!("Delete {}?", robot.name)
-                    message="Clients using it are refused at once. This cannot be undone.".to_owned()
-                    confirm_label="Delete"
-                    pending=delete.pending()
-                    on_confirm=move |_| {
-                        delete.dispatch(DeleteRobot { project: project.clone(), id });
-                    }
-                />
+                <RobotActions project id name disabled version />
             </td>
         </tr>
+    }
+    .into_any()
+}
+
+/// A robot's actions: refreshing its secret (shown in the secret panel),
+/// disabling or enabling it, and deleting it; the first and last confirmed.
+#[component]
+fn RobotActions(project: String, id: i64, name: String, disabled: bool, version: RwSignal<u32>) -> AnyView {
+    let toasts = use_toasts();
+    let RevealedSecret(revealed) = expect_context();
+    let refresh = ServerAction::<RefreshRobotSecret>::new();
+    let toggle = ServerAction::<SetRobotDisabled>::new();
+    let delete = ServerAction::<DeleteRobot>::new();
+    let confirming_refresh = RwSignal::new(false);
+    let confirming_delete = RwSignal::new(false);
+    on_result(refresh, Some(confirming_refresh), move |credentials| revealed.set(Some(credentials)));
+    on_result(toggle, None, move |()| version.update(|v| *v += 1));
+    on_result(delete, Some(confirming_delete), move |()| {
+        toasts.success("Robot account deleted.");
+        version.update(|v| *v += 1);
+    });
+    let toggle_project = project.clone();
+    let refresh_project = project.clone();
+    view! {
+        <div class="flex flex-wrap justify-end gap-2">
+            <button type="button" class=SECONDARY_BUTTON on:click=move |_| confirming_refresh.set(true)>"Refresh secret"</button>
+            <button
+                type="button"
+                class=SECONDARY_BUTTON
+                disabled=move || toggle.pending().get()
+                on:click=move |_| {
+                    toggle.dispatch(SetRobotDisabled { project: toggle_project.clone(), id, disabled: !disabled });
+                }
+            >
+                {if disabled { "Enable" } else { "Disable" }}
+            </button>
+            <button type="button" class="text-xs font-medium text-red-700 hover:underline dark:text-red-300" on:click=move |_| confirming_delete.set(true)>
+                "Delete"
+            </button>
+        </div>
+        <ConfirmDialog
+            open=confirming_refresh
+            title=format!("Refresh the secret of {name}?")
+            message="The current secret stops working at once; whatever uses it needs the new one.".to_owned()
+            confirm_label="Refresh"
+            pending=refresh.pending()
+            on_confirm=move |_| {
+                refresh.dispatch(RefreshRobotSecret { project: refresh_project.clone(), id });
+            }
+        />
+        <ConfirmDialog
+            open=confirming_delete
+            title=format!("Delete {name}?")
+            message="Clients using it are refused at once. This cannot be undone.".to_owned()
+            confirm_label="Delete"
+            pending=delete.pending()
+            on_confirm=move |_| {
+                delete.dispatch(DeleteRobot { project: project.clone(), id });
+            }
+        />
     }
     .into_any()
 }
