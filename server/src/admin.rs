@@ -7,12 +7,12 @@
 use std::fmt::Write as _;
 
 use app::core::{
-    auth::AuthService,
     db::Db,
     events::EventRecorder,
     registry::{BlobProblem, RegistryService, VerifyReport},
     settings::SettingsService,
     storage,
+    users::{PasswordHasherPool, UserService},
 };
 
 use crate::{Error, config::Config};
@@ -62,11 +62,9 @@ pub fn describe(report: &VerifyReport) -> String {
 /// returns it.
 pub async fn reset_password(config: &Config, username: &str, password: Option<String>) -> Result<String, Error> {
     let db = Db::connect(&config.database_url).await?;
-    let events = EventRecorder::start(db.clone());
     let settings = SettingsService::new(db.clone());
-    let auth = AuthService::new(db.clone(), config.session_timeout, events.clone(), settings);
-    let reset = auth.reset_password(username, password).await;
-    events.flush().await;
+    let users = UserService::new(db.clone(), PasswordHasherPool::default(), settings);
+    let reset = users.reset_password(username, password).await;
     db.close().await;
     Ok(reset?)
 }

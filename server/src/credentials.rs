@@ -39,7 +39,7 @@ pub async fn token_principal(state: &AppState, subject: &str) -> Result<Option<P
     if subject.starts_with(ROBOT_PREFIX) {
         return Ok(state.robots.find_usable(subject).await?.map(Principal::Robot));
     }
-    Ok(state.auth.find_user(subject).await?.map(Principal::User))
+    Ok(state.users.find(subject).await?.map(Principal::User))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use axum::Router;
 use axum_server::{Handle, tls_rustls::RustlsConfig};
 use leptos::config::LeptosOptions;
 
-pub use app::core::auth::AdminBootstrap;
+pub use app::core::users::AdminBootstrap;
 use app::core::{AppState, state::CoreSettings};
 use config::Config;
 

@@ -21,7 +21,8 @@ use serde::Serialize;
 use crate::credentials::{Presented, presented, sign_in};
 use app::core::{
     AppState, Error,
-    auth::tokens::{AccessEntry, IssuedToken, Scope},
+    access::{AccessEntry, Scope},
+    auth::tokens::IssuedToken,
     identity::Principal,
 };
 
@@ -250,7 +251,7 @@ fn oauth_failed(error: Error) -> Response {
 /// themselves.
 #[cfg(test)]
 mod properties {
-    use app::core::auth::tokens::Scope;
+    use app::core::access::Scope;
     use proptest::prelude::*;
 
     use super::{MAX_SCOPES, scopes};

@@ -211,13 +211,13 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     );
 
     // The same rules hold for the project listing the portal and REST API use.
-    use app::core::{identity::Principal, projects::ListOptions};
-    let options = ListOptions { limit: 10, ..ListOptions::default() };
-    let (visible, total) =
-        server.state.projects.list(&options, Principal::User(member.clone()).visibility()).await.unwrap();
+    use app::core::{db::Window, identity::Principal, projects::ListOptions};
+    let options = ListOptions { window: Window::new(0, 10), ..ListOptions::default() };
+    let listed = server.state.projects.list(&Principal::User(member.clone()).into(), &options).await.unwrap();
+    let (visible, total) = (listed.items, listed.total);
     let names: Vec<&str> = visible.iter().map(|p| p.name.as_str()).collect();
     assert_eq!((names, total), (vec!["alpha", "gamma", "library"], 3));
-    let (public, _) = server.state.projects.list(&options, Principal::Anonymous.visibility()).await.unwrap();
+    let public = server.state.projects.list(&Principal::Anonymous.into(), &options).await.unwrap().items;
     assert_eq!(public.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["gamma", "library"]);
     let alpha = visible.iter().find(|p| p.name.as_str() == "alpha").unwrap();
     assert_eq!(alpha.repository_count, 1);
@@ -228,14 +228,26 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
     // Any signed-in user creates projects and administers the ones they create.
     let member_actor: app::core::identity::Actor = Principal::User(member.clone()).into();
     server.state.projects.create(&member_actor, NewProject::private("empty")).await.unwrap();
-    let members = server.state.projects.members(&member_actor, "empty").await.unwrap();
+    let members = server
+        .state
+        .projects
+        .members(&member_actor, "empty", None, app::core::db::Window::new(0, 100))
+        .await
+        .unwrap()
+        .items;
     assert_eq!(members.len(), 1, "the creator becomes project admin");
     assert_eq!((members[0].name.as_str(), members[0].role), ("member", Role::ProjectAdmin));
     server.state.projects.set_public(&member_actor, "empty", true).await.unwrap();
     server.state.projects.delete(&member_actor, "empty").await.unwrap();
     assert!(server.state.projects.find("empty").await.unwrap().is_none());
     // In alpha the same user is a guest: reads members, changes nothing.
-    let alpha_members = server.state.projects.members(&member_actor, "alpha").await.unwrap();
+    let alpha_members = server
+        .state
+        .projects
+        .members(&member_actor, "alpha", None, app::core::db::Window::new(0, 100))
+        .await
+        .unwrap()
+        .items;
     let names: Vec<&str> = alpha_members.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["admin", "member"], "its creator and the guest");
     for refused in [
@@ -278,8 +290,8 @@ async fn projects_bound_pushes_and_listings(backend: Backend) {
         .unwrap_err();
     assert!(matches!(invalid, app::core::Error::Invalid { .. }), "{invalid:?}");
     server.state.events.flush().await;
-    let query = app::core::events::AuditQuery { project: Some("empty"), limit: 10, ..Default::default() };
-    let (events, _) = server.state.audit.list(&admin, &query).await.unwrap();
+    let query = app::core::events::AuditQuery { project: Some("empty"), ..Default::default() };
+    let events = server.state.audit.list(&admin, &query, app::core::db::Window::new(0, 10)).await.unwrap().items;
     let seen: Vec<(&str, &str, Option<&str>)> =
         events.iter().map(|e| (e.operation.as_str(), e.resource_type.as_str(), e.detail.as_deref())).collect();
     assert_eq!(

@@ -8,6 +8,7 @@ mod common;
 
 use app::core::{
     Error,
+    db::{Page, Window},
     events::{AuditQuery, StoredEvent},
     identity::{Actor, Principal, RobotPermission},
     projects::MemberRef,
@@ -19,12 +20,13 @@ use common::{ADMIN_PASSWORD, Backend, TestServer};
 use reqwest::{StatusCode, header};
 
 async fn admin(server: &TestServer) -> Actor {
-    Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into()
+    Principal::User(server.state.users.find("admin").await.unwrap().unwrap()).into()
 }
 
 async fn entries(server: &TestServer, query: AuditQuery<'_>) -> (Vec<StoredEvent>, i64) {
     server.state.events.flush().await;
-    server.state.audit.list(&admin(server).await, &AuditQuery { limit: 100, ..query }).await.unwrap()
+    let page = server.state.audit.list(&admin(server).await, &query, Window::new(0, 100)).await.unwrap();
+    (page.items, page.total)
 }
 
 /// (operation, resource, actor, outcome) of each entry, newest first.
@@ -160,12 +162,13 @@ async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
     // Filters: by actor, operation and time; pages report the full count.
     let (mine, total) = entries(&server, AuditQuery { actor: Some("robot$team+ci"), ..Default::default() }).await;
     assert_eq!((mine.len(), total), (2, 2));
-    let (page, total) = server
+    let Page { items: page, total, .. } = server
         .state
         .audit
         .list(
             &admin,
-            &AuditQuery { project: Some("team"), operation: Some("update"), offset: 1, limit: 1, ..Default::default() },
+            &AuditQuery { project: Some("team"), operation: Some("update"), ..Default::default() },
+            Window::new(1, 1),
         )
         .await
         .unwrap();
@@ -202,15 +205,16 @@ async fn reading_the_log_needs_read_logs(backend: Backend) {
         }
         readers.push(Actor::from(Principal::User(user)));
     }
-    let team = AuditQuery { project: Some("team"), limit: 10, ..Default::default() };
-    assert!(server.state.audit.list(&readers[0], &team).await.is_ok(), "a guest reads the project's log");
+    let team = AuditQuery { project: Some("team"), ..Default::default() };
+    let ten = Window::new(0, 10);
+    assert!(server.state.audit.list(&readers[0], &team, ten).await.is_ok(), "a guest reads the project's log");
     for reader in &readers[1..] {
-        let refused = server.state.audit.list(reader, &team).await.unwrap_err();
+        let refused = server.state.audit.list(reader, &team, ten).await.unwrap_err();
         assert!(matches!(refused, Error::Forbidden(_)), "{reader:?}: {refused:?}");
     }
-    let everything = AuditQuery { limit: 10, ..Default::default() };
-    assert!(matches!(server.state.audit.list(&readers[0], &everything).await, Err(Error::Forbidden(_))));
-    assert!(server.state.audit.list(&admin(&server).await, &everything).await.is_ok());
+    let everything = AuditQuery::default();
+    assert!(matches!(server.state.audit.list(&readers[0], &everything, ten).await, Err(Error::Forbidden(_))));
+    assert!(server.state.audit.list(&admin(&server).await, &everything, ten).await.is_ok());
     server.stop().await;
 }
 

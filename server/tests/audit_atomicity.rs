@@ -79,7 +79,11 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
     assert!(state.projects.create(&admin, NewProject::private("other")).await.is_err());
     assert!(state.projects.find("other").await.unwrap().is_none());
     assert!(state.projects.set_member(&admin, "team", MemberRef::User(bob.id), Role::Developer).await.is_err());
-    assert_eq!(state.projects.members(&admin, "team").await.unwrap().len(), 1, "only the creator");
+    assert_eq!(
+        state.projects.members(&admin, "team", None, app::core::db::Window::new(0, 100)).await.unwrap().items.len(),
+        1,
+        "only the creator"
+    );
     let robot = NewRobot {
         name: "ci",
         description: "",
@@ -89,8 +93,8 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
     };
     assert!(state.robots.create(&admin, robot.clone()).await.is_err());
     assert_eq!(count(&server, "SELECT COUNT(*) FROM robots").await, 0);
-    assert!(state.auth.delete_user(&admin, bob.id).await.is_err());
-    assert!(state.auth.find_user("bob").await.unwrap().is_some());
+    assert!(state.users.delete_user(&admin, bob.id).await.is_err());
+    assert!(state.users.find("bob").await.unwrap().is_some());
     let registration = state.settings.self_registration_setting().await.unwrap();
     assert!(state.settings.set_self_registration(&admin, !registration).await.is_err());
     assert_eq!(state.settings.self_registration_setting().await.unwrap(), registration);
@@ -107,7 +111,7 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
         .unwrap();
     assert_eq!(pushed.status(), StatusCode::CREATED);
     state.robots.create(&admin, robot).await.unwrap();
-    state.auth.delete_user(&admin, bob.id).await.unwrap();
+    state.users.delete_user(&admin, bob.id).await.unwrap();
     assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_log").await, before + 3);
     server.stop().await;
 }

@@ -382,7 +382,7 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
 
     let server = TestServer::start(backend).await;
     server.create_projects(&["team", "other"]).await;
-    let admin: Actor = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into();
+    let admin: Actor = Principal::User(server.state.users.find("admin").await.unwrap().unwrap()).into();
     let robot = |name: &'static str, actions: &'static [Action]| NewRobot {
         name,
         description: "",
@@ -457,7 +457,7 @@ async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(backend: B
     let slapd = common::slapd::Slapd::start().await;
     let server = TestServer::start(backend).await;
     server.create_projects(&["team", "other"]).await;
-    let admin: Actor = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap()).into();
+    let admin: Actor = Principal::User(server.state.users.find("admin").await.unwrap().unwrap()).into();
     server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
     let developers = server.state.auth.ldap_group(common::slapd::DEVELOPERS_DN).await.unwrap();
     server

@@ -38,7 +38,7 @@ async fn directory_users_sign_in_and_are_onboarded(backend: Backend) {
     server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
 
     assert_eq!(docker_login(&server, "alice", "alice-pass").await, StatusCode::OK);
-    let alice = server.state.auth.find_user("alice").await.unwrap().expect("onboarded on first sign-in");
+    let alice = server.state.users.find("alice").await.unwrap().expect("onboarded on first sign-in");
     assert_eq!(alice.email.as_deref(), Some("alice@berth.test"));
     assert_eq!(alice.full_name, "Alice Liddell");
     assert!(!alice.is_admin);
@@ -58,7 +58,7 @@ async fn directory_users_sign_in_and_are_onboarded(backend: Backend) {
     }
     // A username made of filter metacharacters is just a name.
     assert_eq!(docker_login(&server, ODD_USERNAME, "odd-pass").await, StatusCode::OK);
-    assert!(server.state.auth.find_user(ODD_USERNAME).await.unwrap().is_some());
+    assert!(server.state.users.find(ODD_USERNAME).await.unwrap().is_some());
     // The first administrator keeps its database password.
     assert_eq!(docker_login(&server, "admin", ADMIN_PASSWORD).await, StatusCode::OK);
 
@@ -74,8 +74,8 @@ async fn directory_users_sign_in_and_are_onboarded(backend: Backend) {
 
     // The audit log has both outcomes.
     server.state.events.flush().await;
-    let query = AuditQuery { actor: Some("alice"), operation: Some("login"), limit: 20, ..Default::default() };
-    let (logins, _) = server.state.audit.list(&admin, &query).await.unwrap();
+    let query = AuditQuery { actor: Some("alice"), operation: Some("login"), ..Default::default() };
+    let logins = server.state.audit.list(&admin, &query, app::core::db::Window::new(0, 20)).await.unwrap().items;
     let outcomes: Vec<&str> = logins.iter().map(|e| e.outcome.as_str()).collect();
     assert!(outcomes.contains(&"success") && outcomes.contains(&"failure"), "{outcomes:?}");
     server.stop().await;
@@ -101,12 +101,18 @@ async fn directory_groups_grant_access(backend: Backend) {
     assert_eq!(push_blob(&server, "alice", "alice-pass", "team/app").await, StatusCode::CREATED);
     assert_eq!(push_blob(&server, ODD_USERNAME, "odd-pass", "team/app").await, StatusCode::CREATED);
     assert_eq!(push_blob(&server, "alice", "alice-pass", "other/app").await, StatusCode::FORBIDDEN);
-    let members = server.state.projects.members(&server.admin_actor().await, "team").await.unwrap();
+    let members = server
+        .state
+        .projects
+        .members(&server.admin_actor().await, "team", None, app::core::db::Window::new(0, 100))
+        .await
+        .unwrap()
+        .items;
     assert!(members.iter().any(|m| m.name == DEVELOPERS_DN && m.role == Role::Developer), "{members:?}");
 
     // The administrators' group makes system administrators.
     assert_eq!(push_blob(&server, "bob", "bob-pass", "other/app").await, StatusCode::CREATED);
-    let bob = server.state.auth.find_user("bob").await.unwrap().unwrap();
+    let bob = server.state.users.find("bob").await.unwrap().unwrap();
     assert!(bob.is_admin);
     let catalog: Value = common::client_as("bob", "bob-pass")
         .get(server.url("/v2/_catalog"))

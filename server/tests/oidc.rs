@@ -166,8 +166,8 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
     assert_eq!(server_fn(&admin_session, &server, "regenerate_cli_secret").await.status(), StatusCode::CONFLICT);
 
     // Over REST, an OIDC user may set a secret of their own (Harbor's rules), for themselves only.
-    let alice_id = server.state.auth.find_user("alice").await.unwrap().unwrap().id.0;
-    let olga_id = server.state.auth.find_user("olga").await.unwrap().unwrap().id.0;
+    let alice_id = server.state.users.find("alice").await.unwrap().unwrap().id.0;
+    let olga_id = server.state.users.find("olga").await.unwrap().unwrap().id.0;
     let set = |id: i64, secret: &str| {
         common::client_as("alice", &new_secret)
             .put(server.url(&format!("/api/v2.0/users/{id}/cli_secret")))
@@ -205,9 +205,15 @@ async fn users_sign_in_and_use_their_cli_secret(backend: Backend) {
 
     // The audit log has the OIDC sign-ins and the regeneration.
     server.state.events.flush().await;
-    let reader = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap());
-    let query = AuditQuery { actor: Some("alice"), limit: 100, ..Default::default() };
-    let (events, _) = server.state.audit.list(&reader.clone().into(), &query).await.unwrap();
+    let reader = Principal::User(server.state.users.find("admin").await.unwrap().unwrap());
+    let query = AuditQuery { actor: Some("alice"), ..Default::default() };
+    let events = server
+        .state
+        .audit
+        .list(&reader.clone().into(), &query, app::core::db::Window::new(0, 100))
+        .await
+        .unwrap()
+        .items;
     let oidc_logins = events.iter().filter(|e| e.operation == "login" && e.detail.as_deref() == Some("oidc")).count();
     assert_eq!(oidc_logins, 3);
     assert!(events.iter().any(|e| e.detail.as_deref() == Some("CLI secret regenerated")), "{events:?}");
@@ -264,9 +270,10 @@ async fn the_callback_is_guarded(backend: Backend) {
     let visited = submit_login(&client, page, "dora").await;
     assert_eq!(login_error(&visited).as_deref(), Some("oidc_conflict"));
     server.state.events.flush().await;
-    let reader = Principal::User(server.state.auth.find_user("admin").await.unwrap().unwrap());
-    let query = AuditQuery { actor: Some("dora"), operation: Some("login"), limit: 10, ..Default::default() };
-    let (events, _) = server.state.audit.list(&reader.clone().into(), &query).await.unwrap();
+    let reader = Principal::User(server.state.users.find("admin").await.unwrap().unwrap());
+    let query = AuditQuery { actor: Some("dora"), operation: Some("login"), ..Default::default() };
+    let events =
+        server.state.audit.list(&reader.clone().into(), &query, app::core::db::Window::new(0, 10)).await.unwrap().items;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, "failure");
 

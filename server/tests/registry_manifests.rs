@@ -348,14 +348,14 @@ async fn pushes_pulls_and_deletes_are_recorded(backend: Backend) {
 
     let state = &registry.server.state;
     state.events.flush().await;
-    let admin = app::core::identity::Principal::User(state.auth.find_user("admin").await.unwrap().unwrap());
+    let admin = app::core::identity::Principal::User(state.users.find("admin").await.unwrap().unwrap());
     let query = app::core::events::AuditQuery {
         resource_type: Some("artifact"),
         resource_prefix: Some("ev/app"),
-        limit: 10,
         ..Default::default()
     };
-    let (events, total) = state.audit.list(&admin.clone().into(), &query).await.unwrap();
+    let listed = state.audit.list(&admin.clone().into(), &query, app::core::db::Window::new(0, 10)).await.unwrap();
+    let (events, total) = (listed.items, listed.total);
     assert_eq!(total, 3, "{events:?}");
     let kinds: Vec<&str> = events.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(kinds, ["delete", "pull", "push"], "newest first");

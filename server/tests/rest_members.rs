@@ -28,7 +28,7 @@ async fn project_admins_manage_members(backend: Backend) {
     assert_eq!(added.status(), StatusCode::CREATED);
     let location = added.headers()["location"].to_str().unwrap().to_owned();
     let carl_member_id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
-    let dave_id = server.state.auth.find_user("dave").await.unwrap().unwrap().id.0;
+    let dave_id = server.state.users.find("dave").await.unwrap().unwrap().id.0;
     let added = add(&erin, json!({"role_id": 3, "member_user": {"user_id": dave_id}})).await.unwrap();
     assert_eq!(added.status(), StatusCode::CREATED);
 

@@ -280,7 +280,7 @@ async fn another_projects_ids_are_refused(backend: Backend) {
         .await
         .unwrap();
     let other_digest = other_digest["digest"].as_str().unwrap().to_owned();
-    let admin_id = server.state.auth.find_user("admin").await.unwrap().unwrap().id.0;
+    let admin_id = server.state.users.find("admin").await.unwrap().unwrap().id.0;
 
     for (method, path, expected) in [
         (Method::GET, format!("/api/v2.0/projects/{other_id}"), FORBIDDEN),

@@ -116,7 +116,7 @@ async fn accounts_over_rest(backend: Backend) {
         StatusCode::OK
     );
     assert_eq!(carl.get(&users).send().await.unwrap().status(), StatusCode::OK);
-    let admin_id = server.state.auth.find_user("admin").await.unwrap().unwrap().id.0;
+    let admin_id = server.state.users.find("admin").await.unwrap().unwrap().id.0;
     assert_eq!(
         carl.put(sysadmin(admin_id)).json(&json!({"sysadmin_flag": false})).send().await.unwrap().status(),
         StatusCode::CONFLICT

@@ -115,7 +115,7 @@ async fn rights_taken_away_reach_every_node(backend: Backend) {
     for node in nodes {
         assert_eq!(send(node, &fresh, Request::StartUpload).await, StatusCode::ACCEPTED, "rights given count at once");
     }
-    first.state.auth.delete_user(&admin, bob.id).await.unwrap();
+    first.state.users.delete_user(&admin, bob.id).await.unwrap();
     let took = until(&nodes, &fresh, Request::StartUpload, StatusCode::FORBIDDEN).await;
     eprintln!("deletion reached both nodes in {took:?}");
     for node in nodes {
@@ -154,8 +154,10 @@ async fn a_recreated_project_does_not_inherit_the_log(backend: Backend) {
     projects.create(&carol.clone().into(), NewProject::private("team")).await.unwrap();
     server.state.events.flush().await;
 
-    let query = AuditQuery { project: Some("team"), limit: 100, ..AuditQuery::default() };
-    let (entries, total) = server.state.audit.list(&carol.clone().into(), &query).await.unwrap();
+    let query = AuditQuery { project: Some("team"), ..AuditQuery::default() };
+    let listed =
+        server.state.audit.list(&carol.clone().into(), &query, app::core::db::Window::new(0, 100)).await.unwrap();
+    let (entries, total) = (listed.items, listed.total);
     let seen: Vec<_> =
         entries.iter().map(|e| (e.operation.as_str(), e.resource_type.as_str(), e.actor.clone())).collect();
     assert_eq!(seen, [("create", "project", Some("carol".to_owned()))], "{entries:#?}");

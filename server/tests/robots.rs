@@ -6,6 +6,7 @@
 mod common;
 
 use app::core::{
+    db::Window,
     identity::{Actor, Principal, RobotPermission},
     projects::MemberRef,
     rbac::{Action, Role},
@@ -255,10 +256,13 @@ async fn only_those_who_manage_robots_create_them(backend: Backend) {
     assert_eq!(created.robot.created_by, "keeper");
     let taken = server.state.robots.create(maintainer, robot(Some("team"), pull_push)).await.unwrap_err();
     assert!(matches!(taken, Error::Conflict(_)), "{taken:?}");
-    let listed = server.state.robots.list(maintainer, Some("team")).await.unwrap();
+    let listed = server.state.robots.list(maintainer, Some("team"), Window::new(0, 10)).await.unwrap().items;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].permissions, vec![permission(Some("team"), &[Action::Pull, Action::Push])]);
-    assert!(matches!(server.state.robots.list(developer, Some("team")).await, Err(Error::Forbidden(_))));
+    assert!(matches!(
+        server.state.robots.list(developer, Some("team"), Window::new(0, 10)).await,
+        Err(Error::Forbidden(_))
+    ));
     assert!(matches!(
         server.state.robots.set_disabled(developer, "robot$team+ci", true).await,
         Err(Error::Forbidden(_))

@@ -81,8 +81,6 @@ pub async fn get_repository(
     let actor = crate::api::session::require_actor().await?;
     let state = expect_context::<AppState>();
     let project = name.split_once('/').map_or(name.as_str(), |(project, _)| project).to_owned();
-    let changes = [Action::DeleteArtifact, Action::ManageTags, Action::EditRepository];
-    let allowed = state.access.permitted(&actor.principal, &project, &changes).await?;
     let keyset = TimeCursor::keyset(after.as_deref(), before.as_deref())?;
     let tag = tag.filter(|t| !t.trim().is_empty());
     let filter =
@@ -99,12 +97,12 @@ pub async fn get_repository(
         project,
         registry_host: state.http.registry_host().to_owned(),
         permissions: RepositoryPermissions {
-            delete_artifacts: allowed.contains(&Action::DeleteArtifact),
-            manage_tags: allowed.contains(&Action::ManageTags),
-            edit_description: allowed.contains(&Action::EditRepository),
+            delete_artifacts: repository.grant().allows(Action::DeleteArtifact),
+            manage_tags: repository.grant().allows(Action::ManageTags),
+            edit_description: repository.grant().allows(Action::EditRepository),
         },
-        description_html: render_description(&repository.description),
-        description: repository.description,
+        description_html: render_description(&repository.summary().description),
+        description: repository.into_summary().description,
         artifacts,
     })
 }
@@ -207,33 +205,27 @@ pub struct ArtifactView {
 
 #[server(prefix = "/portal/fn", endpoint = "artifact")]
 pub async fn get_artifact(repository: String, digest: String) -> Result<ArtifactView, AppError> {
-    use crate::core::AppState;
+    use crate::core::{
+        AppState,
+        registry::manifest::{Descriptor, Manifest, indented},
+    };
 
     let actor = crate::api::session::require_actor().await?;
     let state = expect_context::<AppState>();
     let detail = state.artifacts.artifact_detail(&actor, &repository, &digest).await?;
-    let manifest: serde_json::Value = serde_json::from_slice(&detail.manifest).unwrap_or_default();
-    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
-    let descriptor = |entry: &serde_json::Value| BlobItem {
-        digest: text(&entry["digest"]).unwrap_or_default(),
-        media_type: text(&entry["mediaType"]).unwrap_or_default(),
-        size: entry["size"].as_i64().unwrap_or(0),
+    let manifest = Manifest::read(&detail.manifest).unwrap_or_default();
+    let descriptor = |entry: &Descriptor| BlobItem {
+        digest: entry.digest.clone().unwrap_or_default(),
+        media_type: entry.media_type.clone().unwrap_or_default(),
+        size: entry.size.unwrap_or(0),
     };
-    let layers = manifest["layers"].as_array().into_iter().flatten().map(descriptor).collect();
-    let children = manifest["manifests"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let layers = manifest.layers().iter().map(descriptor).collect();
+    let children = manifest
+        .children()
+        .iter()
         .map(|entry| {
             let blob = descriptor(entry);
-            let platform = &entry["platform"];
-            let platform = match (platform["os"].as_str(), platform["architecture"].as_str()) {
-                (Some(os), Some(arch)) => Some(match platform["variant"].as_str() {
-                    Some(variant) => format!("{os}/{arch}/{variant}"),
-                    None => format!("{os}/{arch}"),
-                }),
-                _ => None,
-            };
+            let platform = entry.platform.as_ref().and_then(|platform| platform.label());
             ChildItem { digest: blob.digest, media_type: blob.media_type, size: blob.size, platform }
         })
         .collect();
@@ -254,7 +246,7 @@ pub async fn get_artifact(repository: String, digest: String) -> Result<Artifact
         registry_host: state.http.registry_host().to_owned(),
         artifact_type: summary.artifact_type.clone(),
         item: ArtifactItem::from(summary),
-        manifest: serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+        manifest: indented(&detail.manifest),
         config,
         layers,
         children,

@@ -80,7 +80,7 @@ pub async fn add_member(project: String, kind: String, name: String, role: Strin
     let member = async {
         Ok::<_, AppError>(match kind.as_str() {
             "user" => {
-                let user = state.auth.find_user(name).await?;
+                let user = state.users.find(name).await?;
                 MemberRef::User(user.ok_or_else(|| AppError::from(Error::NotFound(format!("user {name}"))))?.id)
             }
             "ldap_group" => MemberRef::Group(state.auth.ldap_group(name).await?),

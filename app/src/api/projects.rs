@@ -135,7 +135,7 @@ pub(crate) fn keyset(after: Option<String>, before: Option<String>) -> crate::co
 /// (`key` of the first and last row) to the pages on either side.
 #[cfg(feature = "ssr")]
 pub(crate) fn listing<T, U>(
-    page: crate::core::db::KeysetPage<T>,
+    page: crate::core::db::Page<T>,
     key: impl Fn(&T) -> String,
     map: impl Fn(T) -> U,
 ) -> Listing<U> {
@@ -206,9 +206,8 @@ pub async fn get_project(name: String) -> Result<ProjectOverview, AppError> {
 
     let actor = crate::api::session::require_actor().await?;
     let state = expect_context::<AppState>();
-    let project = state.projects.get(&actor, &name).await?;
-    let allowed = state.access.permitted(&actor.principal, &name, &Action::ALL).await?;
-    let may = |action| allowed.contains(&action);
+    let summary = state.projects.summary(&actor, &name).await?;
+    let may = |action| summary.grant.allows(action);
     let permissions = ProjectPermissions {
         push: may(Action::Push),
         delete_artifacts: may(Action::DeleteArtifact),
@@ -221,8 +220,8 @@ pub async fn get_project(name: String) -> Result<ProjectOverview, AppError> {
         delete: may(Action::DeleteProject),
         change_quota: crate::core::access::may_system(&actor, crate::core::rbac::SystemAction::ManageQuotas),
     };
-    let summary = state.projects.summary(&actor, &name).await?;
     let member_count = permissions.read_members.then(|| summary.members_by_role.iter().map(|(_, n)| n).sum());
+    let project = summary.project;
     let storage_used = state.projects.storage_used(&[project.id]).await?.get(&project.id).copied().unwrap_or(0);
     Ok(ProjectOverview {
         name: project.name.to_string(),

@@ -152,16 +152,20 @@ pub enum SystemAction {
     ManageSystemRobots,
     /// Read the whole audit log, across projects.
     ReadAuditLog,
+    /// Create a project (and become its project admin): any signed-in user,
+    /// unless an administrator restricted it to administrators.
+    CreateProject,
 }
 
 impl SystemAction {
-    pub const ALL: [SystemAction; 6] = [
+    pub const ALL: [SystemAction; 7] = [
         SystemAction::ManageUsers,
         SystemAction::ManageGroups,
         SystemAction::ManageSettings,
         SystemAction::ManageQuotas,
         SystemAction::ManageSystemRobots,
         SystemAction::ReadAuditLog,
+        SystemAction::CreateProject,
     ];
 
     /// What the refusal says: "only system administrators {phrase}".
@@ -173,6 +177,7 @@ impl SystemAction {
             SystemAction::ManageQuotas => "change storage quotas",
             SystemAction::ManageSystemRobots => "manage system robots and grants in every project",
             SystemAction::ReadAuditLog => "read the whole audit log",
+            SystemAction::CreateProject => "create projects here",
         }
     }
 }
@@ -212,9 +217,29 @@ pub fn decide(subject: &Subject, project: ProjectFacts, action: Action) -> bool 
     }
 }
 
-/// The decision for one system action: system administrators only.
-pub fn decide_system(subject: &Subject, _action: SystemAction) -> bool {
-    matches!(subject, Subject::User { system_admin: true, .. })
+/// What [`decide_system`] needs to know about the system's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SystemFacts {
+    /// An administrator restricted creating projects to administrators.
+    pub project_creation_restricted: bool,
+}
+
+impl SystemFacts {
+    /// What to assume when the settings were not read: the restrictive choice.
+    pub const RESTRICTIVE: SystemFacts = SystemFacts { project_creation_restricted: true };
+}
+
+/// The decision for one system action: system administrators may do every
+/// one; other signed-in users only create projects, when that is not
+/// restricted.
+pub fn decide_system(subject: &Subject, facts: SystemFacts, action: SystemAction) -> bool {
+    match subject {
+        Subject::User { system_admin: true, .. } => true,
+        Subject::User { system_admin: false, .. } => {
+            action == SystemAction::CreateProject && !facts.project_creation_restricted
+        }
+        Subject::Anonymous | Subject::Robot { .. } => false,
+    }
 }
 
 #[cfg(test)]
@@ -265,7 +290,9 @@ mod tests {
     fn system_administrators_may_do_everything() {
         let admin = Subject::User { system_admin: true, role: None };
         assert!(Action::ALL.into_iter().all(|action| decide(&admin, PRIVATE, action)));
-        assert!(SystemAction::ALL.into_iter().all(|action| decide_system(&admin, action)));
+        for facts in [SystemFacts::RESTRICTIVE, SystemFacts { project_creation_restricted: false }] {
+            assert!(SystemAction::ALL.into_iter().all(|action| decide_system(&admin, facts, action)));
+        }
     }
 
     #[test]
@@ -275,11 +302,18 @@ mod tests {
             Subject::User { system_admin: false, role: Some(Role::ProjectAdmin) },
             Subject::Robot { granted: Action::ROBOT_GRANTABLE.to_vec() },
         ];
-        for subject in others {
+        for subject in &others {
             for action in SystemAction::ALL {
-                assert!(!decide_system(&subject, action), "{subject:?} {action:?}");
+                assert!(!decide_system(subject, SystemFacts::RESTRICTIVE, action), "{subject:?} {action:?}");
             }
         }
+        // Unrestricted, signed-in users create projects; robots and anonymous callers still may not.
+        let open = SystemFacts { project_creation_restricted: false };
+        let [anonymous, user, robot] = &others;
+        assert!(decide_system(user, open, SystemAction::CreateProject));
+        assert!(!decide_system(user, open, SystemAction::ManageSettings));
+        assert!(!decide_system(anonymous, open, SystemAction::CreateProject));
+        assert!(!decide_system(robot, open, SystemAction::CreateProject));
     }
 
     #[test]

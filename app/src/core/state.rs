@@ -11,7 +11,7 @@ use crate::core::{
     access::AccessService,
     artifacts::ArtifactService,
     auth::{
-        AdminBootstrap, AuthService,
+        AuthService,
         tokens::{RegistryTokens, TokenSettings},
     },
     db::Db,
@@ -22,6 +22,7 @@ use crate::core::{
     settings::SettingsService,
     storage::{self, BlobStore, StorageSettings},
     system::SystemService,
+    users::{AdminBootstrap, PasswordHasherPool, UserService},
 };
 
 /// What the core needs to start, already validated by the configuration layer.
@@ -63,6 +64,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub auth: AuthService,
+    pub users: UserService,
     pub access: AccessService,
     pub projects: ProjectService,
     pub robots: RobotService,
@@ -92,8 +94,11 @@ impl AppState {
         let events = EventRecorder::start(db.clone());
         let blobs = storage::open(&settings.storage).await?;
         let system_settings = SettingsService::new(db.clone());
-        let auth = AuthService::new(db.clone(), settings.session_ttl, events.clone(), system_settings.clone());
-        let admin = auth.bootstrap_admin(settings.admin_password).await?;
+        let hasher = PasswordHasherPool::default();
+        let auth =
+            AuthService::new(db.clone(), hasher.clone(), settings.session_ttl, events.clone(), system_settings.clone());
+        let users = UserService::new(db.clone(), hasher, system_settings.clone());
+        let admin = users.bootstrap_admin(settings.admin_password).await?;
         let http = HttpSettings { secure_cookies: settings.secure_cookies, external_origin: settings.external_origin };
         let token_settings = TokenSettings {
             issuer: http.external_origin.clone(),
@@ -127,6 +132,7 @@ impl AppState {
             blobs,
             db,
             auth,
+            users,
             http: Arc::new(http),
         };
         Ok(Started { state, admin })

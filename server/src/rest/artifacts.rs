@@ -140,14 +140,13 @@ pub async fn list_repositories(
         let (Condition::Exact(value) | Condition::Fuzzy(value)) = condition;
         contains = Some(value);
     }
-    let (repositories, total) = state
+    let repositories = state
         .artifacts
-        .repositories(&caller.0, &project, contains.as_deref(), page.offset(), page.size)
+        .repositories(&caller.0, &project, contains.as_deref(), page.window())
         .await
         .map_err(|e| refusal(&caller, e))?;
-    let views: Vec<RepositoryView> = repositories.into_iter().map(repository_view).collect();
     let path = format!("/api/v2.0/projects/{project}/repositories");
-    Ok((page.headers(total, &path, &[("q", query.q.as_deref())]), Json(views)).into_response())
+    Ok(page.respond(repositories, &path, &[("q", query.q.as_deref())], repository_view))
 }
 
 #[utoipa::path(get, path = "/api/v2.0/repositories", tag = "repository", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, pattern = r"^[A-Za-z_]+=~?[^,]*(,[A-Za-z_]+=~?[^,]*)*$", description = "Filters: name=~part")), responses((status = 200, body = [RepositoryView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors)), security((), ("basic" = [])))]
@@ -163,10 +162,8 @@ pub async fn list_all_repositories(
         let (Condition::Exact(value) | Condition::Fuzzy(value)) = condition;
         contains = Some(value);
     }
-    let (repositories, total) =
-        state.artifacts.all_repositories(&caller.0, contains.as_deref(), page.offset(), page.size).await?;
-    let views: Vec<RepositoryView> = repositories.into_iter().map(repository_view).collect();
-    Ok((page.headers(total, "/api/v2.0/repositories", &[("q", query.q.as_deref())]), Json(views)).into_response())
+    let repositories = state.artifacts.all_repositories(&caller.0, contains.as_deref(), page.window()).await?;
+    Ok(page.respond(repositories, "/api/v2.0/repositories", &[("q", query.q.as_deref())], repository_view))
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}", tag = "repository", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F")), responses((status = 200, body = RepositoryView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -180,7 +177,7 @@ pub async fn get_repository(
         .repository(&caller.0, &repository_name(&project, &repository))
         .await
         .map_err(|e| refusal(&caller, e))?;
-    Ok(Json(repository_view(found)))
+    Ok(Json(repository_view(found.into_summary())))
 }
 
 /// What `PUT` on a repository may change: Harbor's `Repository` with only its description.
@@ -233,10 +230,9 @@ pub async fn list_artifacts(
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
-    let (artifacts, total) = state.artifacts.artifacts(&found, page.offset(), page.size).await?;
-    let views: Vec<ArtifactView> = artifacts.into_iter().map(|a| artifact_view(a, &found)).collect();
+    let artifacts = state.artifacts.artifacts(&found, page.window()).await?;
     let path = format!("/api/v2.0/projects/{project}/repositories/{}/artifacts", repository.replace('/', "%252F"));
-    Ok((page.headers(total, &path, &[]), Json(views)).into_response())
+    Ok(page.respond(artifacts, &path, &[], |a| artifact_view(a, found.summary())))
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, pattern = r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$", description = "Tag or digest")), responses((status = 200, body = ArtifactView), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -248,7 +244,7 @@ pub async fn get_artifact(
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
     let artifact = state.artifacts.artifact(&found, &reference).await?;
-    Ok(Json(artifact_view(artifact, &found)))
+    Ok(Json(artifact_view(artifact, found.summary())))
 }
 
 #[utoipa::path(delete, path = "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}", tag = "artifact", params(("project_name_or_id" = String, Path, description = "Project name"), ("repository_name" = String, Path, pattern = r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:%2F[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$", description = "Repository name within the project; / written as %252F"), ("reference" = String, Path, pattern = r"^(?:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}|sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$", description = "Tag or digest")), responses((status = 200, description = "Deleted"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -271,7 +267,7 @@ pub async fn list_tags(
     let name = repository_name(&project, &repository);
     let found = state.artifacts.repository(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
     let artifact = state.artifacts.artifact(&found, &reference).await?;
-    let view = artifact_view(artifact, &found);
+    let view = artifact_view(artifact, found.summary());
     let total = HeaderValue::from(view.tags.len());
     Ok(([(header::HeaderName::from_static("x-total-count"), total)], Json(view.tags)).into_response())
 }

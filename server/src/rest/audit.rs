@@ -4,12 +4,7 @@
 //! `username=`, `operation=`, `resource_type=`, `resource=~<prefix>` and
 //! `op_time=[<from>~<to>]`.
 
-use axum::{
-    Json,
-    extract::State,
-    http::HeaderMap,
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, http::HeaderMap, response::Response};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -112,14 +107,11 @@ async fn logs(
         resource_prefix: filters.resource.as_deref(),
         since: filters.since,
         until: filters.until,
-        offset: page.offset(),
-        limit: page.size,
     };
     // Entries recorded a moment ago may still be on their way to the database.
     state.events.flush().await;
-    let (events, total) = state.audit.list(&actor, &audit_query).await?;
-    let headers = page.headers(total, &path, &[("q", query.q.as_deref())]);
-    Ok((headers, Json(events.into_iter().map(AuditLogView::from).collect::<Vec<_>>())).into_response())
+    let events = state.audit.list(&actor, &audit_query, page.window()).await?;
+    Ok(page.respond(events, &path, &[("q", query.q.as_deref())], AuditLogView::from))
 }
 
 #[derive(Default)]

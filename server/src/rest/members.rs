@@ -90,27 +90,9 @@ pub async fn list_members(
     let actor = caller.signed_in()?;
     let project = named_project(&state, &headers, &project).await?;
     let project_id = project_id(&state, &project).await?;
-    // A project's members come in one query; they are few enough to page here.
-    let members: Vec<Member> = state
-        .projects
-        .members(&actor, &project)
-        .await?
-        .into_iter()
-        .filter(|m| query.entityname.as_deref().is_none_or(|needle| m.name.contains(needle)))
-        .collect();
-    let total = members.len() as i64;
-    let views: Vec<MemberView> = members
-        .into_iter()
-        .skip(page.offset() as usize)
-        .take(page.size as usize)
-        .map(|member| view(member, project_id))
-        .collect();
-    let headers = page.headers(
-        total,
-        &format!("/api/v2.0/projects/{project}/members"),
-        &[("entityname", query.entityname.as_deref())],
-    );
-    Ok((headers, Json(views)).into_response())
+    let members = state.projects.members(&actor, &project, query.entityname.as_deref(), page.window()).await?;
+    let path = format!("/api/v2.0/projects/{project}/members");
+    Ok(page.respond(members, &path, &[("entityname", query.entityname.as_deref())], |member| view(member, project_id)))
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/members/{mid}", tag = "member", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("mid" = i64, Path, description = "Membership id")), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = MemberView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -236,8 +218,8 @@ fn role(id: i64) -> ApiResult<Role> {
 
 async fn resolve_user(state: &AppState, user: &UserEntity) -> ApiResult<UserId> {
     let found = match (&user.username, user.user_id) {
-        (Some(name), _) => state.auth.find_user(name).await?,
-        (None, Some(id)) => state.auth.find_user_by_id(UserId(id)).await?,
+        (Some(name), _) => state.users.find(name).await?,
+        (None, Some(id)) => state.users.find_by_id(UserId(id)).await?,
         (None, None) => return Err(ApiError::bad_request("member_user: give username or user_id")),
     };
     let label = user.username.clone().unwrap_or_else(|| user.user_id.unwrap_or_default().to_string());

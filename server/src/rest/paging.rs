@@ -3,11 +3,14 @@
 //! `q` filters (`key=value`, `key=~fuzzy`, comma-separated) and `sort`
 //! (`key` or `-key`), each endpoint naming the keys it accepts.
 
+use app::core::db::{self, Window};
 use axum::{
+    Json,
     extract::{FromRequestParts, Path, Query},
     http::{HeaderMap, HeaderName, HeaderValue, header, request::Parts},
+    response::{IntoResponse, Response},
 };
-use serde::{Deserialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::error::{ApiError, ApiResult};
 
@@ -70,6 +73,24 @@ impl Page {
 
     pub fn offset(self) -> u32 {
         (self.number - 1).saturating_mul(self.size)
+    }
+
+    /// The rows this page shows, as the core asks for them.
+    pub fn window(self) -> Window {
+        Window::new(self.offset(), self.size)
+    }
+
+    /// A list's answer: the page's items as JSON, each shown by `view`,
+    /// with [`Self::headers`].
+    pub fn respond<T, V: Serialize>(
+        self,
+        listed: db::Page<T>,
+        path: &str,
+        carried: &[(&str, Option<&str>)],
+        view: impl FnMut(T) -> V,
+    ) -> Response {
+        let headers = self.headers(listed.total, path, carried);
+        (headers, Json(listed.items.into_iter().map(view).collect::<Vec<V>>())).into_response()
     }
 
     /// `X-Total-Count` and, when there are neighbours, `Link` for a list

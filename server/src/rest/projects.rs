@@ -101,22 +101,15 @@ pub async fn list_projects(
         Some((_, false)) => ProjectSort::Created,
         Some((_, true)) => ProjectSort::CreatedDesc,
     };
-    let visibility = caller.0.principal.visibility();
-    let (projects, total) = match exact_name {
-        // An exact name is at most one project, still only if visible.
-        Some(exact) => {
-            let options = ListOptions { name_contains: Some(&exact), public, sort, offset: 0, limit: u32::MAX };
-            let (found, _) = state.projects.list(&options, visibility).await?;
-            let found: Vec<Project> = found.into_iter().filter(|p| p.name.as_str() == exact).collect();
-            let total = found.len() as i64;
-            (found.into_iter().skip(page.offset() as usize).take(page.size as usize).collect(), total)
-        }
-        None => {
-            let options =
-                ListOptions { name_contains: name.as_deref(), public, sort, offset: page.offset(), limit: page.size };
-            state.projects.list(&options, visibility).await?
-        }
+    // An exact name is at most one project, still only if visible.
+    let options = ListOptions {
+        name_contains: if exact_name.is_some() { None } else { name.as_deref() },
+        name: exact_name.as_deref(),
+        public,
+        sort,
+        window: page.window(),
     };
+    let projects = state.projects.list(&caller.0, &options).await?;
     let public = query.public.map(|public| public.to_string());
     let carried = [
         ("q", query.q.as_deref()),
@@ -124,9 +117,7 @@ pub async fn list_projects(
         ("name", query.name.as_deref()),
         ("public", public.as_deref()),
     ];
-    let headers = page.headers(total, PATH, &carried);
-    let views: Vec<ProjectView> = projects.into_iter().map(ProjectView::from).collect();
-    Ok((headers, Json(views)).into_response())
+    Ok(page.respond(projects, PATH, &carried, ProjectView::from))
 }
 
 #[derive(Deserialize)]
@@ -322,7 +313,7 @@ pub async fn project_summary(
     let summary = state.projects.summary(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
     let count = |wanted: Role| summary.members_by_role.iter().find(|(role, _)| *role == wanted).map_or(0, |(_, n)| *n);
     Ok(Json(SummaryView {
-        repo_count: summary.repository_count,
+        repo_count: summary.project.repository_count,
         project_admin_count: count(Role::ProjectAdmin),
         maintainer_count: count(Role::Maintainer),
         developer_count: count(Role::Developer),

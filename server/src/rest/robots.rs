@@ -255,12 +255,8 @@ pub async fn list_robots(
         }
         _ => return Err(ApiError::bad_request("q: Level=system, or Level=project with ProjectID=<id>")),
     };
-    // A project's robots come in one query; they are few enough to page here.
-    let robots = state.robots.list(&actor, project.as_deref()).await?;
-    let total = robots.len() as i64;
-    let views: Vec<RobotView> =
-        robots.into_iter().skip(page.offset() as usize).take(page.size as usize).map(view).collect();
-    Ok((page.headers(total, PATH, &[("q", query.q.as_deref())]), Json(views)).into_response())
+    let robots = state.robots.list(&actor, project.as_deref(), page.window()).await?;
+    Ok(page.respond(robots, PATH, &[("q", query.q.as_deref())], view))
 }
 
 #[utoipa::path(get, path = "/api/v2.0/robots/{robot_id}", tag = "robot", params(("robot_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, body = RobotView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

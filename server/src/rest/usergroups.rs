@@ -58,12 +58,8 @@ pub async fn list_groups(
 ) -> ApiResult<Response> {
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
     let actor = caller.signed_in()?;
-    let (groups, total) = state.auth.list_groups(&actor, query.group_name.as_deref(), page.offset(), page.size).await?;
-    Ok((
-        page.headers(total, PATH, &[("group_name", query.group_name.as_deref())]),
-        Json(groups.into_iter().map(view).collect::<Vec<_>>()),
-    )
-        .into_response())
+    let groups = state.users.list_groups(&actor, query.group_name.as_deref(), page.window()).await?;
+    Ok(page.respond(groups, PATH, &[("group_name", query.group_name.as_deref())], view))
 }
 
 /// Harbor's `UserGroup` as a request.
@@ -108,7 +104,7 @@ pub async fn get_group(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserGroupView>> {
     let actor = caller.signed_in()?;
-    Ok(Json(view(state.auth.group(&actor, id).await?)))
+    Ok(Json(view(state.users.group(&actor, id).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v2.0/usergroups/{group_id}", tag = "usergroup", params(("group_id" = i64, Path)), responses((status = 400, description = "Bad request", body = Errors), (status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
@@ -118,6 +114,6 @@ pub async fn delete_group(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    state.auth.delete_group(&actor, id).await?;
+    state.users.delete_group(&actor, id).await?;
     Ok(StatusCode::OK)
 }

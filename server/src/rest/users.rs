@@ -22,8 +22,8 @@ use super::{
 };
 use app::core::{
     AppState, Error,
-    auth::NewAccount,
     identity::{Actor, Principal, User, UserId},
+    users::NewAccount,
 };
 
 const PATH: &str = "/api/v2.0/users";
@@ -101,9 +101,8 @@ pub async fn list_users(
     }
     // Accounts come in username order, the one order Harbor clients ask for.
     parse_sort(query.sort.as_deref(), &["username"])?;
-    let (users, total) = state.auth.list_users(&actor, contains.as_deref(), page.offset(), page.size).await?;
-    let headers = page.headers(total, PATH, &[("q", query.q.as_deref())]);
-    Ok((headers, Json(users.into_iter().map(UserView::from).collect::<Vec<_>>())).into_response())
+    let users = state.users.list_users(&actor, contains.as_deref(), page.window()).await?;
+    Ok(page.respond(users, PATH, &[("q", query.q.as_deref())], UserView::from))
 }
 
 #[derive(Deserialize)]
@@ -131,13 +130,12 @@ pub async fn search_users(
     let actor = caller.signed_in()?;
     let username = query.username.as_deref().filter(|name| !name.is_empty());
     let username = username.ok_or_else(|| ApiError::bad_request("username: give part of a username to search for"))?;
-    let (users, total) = state.auth.search_users(&actor, username, page.offset(), page.size).await?;
-    let headers = page.headers(total, &format!("{PATH}/search"), &[("username", Some(username))]);
-    let items: Vec<UserSearchItem> = users
-        .into_iter()
-        .map(|user| UserSearchItem { user_id: user.id.0, username: user.username.to_string() })
-        .collect();
-    Ok((headers, Json(items)).into_response())
+    let users = state.users.search_users(&actor, username, page.window()).await?;
+    let path = format!("{PATH}/search");
+    Ok(page.respond(users, &path, &[("username", Some(username))], |user| UserSearchItem {
+        user_id: user.id.0,
+        username: user.username.to_string(),
+    }))
 }
 
 /// Harbor's `UserCreationReq`.
@@ -178,9 +176,9 @@ pub async fn create_user(
         is_admin: false,
     };
     let user = if caller.is_anonymous() {
-        state.auth.register(account, caller.0.client_addr.as_deref()).await?
+        state.users.register(account, caller.0.client_addr.as_deref()).await?
     } else {
-        state.auth.create_user(&caller.0, account).await?
+        state.users.create_user(&caller.0, account).await?
     };
     let location = HeaderValue::from_str(&format!("{PATH}/{}", user.id.0)).expect("a number makes a header value");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
@@ -193,7 +191,7 @@ pub async fn get_user(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<UserView>> {
     let actor = caller.signed_in()?;
-    Ok(Json(state.auth.user_for(&actor, UserId(id)).await?.into()))
+    Ok(Json(state.users.user_for(&actor, UserId(id)).await?.into()))
 }
 
 /// Harbor's `UserProfile`.
@@ -220,10 +218,10 @@ pub async fn update_user(
     if request.comment.as_deref().is_some_and(|c| !c.is_empty()) {
         return Err(ApiError::bad_request("comment: Berth does not keep comments on accounts"));
     }
-    let current = state.auth.user_for(&actor, UserId(id)).await?;
+    let current = state.users.user_for(&actor, UserId(id)).await?;
     let email = request.email.or(current.email);
     let full_name = request.realname.unwrap_or(current.full_name);
-    state.auth.update_profile(&actor, UserId(id), email.as_deref().filter(|e| !e.is_empty()), &full_name).await?;
+    state.users.update_profile(&actor, UserId(id), email.as_deref().filter(|e| !e.is_empty()), &full_name).await?;
     Ok(StatusCode::OK)
 }
 
@@ -234,7 +232,7 @@ pub async fn delete_user(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    state.auth.delete_user(&actor, UserId(id)).await?;
+    state.users.delete_user(&actor, UserId(id)).await?;
     Ok(StatusCode::OK)
 }
 
@@ -255,8 +253,8 @@ pub async fn change_password(
     ApiJson(request): ApiJson<PasswordReq>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    let user = state.auth.user_for(&actor, UserId(id)).await?;
-    state.auth.change_password(&actor, user.username.as_str(), request.old_password, &request.new_password).await?;
+    let user = state.users.user_for(&actor, UserId(id)).await?;
+    state.users.change_password(&actor, user.username.as_str(), request.old_password, &request.new_password).await?;
     Ok(StatusCode::OK)
 }
 
@@ -275,7 +273,7 @@ pub async fn set_sysadmin(
     ApiJson(request): ApiJson<SysAdminFlag>,
 ) -> ApiResult<StatusCode> {
     let actor = caller.signed_in()?;
-    state.auth.set_admin(&actor, UserId(id), request.sysadmin_flag).await?;
+    state.users.set_admin(&actor, UserId(id), request.sysadmin_flag).await?;
     Ok(StatusCode::OK)
 }
 

@@ -370,7 +370,7 @@ pub async fn push_image(
 impl TestServer {
     /// The first administrator, as the core's services take an actor.
     pub async fn admin_actor(&self) -> app::core::identity::Actor {
-        let admin = self.state.auth.find_user("admin").await.unwrap().expect("the first administrator exists");
+        let admin = self.state.users.find("admin").await.unwrap().expect("the first administrator exists");
         app::core::identity::Principal::User(admin).into()
     }
 
@@ -390,10 +390,10 @@ impl TestServer {
     pub async fn create_user(&self, username: &str, password: &str) -> app::core::identity::User {
         let admin = self.admin_actor().await;
         self.state
-            .auth
+            .users
             .create_user(
                 &admin,
-                app::core::auth::NewAccount { username, password, email: None, full_name: "", is_admin: false },
+                app::core::users::NewAccount { username, password, email: None, full_name: "", is_admin: false },
             )
             .await
             .expect("create the test user")

@@ -8,7 +8,7 @@ use crate::core::{
     Error,
     identity::{Actor, Principal},
     projects::id::ProjectId,
-    rbac::{self, Action, ProjectFacts, Subject, SystemAction},
+    rbac::{self, Action, ProjectFacts, Subject, SystemAction, SystemFacts},
 };
 
 /// What an actor may do in one project.
@@ -76,18 +76,36 @@ impl SystemGrant {
 }
 
 /// A grant for `action` on the system, or the refusal. No lookup is needed:
-/// the principal says whether it is a system administrator.
+/// the principal says whether it is a system administrator. Decided with
+/// [`SystemFacts::RESTRICTIVE`]; [`require_system_given`] takes the facts read.
 pub fn require_system(actor: &Actor, action: SystemAction) -> crate::core::Result<SystemGrant> {
-    if may_system(actor, action) {
-        Ok(SystemGrant { actor: actor.clone(), action })
-    } else {
-        Err(Error::Forbidden(format!("only system administrators {}", action.phrase())))
+    require_system_given(actor, action, SystemFacts::RESTRICTIVE)
+}
+
+/// [`require_system`], for an action whose decision depends on settings read as `facts`.
+pub fn require_system_given(
+    actor: &Actor,
+    action: SystemAction,
+    facts: SystemFacts,
+) -> crate::core::Result<SystemGrant> {
+    if may_system_given(actor, action, facts) {
+        return Ok(SystemGrant { actor: actor.clone(), action });
     }
+    Err(Error::Forbidden(match (&actor.principal, action) {
+        (Principal::User(_), _) => format!("only system administrators {}", action.phrase()),
+        (_, SystemAction::CreateProject) => "only signed-in users create projects".to_owned(),
+        _ => format!("only system administrators {}", action.phrase()),
+    }))
 }
 
 /// Whether `actor` may do `action` on the system (for what a page shows).
 pub fn may_system(actor: &Actor, action: SystemAction) -> bool {
-    rbac::decide_system(&system_subject(&actor.principal), action)
+    may_system_given(actor, action, SystemFacts::RESTRICTIVE)
+}
+
+/// [`may_system`] with the settings read as `facts`.
+pub fn may_system_given(actor: &Actor, action: SystemAction, facts: SystemFacts) -> bool {
+    rbac::decide_system(&system_subject(&actor.principal), facts, action)
 }
 
 /// The principal as [`rbac`] sees it outside any project.

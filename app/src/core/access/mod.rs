@@ -7,15 +7,16 @@
 mod grant;
 mod recent;
 mod repository;
+mod scope;
 
-pub use grant::{ProjectGrant, SystemGrant, may_system, require_system};
+pub use grant::{ProjectGrant, SystemGrant, may_system, may_system_given, require_system, require_system_given};
 pub use recent::RECHECK_AFTER;
+pub use scope::{AccessEntry, Scope};
 
 pub(crate) use repository::visibility_sql;
 
 use crate::core::{
     Error, Result,
-    auth::tokens::{AccessEntry, Scope},
     db::Db,
     identity::{Actor, Principal},
     projects::id::ProjectId,
@@ -119,19 +120,9 @@ impl AccessService {
         ProjectGrant::new(actor, id, project, facts, &subject).requiring(actions)
     }
 
-    /// Whether `principal` may do `action` in `project`, for callers that
-    /// answer "no" in their own way (the `/v2` API's 401 or 403).
-    pub async fn decide(&self, principal: &Principal, project: &str, action: Action) -> Result<Decision> {
-        Ok(match self.subject_in(principal, project).await? {
-            None => Decision::NoSuchProject,
-            Some((_, facts, subject)) if rbac::decide(&subject, facts, action) => Decision::Allowed,
-            Some(_) => Decision::Denied,
-        })
-    }
-
     /// The subset of `wanted` that `principal` may do in `project` (empty when
     /// the project does not exist): what a token may grant.
-    pub async fn permitted(&self, principal: &Principal, project: &str, wanted: &[Action]) -> Result<Vec<Action>> {
+    async fn permitted(&self, principal: &Principal, project: &str, wanted: &[Action]) -> Result<Vec<Action>> {
         Ok(match self.subject_in(principal, project).await? {
             None => Vec::new(),
             Some((_, facts, subject)) => {

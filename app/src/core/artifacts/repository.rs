@@ -1,17 +1,17 @@
 //! The SQL behind browsing: a project's repositories and a repository's
 //! artifacts with their sizes and tags, a page at a time in a fixed number
-//! of queries (never one per row).
+//! of queries (never one per row); the artifacts' in [`artifacts`].
 
-use std::collections::HashMap;
+mod artifacts;
 
 use chrono::{DateTime, Utc};
 
-use super::{ArtifactFilter, ArtifactSummary, RecentPush, RegistryOverview, RepositorySummary, TagSummary};
+use super::{RecentPush, RegistryOverview, RepositorySummary};
 use crate::{
     core::{
         Result,
         access::visibility_sql,
-        db::{Db, Keyset, KeysetPage, TimeCursor, like_contains},
+        db::{Counted, Db, Keyset, Page, Window, like_contains},
         events::{AuditEvent, audited_transaction},
         identity::Visibility,
         projects::ProjectId,
@@ -35,27 +35,6 @@ const SIZE: &str = "CAST(m.size + COALESCE((SELECT SUM(b.size) FROM manifest_ref
      AND child.repository_id = m.repository_id WHERE ref.manifest_id = m.id AND ref.kind = 'manifest'), 0) \
      AS BIGINT) AS size";
 
-/// `os/architecture[/variant]` of each entry of an image index, in order.
-fn index_platforms(content: &[u8]) -> Vec<String> {
-    let Ok(index) = serde_json::from_slice::<serde_json::Value>(content) else {
-        return Vec::new();
-    };
-    index["manifests"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| {
-            let platform = &entry["platform"];
-            let (os, arch) = (platform["os"].as_str()?, platform["architecture"].as_str()?);
-            Some(match platform["variant"].as_str() {
-                Some(variant) => format!("{os}/{arch}/{variant}"),
-                None => format!("{os}/{arch}"),
-            })
-        })
-        .filter(|platform| platform != "unknown/unknown")
-        .collect()
-}
-
 #[derive(sqlx::FromRow)]
 struct RepositoryRow {
     id: i64,
@@ -68,30 +47,12 @@ struct RepositoryRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct ArtifactRow {
-    id: i64,
-    digest: String,
-    media_type: String,
-    artifact_type: Option<String>,
-    size: i64,
-    created_at: DateTime<Utc>,
-    pulled_at: Option<DateTime<Utc>>,
-}
-
-#[derive(sqlx::FromRow)]
 struct PushRow {
     resource: String,
     digest: Option<String>,
     tag: Option<String>,
     actor: Option<String>,
     occurred_at: DateTime<Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-struct TagRow {
-    manifest_id: i64,
-    name: String,
-    updated_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug)]
@@ -113,29 +74,32 @@ impl BrowseRepository {
         )
     }
 
+    /// [`Self::repository_sql`] with how many rows match in all, as `total`.
+    fn counted_repository_sql(filter: &str) -> String {
+        Self::repository_sql(filter).replacen(
+            " FROM repositories r",
+            ", COUNT(*) OVER () AS total FROM repositories r",
+            1,
+        )
+    }
+
     pub async fn repositories(
         &self,
         project: ProjectId,
         name_contains: Option<&str>,
-        offset: u32,
-        limit: u32,
-    ) -> Result<(Vec<RepositorySummary>, i64)> {
+        window: Window,
+    ) -> Result<Page<RepositorySummary>> {
         let pattern = name_contains.map(like_contains);
         const FILTER: &str = "r.project_id = $1 AND ($2 IS NULL OR r.name LIKE $2 ESCAPE '\\')";
-        let page = format!("{} ORDER BY r.name LIMIT $3 OFFSET $4", Self::repository_sql(FILTER));
+        let page = format!("{} ORDER BY r.name LIMIT $3 OFFSET $4", Self::counted_repository_sql(FILTER));
         let count = format!("SELECT COUNT(*) FROM repositories r WHERE {FILTER}");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, RepositoryRow>(&page)
-                .bind(project.0)
-                .bind(&pattern)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(project.0).bind(&pattern).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+        let (limit, offset) = window.sql();
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<RepositoryRow>> =
+                sqlx::query_as(&page).bind(project.0).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await?;
+            let count = sqlx::query_scalar(&count).bind(project.0).bind(&pattern).fetch_one(pool);
+            window.page(rows, count, |row| Ok(RepositorySummary::from(row))).await
+        }.await)
     }
 
     /// How much the projects `visibility` shows hold, and their latest pushes.
@@ -196,7 +160,7 @@ impl BrowseRepository {
         name_contains: Option<&str>,
         keyset: &Keyset<String>,
         limit: u32,
-    ) -> Result<KeysetPage<RepositorySummary>> {
+    ) -> Result<Page<RepositorySummary>> {
         let pattern = name_contains.map(like_contains);
         const FILTER: &str = "r.project_id = $1 AND ($2 IS NULL OR r.name LIKE $2 ESCAPE '\\')";
         let order = if keyset.is_backwards() { "DESC" } else { "ASC" };
@@ -235,34 +199,32 @@ impl BrowseRepository {
         &self,
         visibility: Visibility,
         name_contains: Option<&str>,
-        offset: u32,
-        limit: u32,
-    ) -> Result<(Vec<RepositorySummary>, i64)> {
+        window: Window,
+    ) -> Result<Page<RepositorySummary>> {
         let pattern = name_contains.map(like_contains);
         let (public_only, member, robot) = visibility.sql_params();
         let filter = Self::visible_filter();
-        let page = format!("{} ORDER BY r.name LIMIT $5 OFFSET $6", Self::repository_sql(&filter));
+        let page = format!("{} ORDER BY r.name LIMIT $5 OFFSET $6", Self::counted_repository_sql(&filter));
         let count = format!("SELECT COUNT(*) FROM repositories r WHERE {filter}");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, RepositoryRow>(&page)
+        let (limit, offset) = window.sql();
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<RepositoryRow>> = sqlx::query_as(&page)
                 .bind(&pattern)
                 .bind(public_only)
                 .bind(member)
                 .bind(robot)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
+                .bind(limit)
+                .bind(offset)
                 .fetch_all(pool)
                 .await?;
-            let total: i64 = sqlx::query_scalar(&count)
+            let count = sqlx::query_scalar(&count)
                 .bind(&pattern)
                 .bind(public_only)
                 .bind(member)
                 .bind(robot)
-                .fetch_one(pool)
-                .await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        Ok((rows.into_iter().map(RepositorySummary::from).collect(), total))
+                .fetch_one(pool);
+            window.page(rows, count, |row| Ok(RepositorySummary::from(row))).await
+        }.await)
     }
 
     /// A page of the repositories in every project `visibility` lets the
@@ -273,7 +235,7 @@ impl BrowseRepository {
         name_contains: Option<&str>,
         keyset: &Keyset<String>,
         limit: u32,
-    ) -> Result<KeysetPage<RepositorySummary>> {
+    ) -> Result<Page<RepositorySummary>> {
         let pattern = name_contains.map(like_contains);
         let (public_only, member, robot) = visibility.sql_params();
         let filter = Self::visible_filter();
@@ -322,151 +284,6 @@ impl BrowseRepository {
             sqlx::query_as::<_, RepositoryRow>(&sql).bind(name).fetch_optional(pool).await
         })?;
         Ok(row.map(RepositorySummary::from))
-    }
-
-    /// A page of a repository's artifacts, newest first, with their tags
-    /// (two queries for the page, one for the count).
-    pub async fn artifacts(&self, repository: i64, offset: u32, limit: u32) -> Result<(Vec<ArtifactSummary>, i64)> {
-        let page = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} \
-             FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL} \
-             ORDER BY m.created_at DESC, m.id DESC LIMIT $2 OFFSET $3"
-        );
-        let count = format!("SELECT COUNT(*) FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL}");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, ArtifactRow>(&page)
-                .bind(repository)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(repository).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        let artifacts = self.with_tags(rows).await?;
-        Ok((artifacts, total))
-    }
-
-    /// A page of a repository's artifacts read by keyset on (push time,
-    /// id), newest or oldest first, optionally only those with a tag
-    /// containing `tag_contains`; with tags and index platforms.
-    pub async fn artifacts_by_keyset(
-        &self,
-        repository: i64,
-        filter: &ArtifactFilter<'_>,
-        keyset: &Keyset<TimeCursor>,
-        limit: u32,
-    ) -> Result<KeysetPage<ArtifactSummary>> {
-        let descending = filter.newest_first != keyset.is_backwards();
-        let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
-        let where_clause = format!(
-            "m.repository_id = $1 AND {TOP_LEVEL} AND ($2 IS NULL OR m.id IN (SELECT t.manifest_id FROM tags t \
-             WHERE t.repository_id = $1 AND t.name LIKE $2 ESCAPE '\\'))"
-        );
-        let page = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} FROM manifests m \
-             WHERE {where_clause} AND ($3 IS NULL OR m.created_at {cmp} $3 OR (m.created_at = $3 AND m.id {cmp} $4)) \
-             ORDER BY m.created_at {order}, m.id {order} LIMIT $5"
-        );
-        let count = format!("SELECT COUNT(*) FROM manifests m WHERE {where_clause}");
-        let pattern = filter.tag_contains.map(like_contains);
-        let cursor = keyset.bounds().0.or(keyset.bounds().1);
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, ArtifactRow>(&page)
-                .bind(repository)
-                .bind(&pattern)
-                .bind(cursor.map(|c| c.at))
-                .bind(cursor.map(|c| c.id))
-                .bind(i64::from(limit) + 1)
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(repository).bind(&pattern).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        let artifacts = self.with_platforms(self.with_tags(rows).await?).await?;
-        Ok(keyset.page(artifacts, limit as usize, total))
-    }
-
-    /// Fills in the platforms of image indexes from their stored content
-    /// (one query for the whole page; nothing is read from blob storage).
-    async fn with_platforms(&self, mut artifacts: Vec<ArtifactSummary>) -> Result<Vec<ArtifactSummary>> {
-        let indexes: Vec<i64> = artifacts.iter().filter(|a| a.is_index()).map(|a| a.id).collect();
-        if indexes.is_empty() {
-            return Ok(artifacts);
-        }
-        let contents: Vec<(i64, Vec<u8>)> = on_db!(&self.db, pool => {
-            let mut query = sqlx::QueryBuilder::new("SELECT id, content FROM manifests WHERE id IN (");
-            let mut ids = query.separated(", ");
-            for id in &indexes {
-                ids.push_bind(*id);
-            }
-            query.push(")");
-            query.build_query_as().fetch_all(pool).await
-        })?;
-        let contents: HashMap<i64, Vec<u8>> = contents.into_iter().collect();
-        for artifact in &mut artifacts {
-            if let Some(content) = contents.get(&artifact.id) {
-                artifact.platforms = index_platforms(content);
-            }
-        }
-        Ok(artifacts)
-    }
-
-    /// One artifact by digest, with its tags.
-    pub async fn artifact(&self, repository: i64, digest: &str) -> Result<Option<ArtifactSummary>> {
-        let sql = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} \
-             FROM manifests m WHERE m.repository_id = $1 AND m.digest = $2"
-        );
-        let row = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, ArtifactRow>(&sql).bind(repository).bind(digest).fetch_optional(pool).await
-        })?;
-        Ok(self.with_platforms(self.with_tags(row.into_iter().collect()).await?).await?.pop())
-    }
-
-    /// The digest a tag points at in a repository.
-    pub async fn tagged_digest(&self, repository: i64, tag: &str) -> Result<Option<String>> {
-        const SQL: &str = "SELECT m.digest FROM tags t JOIN manifests m ON m.id = t.manifest_id WHERE t.repository_id = $1 AND t.name = $2";
-        let digest = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(repository).bind(tag).fetch_optional(pool).await
-        })?;
-        Ok(digest)
-    }
-
-    async fn with_tags(&self, rows: Vec<ArtifactRow>) -> Result<Vec<ArtifactSummary>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let tags: Vec<TagRow> = on_db!(&self.db, pool => {
-            let mut query = sqlx::QueryBuilder::new("SELECT manifest_id, name, updated_at FROM tags WHERE manifest_id IN (");
-            let mut ids = query.separated(", ");
-            for row in &rows {
-                ids.push_bind(row.id);
-            }
-            query.push(") ORDER BY name");
-            query.build_query_as::<TagRow>().fetch_all(pool).await
-        })?;
-        let mut by_manifest: HashMap<i64, Vec<TagSummary>> = HashMap::new();
-        for tag in tags {
-            by_manifest
-                .entry(tag.manifest_id)
-                .or_default()
-                .push(TagSummary { name: tag.name, pushed_at: tag.updated_at });
-        }
-        Ok(rows
-            .into_iter()
-            .map(|row| ArtifactSummary {
-                id: row.id,
-                tags: by_manifest.remove(&row.id).unwrap_or_default(),
-                digest: row.digest,
-                media_type: row.media_type,
-                artifact_type: row.artifact_type,
-                size: row.size,
-                pushed_at: row.created_at,
-                pulled_at: row.pulled_at,
-                platforms: Vec::new(),
-            })
-            .collect())
     }
 }
 

@@ -3,14 +3,12 @@
 //! [`oidc`]. Called by the portal's server functions and the HTTP edge;
 //! calls the user and session repositories.
 
-mod accounts;
 mod cli_secrets;
 mod keys;
 pub mod ldap;
 pub mod oidc;
 mod oidc_sign_in;
 mod oidc_tokens;
-mod password;
 mod pending_logins;
 mod sealing;
 mod sessions;
@@ -18,9 +16,7 @@ mod throttle;
 pub mod tokens;
 mod verified;
 
-pub use accounts::{AdminBootstrap, NewAccount};
 pub use oidc_sign_in::{OidcCallback, OidcRedirect, OidcSession};
-pub use password::PasswordHasherPool;
 pub use pending_logins::cookie_name as oidc_login_cookie;
 pub use sessions::SessionRepository;
 
@@ -39,7 +35,7 @@ use crate::core::{
     identity::{Actor, AuthSource, User, Username},
     rbac::SystemAction,
     settings::{LdapSettings, LoginSettings, SettingsService},
-    users::{ExternalUser, UserCredentials, UserRepository},
+    users::{ADMIN_USERNAME, ExternalUser, PasswordHasherPool, UserCredentials, UserRepository},
 };
 use cli_secrets::CliSecrets;
 use oidc::OidcProvider;
@@ -48,11 +44,6 @@ use sealing::SealingKey;
 use sessions::NewSession;
 use throttle::LoginThrottle;
 use verified::VerifiedPasswords;
-
-/// The account created on first start.
-pub const ADMIN_USERNAME: &str = "admin";
-/// Shortest and longest password the first administrator may be given.
-pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=128;
 
 /// The opaque value of a session cookie. Only its hash is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,7 +87,13 @@ pub struct AuthService {
 }
 
 impl AuthService {
-    pub fn new(db: Db, session_ttl: Duration, events: EventRecorder, settings: SettingsService) -> Self {
+    pub fn new(
+        db: Db,
+        hasher: PasswordHasherPool,
+        session_ttl: Duration,
+        events: EventRecorder,
+        settings: SettingsService,
+    ) -> Self {
         let sealing = SealingKey::new(db.clone());
         Self {
             users: UserRepository::new(db.clone()),
@@ -106,7 +103,7 @@ impl AuthService {
             cli_secrets: CliSecrets::new(db, sealing.clone()),
             sealing,
             oidc: Arc::default(),
-            hasher: PasswordHasherPool::default(),
+            hasher,
             verified: Arc::default(),
             throttle: Arc::default(),
             session_ttl,
@@ -344,18 +341,6 @@ impl AuthService {
         self.events.record(event).await;
     }
 
-    /// The account with this username, if there is one.
-    pub async fn find_user(&self, username: &str) -> Result<Option<User>> {
-        match Username::parse(username) {
-            Ok(name) => Ok(self.users.find_credentials(&name).await?.map(|c| c.user)),
-            Err(_) => Ok(None),
-        }
-    }
-
-    pub async fn find_user_by_id(&self, id: crate::core::identity::UserId) -> Result<Option<User>> {
-        self.users.find(id).await
-    }
-
     /// The signed-in user of a session cookie, if the session is live.
     pub async fn user_for_session(&self, token: &SessionToken) -> Result<Option<User>> {
         self.sessions.find_user(&token.hash(), Utc::now()).await
@@ -378,32 +363,4 @@ pub fn sign_in_name_too_long(username: &str) -> bool {
         if username.starts_with(crate::core::identity::ROBOT_PREFIX) { MAX_ROBOT_NAME } else { Username::MAX_LEN };
     // Bytes bound characters from above: most names need no count.
     username.len() > limit && username.chars().count() > limit
-}
-
-/// Refuses passwords outside [`PASSWORD_LENGTH`], naming `field`.
-pub fn validate_password(field: &'static str, password: &str) -> Result<()> {
-    let len = password.chars().count();
-    if !PASSWORD_LENGTH.contains(&len) {
-        return Err(Error::invalid(
-            field,
-            format!("must be between {} and {} characters long", PASSWORD_LENGTH.start(), PASSWORD_LENGTH.end()),
-        ));
-    }
-    Ok(())
-}
-
-/// Refuses a secret a user chose (a CLI secret, a robot secret) unless it
-/// follows Harbor's rule: 8–128 characters with an upper-case letter, a
-/// lower-case letter and a digit.
-pub fn validate_chosen_secret(field: &'static str, secret: &str) -> Result<()> {
-    let strong = secret.chars().any(|c| c.is_ascii_uppercase())
-        && secret.chars().any(|c| c.is_ascii_lowercase())
-        && secret.chars().any(|c| c.is_ascii_digit());
-    if !(8..=128).contains(&secret.chars().count()) || !strong {
-        return Err(Error::invalid(
-            field,
-            "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
-        ));
-    }
-    Ok(())
 }

@@ -14,7 +14,6 @@ use chrono::Utc;
 
 use super::{
     AuthService, SessionToken,
-    accounts::user_event,
     oidc::{OidcError, OidcIdentity, ProviderTokens},
     oidc_tokens::StoredTokens,
     pending_logins::{PendingLogin, cookie_name},
@@ -24,7 +23,7 @@ use crate::core::{
     events::Operation,
     identity::{Actor, AuthSource, Principal, User, UserId, Username},
     settings::{LoginSettings, OidcSettings},
-    users::ExternalUser,
+    users::{ExternalUser, user_event, validate_chosen_secret},
 };
 
 /// How long a user may take at the provider's login page.
@@ -211,7 +210,7 @@ impl AuthService {
         if !self.is_oidc_account(user).await? {
             return Err(Error::Conflict("only accounts that sign in through OIDC have a CLI secret".into()));
         }
-        super::validate_chosen_secret("secret", secret)?;
+        validate_chosen_secret("secret", secret)?;
         let owner = Actor { principal: Principal::User(user.clone()), client_addr: client_addr.map(str::to_owned) };
         let event = user_event(&owner, Operation::Update, &user.username, Some("CLI secret set"));
         self.cli_secrets.store(user.id, secret, Utc::now(), Some(&event)).await

@@ -16,6 +16,9 @@ use sqlx::{
 
 use crate::core::Result;
 
+mod paging;
+pub use paging::{Counted, Keyset, NameCursor, Page, TimeCursor, Window, total_of};
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -70,130 +73,6 @@ macro_rules! on_db {
 pub fn like_contains(needle: &str) -> String {
     let escaped = needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
-}
-
-/// Where a page read by keyset starts: at the beginning, after the last
-/// row of the page shown (forward), or before its first row (back).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Keyset<K> {
-    First,
-    After(K),
-    Before(K),
-}
-
-/// One page read by keyset, the matching rows in all, and whether rows lie
-/// either side of the page.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeysetPage<T> {
-    pub items: Vec<T>,
-    pub total: i64,
-    pub has_previous: bool,
-    pub has_next: bool,
-}
-
-/// A keyset position in a list ordered by time, then id (artifacts by push
-/// time, audit entries by when they happened).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TimeCursor {
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub id: i64,
-}
-
-impl TimeCursor {
-    /// `<RFC 3339 with nanoseconds>_<id>`, the form links carry.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true), self.id)
-    }
-
-    pub fn decode(raw: &str) -> crate::core::Result<Self> {
-        let invalid = || crate::core::Error::invalid("cursor", "not a page position this server made");
-        let (at, id) = raw.rsplit_once('_').ok_or_else(invalid)?;
-        let at = chrono::DateTime::parse_from_rfc3339(at).map_err(|_| invalid())?.with_timezone(&chrono::Utc);
-        Ok(Self { at, id: id.parse().map_err(|_| invalid())? })
-    }
-
-    /// The keyset a page link asks for: `after`, else `before`, else the first page.
-    pub fn keyset(after: Option<&str>, before: Option<&str>) -> crate::core::Result<Keyset<Self>> {
-        Keyset::from_links(after, before, Self::decode)
-    }
-}
-
-/// A keyset position in a list ordered by name, then id (members, whose
-/// names a user and a group may share; robots).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NameCursor {
-    pub name: String,
-    pub id: i64,
-}
-
-impl NameCursor {
-    /// `<id>_<name>`, the form links carry.
-    pub fn encode(&self) -> String {
-        format!("{}_{}", self.id, self.name)
-    }
-
-    pub fn decode(raw: &str) -> crate::core::Result<Self> {
-        let invalid = || crate::core::Error::invalid("cursor", "not a page position this server made");
-        let (id, name) = raw.split_once('_').ok_or_else(invalid)?;
-        Ok(Self { name: name.to_owned(), id: id.parse().map_err(|_| invalid())? })
-    }
-
-    /// The keyset a page link asks for: `after`, else `before`, else the first page.
-    pub fn keyset(after: Option<&str>, before: Option<&str>) -> crate::core::Result<Keyset<Self>> {
-        Keyset::from_links(after, before, Self::decode)
-    }
-
-    /// The SQL condition placing a row of `name` and `id` columns after
-    /// (`>`) or before (`<`) the cursor bound to `$n` (name) and `$n+1` (id);
-    /// true when they are bound to NULL (the first page).
-    pub fn condition(name: &str, id: &str, cmp: &str, n: usize) -> String {
-        format!("(${n} IS NULL OR {name} {cmp} ${n} OR ({name} = ${n} AND {id} {cmp} ${}))", n + 1)
-    }
-}
-
-impl<K> Keyset<K> {
-    /// The keyset a page link asks for: `after`, else `before`, else the first page.
-    pub fn from_links(
-        after: Option<&str>,
-        before: Option<&str>,
-        decode: impl Fn(&str) -> crate::core::Result<K>,
-    ) -> crate::core::Result<Self> {
-        Ok(match (after, before) {
-            (Some(after), _) => Keyset::After(decode(after)?),
-            (None, Some(before)) => Keyset::Before(decode(before)?),
-            (None, None) => Keyset::First,
-        })
-    }
-
-    /// The cursor bounds for SQL: `(after, before)`.
-    pub fn bounds(&self) -> (Option<&K>, Option<&K>) {
-        match self {
-            Keyset::First => (None, None),
-            Keyset::After(key) => (Some(key), None),
-            Keyset::Before(key) => (None, Some(key)),
-        }
-    }
-
-    /// Whether the query reads backwards (to be reversed into page order).
-    pub fn is_backwards(&self) -> bool {
-        matches!(self, Keyset::Before(_))
-    }
-
-    /// Makes a page of the up to `limit + 1` rows a query read in its
-    /// direction: the extra row only says another page follows that way.
-    pub fn page<T>(&self, mut rows: Vec<T>, limit: usize, total: i64) -> KeysetPage<T> {
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let (has_previous, has_next) = match self {
-            Keyset::First => (false, more),
-            Keyset::After(_) => (true, more),
-            Keyset::Before(_) => {
-                rows.reverse();
-                (more, true)
-            }
-        };
-        KeysetPage { items: rows, total, has_previous, has_next }
-    }
 }
 
 /// Whether `error` says the database cannot be reached right now, as

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::core::{
     Result,
     access::{AccessService, may_system, require_system},
-    db::{Db, Keyset, KeysetPage, TimeCursor},
+    db::{Db, Keyset, Page, TimeCursor, Window},
     identity::Actor,
     rbac::{Action, SystemAction},
 };
@@ -302,9 +302,9 @@ impl AuditLog {
     }
 
     /// A page of entries matching `query`, newest first, and how many match in all.
-    pub async fn list(&self, reader: &Actor, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
+    pub async fn list(&self, reader: &Actor, query: &AuditQuery<'_>, window: Window) -> Result<Page<StoredEvent>> {
         self.check_reader(reader, query).await?;
-        self.repository.list(query).await
+        self.repository.list(query, window).await
     }
 
     /// A page of entries matching `query`, newest first, read by keyset.
@@ -314,7 +314,7 @@ impl AuditLog {
         query: &AuditQuery<'_>,
         keyset: &Keyset<TimeCursor>,
         limit: u32,
-    ) -> Result<KeysetPage<StoredEvent>> {
+    ) -> Result<Page<StoredEvent>> {
         self.check_reader(reader, query).await?;
         self.repository.page_by_keyset(query, keyset, limit).await
     }

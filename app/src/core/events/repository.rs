@@ -6,7 +6,7 @@ use super::AuditEvent;
 use crate::{
     core::{
         Result,
-        db::{Db, Keyset, KeysetPage, TimeCursor},
+        db::{Counted, Db, Keyset, Page, TimeCursor, Window},
     },
     on_db,
 };
@@ -41,8 +41,6 @@ pub struct AuditQuery<'a> {
     pub resource_prefix: Option<&'a str>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
-    pub offset: u32,
-    pub limit: u32,
 }
 
 const COLUMNS: &str = "id, occurred_at, actor, client_addr, operation, resource_type, resource, project, \
@@ -181,13 +179,15 @@ impl EventRepository {
     }
 
     /// A page of matching entries, newest first, and the number matching in all.
-    pub async fn list(&self, query: &AuditQuery<'_>) -> Result<(Vec<StoredEvent>, i64)> {
+    pub async fn list(&self, query: &AuditQuery<'_>, window: Window) -> Result<Page<StoredEvent>> {
         let page = format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE {FILTER} ORDER BY occurred_at DESC, id DESC LIMIT $8 OFFSET $9"
+            "SELECT {COLUMNS}, COUNT(*) OVER () AS total FROM audit_log WHERE {FILTER} \
+             ORDER BY occurred_at DESC, id DESC LIMIT $8 OFFSET $9"
         );
         let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, StoredEvent>(&page)
+        let (limit, offset) = window.sql();
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<StoredEvent>> = sqlx::query_as(&page)
                 .bind(query.actor)
                 .bind(query.project)
                 .bind(query.operation)
@@ -195,11 +195,11 @@ impl EventRepository {
                 .bind(query.resource_prefix)
                 .bind(query.since)
                 .bind(query.until)
-                .bind(i64::from(query.limit))
-                .bind(i64::from(query.offset))
+                .bind(limit)
+                .bind(offset)
                 .fetch_all(pool)
                 .await?;
-            let total: i64 = sqlx::query_scalar(&count)
+            let count = sqlx::query_scalar(&count)
                 .bind(query.actor)
                 .bind(query.project)
                 .bind(query.operation)
@@ -207,21 +207,18 @@ impl EventRepository {
                 .bind(query.resource_prefix)
                 .bind(query.since)
                 .bind(query.until)
-                .fetch_one(pool)
-                .await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        Ok((rows, total))
+                .fetch_one(pool);
+            window.page(rows, count, Ok).await
+        }.await)
     }
 
-    /// A page of matching entries read by keyset on (time, id), newest
-    /// first; `query.offset` and `query.limit` are not used.
+    /// A page of matching entries read by keyset on (time, id), newest first.
     pub async fn page_by_keyset(
         &self,
         query: &AuditQuery<'_>,
         keyset: &Keyset<TimeCursor>,
         limit: u32,
-    ) -> Result<KeysetPage<StoredEvent>> {
+    ) -> Result<Page<StoredEvent>> {
         let (cmp, order) = if keyset.is_backwards() { (">", "ASC") } else { ("<", "DESC") };
         let page = format!(
             "SELECT {COLUMNS} FROM audit_log WHERE {FILTER} \

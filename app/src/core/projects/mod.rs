@@ -4,9 +4,11 @@
 //! so is decided by [`crate::core::access`].
 
 pub mod id;
+mod members;
 mod repository;
 
 pub use id::ProjectId;
+pub use members::{Member, MemberRef};
 pub use repository::ProjectRepository;
 pub(crate) use repository::{HOLDS_BLOB_SQL, usage_sql};
 
@@ -14,11 +16,11 @@ use chrono::{DateTime, Utc};
 
 use crate::core::{
     Error, Result,
-    access::{AccessService, require_system},
-    db::{Db, Keyset, KeysetPage, NameCursor},
+    access::{AccessService, ProjectGrant, may_system_given, require_system, require_system_given},
+    db::{Db, Keyset, Page, Window},
     events::{AuditEvent, Operation, ResourceType},
-    identity::{Actor, Principal, UserId, Visibility},
-    rbac::{Action, Role, SystemAction},
+    identity::{Actor, Principal, UserId},
+    rbac::{Action, Role, SystemAction, SystemFacts},
     settings::SettingsService,
 };
 
@@ -97,33 +99,16 @@ impl<'a> NewProject<'a> {
     }
 }
 
-/// Who a membership is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemberRef {
-    User(UserId),
-    Group(i64),
-}
-
-/// One row of a project's member list.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub id: i64,
-    pub member: MemberRef,
-    /// The username, or the group's name.
-    pub name: String,
-    pub role: Role,
-    pub created_at: DateTime<Utc>,
-}
-
 /// One page of a listing.
 #[derive(Clone, Debug, Default)]
 pub struct ListOptions<'a> {
     /// Only names containing this.
     pub name_contains: Option<&'a str>,
+    /// Only the project of this name.
+    pub name: Option<&'a str>,
     pub public: Option<bool>,
     pub sort: ProjectSort,
-    pub offset: u32,
-    pub limit: u32,
+    pub window: Window,
 }
 
 /// The orders a project listing can come in.
@@ -136,10 +121,14 @@ pub enum ProjectSort {
     CreatedDesc,
 }
 
-/// How many members of each role a project has, and its repositories.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// A project as its page shows it, from one check: the project, what the
+/// caller may do there, and (for those who may read members) how many
+/// members hold each role.
+#[derive(Clone, Debug)]
 pub struct ProjectSummary {
-    pub repository_count: i64,
+    pub project: Project,
+    pub grant: ProjectGrant,
+    /// Empty unless the caller may read the project's members.
     pub members_by_role: Vec<(Role, i64)>,
 }
 
@@ -170,12 +159,10 @@ impl ProjectService {
     /// A quota given here only restricts the creator's own project; changing
     /// it later is for system administrators.
     pub async fn create(&self, actor: &Actor, new: NewProject<'_>) -> Result<Project> {
-        let Principal::User(creator) = &actor.principal else {
-            return Err(Error::Forbidden("only signed-in users create projects".into()));
+        let grant = require_system_given(actor, SystemAction::CreateProject, self.system_facts().await?)?;
+        let Principal::User(creator) = &grant.actor().principal else {
+            unreachable!("only signed-in users are granted creating projects");
         };
-        if !creator.is_admin && self.settings.project_creation_admin_only().await? {
-            return Err(Error::Forbidden("only system administrators create projects here".into()));
-        }
         let name = ProjectName::parse(new.name).map_err(|message| Error::invalid("project_name", message))?;
         validate_quota(new.storage_quota)?;
         let (public, now) = (new.public, Utc::now());
@@ -207,18 +194,18 @@ impl ProjectService {
         self.permitted(actor, name, Action::Pull).await
     }
 
-    /// The project's repository count and, for those who may read its
-    /// members, how many hold each role.
+    /// The project, what `actor` may do there and, for those who may read
+    /// its members, how many hold each role; for whoever may see it.
     pub async fn summary(&self, actor: &Actor, name: &str) -> Result<ProjectSummary> {
         let grant = self.access.require(actor, name, Action::Pull).await?;
         let project = self.require(name).await?;
         let members_by_role = if grant.allows(Action::ReadMembers) {
-            let members = self.repository.members(project.id).await?;
-            Role::ALL.into_iter().map(|role| (role, members.iter().filter(|m| m.role == role).count() as i64)).collect()
+            let counts = self.repository.members_by_role(project.id).await?;
+            Role::ALL.into_iter().map(|role| (role, counts.get(&role).copied().unwrap_or(0))).collect()
         } else {
             Vec::new()
         };
-        Ok(ProjectSummary { repository_count: project.repository_count, members_by_role })
+        Ok(ProjectSummary { project, grant, members_by_role })
     }
 
     async fn require(&self, name: &str) -> Result<Project> {
@@ -231,9 +218,9 @@ impl ProjectService {
         self.require(name).await
     }
 
-    /// A page of projects the viewer may see, and how many match in all.
-    pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<(Vec<Project>, i64)> {
-        self.repository.list(options, visibility).await
+    /// A page of the projects `actor` may see, and how many match in all.
+    pub async fn list(&self, actor: &Actor, options: &ListOptions<'_>) -> Result<Page<Project>> {
+        self.repository.list(options, actor.principal.visibility()).await
     }
 
     /// A page of the projects `actor` may see, by name, read by keyset.
@@ -243,17 +230,19 @@ impl ProjectService {
         name_contains: Option<&str>,
         keyset: &Keyset<String>,
         limit: u32,
-    ) -> Result<KeysetPage<Project>> {
+    ) -> Result<Page<Project>> {
         self.repository.page_by_name(name_contains, keyset, limit, actor.principal.visibility()).await
     }
 
     /// Whether `actor` may create projects (signed-in users, unless an
     /// administrator restricted it to administrators).
     pub async fn may_create(&self, actor: &Actor) -> Result<bool> {
-        Ok(match &actor.principal {
-            Principal::User(user) => user.is_admin || !self.settings.project_creation_admin_only().await?,
-            _ => false,
-        })
+        Ok(may_system_given(actor, SystemAction::CreateProject, self.system_facts().await?))
+    }
+
+    /// The settings the system actions on projects depend on.
+    async fn system_facts(&self) -> Result<SystemFacts> {
+        Ok(SystemFacts { project_creation_restricted: self.settings.project_creation_admin_only().await? })
     }
 
     /// Makes the project public or private (`edit_project`).
@@ -300,84 +289,10 @@ impl ProjectService {
         }
         Ok(())
     }
-
-    /// Adds a member, or changes the role of an existing one (`manage_members`);
-    /// returns the membership's id.
-    pub async fn set_member(&self, actor: &Actor, project: &str, member: MemberRef, role: Role) -> Result<i64> {
-        let found = self.permitted(actor, project, Action::ManageMembers).await?;
-        let who = self.member_label(member).await?;
-        let event = audit_event(actor, Operation::Update, ResourceType::Member, &who, project, role.name());
-        self.repository.set_member(found.id, member, role, Utc::now(), &event).await
-    }
-
-    /// Adds a new member (`manage_members`); one that already is a member
-    /// is refused: changing a role is [`Self::set_member`]'s job.
-    /// Adds a member with `role`. `member` finds who that is (a user, or an
-    /// LDAP or OIDC group, which may search the directory or record the
-    /// group) and runs only once the actor may manage members: nobody
-    /// learns which names exist, or writes anything, by asking.
-    pub async fn add_member<E: From<Error>>(
-        &self,
-        actor: &Actor,
-        project: &str,
-        role: Role,
-        member: impl Future<Output = std::result::Result<MemberRef, E>>,
-    ) -> std::result::Result<i64, E> {
-        let found = self.permitted(actor, project, Action::ManageMembers).await?;
-        let member = member.await?;
-        if self.repository.members(found.id).await?.iter().any(|existing| existing.member == member) {
-            return Err(Error::Conflict(format!("already a member of {project}; change the role instead")).into());
-        }
-        Ok(self.set_member(actor, project, member, role).await?)
-    }
-
-    /// One membership of the project by its id (`read_members`); another
-    /// project's membership ids are not found here.
-    pub async fn member(&self, actor: &Actor, project: &str, id: i64) -> Result<Member> {
-        let members = self.members(actor, project).await?;
-        members
-            .into_iter()
-            .find(|m| m.id == id)
-            .ok_or_else(|| Error::NotFound(format!("member {id} of project {project}")))
-    }
-
-    pub async fn remove_member(&self, actor: &Actor, project: &str, member: MemberRef) -> Result<bool> {
-        let found = self.permitted(actor, project, Action::ManageMembers).await?;
-        let who = self.member_label(member).await?;
-        let event = audit_event(actor, Operation::Delete, ResourceType::Member, &who, project, "");
-        self.repository.remove_member(found.id, member, &event).await
-    }
-
-    /// The project's members (`read_members`).
-    pub async fn members(&self, actor: &Actor, project: &str) -> Result<Vec<Member>> {
-        let found = self.permitted(actor, project, Action::ReadMembers).await?;
-        self.repository.members(found.id).await
-    }
-
-    /// A page of the project's members by name, for those who may read them.
-    pub async fn browse_members(
-        &self,
-        actor: &Actor,
-        project: &str,
-        keyset: &Keyset<NameCursor>,
-        limit: u32,
-    ) -> Result<KeysetPage<Member>> {
-        let found = self.permitted(actor, project, Action::ReadMembers).await?;
-        self.repository.members_page(found.id, keyset, limit).await
-    }
-
-    /// How the audit log names a member: `user:<name>` or `group:<name>`.
-    async fn member_label(&self, member: MemberRef) -> Result<String> {
-        let name = self.repository.member_name(member).await?.unwrap_or_else(|| "(gone)".to_owned());
-        Ok(match member {
-            MemberRef::User(_) => format!("user:{name}"),
-            MemberRef::Group(_) => format!("group:{name}"),
-        })
-    }
 }
 
 /// The audit row of a change to a project or its members, written with the change.
-fn audit_event(
+pub(super) fn audit_event(
     actor: &Actor,
     operation: Operation,
     resource_type: ResourceType,

@@ -1,15 +1,19 @@
-//! All SQL touching projects and their members.
+//! All SQL touching projects; their members' in [`members`].
+
+mod members;
+
+pub use members::Existing;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{ListOptions, Member, MemberRef, Project, ProjectId, ProjectName, ProjectSort};
+use super::{ListOptions, Project, ProjectId, ProjectName, ProjectSort};
 use crate::{
     core::{
         Error, Result,
         access::visibility_sql,
-        db::{Db, Keyset, KeysetPage, NameCursor, like_contains},
+        db::{Counted, Db, Keyset, Page, like_contains},
         events::{AuditEvent, audited_transaction, write_audit_row},
         identity::{UserId, Visibility},
         rbac::Role,
@@ -50,16 +54,6 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct MemberRow {
-    id: i64,
-    user_id: Option<i64>,
-    group_id: Option<i64>,
-    name: String,
-    role: String,
-    created_at: DateTime<Utc>,
-}
-
 /// Bytes stored per project, `(project_id, bytes)`, for the projects whose
 /// ids `ids` lists (placeholders such as `$1, $2`): each blob once per
 /// project however many of its repositories hold it, plus the manifests.
@@ -78,21 +72,6 @@ pub(crate) fn usage_sql(ids: &str) -> String {
 /// takes no more of the project's storage).
 pub(crate) const HOLDS_BLOB_SQL: &str = "SELECT EXISTS (SELECT 1 FROM repository_blobs rb \
      JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id = $1 AND rb.digest = $2)";
-
-impl TryFrom<MemberRow> for Member {
-    type Error = Error;
-
-    fn try_from(row: MemberRow) -> Result<Self> {
-        let role =
-            Role::parse(&row.role).ok_or_else(|| Error::corrupt(format!("stored role {:?} is unknown", row.role)))?;
-        let member = match (row.user_id, row.group_id) {
-            (Some(user), _) => MemberRef::User(UserId(user)),
-            (None, Some(group)) => MemberRef::Group(group),
-            (None, None) => return Err(Error::corrupt("a member with neither user nor group")),
-        };
-        Ok(Member { id: row.id, member, name: row.name, role, created_at: row.created_at })
-    }
-}
 
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.storage_quota, p.created_at, p.updated_at, \
      (SELECT u.username FROM users u WHERE u.id = p.owner_id) AS owner_name, \
@@ -158,17 +137,19 @@ impl ProjectRepository {
         row.map(Project::try_from).transpose()
     }
 
-    pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<(Vec<Project>, i64)> {
+    pub async fn list(&self, options: &ListOptions<'_>, visibility: Visibility) -> Result<Page<Project>> {
         let (public_only, member, robot) = visibility.sql_params();
         if options.public == Some(false) && public_only == Some(true) {
-            return Ok((Vec::new(), 0));
+            return Ok(Page::at(options.window, Vec::new(), 0));
         }
         // Project names are lowercase with no LIKE wildcards but `_`, which is escaped.
         let contains = options.name_contains.map(|needle| like_contains(&needle.to_lowercase()));
-        // $1 name pattern and $2 public or not (NULL for "any"), then the viewer's visibility.
+        // $1 name pattern, $2 exact name and $3 public or not (NULL for "any"),
+        // then the viewer's visibility.
         let filter = format!(
-            "($1 IS NULL OR p.name LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR p.public = $2) AND {}",
-            visibility_sql(3)
+            "($1 IS NULL OR p.name LIKE $1 ESCAPE '\\') AND ($2 IS NULL OR p.name = $2) \
+             AND ($3 IS NULL OR p.public = $3) AND {}",
+            visibility_sql(4)
         );
         let order = match options.sort {
             ProjectSort::Name => "p.name",
@@ -176,31 +157,35 @@ impl ProjectRepository {
             ProjectSort::Created => "p.created_at, p.id",
             ProjectSort::CreatedDesc => "p.created_at DESC, p.id DESC",
         };
-        let page_sql =
-            format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE {filter} ORDER BY {order} LIMIT $6 OFFSET $7");
+        let page_sql = format!(
+            "SELECT {PROJECT_COLUMNS}, COUNT(*) OVER () AS total FROM projects p WHERE {filter} \
+             ORDER BY {order} LIMIT $7 OFFSET $8"
+        );
         let count_sql = format!("SELECT COUNT(*) FROM projects p WHERE {filter}");
-        let (rows, total) = on_db!(&self.db, pool => {
-            let rows = sqlx::query_as::<_, ProjectRow>(&page_sql)
+        let (limit, offset) = options.window.sql();
+        let window = options.window;
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<ProjectRow>> = sqlx::query_as(&page_sql)
                 .bind(&contains)
+                .bind(options.name)
                 .bind(options.public)
                 .bind(public_only)
                 .bind(member)
                 .bind(robot)
-                .bind(i64::from(options.limit))
-                .bind(i64::from(options.offset))
+                .bind(limit)
+                .bind(offset)
                 .fetch_all(pool)
                 .await?;
-            let total: i64 = sqlx::query_scalar(&count_sql)
+            let count = sqlx::query_scalar(&count_sql)
                 .bind(&contains)
+                .bind(options.name)
                 .bind(options.public)
                 .bind(public_only)
                 .bind(member)
                 .bind(robot)
-                .fetch_one(pool)
-                .await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        })?;
-        Ok((rows.into_iter().map(Project::try_from).collect::<Result<_>>()?, total))
+                .fetch_one(pool);
+            window.page(rows, count, Project::try_from).await
+        }.await)
     }
 
     pub async fn set_storage_quota(
@@ -242,7 +227,7 @@ impl ProjectRepository {
         keyset: &Keyset<String>,
         limit: u32,
         visibility: Visibility,
-    ) -> Result<KeysetPage<Project>> {
+    ) -> Result<Page<Project>> {
         let (public_only, member, robot) = visibility.sql_params();
         let contains = name_contains.map(|needle| like_contains(&needle.to_lowercase()));
         let filter = format!("($1 IS NULL OR p.name LIKE $1 ESCAPE '\\') AND {}", visibility_sql(2));
@@ -302,103 +287,5 @@ impl ProjectRepository {
             Ok::<_, sqlx::Error>(deleted)
         }.await)?;
         Ok(deleted)
-    }
-
-    /// Adds a member or changes its role, with the audit row `event`.
-    pub async fn set_member(
-        &self,
-        project: ProjectId,
-        member: MemberRef,
-        role: Role,
-        now: DateTime<Utc>,
-        event: &AuditEvent,
-    ) -> Result<i64> {
-        let (user, group, conflict) = match member {
-            MemberRef::User(user) => (Some(user.0), None, "(project_id, user_id)"),
-            MemberRef::Group(group) => (None, Some(group), "(project_id, group_id)"),
-        };
-        let sql = format!(
-            "INSERT INTO project_members (project_id, user_id, group_id, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT {conflict} DO UPDATE SET role = excluded.role RETURNING id"
-        );
-        let id: i64 = audited_transaction!(&self.db, event, |tx| {
-            sqlx::query_scalar(&sql)
-                .bind(project.0)
-                .bind(user)
-                .bind(group)
-                .bind(role.name())
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-        })?;
-        Ok(id)
-    }
-
-    /// Removes a member, with the audit row `event` when there was one.
-    pub async fn remove_member(&self, project: ProjectId, member: MemberRef, event: &AuditEvent) -> Result<bool> {
-        let (sql, id) = match member {
-            MemberRef::User(user) => ("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2", user.0),
-            MemberRef::Group(group) => ("DELETE FROM project_members WHERE project_id = $1 AND group_id = $2", group),
-        };
-        let removed = audited_transaction!(&self.db, event, |tx| {
-            sqlx::query(sql).bind(project.0).bind(id).execute(&mut *tx).await?.rows_affected() == 1
-        }, if |removed: &bool| *removed)?;
-        Ok(removed)
-    }
-
-    pub async fn members(&self, project: ProjectId) -> Result<Vec<Member>> {
-        const SQL: &str = "SELECT m.id, m.user_id, m.group_id, COALESCE(u.username, g.name) AS name, m.role, m.created_at \
-             FROM project_members m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id \
-             WHERE m.project_id = $1 ORDER BY name";
-        let rows = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, MemberRow>(SQL).bind(project.0).fetch_all(pool).await
-        })?;
-        rows.into_iter().map(Member::try_from).collect()
-    }
-
-    /// A page of a project's members by name (then id), and how many there are.
-    pub async fn members_page(
-        &self,
-        project: ProjectId,
-        keyset: &Keyset<NameCursor>,
-        limit: u32,
-    ) -> Result<KeysetPage<Member>> {
-        const MEMBERS: &str = "SELECT m.id, m.user_id, m.group_id, COALESCE(u.username, g.name) AS name, m.role, m.created_at \
-             FROM project_members m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id \
-             WHERE m.project_id = $1";
-        const COUNT: &str = "SELECT COUNT(*) FROM project_members WHERE project_id = $1";
-        let (cursor, cmp, order) = match keyset {
-            Keyset::First => (None, ">", "ASC"),
-            Keyset::After(cursor) => (Some(cursor), ">", "ASC"),
-            Keyset::Before(cursor) => (Some(cursor), "<", "DESC"),
-        };
-        let position = NameCursor::condition("x.name", "x.id", cmp, 2);
-        let sql =
-            format!("SELECT * FROM ({MEMBERS}) x WHERE {position} ORDER BY x.name {order}, x.id {order} LIMIT $4");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, MemberRow>(&sql)
-                .bind(project.0)
-                .bind(cursor.map(|c| c.name.as_str()))
-                .bind(cursor.map(|c| c.id))
-                .bind(i64::from(limit) + 1)
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(COUNT).bind(project.0).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        let members = rows.into_iter().map(Member::try_from).collect::<Result<Vec<_>>>()?;
-        Ok(keyset.page(members, limit as usize, total))
-    }
-
-    /// The username or group name of a member, for the audit log.
-    pub async fn member_name(&self, member: MemberRef) -> Result<Option<String>> {
-        let (sql, id) = match member {
-            MemberRef::User(user) => ("SELECT username FROM users WHERE id = $1", user.0),
-            MemberRef::Group(group) => ("SELECT name FROM user_groups WHERE id = $1", group),
-        };
-        let name: Option<String> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(sql).bind(id).fetch_optional(pool).await
-        })?;
-        Ok(name)
     }
 }

@@ -49,29 +49,110 @@ pub struct ParsedManifest {
     pub needs: Vec<Needed>,
 }
 
-#[derive(Deserialize)]
+/// A manifest's JSON as stored: every field Berth reads, none checked.
+/// [`parse`] checks a pushed one; [`Manifest::read`] reads one the
+/// registry stored (the registry, artifact pages and the portal all read
+/// manifests through it).
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawManifest {
-    schema_version: Option<i64>,
-    media_type: Option<String>,
-    artifact_type: Option<String>,
-    config: Option<RawDescriptor>,
-    layers: Option<Vec<RawDescriptor>>,
-    manifests: Option<Vec<RawDescriptor>>,
-    subject: Option<RawDescriptor>,
-    annotations: Option<BTreeMap<String, String>>,
+pub struct Manifest {
+    pub schema_version: Option<i64>,
+    pub media_type: Option<String>,
+    pub artifact_type: Option<String>,
+    pub config: Option<Descriptor>,
+    pub layers: Option<Vec<Descriptor>>,
+    pub manifests: Option<Vec<Descriptor>>,
+    pub subject: Option<Descriptor>,
+    pub annotations: Option<BTreeMap<String, String>>,
 }
 
-#[derive(Deserialize)]
+/// A descriptor: a config, a layer, an index entry or a subject.
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawDescriptor {
-    media_type: Option<String>,
-    digest: Option<String>,
-    size: Option<i64>,
-    urls: Option<Vec<String>>,
+pub struct Descriptor {
+    pub media_type: Option<String>,
+    pub digest: Option<String>,
+    pub size: Option<i64>,
+    pub urls: Option<Vec<String>>,
+    /// An index entry's platform; one that does not read as a platform is
+    /// left out rather than refusing the manifest (the specification lets
+    /// registries ignore it).
+    #[serde(default, deserialize_with = "lenient")]
+    pub platform: Option<Platform>,
 }
 
-impl RawDescriptor {
+/// The platform of an index entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Platform {
+    pub os: Option<String>,
+    pub architecture: Option<String>,
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// `os/architecture[/variant]`, when both are given.
+    pub fn label(&self) -> Option<String> {
+        let (os, arch) = (self.os.as_deref()?, self.architecture.as_deref()?);
+        Some(match &self.variant {
+            Some(variant) => format!("{os}/{arch}/{variant}"),
+            None => format!("{os}/{arch}"),
+        })
+    }
+}
+
+/// Reads a value that may be malformed as absent.
+fn lenient<'de, D: serde::Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+impl Manifest {
+    /// Reads a manifest the registry stored (and so checked when it was
+    /// pushed); `None` for content that is not one.
+    pub fn read(content: &[u8]) -> Option<Self> {
+        serde_json::from_slice(content).ok()
+    }
+
+    /// The image config's digest, for an image manifest.
+    pub fn config_digest(&self) -> Option<Digest> {
+        self.config.as_ref()?.digest.as_deref()?.parse().ok()
+    }
+
+    /// An image manifest's layers (none for an index).
+    pub fn layers(&self) -> &[Descriptor] {
+        self.layers.as_deref().unwrap_or_default()
+    }
+
+    /// An index's entries (none for an image manifest).
+    pub fn children(&self) -> &[Descriptor] {
+        self.manifests.as_deref().unwrap_or_default()
+    }
+
+    /// `os/architecture[/variant]` of each entry of an index that names a
+    /// real platform (attestation entries say `unknown/unknown`), in order.
+    pub fn platforms(&self) -> Vec<String> {
+        self.children()
+            .iter()
+            .filter_map(|child| child.platform.as_ref()?.label())
+            .filter(|platform| platform != "unknown/unknown")
+            .collect()
+    }
+}
+
+/// Stored manifest content, indented for people to read (as it is, when
+/// it is not JSON).
+pub fn indented(content: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(content)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(content).into_owned())
+}
+
+impl Descriptor {
+    /// The digest of a descriptor that is whole: it has a media type, a
+    /// digest and a size. `what` names it in the refusal.
     fn digest(&self, what: &str) -> Result<Digest, InvalidManifest> {
         let raw = self.digest.as_deref().ok_or_else(|| invalid(format!("{what} has no digest")))?;
         if self.media_type.as_deref().is_none_or(str::is_empty) {
@@ -88,7 +169,7 @@ impl RawDescriptor {
 /// Validates `body` as a manifest. `content_type` is the request's
 /// `Content-Type`; when the body names its own `mediaType` the two must agree.
 pub fn parse(body: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, InvalidManifest> {
-    let raw: RawManifest = serde_json::from_slice(body).map_err(|e| invalid(format!("not a JSON manifest: {e}")))?;
+    let raw: Manifest = serde_json::from_slice(body).map_err(|e| invalid(format!("not a JSON manifest: {e}")))?;
     let content_type = content_type.map(|c| c.split(';').next().unwrap_or(c).trim()).filter(|c| !c.is_empty());
     let declared = match (raw.media_type.as_deref(), content_type) {
         (Some(body_type), Some(header)) if body_type != header => {

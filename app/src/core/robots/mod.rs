@@ -18,12 +18,12 @@ use sha2::{Digest, Sha256};
 use crate::core::{
     Error, Result,
     access::{AccessService, require_system},
-    auth::validate_chosen_secret,
-    db::{Db, Keyset, KeysetPage, NameCursor},
+    db::{Db, Keyset, NameCursor, Page, Window},
     events::{AuditEvent, Operation, ResourceType},
     identity::{Actor, ROBOT_PREFIX, Robot, RobotId, RobotPermission, robot},
     projects::ProjectName,
     rbac::{Action, SystemAction},
+    users::validate_chosen_secret,
 };
 
 /// A robot to create.
@@ -186,12 +186,12 @@ impl RobotService {
 
     /// The robots of a project (with `manage_robots` there), or the system
     /// robots (`project: None`, system administrators).
-    pub async fn list(&self, actor: &Actor, project: Option<&str>) -> Result<Vec<Robot>> {
+    pub async fn list(&self, actor: &Actor, project: Option<&str>, window: Window) -> Result<Page<Robot>> {
         match project {
             Some(project) => self.require_manage(actor, project).await?,
             None => _ = require_system(actor, SystemAction::ManageSystemRobots)?,
         }
-        self.repository.list(project).await
+        self.repository.list(project, window).await
     }
 
     /// A page of a project's robots by name, for those with `manage_robots` there.
@@ -201,7 +201,7 @@ impl RobotService {
         project: &str,
         keyset: &Keyset<NameCursor>,
         limit: u32,
-    ) -> Result<KeysetPage<Robot>> {
+    ) -> Result<Page<Robot>> {
         self.require_manage(actor, project).await?;
         self.repository.page(project, keyset, limit).await
     }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use crate::core::identity::{Robot, RobotId, RobotPermission};
 use crate::{
     core::{
-        Result,
-        db::{Db, Keyset, KeysetPage, NameCursor},
+        Error, Result,
+        db::{Counted, Db, Keyset, NameCursor, Page, Window, total_of},
         events::{AuditEvent, audited_transaction, write_audit_row},
         rbac::Action,
     },
@@ -146,23 +146,29 @@ impl RobotRepository {
         Ok(state)
     }
 
-    /// A project's robots, or the system robots (`None`), by name.
-    pub async fn list(&self, project: Option<&str>) -> Result<Vec<Robot>> {
-        let rows = match project {
-            Some(project) => {
-                let sql = format!("{ROBOT_SELECT} WHERE p.name = $1 ORDER BY r.name");
-                on_db!(&self.db, pool => sqlx::query_as::<_, RobotRow>(&sql).bind(project).fetch_all(pool).await)?
-            }
-            None => {
-                let sql = format!("{ROBOT_SELECT} WHERE r.project_id IS NULL ORDER BY r.name");
-                on_db!(&self.db, pool => sqlx::query_as::<_, RobotRow>(&sql).fetch_all(pool).await)?
-            }
-        };
-        Ok(self.with_permissions(rows).await?.into_iter().map(|(robot, _)| robot).collect())
+    /// A page of a project's robots, or of the system robots (`None`), by name.
+    pub async fn list(&self, project: Option<&str>, window: Window) -> Result<Page<Robot>> {
+        // $1 the project's name; NULL for the system robots, which have none.
+        const FILTER: &str = "(($1 IS NULL AND r.project_id IS NULL) OR p.name = $1)";
+        let sql = format!(
+            "{} WHERE {FILTER} ORDER BY r.name, r.id LIMIT $2 OFFSET $3",
+            ROBOT_SELECT.replacen(" FROM robots r", ", COUNT(*) OVER () AS total FROM robots r", 1)
+        );
+        let count = format!("SELECT COUNT(*) FROM robots r LEFT JOIN projects p ON p.id = r.project_id WHERE {FILTER}");
+        let (limit, offset) = window.sql();
+        let (rows, total) = on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<RobotRow>> =
+                sqlx::query_as(&sql).bind(project).bind(limit).bind(offset).fetch_all(pool).await?;
+            let total = total_of(&rows, window, sqlx::query_scalar(&count).bind(project).fetch_one(pool)).await?;
+            Ok::<_, Error>((rows, total))
+        }.await)?;
+        let rows = rows.into_iter().map(|counted| counted.row).collect();
+        let robots = self.with_permissions(rows).await?.into_iter().map(|(robot, _)| robot).collect();
+        Ok(Page::at(window, robots, total))
     }
 
     /// A page of a project's robots by name (then id), and how many it has.
-    pub async fn page(&self, project: &str, keyset: &Keyset<NameCursor>, limit: u32) -> Result<KeysetPage<Robot>> {
+    pub async fn page(&self, project: &str, keyset: &Keyset<NameCursor>, limit: u32) -> Result<Page<Robot>> {
         const COUNT: &str = "SELECT COUNT(*) FROM robots r JOIN projects p ON p.id = r.project_id WHERE p.name = $1";
         let (cmp, order) = if keyset.is_backwards() { ("<", "DESC") } else { (">", "ASC") };
         let sql = format!(

@@ -6,7 +6,7 @@ use crate::core::identity::{AuthSource, User, UserId, Username};
 use crate::{
     core::{
         Error, Result,
-        db::{Db, like_contains},
+        db::{Counted, Db, Page, Window, like_contains},
         events::{AuditEvent, audited_transaction},
     },
     on_db,
@@ -266,23 +266,20 @@ impl UserRepository {
     }
 
     /// A page of groups in name order (names containing `contains`), and how many match.
-    pub async fn list_groups(&self, contains: Option<&str>, offset: u32, limit: u32) -> Result<(Vec<Group>, i64)> {
+    pub async fn list_groups(&self, contains: Option<&str>, window: Window) -> Result<Page<Group>> {
         let pattern = contains.map(|needle| like_contains(&needle.to_lowercase()));
         const FILTER: &str = "($1 IS NULL OR lower(name) LIKE $1 ESCAPE '\\')";
-        let page =
-            format!("SELECT id, kind, name FROM user_groups WHERE {FILTER} ORDER BY name, id LIMIT $2 OFFSET $3");
+        let page = format!(
+            "SELECT id, kind, name, COUNT(*) OVER () AS total FROM user_groups WHERE {FILTER} \
+             ORDER BY name, id LIMIT $2 OFFSET $3"
+        );
         let count = format!("SELECT COUNT(*) FROM user_groups WHERE {FILTER}");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, Group>(&page)
-                .bind(&pattern)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(&pattern).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        Ok((rows, total))
+        let (limit, offset) = window.sql();
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<Group>> =
+                sqlx::query_as(&page).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await?;
+            window.page(rows, sqlx::query_scalar(&count).bind(&pattern).fetch_one(pool), Ok).await
+        }.await)
     }
 
     pub async fn find_group(&self, id: i64) -> Result<Option<Group>> {
@@ -312,23 +309,21 @@ impl UserRepository {
 
     /// A page of accounts in username order (names containing `contains`),
     /// and how many match in all.
-    pub async fn list(&self, contains: Option<&str>, offset: u32, limit: u32) -> Result<(Vec<User>, i64)> {
+    pub async fn list(&self, contains: Option<&str>, window: Window) -> Result<Page<User>> {
         // Escaped for LIKE; matched case-insensitively on both databases.
         let pattern = contains.map(|needle| like_contains(&needle.to_lowercase()));
         const FILTER: &str = "($1 IS NULL OR lower(username) LIKE $1 ESCAPE '\\')";
-        let page = format!("SELECT {USER_COLUMNS} FROM users WHERE {FILTER} ORDER BY username LIMIT $2 OFFSET $3");
+        let page = format!(
+            "SELECT {USER_COLUMNS}, COUNT(*) OVER () AS total FROM users WHERE {FILTER} \
+             ORDER BY username LIMIT $2 OFFSET $3"
+        );
         let count = format!("SELECT COUNT(*) FROM users WHERE {FILTER}");
-        let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, UserRow>(&page)
-                .bind(&pattern)
-                .bind(i64::from(limit))
-                .bind(i64::from(offset))
-                .fetch_all(pool)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(&pattern).fetch_one(pool).await?;
-            Ok::<_, sqlx::Error>((rows, total))
-        }.await)?;
-        Ok((rows.into_iter().map(User::try_from).collect::<Result<_>>()?, total))
+        let (limit, offset) = window.sql();
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<UserRow>> =
+                sqlx::query_as(&page).bind(&pattern).bind(limit).bind(offset).fetch_all(pool).await?;
+            window.page(rows, sqlx::query_scalar(&count).bind(&pattern).fetch_one(pool), User::try_from).await
+        }.await)
     }
 
     pub async fn set_admin(&self, id: UserId, is_admin: bool, now: DateTime<Utc>, event: &AuditEvent) -> Result<()> {

@@ -1,21 +1,27 @@
-//! Database accounts: an administrator creates them (and may make them
-//! administrators), people register themselves when an administrator has
-//! allowed it (never as administrators), and everyone changes their own
-//! password. Every change is audited. The first administrator is created
-//! here on first start.
+//! Accounts: an administrator creates database accounts (and may make
+//! them administrators), people register themselves when an administrator
+//! has allowed it (never as administrators), and everyone changes their own
+//! password and profile. Every change is audited with it. The first
+//! administrator is created here on first start. Signing in is
+//! [`auth`](crate::core::auth)'s business; accounts that LDAP or OIDC
+//! sign-ins create are listed and managed here like the rest.
 
 use chrono::Utc;
 use rand::{Rng, distributions::Alphanumeric, rngs::OsRng};
 
-use super::{ADMIN_USERNAME, AuthService, validate_password};
+use super::{Group, NewUser, PasswordHasherPool, UserRepository, validate_password};
 use crate::core::{
     Error, Result,
     access::{may_system, require_system},
+    db::{Db, Page, Window},
     events::{AuditEvent, Operation, ResourceType},
     identity::{Actor, AuthSource, Principal, User, UserId, Username},
     rbac::SystemAction,
-    users::{Group, NewUser},
+    settings::SettingsService,
 };
+
+/// The account created on first start.
+pub const ADMIN_USERNAME: &str = "admin";
 
 /// What the first start did about the administrator account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +43,32 @@ pub struct NewAccount<'a> {
     pub is_admin: bool,
 }
 
-impl AuthService {
+#[derive(Clone, Debug)]
+pub struct UserService {
+    users: UserRepository,
+    /// Shared with sign-in, so hashing for both stays within one bound.
+    hasher: PasswordHasherPool,
+    settings: SettingsService,
+}
+
+impl UserService {
+    pub fn new(db: Db, hasher: PasswordHasherPool, settings: SettingsService) -> Self {
+        Self { users: UserRepository::new(db), hasher, settings }
+    }
+
+    /// The account with this username, if there is one: what naming a
+    /// project member or a token's subject needs.
+    pub async fn find(&self, username: &str) -> Result<Option<User>> {
+        match Username::parse(username) {
+            Ok(name) => Ok(self.users.find_credentials(&name).await?.map(|c| c.user)),
+            Err(_) => Ok(None),
+        }
+    }
+
+    pub async fn find_by_id(&self, id: UserId) -> Result<Option<User>> {
+        self.users.find(id).await
+    }
+
     /// An administrator creates a database account.
     pub async fn create_user(&self, actor: &Actor, account: NewAccount<'_>) -> Result<User> {
         require_system(actor, SystemAction::ManageUsers)?;
@@ -114,31 +145,19 @@ impl AuthService {
     }
 
     /// A page of accounts (system administrators only).
-    pub async fn list_users(
-        &self,
-        actor: &Actor,
-        contains: Option<&str>,
-        offset: u32,
-        limit: u32,
-    ) -> Result<(Vec<User>, i64)> {
+    pub async fn list_users(&self, actor: &Actor, contains: Option<&str>, window: Window) -> Result<Page<User>> {
         require_system(actor, SystemAction::ManageUsers)?;
-        self.users.list(contains, offset, limit).await
+        self.users.list(contains, window).await
     }
 
     /// Accounts whose username contains `contains`: what adding a project
     /// member needs, so any signed-in person may ask (callers show only id
     /// and username).
-    pub async fn search_users(
-        &self,
-        actor: &Actor,
-        contains: &str,
-        offset: u32,
-        limit: u32,
-    ) -> Result<(Vec<User>, i64)> {
+    pub async fn search_users(&self, actor: &Actor, contains: &str, window: Window) -> Result<Page<User>> {
         if !matches!(actor.principal, Principal::User(_)) {
             return Err(Error::Forbidden("searching users needs a signed-in user".into()));
         }
-        self.users.list(Some(contains), offset, limit).await
+        self.users.list(Some(contains), window).await
     }
 
     /// The account, for its owner or a system administrator.
@@ -200,15 +219,9 @@ impl AuthService {
     }
 
     /// A page of LDAP and OIDC groups (system administrators only).
-    pub async fn list_groups(
-        &self,
-        actor: &Actor,
-        contains: Option<&str>,
-        offset: u32,
-        limit: u32,
-    ) -> Result<(Vec<Group>, i64)> {
+    pub async fn list_groups(&self, actor: &Actor, contains: Option<&str>, window: Window) -> Result<Page<Group>> {
         require_system(actor, SystemAction::ManageGroups)?;
-        self.users.list_groups(contains, offset, limit).await
+        self.users.list_groups(contains, window).await
     }
 
     pub async fn group(&self, actor: &Actor, id: i64) -> Result<Group> {
@@ -291,7 +304,7 @@ impl AuthService {
 }
 
 /// The audit row of `actor`'s change to an account, written with the change.
-pub(super) fn user_event(actor: &Actor, operation: Operation, username: &Username, detail: Option<&str>) -> AuditEvent {
+pub fn user_event(actor: &Actor, operation: Operation, username: &Username, detail: Option<&str>) -> AuditEvent {
     account_event(operation, username, detail, actor.principal.name(), actor.client_addr.as_deref())
 }
 

@@ -1,4 +1,5 @@
-//! Password hashing with argon2id at OWASP's recommended cost (19 MiB, t=2,
+//! Passwords and chosen secrets: the rules they must follow, and hashing
+//! with argon2id at OWASP's recommended cost (19 MiB, t=2,
 //! p=1). Hashing is CPU- and memory-heavy, so it runs on the blocking pool
 //! behind a semaphore sized to the machine; async workers never stall on it.
 
@@ -11,6 +12,37 @@ use argon2::{
 use tokio::sync::Semaphore;
 
 use crate::core::{Error, Result};
+
+/// Shortest and longest password an account may be given.
+pub const PASSWORD_LENGTH: std::ops::RangeInclusive<usize> = 8..=128;
+
+/// Refuses passwords outside [`PASSWORD_LENGTH`], naming `field`.
+pub fn validate_password(field: &'static str, password: &str) -> Result<()> {
+    let len = password.chars().count();
+    if !PASSWORD_LENGTH.contains(&len) {
+        return Err(Error::invalid(
+            field,
+            format!("must be between {} and {} characters long", PASSWORD_LENGTH.start(), PASSWORD_LENGTH.end()),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a secret a user chose (a CLI secret, a robot secret) unless it
+/// follows Harbor's rule: 8–128 characters with an upper-case letter, a
+/// lower-case letter and a digit.
+pub fn validate_chosen_secret(field: &'static str, secret: &str) -> Result<()> {
+    let strong = secret.chars().any(|c| c.is_ascii_uppercase())
+        && secret.chars().any(|c| c.is_ascii_lowercase())
+        && secret.chars().any(|c| c.is_ascii_digit());
+    if !(8..=128).contains(&secret.chars().count()) || !strong {
+        return Err(Error::invalid(
+            field,
+            "must be 8 to 128 characters with an upper-case letter, a lower-case letter and a digit",
+        ));
+    }
+    Ok(())
+}
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2id parameters are valid");

@@ -1,0 +1,312 @@
+//! The SQL of manifests, tags and referrers: storing a manifest with its
+//! references and tag, deleting, and the listings `/v2` serves.
+
+use chrono::{DateTime, Utc};
+
+use super::{LOCK_QUOTA, Linked, RegistryRepository, RepositoryId};
+use crate::{
+    core::{
+        Result,
+        access::visibility_sql,
+        events::{AuditEvent, audited_transaction, write_audit_row},
+        identity::Visibility,
+        projects::usage_sql,
+        registry::{digest::Digest, names::RepoName},
+    },
+    on_db,
+};
+
+/// A stored manifest, as served.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct StoredManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub content: Vec<u8>,
+}
+
+/// One manifest whose `subject` is a given digest.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ReferrerRow {
+    pub digest: String,
+    pub media_type: String,
+    pub size: i64,
+    pub artifact_type: Option<String>,
+    pub annotations: Option<String>,
+}
+
+/// A manifest about to be stored.
+pub struct NewManifest<'a> {
+    pub repository: RepositoryId,
+    pub digest: &'a Digest,
+    pub parsed: &'a crate::core::registry::manifest::ParsedManifest,
+    pub content: &'a [u8],
+    pub tag: Option<&'a crate::core::registry::names::Tag>,
+}
+
+/// Rows of a name listing, at most `limit`, after `last`.
+pub struct ListPage<'a> {
+    pub limit: Option<u32>,
+    pub last: Option<&'a str>,
+}
+
+impl ListPage<'_> {
+    /// One more than asked for, to learn whether another page follows.
+    fn fetch_limit(&self) -> i64 {
+        self.limit.map_or(i64::MAX, |n| i64::from(n) + 1)
+    }
+}
+
+impl RegistryRepository {
+    pub async fn find_manifest_by_digest(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<StoredManifest>> {
+        const SQL: &str = "SELECT m.digest, m.media_type, m.content FROM manifests m \
+             JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2";
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, StoredManifest>(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
+        })?;
+        Ok(row)
+    }
+
+    pub async fn find_manifest_by_tag(
+        &self,
+        repository: &RepoName,
+        tag: &crate::core::registry::names::Tag,
+    ) -> Result<Option<StoredManifest>> {
+        const SQL: &str = "SELECT m.digest, m.media_type, m.content FROM tags t \
+             JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id \
+             WHERE r.name = $1 AND t.name = $2";
+        let row = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, StoredManifest>(SQL).bind(repository.as_str()).bind(tag.as_str()).fetch_optional(pool).await
+        })?;
+        Ok(row)
+    }
+
+    /// Which of `digests` the repository lacks, as blobs (`manifests` false)
+    /// or as manifests (`manifests` true). One query however many there are.
+    pub async fn missing(&self, repository: RepositoryId, digests: &[&Digest], manifests: bool) -> Result<Vec<Digest>> {
+        if digests.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Quarantined content counts as missing: the client pushes it again.
+        let select = if manifests {
+            "SELECT digest FROM manifests WHERE repository_id = "
+        } else {
+            "SELECT rb.digest FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+             WHERE b.quarantined_at IS NULL AND rb.repository_id = "
+        };
+        let column = if manifests { "digest" } else { "rb.digest" };
+        let present: Vec<String> = on_db!(&self.db, pool => {
+            let mut query = sqlx::QueryBuilder::new(select);
+            query.push_bind(repository.0).push(format!(" AND {column} IN ("));
+            let mut list = query.separated(", ");
+            for digest in digests {
+                list.push_bind(digest.to_string());
+            }
+            list.push_unseparated(")");
+            query.build_query_scalar::<String>().fetch_all(pool).await
+        })?;
+        Ok(digests.iter().filter(|d| !present.iter().any(|p| *p == d.to_string())).map(|d| (*d).clone()).collect())
+    }
+
+    /// Stores a manifest (once per repository and digest), what it needs, and
+    /// points the tag at it, in one transaction; unless the manifest is new
+    /// to the repository and would take the project past its storage quota.
+    /// `event` is the push's audit row, written in the same transaction.
+    pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>, event: &AuditEvent) -> Result<Linked> {
+        // Listed unless attached by `subject` or already an image of an index here.
+        const INSERT: &str = concat!(
+            "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
+             subject_digest, content, created_at, listed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7 IS NULL AND NOT ",
+            held_by_an_index!(),
+            ") ON CONFLICT (repository_id, digest) DO NOTHING"
+        );
+        const ID: &str = "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2";
+        const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2)";
+        const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
+        let digest = new.digest.to_string();
+        let subject = new.parsed.subject.as_ref().map(Digest::to_string);
+        let size = new.content.len() as i64;
+        let stored = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            if let Some((project, name, quota)) = lock_project_quota!(tx, new.repository) {
+                let exists: bool =
+                    sqlx::query_scalar(EXISTS).bind(new.repository).bind(&digest).fetch_one(&mut *tx).await?;
+                let used = if exists { 0 } else { project_usage!(tx, project) };
+                if !exists && used.saturating_add(size) > quota {
+                    return Ok(Linked::OverQuota { project: name, quota, used });
+                }
+            }
+            sqlx::query(INSERT)
+                .bind(new.repository)
+                .bind(&digest)
+                .bind(new.parsed.media_type)
+                .bind(new.parsed.artifact_type.as_deref())
+                .bind(new.content.len() as i64)
+                .bind(new.parsed.annotations.as_deref())
+                .bind(subject.as_deref())
+                .bind(new.content)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            let id: i64 = sqlx::query_scalar(ID).bind(new.repository).bind(&digest).fetch_one(&mut *tx).await?;
+            if !new.parsed.needs.is_empty() {
+                let mut query = sqlx::QueryBuilder::new("INSERT INTO manifest_references (manifest_id, digest, kind) ");
+                query.push_values(&new.parsed.needs, |mut row, needed| {
+                    let (digest, kind) = match needed {
+                        crate::core::registry::manifest::Needed::Blob(d) => (d.to_string(), "blob"),
+                        crate::core::registry::manifest::Needed::Manifest(d) => (d.to_string(), "manifest"),
+                    };
+                    row.push_bind(id).push_bind(digest).push_bind(kind);
+                });
+                query.push(" ON CONFLICT (manifest_id, digest) DO NOTHING");
+                query.build().execute(&mut *tx).await?;
+                // An index's images are shown with it, not as artifacts of their own.
+                let children: Vec<String> = new
+                    .parsed
+                    .needs
+                    .iter()
+                    .filter_map(|needed| match needed {
+                        crate::core::registry::manifest::Needed::Manifest(d) => Some(d.to_string()),
+                        crate::core::registry::manifest::Needed::Blob(_) => None,
+                    })
+                    .collect();
+                if !children.is_empty() {
+                    let mut query = sqlx::QueryBuilder::new("UPDATE manifests SET listed = FALSE WHERE repository_id = ");
+                    query.push_bind(new.repository).push(" AND digest IN (");
+                    let mut list = query.separated(", ");
+                    for child in &children {
+                        list.push_bind(child);
+                    }
+                    query.push(")");
+                    query.build().execute(&mut *tx).await?;
+                }
+            }
+            if let Some(tag) = new.tag {
+                sqlx::query(TAG).bind(new.repository).bind(tag.as_str()).bind(id).bind(now).execute(&mut *tx).await?;
+            }
+            write_audit_row!(tx, event)?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Linked::Done)
+        }.await)?;
+        Ok(stored)
+    }
+
+    /// Deletes a manifest and, with it, every tag pointing at it. The images
+    /// of a deleted index that no other index here holds are listed again.
+    /// `event` is the deletion's audit row, written in the same transaction.
+    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest, event: &AuditEvent) -> Result<bool> {
+        // A write comes first so SQLite takes the write lock before reading.
+        const UNLIST: &str = "UPDATE manifests SET listed = FALSE WHERE digest = $2 \
+             AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id";
+        const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
+             WHERE m.repository_id = $1 AND m.digest = $2 AND ref.kind = 'manifest'";
+        const DELETE: &str = "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
+        const RELIST: &str = concat!(
+            "UPDATE manifests SET listed = TRUE WHERE repository_id = $1 AND digest = $2 \
+             AND subject_digest IS NULL AND NOT ",
+            held_by_an_index!()
+        );
+        let digest = digest.to_string();
+        let deleted = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let Some(id): Option<i64> =
+                sqlx::query_scalar(UNLIST).bind(repository.as_str()).bind(&digest).fetch_optional(&mut *tx).await?
+            else {
+                return Ok(0);
+            };
+            let children: Vec<String> =
+                sqlx::query_scalar(CHILDREN).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
+            let deleted = sqlx::query(DELETE).bind(id).bind(&digest).execute(&mut *tx).await?.rows_affected();
+            for child in &children {
+                sqlx::query(RELIST).bind(id).bind(child).execute(&mut *tx).await?;
+            }
+            if deleted > 0 {
+                write_audit_row!(tx, event)?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(deleted)
+        }.await)?;
+        Ok(deleted > 0)
+    }
+
+    /// Deletes a repository with its manifests, tags, blob links and
+    /// uploads (by cascade). The blobs stay in the store for garbage
+    /// collection; staged upload bytes for the upload cleanup.
+    pub async fn delete_repository(&self, repository: &RepoName, event: &AuditEvent) -> Result<bool> {
+        const SQL: &str = "DELETE FROM repositories WHERE name = $1";
+        Ok(delete_audited!(&self.db, SQL, (repository.as_str()), event)?)
+    }
+
+    pub async fn delete_tag(
+        &self,
+        repository: &RepoName,
+        tag: &crate::core::registry::names::Tag,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        const SQL: &str =
+            "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
+        Ok(delete_audited!(&self.db, SQL, (tag.as_str(), repository.as_str()), event)?)
+    }
+
+    /// Tag names in byte order after `page.last`; one extra row tells the
+    /// caller another page follows.
+    pub async fn list_tags(&self, repository: RepositoryId, page: &ListPage<'_>) -> Result<Vec<String>> {
+        const SQL: &str = "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3";
+        let names = on_db!(&self.db, pool => {
+            sqlx::query_scalar(SQL).bind(repository).bind(page.last.unwrap_or("")).bind(page.fetch_limit()).fetch_all(pool).await
+        })?;
+        Ok(names)
+    }
+
+    /// Names of the repositories `visibility` shows, in byte order after
+    /// `page.last` (plus one, as for tags).
+    pub async fn list_repositories(&self, page: &ListPage<'_>, visibility: Visibility) -> Result<Vec<String>> {
+        let (public_only, member, robot) = visibility.sql_params();
+        let sql = format!(
+            "SELECT r.name FROM repositories r JOIN projects p ON p.id = r.project_id \
+             WHERE r.name > $1 AND {} ORDER BY r.name LIMIT $2",
+            visibility_sql(3)
+        );
+        let names = on_db!(&self.db, pool => {
+            sqlx::query_scalar(&sql)
+                .bind(page.last.unwrap_or(""))
+                .bind(page.fetch_limit())
+                .bind(public_only)
+                .bind(member)
+                .bind(robot)
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(names)
+    }
+
+    /// Manifests of the repository whose subject is `subject`, optionally of one artifact type.
+    pub async fn list_referrers(
+        &self,
+        repository: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ReferrerRow>> {
+        const SQL: &str = "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m \
+             JOIN repositories r ON r.id = m.repository_id \
+             WHERE r.name = $1 AND m.subject_digest = $2 AND ($3 IS NULL OR m.artifact_type = $3)";
+        // Sorted here: asked to order by digest, SQLite walks the whole
+        // repository by its (repository, digest) index instead of using
+        // the subject index (37 ms instead of 0.1 ms at 10,000 manifests).
+        let mut rows = on_db!(&self.db, pool => {
+            sqlx::query_as::<_, ReferrerRow>(SQL)
+                .bind(repository.as_str())
+                .bind(subject.to_string())
+                .bind(artifact_type)
+                .fetch_all(pool)
+                .await
+        })?;
+        rows.sort_unstable_by(|a: &ReferrerRow, b: &ReferrerRow| a.digest.cmp(&b.digest));
+        Ok(rows)
+    }
+}
