@@ -60,6 +60,27 @@ async fn project_admins_manage_members(backend: Backend) {
     let filtered: Vec<Value> =
         erin.get(format!("{members_url}?entityname=da")).send().await.unwrap().json().await.unwrap();
     assert_eq!(filtered.len(), 1);
+    // Pages come from the database: the second of two, one past the end
+    // (still counted), and a name matched in any case.
+    let page = |query: &str| {
+        let url = format!("{members_url}?{query}");
+        let erin = erin.clone();
+        async move {
+            let response = erin.get(url).send().await.unwrap();
+            let total = response.headers()["x-total-count"].to_str().unwrap().to_owned();
+            let names: Vec<String> = response
+                .json::<Vec<Value>>()
+                .await
+                .unwrap()
+                .iter()
+                .map(|m| m["entity_name"].as_str().unwrap().to_owned())
+                .collect();
+            (names, total)
+        }
+    };
+    assert_eq!(page("page=2&page_size=2").await, (vec!["erin".to_owned()], "3".to_owned()));
+    assert_eq!(page("page=5&page_size=2").await, (Vec::<String>::new(), "3".to_owned()));
+    assert_eq!(page("entityname=CAR").await, (vec!["carl".to_owned()], "1".to_owned()));
 
     // A guest may read the members; only the project admin may change them.
     assert_eq!(dave.get(&members_url).send().await.unwrap().status(), StatusCode::OK);

@@ -104,6 +104,9 @@ async fn projects_list_page_and_filter_what_the_caller_may_see(backend: Backend)
     let (names, _, link) = list(admin.clone(), "?page=3&page_size=2").await;
     assert_eq!(names, ["library"]);
     assert_eq!(link.as_deref(), Some("</api/v2.0/projects?page=2&page_size=2>; rel=\"prev\""));
+    // A page past the end is empty and still says how many there are.
+    let (names, total, _) = list(admin.clone(), "?page=9&page_size=2").await;
+    assert_eq!((names.len(), total), (0, 5));
     // Fuzzy and exact names, the public flag and sorting.
     let (names, total, _) = list(admin.clone(), "?q=name%3D~dev&sort=-name").await;
     assert_eq!((names, total), (vec!["delta-dev".into(), "beta-dev".into(), "alpha-dev".into()], 3));
