@@ -158,7 +158,7 @@ pub async fn list_projects(
     let page =
         state.projects.browse(&actor, search.as_deref().map(str::trim), &keyset(after, before), PAGE_SIZE).await?;
     let ids: Vec<_> = page.items.iter().map(|p| p.id).collect();
-    let used = state.projects.storage_used(&ids).await?;
+    let used = state.projects.storage_used(&actor, &ids).await?;
     let projects = listing(
         page,
         |project| project.name.to_string(),
@@ -222,7 +222,7 @@ pub async fn get_project(name: String) -> Result<ProjectOverview, AppError> {
     };
     let member_count = permissions.read_members.then(|| summary.members_by_role.iter().map(|(_, n)| n).sum());
     let project = summary.project;
-    let storage_used = state.projects.storage_used(&[project.id]).await?.get(&project.id).copied().unwrap_or(0);
+    let storage_used = state.projects.storage_used(&actor, &[project.id]).await?.get(&project.id).copied().unwrap_or(0);
     Ok(ProjectOverview {
         name: project.name.to_string(),
         public: project.public,

@@ -19,8 +19,8 @@ pub struct SystemOverview {
 pub async fn get_system_overview() -> Result<SystemOverview, AppError> {
     use crate::core::AppState;
 
-    crate::api::session::require_user().await?;
-    let overview = expect_context::<AppState>().system.overview().await?;
+    let actor = crate::api::session::require_actor().await?;
+    let overview = expect_context::<AppState>().system.overview(&actor).await?;
     Ok(SystemOverview {
         version: overview.version.to_owned(),
         database: overview.database.label().to_owned(),

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use crate::core::{
-    Result,
+    Error, Result,
     db::{Db, DbKind},
+    identity::{Actor, Principal},
     storage::{BlobStore, DiskSpace},
 };
 
@@ -69,7 +70,11 @@ impl SystemService {
         }
     }
 
-    pub async fn overview(&self) -> Result<Overview> {
+    /// The version, database and storage, for anyone signed in.
+    pub async fn overview(&self, actor: &Actor) -> Result<Overview> {
+        if matches!(actor.principal, Principal::Anonymous | Principal::TokenHolder(_)) {
+            return Err(Error::Unauthenticated);
+        }
         Ok(Overview {
             version: env!("CARGO_PKG_VERSION"),
             database: self.db.kind(),

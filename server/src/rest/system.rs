@@ -36,7 +36,7 @@ pub async fn system_info(State(state): State<AppState>, caller: Caller) -> ApiRe
         "current_time": Utc::now(),
     });
     if !caller.is_anonymous() {
-        let overview = state.system.overview().await?;
+        let overview = state.system.overview(&caller.0).await?;
         let restriction = if state.settings.project_creation_admin_only().await? { "adminonly" } else { "everyone" };
         let extra = json!({
             "external_url": state.http.external_origin,

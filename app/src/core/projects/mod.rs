@@ -269,8 +269,13 @@ impl ProjectService {
     /// Bytes each project's repositories hold: their distinct blobs (a
     /// layer shared by two repositories counts once) and their manifests.
     /// Projects with nothing stored are left out.
-    pub async fn storage_used(&self, projects: &[ProjectId]) -> Result<std::collections::HashMap<ProjectId, i64>> {
-        self.repository.storage_used(projects).await
+    /// Only projects `actor` may see are counted.
+    pub async fn storage_used(
+        &self,
+        actor: &Actor,
+        projects: &[ProjectId],
+    ) -> Result<std::collections::HashMap<ProjectId, i64>> {
+        self.repository.storage_used(projects, actor.principal.visibility()).await
     }
 
     /// Deletes an empty project (`delete_project`). One that still has

@@ -203,14 +203,25 @@ impl ProjectRepository {
     }
 
     /// Bytes stored per project, in one query for all of `projects`.
-    pub async fn storage_used(&self, projects: &[ProjectId]) -> Result<HashMap<ProjectId, i64>> {
+    pub async fn storage_used(
+        &self,
+        projects: &[ProjectId],
+        visibility: Visibility,
+    ) -> Result<HashMap<ProjectId, i64>> {
         if projects.is_empty() {
             return Ok(HashMap::new());
         }
-        let placeholders: Vec<String> = (1..=projects.len()).map(|n| format!("${n}")).collect();
-        let sql = usage_sql(&placeholders.join(", "));
+        // $1..$3 the viewer's visibility, then the projects asked about.
+        let placeholders: Vec<String> = (4..4 + projects.len()).map(|n| format!("${n}")).collect();
+        let visible = format!(
+            "SELECT p.id FROM projects p WHERE p.id IN ({}) AND {}",
+            placeholders.join(", "),
+            visibility_sql(1)
+        );
+        let sql = usage_sql(&visible);
+        let (public_only, member, robot) = visibility.sql_params();
         let used: Vec<(i64, i64)> = on_db!(&self.db, pool => {
-            let mut query = sqlx::query_as(&sql);
+            let mut query = sqlx::query_as(&sql).bind(public_only).bind(member).bind(robot);
             for id in projects {
                 query = query.bind(id.0);
             }
