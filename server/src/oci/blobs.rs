@@ -22,14 +22,15 @@ pub async fn get_blob(
     digest: &Digest,
     headers: &HeaderMap,
     head_only: bool,
+    grant: &ProjectGrant,
 ) -> OciResult<Response> {
     let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range_for = |size| requested.map_or(Ok(None), |value| parse_range(value, size));
     let (mut response, size, range) = if head_only {
-        let size = state.registry.stat_blob(name, digest).await?;
+        let size = state.registry.stat_blob(name, digest, grant).await?;
         (Response::new(Body::empty()), size, range_for(size)?)
     } else {
-        let (reader, range) = state.registry.read_blob(name, digest, range_for).await?;
+        let (reader, range) = state.registry.read_blob(name, digest, grant, range_for).await?;
         (Response::new(Body::from_stream(reader.body)), reader.size, range)
     };
     let headers = response.headers_mut();

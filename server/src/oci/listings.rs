@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use app::core::{
     AppState,
+    access::ProjectGrant,
     identity::Visibility,
     registry::{Page, digest::Digest, manifest::OCI_INDEX, names::RepoName},
 };
@@ -52,8 +53,8 @@ struct TagList<'a> {
     tags: &'a [String],
 }
 
-pub async fn list_tags(state: &AppState, name: &RepoName, paging: Paging) -> OciResult<Response> {
-    let page = state.registry.list_tags(name, paging.limit, paging.last.as_deref()).await?;
+pub async fn list_tags(state: &AppState, name: &RepoName, grant: &ProjectGrant, paging: Paging) -> OciResult<Response> {
+    let page = state.registry.list_tags(name, grant, paging.limit, paging.last.as_deref()).await?;
     let mut response = Json(TagList { name: name.as_str(), tags: &page.names }).into_response();
     if let Some(link) = paging.link(&format!("/v2/{name}/tags/list"), &page) {
         response.headers_mut().insert(header::LINK, link);
@@ -103,8 +104,9 @@ pub async fn referrers(
     name: &RepoName,
     digest: &Digest,
     artifact_type: Option<&str>,
+    grant: &ProjectGrant,
 ) -> OciResult<Response> {
-    let rows = state.registry.referrers(name, digest, artifact_type).await?;
+    let rows = state.registry.referrers(name, digest, artifact_type, grant).await?;
     let manifests = rows
         .into_iter()
         .map(|row| ReferrerDescriptor {

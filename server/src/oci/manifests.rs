@@ -40,16 +40,18 @@ pub async fn get_manifest(
     name: &RepoName,
     reference: &Reference,
     headers: &HeaderMap,
-    pull_by: Option<&ProjectGrant>,
+    grant: &ProjectGrant,
+    head_only: bool,
 ) -> OciResult<Response> {
     let accept: Vec<&str> = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).collect();
     // A GET is a pull (recorded); a HEAD only asks.
-    let manifest = match pull_by {
-        Some(grant) => state.registry.pull_manifest(name, reference, &accept, grant).await?,
-        None => state.registry.stat_manifest(name, reference, &accept).await?,
+    let manifest = if head_only {
+        state.registry.stat_manifest(name, reference, &accept, grant).await?
+    } else {
+        state.registry.pull_manifest(name, reference, &accept, grant).await?
     };
     let length = manifest.content.len();
-    let body = if pull_by.is_some() { Body::from(manifest.content) } else { Body::empty() };
+    let body = if head_only { Body::empty() } else { Body::from(manifest.content) };
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_str(&manifest.media_type).map_err(OciError::internal)?);

@@ -85,8 +85,8 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             let grant =
                 auth::grant(state, &identity, &actor, &name, action_for(&method, Action::DeleteArtifact)).await?;
             match method {
-                Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false).await,
-                Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true).await,
+                Method::GET => blobs::get_blob(state, &name, &digest, request.headers(), false, &grant).await,
+                Method::HEAD => blobs::get_blob(state, &name, &digest, request.headers(), true, &grant).await,
                 Method::DELETE => blobs::delete_blob(state, &name, &digest, &grant).await,
                 other => Err(not_allowed(&other)),
             }
@@ -123,8 +123,12 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
             let action = if method == Method::PUT { Action::Push } else { action_for(&method, Action::DeleteArtifact) };
             let grant = auth::grant(state, &identity, &actor, &name, action).await?;
             match method {
-                Method::GET => manifests::get_manifest(state, &name, &reference, request.headers(), Some(&grant)).await,
-                Method::HEAD => manifests::get_manifest(state, &name, &reference, request.headers(), None).await,
+                Method::GET => {
+                    manifests::get_manifest(state, &name, &reference, request.headers(), &grant, false).await
+                }
+                Method::HEAD => {
+                    manifests::get_manifest(state, &name, &reference, request.headers(), &grant, true).await
+                }
                 Method::PUT => manifests::put_manifest(state, &name, &reference, request, &grant).await,
                 Method::DELETE => manifests::delete_manifest(state, &name, &reference, &grant).await,
                 other => Err(not_allowed(&other)),
@@ -132,11 +136,11 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         }
         Endpoint::Tags { name } => {
             let name = repo_name(name, host)?;
-            auth::grant(state, &identity, &actor, &name, Action::Pull).await?;
+            let grant = auth::grant(state, &identity, &actor, &name, Action::Pull).await?;
             match method {
                 Method::GET => {
                     let paging = listings::Paging::from_query(&query_params(request.uri().query()))?;
-                    listings::list_tags(state, &name, paging).await
+                    listings::list_tags(state, &name, &grant, paging).await
                 }
                 other => Err(not_allowed(&other)),
             }
@@ -151,11 +155,12 @@ async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Resp
         },
         Endpoint::Referrers { name, digest } => {
             let (name, digest) = (repo_name(name, host)?, parse_digest(digest)?);
-            auth::grant(state, &identity, &actor, &name, Action::Pull).await?;
+            let grant = auth::grant(state, &identity, &actor, &name, Action::Pull).await?;
             match method {
                 Method::GET => {
                     let query = query_params(request.uri().query());
-                    listings::referrers(state, &name, &digest, query.get("artifactType").map(String::as_str)).await
+                    let artifact_type = query.get("artifactType").map(String::as_str);
+                    listings::referrers(state, &name, &digest, artifact_type, &grant).await
                 }
                 other => Err(not_allowed(&other)),
             }

@@ -181,11 +181,14 @@ impl ArtifactService {
         let found = ReadableRepository { summary: self.summary_of(&name).await?, grant };
         let summary = self.artifact(&found, reference).await?;
         let digest: registry::digest::Digest = summary.digest.parse().map_err(|e| Error::corrupt(format!("{e}")))?;
-        let stored =
-            self.registry.stat_manifest(&name, &Reference::Digest(digest.clone()), &[]).await.map_err(from_registry)?;
+        let stored = self
+            .registry
+            .stat_manifest(&name, &Reference::Digest(digest.clone()), &[], &found.grant)
+            .await
+            .map_err(from_registry)?;
         let config_digest = Manifest::read(&stored.content).and_then(|manifest| manifest.config_digest());
         let config = match config_digest {
-            Some(config) => match self.registry.read_small_blob(&name, &config, CONFIG_LIMIT).await {
+            Some(config) => match self.registry.read_small_blob(&name, &config, &found.grant, CONFIG_LIMIT).await {
                 Ok(content) => content,
                 // A config the repository lacks leaves that part of the page empty.
                 Err(registry::Error::BlobUnknown) => None,
@@ -195,7 +198,7 @@ impl ArtifactService {
         };
         let referrers = self
             .registry
-            .referrers(&name, &digest, None)
+            .referrers(&name, &digest, None, &found.grant)
             .await
             .map_err(from_registry)?
             .into_iter()
@@ -276,7 +279,7 @@ impl ArtifactService {
             return Err(Error::Conflict(format!("the tag {tag} already exists in {name}")));
         }
         let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
-        let stored = self.registry.stat_manifest(&name, &digest, &[]).await.map_err(from_registry)?;
+        let stored = self.registry.stat_manifest(&name, &digest, &[], &grant).await.map_err(from_registry)?;
         self.registry
             .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), &grant)
             .await

@@ -47,21 +47,23 @@ impl UploadHashes {
 }
 
 impl RegistryService {
-    /// The size of a blob the repository may see.
-    pub async fn stat_blob(&self, repository: &RepoName, digest: &Digest) -> Result<u64> {
+    /// The size of a blob the repository may see (`pull`).
+    pub async fn stat_blob(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<u64> {
+        granted(grant, repository, &[Action::Pull])?;
         self.repository.linked_blob_size(repository, digest).await?.ok_or(Error::BlobUnknown)
     }
 
-    /// Streams a blob the repository may see, or the part `range` picks once
-    /// the blob's size is known (one lookup for both). The reader carries the
-    /// full size; the chosen range is handed back with it.
+    /// Streams a blob the repository may see (`pull`), or the part `range`
+    /// picks once the blob's size is known (one lookup for both). The reader
+    /// carries the full size; the chosen range is handed back with it.
     pub async fn read_blob<E: From<Error>>(
         &self,
         repository: &RepoName,
         digest: &Digest,
+        grant: &ProjectGrant,
         range: impl FnOnce(u64) -> Result<Option<ByteRange>, E>,
     ) -> Result<(BlobReader, Option<ByteRange>), E> {
-        let size = self.stat_blob(repository, digest).await?;
+        let size = self.stat_blob(repository, digest, grant).await?;
         let range = range(size)?;
         // Linked but missing from storage means the store lost it: report it as
         // unknown rather than serve nothing under a 200.
@@ -75,10 +77,16 @@ impl RegistryService {
     /// The whole content of a small blob (an image config), or `None` when
     /// it is larger than `limit` bytes: what pages show is read into memory,
     /// so it must be bounded.
-    pub async fn read_small_blob(&self, repository: &RepoName, digest: &Digest, limit: u64) -> Result<Option<Vec<u8>>> {
+    pub async fn read_small_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        grant: &ProjectGrant,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>> {
         use futures_util::TryStreamExt;
 
-        let (reader, _) = self.read_blob::<Error>(repository, digest, |_| Ok(None)).await?;
+        let (reader, _) = self.read_blob::<Error>(repository, digest, grant, |_| Ok(None)).await?;
         if reader.size > limit {
             return Ok(None);
         }

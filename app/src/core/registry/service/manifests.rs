@@ -52,8 +52,7 @@ impl RegistryService {
         accept: &[&str],
         grant: &ProjectGrant,
     ) -> Result<StoredManifest> {
-        granted(grant, repository, &[Action::Pull])?;
-        let stored = self.stat_manifest(repository, reference, accept).await?;
+        let stored = self.stat_manifest(repository, reference, accept, grant).await?;
         let details = EventDetails {
             digest: Some(stored.digest.clone()),
             tag: tag_of(reference),
@@ -65,13 +64,15 @@ impl RegistryService {
     }
 
     /// The manifest a tag or digest names, if the client accepts its type
-    /// (a `HEAD`: not a pull).
+    /// (a `HEAD`: not a pull, though it needs `pull`).
     pub async fn stat_manifest(
         &self,
         repository: &RepoName,
         reference: &Reference,
         accept: &[&str],
+        grant: &ProjectGrant,
     ) -> Result<StoredManifest> {
+        granted(grant, repository, &[Action::Pull])?;
         let stored = match reference {
             Reference::Tag(tag) => self.repository.find_manifest_by_tag(repository, tag).await?,
             Reference::Digest(digest) => self.repository.find_manifest_by_digest(repository, digest).await?,
@@ -193,7 +194,15 @@ impl RegistryService {
         Ok(())
     }
 
-    pub async fn list_tags(&self, repository: &RepoName, limit: Option<u32>, last: Option<&str>) -> Result<Page> {
+    /// The repository's tags, paged (`pull`).
+    pub async fn list_tags(
+        &self,
+        repository: &RepoName,
+        grant: &ProjectGrant,
+        limit: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<Page> {
+        granted(grant, repository, &[Action::Pull])?;
         let id = self.repository.find_repository(repository).await?.ok_or(Error::NameUnknown)?;
         let rows = self.repository.list_tags(id, &ListPage { limit, last }).await?;
         Ok(Page::from_rows(rows, limit))
@@ -205,13 +214,16 @@ impl RegistryService {
         Ok(Page::from_rows(rows, limit))
     }
 
-    /// Manifests in the repository that name `subject`, optionally of one artifact type.
+    /// Manifests in the repository that name `subject`, optionally of one
+    /// artifact type (`pull`).
     pub async fn referrers(
         &self,
         repository: &RepoName,
         subject: &Digest,
         artifact_type: Option<&str>,
+        grant: &ProjectGrant,
     ) -> Result<Vec<ReferrerRow>> {
+        granted(grant, repository, &[Action::Pull])?;
         Ok(self.repository.list_referrers(repository, subject, artifact_type).await?)
     }
 }
