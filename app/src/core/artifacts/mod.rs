@@ -185,14 +185,14 @@ impl ArtifactService {
             .registry
             .stat_manifest(&name, &Reference::Digest(digest.clone()), &[], &found.grant)
             .await
-            .map_err(from_registry)?;
+            .map_err(Error::from)?;
         let config_digest = Manifest::read(&stored.content).and_then(|manifest| manifest.config_digest());
         let config = match config_digest {
             Some(config) => match self.registry.read_small_blob(&name, &config, &found.grant, CONFIG_LIMIT).await {
                 Ok(content) => content,
                 // A config the repository lacks leaves that part of the page empty.
                 Err(registry::Error::BlobUnknown) => None,
-                Err(other) => return Err(from_registry(other)),
+                Err(other) => return Err(other.into()),
             },
             None => None,
         };
@@ -200,7 +200,7 @@ impl ArtifactService {
             .registry
             .referrers(&name, &digest, None, &found.grant)
             .await
-            .map_err(from_registry)?
+            .map_err(Error::from)?
             .into_iter()
             .map(|row| Referrer {
                 digest: row.digest,
@@ -219,7 +219,7 @@ impl ArtifactService {
         let found = self.summary_of(&name).await?;
         let digest = self.digest_of(found.id, repository, reference).await?;
         let digest = Reference::parse(&digest).map_err(|e| Error::invalid("reference", e.to_string()))?;
-        self.registry.delete_manifest(&name, &digest, &grant).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &digest, &grant).await.map_err(Error::from)
     }
 
     /// Replaces a repository's description (markdown) with
@@ -245,7 +245,7 @@ impl ArtifactService {
         let (name, grant) = self.allowed(actor, repository, Action::DeleteArtifact).await?;
         self.registry.delete_repository(&name, &grant).await.map_err(|error| match error {
             registry::Error::NameUnknown => Error::NotFound(format!("repository {name}")),
-            other => from_registry(other),
+            other => other.into(),
         })
     }
 
@@ -262,7 +262,7 @@ impl ArtifactService {
         if !matches!(tag, Reference::Tag(_)) {
             return Err(Error::invalid("tag", "a tag, not a digest"));
         }
-        self.registry.delete_manifest(&name, &tag, &grant).await.map_err(from_registry)
+        self.registry.delete_manifest(&name, &tag, &grant).await.map_err(Error::from)
     }
 
     /// Points a new tag at the artifact `reference` names (`manage_tags`),
@@ -279,11 +279,11 @@ impl ArtifactService {
             return Err(Error::Conflict(format!("the tag {tag} already exists in {name}")));
         }
         let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
-        let stored = self.registry.stat_manifest(&name, &digest, &[], &grant).await.map_err(from_registry)?;
+        let stored = self.registry.stat_manifest(&name, &digest, &[], &grant).await.map_err(Error::from)?;
         self.registry
             .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), &grant)
             .await
-            .map_err(from_registry)?;
+            .map_err(Error::from)?;
         Ok(())
     }
 
@@ -305,15 +305,5 @@ impl ArtifactService {
         let project = repository.split_once('/').map_or(repository, |(project, _)| project);
         let grant = self.access.require(actor, project, action).await?;
         Ok((name, grant))
-    }
-}
-
-/// The registry's own errors, as the core's.
-fn from_registry(error: registry::Error) -> Error {
-    match error {
-        registry::Error::ManifestUnknown | registry::Error::NameUnknown => Error::NotFound("artifact".into()),
-        registry::Error::Internal(inner) => inner,
-        quota @ registry::Error::QuotaExceeded { .. } => Error::Forbidden(quota.to_string()),
-        other => Error::Conflict(other.to_string()),
     }
 }

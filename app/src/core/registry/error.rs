@@ -81,3 +81,17 @@ impl From<sqlx::Error> for Error {
         Self::Internal(error.into())
     }
 }
+
+/// The registry's errors as the core's, for callers outside `/v2` (the
+/// portal, REST, jobs): what is missing is not found, a quota refusal is
+/// forbidden, the rest of what a client did wrong is a conflict.
+impl From<Error> for crate::core::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::ManifestUnknown | Error::NameUnknown => Self::NotFound("artifact".into()),
+            Error::Internal(inner) => inner,
+            quota @ Error::QuotaExceeded { .. } => Self::Forbidden(quota.to_string()),
+            other => Self::Conflict(other.to_string()),
+        }
+    }
+}

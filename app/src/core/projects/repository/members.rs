@@ -31,6 +31,9 @@ const MEMBERS: &str = "SELECT m.id, m.user_id, m.group_id, COALESCE(u.username, 
      FROM project_members m LEFT JOIN users u ON u.id = m.user_id LEFT JOIN user_groups g ON g.id = m.group_id \
      WHERE m.project_id = $1";
 
+/// The columns of [`MemberRow`], read from [`MEMBERS`] as `x`.
+const MEMBER_COLUMNS: &str = "x.id, x.user_id, x.group_id, x.name, x.role, x.created_at";
+
 #[derive(sqlx::FromRow)]
 struct MemberRow {
     id: i64,
@@ -96,7 +99,7 @@ impl ProjectRepository {
 
     /// One membership of the project by its id.
     pub async fn member(&self, project: ProjectId, id: i64) -> Result<Option<Member>> {
-        let sql = format!("SELECT * FROM ({MEMBERS}) x WHERE x.id = $2");
+        let sql = format!("SELECT {MEMBER_COLUMNS} FROM ({MEMBERS}) x WHERE x.id = $2");
         let row = on_db!(&self.db, pool => {
             sqlx::query_as::<_, MemberRow>(&sql).bind(project.0).bind(id).fetch_optional(pool).await
         })?;
@@ -125,7 +128,7 @@ impl ProjectRepository {
     ) -> Result<Page<Member>> {
         const FILTER: &str = "($2 IS NULL OR lower(x.name) LIKE $2 ESCAPE '\\')";
         let page = format!(
-            "SELECT x.*, COUNT(*) OVER () AS total FROM ({MEMBERS}) x WHERE {FILTER} \
+            "SELECT {MEMBER_COLUMNS}, COUNT(*) OVER () AS total FROM ({MEMBERS}) x WHERE {FILTER} \
              ORDER BY x.name, x.id LIMIT $3 OFFSET $4"
         );
         let count = format!("SELECT COUNT(*) FROM ({MEMBERS}) x WHERE {FILTER}");
@@ -153,8 +156,9 @@ impl ProjectRepository {
             Keyset::Before(cursor) => (Some(cursor), "<", "DESC"),
         };
         let position = NameCursor::condition("x.name", "x.id", cmp, 2);
-        let sql =
-            format!("SELECT * FROM ({MEMBERS}) x WHERE {position} ORDER BY x.name {order}, x.id {order} LIMIT $4");
+        let sql = format!(
+            "SELECT {MEMBER_COLUMNS} FROM ({MEMBERS}) x WHERE {position} ORDER BY x.name {order}, x.id {order} LIMIT $4"
+        );
         let (rows, total) = on_db!(&self.db, pool => async {
             let rows = sqlx::query_as::<_, MemberRow>(&sql)
                 .bind(project.0)
