@@ -1,58 +1,26 @@
-//! Background work each node runs on a timer. Every job here is idempotent,
-//! so several nodes sharing a database and store may run them at once.
+//! This node's job runner, and the schedules the configuration owns:
+//! abandoned uploads are cleaned up hourly, and (when a retention is set)
+//! the audit log is rotated hourly. Runs go through the job service, so
+//! they have a history and run once however many nodes share the database.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use app::core::AppState;
-use tokio::task::JoinHandle;
+use app::core::{
+    AppState, Result,
+    jobs::{AuditPurge, Job, Runner, RunnerSettings, UploadCleanup},
+};
 
-/// How often abandoned uploads are looked for.
-const CLEANUP_INTERVAL: Duration = Duration::from_secs(60 * 60);
-/// First cleanup after start, once the node is serving.
-const FIRST_CLEANUP: Duration = Duration::from_secs(60);
+const HOURLY: &str = "hourly";
 
-/// Background jobs of one node; stopped when dropped.
-pub struct Jobs(Vec<JoinHandle<()>>);
-
-impl Drop for Jobs {
-    fn drop(&mut self) {
-        for job in &self.0 {
-            job.abort();
-        }
-    }
-}
-
-/// Starts the node's background jobs: cleanup of abandoned uploads, and
-/// (when a retention is set) pruning of the audit log.
-pub fn start(state: &AppState, upload_expiry: Duration, audit_retention: Option<Duration>) -> Jobs {
-    let registry = state.registry.clone();
-    let cleanup = tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_CLEANUP, CLEANUP_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            let Ok(expiry) = chrono::Duration::from_std(upload_expiry) else { return };
-            if let Err(error) = registry.clean_up_abandoned(chrono::Utc::now() - expiry).await {
-                tracing::warn!(%error, "cleaning up abandoned uploads failed; trying again later");
-            }
-        }
-    });
-    let mut jobs = vec![cleanup];
-    if let Some(retention) = audit_retention {
-        let audit = state.audit.clone();
-        jobs.push(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + FIRST_CLEANUP, CLEANUP_INTERVAL);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                let Ok(retention) = chrono::Duration::from_std(retention) else { return };
-                match audit.delete_before(chrono::Utc::now() - retention).await {
-                    Ok(0) => {}
-                    Ok(deleted) => tracing::info!(deleted, "pruned the audit log"),
-                    Err(error) => tracing::warn!(%error, "pruning the audit log failed; trying again later"),
-                }
-            }
-        }));
-    }
-    Jobs(jobs)
+/// Puts the configured schedules in place and starts this node's runner.
+pub async fn start(state: &AppState, upload_expiry: Duration, audit_retention: Option<Duration>) -> Result<Runner> {
+    let jobs = &state.jobs;
+    jobs.configure_schedule(UploadCleanup::KIND, Some((HOURLY, UploadCleanup::parameters(upload_expiry)))).await?;
+    let purge = audit_retention.map(|retention| (HOURLY, AuditPurge::parameters(retention)));
+    jobs.configure_schedule(AuditPurge::KIND, purge).await?;
+    let kinds: Vec<Arc<dyn Job>> = vec![
+        Arc::new(UploadCleanup { registry: state.registry.clone() }),
+        Arc::new(AuditPurge { audit: state.audit.clone() }),
+    ];
+    Ok(Runner::start(jobs.repository().clone(), kinds, RunnerSettings::default()))
 }

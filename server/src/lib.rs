@@ -110,7 +110,7 @@ pub async fn serve(
             handle.graceful_shutdown(Some(grace));
         }
     });
-    let jobs = jobs::start(&berth.state, config.upload_expiry, config.audit_retention);
+    let jobs = jobs::start(&berth.state, config.upload_expiry, config.audit_retention).await?;
     let router = connections::limit_body_stalls(berth.router, config.body_read_timeout);
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let acceptor = connections::LimitedAcceptor::new(config.max_connections);
@@ -128,7 +128,7 @@ pub async fn serve(
             server.handle(handle).serve(service).await
         }
     };
-    drop(jobs);
+    jobs.shut_down().await;
     // Events still queued are written before the database closes.
     berth.state.events.flush().await;
     berth.state.db.close().await;

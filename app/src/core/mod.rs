@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod identity;
+pub mod jobs;
 pub mod projects;
 pub mod rbac;
 pub mod registry;

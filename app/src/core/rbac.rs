@@ -155,10 +155,13 @@ pub enum SystemAction {
     /// Create a project (and become its project admin): any signed-in user,
     /// unless an administrator restricted it to administrators.
     CreateProject,
+    /// Run, schedule and stop background jobs (garbage collection, log
+    /// rotation) and read their history.
+    ManageJobs,
 }
 
 impl SystemAction {
-    pub const ALL: [SystemAction; 7] = [
+    pub const ALL: [SystemAction; 8] = [
         SystemAction::ManageUsers,
         SystemAction::ManageGroups,
         SystemAction::ManageSettings,
@@ -166,6 +169,7 @@ impl SystemAction {
         SystemAction::ManageSystemRobots,
         SystemAction::ReadAuditLog,
         SystemAction::CreateProject,
+        SystemAction::ManageJobs,
     ];
 
     /// What the refusal says: "only system administrators {phrase}".
@@ -178,6 +182,7 @@ impl SystemAction {
             SystemAction::ManageSystemRobots => "manage system robots and grants in every project",
             SystemAction::ReadAuditLog => "read the whole audit log",
             SystemAction::CreateProject => "create projects here",
+            SystemAction::ManageJobs => "run and schedule background jobs",
         }
     }
 }

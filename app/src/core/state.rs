@@ -16,6 +16,7 @@ use crate::core::{
     },
     db::Db,
     events::{AuditLog, EventRecorder},
+    jobs::JobService,
     projects::ProjectService,
     registry::RegistryService,
     robots::RobotService,
@@ -75,6 +76,7 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub registry: RegistryService,
     pub artifacts: ArtifactService,
+    pub jobs: JobService,
     pub events: EventRecorder,
     pub http: Arc<HttpSettings>,
 }
@@ -123,6 +125,7 @@ impl AppState {
             registry,
             artifacts,
             robots: RobotService::new(db.clone(), access.clone()),
+            jobs: JobService::new(db.clone()),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),
             access: access.clone(),
