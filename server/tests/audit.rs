@@ -178,8 +178,11 @@ async fn robot_changes_and_registry_operations_are_recorded(backend: Backend) {
     let (none, _) = entries(&server, AuditQuery { since: Some(future), ..Default::default() }).await;
     assert!(none.is_empty());
 
+    // A dry run counts what retention would remove and removes nothing.
+    assert_eq!(server.state.audit.purge_before(future, &[], true).await.unwrap(), 9);
+    assert_eq!(entries(&server, AuditQuery::default()).await.1, 9);
     // Retention removes what is older than the cutoff, and only that.
-    let removed = server.state.audit.delete_before(future).await.unwrap();
+    let removed = server.state.audit.purge_before(future, &[], false).await.unwrap();
     assert_eq!(
         removed, 9,
         "the first administrator, two projects created, a robot created and changed three times, a push and a pull"

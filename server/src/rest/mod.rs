@@ -11,6 +11,7 @@ mod members;
 mod openapi;
 mod paging;
 mod projects;
+mod purge;
 mod robots;
 mod system;
 mod usergroups;
@@ -79,6 +80,13 @@ pub fn router() -> Router<AppState> {
             axum::routing::delete(artifacts::delete_tag),
         )
         .route("/api/v2.0/audit-logs", get(audit::audit_logs))
+        .route("/api/v2.0/system/purgeaudit", get(purge::list_history))
+        .route(
+            "/api/v2.0/system/purgeaudit/schedule",
+            get(purge::get_schedule).post(purge::create_schedule).put(purge::update_schedule),
+        )
+        .route("/api/v2.0/system/purgeaudit/{purge_id}", get(purge::get_run).put(purge::stop_run))
+        .route("/api/v2.0/system/purgeaudit/{purge_id}/log", get(purge::get_log))
         .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
         .route(
             "/api/v2.0/robots/{robot_id}",

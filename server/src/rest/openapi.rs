@@ -11,7 +11,7 @@ use utoipa::{
     },
 };
 
-use super::{artifacts, audit, configurations, health, members, projects, robots, system, usergroups, users};
+use super::{artifacts, audit, configurations, health, members, projects, purge, robots, system, usergroups, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +41,13 @@ use super::{artifacts, audit, configurations, health, members, projects, robots,
         members::remove_member,
         audit::audit_logs,
         audit::project_logs,
+        purge::get_schedule,
+        purge::create_schedule,
+        purge::update_schedule,
+        purge::list_history,
+        purge::get_run,
+        purge::get_log,
+        purge::stop_run,
         users::current_user,
         users::list_users,
         users::search_users,

@@ -40,6 +40,14 @@ pub enum Operation {
 }
 
 impl Operation {
+    pub const ALL: [Operation; 6] =
+        [Operation::Pull, Operation::Push, Operation::Delete, Operation::Create, Operation::Update, Operation::Login];
+
+    /// The operation of this name (`pull`, `push`, …).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|operation| operation.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pull => "pull",
@@ -330,9 +338,10 @@ impl AuditLog {
         Ok(())
     }
 
-    /// Deletes entries older than `cutoff` (the retention setting); returns how many.
-    pub async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        self.repository.delete_before(cutoff).await
+    /// Deletes entries older than `cutoff` (of `operations` only, when any
+    /// are named), or with `dry_run` counts them; returns how many.
+    pub async fn purge_before(&self, cutoff: DateTime<Utc>, operations: &[Operation], dry_run: bool) -> Result<u64> {
+        self.repository.purge_before(cutoff, operations, dry_run).await
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::AuditEvent;
+use super::{AuditEvent, Operation};
 use crate::{
     core::{
         Result,
@@ -256,14 +256,31 @@ impl EventRepository {
         Ok(keyset.page(rows, limit as usize, total))
     }
 
-    pub async fn delete_before(&self, cutoff: DateTime<Utc>) -> Result<u64> {
-        let deleted = on_db!(&self.db, pool => {
-            sqlx::query("DELETE FROM audit_log WHERE occurred_at < $1")
-                .bind(cutoff)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(deleted)
+    /// Deletes entries older than `cutoff` (only those of `operations`,
+    /// when any are named); with `dry_run`, only counts them. How many.
+    pub async fn purge_before(&self, cutoff: DateTime<Utc>, operations: &[Operation], dry_run: bool) -> Result<u64> {
+        let only = if operations.is_empty() {
+            String::new()
+        } else {
+            let placeholders: Vec<String> = (2..2 + operations.len()).map(|n| format!("${n}")).collect();
+            format!(" AND operation IN ({})", placeholders.join(", "))
+        };
+        let verb = if dry_run { "SELECT COUNT(*)" } else { "DELETE" };
+        let sql = format!("{verb} FROM audit_log WHERE occurred_at < $1{only}");
+        let count = on_db!(&self.db, pool => async {
+            if dry_run {
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(cutoff);
+                for operation in operations {
+                    query = query.bind(operation.as_str());
+                }
+                return query.fetch_one(pool).await.map(|n| n.max(0) as u64);
+            }
+            let mut query = sqlx::query(&sql).bind(cutoff);
+            for operation in operations {
+                query = query.bind(operation.as_str());
+            }
+            query.execute(pool).await.map(|done| done.rows_affected())
+        }.await)?;
+        Ok(count)
     }
 }

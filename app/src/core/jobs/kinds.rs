@@ -7,7 +7,11 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{Job, JobContext, JobRun};
-use crate::core::{Error, events::AuditLog, registry::RegistryService};
+use crate::core::{
+    Error,
+    events::{AuditLog, Operation},
+    registry::RegistryService,
+};
 
 /// Removes uploads untouched for `expiry_seconds` (their staged bytes too)
 /// and repositories abandoned as long.
@@ -44,7 +48,9 @@ impl Job for UploadCleanup {
     }
 }
 
-/// Deletes audit-log entries older than `retention_hours`.
+/// Deletes audit-log entries older than `audit_retention_hour` hours, of
+/// the operations `include_operations` names (comma-separated; all when
+/// empty), or with `dry_run` only counts them: Harbor's purge parameters.
 #[derive(Clone, Debug)]
 pub struct AuditPurge {
     pub audit: AuditLog,
@@ -55,7 +61,32 @@ impl AuditPurge {
 
     /// The parameters for keeping entries for `retention`.
     pub fn parameters(retention: Duration) -> Value {
-        json!({ "retention_hours": retention.as_secs().div_ceil(3600) })
+        json!({ "audit_retention_hour": retention.as_secs().div_ceil(3600) })
+    }
+
+    /// The parameters' checked form: hours to keep, operations, dry run.
+    pub fn read(parameters: &Value) -> crate::core::Result<(i64, Vec<Operation>, bool)> {
+        let hours = parameter(parameters, "audit_retention_hour")?;
+        let operations = match parameters.get("include_operations") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(list)) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| {
+                    Operation::parse(name).ok_or_else(|| {
+                        Error::invalid("include_operations", format!("{name:?} is not an operation the log records"))
+                    })
+                })
+                .collect::<crate::core::Result<_>>()?,
+            Some(_) => return Err(Error::invalid("include_operations", "must be comma-separated operation names")),
+        };
+        let dry_run = match parameters.get("dry_run") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(dry_run)) => *dry_run,
+            Some(_) => return Err(Error::invalid("dry_run", "must be true or false")),
+        };
+        Ok((hours, operations, dry_run))
     }
 }
 
@@ -66,12 +97,20 @@ impl Job for AuditPurge {
 
     fn run<'a>(&'a self, context: &'a JobContext, parameters: &'a Value) -> JobRun<'a> {
         Box::pin(async move {
-            let hours = parameter(parameters, "retention_hours")?;
+            let (hours, operations, dry_run) = Self::read(parameters)?;
             let cutoff = Utc::now() - chrono::Duration::hours(hours);
-            context.log(format!("deleting audit-log entries from before {cutoff}")).await?;
-            let deleted = self.audit.delete_before(cutoff).await?;
-            context.log(format!("deleted {deleted} entries")).await?;
-            Ok(json!({ "deleted": deleted }))
+            let which = if operations.is_empty() {
+                "all operations".to_owned()
+            } else {
+                operations.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            context
+                .log(format!("entries from before {cutoff}, of {which}{}", if dry_run { " (dry run)" } else { "" }))
+                .await?;
+            let count = self.audit.purge_before(cutoff, &operations, dry_run).await?;
+            let verb = if dry_run { "would delete" } else { "deleted" };
+            context.log(format!("{verb} {count} entries")).await?;
+            Ok(json!({ "deleted": if dry_run { 0 } else { count }, "matched": count, "dry_run": dry_run }))
         })
     }
 }
