@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod auth;
+pub mod cleanup;
 pub mod dashboard;
 pub mod error;
 pub mod logs;

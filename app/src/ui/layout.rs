@@ -36,7 +36,7 @@ pub fn PortalLayout() -> impl IntoView {
                 })}
             </Suspense>
             <div class="mx-auto flex w-full max-w-7xl flex-1 flex-col gap-6 px-4 py-6 sm:flex-row">
-                <SideNav />
+                <SideNav user />
                 <main class="min-w-0 flex-1">
                     <Outlet />
                 </main>
@@ -138,8 +138,9 @@ fn UserMenu(user: SessionUser) -> impl IntoView {
     }
 }
 
+/// The main links, and for system administrators the Administration section.
 #[component]
-fn SideNav() -> impl IntoView {
+fn SideNav(user: Resource<Result<Option<SessionUser>, AppError>>) -> impl IntoView {
     view! {
         <nav aria-label="Main" class="shrink-0 sm:w-48">
             // A row of links on a phone, a column beside the page from `sm` up.
@@ -148,6 +149,19 @@ fn SideNav() -> impl IntoView {
                 <NavLink href="/projects" label="Projects" exact=false />
                 <NavLink href="/api-reference" label="API reference" exact=false />
             </ul>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let admin = matches!(user.await, Ok(Some(SessionUser { is_admin: true, .. })));
+                    admin.then(|| view! {
+                        <p class="mt-4 hidden px-3 text-xs font-semibold uppercase tracking-wide text-slate-500 sm:block dark:text-slate-400" id="admin-nav">
+                            "Administration"
+                        </p>
+                        <ul class="flex gap-1 text-sm sm:block sm:space-y-1" aria-labelledby="admin-nav">
+                            <NavLink href="/admin/cleanup" label="Clean up" exact=false />
+                        </ul>
+                    })
+                })}
+            </Suspense>
         </nav>
     }
 }

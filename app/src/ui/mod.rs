@@ -1,5 +1,6 @@
 //! The portal's pages. The router lives here; each page is its own module.
 
+mod admin;
 mod api_reference;
 mod artifact;
 mod components;
@@ -21,6 +22,7 @@ use leptos_router::{
     path,
 };
 
+use admin::CleanupPage;
 use api_reference::ApiReferencePage;
 use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
@@ -74,6 +76,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("/profile") view=ProfilePage />
                     <Route path=path!("/api-reference") view=ApiReferencePage />
+                    <Route path=path!("/admin/cleanup") view=CleanupPage />
                     <Route path=path!("/projects") view=ProjectsPage />
                     <Route path=path!("/search") view=SearchPage />
                     <Route path=path!("/new-project") view=NewProjectPage />

@@ -38,7 +38,7 @@ impl Job for UploadCleanup {
         Box::pin(async move {
             let seconds = parameter(parameters, "expiry_seconds")?;
             let cutoff = Utc::now() - chrono::Duration::seconds(seconds);
-            context.log(format!("removing uploads untouched since {cutoff}")).await?;
+            context.log(format!("removing uploads untouched since {}", cutoff.format(SECONDS))).await?;
             let report = self.registry.clean_up_abandoned(cutoff).await?;
             context
                 .log(format!("removed {} uploads and {} empty repositories", report.uploads, report.repositories.len()))
@@ -105,7 +105,11 @@ impl Job for AuditPurge {
                 operations.iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
             };
             context
-                .log(format!("entries from before {cutoff}, of {which}{}", if dry_run { " (dry run)" } else { "" }))
+                .log(format!(
+                    "entries from before {}, of {which}{}",
+                    cutoff.format(SECONDS),
+                    if dry_run { " (dry run)" } else { "" }
+                ))
                 .await?;
             let count = self.audit.purge_before(cutoff, &operations, dry_run).await?;
             let verb = if dry_run { "would delete" } else { "deleted" };
@@ -114,6 +118,9 @@ impl Job for AuditPurge {
         })
     }
 }
+
+/// How log lines write a cutoff: to the second, in UTC.
+const SECONDS: &str = "%Y-%m-%d %H:%M:%S UTC";
 
 /// A whole, non-negative number parameter.
 fn parameter(parameters: &Value, name: &'static str) -> crate::core::Result<i64> {
