@@ -49,6 +49,27 @@ macro_rules! project_usage {
     }};
 }
 
+/// Inside transaction `$tx` (either database): locks the quota of
+/// `$repository`'s project and, when linking `$digest` (`$needed` bytes)
+/// would take it past its quota, the refusal.
+macro_rules! quota_refusal {
+    ($tx:ident, $repository:expr, $digest:expr, $needed:expr) => {{
+        match lock_project_quota!($tx, $repository) {
+            Some((project, name, quota)) => {
+                let held: bool =
+                    sqlx::query_scalar(HOLDS_BLOB_SQL).bind(project).bind($digest).fetch_one(&mut *$tx).await?;
+                let used = if held { 0 } else { project_usage!($tx, project) };
+                (!held && used.saturating_add($needed) > quota).then(|| Linked::OverQuota {
+                    project: name,
+                    quota,
+                    used,
+                })
+            }
+            None => None,
+        }
+    }};
+}
+
 /// Runs one deleting statement (`$sql` with `$binds`) and, when it removed
 /// a row, writes `$event`'s audit row, in one transaction; evaluates to
 /// whether it removed anything.
@@ -69,6 +90,9 @@ pub use manifests::{ListPage, NewManifest, ReferrerRow, StoredManifest};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Linked {
     Done,
+    /// Refused: a blob the manifest names is no longer in the repository
+    /// (removed while the push was in flight).
+    Missing(String),
     /// Refused: the project would pass its storage quota.
     OverQuota {
         project: String,
@@ -117,6 +141,25 @@ impl RegistryRepository {
         Ok(id.map(RepositoryId))
     }
 
+    /// Marks `repository`'s link to `digest` as relied on now, when it was
+    /// last marked more than `stale` ago (a HEAD before a manifest push):
+    /// garbage collection then keeps it for its whole window.
+    pub async fn touch_link(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        stale: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        const SQL: &str = "UPDATE repository_blobs SET touched_at = $1 \
+             WHERE repository_id = (SELECT id FROM repositories WHERE name = $2) AND digest = $3 \
+             AND COALESCE(touched_at, created_at) < $4";
+        on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(now).bind(repository.as_str()).bind(digest.to_string()).bind(stale).execute(pool).await.map(|_| ())
+        })?;
+        Ok(())
+    }
+
     /// The size of `digest` if `repository` may see it.
     pub async fn linked_blob_size(&self, repository: &RepoName, digest: &Digest) -> Result<Option<u64>> {
         const SQL: &str = "SELECT b.size FROM repositories r \
@@ -129,58 +172,59 @@ impl RegistryRepository {
         Ok(size.map(|s| s as u64))
     }
 
-    /// Records that the content `digest` exists and that `repository` may
-    /// see it, unless that would take the repository's project past its
-    /// storage quota. Links into one project are checked one at a time: the
-    /// transaction first writes the project's row, which holds the others
-    /// back until it commits (a row lock on PostgreSQL, the write lock on
-    /// SQLite), so concurrent pushes cannot together pass the quota.
-    pub async fn link_blob(
+    /// Publishes the content `digest` in `repository`: records the blob,
+    /// runs `publish` (which puts the content in storage, or checks it is
+    /// there) and links it, in one transaction; unless that would take the
+    /// repository's project past its storage quota.
+    ///
+    /// Links into one project are checked one at a time: the transaction
+    /// first writes the project's row, which holds the others back until it
+    /// commits (a row lock on PostgreSQL, the write lock on SQLite), so
+    /// concurrent pushes cannot together pass the quota. The blob's row is
+    /// held from before `publish` until the link commits, and garbage
+    /// collection deletes content only while holding that row: content a
+    /// push relies on is never deleted under it.
+    /// `publish`'s own error comes back as the inner error, with nothing written.
+    pub async fn publish_blob<E>(
         &self,
         repository: RepositoryId,
         digest: &Digest,
         size: u64,
         now: DateTime<Utc>,
-    ) -> Result<Linked> {
-        self.link_or_check(repository, digest, size, now, true).await
-    }
-
-    /// The quota check [`Self::link_blob`] makes, writing nothing: lets a
-    /// push be refused before its bytes are published.
-    pub async fn check_blob_quota(&self, repository: RepositoryId, digest: &Digest, size: u64) -> Result<Linked> {
-        self.link_or_check(repository, digest, size, Utc::now(), false).await
-    }
-
-    async fn link_or_check(
-        &self,
-        repository: RepositoryId,
-        digest: &Digest,
-        size: u64,
-        now: DateTime<Utc>,
-        link: bool,
-    ) -> Result<Linked> {
+        publish: impl Future<Output = std::result::Result<(), E>>,
+    ) -> Result<std::result::Result<Linked, E>> {
         // Linking follows a verified commit or mount, so quarantined content is back.
         const BLOB: &str = "INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (digest) DO UPDATE SET quarantined_at = NULL";
-        const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (repository_id, digest) DO NOTHING";
+        const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at, touched_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (repository_id, digest) DO UPDATE SET touched_at = excluded.touched_at";
         let digest = digest.to_string();
         let needed = i64::try_from(size).unwrap_or(i64::MAX);
         let linked = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            if let Some((project, name, quota)) = lock_project_quota!(tx, repository) {
-                let held: bool = sqlx::query_scalar(HOLDS_BLOB_SQL).bind(project).bind(&digest).fetch_one(&mut *tx).await?;
-                let used = if held { 0 } else { project_usage!(tx, project) };
-                if !held && used.saturating_add(needed) > quota {
-                    return Ok(Linked::OverQuota { project: name, quota, used });
-                }
+            if let Some(refusal) = quota_refusal!(tx, repository, &digest, needed) {
+                return Ok(Ok(refusal));
             }
-            if link {
-                sqlx::query(BLOB).bind(&digest).bind(needed).bind(now).execute(&mut *tx).await?;
-                sqlx::query(LINK).bind(repository).bind(&digest).bind(now).execute(&mut *tx).await?;
-                tx.commit().await?;
+            sqlx::query(BLOB).bind(&digest).bind(needed).bind(now).execute(&mut *tx).await?;
+            if let Err(error) = publish.await {
+                return Ok(Err(error));
             }
-            Ok::<_, sqlx::Error>(Linked::Done)
+            sqlx::query(LINK).bind(repository).bind(&digest).bind(now).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Ok(Linked::Done))
+        }.await)?;
+        Ok(linked)
+    }
+
+    /// The quota check [`Self::publish_blob`] makes, writing nothing: lets
+    /// a push be refused before its bytes are published.
+    pub async fn check_blob_quota(&self, repository: RepositoryId, digest: &Digest, size: u64) -> Result<Linked> {
+        let digest = digest.to_string();
+        let needed = i64::try_from(size).unwrap_or(i64::MAX);
+        let linked = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let refusal = quota_refusal!(tx, repository, &digest, needed);
+            Ok::<_, sqlx::Error>(refusal.unwrap_or(Linked::Done))
         }.await)?;
         Ok(linked)
     }

@@ -131,6 +131,17 @@ impl RegistryRepository {
         let digest = new.digest.to_string();
         let subject = new.parsed.subject.as_ref().map(Digest::to_string);
         let size = new.content.len() as i64;
+        let mut blobs: Vec<String> = new
+            .parsed
+            .needs
+            .iter()
+            .filter_map(|needed| match needed {
+                crate::core::registry::manifest::Needed::Blob(d) => Some(d.to_string()),
+                crate::core::registry::manifest::Needed::Manifest(_) => None,
+            })
+            .collect();
+        blobs.sort();
+        blobs.dedup();
         let stored = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             if let Some((project, name, quota)) = lock_project_quota!(tx, new.repository) {
@@ -139,6 +150,21 @@ impl RegistryRepository {
                 let used = if exists { 0 } else { project_usage!(tx, project) };
                 if !exists && used.saturating_add(size) > quota {
                     return Ok(Linked::OverQuota { project: name, quota, used });
+                }
+            }
+            // The links this manifest relies on are marked in use, in this
+            // transaction: garbage collection cannot remove one under it.
+            if !blobs.is_empty() {
+                let mut query = sqlx::QueryBuilder::new("UPDATE repository_blobs SET touched_at = ");
+                query.push_bind(now).push(" WHERE repository_id = ").push_bind(new.repository).push(" AND digest IN (");
+                let mut list = query.separated(", ");
+                for blob in &blobs {
+                    list.push_bind(blob);
+                }
+                query.push(") RETURNING digest");
+                let touched: Vec<String> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+                if let Some(gone) = blobs.iter().find(|blob| !touched.contains(blob)) {
+                    return Ok(Linked::Missing(gone.clone()));
                 }
             }
             sqlx::query(INSERT)

@@ -8,7 +8,7 @@ use std::{
 
 use chrono::Utc;
 
-use super::{EventDetails, RegistryService, artifact_event, granted};
+use super::{EventDetails, LINK_WINDOW, RegistryService, artifact_event, granted};
 use crate::core::{
     access::ProjectGrant,
     events::Operation,
@@ -47,8 +47,18 @@ impl UploadHashes {
 }
 
 impl RegistryService {
-    /// The size of a blob the repository may see (`pull`).
+    /// The size of a blob the repository may see (`pull`): a `HEAD`, which
+    /// clients send before naming the blob in a manifest instead of pushing
+    /// it again, so the link is marked in use (at most every quarter window)
+    /// and garbage collection keeps it for its whole window.
     pub async fn stat_blob(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<u64> {
+        let size = self.linked_size(repository, digest, grant).await?;
+        let now = Utc::now();
+        self.repository.touch_link(repository, digest, now - LINK_WINDOW / 4, now).await?;
+        Ok(size)
+    }
+
+    async fn linked_size(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<u64> {
         granted(grant, repository, &[Action::Pull])?;
         self.repository.linked_blob_size(repository, digest).await?.ok_or(Error::BlobUnknown)
     }
@@ -63,7 +73,7 @@ impl RegistryService {
         grant: &ProjectGrant,
         range: impl FnOnce(u64) -> Result<Option<ByteRange>, E>,
     ) -> Result<(BlobReader, Option<ByteRange>), E> {
-        let size = self.stat_blob(repository, digest, grant).await?;
+        let size = self.linked_size(repository, digest, grant).await?;
         let range = range(size)?;
         // Linked but missing from storage means the store lost it: report it as
         // unknown rather than serve nothing under a 200.
@@ -128,8 +138,22 @@ impl RegistryService {
         };
         let now = Utc::now();
         let id = self.repository_for_push(repository, now).await?;
-        self.link_within_quota(id, digest, size, now).await?;
-        Ok(Some(size))
+        // Mounted only while the content is still there (garbage collection
+        // may have taken it after its last link went); else a normal upload.
+        let present = async {
+            match self.blobs.stat(digest).await? {
+                Some(_) => Ok(()),
+                None => Err(Error::BlobUnknown),
+            }
+        };
+        match self.publish_within_quota(id, digest, size, present).await {
+            Ok(()) => Ok(Some(size)),
+            Err(Error::BlobUnknown) => {
+                self.repository.delete_if_empty(id).await?;
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
     }
 
     pub async fn start_upload(&self, grant: &ProjectGrant, repository: &RepoName) -> Result<UploadId> {
@@ -252,9 +276,17 @@ impl RegistryService {
         hashed: Option<StreamedHash>,
     ) -> Result<u64> {
         self.check_quota(repository_id, digest, staged).await?;
-        let size = self.blobs.commit_upload(id, digest, hashed).await?;
-        self.link_within_quota(repository_id, digest, size, Utc::now()).await?;
-        Ok(size)
+        let commit = async {
+            let size = self.blobs.commit_upload(id, digest, hashed).await?;
+            if size != staged {
+                return Err(Error::Internal(crate::core::Error::corrupt(format!(
+                    "{digest}: {size} bytes published, {staged} staged"
+                ))));
+            }
+            Ok(())
+        };
+        self.publish_within_quota(repository_id, digest, staged, commit).await?;
+        Ok(staged)
     }
 
     /// Pushes a whole blob in one request (`POST …/uploads/?digest=`). No
@@ -276,10 +308,15 @@ impl RegistryService {
             let size = self.blobs.append_upload(&id, 0, data, Some(&mut hasher)).await?;
             self.check_quota(repository_id, digest, size).await?;
             let hashed = StreamedHash { digest: hasher.finish(), size };
-            Ok::<_, Error>(self.blobs.commit_upload(&id, digest, Some(hashed)).await?)
+            let commit = async {
+                self.blobs.commit_upload(&id, digest, Some(hashed)).await?;
+                Ok(())
+            };
+            self.publish_within_quota(repository_id, digest, size, commit).await?;
+            Ok::<_, Error>(size)
         };
-        let size = match committed.await {
-            Ok(size) => size,
+        match committed.await {
+            Ok(size) => Ok(size),
             Err(e) => {
                 // Staged bytes are useless without a session; the original error matters more.
                 if let Err(cancel) = self.blobs.cancel_upload(&id).await {
@@ -287,11 +324,9 @@ impl RegistryService {
                 }
                 // Nor does a repository that only this push created stay behind.
                 self.repository.delete_if_empty(repository_id).await?;
-                return Err(e);
+                Err(e)
             }
-        };
-        self.link_within_quota(repository_id, digest, size, Utc::now()).await?;
-        Ok(size)
+        }
     }
 
     pub async fn cancel_upload(&self, grant: &ProjectGrant, repository: &RepoName, id: &UploadId) -> Result<()> {

@@ -150,8 +150,14 @@ impl RegistryService {
         };
         let event = artifact_event(Operation::Push, repository, grant.actor(), details);
         let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
-        if let Linked::OverQuota { project, quota, used } = self.repository.put_manifest(new, now, &event).await? {
-            return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
+        match self.repository.put_manifest(new, now, &event).await? {
+            Linked::Done => {}
+            Linked::OverQuota { project, quota, used } => {
+                return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
+            }
+            Linked::Missing(gone) => {
+                return Err(Error::ManifestBlobUnknown(gone.parse().map_err(|_| Error::BlobUnknown)?));
+            }
         }
         Ok(PushedManifest { digest, subject: parsed.subject })
     }

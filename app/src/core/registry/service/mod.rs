@@ -32,6 +32,12 @@ use crate::core::{
 };
 use blobs::UploadHashes;
 
+/// How long a repository's link to a blob no manifest names is kept after
+/// it was last relied on (pushed, mounted, named by a manifest, asked about
+/// with `HEAD`): garbage collection removes only older ones, so a push in
+/// flight never loses a blob it is about to name.
+pub const LINK_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(2);
+
 #[derive(Clone)]
 pub struct RegistryService {
     repository: RegistryRepository,
@@ -78,19 +84,20 @@ impl RegistryService {
         self.repository.ensure_repository(name, now).await?.ok_or_else(|| Error::ProjectUnknown(name.clone()))
     }
 
-    /// Links a stored blob to a repository, unless that would take the
-    /// repository's project over its storage quota (a blob some repository
-    /// of the project already holds takes nothing more). A refused link
-    /// removes the repository if the push created it and it holds nothing;
-    /// the verified blob stays in the store for garbage collection.
-    async fn link_within_quota(
+    /// Publishes a blob in a repository: `publish` puts its content in
+    /// storage (or checks it is there) while the blob's row is held, and the
+    /// link commits with it; unless that would take the repository's
+    /// project over its storage quota (a blob some repository of the
+    /// project already holds takes nothing more). A refusal removes the
+    /// repository if the push created it and it holds nothing.
+    async fn publish_within_quota(
         &self,
         repository: RepositoryId,
         digest: &Digest,
         size: u64,
-        now: chrono::DateTime<Utc>,
+        publish: impl Future<Output = Result<()>>,
     ) -> Result<()> {
-        let linked = self.repository.link_blob(repository, digest, size, now).await?;
+        let linked = self.repository.publish_blob(repository, digest, size, Utc::now(), publish).await??;
         self.refuse_over_quota(repository, linked, size).await
     }
 
@@ -109,6 +116,7 @@ impl RegistryService {
                 self.repository.delete_if_empty(repository).await?;
                 Err(Error::QuotaExceeded { project, quota, used, needed: size })
             }
+            Linked::Missing(_) => Err(Error::BlobUnknown),
         }
     }
 
