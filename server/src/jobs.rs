@@ -1,12 +1,14 @@
-//! This node's job runner, and the schedules the configuration owns:
-//! abandoned uploads are cleaned up hourly, and (when a retention is set)
-//! the audit log is rotated hourly. Runs go through the job service, so
+//! This node's job runner (upload cleanup, audit-log rotation, garbage
+//! collection), and the schedules the configuration owns: abandoned uploads
+//! are cleaned up hourly, and (when a retention is set) the audit log is
+//! rotated hourly. Runs go through the job service, so
 //! they have a history and run once however many nodes share the database.
 
 use std::{sync::Arc, time::Duration};
 
 use app::core::{
     AppState, Result,
+    gc::{GarbageCollection, GcRepository},
     jobs::{AuditPurge, Job, Runner, RunnerSettings, UploadCleanup},
 };
 
@@ -21,6 +23,12 @@ pub async fn start(state: &AppState, upload_expiry: Duration, audit_retention: O
     let kinds: Vec<Arc<dyn Job>> = vec![
         Arc::new(UploadCleanup { registry: state.registry.clone() }),
         Arc::new(AuditPurge { audit: state.audit.clone() }),
+        Arc::new(GarbageCollection {
+            repository: GcRepository::new(state.db.clone()),
+            blobs: state.blobs.clone(),
+            registry: state.registry.clone(),
+            upload_expiry,
+        }),
     ];
     Ok(Runner::start(jobs.repository().clone(), kinds, RunnerSettings::default()))
 }

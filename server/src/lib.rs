@@ -69,6 +69,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         max_manifest_bytes: config.max_manifest_bytes,
         token_lifetime: config.token_expiry,
         verify_reads: config.verify_on_read,
+        link_window: config.gc_link_window,
     };
     let started = AppState::start(settings, leptos_options).await?;
     let http_metrics = metrics::HttpMetrics::new();

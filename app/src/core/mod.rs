@@ -8,6 +8,7 @@ pub mod auth;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod gc;
 pub mod identity;
 pub mod jobs;
 pub mod projects;

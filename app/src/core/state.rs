@@ -44,6 +44,8 @@ pub struct CoreSettings {
     pub token_lifetime: Duration,
     /// Check whole-blob reads against their digest as they stream.
     pub verify_reads: bool,
+    /// How long an unreferenced blob link is kept after it was last used.
+    pub link_window: Duration,
 }
 
 /// Settings read by the HTTP edge at request time.
@@ -110,7 +112,8 @@ impl AppState {
         let tokens = RegistryTokens::load_or_create(&db, token_settings).await?;
         let access = AccessService::new(db.clone());
         let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes)
-            .verifying_reads(settings.verify_reads);
+            .verifying_reads(settings.verify_reads)
+            .keeping_links_for(settings.link_window);
         let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone());
         let artifacts = ArtifactService::new(
             db.clone(),

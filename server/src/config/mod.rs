@@ -61,6 +61,7 @@ keys! {
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";
     "trusted_proxies", "BERTH_TRUSTED_PROXIES", "trusted-proxies", false, "Comma-separated addresses or networks (10.0.0.0/8) of proxies whose X-Forwarded-For / Forwarded headers name the client [default: none, headers ignored]";
     "trusted_proxy_header", "BERTH_TRUSTED_PROXY_HEADER", "trusted-proxy-header", false, "The header the trusted proxies write: x-forwarded-for or forwarded (RFC 7239); the other is ignored [default: x-forwarded-for]";
+    "gc_link_window_seconds", "BERTH_GC_LINK_WINDOW_SECONDS", "gc-link-window-seconds", false, "How long garbage collection keeps a blob link no manifest names after it was last used, so pushes in flight keep their blobs [default: 7200]";
     "verify_on_read", "BERTH_VERIFY_ON_READ", "verify-on-read", false, "Hash every whole-blob pull as it streams and fail it if the stored content no longer matches its digest [default: false]";
     "render_threads", "BERTH_RENDER_THREADS", "render-threads", false, "Threads rendering portal pages, apart from those serving the registry [default: the number of CPUs]";
     "render_timeout_seconds", "BERTH_RENDER_TIMEOUT_SECONDS", "render-timeout-seconds", false, "Longest a portal page or server function may take before it is cut off with 503 [default: 30]";
@@ -143,6 +144,8 @@ pub struct Config {
     /// Proxies whose forwarding headers are believed.
     pub trusted_proxies: TrustedProxies,
     pub verify_on_read: bool,
+    /// How long an unreferenced blob link is kept after it was last used.
+    pub gc_link_window: Duration,
     pub render_threads: usize,
     pub render_timeout: Duration,
     pub max_connections: usize,
@@ -260,6 +263,7 @@ impl Sources {
         let trusted_proxies = self.take("trusted_proxies", o, TrustedProxies::parse)?;
         let proxy_header = self.take("trusted_proxy_header", o, ForwardingHeader::parse)?;
         let verify_on_read = self.take("verify_on_read", o, boolean)?;
+        let link_window = self.take("gc_link_window_seconds", o, |s| number_between(s, 1, 30 * 24 * 3600))?;
         let render_threads = self.take("render_threads", o, |s| number_between(s, 1, 64))?;
         let render_timeout = self.take("render_timeout_seconds", o, |s| number_between(s, 1, 3600))?;
         let max_connections = self.take("max_connections", o, |s| number_between(s, 1, 1_000_000))?;
@@ -308,6 +312,7 @@ impl Sources {
                 .map(|days| Duration::from_secs(days * 24 * 60 * 60)),
             trusted_proxies: trusted_proxies.unwrap_or_default().reading(proxy_header.unwrap_or_default()),
             verify_on_read: verify_on_read.unwrap_or(false),
+            gc_link_window: Duration::from_secs(link_window.unwrap_or(7200)),
             render_threads: render_threads.map_or_else(
                 || std::thread::available_parallelism().map_or(2, |n| n.get().min(64)),
                 |n| usize::try_from(n).unwrap_or(usize::MAX),
@@ -352,6 +357,7 @@ impl Config {
             ("trusted_proxies", Some(self.trusted_proxies.describe()).filter(|list| !list.is_empty())),
             ("trusted_proxy_header", Some(self.trusted_proxies.header().name().to_owned())),
             ("verify_on_read", Some(self.verify_on_read.to_string())),
+            ("gc_link_window_seconds", Some(self.gc_link_window.as_secs().to_string())),
             ("render_threads", Some(self.render_threads.to_string())),
             ("render_timeout_seconds", Some(self.render_timeout.as_secs().to_string())),
             ("max_connections", Some(self.max_connections.to_string())),

@@ -153,6 +153,12 @@ impl TestServer {
         }
     }
 
+    /// Keeps a restarted server's data directory and database, removed with it.
+    pub fn keep(&mut self, dir: tempfile::TempDir, database: TestDatabase) {
+        self._dir = Some(dir);
+        self.database = Some(database);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -12,4 +12,6 @@ mod service;
 
 pub use error::{Error, Result};
 pub use repository::{ReferrerRow, StoredManifest};
-pub use service::{BlobProblem, CleanupReport, Finding, Page, PushedManifest, RegistryService, VerifyReport};
+pub use service::{
+    BlobProblem, CleanupReport, Finding, LINK_WINDOW, Page, PushedManifest, RegistryService, VerifyReport,
+};

@@ -8,7 +8,7 @@ use std::{
 
 use chrono::Utc;
 
-use super::{EventDetails, LINK_WINDOW, RegistryService, artifact_event, granted};
+use super::{EventDetails, RegistryService, artifact_event, granted};
 use crate::core::{
     access::ProjectGrant,
     events::Operation,
@@ -54,7 +54,7 @@ impl RegistryService {
     pub async fn stat_blob(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<u64> {
         let size = self.linked_size(repository, digest, grant).await?;
         let now = Utc::now();
-        self.repository.touch_link(repository, digest, now - LINK_WINDOW / 4, now).await?;
+        self.repository.touch_link(repository, digest, now - self.link_window / 4, now).await?;
         Ok(size)
     }
 

@@ -32,10 +32,10 @@ use crate::core::{
 };
 use blobs::UploadHashes;
 
-/// How long a repository's link to a blob no manifest names is kept after
-/// it was last relied on (pushed, mounted, named by a manifest, asked about
-/// with `HEAD`): garbage collection removes only older ones, so a push in
-/// flight never loses a blob it is about to name.
+/// How long, by default, a repository's link to a blob no manifest names
+/// is kept after it was last relied on (pushed, mounted, named by a
+/// manifest, asked about with `HEAD`): garbage collection removes only
+/// older ones, so a push in flight never loses a blob it is about to name.
 pub const LINK_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(2);
 
 #[derive(Clone)]
@@ -47,6 +47,7 @@ pub struct RegistryService {
     max_manifest_bytes: usize,
     /// Hash whole-blob reads as they stream and refuse content that changed.
     verify_reads: bool,
+    link_window: chrono::TimeDelta,
 }
 
 impl std::fmt::Debug for RegistryService {
@@ -64,7 +65,19 @@ impl RegistryService {
             events,
             max_manifest_bytes,
             verify_reads: false,
+            link_window: LINK_WINDOW,
         }
+    }
+
+    /// How long a link no manifest names is kept after it was last used
+    /// ([`LINK_WINDOW`] unless configured).
+    pub fn keeping_links_for(mut self, window: std::time::Duration) -> Self {
+        self.link_window = chrono::TimeDelta::from_std(window).unwrap_or(LINK_WINDOW);
+        self
+    }
+
+    pub fn link_window(&self) -> chrono::TimeDelta {
+        self.link_window
     }
 
     /// Whole-blob reads check the content against its digest as it streams
