@@ -1,8 +1,7 @@
 //! This node's job runner (upload cleanup, audit-log rotation, garbage
 //! collection), and the schedules the configuration owns: abandoned uploads
 //! are cleaned up hourly, and (when a retention is set) the audit log is
-//! rotated hourly. Runs go through the job service, so
-//! they have a history and run once however many nodes share the database.
+//! rotated hourly.
 
 use std::{sync::Arc, time::Duration};
 
@@ -14,12 +13,16 @@ use app::core::{
 
 const HOURLY: &str = "hourly";
 
-/// Puts the configured schedules in place and starts this node's runner.
-pub async fn start(state: &AppState, upload_expiry: Duration, audit_retention: Option<Duration>) -> Result<Runner> {
+/// Puts the configured schedules in place (at start-up, before serving).
+pub async fn configure(state: &AppState, upload_expiry: Duration, audit_retention: Option<Duration>) -> Result<()> {
     let jobs = &state.jobs;
     jobs.configure_schedule(UploadCleanup::KIND, Some((HOURLY, UploadCleanup::parameters(upload_expiry)))).await?;
     let purge = audit_retention.map(|retention| (HOURLY, AuditPurge::parameters(retention)));
-    jobs.configure_schedule(AuditPurge::KIND, purge).await?;
+    jobs.configure_schedule(AuditPurge::KIND, purge).await
+}
+
+/// Starts this node's runner with every job kind.
+pub fn start(state: &AppState, upload_expiry: Duration) -> Runner {
     let kinds: Vec<Arc<dyn Job>> = vec![
         Arc::new(UploadCleanup { registry: state.registry.clone() }),
         Arc::new(AuditPurge { audit: state.audit.clone() }),
@@ -30,5 +33,5 @@ pub async fn start(state: &AppState, upload_expiry: Duration, audit_retention: O
             upload_expiry,
         }),
     ];
-    Ok(Runner::start(jobs.repository().clone(), kinds, RunnerSettings::default()))
+    Runner::start(state.jobs.repository().clone(), kinds, RunnerSettings::default())
 }

@@ -72,6 +72,7 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         link_window: config.gc_link_window,
     };
     let started = AppState::start(settings, leptos_options).await?;
+    jobs::configure(&started.state, config.upload_expiry, config.audit_retention).await?;
     let http_metrics = metrics::HttpMetrics::new();
     let renders = render_pool::RenderPool::start(config.render_threads, config.render_timeout, http_metrics.registry());
     let routes = Router::new()
@@ -111,7 +112,7 @@ pub async fn serve(
             handle.graceful_shutdown(Some(grace));
         }
     });
-    let jobs = jobs::start(&berth.state, config.upload_expiry, config.audit_retention).await?;
+    let jobs = jobs::start(&berth.state, config.upload_expiry);
     let router = connections::limit_body_stalls(berth.router, config.body_read_timeout);
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let acceptor = connections::LimitedAcceptor::new(config.max_connections);
