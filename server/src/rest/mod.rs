@@ -6,7 +6,9 @@ mod body;
 mod caller;
 mod configurations;
 mod error;
+mod gc;
 mod health;
+mod jobs;
 mod members;
 mod openapi;
 mod paging;
@@ -87,6 +89,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v2.0/system/purgeaudit/{purge_id}", get(purge::get_run).put(purge::stop_run))
         .route("/api/v2.0/system/purgeaudit/{purge_id}/log", get(purge::get_log))
+        .route("/api/v2.0/system/gc", get(gc::list_history))
+        .route("/api/v2.0/system/gc/schedule", get(gc::get_schedule).post(gc::create_schedule).put(gc::update_schedule))
+        .route("/api/v2.0/system/gc/{gc_id}", get(gc::get_run).put(gc::stop_run))
+        .route("/api/v2.0/system/gc/{gc_id}/log", get(gc::get_log))
         .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
         .route(
             "/api/v2.0/robots/{robot_id}",

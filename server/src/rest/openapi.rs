@@ -11,7 +11,9 @@ use utoipa::{
     },
 };
 
-use super::{artifacts, audit, configurations, health, members, projects, purge, robots, system, usergroups, users};
+use super::{
+    artifacts, audit, configurations, gc, health, members, projects, purge, robots, system, usergroups, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,6 +50,13 @@ use super::{artifacts, audit, configurations, health, members, projects, purge, 
         purge::get_run,
         purge::get_log,
         purge::stop_run,
+        gc::get_schedule,
+        gc::create_schedule,
+        gc::update_schedule,
+        gc::list_history,
+        gc::get_run,
+        gc::get_log,
+        gc::stop_run,
         users::current_user,
         users::list_users,
         users::search_users,
