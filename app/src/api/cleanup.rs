@@ -59,12 +59,7 @@ pub async fn get_audit_rotation() -> Result<AuditRotation, AppError> {
     let runs = state.jobs.executions(&actor, AuditPurge::KIND, Window::new(0, RECENT_RUNS)).await?;
     let (kind, cron, next_run_at, parameters) = match schedule {
         Some(schedule) => {
-            let kind = match schedule.cron.as_str() {
-                "0 0 * * * *" => "hourly",
-                "0 0 0 * * *" => "daily",
-                "0 0 0 * * 0" => "weekly",
-                _ => "custom",
-            };
+            let kind = crate::core::jobs::CronSchedule::preset_of(&schedule.cron).unwrap_or("custom");
             (kind, Some(schedule.cron), Some(schedule.next_run_at), schedule.parameters)
         }
         None => ("none", None, None, serde_json::json!({})),

@@ -22,7 +22,7 @@ use super::{
 use app::core::{
     AppState,
     identity::Actor,
-    jobs::{Execution, Schedule, Status, Trigger},
+    jobs::{CronSchedule, Execution, Schedule, Status, Trigger},
 };
 
 /// One family of job endpoints.
@@ -232,10 +232,10 @@ impl JobApi {
 
 /// Harbor's name for a schedule's cron: the presets by name, else `Custom`.
 fn schedule_type(cron: &str) -> &'static str {
-    match cron {
-        "0 0 * * * *" => "Hourly",
-        "0 0 0 * * *" => "Daily",
-        "0 0 0 * * 0" => "Weekly",
+    match CronSchedule::preset_of(cron) {
+        Some("hourly") => "Hourly",
+        Some("daily") => "Daily",
+        Some("weekly") => "Weekly",
         _ => "Custom",
     }
 }

@@ -42,6 +42,7 @@ mod schedule;
 pub use context::JobContext;
 pub use kinds::{AuditPurge, UploadCleanup};
 pub use repository::JobRepository;
+use repository::Replace;
 pub use runner::{Runner, RunnerSettings};
 pub use schedule::{CronSchedule, ScheduleError};
 
@@ -203,7 +204,7 @@ impl JobService {
         let cron = CronSchedule::parse(cron).map_err(|e| Error::invalid("cron", e.to_string()))?;
         let now = Utc::now();
         let first = cron.next_after(now).ok_or_else(|| Error::invalid("cron", "never comes round"))?;
-        self.repository.ensure_schedule(kind, cron.expression(), &parameters, first, now).await
+        self.repository.put_schedule(kind, cron.expression(), &parameters, first, now, Replace::Parameters).await
     }
 
     /// Queues a run of `kind` now; any node's runner picks it up.
@@ -229,7 +230,7 @@ impl JobService {
         let schedule = CronSchedule::parse(cron).map_err(|e| Error::invalid("cron", e.to_string()))?;
         let now = Utc::now();
         let next = schedule.next_after(now).ok_or_else(|| Error::invalid("cron", "never comes round"))?;
-        self.repository.put_schedule(kind, schedule.expression(), &parameters, next, now).await?;
+        self.repository.put_schedule(kind, schedule.expression(), &parameters, next, now, Replace::All).await?;
         self.repository.schedule(kind).await
     }
 

@@ -87,6 +87,13 @@ pub struct Claimed {
     pub parameters: Value,
 }
 
+/// What storing a schedule over an existing one changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replace {
+    All,
+    Parameters,
+}
+
 /// What a lease renewal found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Renewal {
@@ -303,6 +310,9 @@ impl JobRepository {
         rows.into_iter().map(Schedule::try_from).collect()
     }
 
+    /// Stores `kind`'s schedule. An existing one is replaced whole with
+    /// [`Replace::All`]; with [`Replace::Parameters`] (what start-up does for
+    /// schedules the configuration owns) it keeps its cron and its tick.
     pub async fn put_schedule(
         &self,
         kind: &str,
@@ -310,34 +320,19 @@ impl JobRepository {
         parameters: &Value,
         next_run_at: DateTime<Utc>,
         now: DateTime<Utc>,
+        replace: Replace,
     ) -> Result<()> {
-        const SQL: &str = "INSERT INTO job_schedules (kind, cron, parameters, next_run_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind) DO UPDATE SET cron = excluded.cron, \
-             parameters = excluded.parameters, next_run_at = excluded.next_run_at, updated_at = excluded.updated_at";
+        let kept = match replace {
+            Replace::All => "cron = excluded.cron, next_run_at = excluded.next_run_at, ",
+            Replace::Parameters => "",
+        };
+        let sql = format!(
+            "INSERT INTO job_schedules (kind, cron, parameters, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind) DO UPDATE SET {kept}parameters = excluded.parameters, updated_at = excluded.updated_at"
+        );
         let parameters = parameters.to_string();
         on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(kind).bind(cron).bind(&parameters).bind(next_run_at).bind(now).execute(pool).await.map(|_| ())
-        })?;
-        Ok(())
-    }
-
-    /// Sets a schedule's parameters when it exists, or creates it with
-    /// `cron` (first tick `next_run_at`): what start-up does for schedules
-    /// the configuration owns, keeping a tick already set.
-    pub async fn ensure_schedule(
-        &self,
-        kind: &str,
-        cron: &str,
-        parameters: &Value,
-        next_run_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        const SQL: &str = "INSERT INTO job_schedules (kind, cron, parameters, next_run_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind) DO UPDATE SET parameters = excluded.parameters, \
-             updated_at = excluded.updated_at";
-        let parameters = parameters.to_string();
-        on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(kind).bind(cron).bind(&parameters).bind(next_run_at).bind(now).execute(pool).await.map(|_| ())
+            sqlx::query(&sql).bind(kind).bind(cron).bind(&parameters).bind(next_run_at).bind(now).execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }

@@ -10,6 +10,9 @@ use croner::{Cron, errors::CronError};
 /// Longest cron expression accepted: far longer than any real one.
 pub const MAX_EXPRESSION: usize = 128;
 
+/// The presets and their six fields.
+const PRESETS: [(&str, &str); 3] = [("hourly", "0 0 * * * *"), ("daily", "0 0 0 * * *"), ("weekly", "0 0 0 * * 0")];
+
 /// A parsed schedule and the expression it came from (presets expanded).
 #[derive(Clone, Debug)]
 pub struct CronSchedule {
@@ -35,11 +38,11 @@ impl CronSchedule {
         if raw.len() > MAX_EXPRESSION {
             return Err(ScheduleError::TooLong);
         }
-        let expression = match raw.to_ascii_lowercase().as_str() {
-            "hourly" | "@hourly" => "0 0 * * * *".to_owned(),
-            "daily" | "@daily" => "0 0 0 * * *".to_owned(),
-            "weekly" | "@weekly" => "0 0 0 * * 0".to_owned(),
-            _ => raw.to_owned(),
+        let name = raw.to_ascii_lowercase();
+        let name = name.strip_prefix('@').unwrap_or(&name);
+        let expression = match PRESETS.iter().find(|(preset, _)| *preset == name) {
+            Some((_, fields)) => (*fields).to_owned(),
+            None => raw.to_owned(),
         };
         let fields = expression.split_whitespace().count();
         if fields != 6 {
@@ -47,6 +50,11 @@ impl CronSchedule {
         }
         let cron = parse_with_seconds(&expression).map_err(|e| ScheduleError::Invalid(e.to_string()))?;
         Ok(Self { expression, cron })
+    }
+
+    /// The preset `expression` is, if it is one: `hourly`, `daily` or `weekly`.
+    pub fn preset_of(expression: &str) -> Option<&'static str> {
+        PRESETS.iter().find(|(_, fields)| *fields == expression).map(|(name, _)| *name)
     }
 
     /// The six fields (a preset's, for a preset).

@@ -101,6 +101,14 @@ pub enum Linked {
     },
 }
 
+/// A blob a repository may see, and when its link was last relied on.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkedBlob {
+    pub repository: RepositoryId,
+    pub size: u64,
+    pub last_used: DateTime<Utc>,
+}
+
 /// A repository's database id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
 #[sqlx(transparent)]
@@ -141,35 +149,32 @@ impl RegistryRepository {
         Ok(id.map(RepositoryId))
     }
 
-    /// Marks `repository`'s link to `digest` as relied on now, when it was
-    /// last marked more than `stale` ago (a HEAD before a manifest push):
-    /// garbage collection then keeps it for its whole window.
-    pub async fn touch_link(
-        &self,
-        repository: &RepoName,
-        digest: &Digest,
-        stale: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        const SQL: &str = "UPDATE repository_blobs SET touched_at = $1 \
-             WHERE repository_id = (SELECT id FROM repositories WHERE name = $2) AND digest = $3 \
-             AND COALESCE(touched_at, created_at) < $4";
+    /// Marks `repository`'s link to `digest` as relied on now (a HEAD
+    /// before a manifest push): garbage collection then keeps it for its
+    /// whole window.
+    pub async fn touch_link(&self, repository: RepositoryId, digest: &Digest, now: DateTime<Utc>) -> Result<()> {
+        const SQL: &str = "UPDATE repository_blobs SET touched_at = $1 WHERE repository_id = $2 AND digest = $3";
         on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(now).bind(repository.as_str()).bind(digest.to_string()).bind(stale).execute(pool).await.map(|_| ())
+            sqlx::query(SQL).bind(now).bind(repository).bind(digest.to_string()).execute(pool).await.map(|_| ())
         })?;
         Ok(())
     }
 
     /// The size of `digest` if `repository` may see it.
     pub async fn linked_blob_size(&self, repository: &RepoName, digest: &Digest) -> Result<Option<u64>> {
-        const SQL: &str = "SELECT b.size FROM repositories r \
+        Ok(self.linked_blob(repository, digest).await?.map(|link| link.size))
+    }
+
+    /// The blob `digest` if `repository` may see it, with when the link was last relied on.
+    pub async fn linked_blob(&self, repository: &RepoName, digest: &Digest) -> Result<Option<LinkedBlob>> {
+        const SQL: &str = "SELECT r.id, b.size, COALESCE(rb.touched_at, rb.created_at) FROM repositories r \
              JOIN repository_blobs rb ON rb.repository_id = r.id \
              JOIN blobs b ON b.digest = rb.digest \
              WHERE r.name = $1 AND rb.digest = $2 AND b.quarantined_at IS NULL";
-        let size: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
+        let row: Option<(i64, i64, DateTime<Utc>)> = on_db!(&self.db, pool => {
+            sqlx::query_as(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
         })?;
-        Ok(size.map(|s| s as u64))
+        Ok(row.map(|(id, size, used)| LinkedBlob { repository: RepositoryId(id), size: size as u64, last_used: used }))
     }
 
     /// Publishes the content `digest` in `repository`: records the blob,

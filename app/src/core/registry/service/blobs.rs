@@ -52,10 +52,14 @@ impl RegistryService {
     /// it again, so the link is marked in use (at most every quarter window)
     /// and garbage collection keeps it for its whole window.
     pub async fn stat_blob(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<u64> {
-        let size = self.linked_size(repository, digest, grant).await?;
+        granted(grant, repository, &[Action::Pull])?;
+        let link = self.repository.linked_blob(repository, digest).await?.ok_or(Error::BlobUnknown)?;
+        // One query for most HEADs: the link is written only when it is getting old.
         let now = Utc::now();
-        self.repository.touch_link(repository, digest, now - self.link_window / 4, now).await?;
-        Ok(size)
+        if link.last_used < now - self.link_window / 4 {
+            self.repository.touch_link(link.repository, digest, now).await?;
+        }
+        Ok(link.size)
     }
 
     async fn linked_size(&self, repository: &RepoName, digest: &Digest, grant: &ProjectGrant) -> Result<u64> {
