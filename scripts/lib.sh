@@ -40,6 +40,18 @@ ensure_rust() {
   }
 }
 
+# A build cache shared across runs can outgrow the disk it sits on; a run
+# that starts cold is slower, one that fills the disk fails half-way.
+MIN_FREE_GIB="${BERTH_MIN_FREE_GIB:-20}"
+trim_build_cache() {
+  local dir="$1" free_kib
+  [ -d "$dir" ] || return 0
+  free_kib=$(df -Pk "$dir" | awk 'NR == 2 { print $4 }')
+  [ "$free_kib" -ge $((MIN_FREE_GIB * 1024 * 1024)) ] && return 0
+  step "only $((free_kib / 1024)) MiB free beside $dir ($(du -sh "$dir" | cut -f1) of it the build cache): starting cold"
+  rm -rf "$dir"
+}
+
 # cargo-nextest runs each test in its own process and kills one that hangs
 # (limits in .config/nextest.toml).
 NEXTEST_VERSION="0.9"

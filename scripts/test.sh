@@ -10,6 +10,7 @@ if [ "${CI:-}" = "true" ] && [ -z "${CARGO_TARGET_DIR:-}" ]; then
   export CARGO_TARGET_DIR="$HOME/.cache/berth/target"
 fi
 TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+trim_build_cache "$TARGET_DIR"
 # A fresh clone rebuilds the workspace crates anyway: incremental caches
 # would only pile up in the shared target directory.
 if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
