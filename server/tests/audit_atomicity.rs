@@ -32,6 +32,10 @@ async fn refuse_audit_rows(server: &TestServer, backend: Backend, refuse: bool) 
     }
 }
 
+/// Audit rows of changes. Pulls are recorded by the event batch writer,
+/// whenever it next writes, so they are left out of the counts.
+const CHANGES: &str = "SELECT COUNT(*) FROM audit_log WHERE operation <> 'pull'";
+
 async fn count(server: &TestServer, sql: &str) -> i64 {
     app::on_db!(&server.state.db, pool => sqlx::query_scalar(sql).fetch_one(pool).await).unwrap()
 }
@@ -56,7 +60,7 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
     assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_log WHERE operation = 'push' AND tag = 'v1'").await, 1);
     assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_log WHERE resource_type = 'project'").await, 1);
     let bob = server.create_user("bob", "Bob-Passw0rd").await;
-    let before = count(&server, "SELECT COUNT(*) FROM audit_log").await;
+    let before = count(&server, CHANGES).await;
 
     refuse_audit_rows(&server, backend, true).await;
     // Registry: a tag push and a tag deletion fail whole.
@@ -98,7 +102,7 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
     let registration = state.settings.self_registration_setting().await.unwrap();
     assert!(state.settings.set_self_registration(&admin, !registration).await.is_err());
     assert_eq!(state.settings.self_registration_setting().await.unwrap(), registration);
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_log").await, before);
+    assert_eq!(count(&server, CHANGES).await, before);
 
     // Once rows can be written again, so can changes, each with its row.
     refuse_audit_rows(&server, backend, false).await;
@@ -112,7 +116,7 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
     assert_eq!(pushed.status(), StatusCode::CREATED);
     state.robots.create(&admin, robot).await.unwrap();
     state.users.delete_user(&admin, bob.id).await.unwrap();
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM audit_log").await, before + 3);
+    assert_eq!(count(&server, CHANGES).await, before + 3);
     server.stop().await;
 }
 
