@@ -44,6 +44,13 @@ pub fn describe(report: &VerifyReport) -> String {
         let quarantined = if finding.quarantined { " (quarantined)" } else { "" };
         let _ = writeln!(out, "{}: {what}{quarantined}", finding.digest);
     }
+    if report.awaiting_collection > 0 {
+        let _ = writeln!(
+            out,
+            "{} records of unlinked content whose deletion was cut short: the next garbage collection removes them",
+            report.awaiting_collection
+        );
+    }
     let gib = report.bytes as f64 / f64::from(1u32 << 30);
     let _ = writeln!(
         out,

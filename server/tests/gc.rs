@@ -2,9 +2,11 @@
 //! service: a dry run reports what would go and deletes nothing; a run
 //! deletes the content no manifest names once its links are past the
 //! window, keeps what live images and recently used links need, and logs
-//! it; and under load (GC back to back while eight clients push images
-//! that share layers and delete others) every acknowledged image stays
-//! whole and no push fails.
+//! it; with `delete_untagged`, untagged manifests go unless a kept index
+//! includes them or they refer to a kept manifest, and tagging one while
+//! collections run never leaves a broken tag or index; and under load (GC
+//! back to back while eight clients push images that share layers and
+//! delete others) every acknowledged image stays whole and no push fails.
 
 mod common;
 
@@ -260,6 +262,345 @@ async fn no_push_fails_and_nothing_breaks_while_collections_run(backend: Backend
     server.stop().await;
 }
 
+/// A manifest a test pushed.
+#[derive(Clone, Debug)]
+struct Pushed {
+    digest: String,
+    size: usize,
+    media_type: &'static str,
+}
+
+impl Pushed {
+    fn descriptor(&self) -> Value {
+        json!({ "mediaType": self.media_type, "digest": self.digest, "size": self.size })
+    }
+}
+
+const IMAGE: &str = "application/vnd.oci.image.manifest.v1+json";
+const INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const EMPTY: &[u8] = b"{}";
+
+/// An image of one layer and the empty config, referring to `subject` when
+/// given; as it would be pushed (nothing is sent).
+fn image_of(layer: &[u8], subject: Option<&Pushed>) -> (Pushed, String) {
+    let mut manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": IMAGE,
+        "config": { "mediaType": "application/vnd.oci.empty.v1+json", "digest": Digest::sha256_of(EMPTY).to_string(), "size": EMPTY.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": Digest::sha256_of(layer).to_string(), "size": layer.len() }],
+    });
+    if let Some(subject) = subject {
+        manifest["artifactType"] = json!("application/vnd.example.signature");
+        manifest["subject"] = subject.descriptor();
+    }
+    let body = manifest.to_string();
+    (Pushed { digest: Digest::sha256_of(body.as_bytes()).to_string(), size: body.len(), media_type: IMAGE }, body)
+}
+
+fn index_of(children: &[&Pushed]) -> (Pushed, String) {
+    let manifests: Vec<Value> = children.iter().map(|child| child.descriptor()).collect();
+    let body = json!({ "schemaVersion": 2, "mediaType": INDEX, "manifests": manifests }).to_string();
+    (Pushed { digest: Digest::sha256_of(body.as_bytes()).to_string(), size: body.len(), media_type: INDEX }, body)
+}
+
+/// PUTs a manifest as `repo:reference` (its digest when `reference` is empty).
+async fn put_manifest(
+    client: &reqwest::Client,
+    server: &TestServer,
+    repo: &str,
+    reference: &str,
+    (pushed, body): &(Pushed, String),
+) -> reqwest::Response {
+    let reference = if reference.is_empty() { pushed.digest.as_str() } else { reference };
+    client
+        .put(server.url(&format!("/v2/{repo}/manifests/{reference}")))
+        .header("content-type", pushed.media_type)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Pushes an image's blobs, then the image.
+async fn push_image_of(
+    client: &reqwest::Client,
+    server: &TestServer,
+    repo: &str,
+    reference: &str,
+    layer: &[u8],
+    subject: Option<&Pushed>,
+) -> Pushed {
+    for blob in [EMPTY, layer] {
+        assert_eq!(common::push_blob(client, server, repo, blob).await, StatusCode::CREATED);
+    }
+    let image = image_of(layer, subject);
+    assert_eq!(put_manifest(client, server, repo, reference, &image).await.status(), StatusCode::CREATED);
+    image.0
+}
+
+async fn push_index_of(
+    client: &reqwest::Client,
+    server: &TestServer,
+    repo: &str,
+    reference: &str,
+    children: &[&Pushed],
+) -> Pushed {
+    let index = index_of(children);
+    assert_eq!(put_manifest(client, server, repo, reference, &index).await.status(), StatusCode::CREATED);
+    index.0
+}
+
+async fn manifest_status(client: &reqwest::Client, server: &TestServer, repo: &str, reference: &str) -> StatusCode {
+    let accept = format!("{IMAGE}, {INDEX}");
+    let url = server.url(&format!("/v2/{repo}/manifests/{reference}"));
+    client.get(url).header("accept", accept).send().await.unwrap().status()
+}
+
+async fn untagged_manifests_go_unless_something_kept_holds_them(backend: Backend) {
+    let server = start(backend).await;
+    let admin = server.admin_actor().await;
+    let client = common::admin_client();
+    let repo = "library/untagged";
+    let kept = push_image_of(&client, &server, repo, "keep", b"kept layer", None).await;
+    // `moving` moves on: the image it named is untagged.
+    let replaced = push_image_of(&client, &server, repo, "moving", b"replaced layer", None).await;
+    let current = push_image_of(&client, &server, repo, "moving", b"current layer", None).await;
+    // A tagged index and an untagged one, sharing an image.
+    let in_tagged = push_image_of(&client, &server, repo, "", b"image of the tagged index", None).await;
+    let in_both = push_image_of(&client, &server, repo, "", b"image of both indexes", None).await;
+    let in_loose = push_image_of(&client, &server, repo, "", b"image of the untagged index only", None).await;
+    let multi = push_index_of(&client, &server, repo, "multi", &[&in_tagged, &in_both]).await;
+    let loose = push_index_of(&client, &server, repo, "", &[&in_both, &in_loose]).await;
+    // Signatures of a kept image and of the untagged one.
+    let signature = push_image_of(&client, &server, repo, "", b"signature of the kept image", Some(&kept)).await;
+    let orphan = push_image_of(&client, &server, repo, "", b"signature of the replaced image", Some(&replaced)).await;
+    tokio::time::sleep(Duration::from_secs(WINDOW + 1)).await;
+    // Pushed within the window: a push in flight may be about to tag it.
+    let young = push_image_of(&client, &server, repo, "", b"pushed just now", None).await;
+
+    let going = [&replaced, &loose, &in_loose, &orphan];
+    let staying = [&kept, &current, &in_tagged, &in_both, &multi, &signature, &young];
+    let dry = collect(&server, &admin, json!({ "delete_untagged": true, "dry_run": true })).await;
+    assert_eq!(dry.summary.as_ref().unwrap()["manifests_deleted"], going.len(), "{dry:?}");
+    for manifest in going.iter().chain(&staying) {
+        assert_eq!(
+            manifest_status(&client, &server, repo, &manifest.digest).await,
+            StatusCode::OK,
+            "a dry run deletes nothing"
+        );
+    }
+
+    let run = collect(&server, &admin, json!({ "delete_untagged": true })).await;
+    let summary = run.summary.clone().unwrap();
+    assert_eq!(run.status, Status::Success, "{run:?}");
+    assert_eq!(summary["manifests_deleted"], going.len(), "{summary}");
+    for manifest in going {
+        assert_eq!(
+            manifest_status(&client, &server, repo, &manifest.digest).await,
+            StatusCode::NOT_FOUND,
+            "{manifest:?} went"
+        );
+    }
+    for manifest in staying {
+        assert_eq!(
+            manifest_status(&client, &server, repo, &manifest.digest).await,
+            StatusCode::OK,
+            "{manifest:?} stays"
+        );
+    }
+    for tag in ["keep", "moving", "multi"] {
+        assert_eq!(manifest_status(&client, &server, repo, tag).await, StatusCode::OK, "{tag}");
+    }
+    // The layers only the deleted manifests named went in the same run.
+    for layer in [&b"replaced layer"[..], b"image of the untagged index only", b"signature of the replaced image"] {
+        assert!(!stored(&server, layer).await, "{:?} went", String::from_utf8_lossy(layer));
+    }
+    for layer in [&b"kept layer"[..], b"image of both indexes", b"signature of the kept image", b"pushed just now"] {
+        assert!(stored(&server, layer).await, "{:?} stays", String::from_utf8_lossy(layer));
+    }
+    let referrers: Value = client
+        .get(server.url(&format!("/v2/{repo}/referrers/{}", kept.digest)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(referrers["manifests"][0]["digest"], signature.digest.as_str(), "{referrers}");
+    // Each deletion is in the audit log, by the collector.
+    let audit = common::audit_log(&server, "username=system:gc").await;
+    let mut resources: Vec<&str> = audit.iter().map(|row| row["resource"].as_str().unwrap()).collect();
+    resources.sort();
+    let mut expected: Vec<String> = going.iter().map(|m| format!("{repo}@{}", m.digest)).collect();
+    expected.sort();
+    assert_eq!(resources, expected, "{audit:?}");
+    // An index naming a deleted image is refused; nothing dangles.
+    let refused = put_manifest(&client, &server, repo, "again", &index_of(&[&replaced])).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(refused.json::<Value>().await.unwrap()["errors"][0]["code"], "MANIFEST_BLOB_UNKNOWN");
+    server.stop().await;
+}
+
+/// Clients tag, or include in a new index, untagged manifests old enough to
+/// go while collections with `delete_untagged` run back to back. Whichever
+/// comes first, a tag acknowledged with 201 names a whole image and an
+/// acknowledged index names images that exist; a refused index push says
+/// MANIFEST_BLOB_UNKNOWN and leaves no tag.
+async fn tagging_races_untagged_collection_safely(backend: Backend) {
+    const IMAGES: usize = 24;
+    let server = Arc::new(start(backend).await);
+    let admin = server.admin_actor().await;
+    let client = common::admin_client();
+    let repo = "library/race";
+    let mut images = Vec::new();
+    for n in 0..IMAGES {
+        let layer = format!("untagged image {n}").into_bytes();
+        images.push((push_image_of(&client, &server, repo, "", &layer, None).await, layer));
+    }
+    tokio::time::sleep(Duration::from_secs(WINDOW + 1)).await;
+
+    let running = Arc::new(AtomicBool::new(true));
+    let collector = {
+        let (server, admin, running) = (server.clone(), admin.clone(), running.clone());
+        tokio::spawn(async move {
+            let mut deleted = 0;
+            while running.load(Ordering::Relaxed) {
+                let run = collect(&server, &admin, json!({ "delete_untagged": true, "workers": 4 })).await;
+                assert_eq!(run.status, Status::Success, "{run:?}");
+                deleted += run.summary.unwrap()["manifests_deleted"].as_u64().unwrap();
+            }
+            deleted
+        })
+    };
+    let pushes: Vec<_> = images
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(n, (image, layer))| {
+            let (server, client) = (server.clone(), client.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(15 * n as u64)).await;
+                if n % 2 == 0 {
+                    // As a client tags: whatever the registry lacks is pushed again first.
+                    for blob in [EMPTY, &layer[..]] {
+                        let url = server.url(&format!("/v2/{repo}/blobs/{}", Digest::sha256_of(blob)));
+                        if client.head(url).send().await.unwrap().status() == StatusCode::NOT_FOUND {
+                            assert_eq!(common::push_blob(&client, &server, repo, blob).await, StatusCode::CREATED);
+                        }
+                    }
+                    let tagged = put_manifest(&client, &server, repo, &format!("t{n}"), &image_of(&layer, None)).await;
+                    assert_eq!(tagged.status(), StatusCode::CREATED, "tag t{n}");
+                    (n, true)
+                } else {
+                    let response = put_manifest(&client, &server, repo, &format!("i{n}"), &index_of(&[&image])).await;
+                    match response.status() {
+                        StatusCode::CREATED => (n, true),
+                        StatusCode::BAD_REQUEST => {
+                            let body: Value = response.json().await.unwrap();
+                            assert_eq!(body["errors"][0]["code"], "MANIFEST_BLOB_UNKNOWN", "index i{n}: {body}");
+                            (n, false)
+                        }
+                        other => panic!("index i{n}: {other}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for push in pushes {
+        outcomes.push(push.await.unwrap());
+    }
+    running.store(false, Ordering::Relaxed);
+    let deleted = collector.await.unwrap();
+    let last = collect(&server, &admin, json!({ "delete_untagged": true })).await;
+    assert_eq!(last.status, Status::Success, "{last:?}");
+
+    for (n, acknowledged) in outcomes {
+        let (image, layer) = &images[n];
+        let tag = if n % 2 == 0 { format!("t{n}") } else { format!("i{n}") };
+        if !acknowledged {
+            assert_eq!(manifest_status(&client, &server, repo, &tag).await, StatusCode::NOT_FOUND, "{tag} was refused");
+            continue;
+        }
+        assert_eq!(manifest_status(&client, &server, repo, &tag).await, StatusCode::OK, "{tag}");
+        assert_eq!(manifest_status(&client, &server, repo, &image.digest).await, StatusCode::OK, "{tag}'s image");
+        for blob in [EMPTY, &layer[..]] {
+            let url = server.url(&format!("/v2/{repo}/blobs/{}", Digest::sha256_of(blob)));
+            let bytes = client.get(url).send().await.unwrap().bytes().await.unwrap();
+            assert_eq!(bytes.as_ref(), blob, "{tag}'s blob is whole");
+        }
+    }
+    println!("collections deleted {deleted} untagged manifests while clients tagged them");
+    Arc::into_inner(server).expect("every task has ended").stop().await;
+}
+
+/// Deleting an image gives its project's quota back once collection has
+/// removed what only that image held.
+async fn quota_follows_what_collection_deletes(backend: Backend) {
+    let server = start(backend).await;
+    let admin = server.admin_actor().await;
+    let client = common::admin_client();
+    let project = json!({ "project_name": "tight", "storage_limit": 1 << 20 });
+    let created = client.post(server.url("/api/v2.0/projects")).json(&project).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let first: Vec<u8> = (0..700 * 1024).map(|i| (i % 251) as u8).collect();
+    let second: Vec<u8> = (0..700 * 1024).map(|i| (i % 241) as u8).collect();
+    let (digest, _) = common::push_image(&client, &server, "tight/app", "v1", &first).await;
+    assert_eq!(common::push_blob(&client, &server, "tight/app", &second).await, StatusCode::FORBIDDEN, "over quota");
+
+    let deleted = client.delete(server.url(&format!("/v2/tight/app/manifests/{digest}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    // The deleted image's layer counts until collection removes its link.
+    assert_eq!(common::push_blob(&client, &server, "tight/app", &second).await, StatusCode::FORBIDDEN);
+    tokio::time::sleep(Duration::from_secs(WINDOW + 1)).await;
+    let run = collect(&server, &admin, json!({})).await;
+    assert_eq!(run.summary.as_ref().map(|s| s["blobs_deleted"].as_u64()), Some(Some(2)), "{run:?}");
+    assert_eq!(
+        common::push_blob(&client, &server, "tight/app", &second).await,
+        StatusCode::CREATED,
+        "the quota is free again"
+    );
+    server.stop().await;
+}
+
+/// Collection on S3-compatible storage (a real Garage) with two nodes on
+/// one PostgreSQL: pushed through one node, deleted and collected through
+/// the other, with parallel deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collection_deletes_from_object_storage_across_nodes() {
+    common::within_time_limit(async {
+        common::init_test_logging();
+        let garage = common::garage::Garage::start().await;
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let database = common::TestDatabase::create(Backend::Postgres, dir_a.path()).await;
+        let mut settings = garage.berth_settings();
+        settings.push(("BERTH_GC_LINK_WINDOW_SECONDS", WINDOW.to_string()));
+        let node_a = TestServer::start_with(dir_a.path().to_owned(), &database.url, &settings).await;
+        let node_b = TestServer::start_with(dir_b.path().to_owned(), &database.url, &settings).await;
+        let admin = node_b.admin_actor().await;
+        let client = common::admin_client();
+        let (gone, shared, kept) =
+            (b"layer only the deleted image has", b"layer both have", b"layer of the kept image");
+        let first = push_two_layer_image(&client, &node_a, "library/s3gc", "first", gone, shared).await;
+        push_two_layer_image(&client, &node_a, "library/s3gc", "second", shared, kept).await;
+        let deleted = client.delete(node_b.url(&format!("/v2/library/s3gc/manifests/{first}"))).send().await.unwrap();
+        assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+        tokio::time::sleep(Duration::from_secs(WINDOW + 1)).await;
+
+        let run = collect(&node_b, &admin, json!({ "workers": 4 })).await;
+        assert_eq!(run.status, Status::Success, "{run:?}");
+        assert_eq!(run.summary.as_ref().unwrap()["blobs_deleted"], 1, "{run:?}");
+        assert!(!stored(&node_a, gone).await, "the deleted image's own layer left the bucket");
+        for content in [&shared[..], &kept[..]] {
+            let url = node_b.url(&format!("/v2/library/s3gc/blobs/{}", Digest::sha256_of(content)));
+            assert_eq!(client.get(url).send().await.unwrap().bytes().await.unwrap().as_ref(), content);
+        }
+        node_b.stop().await;
+        node_a.stop().await;
+    })
+    .await;
+}
+
 fn describe(halt: &Halt) -> String {
     match halt {
         Halt::Dropped => "a connection dropped".to_owned(),
@@ -267,4 +608,10 @@ fn describe(halt: &Halt) -> String {
     }
 }
 
-on_both_databases!(collection_reclaims_what_no_manifest_names, no_push_fails_and_nothing_breaks_while_collections_run);
+on_both_databases!(
+    collection_reclaims_what_no_manifest_names,
+    no_push_fails_and_nothing_breaks_while_collections_run,
+    untagged_manifests_go_unless_something_kept_holds_them,
+    tagging_races_untagged_collection_safely,
+    quota_follows_what_collection_deletes,
+);

@@ -4,12 +4,16 @@
 //! # What goes
 //!
 //! 1. Uploads past their expiry, with their staged bytes.
-//! 2. Links (a repository's right to see a blob, `repository_blobs`) that
+//! 2. With `delete_untagged`, untagged manifests untouched for the window
+//!    that no kept index includes and that refer to no kept manifest
+//!    ([`untagged`] says which and in what order), each with an audit row
+//!    by `system:gc` in its transaction.
+//! 3. Links (a repository's right to see a blob, `repository_blobs`) that
 //!    no manifest of that repository names and that nobody relied on for
 //!    the link window (two hours unless configured): the layers of deleted
 //!    manifests, and pushes
 //!    abandoned before their manifest.
-//! 3. Blobs no repository links to any more (links of deleted repositories
+//! 4. Blobs no repository links to any more (links of deleted repositories
 //!    went with them): the row, then the content in storage.
 //!
 //! # Why a push in flight never loses a blob
@@ -37,6 +41,20 @@
 //!   ran first, in which case the push sees the link gone and is refused
 //!   with `MANIFEST_BLOB_UNKNOWN` rather than storing a dangling reference
 //!   (it cannot happen within the window).
+//! - **Manifests** get the same treatment as links. Pushing a manifest
+//!   that exists, tagging one, or pushing an index that includes one marks
+//!   it touched *in the push's transaction*; the collector's delete
+//!   re-checks "untagged, untouched, held by nothing" in its statement. So
+//!   either the push goes first and the delete skips the row (PostgreSQL
+//!   re-checks a row updated meanwhile), or the delete goes first and the
+//!   push stores the manifest afresh (a tag push sends the whole manifest)
+//!   or, for an index whose image went, is refused with
+//!   `MANIFEST_BLOB_UNKNOWN` instead of storing a dangling reference.
+//! - **Pushes win ties.** A push locks the links and manifests it relies
+//!   on in its own order; the collector's multi-row deletes could lock the
+//!   same rows in another. On PostgreSQL they give up on a row held for a
+//!   quarter second (before the server's deadlock check at one second), so
+//!   a push never fails for the collector: those rows wait for the next run.
 //! - **A crash** between deleting content and committing leaves a row with
 //!   no link and no content, which the next run deletes; a push meanwhile
 //!   takes the row as above and stores its bytes.
@@ -47,8 +65,9 @@
 //! registry read-only; this one does not.
 
 mod repository;
+mod untagged;
 
-pub use repository::GcRepository;
+pub use repository::{DeletedManifest, GcRepository};
 
 use std::{sync::Arc, time::Duration};
 
@@ -58,6 +77,7 @@ use serde_json::{Value, json};
 
 use crate::core::{
     Error, Result,
+    events::{AuditEvent, Operation, ResourceType},
     jobs::{Job, JobContext, JobRun},
     registry::RegistryService,
     storage::BlobStore,
@@ -83,13 +103,24 @@ pub struct GarbageCollection {
 pub struct GcParameters {
     pub workers: usize,
     pub dry_run: bool,
+    /// Whether untagged manifests go too (see [`untagged`]).
+    pub delete_untagged: bool,
 }
+
+/// Who the audit log says deleted an untagged manifest (no username can
+/// contain a colon).
+pub const AUDIT_ACTOR: &str = "system:gc";
 
 impl GarbageCollection {
     pub const KIND: &'static str = "gc";
 
-    /// Reads `workers` (1–10, default 1) and `dry_run`; refuses anything else.
+    /// Reads `workers` (1–10, default 1), `dry_run` and `delete_untagged`.
     pub fn read(parameters: &Value) -> Result<GcParameters> {
+        let flag = |name: &'static str| match parameters.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(Value::Bool(on)) => Ok(*on),
+            Some(_) => Err(Error::invalid(name, "must be true or false")),
+        };
         let workers = match parameters.get("workers") {
             None | Some(Value::Null) => 1,
             Some(value) => value
@@ -97,15 +128,11 @@ impl GarbageCollection {
                 .filter(|n| (1..=MAX_WORKERS).contains(n))
                 .ok_or_else(|| Error::invalid("workers", format!("must be a whole number from 1 to {MAX_WORKERS}")))?,
         };
-        let dry_run = match parameters.get("dry_run") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(dry_run)) => *dry_run,
-            Some(_) => return Err(Error::invalid("dry_run", "must be true or false")),
-        };
-        if let Some(Value::Bool(true)) = parameters.get("delete_untagged") {
-            return Err(Error::invalid("delete_untagged", "is not supported yet"));
-        }
-        Ok(GcParameters { workers: workers as usize, dry_run })
+        Ok(GcParameters {
+            workers: workers as usize,
+            dry_run: flag("dry_run")?,
+            delete_untagged: flag("delete_untagged")?,
+        })
     }
 
     async fn sweep(&self, context: &JobContext, parameters: GcParameters) -> Result<Value> {
@@ -124,6 +151,10 @@ impl GarbageCollection {
         context.check_stop()?;
 
         let cutoff = now - self.registry.link_window();
+        let (manifests, manifest_bytes) =
+            if parameters.delete_untagged { self.delete_untagged(context, parameters, cutoff).await? } else { (0, 0) };
+        context.check_stop()?;
+
         let links = if parameters.dry_run {
             self.repository.count_stale_links(cutoff).await?
         } else {
@@ -162,10 +193,44 @@ impl GarbageCollection {
         Ok(json!({
             "dry_run": parameters.dry_run,
             "blobs_deleted": deleted,
-            "bytes_freed": freed,
+            "bytes_freed": freed + manifest_bytes,
+            "manifests_deleted": manifests,
             "links_removed": links,
             "uploads_removed": uploads,
         }))
+    }
+
+    /// Deletes the untagged manifests nothing kept holds, untouched since
+    /// `cutoff`, holders first; how many and their bytes.
+    async fn delete_untagged(
+        &self,
+        context: &JobContext,
+        parameters: GcParameters,
+        cutoff: chrono::DateTime<Utc>,
+    ) -> Result<(u64, u64)> {
+        let found = self.repository.untagged_manifests(cutoff).await?;
+        let ids: Vec<i64> = found.candidates.iter().map(|(id, _)| *id).collect();
+        let layers = untagged::deletion_layers(&ids, &found.holders);
+        if parameters.dry_run {
+            let going: std::collections::HashSet<i64> = layers.iter().flatten().copied().collect();
+            let bytes: i64 = found.candidates.iter().filter(|(id, _)| going.contains(id)).map(|(_, size)| size).sum();
+            let kept = ids.len() - going.len();
+            context
+                .log(format!("would delete {} untagged manifests ({kept} more are held by kept ones)", going.len()))
+                .await?;
+            return Ok((going.len() as u64, bytes.max(0) as u64));
+        }
+        let (mut deleted, mut bytes) = (0u64, 0u64);
+        for layer in &layers {
+            for batch in layer.chunks(BATCH as usize) {
+                context.check_stop()?;
+                let gone = self.repository.delete_untagged(batch, cutoff, untagged_deletion_event).await?;
+                deleted += gone.len() as u64;
+                bytes += gone.iter().map(|manifest| manifest.size.max(0) as u64).sum::<u64>();
+            }
+        }
+        context.log(format!("deleted {deleted} untagged manifests of {} found", ids.len())).await?;
+        Ok((deleted, bytes))
     }
 
     /// Deletes one blob's row and content, unless a repository linked it
@@ -175,6 +240,19 @@ impl GarbageCollection {
         let store = self.blobs.clone();
         self.repository.delete_blob(&digest, async move { store.delete(&parsed).await.map_err(Error::from) }).await
     }
+}
+
+/// The audit row of an untagged manifest garbage collection deleted.
+fn untagged_deletion_event(manifest: &DeletedManifest) -> AuditEvent {
+    let resource = format!("{}@{}", manifest.repository, manifest.digest);
+    let project = manifest.repository.split_once('/').map(|(project, _)| project);
+    let mut event = AuditEvent::named(Operation::Delete, ResourceType::Artifact, resource, Some(AUDIT_ACTOR), None)
+        .in_project(project);
+    event.digest = Some(manifest.digest.clone());
+    event.media_type = Some(manifest.media_type.clone());
+    event.size = Some(manifest.size);
+    event.detail = Some("untagged".to_owned());
+    event
 }
 
 /// How log lines write a time: to the second, in UTC.

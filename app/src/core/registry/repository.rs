@@ -25,6 +25,14 @@ macro_rules! held_by_an_index {
     };
 }
 
+/// SQL: lists image `$2` of repository `$1` again once no index there holds
+/// it (after its index was deleted), unless it is attached by `subject`.
+pub(crate) const RELIST_IMAGE_SQL: &str = concat!(
+    "UPDATE manifests SET listed = TRUE WHERE repository_id = $1 AND digest = $2 \
+     AND subject_digest IS NULL AND NOT ",
+    held_by_an_index!()
+);
+
 /// Locks the storage quota of the project `$1`'s repository belongs to, by
 /// writing the project's row: quota checks in one project then run one at a
 /// time (a row lock on PostgreSQL, the write lock on SQLite).
@@ -151,13 +159,14 @@ impl RegistryRepository {
 
     /// Marks `repository`'s link to `digest` as relied on now (a HEAD
     /// before a manifest push): garbage collection then keeps it for its
-    /// whole window.
-    pub async fn touch_link(&self, repository: RepositoryId, digest: &Digest, now: DateTime<Utc>) -> Result<()> {
+    /// whole window. False when the link is gone.
+    pub async fn touch_link(&self, repository: RepositoryId, digest: &Digest, now: DateTime<Utc>) -> Result<bool> {
         const SQL: &str = "UPDATE repository_blobs SET touched_at = $1 WHERE repository_id = $2 AND digest = $3";
-        on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(now).bind(repository).bind(digest.to_string()).execute(pool).await.map(|_| ())
+        let touched = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(now).bind(repository).bind(digest.to_string()).execute(pool).await
+                .map(|done| done.rows_affected())
         })?;
-        Ok(())
+        Ok(touched == 1)
     }
 
     /// The size of `digest` if `repository` may see it.
@@ -291,10 +300,11 @@ impl RegistryRepository {
         Ok(deleted > 0)
     }
 
-    /// Stored content in digest order after `after`: digest and recorded size.
-    pub async fn list_blobs(&self, after: Option<&str>, limit: i64) -> Result<Vec<(String, i64)>> {
-        const SQL: &str =
-            "SELECT digest, size FROM blobs WHERE digest > $1 AND quarantined_at IS NULL ORDER BY digest LIMIT $2";
+    /// Stored content in digest order after `after`: digest, recorded size,
+    /// and whether any repository links it.
+    pub async fn list_blobs(&self, after: Option<&str>, limit: i64) -> Result<Vec<(String, i64, bool)>> {
+        const SQL: &str = "SELECT digest, size, EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest) \
+             FROM blobs b WHERE digest > $1 AND quarantined_at IS NULL ORDER BY digest LIMIT $2";
         let blobs = on_db!(&self.db, pool => {
             sqlx::query_as(SQL).bind(after.unwrap_or("")).bind(limit).fetch_all(pool).await
         })?;

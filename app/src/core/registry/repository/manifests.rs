@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{LOCK_QUOTA, Linked, RegistryRepository, RepositoryId};
+use super::{LOCK_QUOTA, Linked, RELIST_IMAGE_SQL, RegistryRepository, RepositoryId};
 use crate::{
     core::{
         Result,
@@ -116,15 +116,16 @@ impl RegistryRepository {
     /// to the repository and would take the project past its storage quota.
     /// `event` is the push's audit row, written in the same transaction.
     pub async fn put_manifest(&self, new: NewManifest<'_>, now: DateTime<Utc>, event: &AuditEvent) -> Result<Linked> {
-        // Listed unless attached by `subject` or already an image of an index here.
-        const INSERT: &str = concat!(
+        // Listed unless attached by `subject` or already an image of an index
+        // here. Pushing a manifest that exists marks it in use, holding its
+        // row against garbage collection's delete until this commits.
+        const UPSERT: &str = concat!(
             "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, size, annotations, \
-             subject_digest, content, created_at, listed) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $7 IS NULL AND NOT ",
+             subject_digest, content, created_at, touched_at, listed) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $7 IS NULL AND NOT ",
             held_by_an_index!(),
-            ") ON CONFLICT (repository_id, digest) DO NOTHING"
+            ") ON CONFLICT (repository_id, digest) DO UPDATE SET touched_at = excluded.touched_at RETURNING id"
         );
-        const ID: &str = "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2";
         const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2)";
         const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
@@ -167,7 +168,7 @@ impl RegistryRepository {
                     return Ok(Linked::Missing(gone.clone()));
                 }
             }
-            sqlx::query(INSERT)
+            let id: i64 = sqlx::query_scalar(UPSERT)
                 .bind(new.repository)
                 .bind(&digest)
                 .bind(new.parsed.media_type)
@@ -177,9 +178,8 @@ impl RegistryRepository {
                 .bind(subject.as_deref())
                 .bind(new.content)
                 .bind(now)
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-            let id: i64 = sqlx::query_scalar(ID).bind(new.repository).bind(&digest).fetch_one(&mut *tx).await?;
             if !new.parsed.needs.is_empty() {
                 let mut query = sqlx::QueryBuilder::new("INSERT INTO manifest_references (manifest_id, digest, kind) ");
                 query.push_values(&new.parsed.needs, |mut row, needed| {
@@ -191,8 +191,10 @@ impl RegistryRepository {
                 });
                 query.push(" ON CONFLICT (manifest_id, digest) DO NOTHING");
                 query.build().execute(&mut *tx).await?;
-                // An index's images are shown with it, not as artifacts of their own.
-                let children: Vec<String> = new
+                // An index's images are shown with it, not as artifacts of
+                // their own; and they are marked in use, in this transaction,
+                // so garbage collection cannot delete one under the index.
+                let mut children: Vec<String> = new
                     .parsed
                     .needs
                     .iter()
@@ -201,15 +203,20 @@ impl RegistryRepository {
                         crate::core::registry::manifest::Needed::Blob(_) => None,
                     })
                     .collect();
+                children.sort();
+                children.dedup();
                 if !children.is_empty() {
-                    let mut query = sqlx::QueryBuilder::new("UPDATE manifests SET listed = FALSE WHERE repository_id = ");
-                    query.push_bind(new.repository).push(" AND digest IN (");
+                    let mut query = sqlx::QueryBuilder::new("UPDATE manifests SET listed = FALSE, touched_at = ");
+                    query.push_bind(now).push(" WHERE repository_id = ").push_bind(new.repository).push(" AND digest IN (");
                     let mut list = query.separated(", ");
                     for child in &children {
                         list.push_bind(child);
                     }
-                    query.push(")");
-                    query.build().execute(&mut *tx).await?;
+                    query.push(") RETURNING digest");
+                    let touched: Vec<String> = query.build_query_scalar().fetch_all(&mut *tx).await?;
+                    if let Some(gone) = children.iter().find(|child| !touched.contains(child)) {
+                        return Ok(Linked::Missing(gone.clone()));
+                    }
                 }
             }
             if let Some(tag) = new.tag {
@@ -232,11 +239,6 @@ impl RegistryRepository {
         const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
              WHERE m.repository_id = $1 AND m.digest = $2 AND ref.kind = 'manifest'";
         const DELETE: &str = "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
-        const RELIST: &str = concat!(
-            "UPDATE manifests SET listed = TRUE WHERE repository_id = $1 AND digest = $2 \
-             AND subject_digest IS NULL AND NOT ",
-            held_by_an_index!()
-        );
         let digest = digest.to_string();
         let deleted = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
@@ -249,7 +251,7 @@ impl RegistryRepository {
                 sqlx::query_scalar(CHILDREN).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
             let deleted = sqlx::query(DELETE).bind(id).bind(&digest).execute(&mut *tx).await?.rows_affected();
             for child in &children {
-                sqlx::query(RELIST).bind(id).bind(child).execute(&mut *tx).await?;
+                sqlx::query(RELIST_IMAGE_SQL).bind(id).bind(child).execute(&mut *tx).await?;
             }
             if deleted > 0 {
                 write_audit_row!(tx, event)?;

@@ -56,8 +56,12 @@ impl RegistryService {
         let link = self.repository.linked_blob(repository, digest).await?.ok_or(Error::BlobUnknown)?;
         // One query for most HEADs: the link is written only when it is getting old.
         let now = Utc::now();
-        if link.last_used < now - self.link_window / 4 {
-            self.repository.touch_link(link.repository, digest, now).await?;
+        // Garbage collection may remove an old link between the read and the
+        // touch: then the blob is unknown, and the client pushes it again.
+        if link.last_used < now - self.link_window / 4
+            && !self.repository.touch_link(link.repository, digest, now).await?
+        {
+            return Err(Error::BlobUnknown);
         }
         Ok(link.size)
     }

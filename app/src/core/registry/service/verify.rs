@@ -43,6 +43,8 @@ pub struct Finding {
 pub struct VerifyReport {
     pub checked: u64,
     pub bytes: u64,
+    /// Records of content no repository links and the store no longer has.
+    pub awaiting_collection: u64,
     pub findings: Vec<Finding>,
 }
 
@@ -62,9 +64,9 @@ impl RegistryService {
         let mut after: Option<String> = None;
         loop {
             let page = self.repository.list_blobs(after.as_deref(), PAGE).await?;
-            let Some((last, _)) = page.last() else { break };
+            let Some((last, _, _)) = page.last() else { break };
             after = Some(last.clone());
-            for (recorded, size) in page {
+            for (recorded, size, linked) in page {
                 report.checked += 1;
                 let Ok(digest) = Digest::from_str(&recorded) else {
                     let problem = BlobProblem::BadDigest { recorded: recorded.clone() };
@@ -75,6 +77,13 @@ impl RegistryService {
                 else {
                     continue;
                 };
+                // Garbage collection cut short between deleting content and
+                // its row leaves a row nothing links and nothing serves: the
+                // next run deletes it.
+                if problem == BlobProblem::Missing && !linked {
+                    report.awaiting_collection += 1;
+                    continue;
+                }
                 let quarantined = quarantine
                     && matches!(problem, BlobProblem::Mismatched { .. })
                     && self.blobs.quarantine(&digest).await?;
