@@ -1,7 +1,7 @@
 //! Harbor's own client library against Berth: the PyPI `harborapi`
 //! (async, strict pydantic models), installed by `scripts/test.sh` in the
-//! tools virtualenv, manages users, projects, members, robots and tags, browses repositories and artifacts and reads audit
-//! logs, and every answer must parse into its models.
+//! tools virtualenv, manages users, projects, members, robots and tags, browses repositories and artifacts, reads audit
+//! logs and schedules and follows garbage collection, and every answer must parse into its models.
 
 mod common;
 
@@ -56,6 +56,11 @@ async fn harborapi_manages_projects_and_members(backend: Backend) {
     assert_eq!(seen["tags_after_adding"], json!(["stable", "v1"]));
     // The test image has the empty config: an artifact, not an image.
     assert_eq!(seen["artifact_type"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(seen["gc_schedule"], json!({"type": "Weekly", "cron": "0 0 0 * * 0"}));
+    assert_eq!(seen["gc_run"], json!({"status": "Success", "kind": "Manual", "name": "GARBAGE_COLLECTION"}));
+    assert_eq!(seen["gc_history"], json!([true]));
+    assert_eq!(seen["gc_log_dry"], true);
+    assert_eq!(seen["gc_schedule_after"], "None");
     server.stop().await;
 }
 

@@ -25,7 +25,8 @@ use app::core::{
 use common::{Backend, TestServer};
 use serde_json::{Value, json};
 
-const FAST: RunnerSettings = RunnerSettings { poll: Duration::from_millis(100), lease: Duration::from_millis(900) };
+const FAST: RunnerSettings =
+    RunnerSettings { poll: Duration::from_millis(100), lease: Duration::from_millis(900), concurrency: 4 };
 
 /// Counts its runs.
 struct Counting(Arc<AtomicUsize>);
@@ -194,7 +195,52 @@ async fn schedules_and_history_are_for_administrators(backend: Backend) {
     server.stop().await;
 }
 
+/// A slow job under another kind's name.
+struct SlowToo;
+
+impl Job for SlowToo {
+    fn kind(&self) -> &'static str {
+        "test_slow_too"
+    }
+
+    fn run<'a>(&'a self, context: &'a JobContext, parameters: &'a Value) -> JobRun<'a> {
+        Slow.run(context, parameters)
+    }
+}
+
+/// One node runs executions of different kinds side by side (one of each
+/// kind at a time), says what it runs, and holds a paused kind's work.
+async fn a_node_runs_kinds_side_by_side_and_says_so(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin_actor().await;
+    let node = runner(&server, vec![Arc::new(Slow), Arc::new(SlowToo)]);
+    server.state.jobs.set_paused(&admin, "test_slow_too", true).await.unwrap();
+    let first = server.state.jobs.run_now(&admin, "test_slow", json!({ "steps": 40 })).await.unwrap();
+    let second = server.state.jobs.run_now(&admin, "test_slow", json!({ "steps": 2 })).await.unwrap();
+    let other = server.state.jobs.run_now(&admin, "test_slow_too", json!({ "steps": 40 })).await.unwrap();
+    wait_for(&server, &admin, first, |e| e.status == Status::Running).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(execution(&server, &admin, other).await.status, Status::Pending, "its queue is paused");
+    assert_eq!(execution(&server, &admin, second).await.status, Status::Pending, "one of a kind at a time");
+    server.state.jobs.set_paused(&admin, "test_slow_too", false).await.unwrap();
+    wait_for(&server, &admin, other, |e| e.status == Status::Running).await;
+    assert_eq!(execution(&server, &admin, first).await.status, Status::Running, "both run at once");
+    let nodes = server.state.jobs.nodes(&admin).await.unwrap();
+    let this = nodes.iter().find(|n| n.node == node.node()).expect("the runner's node is listed");
+    let mut running: Vec<i64> = this.running.iter().map(|r| r.id).collect();
+    running.sort();
+    assert_eq!(running, [first, other], "{nodes:?}");
+    let queues = server.state.jobs.queues(&admin, &["test_slow"]).await.unwrap();
+    assert_eq!((queues[0].kind.as_str(), queues[0].pending, queues[0].paused), ("test_slow", 1, false));
+    for id in [first, second, other] {
+        assert_eq!(wait_for(&server, &admin, id, |e| e.status.is_final()).await.status, Status::Success);
+    }
+    node.shut_down().await;
+    server.stop().await;
+}
+
 on_both_databases!(
+    a_node_runs_kinds_side_by_side_and_says_so,
     one_tick_makes_one_execution_across_nodes,
     a_dead_nodes_execution_ends_as_error,
     a_stop_request_reaches_the_running_node,

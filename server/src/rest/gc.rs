@@ -1,7 +1,7 @@
 //! `/api/v2.0/system/gc` in Harbor's shapes: garbage collection's schedule
-//! and parameters (`workers` 1–10, `dry_run`; `delete_untagged` is refused
-//! until it is supported), running it now, its history with each run's
-//! log, and stopping a run (see [`super::jobs`]).
+//! and parameters (`workers` 1–10, `dry_run`, `delete_untagged`), running
+//! it now, its history with each run's log, and stopping a run (see
+//! [`super::jobs`]).
 
 use axum::{Json, extract::State, http::StatusCode, response::Response};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use super::{
     body::ApiJson,
     caller::Caller,
     error::{ApiResult, Errors},
-    jobs::{ExecHistory, JobApi, ScheduleRequest},
+    jobs::{ExecHistory, GARBAGE_COLLECTION, JobApi, ScheduleRequest},
     paging::{ApiPath, ApiQuery, PageQuery},
 };
 use app::core::{AppState, gc::GarbageCollection};
@@ -18,7 +18,7 @@ use app::core::{AppState, gc::GarbageCollection};
 const GC: JobApi = JobApi {
     kind: GarbageCollection::KIND,
     path: "/api/v2.0/system/gc",
-    job_name: "GARBAGE_COLLECTION",
+    job_name: GARBAGE_COLLECTION,
     check: |parameters| GarbageCollection::read(parameters).map(|_| ()),
 };
 

@@ -22,8 +22,21 @@ use super::{
 use app::core::{
     AppState,
     identity::Actor,
-    jobs::{CronSchedule, Execution, Schedule, Status, Trigger},
+    jobs::{CronSchedule, Execution, LogLine, Schedule, Status, Trigger},
 };
+
+/// How Harbor's API names the job kinds (`job_name`, `vendor_type`, `job_type`).
+pub const GARBAGE_COLLECTION: &str = "GARBAGE_COLLECTION";
+pub const PURGE_AUDIT: &str = "PURGE_AUDIT";
+pub const UPLOAD_CLEANUP: &str = "UPLOAD_CLEANUP";
+
+/// A job's log as text: one line per entry, with its time and level.
+pub fn log_text(lines: &[LogLine]) -> String {
+    lines
+        .iter()
+        .map(|line| format!("{} [{}] {}\n", line.logged_at.to_rfc3339(), line.level.to_uppercase(), line.message))
+        .collect()
+}
 
 /// One family of job endpoints.
 pub struct JobApi {
@@ -54,8 +67,9 @@ pub struct ScheduleObj {
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ScheduleRequest {
     schedule: ScheduleObj,
+    /// Absent or `null` reads as none (harborapi sends `null`).
     #[serde(default)]
-    parameters: Map<String, Value>,
+    parameters: Option<Map<String, Value>>,
 }
 
 /// Harbor's `ExecHistory`: one run, or (for the schedule) what runs when.
@@ -159,7 +173,7 @@ impl JobApi {
     /// Sets the schedule, or (type `Manual`) runs once now; the run's location.
     async fn apply(&self, state: &AppState, caller: Caller, request: ScheduleRequest) -> ApiResult<Option<String>> {
         let actor = caller.signed_in()?;
-        let parameters = Value::Object(request.parameters);
+        let parameters = Value::Object(request.parameters.unwrap_or_default());
         // Parameters are checked before anything is stored or queued.
         if request.schedule.kind != "None" {
             (self.check)(&parameters)?;
@@ -206,11 +220,7 @@ impl JobApi {
         let actor = caller.signed_in()?;
         self.run(state, &actor, id).await?;
         let lines = state.jobs.log(&actor, id).await?;
-        let text: String = lines
-            .iter()
-            .map(|line| format!("{} [{}] {}\n", line.logged_at.to_rfc3339(), line.level.to_uppercase(), line.message))
-            .collect();
-        Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+        Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], log_text(&lines)).into_response())
     }
 
     pub async fn stop_run(&self, state: &AppState, caller: Caller, id: i64) -> ApiResult<StatusCode> {

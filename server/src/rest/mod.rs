@@ -9,6 +9,7 @@ mod error;
 mod gc;
 mod health;
 mod jobs;
+mod jobservice;
 mod members;
 mod openapi;
 mod paging;
@@ -93,6 +94,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/system/gc/schedule", get(gc::get_schedule).post(gc::create_schedule).put(gc::update_schedule))
         .route("/api/v2.0/system/gc/{gc_id}", get(gc::get_run).put(gc::stop_run))
         .route("/api/v2.0/system/gc/{gc_id}/log", get(gc::get_log))
+        .route("/api/v2.0/schedules", get(jobservice::list_schedules))
+        .route("/api/v2.0/schedules/{job_type}/paused", get(jobservice::schedule_paused))
+        .route("/api/v2.0/jobservice/pools", get(jobservice::list_pools))
+        .route("/api/v2.0/jobservice/pools/{pool_id}/workers", get(jobservice::list_workers))
+        .route("/api/v2.0/jobservice/queues", get(jobservice::list_queues))
+        .route("/api/v2.0/jobservice/queues/{job_type}", put(jobservice::act_on_queue))
+        .route("/api/v2.0/jobservice/jobs/{job_id}", put(jobservice::act_on_job))
+        .route("/api/v2.0/jobservice/jobs/{job_id}/log", get(jobservice::job_log))
         .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
         .route(
             "/api/v2.0/robots/{robot_id}",

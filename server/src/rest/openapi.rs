@@ -12,7 +12,8 @@ use utoipa::{
 };
 
 use super::{
-    artifacts, audit, configurations, gc, health, members, projects, purge, robots, system, usergroups, users,
+    artifacts, audit, configurations, gc, health, jobservice, members, projects, purge, robots, system, usergroups,
+    users,
 };
 
 #[derive(OpenApi)]
@@ -57,6 +58,14 @@ use super::{
         gc::get_run,
         gc::get_log,
         gc::stop_run,
+        jobservice::list_schedules,
+        jobservice::schedule_paused,
+        jobservice::list_pools,
+        jobservice::list_workers,
+        jobservice::list_queues,
+        jobservice::act_on_queue,
+        jobservice::act_on_job,
+        jobservice::job_log,
         users::current_user,
         users::list_users,
         users::search_users,

@@ -10,7 +10,7 @@ use super::{
     body::ApiJson,
     caller::Caller,
     error::{ApiResult, Errors},
-    jobs::{ExecHistory, JobApi, ScheduleRequest},
+    jobs::{ExecHistory, JobApi, PURGE_AUDIT, ScheduleRequest},
     paging::{ApiPath, ApiQuery, PageQuery},
 };
 use app::core::{AppState, jobs::AuditPurge};
@@ -18,7 +18,7 @@ use app::core::{AppState, jobs::AuditPurge};
 const PURGE: JobApi = JobApi {
     kind: AuditPurge::KIND,
     path: "/api/v2.0/system/purgeaudit",
-    job_name: "PURGE_AUDIT",
+    job_name: PURGE_AUDIT,
     check: |parameters| AuditPurge::read(parameters).map(|_| ()),
 };
 

@@ -18,6 +18,8 @@ from harborapi.models import (
     RobotCreate,
     RobotPermission,
     RoleRequest,
+    Schedule,
+    ScheduleObj,
     UserCreationReq,
     UserProfile,
 )
@@ -134,6 +136,29 @@ async def main(base: str, admin_password: str) -> None:
 
     await admin.delete_project("harborapi-team")
     seen["exists_after_delete"] = await admin.project_exists("harborapi-team")
+
+    # Garbage collection: a schedule, a dry run followed to its end, the
+    # history and the run's log.
+    value = lambda field: getattr(field, "value", field)
+    await admin.update_gc_schedule(
+        Schedule(schedule=ScheduleObj(type="Weekly"), parameters={"workers": 2, "delete_untagged": True})
+    )
+    gc_schedule = await admin.get_gc_schedule()
+    seen["gc_schedule"] = {"type": value(gc_schedule.schedule.type), "cron": gc_schedule.schedule.cron}
+    location = await admin.create_gc_schedule(
+        Schedule(schedule=ScheduleObj(type="Manual"), parameters={"dry_run": True})
+    )
+    gc_id = int(location.rsplit("/", 1)[1])
+    for _ in range(150):
+        run = await admin.get_gc_job(gc_id)
+        if run.job_status not in ("Pending", "Running"):
+            break
+        await asyncio.sleep(0.2)
+    seen["gc_run"] = {"status": run.job_status, "kind": run.job_kind, "name": run.job_name}
+    seen["gc_history"] = [job.id == gc_id for job in await admin.get_gc_jobs(page_size=5)]
+    seen["gc_log_dry"] = any("dry run" in line for line in await admin.get_gc_log(gc_id))
+    await admin.update_gc_schedule(Schedule(schedule=ScheduleObj(type="None")))
+    seen["gc_schedule_after"] = value((await admin.get_gc_schedule()).schedule.type)
     print(json.dumps(seen))
 
 

@@ -23,6 +23,10 @@
 //!   tells the job to stop: someone else already ended it.
 //! - A **stop request** ends a pending execution at once; a running one
 //!   gets its stop flag set, which its node sees at the next renewal.
+//! - A runner runs up to its **concurrency** (4) executions at once, and
+//!   says its node is alive at every look (`job_nodes`, Harbor's worker
+//!   pools). An administrator can **pause** a kind's queue (`job_queues`):
+//!   its pending executions wait until it is resumed.
 //! - **Schedules** (`job_schedules`, one per kind) keep their next tick.
 //!   The node that moves the tick on (a compare-and-set on `next_run_at`)
 //!   creates that tick's execution, and `(kind, scheduled_for)` is unique
@@ -35,12 +39,14 @@
 
 mod context;
 mod kinds;
+mod pools;
 mod repository;
 mod runner;
 mod schedule;
 
 pub use context::JobContext;
 pub use kinds::{AuditPurge, UploadCleanup};
+pub use pools::{NODE_SILENCE, Node, Queue, RunningExecution};
 pub use repository::JobRepository;
 use repository::Replace;
 pub use runner::{Runner, RunnerSettings};
@@ -160,6 +166,7 @@ pub struct Schedule {
     pub cron: String,
     pub parameters: Value,
     pub next_run_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// The future a job's run is.
@@ -254,6 +261,38 @@ impl JobService {
     pub async fn log(&self, actor: &Actor, id: i64) -> Result<Vec<LogLine>> {
         self.execution(actor, id).await?;
         self.repository.log(id).await
+    }
+
+    /// Every kind's schedule.
+    pub async fn schedules(&self, actor: &Actor) -> Result<Vec<Schedule>> {
+        require_system(actor, SystemAction::ManageJobs)?;
+        self.repository.schedules().await
+    }
+
+    /// The nodes taking jobs now (heard from within [`NODE_SILENCE`]).
+    pub async fn nodes(&self, actor: &Actor) -> Result<Vec<Node>> {
+        require_system(actor, SystemAction::ManageJobs)?;
+        self.repository.nodes(Utc::now() - NODE_SILENCE).await
+    }
+
+    /// The queues of `kinds` (and of any other kind with work waiting).
+    pub async fn queues(&self, actor: &Actor, kinds: &[&str]) -> Result<Vec<Queue>> {
+        require_system(actor, SystemAction::ManageJobs)?;
+        self.repository.queues(kinds).await
+    }
+
+    /// Pauses `kind`'s queue (its pending executions wait; schedules still
+    /// queue more) or resumes it.
+    pub async fn set_paused(&self, actor: &Actor, kind: &str, paused: bool) -> Result<()> {
+        require_system(actor, SystemAction::ManageJobs)?;
+        self.repository.set_paused(kind, paused, Utc::now()).await
+    }
+
+    /// Stops everything of `kind`: pending executions at once, the running
+    /// one at its next renewal; how many.
+    pub async fn stop_kind(&self, actor: &Actor, kind: &str) -> Result<u64> {
+        require_system(actor, SystemAction::ManageJobs)?;
+        self.repository.stop_kind(kind, Utc::now()).await
     }
 
     /// Stops an execution: a pending one at once, a running one at its

@@ -67,7 +67,10 @@ struct ScheduleRow {
     cron: String,
     parameters: String,
     next_run_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
+
+const SCHEDULE_COLUMNS: &str = "kind, cron, parameters, next_run_at, updated_at";
 
 impl TryFrom<ScheduleRow> for Schedule {
     type Error = Error;
@@ -75,7 +78,13 @@ impl TryFrom<ScheduleRow> for Schedule {
     fn try_from(row: ScheduleRow) -> Result<Self> {
         let parameters = serde_json::from_str(&row.parameters)
             .map_err(|_| Error::corrupt(format!("stored schedule parameters {:?}", row.parameters)))?;
-        Ok(Schedule { kind: row.kind, cron: row.cron, parameters, next_run_at: row.next_run_at })
+        Ok(Schedule {
+            kind: row.kind,
+            cron: row.cron,
+            parameters,
+            next_run_at: row.next_run_at,
+            updated_at: row.updated_at,
+        })
     }
 }
 
@@ -105,7 +114,7 @@ pub enum Renewal {
 
 #[derive(Clone, Debug)]
 pub struct JobRepository {
-    db: Db,
+    pub(super) db: Db,
 }
 
 impl JobRepository {
@@ -296,17 +305,24 @@ impl JobRepository {
     }
 
     pub async fn schedule(&self, kind: &str) -> Result<Option<Schedule>> {
-        const SQL: &str = "SELECT kind, cron, parameters, next_run_at FROM job_schedules WHERE kind = $1";
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM job_schedules WHERE kind = $1");
         let row = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, ScheduleRow>(SQL).bind(kind).fetch_optional(pool).await
+            sqlx::query_as::<_, ScheduleRow>(&sql).bind(kind).fetch_optional(pool).await
         })?;
         row.map(Schedule::try_from).transpose()
     }
 
+    /// Every schedule (one per kind at most), by kind.
+    pub async fn schedules(&self) -> Result<Vec<Schedule>> {
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM job_schedules ORDER BY kind");
+        let rows: Vec<ScheduleRow> = on_db!(&self.db, pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        rows.into_iter().map(Schedule::try_from).collect()
+    }
+
     /// Schedules whose tick has come.
     pub async fn due_schedules(&self, now: DateTime<Utc>) -> Result<Vec<Schedule>> {
-        const SQL: &str = "SELECT kind, cron, parameters, next_run_at FROM job_schedules WHERE next_run_at <= $1";
-        let rows: Vec<ScheduleRow> = on_db!(&self.db, pool => sqlx::query_as(SQL).bind(now).fetch_all(pool).await)?;
+        let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM job_schedules WHERE next_run_at <= $1");
+        let rows: Vec<ScheduleRow> = on_db!(&self.db, pool => sqlx::query_as(&sql).bind(now).fetch_all(pool).await)?;
         rows.into_iter().map(Schedule::try_from).collect()
     }
 

@@ -1,8 +1,9 @@
 //! The runner every node starts: it turns due schedule ticks into
-//! executions, ends executions whose node stopped renewing, claims pending
-//! executions of the kinds it knows and runs them one at a time, renewing
-//! the lease while each runs. See the module docs of [`super`] for how
-//! nodes share the work.
+//! executions, ends executions whose node stopped renewing, says the node
+//! is alive, and claims pending executions of the kinds it knows (whose
+//! queue is not paused), running up to its concurrency at once and
+//! renewing each lease while its execution runs. See the module docs of
+//! [`super`] for how nodes share the work.
 
 use std::{
     collections::HashMap,
@@ -15,25 +16,32 @@ use std::{
 
 use chrono::Utc;
 use rand::{RngCore, rngs::OsRng};
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{
+    sync::watch,
+    task::{JoinHandle, JoinSet},
+};
 
 use super::{
     CronSchedule, Job, JobContext, JobRepository, Status,
+    pools::Node,
     repository::{Claimed, Renewal},
 };
 
-/// How often a runner looks for work, and how long its leases last.
+/// How often a runner looks for work, how long its leases last, and how
+/// many executions it runs at once (of different kinds: one per kind runs
+/// at a time across all nodes).
 #[derive(Clone, Copy, Debug)]
 pub struct RunnerSettings {
     /// Between looks for due ticks, expired leases and pending executions.
     pub poll: Duration,
     /// How long a claimed execution stays this node's without a renewal.
     pub lease: Duration,
+    pub concurrency: usize,
 }
 
 impl Default for RunnerSettings {
     fn default() -> Self {
-        Self { poll: Duration::from_secs(2), lease: Duration::from_secs(30) }
+        Self { poll: Duration::from_secs(2), lease: Duration::from_secs(30), concurrency: 4 }
     }
 }
 
@@ -51,7 +59,17 @@ impl Runner {
         let node = format!("node-{:016x}", OsRng.next_u64());
         let (shutdown, stop) = watch::channel(false);
         let jobs: HashMap<&'static str, Arc<dyn Job>> = jobs.into_iter().map(|job| (job.kind(), job)).collect();
-        let worker = Worker { repository, jobs, settings, node: node.clone() };
+        let now = Utc::now();
+        let identity = Node {
+            node: node.clone(),
+            host: host_name(),
+            pid: i64::from(std::process::id()),
+            concurrency: settings.concurrency as i64,
+            started_at: now,
+            heartbeat_at: now,
+            running: Vec::new(),
+        };
+        let worker = Arc::new(Worker { repository, jobs, settings, node: node.clone(), identity });
         let task = tokio::spawn(worker.run(stop));
         Self { node, shutdown, task: Some(task) }
     }
@@ -85,30 +103,46 @@ struct Worker {
     jobs: HashMap<&'static str, Arc<dyn Job>>,
     settings: RunnerSettings,
     node: String,
+    /// What the node says of itself when it says it is alive.
+    identity: Node,
 }
 
 impl Worker {
-    async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    /// Looks for work every poll, and as soon as a running execution ends.
+    /// Executions run as tasks of this loop: when it is aborted they are
+    /// too, and their leases run out.
+    async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut running = JoinSet::new();
         loop {
-            if let Err(error) = self.round().await {
+            while running.try_join_next().is_some() {}
+            if let Err(error) = self.round(&mut running).await {
                 tracing::warn!(%error, "the job runner could not look for work; trying again");
             }
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.poll) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
 
-    /// One look: ticks, expired leases, then every pending execution it can claim.
-    async fn round(&self) -> crate::core::Result<()> {
+    /// One look: alive, ticks, expired leases, then pending executions
+    /// while it has room.
+    async fn round(self: &Arc<Self>, running: &mut JoinSet<()>) -> crate::core::Result<()> {
+        let now = Utc::now();
+        self.repository.heartbeat(&self.identity, now).await?;
         self.take_due_ticks().await?;
-        for id in self.repository.expire_leases(Utc::now()).await? {
+        for id in self.repository.expire_leases(now).await? {
             tracing::warn!(execution = id, "a job's node stopped renewing its lease; the execution ended as Error");
         }
-        let kinds: Vec<&str> = self.jobs.keys().copied().collect();
-        while let Some(claimed) = self.repository.claim(&kinds, &self.node, Utc::now(), self.lease_end()).await? {
-            self.execute(claimed).await;
+        let paused = self.repository.paused_kinds().await?;
+        let kinds: Vec<&str> = self.jobs.keys().copied().filter(|kind| !paused.iter().any(|p| p == kind)).collect();
+        while running.len() < self.settings.concurrency.max(1) {
+            let Some(claimed) = self.repository.claim(&kinds, &self.node, Utc::now(), self.lease_end()).await? else {
+                break;
+            };
+            let worker = self.clone();
+            running.spawn(async move { worker.execute(claimed).await });
         }
         Ok(())
     }
@@ -213,4 +247,14 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// This machine's name, as the pools listing shows it.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
