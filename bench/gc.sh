@@ -71,8 +71,8 @@ echo "distribution: $(grep -c 'blob eligible for deletion' "$WORK/gc.log" || tru
 
 step "berth: online garbage collection (4 workers)"
 berth_seconds="$(python3 bench/gc_load.py collect "$BERTH" --auth "$BASIC" 2>"$WORK/berth-gc.log")"
-grep -E "deleted|removed" "$WORK/berth-gc.log" | sed 's/^/  /'
-echo "berth: ${berth_seconds} s"
+grep -E "deleted|removed|from the request" "$WORK/berth-gc.log" | sed 's/^/  /'
+echo "berth: ${berth_seconds} s (first log line to last)"
 python3 -c "d, b = $distribution_seconds, $berth_seconds; print(f'berth online / distribution offline: {b / d:.2f}x the time')"
 du -sh "$WORK/berth/storage" 2>/dev/null || true
 

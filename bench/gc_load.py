@@ -10,6 +10,7 @@ manifests leaves exactly their blobs unreferenced. Stdlib only.
 """
 
 import argparse
+import datetime
 import hashlib
 import http.client
 import json
@@ -125,6 +126,12 @@ def collect(base, auth, parameters=None):
     return log.decode()
 
 
+def run_seconds(log):
+    """How long a run took, from its first log line to its last."""
+    stamps = [datetime.datetime.fromisoformat(line.split(" ", 1)[0]) for line in log.splitlines() if line.strip()]
+    return (stamps[-1] - stamps[0]).total_seconds()
+
+
 def throughput(base, auth, seconds, prefix):
     """Pulls and pushes per second for `seconds` idle, then while a collection
     of a fresh half-deleted set runs."""
@@ -194,8 +201,11 @@ def main():
     elif args.command == "collect":
         started = time.monotonic()
         log = collect(args.bases[0], auths[0])
-        print(f"{time.monotonic() - started:.2f}")
+        waited = time.monotonic() - started
+        print(f"{run_seconds(log):.2f}")
         print(log, file=sys.stderr)
+        print(f"(from the request to the end, with the wait for a runner to pick it up: {waited:.2f} s)",
+              file=sys.stderr)
     else:
         throughput(args.bases[0], auths[0], args.seconds, args.prefix)
 

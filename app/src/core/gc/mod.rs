@@ -31,7 +31,10 @@
 //!   push finds no row and no content and stores its own bytes; if the push
 //!   goes first, the collector's delete fails on the link (the foreign key
 //!   from `repository_blobs`, checked against committed rows) and the blob
-//!   stays. Content a link points at is never deleted.
+//!   stays. Content a link points at is never deleted. The collector
+//!   deletes a hundred rows per transaction (one commit, which on SQLite
+//!   is one flush to disk); when the foreign key refuses such a batch it
+//!   goes through that batch one blob at a time.
 //! - **Links** are removed only when unreferenced and last relied on more
 //!   than the link window ago. Publishing sets the mark; a `HEAD` refreshes
 //!   it (clients `HEAD` a blob instead of pushing it again); a manifest push
@@ -87,6 +90,9 @@ use crate::core::{
 pub const MAX_WORKERS: i64 = 10;
 /// Blobs read per round of the sweep.
 const BATCH: i64 = 500;
+/// Blobs deleted per transaction: one commit (a flush to disk on SQLite)
+/// for the lot, with their rows held only while their content goes.
+const DELETE_BATCH: usize = 100;
 
 /// The garbage-collection job kind.
 #[derive(Clone)]
@@ -176,14 +182,10 @@ impl GarbageCollection {
                 deleted += batch.len() as u64;
                 freed += batch.iter().map(|(_, size)| *size).sum::<u64>();
             } else {
-                let results: Vec<Option<u64>> =
-                    stream::iter(batch.into_iter().map(|(digest, _)| self.delete_blob(digest)))
-                        .buffer_unordered(parameters.workers)
-                        .try_collect()
-                        .await?;
-                for size in results.into_iter().flatten() {
-                    deleted += 1;
-                    freed += size;
+                for chunk in batch.chunks(DELETE_BATCH) {
+                    let (blobs, bytes) = self.delete_blobs(chunk, parameters.workers).await?;
+                    deleted += blobs;
+                    freed += bytes;
                 }
             }
             context.progress(deleted as i64, Some(total)).await?;
@@ -233,12 +235,38 @@ impl GarbageCollection {
         Ok((deleted, bytes))
     }
 
+    /// Deletes unlinked blobs (rows and content) in one transaction, or
+    /// one by one when a push linked one of them meanwhile; how many went
+    /// and their bytes.
+    async fn delete_blobs(&self, chunk: &[(String, u64)], workers: usize) -> Result<(u64, u64)> {
+        let digests: Vec<String> = chunk.iter().map(|(digest, _)| digest.clone()).collect();
+        if let Some(gone) =
+            self.repository.delete_blobs(&digests, workers, |digest| self.delete_content(digest)).await?
+        {
+            return Ok((gone.len() as u64, gone.iter().map(|(_, size)| size).sum()));
+        }
+        let sizes: Vec<Option<u64>> = stream::iter(digests.into_iter().map(|digest| self.delete_blob(digest)))
+            .buffer_unordered(workers)
+            .try_collect()
+            .await?;
+        let gone: Vec<u64> = sizes.into_iter().flatten().collect();
+        Ok((gone.len() as u64, gone.iter().sum()))
+    }
+
     /// Deletes one blob's row and content, unless a repository linked it
     /// meanwhile; its size when it went.
     async fn delete_blob(&self, digest: String) -> Result<Option<u64>> {
-        let parsed = digest.parse().map_err(|_| Error::corrupt(format!("stored digest {digest:?}")))?;
+        let content = self.delete_content(digest.clone());
+        self.repository.delete_blob(&digest, content).await
+    }
+
+    /// Deletes one blob's content from the store.
+    fn delete_content(&self, digest: String) -> impl Future<Output = Result<()>> + use<> {
         let store = self.blobs.clone();
-        self.repository.delete_blob(&digest, async move { store.delete(&parsed).await.map_err(Error::from) }).await
+        async move {
+            let parsed = digest.parse().map_err(|_| Error::corrupt(format!("stored digest {digest:?}")))?;
+            store.delete(&parsed).await.map_err(Error::from)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! statement, the condition that made its row a candidate.
 
 use chrono::{DateTime, Utc};
+use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::{
     core::{
@@ -201,6 +202,50 @@ impl GcRepository {
         let rows: Vec<(String, i64)> =
             on_db!(&self.db, pool => sqlx::query_as(&sql).bind(after).bind(limit).fetch_all(pool).await)?;
         Ok(rows.into_iter().map(|(digest, size)| (digest, size.max(0) as u64)).collect())
+    }
+
+    /// Deletes the rows of those of `digests` no repository links and,
+    /// holding them, their content (`delete_content` for each, `workers` at
+    /// a time); commits only when all of it went. One commit for the lot:
+    /// on SQLite a commit is a flush to disk. `None` when a push linked one
+    /// of them meanwhile (PostgreSQL then refuses the whole delete on the
+    /// foreign key): the caller goes one by one with [`Self::delete_blob`].
+    pub async fn delete_blobs<F, Fut>(
+        &self,
+        digests: &[String],
+        workers: usize,
+        delete_content: F,
+    ) -> Result<Option<Vec<(String, u64)>>>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<()>>,
+    {
+        if digests.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let list: Vec<String> = (1..=digests.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "DELETE FROM blobs AS b WHERE b.digest IN ({}) AND {UNLINKED} RETURNING digest, size",
+            list.join(", ")
+        );
+        on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+            for digest in digests {
+                query = query.bind(digest);
+            }
+            let rows = match query.fetch_all(&mut *tx).await {
+                Ok(rows) => rows,
+                Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => return Ok(None),
+                Err(other) => return Err(Error::from(other)),
+            };
+            // Futures made up front: a stream adapter over borrowed rows
+            // would not be `Send` for every lifetime.
+            let deletions: Vec<Fut> = rows.iter().map(|(digest, _)| delete_content(digest.clone())).collect();
+            stream::iter(deletions).buffer_unordered(workers.max(1)).try_collect::<Vec<()>>().await?;
+            tx.commit().await?;
+            Ok(Some(rows.into_iter().map(|(digest, size)| (digest, size.max(0) as u64)).collect()))
+        }.await)
     }
 
     /// Deletes blob `digest`'s row and, holding it, runs `delete_content`;
