@@ -31,6 +31,7 @@ pub fn start(state: &AppState, upload_expiry: Duration) -> Runner {
             blobs: state.blobs.clone(),
             registry: state.registry.clone(),
             upload_expiry,
+            load: state.load.clone(),
         }),
     ];
     Runner::start(state.jobs.repository().clone(), kinds, RunnerSettings::default())

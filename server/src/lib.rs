@@ -85,11 +85,24 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         .layer(axum::Extension(renders))
         .with_state(started.state.clone())
         .merge(metrics::router(http_metrics.clone()));
-    let router = telemetry::layer(metrics::layer(routes, http_metrics)).layer(axum::middleware::from_fn_with_state(
-        std::sync::Arc::new(config.trusted_proxies.clone()),
-        client_addr::resolve,
-    ));
+    let router = telemetry::layer(metrics::layer(routes, http_metrics))
+        .layer(axum::middleware::from_fn_with_state(started.state.load.clone(), count_serving))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(config.trusted_proxies.clone()),
+            client_addr::resolve,
+        ));
     Ok(Berth { router, state: started.state, admin: started.admin })
+}
+
+/// Counts the requests this node is serving, for background work to pace
+/// itself by (until the response head is ready; a streamed body is not counted).
+async fn count_serving(
+    axum::extract::State(load): axum::extract::State<app::core::load::Load>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let _serving = load.enter();
+    next.run(request).await
 }
 
 /// Serves `berth` on `listener` until `shutdown` resolves, then lets

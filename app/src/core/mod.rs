@@ -11,6 +11,7 @@ pub mod events;
 pub mod gc;
 pub mod identity;
 pub mod jobs;
+pub mod load;
 pub mod projects;
 pub mod rbac;
 pub mod registry;

@@ -17,6 +17,7 @@ use crate::core::{
     db::Db,
     events::{AuditLog, EventRecorder},
     jobs::JobService,
+    load::Load,
     projects::ProjectService,
     registry::RegistryService,
     robots::RobotService,
@@ -80,6 +81,8 @@ pub struct AppState {
     pub artifacts: ArtifactService,
     pub jobs: JobService,
     pub events: EventRecorder,
+    /// Requests this node is serving (background work paces itself by it).
+    pub load: Load,
     pub http: Arc<HttpSettings>,
 }
 
@@ -129,6 +132,7 @@ impl AppState {
             artifacts,
             robots: RobotService::new(db.clone(), access.clone()),
             jobs: JobService::new(db.clone()),
+            load: Load::default(),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),
             access: access.clone(),

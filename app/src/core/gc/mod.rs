@@ -72,7 +72,10 @@ mod untagged;
 
 pub use repository::{DeletedManifest, GcRepository};
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use chrono::Utc;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -82,6 +85,7 @@ use crate::core::{
     Error, Result,
     events::{AuditEvent, Operation, ResourceType},
     jobs::{Job, JobContext, JobRun},
+    load::Load,
     registry::RegistryService,
     storage::BlobStore,
 };
@@ -102,7 +106,14 @@ pub struct GarbageCollection {
     pub registry: RegistryService,
     /// How long an upload may sit untouched.
     pub upload_expiry: Duration,
+    /// What this node is serving: the collector paces itself by it.
+    pub load: Load,
 }
+
+/// While the node serves requests the collector rests this many times as
+/// long as each batch took: it takes at most a quarter of the time pushes
+/// and pulls could use. An idle node collects at full speed.
+const PACE: u32 = 3;
 
 /// A run's parameters, checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,9 +194,11 @@ impl GarbageCollection {
                 freed += batch.iter().map(|(_, size)| *size).sum::<u64>();
             } else {
                 for chunk in batch.chunks(DELETE_BATCH) {
+                    let started = Instant::now();
                     let (blobs, bytes) = self.delete_blobs(chunk, parameters.workers).await?;
                     deleted += blobs;
                     freed += bytes;
+                    self.pace(started.elapsed()).await;
                 }
             }
             context.progress(deleted as i64, Some(total)).await?;
@@ -224,9 +237,11 @@ impl GarbageCollection {
         }
         let (mut deleted, mut bytes) = (0u64, 0u64);
         for layer in &layers {
-            for batch in layer.chunks(BATCH as usize) {
+            for batch in layer.chunks(DELETE_BATCH) {
                 context.check_stop()?;
+                let started = Instant::now();
                 let gone = self.repository.delete_untagged(batch, cutoff, untagged_deletion_event).await?;
+                self.pace(started.elapsed()).await;
                 deleted += gone.len() as u64;
                 bytes += gone.iter().map(|manifest| manifest.size.max(0) as u64).sum::<u64>();
             }
@@ -251,6 +266,13 @@ impl GarbageCollection {
             .await?;
         let gone: Vec<u64> = sizes.into_iter().flatten().collect();
         Ok((gone.len() as u64, gone.iter().sum()))
+    }
+
+    /// Rests after `worked` while the node is serving requests.
+    async fn pace(&self, worked: Duration) {
+        if self.load.serving() > 0 {
+            tokio::time::sleep(worked * PACE).await;
+        }
     }
 
     /// Deletes one blob's row and content, unless a repository linked it
