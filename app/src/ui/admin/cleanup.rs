@@ -1,14 +1,18 @@
 //! Clean up: garbage collection and audit-log rotation, each with its
 //! schedule and parameters, "Run now", "Dry run" and its recent runs.
 
-use leptos::prelude::*;
+use chrono::{DateTime, Utc};
+use leptos::{prelude::*, server_fn::ServerFn};
 use leptos_meta::Title;
 
 use super::runs::{RecentRuns, ScheduleFields};
 use crate::{
-    api::cleanup::{
-        AUDIT_ROTATION, AuditRotation, GARBAGE_COLLECTION, GarbageCollectionSettings, RunAuditRotation,
-        RunGarbageCollection, SetAuditRotation, SetGarbageCollection, get_cleanup,
+    api::{
+        AppError,
+        cleanup::{
+            AUDIT_ROTATION, AuditRotation, GARBAGE_COLLECTION, GarbageCollectionSettings, JobSchedule,
+            RunAuditRotation, RunGarbageCollection, SetAuditRotation, SetGarbageCollection, get_cleanup,
+        },
     },
     ui::{
         components::{Breadcrumbs, CARD, FormError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON, on_result, use_toasts},
@@ -42,22 +46,11 @@ pub fn CleanupPage() -> impl IntoView {
 
 #[component]
 fn GarbageCollectionPanel(settings: GarbageCollectionSettings) -> impl IntoView {
-    let toasts = use_toasts();
     let runs = RwSignal::new(0u32);
     let save = ServerAction::<SetGarbageCollection>::new();
     let run = ServerAction::<RunGarbageCollection>::new();
     let next_run_at = RwSignal::new(settings.schedule.next_run_at);
-    // Errors show in the form, next to what was wrong.
-    Effect::new(move |_| {
-        if let Some(Ok(schedule)) = save.value().get() {
-            next_run_at.set(schedule.next_run_at);
-            toasts.success("Schedule saved.");
-        }
-    });
-    on_result(run, None, move |id| {
-        toasts.success(format!("Run {id} started."));
-        runs.update(|v| *v += 1);
-    });
+    follow_job_actions(save, run, next_run_at, runs);
     let workers = RwSignal::new(settings.workers.to_string());
     let delete_untagged = RwSignal::new(settings.delete_untagged);
     let dispatch_run = move |dry_run: bool| {
@@ -87,15 +80,7 @@ fn GarbageCollectionPanel(settings: GarbageCollectionSettings) -> impl IntoView 
                         <span class="block text-xs text-slate-500 dark:text-slate-400">"Except images of a kept index and signatures or SBOMs of a kept artifact."</span>
                     </label>
                 </div>
-                <div class="sm:col-span-2">
-                    {move || save.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
-                    {move || run.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
-                </div>
-                <div class="flex flex-wrap gap-2 sm:col-span-2">
-                    <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>"Save schedule"</button>
-                    <button type="button" class=SECONDARY_BUTTON disabled=move || run.pending().get() on:click=move |_| dispatch_run(false)>"Run now"</button>
-                    <button type="button" class=SECONDARY_BUTTON disabled=move || run.pending().get() on:click=move |_| dispatch_run(true)>"Dry run"</button>
-                </div>
+                <JobFormFooter save run on_run=Callback::new(dispatch_run) />
             </ActionForm>
             <RecentRuns kind=GARBAGE_COLLECTION version=runs />
         </section>
@@ -104,22 +89,11 @@ fn GarbageCollectionPanel(settings: GarbageCollectionSettings) -> impl IntoView 
 
 #[component]
 fn AuditRotationPanel(rotation: AuditRotation) -> impl IntoView {
-    let toasts = use_toasts();
     let runs = RwSignal::new(0u32);
     let save = ServerAction::<SetAuditRotation>::new();
     let run = ServerAction::<RunAuditRotation>::new();
     let next_run_at = RwSignal::new(rotation.schedule.next_run_at);
-    // Errors show in the form, next to what was wrong.
-    Effect::new(move |_| {
-        if let Some(Ok(schedule)) = save.value().get() {
-            next_run_at.set(schedule.next_run_at);
-            toasts.success("Schedule saved.");
-        }
-    });
-    on_result(run, None, move |id| {
-        toasts.success(format!("Run {id} started."));
-        runs.update(|v| *v += 1);
-    });
+    follow_job_actions(save, run, next_run_at, runs);
     let retention = RwSignal::new(rotation.retention_hours.to_string());
     let operations = RwSignal::new(rotation.operations.clone());
     let dispatch_run = move |dry_run: bool| {
@@ -145,17 +119,55 @@ fn AuditRotationPanel(rotation: AuditRotation) -> impl IntoView {
                     <label for="rotation-operations" class="block text-sm font-medium">"Operations"</label>
                     <input id="rotation-operations" name="operations" placeholder="pull,push,delete" class=INPUT bind:value=operations />
                 </div>
-                <div class="sm:col-span-2">
-                    {move || save.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
-                    {move || run.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
-                </div>
-                <div class="flex flex-wrap gap-2 sm:col-span-2">
-                    <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>"Save schedule"</button>
-                    <button type="button" class=SECONDARY_BUTTON disabled=move || run.pending().get() on:click=move |_| dispatch_run(false)>"Run now"</button>
-                    <button type="button" class=SECONDARY_BUTTON disabled=move || run.pending().get() on:click=move |_| dispatch_run(true)>"Dry run"</button>
-                </div>
+                <JobFormFooter save run on_run=Callback::new(dispatch_run) />
             </ActionForm>
             <RecentRuns kind=AUDIT_ROTATION version=runs />
         </section>
+    }
+}
+
+/// What a job panel's actions do once they answer: a saved schedule shows
+/// when it runs next (errors show in the form, next to what was wrong); a
+/// started run is announced and the history read again.
+fn follow_job_actions<S, R>(
+    save: ServerAction<S>,
+    run: ServerAction<R>,
+    next_run_at: RwSignal<Option<DateTime<Utc>>>,
+    runs: RwSignal<u32>,
+) where
+    S: ServerFn<Output = JobSchedule, Error = AppError> + Clone + Send + Sync + 'static,
+    R: ServerFn<Output = i64, Error = AppError> + Clone + Send + Sync + 'static,
+{
+    let toasts = use_toasts();
+    Effect::new(move |_| {
+        if let Some(Ok(schedule)) = save.value().get() {
+            next_run_at.set(schedule.next_run_at);
+            toasts.success("Schedule saved.");
+        }
+    });
+    on_result(run, None, move |id| {
+        toasts.success(format!("Run {id} started."));
+        runs.update(|v| *v += 1);
+    });
+}
+
+/// The end of a job's form: what the last save or run refused, then "Save
+/// schedule", "Run now" and "Dry run" (`on_run` gets whether it is dry).
+#[component]
+fn JobFormFooter<S, R>(save: ServerAction<S>, run: ServerAction<R>, on_run: Callback<bool>) -> impl IntoView
+where
+    S: ServerFn<Output = JobSchedule, Error = AppError> + Clone + Send + Sync + 'static,
+    R: ServerFn<Output = i64, Error = AppError> + Clone + Send + Sync + 'static,
+{
+    view! {
+        <div class="sm:col-span-2">
+            {move || save.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+            {move || run.value().get().and_then(Result::err).map(|error| view! { <FormError error /> })}
+        </div>
+        <div class="flex flex-wrap gap-2 sm:col-span-2">
+            <button type="submit" class=PRIMARY_BUTTON disabled=move || save.pending().get()>"Save schedule"</button>
+            <button type="button" class=SECONDARY_BUTTON disabled=move || run.pending().get() on:click=move |_| on_run.run(false)>"Run now"</button>
+            <button type="button" class=SECONDARY_BUTTON disabled=move || run.pending().get() on:click=move |_| on_run.run(true)>"Dry run"</button>
+        </div>
     }
 }
