@@ -278,8 +278,8 @@ impl GarbageCollection {
     /// Deletes one blob's row and content, unless a repository linked it
     /// meanwhile; its size when it went.
     async fn delete_blob(&self, digest: String) -> Result<Option<u64>> {
-        let content = self.delete_content(digest.clone());
-        self.repository.delete_blob(&digest, content).await
+        let gone = self.repository.delete_blobs(&[digest], 1, |digest| self.delete_content(digest)).await?;
+        Ok(gone.and_then(|gone| gone.first().map(|(_, size)| *size)))
     }
 
     /// Deletes one blob's content from the store.

@@ -209,7 +209,7 @@ impl GcRepository {
     /// a time); commits only when all of it went. One commit for the lot:
     /// on SQLite a commit is a flush to disk. `None` when a push linked one
     /// of them meanwhile (PostgreSQL then refuses the whole delete on the
-    /// foreign key): the caller goes one by one with [`Self::delete_blob`].
+    /// foreign key): the caller goes one by one, a batch of one each.
     pub async fn delete_blobs<F, Fut>(
         &self,
         digests: &[String],
@@ -246,32 +246,5 @@ impl GcRepository {
             tx.commit().await?;
             Ok(Some(rows.into_iter().map(|(digest, size)| (digest, size.max(0) as u64)).collect()))
         }.await)
-    }
-
-    /// Deletes blob `digest`'s row and, holding it, runs `delete_content`;
-    /// commits only when both went. `None` when the blob is linked again (or
-    /// gone) by now: the foreign key from `repository_blobs` refuses the
-    /// delete of a blob with a committed link.
-    pub async fn delete_blob(
-        &self,
-        digest: &str,
-        delete_content: impl Future<Output = Result<()>>,
-    ) -> Result<Option<u64>> {
-        let sql = format!("DELETE FROM blobs AS b WHERE b.digest = $1 AND {UNLINKED} RETURNING size");
-        let outcome = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let size: Option<i64> = match sqlx::query_scalar(&sql).bind(digest).fetch_optional(&mut *tx).await {
-                Ok(size) => size,
-                Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => None,
-                Err(other) => return Err(Error::from(other)),
-            };
-            let Some(size) = size else {
-                return Ok(None);
-            };
-            delete_content.await?;
-            tx.commit().await?;
-            Ok::<_, Error>(Some(size.max(0) as u64))
-        }.await)?;
-        Ok(outcome)
     }
 }
