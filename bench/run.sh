@@ -16,17 +16,7 @@ ensure_rust
 step "building berth (release)"
 cargo build --release -p server --bin berth
 
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+source "$REPO_ROOT/bench/lib.sh"
 
 BERTH_PORT="$(free_port)"
 # Berth needs credentials to push; pulls from its public `library` project are
@@ -38,17 +28,7 @@ BERTH_LISTEN="127.0.0.1:$BERTH_PORT" BERTH_DATA_DIR="$WORK/berth" BERTH_LOG_LEVE
   BERTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$TARGET_DIR/release/berth" serve >"$WORK/berth.log" 2>&1 &
 PIDS+=($!)
 
-REGISTRY_PORT="$(free_port)"
-cat >"$WORK/registry.yml" <<YAML
-version: 0.1
-log: { level: error, accesslog: { disabled: true } }
-storage:
-  filesystem: { rootdirectory: $WORK/registry }
-  delete: { enabled: true }
-http: { addr: 127.0.0.1:$REGISTRY_PORT }
-YAML
-docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-PIDS+=($!)
+start_distribution
 
 wait_for "http://127.0.0.1:$BERTH_PORT/api/v2.0/health"
 wait_for "http://127.0.0.1:$REGISTRY_PORT/v2/"
