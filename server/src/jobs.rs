@@ -34,5 +34,5 @@ pub fn start(state: &AppState, upload_expiry: Duration) -> Runner {
             load: state.load.clone(),
         }),
     ];
-    Runner::start(state.jobs.repository().clone(), kinds, RunnerSettings::default())
+    state.jobs.start_runner(kinds, RunnerSettings::default())
 }

@@ -99,9 +99,10 @@ async fn changes_and_their_audit_rows_commit_together(backend: Backend) {
     assert_eq!(count(&server, "SELECT COUNT(*) FROM robots").await, 0);
     assert!(state.users.delete_user(&admin, bob.id).await.is_err());
     assert!(state.users.find("bob").await.unwrap().is_some());
-    let registration = state.settings.self_registration_setting().await.unwrap();
+    let settings = app::core::access::require_system(&admin, app::core::rbac::SystemAction::ManageSettings).unwrap();
+    let registration = state.settings.self_registration_setting(&settings).await.unwrap();
     assert!(state.settings.set_self_registration(&admin, !registration).await.is_err());
-    assert_eq!(state.settings.self_registration_setting().await.unwrap(), registration);
+    assert_eq!(state.settings.self_registration_setting(&settings).await.unwrap(), registration);
     assert_eq!(count(&server, CHANGES).await, before);
 
     // Once rows can be written again, so can changes, each with its row.

@@ -68,7 +68,7 @@ impl Job for Slow {
 }
 
 fn runner(server: &TestServer, jobs: Vec<Arc<dyn Job>>) -> Runner {
-    Runner::start(server.state.jobs.repository().clone(), jobs, FAST)
+    server.state.jobs.start_runner(jobs, FAST)
 }
 
 async fn execution(server: &TestServer, admin: &Actor, id: i64) -> Execution {

@@ -149,9 +149,10 @@ async fn only_administrators_change_and_test_login_settings(backend: Backend) {
 
     let ldap = LoginSettings::Ldap(Box::new(settings));
     assert!(matches!(server.state.settings.set_login(&user, &ldap).await, Err(Error::Forbidden(_))));
-    assert_eq!(server.state.settings.login().await.unwrap(), LoginSettings::Database, "unchanged");
+    let manage = app::core::access::require_system(&admin, app::core::rbac::SystemAction::ManageSettings).unwrap();
+    assert_eq!(server.state.settings.login(&manage).await.unwrap(), LoginSettings::Database, "unchanged");
     server.state.settings.set_login(&admin, &ldap).await.unwrap();
-    assert_eq!(server.state.settings.login().await.unwrap(), ldap);
+    assert_eq!(server.state.settings.login(&manage).await.unwrap(), ldap);
     server.state.settings.set_login(&admin, &LoginSettings::Database).await.unwrap();
     assert_eq!(
         docker_login(&server, "alice", "alice-pass").await,

@@ -325,7 +325,7 @@ async fn configurations_refuse_bad_input(backend: Backend) {
         put(serde_json::json!({"oidc_auto_onboard": true, "oidc_logout": false, "ldap_group_search_scope": 2})).await;
     assert_eq!(fixed.status(), StatusCode::OK);
     // Nothing changed, and only administrators may look.
-    assert_eq!(server.state.settings.login().await.unwrap().mode_name(), "db_auth");
+    assert_eq!(server.state.settings.sign_in_mode().await.unwrap().mode_name, "db_auth");
     server.create_user("carl", "carl-password-1").await;
     let as_carl = common::client_as("carl", "carl-password-1");
     assert_eq!(

@@ -43,8 +43,8 @@ pub struct LoginOptions {
 pub async fn get_login_options() -> Result<LoginOptions, AppError> {
     use crate::core::AppState;
 
-    let settings = expect_context::<AppState>().auth.oidc_settings().await?;
-    Ok(LoginOptions { oidc_provider: settings.map(|s| s.provider_name) })
+    let mode = expect_context::<AppState>().settings.sign_in_mode().await?;
+    Ok(LoginOptions { oidc_provider: mode.oidc_provider })
 }
 
 /// Ends the session server-side, clears the cookie and returns to the login page.

@@ -16,14 +16,14 @@ use app::core::{
     AppState, Error,
     access::{SystemGrant, require_system},
     rbac::SystemAction,
-    settings::{LdapScope, LdapSettings, LoginSettings, OidcSettings},
+    settings::{LdapScope, LdapSettings, LoginSettings, OidcSettings, SettingsChange},
 };
 
 #[utoipa::path(get, path = "/api/v2.0/configurations", tag = "configure", responses((status = 200, description = "Settings, each with value and editable", body = Object), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
     let grant = admin(caller)?;
     let settings = &state.settings;
-    let login = settings.login().await?;
+    let login = settings.login(&grant).await?;
     let ldap = settings.saved_ldap(&grant).await?;
     let oidc = settings.saved_oidc(&grant).await?;
     let scope = match ldap.scope {
@@ -34,7 +34,7 @@ pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -
     let restriction = if settings.project_creation_admin_only().await? { "adminonly" } else { "everyone" };
     let values = json!({
         "auth_mode": login.mode_name(),
-        "self_registration": settings.self_registration_setting().await?,
+        "self_registration": settings.self_registration_setting(&grant).await?,
         "project_creation_restriction": restriction,
         "ldap_url": ldap.url,
         "ldap_start_tls": ldap.start_tls,
@@ -79,7 +79,7 @@ pub async fn put_configurations(
     let changes: Map<String, Value> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("the body must be a JSON object of settings: {e}")))?;
     let settings = &state.settings;
-    let current = settings.login().await?;
+    let current = settings.login(&grant).await?;
     let (saved_ldap, saved_oidc) = (settings.saved_ldap(&grant).await?, settings.saved_oidc(&grant).await?);
     let mut change = Change {
         mode: current.mode_name().to_owned(),
@@ -105,21 +105,15 @@ pub async fn put_configurations(
             return Err(ApiError::bad_request(format!("auth_mode: {other:?} is not db_auth, ldap_auth or oidc_auth")));
         }
     };
-    if wanted != current {
-        settings.set_login(actor, &wanted).await.map_err(in_harbor_terms)?;
-    }
-    if change.ldap_changed && !matches!(wanted, LoginSettings::Ldap(_)) {
-        settings.save_ldap(actor, change.ldap).await.map_err(in_harbor_terms)?;
-    }
-    if change.oidc_changed && !matches!(wanted, LoginSettings::Oidc(_)) {
-        settings.save_oidc(actor, change.oidc).await.map_err(in_harbor_terms)?;
-    }
-    if let Some(allowed) = change.self_registration {
-        settings.set_self_registration(actor, allowed).await?;
-    }
-    if let Some(admin_only) = change.admin_only_projects {
-        settings.set_project_creation_admin_only(actor, admin_only).await?;
-    }
+    // Everything the request changes applies together, or nothing does.
+    let update = SettingsChange {
+        login: (wanted != current).then(|| wanted.clone()),
+        ldap: (change.ldap_changed && !matches!(wanted, LoginSettings::Ldap(_))).then_some(change.ldap),
+        oidc: (change.oidc_changed && !matches!(wanted, LoginSettings::Oidc(_))).then_some(change.oidc),
+        self_registration: change.self_registration,
+        project_creation_admin_only: change.admin_only_projects,
+    };
+    settings.update(actor, update).await.map_err(in_harbor_terms)?;
     Ok(StatusCode::OK)
 }
 

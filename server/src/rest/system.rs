@@ -12,26 +12,17 @@ use super::{
     error::Errors,
     error::{ApiError, ApiResult},
 };
-use app::core::{
-    AppState,
-    access::require_system,
-    rbac::SystemAction,
-    settings::{LdapScope, LoginSettings},
-};
+use app::core::{AppState, access::require_system, rbac::SystemAction, settings::LdapScope};
 
 #[utoipa::path(get, path = "/api/v2.0/systeminfo", tag = "system", responses((status = 200, description = "What clients need to know", body = Object)), security((), ("basic" = [])))]
 pub async fn system_info(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Value>> {
-    let login = state.settings.login().await?;
-    let oidc_provider_name = match &login {
-        LoginSettings::Oidc(oidc) => Some(oidc.provider_name.clone()),
-        _ => None,
-    };
+    let mode = state.settings.sign_in_mode().await?;
     let mut info = json!({
-        "auth_mode": login.mode_name(),
+        "auth_mode": mode.mode_name,
         "primary_auth_mode": false,
         "self_registration": state.settings.self_registration().await?,
         "harbor_version": format!("berth-{}", env!("CARGO_PKG_VERSION")),
-        "oidc_provider_name": oidc_provider_name,
+        "oidc_provider_name": mode.oidc_provider,
         "banner_message": "",
         "current_time": Utc::now(),
     });

@@ -258,11 +258,15 @@ impl ArtifactService {
         if !artifact.tags.iter().any(|t| t.name == tag) {
             return Err(Error::NotFound(format!("tag {tag} on {name}@{}", artifact.digest)));
         }
-        let tag = Reference::parse(tag).map_err(|e| Error::invalid("tag", e.to_string()))?;
-        if !matches!(tag, Reference::Tag(_)) {
+        let Reference::Tag(tag) = Reference::parse(tag).map_err(|e| Error::invalid("tag", e.to_string()))? else {
             return Err(Error::invalid("tag", "a tag, not a digest"));
-        }
-        self.registry.delete_manifest(&name, &tag, &grant).await.map_err(Error::from)
+        };
+        let digest = artifact.digest.parse().map_err(|_| Error::corrupt(format!("digest {}", artifact.digest)))?;
+        // Only while the tag still names this artifact: one moved meanwhile stays.
+        self.registry.untag(&name, &tag, &digest, &grant).await.map_err(|error| match error {
+            registry::Error::ManifestUnknown => Error::NotFound(format!("tag {tag} on {name}@{digest}")),
+            other => other.into(),
+        })
     }
 
     /// Points a new tag at the artifact `reference` names (`manage_tags`),
@@ -275,15 +279,12 @@ impl ArtifactService {
         if !matches!(tag_reference, Reference::Tag(_)) {
             return Err(Error::invalid("name", "a tag, not a digest"));
         }
-        if self.browse.tagged_digest(found.id, tag).await?.is_some() {
-            return Err(Error::Conflict(format!("the tag {tag} already exists in {name}")));
-        }
-        let digest = Reference::parse(&digest).map_err(|e| Error::corrupt(e.to_string()))?;
-        let stored = self.registry.stat_manifest(&name, &digest, &[], &grant).await.map_err(Error::from)?;
-        self.registry
-            .put_manifest(&name, &tag_reference, &stored.content, Some(&stored.media_type), &grant)
-            .await
-            .map_err(Error::from)?;
+        let digest = digest.parse().map_err(|_| Error::corrupt(format!("digest {digest}")))?;
+        // The tag is written only if absent, in the push's transaction.
+        self.registry.add_tag(&name, &tag_reference, &digest, &grant).await.map_err(|error| match error {
+            registry::Error::TagExists { .. } => Error::Conflict(format!("the tag {tag} already exists in {name}")),
+            other => other.into(),
+        })?;
         Ok(())
     }
 

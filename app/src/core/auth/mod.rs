@@ -237,7 +237,7 @@ impl AuthService {
     /// Whether this user signs in through OIDC (and registry clients with a
     /// CLI secret). The first administrator never does.
     async fn uses_oidc(&self, username: &str) -> Result<bool> {
-        Ok(username != ADMIN_USERNAME && matches!(self.settings.login().await?, LoginSettings::Oidc(_)))
+        Ok(username != ADMIN_USERNAME && matches!(self.settings.in_force().await?, LoginSettings::Oidc(_)))
     }
 
     /// The LDAP settings when users sign in through LDAP. The first
@@ -247,7 +247,7 @@ impl AuthService {
         if username == ADMIN_USERNAME {
             return Ok(None);
         }
-        Ok(match self.settings.login().await? {
+        Ok(match self.settings.in_force().await? {
             LoginSettings::Ldap(ldap) => Some(*ldap),
             LoginSettings::Database | LoginSettings::Oidc(_) => None,
         })
@@ -275,11 +275,10 @@ impl AuthService {
             source: AuthSource::Ldap,
             external_id: &entry.dn,
         };
-        let id = self.users.upsert_external(external, now).await?.ok_or_else(|| {
+        let groups: Vec<String> = entry.groups.into_iter().map(|group| group.dn).collect();
+        let id = self.users.upsert_external(external, &groups, now).await?.ok_or_else(|| {
             Error::Conflict(format!("a database account named {name} exists, so {name} cannot sign in through LDAP"))
         })?;
-        let groups: Vec<String> = entry.groups.into_iter().map(|group| group.dn).collect();
-        self.users.sync_groups(id, AuthSource::Ldap, &groups, now).await?;
         self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {name}")))
     }
 
@@ -294,7 +293,7 @@ impl AuthService {
     /// The group id of the LDAP group with this DN, after checking the
     /// directory has it: what adding a group as a project member needs.
     pub async fn ldap_group(&self, dn: &str) -> Result<i64> {
-        let LoginSettings::Ldap(settings) = self.settings.login().await? else {
+        let LoginSettings::Ldap(settings) = self.settings.in_force().await? else {
             return Err(Error::invalid("group", "LDAP groups need the LDAP login mode"));
         };
         let group = ldap::find_group(&settings, dn).await.map_err(|e| Error::IdentityProvider(e.to_string()))?;

@@ -15,7 +15,7 @@ use chrono::Utc;
 use super::{
     AuthService, SessionToken,
     oidc::{OidcError, OidcIdentity, ProviderTokens},
-    oidc_tokens::StoredTokens,
+    oidc_tokens::{ProviderSaid, StoredTokens},
     pending_logins::{PendingLogin, cookie_name},
 };
 use crate::core::{
@@ -58,8 +58,8 @@ pub struct OidcSession {
 
 impl AuthService {
     /// The OIDC settings, when users sign in through OIDC.
-    pub async fn oidc_settings(&self) -> Result<Option<OidcSettings>> {
-        Ok(match self.settings.login().await? {
+    pub(crate) async fn oidc_settings(&self) -> Result<Option<OidcSettings>> {
+        Ok(match self.settings.in_force().await? {
             LoginSettings::Oidc(settings) => Some(*settings),
             _ => None,
         })
@@ -158,16 +158,18 @@ impl AuthService {
         tokens: &ProviderTokens,
         settings: &OidcSettings,
     ) -> Result<()> {
-        let now = Utc::now();
-        let admin = is_admin(identity, settings);
-        self.users.refresh_external(id, identity.email.as_deref(), &identity.full_name, admin, now).await?;
-        self.users.sync_groups(id, AuthSource::Oidc, &identity.groups, now).await?;
         let sealed_refresh_token = match &tokens.refresh_token {
             Some(token) => Some(self.sealing.seal(&refresh_context(id), token.as_bytes()).await?),
             None => None,
         };
         let stored = StoredTokens { sealed_refresh_token, valid_until: tokens.valid_until };
-        self.oidc_tokens.store(id, &stored, now).await
+        let said = ProviderSaid {
+            email: identity.email.as_deref(),
+            full_name: &identity.full_name,
+            is_admin: is_admin(identity, settings),
+            groups: &identity.groups,
+        };
+        self.oidc_tokens.apply(id, &said, &stored, Utc::now()).await
     }
 
     /// The group id of the OIDC group with this name, for making it a

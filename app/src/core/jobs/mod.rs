@@ -47,7 +47,7 @@ mod schedule;
 pub use context::JobContext;
 pub use kinds::{AuditPurge, UploadCleanup};
 pub use pools::{NODE_SILENCE, Node, Queue, RunningExecution};
-pub use repository::JobRepository;
+use repository::JobRepository;
 use repository::Replace;
 pub use runner::{Runner, RunnerSettings};
 pub use schedule::{CronSchedule, ScheduleError};
@@ -196,8 +196,10 @@ impl JobService {
         Self { repository: JobRepository::new(db) }
     }
 
-    pub fn repository(&self) -> &JobRepository {
-        &self.repository
+    /// Starts this node's runner for `jobs` (at start-up): the runner
+    /// claims and records executions itself, with no actor to ask.
+    pub fn start_runner(&self, jobs: Vec<std::sync::Arc<dyn Job>>, settings: RunnerSettings) -> Runner {
+        Runner::start(self.repository.clone(), jobs, settings)
     }
 
     /// At start-up, a schedule the configuration owns: with `Some`, `kind`

@@ -142,15 +142,17 @@ impl JobRepository {
         Ok(())
     }
 
-    /// Stops `kind`'s pending executions and asks its running one to stop;
-    /// how many.
+    /// Stops `kind`'s pending executions and asks its running one to stop,
+    /// both or neither; how many.
     pub async fn stop_kind(&self, kind: &str, now: DateTime<Utc>) -> Result<u64> {
         const PENDING: &str =
             "UPDATE job_executions SET status = 'stopped', ended_at = $1 WHERE kind = $2 AND status = 'pending'";
         const RUNNING: &str = "UPDATE job_executions SET stop_requested = TRUE WHERE kind = $1 AND status = 'running'";
         let stopped = on_db!(&self.db, pool => async {
-            let pending = sqlx::query(PENDING).bind(now).bind(kind).execute(pool).await?.rows_affected();
-            let running = sqlx::query(RUNNING).bind(kind).execute(pool).await?.rows_affected();
+            let mut tx = pool.begin().await?;
+            let pending = sqlx::query(PENDING).bind(now).bind(kind).execute(&mut *tx).await?.rows_affected();
+            let running = sqlx::query(RUNNING).bind(kind).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
             Ok::<_, sqlx::Error>(pending + running)
         }.await)?;
         Ok(stopped)

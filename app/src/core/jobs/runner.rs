@@ -55,7 +55,7 @@ pub struct Runner {
 
 impl Runner {
     /// Starts the loop for `jobs` on this node.
-    pub fn start(repository: JobRepository, jobs: Vec<Arc<dyn Job>>, settings: RunnerSettings) -> Self {
+    pub(super) fn start(repository: JobRepository, jobs: Vec<Arc<dyn Job>>, settings: RunnerSettings) -> Self {
         let node = format!("node-{:016x}", OsRng.next_u64());
         let (shutdown, stop) = watch::channel(false);
         let jobs: HashMap<&'static str, Arc<dyn Job>> = jobs.into_iter().map(|job| (job.kind(), job)).collect();

@@ -29,6 +29,9 @@ pub enum Error {
          the {needed} more bytes this push needs would exceed it"
     )]
     QuotaExceeded { project: String, quota: i64, used: i64, needed: u64 },
+    /// Adding a tag that already names a manifest here (the portal's "add tag").
+    #[error("the tag {tag} already exists in {repository}")]
+    TagExists { tag: String, repository: String },
     #[error("blob upload unknown to this repository")]
     UploadUnknown,
     #[error("chunk starts at byte {requested}, but the upload holds {actual} bytes")]

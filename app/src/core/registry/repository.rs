@@ -92,7 +92,13 @@ macro_rules! delete_audited {
 // After the macros above, which the manifests' SQL uses too.
 mod manifests;
 
-pub use manifests::{ListPage, NewManifest, ReferrerRow, StoredManifest};
+pub use manifests::{ExistingTag, ListPage, NewManifest, ReferrerRow, StoredManifest};
+
+/// Creates a repository (`$1` its name, `$2` now) in its project (`$3`),
+/// or finds it if a concurrent push just did; no row when there is no such project.
+const ENSURE_REPOSITORY: &str = "INSERT INTO repositories (name, project_id, created_at) \
+     SELECT $1, p.id, $2 FROM projects p WHERE p.name = $3 \
+     ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
 
 /// What linking a blob (or storing a manifest) came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +113,8 @@ pub enum Linked {
         quota: i64,
         used: i64,
     },
+    /// Refused: the tag exists and the push asked not to move it.
+    TagTaken,
 }
 
 /// A blob a repository may see, and when its link was last relied on.
@@ -148,11 +156,8 @@ impl RegistryRepository {
         let Some(project) = name.project() else {
             return Ok(None);
         };
-        const SQL: &str = "INSERT INTO repositories (name, project_id, created_at) \
-             SELECT $1, p.id, $2 FROM projects p WHERE p.name = $3 \
-             ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id";
         let id: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(name.as_str()).bind(now).bind(project).fetch_optional(pool).await
+            sqlx::query_scalar(ENSURE_REPOSITORY).bind(name.as_str()).bind(now).bind(project).fetch_optional(pool).await
         })?;
         Ok(id.map(RepositoryId))
     }
@@ -265,12 +270,37 @@ impl RegistryRepository {
         Ok(delete_audited!(&self.db, SQL, (digest.to_string(), repository.as_str()), event)?)
     }
 
-    pub async fn create_upload(&self, id: &UploadId, repository: RepositoryId, now: DateTime<Utc>) -> Result<()> {
-        const SQL: &str = "INSERT INTO uploads (id, repository_id, started_at, updated_at) VALUES ($1, $2, $3, $4)";
-        on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(id.as_str()).bind(repository).bind(now).bind(now).execute(pool).await.map(|_| ())
-        })?;
-        Ok(())
+    /// Records a new upload to `repository`, creating the repository in the
+    /// same transaction when this is its first push (so a failed start leaves
+    /// no empty repository); `None` when the repository's project does not exist.
+    pub async fn create_upload(
+        &self,
+        id: &UploadId,
+        repository: &RepoName,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RepositoryId>> {
+        const UPLOAD: &str = "INSERT INTO uploads (id, repository_id, started_at, updated_at) VALUES ($1, $2, $3, $4)";
+        if let Some(existing) = self.find_repository(repository).await? {
+            on_db!(&self.db, pool => {
+                sqlx::query(UPLOAD).bind(id.as_str()).bind(existing).bind(now).bind(now).execute(pool).await.map(|_| ())
+            })?;
+            return Ok(Some(existing));
+        }
+        let Some(project) = repository.project() else {
+            return Ok(None);
+        };
+        let created: Option<i64> = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let created: Option<i64> = sqlx::query_scalar(ENSURE_REPOSITORY)
+                .bind(repository.as_str()).bind(now).bind(project)
+                .fetch_optional(&mut *tx).await?;
+            if let Some(created) = created {
+                sqlx::query(UPLOAD).bind(id.as_str()).bind(created).bind(now).bind(now).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(created)
+        }.await)?;
+        Ok(created.map(RepositoryId))
     }
 
     /// The repository an upload belongs to, if the upload exists and belongs to `repository`.

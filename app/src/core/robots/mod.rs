@@ -123,9 +123,7 @@ impl RobotService {
                 &audit_event(actor, Operation::Create, &name, new.project, None),
             )
             .await?;
-        let Some(id) = created else {
-            return Err(Error::Conflict(format!("a robot named {name} already exists")));
-        };
+        let id = created.map_err(|refused| refused.into_error(&name))?;
         let robot = self.repository.find(id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))?;
         Ok(CreatedRobot { robot, secret })
     }
@@ -155,7 +153,7 @@ impl RobotService {
         };
         let event =
             audit_event(actor, Operation::Update, &robot.name, robot.project.as_deref(), Some("settings changed"));
-        self.repository.update(robot.id, &update, &event).await?;
+        self.repository.update(robot.id, &update, &event).await?.map_err(|refused| refused.into_error(&robot.name))?;
         self.repository.find(robot.id).await?.ok_or_else(|| Error::NotFound(format!("robot {name}")))
     }
 

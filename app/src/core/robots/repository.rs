@@ -58,8 +58,45 @@ struct PermissionRow {
     can_delete: bool,
 }
 
+/// Why a robot write changed nothing (and committed nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    NameTaken,
+    /// A project the robot was to belong to or be granted in was deleted
+    /// after the permission check.
+    ProjectGone(String),
+    /// The robot was deleted after the permission check.
+    RobotGone,
+}
+
+impl Refused {
+    /// The refusal as the core's error, naming the robot.
+    pub fn into_error(self, robot: &str) -> Error {
+        match self {
+            Self::NameTaken => Error::Conflict(format!("a robot named {robot} already exists")),
+            Self::ProjectGone(project) => Error::NotFound(format!("project {project}")),
+            Self::RobotGone => Error::NotFound(format!("robot {robot}")),
+        }
+    }
+}
+
+/// A write that lost a race with a project's deletion: the project row was
+/// gone by the time the foreign key was checked.
+fn project_deleted_meanwhile<T>(
+    written: std::result::Result<std::result::Result<T, Refused>, sqlx::Error>,
+    project: Option<&str>,
+) -> Result<std::result::Result<T, Refused>> {
+    match written {
+        Err(sqlx::Error::Database(error)) if error.is_foreign_key_violation() => {
+            Ok(Err(Refused::ProjectGone(project.unwrap_or_default().to_owned())))
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Inserts a robot's permission rows inside the transaction `$tx`; the
-/// same statements on either database, so written once.
+/// same statements on either database, so written once. A project that is
+/// gone refuses the whole write.
 macro_rules! insert_permissions {
     ($tx:ident, $id:expr, $permissions:expr) => {
         for permission in $permissions {
@@ -71,9 +108,12 @@ macro_rules! insert_permissions {
             let (pull, push, delete) = (has(Action::Pull), has(Action::Push), has(Action::DeleteArtifact));
             match &permission.project {
                 Some(project) => {
-                    sqlx::query(IN_PROJECT)
+                    let inserted = sqlx::query(IN_PROJECT)
                         .bind($id).bind(project).bind(pull).bind(push).bind(delete)
-                        .execute(&mut *$tx).await?;
+                        .execute(&mut *$tx).await?.rows_affected();
+                    if inserted == 0 {
+                        return Ok(Err(Refused::ProjectGone(project.clone())));
+                    }
                 }
                 None => {
                     sqlx::query(EVERYWHERE).bind($id).bind(pull).bind(push).bind(delete).execute(&mut *$tx).await?;
@@ -97,17 +137,30 @@ impl RobotRepository {
     }
 
     /// Stores a robot, its permissions and the audit row `event` in one
-    /// transaction; `None` when the name is taken.
-    pub async fn create(&self, new: InsertRobot<'_>, event: &AuditEvent) -> Result<Option<RobotId>> {
+    /// transaction, or nothing: when the name is taken, or a project it
+    /// names was deleted meanwhile.
+    pub async fn create(
+        &self,
+        new: InsertRobot<'_>,
+        event: &AuditEvent,
+    ) -> Result<std::result::Result<RobotId, Refused>> {
+        const PROJECT: &str = "SELECT id FROM projects WHERE name = $1";
         const ROBOT: &str = "INSERT INTO robots (name, description, project_id, secret_hash, expires_at, created_by, created_at, updated_at) \
-             VALUES ($1, $2, (SELECT id FROM projects WHERE name = $3), $4, $5, $6, $7, $7) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (name) DO NOTHING RETURNING id";
-        let id: Option<i64> = on_db!(&self.db, pool => async {
+        let written = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
+            let project_id: Option<i64> = match new.project {
+                None => None,
+                Some(project) => match sqlx::query_scalar(PROJECT).bind(project).fetch_optional(&mut *tx).await? {
+                    Some(id) => Some(id),
+                    None => return Ok(Err(Refused::ProjectGone(project.to_owned()))),
+                },
+            };
             let id: Option<i64> = sqlx::query_scalar(ROBOT)
                 .bind(new.name)
                 .bind(new.description)
-                .bind(new.project)
+                .bind(project_id)
                 .bind(new.secret_hash)
                 .bind(new.expires_at)
                 .bind(new.created_by)
@@ -115,14 +168,14 @@ impl RobotRepository {
                 .fetch_optional(&mut *tx)
                 .await?;
             let Some(id) = id else {
-                return Ok::<_, sqlx::Error>(None);
+                return Ok::<_, sqlx::Error>(Err(Refused::NameTaken));
             };
             insert_permissions!(tx, id, new.permissions);
             write_audit_row!(tx, event)?;
             tx.commit().await?;
-            Ok(Some(id))
-        }.await)?;
-        Ok(id.map(RobotId))
+            Ok(Ok(RobotId(id)))
+        }.await);
+        project_deleted_meanwhile(written, new.project)
     }
 
     pub async fn find(&self, id: RobotId) -> Result<Option<Robot>> {
@@ -205,14 +258,21 @@ impl RobotRepository {
         Ok(())
     }
 
-    /// Applies an update and writes its audit row `event` in one transaction.
-    pub async fn update(&self, id: RobotId, update: &RobotUpdate<'_>, event: &AuditEvent) -> Result<()> {
+    /// Applies an update and writes its audit row `event` in one
+    /// transaction, or nothing: when the robot, or a project it is to be
+    /// granted in, was deleted meanwhile.
+    pub async fn update(
+        &self,
+        id: RobotId,
+        update: &RobotUpdate<'_>,
+        event: &AuditEvent,
+    ) -> Result<std::result::Result<(), Refused>> {
         const ROBOT: &str = "UPDATE robots SET description = COALESCE($1, description), \
              expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, \
              disabled = COALESCE($4, disabled), updated_at = $5 WHERE id = $6";
-        on_db!(&self.db, pool => async {
+        let written = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            sqlx::query(ROBOT)
+            let updated = sqlx::query(ROBOT)
                 .bind(update.description)
                 .bind(update.expires_at.is_some())
                 .bind(update.expires_at.flatten())
@@ -220,15 +280,20 @@ impl RobotRepository {
                 .bind(update.now)
                 .bind(id.0)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+            if updated == 0 {
+                return Ok(Err(Refused::RobotGone));
+            }
             if let Some(permissions) = update.permissions {
                 sqlx::query("DELETE FROM robot_permissions WHERE robot_id = $1").bind(id.0).execute(&mut *tx).await?;
                 insert_permissions!(tx, id.0, permissions);
             }
             write_audit_row!(tx, event)?;
-            tx.commit().await
-        }.await)?;
-        Ok(())
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Ok(()))
+        }.await);
+        project_deleted_meanwhile(written, None)
     }
 
     pub async fn set_disabled(

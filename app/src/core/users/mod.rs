@@ -8,6 +8,6 @@ mod repository;
 mod service;
 
 pub use password::{PASSWORD_LENGTH, PasswordHasherPool, validate_chosen_secret, validate_password};
-pub(crate) use repository::UserRow;
 pub use repository::{ExternalUser, Group, NewUser, UserCredentials, UserRepository};
+pub(crate) use repository::{UserRow, refresh_external, sync_groups};
 pub use service::{ADMIN_USERNAME, AdminBootstrap, NewAccount, UserService, user_event};

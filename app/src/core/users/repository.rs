@@ -61,6 +61,50 @@ pub struct UserCredentials {
     pub external_id: Option<String>,
 }
 
+/// Inside the transaction `$tx`: refreshes what an external identity says
+/// of the existing account `$id` (its username stays as it was created).
+/// Written once for both databases, and for the OIDC sign-in, which
+/// stores the provider's tokens in the same transaction.
+macro_rules! refresh_external {
+    ($tx:ident, $id:expr, $email:expr, $full_name:expr, $is_admin:expr, $now:expr) => {
+        sqlx::query("UPDATE users SET email = $1, full_name = $2, is_admin = $3, updated_at = $4 WHERE id = $5")
+            .bind($email)
+            .bind($full_name)
+            .bind($is_admin)
+            .bind($now)
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?;
+    };
+}
+pub(crate) use refresh_external;
+
+/// Inside the transaction `$tx`: makes the user `$user` (an id) a member of
+/// exactly the groups `$groups` of the source `$kind` (creating groups not
+/// seen before). Groups are keyed by their external id (the LDAP DN, the
+/// OIDC group name), which is also their name.
+macro_rules! sync_groups {
+    ($tx:ident, $user:expr, $kind:expr, $groups:expr, $now:expr) => {
+        const GROUP: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
+             ON CONFLICT (kind, name) DO UPDATE SET external_id = excluded.external_id RETURNING id";
+        const FORGET: &str = "DELETE FROM user_group_memberships WHERE user_id = $1 \
+             AND group_id IN (SELECT id FROM user_groups WHERE kind = $2)";
+        const JOIN: &str =
+            "INSERT INTO user_group_memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        sqlx::query(FORGET).bind($user).bind($kind.as_str()).execute(&mut *$tx).await?;
+        for external_id in $groups {
+            let group: i64 = sqlx::query_scalar(GROUP)
+                .bind($kind.as_str())
+                .bind(external_id)
+                .bind($now)
+                .fetch_one(&mut *$tx)
+                .await?;
+            sqlx::query(JOIN).bind($user).bind(group).execute(&mut *$tx).await?;
+        }
+    };
+}
+pub(crate) use sync_groups;
+
 /// An account as a directory or identity provider describes it.
 pub struct ExternalUser<'a> {
     pub username: &'a Username,
@@ -155,17 +199,24 @@ impl UserRepository {
         Ok(id.map(UserId))
     }
 
-    /// Creates or refreshes an account that signs in elsewhere, on each
-    /// sign-in; `None` when the username belongs to an account of another
-    /// source (a database account is never taken over).
-    pub async fn upsert_external(&self, user: ExternalUser<'_>, now: DateTime<Utc>) -> Result<Option<UserId>> {
+    /// Creates or refreshes an account that signs in elsewhere, with its
+    /// memberships of exactly `groups`, on each sign-in, in one transaction;
+    /// `None` (and nothing written) when the username belongs to an account
+    /// of another source (a database account is never taken over).
+    pub async fn upsert_external(
+        &self,
+        user: ExternalUser<'_>,
+        groups: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Option<UserId>> {
         const SQL: &str = "INSERT INTO users (username, email, full_name, password_hash, is_admin, auth_source, external_id, created_at, updated_at) \
              VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $7) \
              ON CONFLICT (username) DO UPDATE SET email = excluded.email, full_name = excluded.full_name, \
              is_admin = excluded.is_admin, external_id = excluded.external_id, updated_at = excluded.updated_at \
              WHERE users.auth_source = excluded.auth_source RETURNING id";
-        let id: Option<i64> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL)
+        let id: Option<i64> = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let id: Option<i64> = sqlx::query_scalar(SQL)
                 .bind(user.username.as_str())
                 .bind(user.email)
                 .bind(user.full_name)
@@ -173,9 +224,14 @@ impl UserRepository {
                 .bind(user.source.as_str())
                 .bind(user.external_id)
                 .bind(now)
-                .fetch_optional(pool)
-                .await
-        })?;
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(id) = id {
+                sync_groups!(tx, id, user.source, groups, now);
+                tx.commit().await?;
+            }
+            Ok::<_, sqlx::Error>(id)
+        }.await)?;
         Ok(id.map(UserId))
     }
 
@@ -210,59 +266,6 @@ impl UserRepository {
                 .await
         })?;
         Ok(id.map(UserId))
-    }
-
-    /// Refreshes what an external identity says of an existing account
-    /// (its username stays as it was created).
-    pub async fn refresh_external(
-        &self,
-        id: UserId,
-        email: Option<&str>,
-        full_name: &str,
-        is_admin: bool,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        const SQL: &str = "UPDATE users SET email = $1, full_name = $2, is_admin = $3, updated_at = $4 WHERE id = $5";
-        on_db!(&self.db, pool => {
-            sqlx::query(SQL)
-                .bind(email)
-                .bind(full_name)
-                .bind(is_admin)
-                .bind(now)
-                .bind(id.0)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })?;
-        Ok(())
-    }
-
-    /// Makes the user a member of exactly these groups of `kind` (creating
-    /// groups not seen before), in one transaction. Groups are keyed by
-    /// their external id (the LDAP DN), which is also their name.
-    pub async fn sync_groups(
-        &self,
-        user: UserId,
-        kind: AuthSource,
-        group_ids: &[String],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        const GROUP: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
-             ON CONFLICT (kind, name) DO UPDATE SET external_id = excluded.external_id RETURNING id";
-        const FORGET: &str = "DELETE FROM user_group_memberships WHERE user_id = $1 \
-             AND group_id IN (SELECT id FROM user_groups WHERE kind = $2)";
-        const JOIN: &str =
-            "INSERT INTO user_group_memberships (user_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-        on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query(FORGET).bind(user.0).bind(kind.as_str()).execute(&mut *tx).await?;
-            for external_id in group_ids {
-                let id: i64 = sqlx::query_scalar(GROUP).bind(kind.as_str()).bind(external_id).bind(now).fetch_one(&mut *tx).await?;
-                sqlx::query(JOIN).bind(user.0).bind(id).execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }.await)?;
-        Ok(())
     }
 
     /// A page of groups in name order (names containing `contains`), and how many match.
@@ -360,23 +363,29 @@ impl UserRepository {
 
     /// Sets the password hash and, with `end_sessions`, ends the account's
     /// portal sessions, with the audit row `event`, in one transaction.
+    /// With `replacing`, only while the stored hash is still that one (the
+    /// one a current-password check was made against). False when nothing
+    /// changed: the account is gone, or its password changed meanwhile.
     pub async fn set_password_hash(
         &self,
         id: UserId,
         hash: &str,
+        replacing: Option<&str>,
         now: DateTime<Utc>,
         end_sessions: bool,
         event: &AuditEvent,
-    ) -> Result<()> {
-        const SQL: &str = "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3";
+    ) -> Result<bool> {
+        const SQL: &str = "UPDATE users SET password_hash = $1, updated_at = $2 \
+             WHERE id = $3 AND ($4 IS NULL OR password_hash = $4)";
         const END_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
-        audited_transaction!(&self.db, event, |tx| {
-            let updated = sqlx::query(SQL).bind(hash).bind(now).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1;
-            if end_sessions {
+        let updated = audited_transaction!(&self.db, event, |tx| {
+            let updated = sqlx::query(SQL).bind(hash).bind(now).bind(id.0).bind(replacing)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            if updated && end_sessions {
                 sqlx::query(END_SESSIONS).bind(id.0).execute(&mut *tx).await?;
             }
             updated
         }, if |updated: &bool| *updated)?;
-        Ok(())
+        Ok(updated)
     }
 }

@@ -107,7 +107,8 @@ impl UserService {
         if credentials.auth_source != AuthSource::Database {
             return Err(Error::invalid("username", format!("{name} signs in through {}", credentials.auth_source)));
         }
-        if own && !may_system(actor, SystemAction::ManageUsers) {
+        let checked = own && !may_system(actor, SystemAction::ManageUsers);
+        if checked {
             let current = current.ok_or_else(|| Error::invalid("current_password", "is required"))?;
             if !self.hasher.verify(current, credentials.password_hash.clone()).await? {
                 return Err(Error::invalid("current_password", "is not your current password"));
@@ -115,7 +116,15 @@ impl UserService {
         }
         let hash = self.hasher.hash(new_password.to_owned()).await?;
         let event = user_event(actor, Operation::Update, &credentials.user.username, Some("password changed"));
-        self.users.set_password_hash(credentials.user.id, &hash, Utc::now(), false, &event).await
+        // The current password was checked against this hash: a reset that
+        // landed meanwhile is not undone by someone who knew the old one.
+        let replacing = if checked { credentials.password_hash.as_deref() } else { None };
+        let changed =
+            self.users.set_password_hash(credentials.user.id, &hash, replacing, Utc::now(), false, &event).await?;
+        if !changed {
+            return Err(Error::Conflict(format!("the password of {name} changed meanwhile; sign in again")));
+        }
+        Ok(())
     }
 
     /// `berth admin reset-password`: an operator, who holds the server's
@@ -140,7 +149,9 @@ impl UserService {
         let hash = self.hasher.hash(password.clone()).await?;
         let detail = Some("password reset by an operator");
         let event = account_event(Operation::Update, &credentials.user.username, detail, Some(OPERATOR), None);
-        self.users.set_password_hash(credentials.user.id, &hash, Utc::now(), true, &event).await?;
+        if !self.users.set_password_hash(credentials.user.id, &hash, None, Utc::now(), true, &event).await? {
+            return Err(Error::NotFound(format!("user {name}")));
+        }
         Ok(password)
     }
 

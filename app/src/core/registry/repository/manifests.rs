@@ -41,6 +41,18 @@ pub struct NewManifest<'a> {
     pub parsed: &'a crate::core::registry::manifest::ParsedManifest,
     pub content: &'a [u8],
     pub tag: Option<&'a crate::core::registry::names::Tag>,
+    /// What happens when the tag already names a manifest here.
+    pub existing_tag: ExistingTag,
+}
+
+/// What a manifest push does with a tag that already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExistingTag {
+    /// Moves it to the new manifest (a push under a tag, as clients expect).
+    Move,
+    /// Refuses the whole push ([`Linked::TagTaken`]): adding a tag in the
+    /// portal never re-points one somebody made meanwhile.
+    Refuse,
 }
 
 /// Rows of a name listing, at most `limit`, after `last`.
@@ -129,6 +141,8 @@ impl RegistryRepository {
         const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2)";
         const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
+        const NEW_TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (repository_id, name) DO NOTHING";
         let digest = new.digest.to_string();
         let subject = new.parsed.subject.as_ref().map(Digest::to_string);
         let size = new.content.len() as i64;
@@ -220,7 +234,21 @@ impl RegistryRepository {
                 }
             }
             if let Some(tag) = new.tag {
-                sqlx::query(TAG).bind(new.repository).bind(tag.as_str()).bind(id).bind(now).execute(&mut *tx).await?;
+                let sql = match new.existing_tag {
+                    ExistingTag::Move => TAG,
+                    ExistingTag::Refuse => NEW_TAG,
+                };
+                let written = sqlx::query(sql)
+                    .bind(new.repository)
+                    .bind(tag.as_str())
+                    .bind(id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if written == 0 {
+                    return Ok(Linked::TagTaken);
+                }
             }
             write_audit_row!(tx, event)?;
             tx.commit().await?;
@@ -279,6 +307,22 @@ impl RegistryRepository {
         const SQL: &str =
             "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
         Ok(delete_audited!(&self.db, SQL, (tag.as_str(), repository.as_str()), event)?)
+    }
+
+    /// Deletes the tag only while it still names the manifest `digest`
+    /// (a tag moved meanwhile stays where it went); false otherwise.
+    pub async fn delete_tag_of(
+        &self,
+        repository: &RepoName,
+        tag: &crate::core::registry::names::Tag,
+        digest: &Digest,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        const SQL: &str = "DELETE FROM tags WHERE name = $1 \
+             AND repository_id = (SELECT id FROM repositories WHERE name = $2) \
+             AND manifest_id = (SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
+                                WHERE r.name = $2 AND m.digest = $3)";
+        Ok(delete_audited!(&self.db, SQL, (tag.as_str(), repository.as_str(), digest.to_string()), event)?)
     }
 
     /// Tag names in byte order after `page.last`; one extra row tells the

@@ -166,11 +166,16 @@ impl RegistryService {
 
     pub async fn start_upload(&self, grant: &ProjectGrant, repository: &RepoName) -> Result<UploadId> {
         granted(grant, repository, &[Action::Push])?;
-        let now = Utc::now();
-        let repository_id = self.repository_for_push(repository, now).await?;
         let id = UploadId::generate();
         self.blobs.start_upload(&id).await?;
-        self.repository.create_upload(&id, repository_id, now).await?;
+        let created = self.repository.create_upload(&id, repository, Utc::now()).await;
+        if !matches!(created, Ok(Some(_))) {
+            // Nothing of a start that failed stays: no staged file, no repository.
+            if let Err(error) = self.blobs.cancel_upload(&id).await {
+                tracing::warn!(%error, upload = %id, "could not remove the staged file of an upload that did not start");
+            }
+        }
+        created?.ok_or_else(|| Error::ProjectUnknown(repository.clone()))?;
         Ok(id)
     }
 

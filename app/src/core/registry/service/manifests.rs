@@ -13,8 +13,8 @@ use crate::core::{
         digest::Digest,
         error::{Error, Result},
         manifest::{self, Needed},
-        names::{Reference, RepoName},
-        repository::{Linked, ListPage, NewManifest, ReferrerRow, StoredManifest},
+        names::{Reference, RepoName, Tag},
+        repository::{ExistingTag, Linked, ListPage, NewManifest, ReferrerRow, StoredManifest},
     },
 };
 
@@ -94,6 +94,32 @@ impl RegistryService {
         content_type: Option<&str>,
         grant: &ProjectGrant,
     ) -> Result<PushedManifest> {
+        self.store_manifest(repository, reference, content, content_type, ExistingTag::Move, grant).await
+    }
+
+    /// Tags the manifest `digest` with a new tag: refused (changing nothing)
+    /// when the tag exists, also when another push made it a moment ago.
+    pub async fn add_tag(
+        &self,
+        repository: &RepoName,
+        tag: &Reference,
+        digest: &Digest,
+        grant: &ProjectGrant,
+    ) -> Result<PushedManifest> {
+        let stored = self.stat_manifest(repository, &Reference::Digest(digest.clone()), &[], grant).await?;
+        self.store_manifest(repository, tag, &stored.content, Some(&stored.media_type), ExistingTag::Refuse, grant)
+            .await
+    }
+
+    async fn store_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+        content: &[u8],
+        content_type: Option<&str>,
+        existing_tag: ExistingTag,
+        grant: &ProjectGrant,
+    ) -> Result<PushedManifest> {
         granted(grant, repository, &[Action::Push, Action::ManageTags])?;
         if content.len() > self.max_manifest_bytes {
             return Err(Error::ManifestTooLarge { size: content.len(), limit: self.max_manifest_bytes });
@@ -121,6 +147,20 @@ impl RegistryService {
                 None => self.repository_for_push(repository, now).await?,
             },
         };
+        let new =
+            NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag, existing_tag };
+        let stored = self.link_manifest(repository, new, grant).await;
+        if stored.is_err() {
+            // A refusal leaves no repository behind that only this push created.
+            self.repository.delete_if_empty(repository_id).await?;
+        }
+        stored.map(|()| PushedManifest { digest, subject: parsed.subject })
+    }
+
+    /// Checks that what the manifest names is here, then stores it.
+    async fn link_manifest(&self, repository: &RepoName, new: NewManifest<'_>, grant: &ProjectGrant) -> Result<()> {
+        let (repository_id, parsed, content, tag) = (new.repository, new.parsed, new.content, new.tag);
+        let now = Utc::now();
         let (blobs, manifests): (Vec<&Needed>, Vec<&Needed>) =
             parsed.needs.iter().partition(|n| matches!(n, Needed::Blob(_)));
         let digests = |needs: &[&Needed]| -> Vec<Digest> {
@@ -143,23 +183,23 @@ impl RegistryService {
             return Err(Error::ManifestBlobUnknown(missing));
         }
         let details = EventDetails {
-            digest: Some(digest.to_string()),
-            tag: tag_of(reference),
+            digest: Some(new.digest.to_string()),
+            tag: tag.map(|t| t.to_string()),
             media_type: Some(parsed.media_type.to_owned()),
             size: Some(content.len() as i64),
         };
         let event = artifact_event(Operation::Push, repository, grant.actor(), details);
-        let new = NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag };
         match self.repository.put_manifest(new, now, &event).await? {
-            Linked::Done => {}
+            Linked::Done => Ok(()),
             Linked::OverQuota { project, quota, used } => {
-                return Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 });
+                Err(Error::QuotaExceeded { project, quota, used, needed: content.len() as u64 })
             }
-            Linked::Missing(gone) => {
-                return Err(Error::ManifestBlobUnknown(gone.parse().map_err(|_| Error::BlobUnknown)?));
-            }
+            Linked::Missing(gone) => Err(Error::ManifestBlobUnknown(gone.parse().map_err(|_| Error::BlobUnknown)?)),
+            Linked::TagTaken => Err(Error::TagExists {
+                tag: tag.map(|t| t.to_string()).unwrap_or_default(),
+                repository: repository.to_string(),
+            }),
         }
-        Ok(PushedManifest { digest, subject: parsed.subject })
     }
 
     /// Deletes a manifest (by digest, with its tags) or just a tag.
@@ -184,6 +224,20 @@ impl RegistryService {
             }
         };
         if !deleted {
+            return Err(Error::ManifestUnknown);
+        }
+        Ok(())
+    }
+
+    /// Removes `tag` from the manifest `digest`, leaving the manifest; a tag
+    /// that names another manifest (moved meanwhile) is left alone and the
+    /// answer is ManifestUnknown.
+    pub async fn untag(&self, repository: &RepoName, tag: &Tag, digest: &Digest, grant: &ProjectGrant) -> Result<()> {
+        granted(grant, repository, &[Action::ManageTags])?;
+        let details =
+            EventDetails { digest: Some(digest.to_string()), tag: Some(tag.to_string()), ..EventDetails::default() };
+        let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
+        if !self.repository.delete_tag_of(repository, tag, digest, &event).await? {
             return Err(Error::ManifestUnknown);
         }
         Ok(())

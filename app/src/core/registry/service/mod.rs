@@ -129,7 +129,7 @@ impl RegistryService {
                 self.repository.delete_if_empty(repository).await?;
                 Err(Error::QuotaExceeded { project, quota, used, needed: size })
             }
-            Linked::Missing(_) => Err(Error::BlobUnknown),
+            Linked::Missing(_) | Linked::TagTaken => Err(Error::BlobUnknown),
         }
     }
 
