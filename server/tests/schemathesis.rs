@@ -40,7 +40,9 @@ async fn responses_match_the_openapi_document(backend: Backend) {
                 "--seed",
                 "7",
                 "--exclude-path-regex",
-                "/password$",
+                // Passwords change the test's own credentials; registries are
+                // dialled on every create and ping (tested in rest_registries.rs).
+                "/password$|/registries",
                 "--checks",
                 "not_a_server_error,status_code_conformance,content_type_conformance,\
                  response_schema_conformance,response_headers_conformance",

@@ -15,6 +15,7 @@ pub mod load;
 pub mod projects;
 pub mod rbac;
 pub mod registry;
+pub mod replication;
 pub mod robots;
 pub mod settings;
 pub mod state;

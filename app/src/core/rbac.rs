@@ -158,10 +158,14 @@ pub enum SystemAction {
     /// Run, schedule and stop background jobs (garbage collection, log
     /// rotation) and read their history.
     ManageJobs,
+    /// Add and change remote registries and replication policies, run
+    /// replications and read their executions (the saved credentials are
+    /// never shown, even so).
+    ManageReplication,
 }
 
 impl SystemAction {
-    pub const ALL: [SystemAction; 8] = [
+    pub const ALL: [SystemAction; 9] = [
         SystemAction::ManageUsers,
         SystemAction::ManageGroups,
         SystemAction::ManageSettings,
@@ -170,6 +174,7 @@ impl SystemAction {
         SystemAction::ReadAuditLog,
         SystemAction::CreateProject,
         SystemAction::ManageJobs,
+        SystemAction::ManageReplication,
     ];
 
     /// What the refusal says: "only system administrators {phrase}".
@@ -183,6 +188,7 @@ impl SystemAction {
             SystemAction::ReadAuditLog => "read the whole audit log",
             SystemAction::CreateProject => "create projects here",
             SystemAction::ManageJobs => "run and schedule background jobs",
+            SystemAction::ManageReplication => "manage registries and replication",
         }
     }
 }

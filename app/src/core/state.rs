@@ -11,7 +11,7 @@ use crate::core::{
     access::AccessService,
     artifacts::ArtifactService,
     auth::{
-        AuthService,
+        AuthService, SealingKey,
         tokens::{RegistryTokens, TokenSettings},
     },
     db::Db,
@@ -20,6 +20,7 @@ use crate::core::{
     load::Load,
     projects::ProjectService,
     registry::RegistryService,
+    replication::ReplicationService,
     robots::RobotService,
     settings::SettingsService,
     storage::{self, BlobStore, StorageSettings},
@@ -80,6 +81,7 @@ pub struct AppState {
     pub registry: RegistryService,
     pub artifacts: ArtifactService,
     pub jobs: JobService,
+    pub replication: ReplicationService,
     pub events: EventRecorder,
     /// Requests this node is serving (background work paces itself by it).
     pub load: Load,
@@ -132,6 +134,7 @@ impl AppState {
             artifacts,
             robots: RobotService::new(db.clone(), access.clone()),
             jobs: JobService::new(db.clone()),
+            replication: ReplicationService::new(db.clone(), SealingKey::new(db.clone())),
             load: Load::default(),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),

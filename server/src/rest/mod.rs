@@ -15,6 +15,7 @@ mod openapi;
 mod paging;
 mod projects;
 mod purge;
+mod registries;
 mod robots;
 mod system;
 mod usergroups;
@@ -107,6 +108,14 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/robots/{robot_id}",
             get(robots::get_robot).put(robots::update_robot).delete(robots::delete_robot).patch(robots::refresh_secret),
         )
+        .route("/api/v2.0/registries", get(registries::list_registries).post(registries::create_registry))
+        .route("/api/v2.0/registries/ping", axum::routing::post(registries::ping_registry))
+        .route(
+            "/api/v2.0/registries/{id}",
+            get(registries::get_registry).put(registries::update_registry).delete(registries::delete_registry),
+        )
+        .route("/api/v2.0/registries/{id}/info", get(registries::registry_info))
+        .route("/api/v2.0/replication/adapters", get(registries::list_adapters))
         .route("/api/v2.0/usergroups", get(usergroups::list_groups).post(usergroups::create_group))
         .route("/api/v2.0/usergroups/{group_id}", get(usergroups::get_group).delete(usergroups::delete_group))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))

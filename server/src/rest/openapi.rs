@@ -12,8 +12,8 @@ use utoipa::{
 };
 
 use super::{
-    artifacts, audit, configurations, gc, health, jobservice, members, projects, purge, robots, system, usergroups,
-    users,
+    artifacts, audit, configurations, gc, health, jobservice, members, projects, purge, registries, robots, system,
+    usergroups, users,
 };
 
 #[derive(OpenApi)]
@@ -76,6 +76,14 @@ use super::{
         users::change_password,
         users::set_sysadmin,
         users::set_cli_secret,
+        registries::list_registries,
+        registries::create_registry,
+        registries::get_registry,
+        registries::update_registry,
+        registries::delete_registry,
+        registries::ping_registry,
+        registries::registry_info,
+        registries::list_adapters,
         usergroups::list_groups,
         usergroups::create_group,
         usergroups::get_group,

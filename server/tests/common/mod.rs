@@ -5,6 +5,7 @@
 
 use std::{collections::BTreeMap, net::TcpListener, path::PathBuf, sync::atomic::AtomicU32};
 
+pub mod distribution;
 pub mod garage;
 pub mod oidc;
 pub mod private_postgres;

@@ -40,7 +40,7 @@ use crate::core::{
 use cli_secrets::CliSecrets;
 use oidc::OidcProvider;
 use oidc_tokens::OidcTokens;
-use sealing::SealingKey;
+pub use sealing::SealingKey;
 use sessions::NewSession;
 use throttle::LoginThrottle;
 use verified::VerifiedPasswords;

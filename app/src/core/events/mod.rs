@@ -71,6 +71,9 @@ pub enum ResourceType {
     User,
     Session,
     Settings,
+    /// A remote registry replication uses.
+    Registry,
+    ReplicationPolicy,
 }
 
 impl ResourceType {
@@ -84,6 +87,8 @@ impl ResourceType {
             Self::User => "user",
             Self::Session => "session",
             Self::Settings => "settings",
+            Self::Registry => "registry",
+            Self::ReplicationPolicy => "replication_policy",
         }
     }
 }
