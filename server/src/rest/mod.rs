@@ -16,6 +16,7 @@ mod paging;
 mod projects;
 mod purge;
 mod registries;
+mod replication;
 mod robots;
 mod system;
 mod usergroups;
@@ -116,6 +117,11 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v2.0/registries/{id}/info", get(registries::registry_info))
         .route("/api/v2.0/replication/adapters", get(registries::list_adapters))
+        .route("/api/v2.0/replication/policies", get(replication::list_policies).post(replication::create_policy))
+        .route(
+            "/api/v2.0/replication/policies/{id}",
+            get(replication::get_policy).put(replication::update_policy).delete(replication::delete_policy),
+        )
         .route("/api/v2.0/usergroups", get(usergroups::list_groups).post(usergroups::create_group))
         .route("/api/v2.0/usergroups/{group_id}", get(usergroups::get_group).delete(usergroups::delete_group))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))

@@ -12,8 +12,8 @@ use utoipa::{
 };
 
 use super::{
-    artifacts, audit, configurations, gc, health, jobservice, members, projects, purge, registries, robots, system,
-    usergroups, users,
+    artifacts, audit, configurations, gc, health, jobservice, members, projects, purge, registries, replication,
+    robots, system, usergroups, users,
 };
 
 #[derive(OpenApi)]
@@ -84,6 +84,11 @@ use super::{
         registries::ping_registry,
         registries::registry_info,
         registries::list_adapters,
+        replication::list_policies,
+        replication::create_policy,
+        replication::get_policy,
+        replication::update_policy,
+        replication::delete_policy,
         usergroups::list_groups,
         usergroups::create_group,
         usergroups::get_group,

@@ -28,7 +28,7 @@ const PATH: &str = "/api/v2.0/registries";
 const HIDDEN: &str = "*****";
 
 /// Harbor's `RegistryCredential`.
-#[derive(Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct CredentialView {
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     kind: Option<String>,
@@ -39,7 +39,7 @@ pub struct CredentialView {
 }
 
 /// Harbor's `Registry`.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct RegistryView {
     id: i64,
     name: String,
@@ -54,7 +54,24 @@ pub struct RegistryView {
     update_time: DateTime<Utc>,
 }
 
-fn view(endpoint: Endpoint) -> RegistryView {
+/// This registry, as Harbor shows the local end of a policy (id 0).
+pub(super) fn local(url: &str) -> RegistryView {
+    let zero = DateTime::<Utc>::UNIX_EPOCH;
+    RegistryView {
+        id: 0,
+        name: "Local".into(),
+        kind: RegistryKind::Harbor.as_str(),
+        url: url.to_owned(),
+        credential: CredentialView::default(),
+        insecure: false,
+        description: String::new(),
+        status: "healthy",
+        creation_time: zero,
+        update_time: zero,
+    }
+}
+
+pub(super) fn view(endpoint: Endpoint) -> RegistryView {
     let credential = match &endpoint.access_key {
         Some(key) => CredentialView {
             kind: Some("basic".into()),

@@ -49,6 +49,7 @@ pub use kinds::{AuditPurge, UploadCleanup};
 pub use pools::{NODE_SILENCE, Node, Queue, RunningExecution};
 use repository::JobRepository;
 use repository::Replace;
+pub(crate) use repository::{delete_schedule_in, put_schedule_in};
 pub use runner::{Runner, RunnerSettings};
 pub use schedule::{CronSchedule, ScheduleError};
 

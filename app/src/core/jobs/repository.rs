@@ -13,6 +13,36 @@ use crate::{
     on_db,
 };
 
+/// Inside the transaction `$tx`: sets the schedule of the job kind `$kind`
+/// (a `String` or `&str`) to `$cron` with `$parameters` (JSON text), its
+/// first tick at `$next`; for services whose own rows decide a schedule
+/// (a replication policy), so both commit together.
+macro_rules! put_schedule_in {
+    ($tx:ident, $kind:expr, $cron:expr, $parameters:expr, $next:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO job_schedules (kind, cron, parameters, next_run_at, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (kind) DO UPDATE SET cron = excluded.cron, parameters = excluded.parameters, \
+             next_run_at = excluded.next_run_at, updated_at = excluded.updated_at",
+        )
+        .bind($kind)
+        .bind($cron)
+        .bind($parameters)
+        .bind($next)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?;
+    };
+}
+pub(crate) use put_schedule_in;
+
+/// Inside the transaction `$tx`: the job kind `$kind` no longer runs on a schedule.
+macro_rules! delete_schedule_in {
+    ($tx:ident, $kind:expr) => {
+        sqlx::query("DELETE FROM job_schedules WHERE kind = $1").bind($kind).execute(&mut *$tx).await?;
+    };
+}
+pub(crate) use delete_schedule_in;
+
 const EXECUTION_COLUMNS: &str = "id, kind, trigger, status, parameters, scheduled_for, created_at, started_at, \
      ended_at, progress_done, progress_total, summary, error";
 
@@ -169,12 +199,15 @@ impl JobRepository {
         if kinds.is_empty() {
             return Ok(None);
         }
-        let kind_list: Vec<String> = (4..4 + kinds.len()).map(|n| format!("${n}")).collect();
+        // A kind's executions may be per subject (`replication:7`): each
+        // subject runs one at a time, the kind's job runs them all.
+        let kind_list: Vec<String> =
+            (4..4 + kinds.len()).map(|n| format!("e.kind = ${n} OR e.kind LIKE ${n} || ':%'")).collect();
         let pick = format!(
-            "SELECT e.id FROM job_executions e WHERE e.status = 'pending' AND e.kind IN ({}) \
+            "SELECT e.id FROM job_executions e WHERE e.status = 'pending' AND ({}) \
              AND NOT EXISTS (SELECT 1 FROM job_executions r WHERE r.kind = e.kind AND r.status = 'running') \
              ORDER BY e.id LIMIT 1",
-            kind_list.join(", ")
+            kind_list.join(" OR ")
         );
         let claim = |pick: &str| {
             format!(

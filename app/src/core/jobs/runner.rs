@@ -171,7 +171,7 @@ impl Worker {
     /// Runs one claimed execution to its end, renewing the lease meanwhile.
     async fn execute(&self, claimed: Claimed) {
         let Claimed { id, kind, parameters } = claimed;
-        let Some(job) = self.jobs.get(kind.as_str()).cloned() else {
+        let Some(job) = self.jobs.get(job_of(&kind)).cloned() else {
             return;
         };
         let stop = Arc::new(AtomicBool::new(false));
@@ -238,6 +238,12 @@ async fn renew(
             Err(error) => tracing::warn!(execution = id, %error, "renewing a job's lease failed"),
         }
     }
+}
+
+/// The job that runs executions of `kind`: itself, or for a per-subject
+/// kind (`replication:7`) the part before the colon.
+fn job_of(kind: &str) -> &str {
+    kind.split_once(':').map_or(kind, |(job, _)| job)
 }
 
 /// A task aborted when its handle goes.

@@ -8,14 +8,16 @@
 pub mod endpoints;
 pub mod filters;
 pub mod namespace;
+pub mod policies;
 pub mod remote;
 mod repository;
 
 use chrono::Utc;
 
 pub use endpoints::{Credential, Endpoint, EndpointChanges, EndpointId, Health, NewEndpoint, RegistryKind};
+pub use policies::{Direction, Policy, PolicyDraft, PolicyId, Trigger};
 pub use remote::{Remote, RemoteError};
-use repository::{EndpointRecord, Refused, ReplicationRepository};
+use repository::{EndpointRecord, FirstTick, Refused, ReplicationRepository};
 
 use crate::core::{
     Error, Result,
@@ -24,6 +26,7 @@ use crate::core::{
     db::{Db, Page, Window},
     events::{AuditEvent, Operation, ResourceType},
     identity::Actor,
+    jobs::CronSchedule,
     rbac::SystemAction,
 };
 
@@ -92,7 +95,7 @@ impl ReplicationService {
             .repository
             .create_endpoint(&record, Utc::now(), &event)
             .await?
-            .map_err(|refused| refusal(refused, &name))?;
+            .map_err(|refused| refusal(refused, "registry", &name))?;
         self.endpoint(&grant, id).await
     }
 
@@ -139,7 +142,7 @@ impl ReplicationService {
         self.repository
             .update_endpoint(id, &record, Utc::now(), &event)
             .await?
-            .map_err(|refused| refusal(refused, &name))?;
+            .map_err(|refused| refusal(refused, "registry", &name))?;
         self.endpoint(&grant, id).await
     }
 
@@ -148,7 +151,10 @@ impl ReplicationService {
         let grant = require_system(actor, SystemAction::ManageReplication)?;
         let current = self.endpoint(&grant, id).await?;
         let event = registry_event(actor, Operation::Delete, &current.name, None);
-        self.repository.delete_endpoint(id, &event).await?.map_err(|refused| refusal(refused, &current.name))
+        self.repository
+            .delete_endpoint(id, &event)
+            .await?
+            .map_err(|refused| refusal(refused, "registry", &current.name))
     }
 
     /// "Test connection": whether the registry answers with the credential.
@@ -188,6 +194,73 @@ impl ReplicationService {
         })
     }
 
+    /// Policies in name order, paged; `contains` filters names.
+    pub async fn policies(&self, actor: &Actor, contains: Option<&str>, window: Window) -> Result<Page<Policy>> {
+        require_system(actor, SystemAction::ManageReplication)?;
+        self.repository.list_policies(contains, window).await
+    }
+
+    pub async fn policy(&self, actor: &Actor, id: PolicyId) -> Result<Policy> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        self.find_policy(&grant, id).await
+    }
+
+    /// Adds a policy (and, for a scheduled one that is enabled, its schedule).
+    pub async fn create_policy(&self, actor: &Actor, draft: PolicyDraft) -> Result<Policy> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        let draft = self.checked(&grant, draft).await?;
+        let now = Utc::now();
+        let tick = first_tick(&draft, now)?;
+        let event = policy_event(actor, Operation::Create, &draft.name, None);
+        let id = self
+            .repository
+            .create_policy(&draft, tick.as_ref(), now, &event)
+            .await?
+            .map_err(|refused| refusal(refused, "policy", &draft.name))?;
+        self.find_policy(&grant, id).await
+    }
+
+    /// Replaces a policy whole (Harbor's PUT), its schedule with it.
+    pub async fn update_policy(&self, actor: &Actor, id: PolicyId, draft: PolicyDraft) -> Result<Policy> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        self.find_policy(&grant, id).await?;
+        let draft = self.checked(&grant, draft).await?;
+        let now = Utc::now();
+        let tick = first_tick(&draft, now)?;
+        let event = policy_event(actor, Operation::Update, &draft.name, Some("settings changed"));
+        self.repository
+            .update_policy(id, &draft, tick.as_ref(), now, &event)
+            .await?
+            .map_err(|refused| refusal(refused, "policy", &draft.name))?;
+        self.find_policy(&grant, id).await
+    }
+
+    /// Deletes a policy with nothing running, with its schedule and past executions.
+    pub async fn delete_policy(&self, actor: &Actor, id: PolicyId) -> Result<()> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        let policy = self.find_policy(&grant, id).await?;
+        let event = policy_event(actor, Operation::Delete, &policy.name, None);
+        self.repository.delete_policy(id, &event).await?.map_err(|refused| refusal(refused, "policy", &policy.name))
+    }
+
+    async fn find_policy(&self, _grant: &SystemGrant, id: PolicyId) -> Result<Policy> {
+        self.repository.find_policy(id).await?.ok_or_else(|| Error::NotFound(format!("replication policy {}", id.0)))
+    }
+
+    /// The draft checked, its remote registry among them.
+    async fn checked(&self, grant: &SystemGrant, draft: PolicyDraft) -> Result<PolicyDraft> {
+        let draft = draft.checked()?;
+        let (field, remote) = match draft.direction {
+            Direction::Push { destination } => ("dest_registry", destination),
+            Direction::Pull { source } => ("src_registry", source),
+        };
+        match self.endpoint(grant, remote).await {
+            Ok(_) => Ok(draft),
+            Err(Error::NotFound(_)) => Err(Error::invalid(field, format!("there is no registry {}", remote.0))),
+            Err(other) => Err(other),
+        }
+    }
+
     /// A client for the registry, with its saved credential.
     pub(crate) async fn remote_for(&self, endpoint: &Endpoint) -> Result<std::result::Result<Remote, RemoteError>> {
         let secret = self.stored_secret(endpoint.id, &endpoint.url).await?;
@@ -219,6 +292,22 @@ impl ReplicationService {
     }
 }
 
+/// The schedule of an enabled, scheduled policy, from its next tick after `now`.
+fn first_tick(draft: &PolicyDraft, now: chrono::DateTime<Utc>) -> Result<Option<FirstTick>> {
+    let Some(cron) = draft.trigger.cron().filter(|_| draft.enabled) else {
+        return Ok(None);
+    };
+    let schedule = CronSchedule::parse(cron).map_err(|e| Error::invalid("trigger", e.to_string()))?;
+    let at = schedule.next_after(now).ok_or_else(|| Error::invalid("trigger", "the schedule never comes round"))?;
+    Ok(Some(FirstTick { cron: schedule.expression().to_owned(), at }))
+}
+
+fn policy_event(actor: &Actor, operation: Operation, name: &str, detail: Option<&str>) -> AuditEvent {
+    let mut event = AuditEvent::new(operation, ResourceType::ReplicationPolicy, name, actor);
+    event.detail = detail.map(str::to_owned);
+    event
+}
+
 fn registry_event(actor: &Actor, operation: Operation, name: &str, detail: Option<&str>) -> AuditEvent {
     let mut event = AuditEvent::new(operation, ResourceType::Registry, name, actor);
     event.detail = detail.map(str::to_owned);
@@ -230,12 +319,17 @@ fn unhealthy(error: RemoteError) -> Error {
     Error::invalid("url", format!("the registry is unhealthy: {error}"))
 }
 
-fn refusal(refused: Refused, name: &str) -> Error {
+/// A refusal in words; `what` is "registry" or "policy".
+fn refusal(refused: Refused, what: &str, name: &str) -> Error {
     match refused {
-        Refused::NameTaken => Error::Conflict(format!("a registry named {name} already exists")),
-        Refused::Gone => Error::NotFound(format!("registry {name}")),
+        Refused::NameTaken => Error::Conflict(format!("a {what} named {name} already exists")),
+        Refused::Gone => Error::NotFound(format!("{what} {name}")),
         Refused::InUse => Error::Conflict(format!(
             "registry {name} is used by a replication policy; delete or change the policy first"
         )),
+        Refused::RegistryGone => Error::NotFound(format!("the registry of policy {name}")),
+        Refused::Running => {
+            Error::Conflict(format!("policy {name} has an execution pending or running; stop it first"))
+        }
     }
 }
