@@ -130,7 +130,7 @@ pub async fn list_registries(
     Ok(page.respond(listed, PATH, &carried, view))
 }
 
-#[utoipa::path(get, path = "/api/v2.0/registries/{id}", tag = "registry", params(("id" = i64, Path)), responses((status = 200, body = RegistryView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/registries/{id}", tag = "registry", params(("id" = i64, Path)), responses((status = 400, description = "Bad request (an id that is not a number)", body = Errors), (status = 200, body = RegistryView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_registry(
     State(state): State<AppState>,
     caller: Caller,
@@ -210,7 +210,7 @@ pub async fn update_registry(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/registries/{id}", tag = "registry", params(("id" = i64, Path)), responses((status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "A replication policy uses it", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(delete, path = "/api/v2.0/registries/{id}", tag = "registry", params(("id" = i64, Path)), responses((status = 400, description = "Bad request (an id that is not a number)", body = Errors), (status = 200, description = "Deleted"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "A replication policy uses it", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_registry(
     State(state): State<AppState>,
     caller: Caller,
@@ -284,7 +284,7 @@ pub struct FilterStyle {
     values: Vec<&'static str>,
 }
 
-#[utoipa::path(get, path = "/api/v2.0/registries/{id}/info", tag = "registry", params(("id" = i64, Path)), responses((status = 200, body = RegistryInfoView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/registries/{id}/info", tag = "registry", params(("id" = i64, Path)), responses((status = 400, description = "Bad request (an id that is not a number)", body = Errors), (status = 200, body = RegistryInfoView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn registry_info(
     State(state): State<AppState>,
     caller: Caller,

@@ -179,7 +179,7 @@ pub async fn list_policies(
     Ok(page.respond(listed, PATH, &carried, |policy| view(policy, &remotes, &local)))
 }
 
-#[utoipa::path(get, path = "/api/v2.0/replication/policies/{id}", tag = "replication", params(("id" = i64, Path)), responses((status = 200, body = PolicyView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(get, path = "/api/v2.0/replication/policies/{id}", tag = "replication", params(("id" = i64, Path)), responses((status = 400, description = "Bad request (an id that is not a number)", body = Errors), (status = 200, body = PolicyView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     caller: Caller,
@@ -320,7 +320,7 @@ pub async fn update_policy(
     Ok(StatusCode::OK)
 }
 
-#[utoipa::path(delete, path = "/api/v2.0/replication/policies/{id}", tag = "replication", params(("id" = i64, Path)), responses((status = 200, description = "Deleted, with its executions"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "An execution is pending or running", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(delete, path = "/api/v2.0/replication/policies/{id}", tag = "replication", params(("id" = i64, Path)), responses((status = 400, description = "Bad request (an id that is not a number)", body = Errors), (status = 200, description = "Deleted, with its executions"), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 412, description = "An execution is pending or running", body = Errors)), security((), ("basic" = [])))]
 pub async fn delete_policy(
     State(state): State<AppState>,
     caller: Caller,
