@@ -9,6 +9,7 @@ use app::core::{
     AppState, Result,
     gc::{GarbageCollection, GcRepository},
     jobs::{AuditPurge, Job, Runner, RunnerSettings, UploadCleanup},
+    replication::Replication,
 };
 
 const HOURLY: &str = "hourly";
@@ -26,6 +27,7 @@ pub fn start(state: &AppState, upload_expiry: Duration) -> Runner {
     let kinds: Vec<Arc<dyn Job>> = vec![
         Arc::new(UploadCleanup { registry: state.registry.clone() }),
         Arc::new(AuditPurge { audit: state.audit.clone() }),
+        Arc::new(Replication { service: state.replication.clone() }),
         Arc::new(GarbageCollection {
             repository: GcRepository::new(state.db.clone()),
             blobs: state.blobs.clone(),

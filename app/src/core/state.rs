@@ -119,6 +119,7 @@ impl AppState {
         let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes)
             .verifying_reads(settings.verify_reads)
             .keeping_links_for(settings.link_window);
+        let jobs = JobService::new(db.clone());
         let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone());
         let artifacts = ArtifactService::new(
             db.clone(),
@@ -127,14 +128,21 @@ impl AppState {
             registry.clone(),
             http.registry_host().to_owned(),
         );
+        let replication = ReplicationService::new(
+            db.clone(),
+            SealingKey::new(db.clone()),
+            registry.clone(),
+            access.clone(),
+            jobs.clone(),
+        );
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
             registry,
             artifacts,
             robots: RobotService::new(db.clone(), access.clone()),
-            jobs: JobService::new(db.clone()),
-            replication: ReplicationService::new(db.clone(), SealingKey::new(db.clone())),
+            jobs,
+            replication,
             load: Load::default(),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),

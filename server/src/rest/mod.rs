@@ -6,6 +6,7 @@ mod body;
 mod caller;
 mod configurations;
 mod error;
+mod executions;
 mod gc;
 mod health;
 mod jobs;
@@ -118,6 +119,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/registries/{id}/info", get(registries::registry_info))
         .route("/api/v2.0/replication/adapters", get(registries::list_adapters))
         .route("/api/v2.0/replication/policies", get(replication::list_policies).post(replication::create_policy))
+        .route("/api/v2.0/replication/executions", get(executions::list_executions).post(executions::start_execution))
+        .route("/api/v2.0/replication/executions/{id}", get(executions::get_execution).put(executions::stop_execution))
+        .route("/api/v2.0/replication/executions/{id}/tasks", get(executions::list_tasks))
+        .route("/api/v2.0/replication/executions/{id}/tasks/{task_id}/log", get(executions::task_log))
         .route(
             "/api/v2.0/replication/policies/{id}",
             get(replication::get_policy).put(replication::update_policy).delete(replication::delete_policy),

@@ -12,8 +12,8 @@ use utoipa::{
 };
 
 use super::{
-    artifacts, audit, configurations, gc, health, jobservice, members, projects, purge, registries, replication,
-    robots, system, usergroups, users,
+    artifacts, audit, configurations, executions, gc, health, jobservice, members, projects, purge, registries,
+    replication, robots, system, usergroups, users,
 };
 
 #[derive(OpenApi)]
@@ -89,6 +89,12 @@ use super::{
         replication::get_policy,
         replication::update_policy,
         replication::delete_policy,
+        executions::list_executions,
+        executions::start_execution,
+        executions::get_execution,
+        executions::stop_execution,
+        executions::list_tasks,
+        executions::task_log,
         usergroups::list_groups,
         usergroups::create_group,
         usergroups::get_group,

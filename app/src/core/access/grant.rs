@@ -113,7 +113,8 @@ fn system_subject(principal: &Principal) -> Subject {
     match principal {
         Principal::User(user) => Subject::User { system_admin: user.is_admin, role: None },
         Principal::Robot(_) => Subject::Robot { granted: Vec::new() },
-        Principal::Anonymous | Principal::TokenHolder(_) => Subject::Anonymous,
+        // Jobs hold no system actions: what they do is decided per project.
+        Principal::Anonymous | Principal::TokenHolder(_) | Principal::Job(_) => Subject::Anonymous,
     }
 }
 

@@ -177,6 +177,12 @@ impl AccessService {
             Principal::Anonymous | Principal::TokenHolder(_) => {
                 Ok(self.repository.project_facts(project).await?.map(|(id, facts)| (id, facts, Subject::Anonymous)))
             }
+            // A job of this registry's own (replication) acts on every project's content.
+            Principal::Job(_) => Ok(self
+                .repository
+                .project_facts(project)
+                .await?
+                .map(|(id, facts)| (id, facts, Subject::User { system_admin: true, role: None }))),
             Principal::User(user) if user.is_admin => Ok(self
                 .repository
                 .project_facts(project)

@@ -21,6 +21,10 @@ pub enum Principal {
     /// re-checked by `AccessService::holder_decision`. Decisions asked by
     /// principal treat it as anonymous (they fail closed).
     TokenHolder(String),
+    /// One of this registry's own background jobs, acting on its content
+    /// (replication reading what it copies out, writing what it copies in):
+    /// made only in code, never from credentials; audited by its name.
+    Job(&'static str),
 }
 
 impl Principal {
@@ -31,6 +35,7 @@ impl Principal {
             Principal::User(user) => Some(user.username.as_str()),
             Principal::Robot(robot) => Some(robot.name.as_str()),
             Principal::TokenHolder(name) => Some(name.as_str()),
+            Principal::Job(name) => Some(name),
         }
     }
 
@@ -39,6 +44,7 @@ impl Principal {
         match self {
             Principal::Anonymous | Principal::TokenHolder(_) => Visibility::PublicOnly,
             Principal::User(user) if user.is_admin => Visibility::All,
+            Principal::Job(_) => Visibility::All,
             Principal::User(user) => Visibility::MemberOrPublic(user.id),
             Principal::Robot(robot) => Visibility::GrantedOrPublic(robot.id),
         }

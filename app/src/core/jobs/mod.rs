@@ -60,7 +60,7 @@ use serde_json::Value;
 
 use crate::core::{
     Error, Result,
-    access::require_system,
+    access::{SystemGrant, require_system},
     db::{Db, Page, Window},
     identity::Actor,
     rbac::SystemAction,
@@ -302,9 +302,63 @@ impl JobService {
     /// node's next lease renewal. One that already ended is a conflict.
     pub async fn stop(&self, actor: &Actor, id: i64) -> Result<()> {
         let execution = self.execution(actor, id).await?;
+        self.stop_execution(&execution).await
+    }
+
+    async fn stop_execution(&self, execution: &Execution) -> Result<()> {
+        let id = execution.id;
         if execution.status.is_final() || !self.repository.request_stop(id, Utc::now()).await? {
             return Err(Error::Conflict(format!("execution {id} has already ended")));
         }
         Ok(())
+    }
+
+    // For services whose own system grant covers their jobs (replication
+    // runs under ManageReplication, not ManageJobs): the grant is their proof.
+
+    /// Queues a run of `kind` (`family:subject` for per-subject kinds).
+    pub(crate) async fn queue(
+        &self,
+        _grant: &SystemGrant,
+        kind: &str,
+        trigger: Trigger,
+        parameters: &Value,
+    ) -> Result<i64> {
+        self.repository.enqueue(kind, trigger, parameters, Utc::now()).await
+    }
+
+    /// The executions of one `kind`, newest first.
+    pub(crate) async fn kind_executions(
+        &self,
+        _grant: &SystemGrant,
+        kind: &str,
+        window: Window,
+    ) -> Result<Page<Execution>> {
+        self.repository.executions(kind, window).await
+    }
+
+    /// The executions of every subject of `family`, newest first.
+    pub(crate) async fn family_executions(
+        &self,
+        _grant: &SystemGrant,
+        family: &str,
+        window: Window,
+    ) -> Result<Page<Execution>> {
+        self.repository.family_executions(family, window).await
+    }
+
+    /// An execution of `family`'s.
+    pub(crate) async fn family_execution(&self, _grant: &SystemGrant, family: &str, id: i64) -> Result<Execution> {
+        self.repository
+            .execution(id)
+            .await?
+            .filter(|execution| execution.kind.split_once(':').is_some_and(|(kind, _)| kind == family))
+            .ok_or_else(|| Error::NotFound(format!("execution {id}")))
+    }
+
+    /// Stops an execution of `family`'s, as [`Self::stop`] does.
+    pub(crate) async fn stop_family_execution(&self, grant: &SystemGrant, family: &str, id: i64) -> Result<()> {
+        let execution = self.family_execution(grant, family, id).await?;
+        self.stop_execution(&execution).await
     }
 }

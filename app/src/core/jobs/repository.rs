@@ -186,6 +186,23 @@ impl JobRepository {
         }.await)
     }
 
+    /// A page of the executions of every subject of `family` (`replication`
+    /// for `replication:1`, `replication:2`…), newest first.
+    pub async fn family_executions(&self, family: &str, window: Window) -> Result<Page<Execution>> {
+        const FILTER: &str = "substr(kind, 1, length($1) + 1) = $1 || ':'";
+        let page = format!(
+            "SELECT {EXECUTION_COLUMNS}, COUNT(*) OVER () AS total FROM job_executions WHERE {FILTER} \
+             ORDER BY id DESC LIMIT $2 OFFSET $3"
+        );
+        let count = format!("SELECT COUNT(*) FROM job_executions WHERE {FILTER}");
+        let (limit, offset) = window.sql();
+        on_db!(&self.db, pool => async {
+            let rows: Vec<Counted<ExecutionRow>> =
+                sqlx::query_as(&page).bind(family).bind(limit).bind(offset).fetch_all(pool).await?;
+            window.page(rows, sqlx::query_scalar(&count).bind(family).fetch_one(pool), Execution::try_from).await
+        }.await)
+    }
+
     /// Claims the oldest pending execution of one of `kinds` for `node`
     /// until `lease_until`. At most one execution of a kind runs at a time
     /// (a unique index): a claim that would make a second is no claim.

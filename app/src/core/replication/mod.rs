@@ -5,29 +5,34 @@
 //! out through [`remote::Remote`]; only system administrators manage
 //! replication (`SystemAction::ManageReplication`).
 
+mod copy;
 pub mod endpoints;
+mod execution;
 pub mod filters;
 pub mod namespace;
 pub mod policies;
 pub mod remote;
 mod repository;
+pub mod tasks;
 
 use chrono::Utc;
 
 pub use endpoints::{Credential, Endpoint, EndpointChanges, EndpointId, Health, NewEndpoint, RegistryKind};
+pub use execution::{ExecutionView, Replication};
 pub use policies::{Direction, Policy, PolicyDraft, PolicyId, Trigger};
 pub use remote::{Remote, RemoteError};
 use repository::{EndpointRecord, FirstTick, Refused, ReplicationRepository};
 
 use crate::core::{
     Error, Result,
-    access::{SystemGrant, require_system},
+    access::{AccessService, SystemGrant, require_system},
     auth::SealingKey,
     db::{Db, Page, Window},
     events::{AuditEvent, Operation, ResourceType},
     identity::Actor,
-    jobs::CronSchedule,
+    jobs::{CronSchedule, JobService},
     rbac::SystemAction,
+    registry::RegistryService,
 };
 
 /// What "test connection" checks: a saved registry (with its stored
@@ -51,12 +56,29 @@ pub struct RegistryInfo {
 #[derive(Clone, Debug)]
 pub struct ReplicationService {
     repository: ReplicationRepository,
+    tasks: tasks::TaskRepository,
     sealing: SealingKey,
+    registry: RegistryService,
+    access: AccessService,
+    jobs: JobService,
 }
 
 impl ReplicationService {
-    pub fn new(db: Db, sealing: SealingKey) -> Self {
-        Self { repository: ReplicationRepository::new(db), sealing }
+    pub fn new(
+        db: Db,
+        sealing: SealingKey,
+        registry: RegistryService,
+        access: AccessService,
+        jobs: JobService,
+    ) -> Self {
+        Self {
+            repository: ReplicationRepository::new(db.clone()),
+            tasks: tasks::TaskRepository::new(db),
+            sealing,
+            registry,
+            access,
+            jobs,
+        }
     }
 
     /// Registries in name order, paged; `contains` filters names.

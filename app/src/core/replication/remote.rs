@@ -146,6 +146,7 @@ impl Remote {
             (None, _, Some(_)) => self.authorize(scope).await?,
             (None, _, None) => None,
         };
+        let had_body = body.is_some();
         let response = self.follow(method.clone(), url.clone(), headers, body, authorization.clone(), timeout).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
@@ -154,11 +155,12 @@ impl Remote {
         let Some(authorization) = self.answer(challenge, scope).await? else {
             return Ok(response);
         };
-        if method == Method::GET || method == Method::HEAD || method == Method::DELETE {
+        if !had_body {
             return self.follow(method, url, headers, None, Some(authorization), timeout).await;
         }
         // A request with a body was answered 401 although a token was held
-        // (it expired): the caller sends it again with the fresh token.
+        // (it expired): it cannot be sent again from here; the caller's
+        // retry sends it with the fresh token.
         Ok(response)
     }
 

@@ -136,6 +136,16 @@ impl PolicyRow {
     }
 }
 
+/// An artifact here, as a push policy sees it.
+#[derive(Clone, Debug)]
+pub struct LocalArtifact {
+    pub repository: String,
+    pub digest: String,
+    pub media_type: String,
+    pub artifact_type: Option<String>,
+    pub tags: Vec<String>,
+}
+
 /// When a policy's schedule ticks first, if it is to run on one.
 pub struct FirstTick {
     pub cron: String,
@@ -445,6 +455,38 @@ impl ReplicationRepository {
             Ok::<_, sqlx::Error>(Ok(()))
         }.await)?;
         Ok(written)
+    }
+
+    /// Every artifact here that is shown on its own (not an image of an
+    /// index, not attached to a subject), with its tags: what a push
+    /// policy's filters choose from, in repository order.
+    pub async fn local_artifacts(&self) -> Result<Vec<LocalArtifact>> {
+        const SQL: &str = "SELECT r.name AS repository, m.digest, m.media_type, m.artifact_type, t.name AS tag \
+             FROM repositories r JOIN manifests m ON m.repository_id = r.id LEFT JOIN tags t ON t.manifest_id = m.id \
+             WHERE m.listed ORDER BY r.name, m.id, t.name";
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            repository: String,
+            digest: String,
+            media_type: String,
+            artifact_type: Option<String>,
+            tag: Option<String>,
+        }
+        let rows: Vec<Row> = on_db!(&self.db, pool => sqlx::query_as(SQL).fetch_all(pool).await)?;
+        let mut artifacts: Vec<LocalArtifact> = Vec::new();
+        for Row { repository, digest, media_type, artifact_type, tag } in rows {
+            match artifacts.last_mut() {
+                Some(last) if last.repository == repository && last.digest == digest => last.tags.extend(tag),
+                _ => artifacts.push(LocalArtifact {
+                    repository,
+                    digest,
+                    media_type,
+                    artifact_type,
+                    tags: tag.into_iter().collect(),
+                }),
+            }
+        }
+        Ok(artifacts)
     }
 }
 

@@ -1,0 +1,283 @@
+//! Running a policy: an execution (a job of kind `replication:<policy>`)
+//! lists what the policy selects, records a task per artifact, and copies
+//! them one by one, each task with its own log. Executions are read and
+//! stopped here under `ManageReplication`.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::{
+    PolicyId, ReplicationService,
+    copy::{CopyError, CopyLog, PushCopy},
+    namespace,
+    policies::{Direction, JOB_KIND, Policy},
+    tasks::{NewTask, Task, TaskStatus, Totals},
+};
+use crate::core::{
+    Error, Result,
+    access::require_system,
+    db::{Page, Window},
+    identity::{Actor, Principal},
+    jobs::{Execution, Job, JobContext, JobRun, Trigger},
+    rbac::{Action, SystemAction},
+    registry::{digest::Digest, names::RepoName},
+};
+
+/// Who replication acts as here (audit rows name it).
+pub const ACTOR: &str = "system:replication";
+
+/// An execution with its tasks counted.
+#[derive(Clone, Debug)]
+pub struct ExecutionView {
+    pub execution: Execution,
+    pub policy: Option<PolicyId>,
+    pub totals: Totals,
+}
+
+impl ReplicationService {
+    /// "Replicate now": queues an execution of an enabled policy.
+    pub async fn start(&self, actor: &Actor, id: PolicyId) -> Result<i64> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        let policy = self.find_policy(&grant, id).await?;
+        if !policy.enabled {
+            return Err(Error::Conflict(format!("the policy {} is disabled", policy.name)));
+        }
+        self.jobs.queue(&grant, &id.job_kind(), Trigger::Manual, &json!({ "policy_id": id.0 })).await
+    }
+
+    /// Executions of every policy (or of one), newest first, with their totals.
+    pub async fn executions(
+        &self,
+        actor: &Actor,
+        policy: Option<PolicyId>,
+        window: Window,
+    ) -> Result<Page<ExecutionView>> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        let page = match policy {
+            Some(policy) => self.jobs.kind_executions(&grant, &policy.job_kind(), window).await?,
+            None => self.jobs.family_executions(&grant, JOB_KIND, window).await?,
+        };
+        let ids: Vec<i64> = page.items.iter().map(|e| e.id).collect();
+        let totals = self.tasks.totals(&ids).await?;
+        Ok(page.map(|execution| {
+            let totals = totals.iter().find(|(id, _)| *id == execution.id).map(|(_, t)| *t).unwrap_or_default();
+            ExecutionView { policy: policy_of(&execution), execution, totals }
+        }))
+    }
+
+    pub async fn execution(&self, actor: &Actor, id: i64) -> Result<ExecutionView> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        let execution = self.jobs.family_execution(&grant, JOB_KIND, id).await?;
+        let totals = self.tasks.totals(&[id]).await?.first().map(|(_, t)| *t).unwrap_or_default();
+        Ok(ExecutionView { policy: policy_of(&execution), execution, totals })
+    }
+
+    pub async fn stop(&self, actor: &Actor, id: i64) -> Result<()> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        self.jobs.stop_family_execution(&grant, JOB_KIND, id).await
+    }
+
+    pub async fn tasks(&self, actor: &Actor, execution: i64, window: Window) -> Result<Page<Task>> {
+        self.execution(actor, execution).await?;
+        self.tasks.list(execution, window).await
+    }
+
+    pub async fn task_log(&self, actor: &Actor, execution: i64, task: i64) -> Result<String> {
+        self.execution(actor, execution).await?;
+        self.tasks.find(execution, task).await?.ok_or_else(|| Error::NotFound(format!("task {task}")))?;
+        self.tasks.log_text(task).await
+    }
+
+    /// Runs an execution of the policy in `parameters` (the job's body).
+    async fn execute(&self, context: &JobContext, parameters: &Value) -> Result<Value> {
+        let id = parameters
+            .get("policy_id")
+            .and_then(Value::as_i64)
+            .map(PolicyId)
+            .ok_or_else(|| Error::invalid("policy_id", "an execution names its policy"))?;
+        let policy = self
+            .repository
+            .find_policy(id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("replication policy {}", id.0)))?;
+        let Direction::Push { destination } = policy.direction else {
+            return Err(Error::invalid("policy", "pull-based replication is not built yet"));
+        };
+        let endpoint = self
+            .repository
+            .find_endpoint(destination)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("registry {}", destination.0)))?;
+        context.log(format!("policy {} pushes to {} ({})", policy.name, endpoint.name, endpoint.url)).await?;
+        let remote = self.remote_for(&endpoint).await?.map_err(|e| Error::Conflict(e.to_string()))?;
+        if let Err(error) = remote.ping().await {
+            context.warn(format!("{} cannot be used: {error}", endpoint.name)).await?;
+            return Err(Error::Conflict(format!("{}: {error}", endpoint.name)));
+        }
+        let plan = self.plan(&policy).await?;
+        let names: Vec<NewTask<'_>> = plan
+            .iter()
+            .map(|item| NewTask {
+                resource_type: item.resource_type,
+                operation: "copy",
+                src_resource: &item.source,
+                dst_resource: &item.destination,
+                digest: &item.digest,
+            })
+            .collect();
+        let task_ids = self.tasks.create(context.execution(), &names).await?;
+        context.log(format!("{} artifacts selected", plan.len())).await?;
+        let actor = Actor::from(Principal::Job(ACTOR));
+        let (mut succeeded, mut failed) = (0i64, 0i64);
+        for (done, (item, task)) in plan.iter().zip(task_ids).enumerate() {
+            if context.stopped() {
+                self.tasks.finish_rest(context.execution(), TaskStatus::Stopped, Utc::now()).await?;
+                return context.check_stop().map(|()| Value::Null);
+            }
+            self.tasks.start(task, Utc::now()).await?;
+            let log = TaskLog { tasks: &self.tasks, task, line: AtomicI64::new(1), context };
+            let outcome = self.copy_one(&actor, &policy, &remote, item, &log).await;
+            let (status, bytes) = match outcome {
+                Ok(moved) => {
+                    log.line(format!(
+                        "done: {} blobs sent ({} bytes), {} already there, {} manifests",
+                        moved.blobs_sent, moved.bytes, moved.blobs_present, moved.manifests
+                    ))
+                    .await;
+                    succeeded += 1;
+                    (TaskStatus::Succeeded, moved.bytes as i64)
+                }
+                Err(CopyError::Stopped) => (TaskStatus::Stopped, 0),
+                Err(error) => {
+                    log.line(format!("failed: {error}")).await;
+                    context.warn(format!("{} failed: {error}", item.source)).await?;
+                    failed += 1;
+                    (TaskStatus::Failed, 0)
+                }
+            };
+            self.tasks.finish(task, status, bytes, Utc::now()).await?;
+            context.progress(done as i64 + 1, Some(plan.len() as i64)).await?;
+        }
+        context.check_stop()?;
+        let total = plan.len() as i64;
+        context.log(format!("{succeeded} of {total} artifacts copied, {failed} failed")).await?;
+        if failed > 0 {
+            return Err(Error::Conflict(format!("{failed} of {total} tasks failed")));
+        }
+        Ok(json!({ "total": total, "succeeded": succeeded, "failed": failed }))
+    }
+
+    async fn copy_one(
+        &self,
+        actor: &Actor,
+        policy: &Policy,
+        remote: &super::Remote,
+        item: &Planned,
+        log: &TaskLog<'_>,
+    ) -> std::result::Result<super::copy::Moved, CopyError> {
+        let local = |e: Error| CopyError::Local { what: item.source.clone(), source: e.into() };
+        let source = RepoName::parse(&item.repository, "").map_err(|e| local(Error::corrupt(e.to_string())))?;
+        let project = source.project().unwrap_or_default();
+        let grant = self.access.require(actor, project, Action::Pull).await.map_err(local)?;
+        let digest: Digest =
+            item.digest.parse().map_err(|_| local(Error::corrupt(format!("digest {}", item.digest))))?;
+        let copy = PushCopy {
+            registry: &self.registry,
+            grant: &grant,
+            remote,
+            source: &source,
+            destination: &item.destination_repository,
+            override_existing: policy.override_existing,
+            log,
+        };
+        let tags: Vec<&str> = item.tags.iter().map(String::as_str).collect();
+        copy.artifact(&digest, &tags).await
+    }
+
+    /// What the policy selects here, and where each lands.
+    async fn plan(&self, policy: &Policy) -> Result<Vec<Planned>> {
+        let selection = policy.filters.compile().map_err(|e| Error::invalid("filters", e.to_string()))?;
+        let mut plan = Vec::new();
+        for artifact in self.repository.local_artifacts().await? {
+            if !selection.repository(&artifact.repository)
+                || !selection.kind(&artifact.media_type, artifact.artifact_type.as_deref())
+                || !selection.artifact(&artifact.tags)
+            {
+                continue;
+            }
+            let destination =
+                namespace::destination(&artifact.repository, &policy.dest_namespace, policy.replace_count)
+                    .map_err(|message| Error::invalid("dest_namespace_replace_count", message))?;
+            let tags: Vec<String> = selection.tags(&artifact.tags).into_iter().map(str::to_owned).collect();
+            let shown = |repository: &str| match tags.first() {
+                Some(tag) => format!("{repository}:{tag}"),
+                None => format!("{repository}@{}", artifact.digest),
+            };
+            let image = super::filters::is_image(&artifact.media_type, artifact.artifact_type.as_deref());
+            plan.push(Planned {
+                source: shown(&artifact.repository),
+                destination: shown(&destination),
+                resource_type: if image { "image" } else { "artifact" },
+                repository: artifact.repository,
+                destination_repository: destination,
+                digest: artifact.digest,
+                tags,
+            });
+        }
+        Ok(plan)
+    }
+}
+
+/// One artifact an execution copies.
+struct Planned {
+    repository: String,
+    destination_repository: String,
+    digest: String,
+    tags: Vec<String>,
+    source: String,
+    destination: String,
+    resource_type: &'static str,
+}
+
+fn policy_of(execution: &Execution) -> Option<PolicyId> {
+    execution.kind.split_once(':').and_then(|(_, id)| id.parse().ok()).map(PolicyId)
+}
+
+/// A task's log, and the execution's stop flag.
+struct TaskLog<'a> {
+    tasks: &'a super::tasks::TaskRepository,
+    task: i64,
+    line: AtomicI64,
+    context: &'a JobContext,
+}
+
+impl CopyLog for TaskLog<'_> {
+    async fn line(&self, message: String) {
+        let line = self.line.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = self.tasks.log(self.task, line, "info", &message).await {
+            tracing::warn!(task = self.task, %error, "a replication task's log line was not written");
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.context.stopped()
+    }
+}
+
+/// The job that runs replication executions.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    pub service: ReplicationService,
+}
+
+impl Job for Replication {
+    fn kind(&self) -> &'static str {
+        JOB_KIND
+    }
+
+    fn run<'a>(&'a self, context: &'a JobContext, parameters: &'a Value) -> JobRun<'a> {
+        Box::pin(self.service.execute(context, parameters))
+    }
+}
