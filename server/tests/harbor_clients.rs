@@ -146,4 +146,48 @@ async fn harbor_cli_manages_projects_users_and_members(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(harborapi_manages_projects_and_members, harbor_cli_manages_projects_users_and_members);
+on_both_databases!(
+    harborapi_manages_projects_and_members,
+    harbor_cli_manages_projects_users_and_members,
+    harborapi_manages_replication
+);
+
+/// harborapi's registry and replication methods: a registry saved and
+/// checked, a policy created, run and followed, its tasks and their log
+/// read, and everything deleted again.
+async fn harborapi_manages_replication(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let peer = common::distribution::Distribution::start().await;
+    server.create_projects(&["busy"]).await;
+    common::push_empty_image(&common::admin_client(), &server, "busy/app", "v1").await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_replication.py");
+    let (python, base, peer_url) = (tools_python(), server.base.clone(), peer.url.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD, &peer_url]).output()
+    })
+    .await
+    .unwrap()
+    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["adapters"], json!(["docker-registry", "harbor"]));
+    assert_eq!(
+        seen["registry"],
+        json!({"name": "peer", "type": "docker-registry", "status": "healthy", "description": "the peer"})
+    );
+    assert_eq!(seen["registries"], json!(["peer"]));
+    assert_eq!(seen["info_triggers"], json!(["manual", "scheduled"]));
+    assert_eq!(seen["policy"], json!({"name": "to-peer", "dest": "peer", "src": "Local"}));
+    assert_eq!(seen["policies"], json!(["to-peer"]));
+    assert_eq!(seen["execution"], json!({"status": "Succeed", "total": 1, "succeed": 1}));
+    assert_eq!(seen["executions"], json!([true]));
+    assert_eq!(seen["tasks"], json!([["Succeed", "copy", "busy/app:v1", "mirror/app:v1"]]));
+    assert_eq!(seen["task_log_done"], true);
+    assert_eq!(seen["registry_in_use"], "precondition failed");
+    assert_eq!(seen["registries_after"], json!([]));
+    let pulled = reqwest::get(format!("{}/v2/mirror/app/tags/list", peer.url)).await.unwrap();
+    assert_eq!(pulled.json::<Value>().await.unwrap()["tags"], json!(["v1"]));
+    server.stop().await;
+}

@@ -251,3 +251,139 @@ async fn a_push_policy_copies_images_indexes_and_referrers_sqlite() {
 async fn a_push_policy_copies_images_indexes_and_referrers_postgres() {
     common::within_time_limit(a_push_policy_copies_images_indexes_and_referrers(Backend::Postgres)).await;
 }
+
+/// Another Berth as the destination: a robot of the peer signs in through
+/// its token service (the docker token flow) and may push only into the
+/// peer's `mirror` project.
+#[tokio::test]
+async fn a_push_policy_copies_to_another_berth_through_its_token_service() {
+    use app::core::{identity::RobotPermission, rbac::Action, robots::NewRobot};
+
+    let server = TestServer::start(Backend::Sqlite).await;
+    let peer = TestServer::start(Backend::Sqlite).await;
+    let peer_admin = peer.admin_actor().await;
+    peer.create_projects(&["mirror"]).await;
+    let robot = NewRobot {
+        name: "replicator",
+        description: "",
+        project: None,
+        expires_in_days: None,
+        permissions: vec![RobotPermission {
+            project: Some("mirror".into()),
+            actions: vec![Action::Pull, Action::Push],
+        }],
+    };
+    let robot = peer.state.robots.create(&peer_admin, robot).await.unwrap();
+    let (app, _) = push_image(&server, "library/app", "amd64", Some("v1")).await;
+
+    let registry = json!({"name": "berth-peer", "type": "harbor", "url": peer.base,
+        "credential": {"access_key": robot.robot.name, "access_secret": robot.secret}});
+    let created = common::admin_client().post(server.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let registry_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let policy = json!({"name": "to-berth", "dest_registry": {"id": registry_id}, "dest_namespace": "mirror",
+        "filters": [{"type": "name", "value": "library/app"}], "enabled": true, "override": true});
+    let created =
+        common::admin_client().post(server.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
+    let policy_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let execution = finished(&server, start(&server, policy_id).await.headers()["location"].to_str().unwrap()).await;
+    assert_eq!(execution["status"], "Succeed", "{execution}");
+    let to_peer = common::admin_client();
+    assert_eq!(peer_digest(&to_peer, &peer.base, "mirror/app", "v1").await, Some(app));
+
+    // The robot may not write elsewhere on the peer: a namespace outside
+    // its project fails the task, saying so.
+    let elsewhere = json!({"name": "to-library", "dest_registry": {"id": registry_id}, "dest_namespace": "library",
+        "filters": [{"type": "name", "value": "library/app"}], "enabled": true});
+    let created = common::admin_client()
+        .post(server.url("/api/v2.0/replication/policies"))
+        .json(&elsewhere)
+        .send()
+        .await
+        .unwrap();
+    let policy_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let execution = finished(&server, start(&server, policy_id).await.headers()["location"].to_str().unwrap()).await;
+    assert_eq!(execution["status"], "Failed", "{execution}");
+    let logs = task_logs(&server, execution["id"].as_i64().unwrap()).await;
+    assert_eq!(logs[0].0["status"], "Failed");
+    assert!(logs[0].1.contains("failed:"), "{}", logs[0].1);
+    peer.stop().await;
+    server.stop().await;
+}
+
+/// An event-based policy replicates each push it selects within seconds,
+/// and a deletion too; a push it does not select queues nothing.
+async fn an_event_based_policy_replicates_pushes_and_deletes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let peer = Distribution::start().await;
+    let to_peer = reqwest::Client::new();
+    let registry = json!({"name": "peer", "type": "docker-registry", "url": peer.url});
+    let created = common::admin_client().post(server.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
+    let registry_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let policy = json!({"name": "on-push", "dest_registry": {"id": registry_id}, "dest_namespace": "mirror",
+        "filters": [{"type": "name", "value": "library/**"}], "trigger": {"type": "event_based"},
+        "deletion": true, "override": true, "enabled": true});
+    let created =
+        common::admin_client().post(server.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let pushed_at = std::time::Instant::now();
+    let (digest, _) = push_image(&server, "library/app", "amd64", Some("v1")).await;
+    let mut arrived = None;
+    for _ in 0..300 {
+        if peer_digest(&to_peer, &peer.url, "mirror/app", "v1").await.as_ref() == Some(&digest) {
+            arrived = Some(pushed_at.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let arrived = arrived.expect("the push reached the peer within 15 s");
+    println!("push 201 to artifact at the destination: {} ms", arrived.as_millis());
+    let executions: Value = common::admin_client()
+        .get(server.url("/api/v2.0/replication/executions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(executions.as_array().unwrap().iter().all(|e| e["trigger"] == "event_based"), "{executions}");
+
+    // Deleted here, deleted there.
+    let deleted =
+        common::admin_client().delete(server.url(&format!("/v2/library/app/manifests/{digest}"))).send().await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::ACCEPTED);
+    let mut gone = false;
+    for _ in 0..300 {
+        if peer_digest(&to_peer, &peer.url, "mirror/app", &digest).await.is_none() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the deletion reached the peer");
+
+    // Outside the filter: nothing queued.
+    let before: i64 = app::on_db!(&server.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_executions WHERE kind LIKE 'replication:%'").fetch_one(pool).await
+    })
+    .unwrap();
+    server.create_projects(&["other"]).await;
+    push_image(&server, "other/tool", "amd64", Some("v1")).await;
+    let after: i64 = app::on_db!(&server.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_executions WHERE kind LIKE 'replication:%'").fetch_one(pool).await
+    })
+    .unwrap();
+    assert_eq!(after, before);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_based_policy_replicates_pushes_and_deletes_sqlite() {
+    common::within_time_limit(an_event_based_policy_replicates_pushes_and_deletes(Backend::Sqlite)).await;
+}
+
+#[tokio::test]
+async fn an_event_based_policy_replicates_pushes_and_deletes_postgres() {
+    common::within_time_limit(an_event_based_policy_replicates_pushes_and_deletes(Backend::Postgres)).await;
+}

@@ -135,6 +135,8 @@ impl AppState {
             access.clone(),
             jobs.clone(),
         );
+        // Pushes and deletes here reach event-based replication policies.
+        registry.listen(Arc::new(replication.event_trigger()));
         let state = AppState {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),

@@ -327,6 +327,12 @@ impl JobService {
         self.repository.enqueue(kind, trigger, parameters, Utc::now()).await
     }
 
+    /// Queues a run of `kind` for an event this registry saw (a push that
+    /// an event-based policy replicates): no one asked, so no grant.
+    pub(crate) async fn queue_for_event(&self, kind: &str, parameters: &Value) -> Result<i64> {
+        self.repository.enqueue(kind, Trigger::Event, parameters, Utc::now()).await
+    }
+
     /// The executions of one `kind`, newest first.
     pub(crate) async fn kind_executions(
         &self,

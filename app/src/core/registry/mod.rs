@@ -14,5 +14,6 @@ pub use error::{Error, Result};
 pub(crate) use repository::RELIST_IMAGE_SQL;
 pub use repository::{ReferrerRow, StoredManifest};
 pub use service::{
-    BlobProblem, CleanupReport, Finding, LINK_WINDOW, Page, PushedManifest, RegistryService, VerifyReport,
+    ArtifactChange, ArtifactListener, BlobProblem, CleanupReport, Finding, LINK_WINDOW, Page, PushedManifest,
+    RegistryService, VerifyReport,
 };

@@ -116,12 +116,15 @@ impl ReplicationService {
             context.warn(format!("{} cannot be used: {error}", endpoint.name)).await?;
             return Err(Error::Conflict(format!("{}: {error}", endpoint.name)));
         }
-        let plan = self.plan(&policy).await?;
+        let plan = match parameters.get("event") {
+            None => self.plan(&policy).await?,
+            Some(event) => self.plan_event(&policy, event).await?,
+        };
         let names: Vec<NewTask<'_>> = plan
             .iter()
             .map(|item| NewTask {
                 resource_type: item.resource_type,
-                operation: "copy",
+                operation: if item.deletion.is_some() { "deletion" } else { "copy" },
                 src_resource: &item.source,
                 dst_resource: &item.destination,
                 digest: &item.digest,
@@ -138,7 +141,10 @@ impl ReplicationService {
             }
             self.tasks.start(task, Utc::now()).await?;
             let log = TaskLog { tasks: &self.tasks, task, line: AtomicI64::new(1), context };
-            let outcome = self.copy_one(&actor, &policy, &remote, item, &log).await;
+            let outcome = match &item.deletion {
+                Some(reference) => self.delete_one(&remote, item, reference, &log).await,
+                None => self.copy_one(&actor, &policy, &remote, item, &log).await,
+            };
             let (status, bytes) = match outcome {
                 Ok(moved) => {
                     log.line(format!(
@@ -196,6 +202,69 @@ impl ReplicationService {
         copy.artifact(&digest, &tags).await
     }
 
+    /// Deletes at the destination what was deleted here (a manifest by
+    /// digest, or a tag); one that is not there is already as it should be.
+    async fn delete_one(
+        &self,
+        remote: &super::Remote,
+        item: &Planned,
+        reference: &str,
+        log: &TaskLog<'_>,
+    ) -> std::result::Result<super::copy::Moved, CopyError> {
+        use reqwest::{Method, StatusCode, header::HeaderMap};
+
+        let path = format!("v2/{}/manifests/{reference}", item.destination_repository);
+        let scope = format!("repository:{}:delete,pull,push", item.destination_repository);
+        let response = remote.send(Method::DELETE, &path, Some(&scope), &HeaderMap::new(), None, None).await?;
+        match response.status() {
+            StatusCode::ACCEPTED | StatusCode::OK => log.line(format!("deleted {}", item.destination)).await,
+            StatusCode::NOT_FOUND => log.line(format!("{} was not there", item.destination)).await,
+            status => return Err(remote.refusal(status, "DELETE", &format!("/{path}"), response).await.into()),
+        }
+        Ok(super::copy::Moved::default())
+    }
+
+    /// What an event (a push or delete here) asks of the policy.
+    async fn plan_event(&self, policy: &Policy, event: &Value) -> Result<Vec<Planned>> {
+        let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
+        let repository = text("repository").ok_or_else(|| Error::invalid("event", "names no repository"))?;
+        let destination = namespace::destination(&repository, &policy.dest_namespace, policy.replace_count)
+            .map_err(|message| Error::invalid("dest_namespace_replace_count", message))?;
+        match event.get("kind").and_then(Value::as_str) {
+            Some("pushed") => {
+                let digest = text("digest").unwrap_or_default();
+                let tag = text("tag");
+                let mut plan: Vec<Planned> = self
+                    .plan(policy)
+                    .await?
+                    .into_iter()
+                    .filter(|item| item.repository == repository && item.digest == digest)
+                    .collect();
+                // The push named one tag: that one moves, not every tag the artifact has.
+                for item in &mut plan {
+                    item.tags = tag.iter().cloned().collect();
+                }
+                Ok(plan)
+            }
+            Some(kind @ ("deleted" | "untagged")) => {
+                let reference = if kind == "deleted" { text("digest") } else { text("tag") };
+                let reference = reference.ok_or_else(|| Error::invalid("event", "names nothing deleted"))?;
+                let separator = if kind == "deleted" { '@' } else { ':' };
+                Ok(vec![Planned {
+                    source: format!("{repository}{separator}{reference}"),
+                    destination: format!("{destination}{separator}{reference}"),
+                    resource_type: "artifact",
+                    repository,
+                    destination_repository: destination,
+                    digest: text("digest").unwrap_or_default(),
+                    tags: Vec::new(),
+                    deletion: Some(reference),
+                }])
+            }
+            _ => Err(Error::invalid("event", "is not a push or a delete")),
+        }
+    }
+
     /// What the policy selects here, and where each lands.
     async fn plan(&self, policy: &Policy) -> Result<Vec<Planned>> {
         let selection = policy.filters.compile().map_err(|e| Error::invalid("filters", e.to_string()))?;
@@ -220,6 +289,7 @@ impl ReplicationService {
                 source: shown(&artifact.repository),
                 destination: shown(&destination),
                 resource_type: if image { "image" } else { "artifact" },
+                deletion: None,
                 repository: artifact.repository,
                 destination_repository: destination,
                 digest: artifact.digest,
@@ -239,6 +309,8 @@ struct Planned {
     source: String,
     destination: String,
     resource_type: &'static str,
+    /// For a deletion: the digest or tag to delete at the destination.
+    deletion: Option<String>,
 }
 
 fn policy_of(execution: &Execution) -> Option<PolicyId> {

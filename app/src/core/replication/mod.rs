@@ -1,12 +1,17 @@
 //! Replication: copying artifacts between this registry and remote ones.
 //! This module owns the remote registries (endpoints) and how to talk to
-//! them ([`remote`]), which artifacts a policy selects ([`filters`]) and
-//! where they land ([`namespace`]). Calls go service → repository, and
-//! out through [`remote::Remote`]; only system administrators manage
-//! replication (`SystemAction::ManageReplication`).
+//! them ([`remote`]), the policies ([`policies`]) with which artifacts they
+//! select ([`filters`]) and where those land ([`namespace`]), and running
+//! them: executions are jobs of kind `replication:<policy>` whose tasks
+//! ([`tasks`]) copy one artifact each (`copy`), queued by hand, on a
+//! schedule or by a change here (`events`). Calls go service →
+//! repository, the registry service and the job service, and out through
+//! [`remote::Remote`]; only system administrators manage replication
+//! (`SystemAction::ManageReplication`).
 
 mod copy;
 pub mod endpoints;
+mod events;
 mod execution;
 pub mod filters;
 pub mod namespace;

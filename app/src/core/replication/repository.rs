@@ -457,6 +457,15 @@ impl ReplicationRepository {
         Ok(written)
     }
 
+    /// The enabled event-based policies (pushed from here on each change).
+    pub async fn event_policies(&self) -> Result<Vec<Policy>> {
+        let sql = format!(
+            "SELECT {POLICY_COLUMNS} FROM replication_policies WHERE enabled AND trigger_kind = 'event_based' ORDER BY id"
+        );
+        let rows = on_db!(&self.db, pool => sqlx::query_as::<_, PolicyRow>(&sql).fetch_all(pool).await)?;
+        rows.into_iter().map(PolicyRow::read).collect()
+    }
+
     /// Every artifact here that is shown on its own (not an image of an
     /// index, not attached to a subject), with its tags: what a push
     /// policy's filters choose from, in repository order.

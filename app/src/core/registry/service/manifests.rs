@@ -154,7 +154,11 @@ impl RegistryService {
             // A refusal leaves no repository behind that only this push created.
             self.repository.delete_if_empty(repository_id).await?;
         }
-        stored.map(|()| PushedManifest { digest, subject: parsed.subject })
+        stored?;
+        let tag = tag.map(|t| t.to_string());
+        self.announce(super::ArtifactChange::Pushed { repository: repository.clone(), digest: digest.clone(), tag })
+            .await;
+        Ok(PushedManifest { digest, subject: parsed.subject })
     }
 
     /// Checks that what the manifest names is here, then stores it.
@@ -226,6 +230,15 @@ impl RegistryService {
         if !deleted {
             return Err(Error::ManifestUnknown);
         }
+        let change = match reference {
+            Reference::Digest(digest) => {
+                super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() }
+            }
+            Reference::Tag(tag) => {
+                super::ArtifactChange::Untagged { repository: repository.clone(), tag: tag.to_string() }
+            }
+        };
+        self.announce(change).await;
         Ok(())
     }
 
@@ -240,6 +253,7 @@ impl RegistryService {
         if !self.repository.delete_tag_of(repository, tag, digest, &event).await? {
             return Err(Error::ManifestUnknown);
         }
+        self.announce(super::ArtifactChange::Untagged { repository: repository.clone(), tag: tag.to_string() }).await;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ pub use cleanup::CleanupReport;
 pub use manifests::{Page, PushedManifest};
 pub use verify::{BlobProblem, Finding, VerifyReport};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Utc;
 
@@ -48,6 +48,27 @@ pub struct RegistryService {
     /// Hash whole-blob reads as they stream and refuse content that changed.
     verify_reads: bool,
     link_window: chrono::TimeDelta,
+    /// Told of every change to a repository's artifacts once it committed.
+    listener: Arc<OnceLock<Arc<dyn ArtifactListener>>>,
+}
+
+/// What changed in a repository, for those who act on changes (event-based
+/// replication). Defined here, below them, so the registry calls up
+/// without knowing who listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactChange {
+    /// A manifest was pushed, under a tag or by digest.
+    Pushed { repository: RepoName, digest: Digest, tag: Option<String> },
+    /// A manifest (with its tags) was deleted by digest.
+    Deleted { repository: RepoName, digest: Digest },
+    /// A tag was removed; its manifest stays.
+    Untagged { repository: RepoName, tag: String },
+}
+
+/// Acts on [`ArtifactChange`]s. Called after the change committed, on the
+/// request's task: it must be quick and must not fail the request.
+pub trait ArtifactListener: Send + Sync {
+    fn changed<'a>(&'a self, change: ArtifactChange) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 }
 
 impl std::fmt::Debug for RegistryService {
@@ -66,6 +87,18 @@ impl RegistryService {
             max_manifest_bytes,
             verify_reads: false,
             link_window: LINK_WINDOW,
+            listener: Arc::default(),
+        }
+    }
+
+    /// Sets who hears of artifact changes (once, at start-up; every clone hears).
+    pub fn listen(&self, listener: Arc<dyn ArtifactListener>) {
+        let _ = self.listener.set(listener);
+    }
+
+    async fn announce(&self, change: ArtifactChange) {
+        if let Some(listener) = self.listener.get() {
+            listener.changed(change).await;
         }
     }
 
