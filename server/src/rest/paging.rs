@@ -154,6 +154,41 @@ pub fn parse_q(q: Option<&str>, allowed: &[&str]) -> ApiResult<Vec<(String, Cond
         .collect()
 }
 
+/// A list's name filter as Harbor takes it: `q=name=<exact>`,
+/// `q=name=~<part>`, or the older `name=<part>`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameFilter {
+    contains: Option<String>,
+    exact: Option<String>,
+}
+
+impl NameFilter {
+    pub fn read(q: Option<&str>, name: Option<&str>) -> ApiResult<Self> {
+        let mut filter = Self { contains: name.map(str::to_owned), exact: None };
+        for (_, condition) in parse_q(q, &["name"])? {
+            match condition {
+                Condition::Fuzzy(text) => filter.contains = Some(text),
+                Condition::Exact(text) => filter.exact = Some(text),
+            }
+        }
+        Ok(filter)
+    }
+
+    /// What the core is asked for: names containing this.
+    pub fn contains(&self) -> Option<&str> {
+        self.exact.as_deref().or(self.contains.as_deref())
+    }
+
+    /// Keeps only the row named exactly, when that was asked: the core's
+    /// contains-match narrowed the rows, this keeps the one.
+    pub fn narrow<T>(&self, listed: &mut db::Page<T>, name: impl Fn(&T) -> &str) {
+        if let Some(exact) = &self.exact {
+            listed.items.retain(|item| name(item) == exact);
+            listed.total = listed.items.len() as i64;
+        }
+    }
+}
+
 /// Reads `sort` (`name` or `-name`), refusing keys outside `allowed`;
 /// returns the key and whether it is descending.
 pub fn parse_sort<'a>(sort: Option<&'a str>, allowed: &[&str]) -> ApiResult<Option<(&'a str, bool)>> {
@@ -190,6 +225,18 @@ pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_filters() {
+        let exact = NameFilter::read(Some("name=peer"), None).unwrap();
+        assert_eq!(exact.contains(), Some("peer"));
+        let mut listed = db::Page { items: vec!["peer", "peer-2"], total: 2, has_previous: false, has_next: false };
+        exact.narrow(&mut listed, |name| name);
+        assert_eq!((listed.items, listed.total), (vec!["peer"], 1));
+        assert_eq!(NameFilter::read(Some("name=~pe"), Some("old")).unwrap().contains(), Some("pe"));
+        assert_eq!(NameFilter::read(None, Some("old")).unwrap().contains(), Some("old"));
+        assert!(NameFilter::read(Some("owner=1"), None).is_err());
+    }
 
     #[test]
     fn pages_and_links() {

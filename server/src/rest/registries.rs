@@ -16,7 +16,7 @@ use super::{
     body::ApiJson,
     caller::Caller,
     error::{ApiError, ApiResult, Errors},
-    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, parse_q},
+    paging::{ApiPath, ApiQuery, NameFilter, Page, PageQuery},
 };
 use app::core::{
     AppState, Error,
@@ -111,21 +111,9 @@ pub async fn list_registries(
 ) -> ApiResult<Response> {
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
     let actor = caller.signed_in()?;
-    let mut contains = query.name.clone();
-    let mut exact = None;
-    for (_, condition) in parse_q(query.q.as_deref(), &["name"])? {
-        match condition {
-            Condition::Fuzzy(text) => contains = Some(text),
-            Condition::Exact(text) => exact = Some(text),
-        }
-    }
-    let mut listed =
-        state.replication.registries(&actor, exact.as_deref().or(contains.as_deref()), page.window()).await?;
-    if let Some(exact) = &exact {
-        // Harbor's `name=` is exact: the contains-match narrowed the rows, this keeps the one.
-        listed.items.retain(|endpoint| &endpoint.name == exact);
-        listed.total = listed.items.len() as i64;
-    }
+    let filter = NameFilter::read(query.q.as_deref(), query.name.as_deref())?;
+    let mut listed = state.replication.registries(&actor, filter.contains(), page.window()).await?;
+    filter.narrow(&mut listed, |endpoint| &endpoint.name);
     let carried = [("q", query.q.as_deref()), ("name", query.name.as_deref())];
     Ok(page.respond(listed, PATH, &carried, view))
 }

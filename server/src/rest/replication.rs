@@ -18,7 +18,7 @@ use super::{
     body::ApiJson,
     caller::Caller,
     error::{ApiError, ApiResult, Errors},
-    paging::{ApiPath, ApiQuery, Condition, Page, PageQuery, optional_whole_number, parse_q},
+    paging::{ApiPath, ApiQuery, NameFilter, Page, PageQuery, optional_whole_number},
     registries::{self, RegistryView},
 };
 use app::core::{
@@ -158,20 +158,9 @@ pub async fn list_policies(
 ) -> ApiResult<Response> {
     let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
     let actor = caller.signed_in()?;
-    let mut contains = query.name.clone();
-    let mut exact = None;
-    for (_, condition) in parse_q(query.q.as_deref(), &["name"])? {
-        match condition {
-            Condition::Fuzzy(text) => contains = Some(text),
-            Condition::Exact(text) => exact = Some(text),
-        }
-    }
-    let mut listed =
-        state.replication.policies(&actor, exact.as_deref().or(contains.as_deref()), page.window()).await?;
-    if let Some(exact) = &exact {
-        listed.items.retain(|policy| &policy.name == exact);
-        listed.total = listed.items.len() as i64;
-    }
+    let filter = NameFilter::read(query.q.as_deref(), query.name.as_deref())?;
+    let mut listed = state.replication.policies(&actor, filter.contains(), page.window()).await?;
+    filter.narrow(&mut listed, |policy| &policy.name);
     let remotes = remotes_of(&state, &actor, &listed.items).await?;
     let origin = state.http.external_origin.clone();
     let local = move || registries::local(&origin);

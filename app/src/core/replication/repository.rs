@@ -80,6 +80,28 @@ pub enum Refused {
     Running,
 }
 
+/// Binds a policy's columns, `$1` to `$14` in the order the insert and the
+/// update name them.
+macro_rules! bind_policy {
+    ($query:expr, $draft:expr, $source:expr, $destination:expr, $filters:expr) => {
+        $query
+            .bind(&$draft.name)
+            .bind(&$draft.description)
+            .bind($source)
+            .bind($destination)
+            .bind(&$draft.dest_namespace)
+            .bind(i16::from($draft.replace_count))
+            .bind($draft.trigger.as_str())
+            .bind($draft.trigger.cron())
+            .bind(&$filters)
+            .bind($draft.replicate_deletion)
+            .bind($draft.override_existing)
+            .bind($draft.enabled)
+            .bind($draft.speed_kb)
+            .bind($draft.copy_by_chunk)
+    };
+}
+
 const POLICY_COLUMNS: &str = "id, name, description, source_registry_id, destination_registry_id, dest_namespace, \
      dest_namespace_replace_count, trigger_kind, cron, filters, replicate_deletion, override, enabled, speed_kb, \
      copy_by_chunk, created_at, updated_at";
@@ -338,21 +360,7 @@ impl ReplicationRepository {
         let filters = serde_json::to_string(&draft.filters).map_err(|e| Error::invalid("filters", e.to_string()))?;
         let written = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            let id: Option<i64> = sqlx::query_scalar(SQL)
-                .bind(&draft.name)
-                .bind(&draft.description)
-                .bind(source)
-                .bind(destination)
-                .bind(&draft.dest_namespace)
-                .bind(i16::from(draft.replace_count))
-                .bind(draft.trigger.as_str())
-                .bind(draft.trigger.cron())
-                .bind(&filters)
-                .bind(draft.replicate_deletion)
-                .bind(draft.override_existing)
-                .bind(draft.enabled)
-                .bind(draft.speed_kb)
-                .bind(draft.copy_by_chunk)
+            let id: Option<i64> = bind_policy!(sqlx::query_scalar(SQL), draft, source, destination, filters)
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -387,21 +395,7 @@ impl ReplicationRepository {
         let filters = serde_json::to_string(&draft.filters).map_err(|e| Error::invalid("filters", e.to_string()))?;
         let written = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query(SQL)
-                .bind(&draft.name)
-                .bind(&draft.description)
-                .bind(source)
-                .bind(destination)
-                .bind(&draft.dest_namespace)
-                .bind(i16::from(draft.replace_count))
-                .bind(draft.trigger.as_str())
-                .bind(draft.trigger.cron())
-                .bind(&filters)
-                .bind(draft.replicate_deletion)
-                .bind(draft.override_existing)
-                .bind(draft.enabled)
-                .bind(draft.speed_kb)
-                .bind(draft.copy_by_chunk)
+            let updated = bind_policy!(sqlx::query(SQL), draft, source, destination, filters)
                 .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
