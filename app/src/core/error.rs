@@ -51,6 +51,19 @@ pub enum Error {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// An error and its causes on one line (HTTP client errors hide the
+/// cause: "error sending request" alone says nothing).
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 impl From<sqlx::Error> for Error {
     fn from(error: sqlx::Error) -> Self {
         if crate::core::db::is_unavailable(&error) { Self::DatabaseUnavailable(error) } else { Self::Database(error) }

@@ -154,6 +154,31 @@ pub fn parse_q(q: Option<&str>, allowed: &[&str]) -> ApiResult<Vec<(String, Cond
         .collect()
 }
 
+/// The query of a list filtered by name: a page and [`NameFilter`]'s
+/// parameters (`name` is Harbor's older filter: names containing it).
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct NamedListQuery {
+    pub page: Option<u32>,
+    pub page_size: Option<u32>,
+    pub q: Option<String>,
+    pub name: Option<String>,
+}
+
+impl NamedListQuery {
+    pub fn page(&self) -> ApiResult<Page> {
+        Page::from_query(&PageQuery { page: self.page, page_size: self.page_size })
+    }
+
+    pub fn filter(&self) -> ApiResult<NameFilter> {
+        NameFilter::read(self.q.as_deref(), self.name.as_deref())
+    }
+
+    /// The parameters the `Link` header carries to the neighbouring pages.
+    pub fn carried(&self) -> [(&'static str, Option<&str>); 2] {
+        [("q", self.q.as_deref()), ("name", self.name.as_deref())]
+    }
+}
+
 /// A list's name filter as Harbor takes it: `q=name=<exact>`,
 /// `q=name=~<part>`, or the older `name=<part>`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

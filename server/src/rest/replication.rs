@@ -18,7 +18,7 @@ use super::{
     body::ApiJson,
     caller::Caller,
     error::{ApiError, ApiResult, Errors},
-    paging::{ApiPath, ApiQuery, NameFilter, Page, PageQuery, optional_whole_number},
+    paging::{ApiPath, ApiQuery, NamedListQuery, optional_whole_number},
     registries::{self, RegistryView},
 };
 use app::core::{
@@ -142,30 +142,20 @@ async fn remotes_of(state: &AppState, actor: &Actor, policies: &[Policy]) -> Api
     Ok(remotes)
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    page: Option<u32>,
-    page_size: Option<u32>,
-    q: Option<String>,
-    name: Option<String>,
-}
-
 #[utoipa::path(get, path = "/api/v2.0/replication/policies", tag = "replication", params(("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)"), ("q" = Option<String>, Query, description = "name=<exact> or name=~<contains>"), ("name" = Option<String>, Query, description = "Name contains")), responses((status = 200, body = [PolicyView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors)), security((), ("basic" = [])))]
 pub async fn list_policies(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<ListQuery>,
+    ApiQuery(query): ApiQuery<NamedListQuery>,
 ) -> ApiResult<Response> {
-    let page = Page::from_query(&PageQuery { page: query.page, page_size: query.page_size })?;
+    let (page, filter) = (query.page()?, query.filter()?);
     let actor = caller.signed_in()?;
-    let filter = NameFilter::read(query.q.as_deref(), query.name.as_deref())?;
     let mut listed = state.replication.policies(&actor, filter.contains(), page.window()).await?;
     filter.narrow(&mut listed, |policy| &policy.name);
     let remotes = remotes_of(&state, &actor, &listed.items).await?;
     let origin = state.http.external_origin.clone();
     let local = move || registries::local(&origin);
-    let carried = [("q", query.q.as_deref()), ("name", query.name.as_deref())];
-    Ok(page.respond(listed, PATH, &carried, |policy| view(policy, &remotes, &local)))
+    Ok(page.respond(listed, PATH, &query.carried(), |policy| view(policy, &remotes, &local)))
 }
 
 #[utoipa::path(get, path = "/api/v2.0/replication/policies/{id}", tag = "replication", params(("id" = i64, Path)), responses((status = 400, description = "Bad request (an id that is not a number)", body = Errors), (status = 200, body = PolicyView), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

@@ -18,7 +18,7 @@ pub(crate) use repository::visibility_sql;
 use crate::core::{
     Error, Result,
     db::Db,
-    identity::{Actor, Principal},
+    identity::{Actor, Principal, User},
     projects::id::ProjectId,
     rbac::{self, Action, ProjectFacts, Subject},
 };
@@ -177,13 +177,9 @@ impl AccessService {
             Principal::Anonymous | Principal::TokenHolder(_) => {
                 Ok(self.repository.project_facts(project).await?.map(|(id, facts)| (id, facts, Subject::Anonymous)))
             }
-            // A job of this registry's own (replication) acts on every project's content.
-            Principal::Job(_) => Ok(self
-                .repository
-                .project_facts(project)
-                .await?
-                .map(|(id, facts)| (id, facts, Subject::User { system_admin: true, role: None }))),
-            Principal::User(user) if user.is_admin => Ok(self
+            // A system administrator, or a job of this registry's own
+            // (replication), acts on every project's content.
+            Principal::Job(_) | Principal::User(User { is_admin: true, .. }) => Ok(self
                 .repository
                 .project_facts(project)
                 .await?

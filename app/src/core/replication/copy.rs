@@ -76,7 +76,7 @@ impl<L: CopyLog> PushCopy<'_, L> {
     /// referrers, then points `tags` at it.
     pub async fn artifact(&self, digest: &Digest, tags: &[&str]) -> Result<Moved, CopyError> {
         let mut moved = Moved::default();
-        self.manifest(digest, 0, &mut moved).await?;
+        let stored = self.manifest(digest, 0, &mut moved).await?;
         let referrers = self
             .registry
             .referrers(self.source, digest, None, self.grant)
@@ -87,7 +87,6 @@ impl<L: CopyLog> PushCopy<'_, L> {
             self.log.line(format!("referrer {referrer}")).await;
             self.manifest(&referrer, 0, &mut moved).await?;
         }
-        let stored = self.stored(digest).await?;
         for tag in tags {
             if !self.override_existing
                 && let Some(existing) = self.remote_digest(tag).await?
@@ -102,8 +101,14 @@ impl<L: CopyLog> PushCopy<'_, L> {
         Ok(moved)
     }
 
-    /// Copies a manifest (children and blobs first) under its digest.
-    async fn manifest(&self, digest: &Digest, depth: usize, moved: &mut Moved) -> Result<(), CopyError> {
+    /// Copies a manifest (children and blobs first) under its digest;
+    /// returns it, for tagging.
+    async fn manifest(
+        &self,
+        digest: &Digest,
+        depth: usize,
+        moved: &mut Moved,
+    ) -> Result<registry::StoredManifest, CopyError> {
         if self.log.stopped() {
             return Err(CopyError::Stopped);
         }
@@ -124,7 +129,7 @@ impl<L: CopyLog> PushCopy<'_, L> {
         }
         self.put_manifest(&digest.to_string(), &stored.media_type, &stored.content).await?;
         moved.manifests += 1;
-        Ok(())
+        Ok(stored)
     }
 
     async fn stored(&self, digest: &Digest) -> Result<registry::StoredManifest, CopyError> {

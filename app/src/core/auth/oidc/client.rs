@@ -15,17 +15,7 @@ use crate::core::settings::OidcSettings;
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An error and its causes on one line (HTTP client errors hide the cause).
-pub(super) fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub(super) use crate::core::error::with_causes as describe;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
