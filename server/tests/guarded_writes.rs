@@ -32,27 +32,35 @@ async fn execute(server: &TestServer, statements: &[&str]) {
 /// `table`, inside the writing transaction: the project vanishes between
 /// the robot service's permission check and its write.
 async fn delete_project_before_insert_into(server: &TestServer, backend: Backend, table: &str) {
+    // A trigger of its own per table: one left from the other step cannot clash.
     let statements = match backend {
         Backend::Sqlite => vec![format!(
-            "CREATE TRIGGER doom BEFORE INSERT ON {table} BEGIN DELETE FROM projects WHERE name = 'doomed'; END"
+            "CREATE TRIGGER doom_{table} BEFORE INSERT ON {table} BEGIN DELETE FROM projects WHERE name = 'doomed'; END"
         )],
         Backend::Postgres => vec![
-            "CREATE FUNCTION doom() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN DELETE FROM projects WHERE name = 'doomed'; RETURN NEW; END $$"
-                .to_owned(),
-            format!("CREATE TRIGGER doom BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION doom()"),
+            format!(
+                "CREATE FUNCTION doom_{table}() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN DELETE FROM projects WHERE name = 'doomed'; RETURN NEW; END $$"
+            ),
+            format!(
+                "CREATE TRIGGER doom_{table} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION doom_{table}()"
+            ),
         ],
     };
     execute(server, &statements.iter().map(String::as_str).collect::<Vec<_>>()).await;
 }
 
 async fn drop_doom(server: &TestServer, backend: Backend, table: &str) {
-    let drop_trigger = format!("DROP TRIGGER doom ON {table}");
-    let statements: Vec<&str> = match backend {
-        Backend::Sqlite => vec!["DROP TRIGGER doom"],
-        Backend::Postgres => vec![&drop_trigger, "DROP FUNCTION doom()"],
+    let statements = match backend {
+        Backend::Sqlite => vec![format!("DROP TRIGGER IF EXISTS doom_{table}")],
+        Backend::Postgres => {
+            vec![
+                format!("DROP TRIGGER IF EXISTS doom_{table} ON {table}"),
+                format!("DROP FUNCTION IF EXISTS doom_{table}()"),
+            ]
+        }
     };
-    execute(server, &statements).await;
+    execute(server, &statements.iter().map(String::as_str).collect::<Vec<_>>()).await;
 }
 
 async fn robots_for_a_project_deleted_meanwhile_are_not_made(backend: Backend) {
