@@ -9,7 +9,11 @@ mod common;
 use std::time::Duration;
 
 use app::core::registry::digest::Digest;
-use common::{Backend, TestServer, distribution::Distribution};
+use common::{
+    Backend, TestServer,
+    distribution::Distribution,
+    replication::{create_policy, create_registry, descriptor, finished, run, start, task_logs},
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -17,10 +21,6 @@ const USER: &str = "mirror";
 const PASSWORD: &str = "mirror-password-3";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-fn descriptor(media_type: &str, content: &[u8]) -> Value {
-    json!({"mediaType": media_type, "digest": Digest::sha256_of(content).to_string(), "size": content.len()})
-}
 
 /// Pushes the blobs, then the manifest under `reference` (a tag, or its
 /// digest when `None`); returns the manifest's digest and size.
@@ -79,48 +79,6 @@ async fn peer_digest(peer: &reqwest::Client, url: &str, repo: &str, reference: &
     Some(Digest::sha256_of(&body).to_string())
 }
 
-async fn finished(server: &TestServer, location: &str) -> Value {
-    for _ in 0..600 {
-        let execution: Value =
-            common::admin_client().get(server.url(location)).send().await.unwrap().json().await.unwrap();
-        if execution["status"] != "InProgress" {
-            return execution;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the execution at {location} did not end within a minute");
-}
-
-async fn start(server: &TestServer, policy_id: i64) -> reqwest::Response {
-    let body = json!({"policy_id": policy_id});
-    common::admin_client().post(server.url("/api/v2.0/replication/executions")).json(&body).send().await.unwrap()
-}
-
-async fn task_logs(server: &TestServer, execution: i64) -> Vec<(Value, String)> {
-    let tasks: Value = common::admin_client()
-        .get(server.url(&format!("/api/v2.0/replication/executions/{execution}/tasks?page_size=100")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut logs = Vec::new();
-    for task in tasks.as_array().unwrap() {
-        let id = task["id"].as_i64().unwrap();
-        let log = common::admin_client()
-            .get(server.url(&format!("/api/v2.0/replication/executions/{execution}/tasks/{id}/log")))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        logs.push((task.clone(), log));
-    }
-    logs
-}
-
 async fn a_push_policy_copies_images_indexes_and_referrers(backend: Backend) {
     let server = TestServer::start(backend).await;
     let peer = Distribution::start_with_user(USER, PASSWORD).await;
@@ -154,20 +112,13 @@ async fn a_push_policy_copies_images_indexes_and_referrers(backend: Backend) {
 
     // The registry and a policy: library only, no release candidates,
     // into the peer's mirror/ namespace keeping the last component.
-    let registry = json!({"name": "peer", "type": "docker-registry", "url": peer.url,
-        "credential": {"access_key": USER, "access_secret": PASSWORD}});
-    let created = common::admin_client().post(server.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let registry_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let registry_id = create_registry(&server, "peer", "docker-registry", &peer.url, Some((USER, PASSWORD))).await;
     let policy = json!({
         "name": "library-to-peer", "dest_registry": {"id": registry_id}, "dest_namespace": "mirror",
         "filters": [{"type": "name", "value": "library/**"}, {"type": "tag", "value": "*-rc*", "decoration": "excludes"}],
         "trigger": {"type": "manual"}, "override": true, "enabled": true,
     });
-    let created =
-        common::admin_client().post(server.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let policy_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let policy_id = create_policy(&server, &policy).await;
 
     // Replicate now, and follow it to its end.
     let started = start(&server, policy_id).await;
@@ -203,13 +154,13 @@ async fn a_push_policy_copies_images_indexes_and_referrers(backend: Backend) {
     assert!(logs.iter().any(|(_, log)| log.contains("referrer")), "the referrer was copied with its subject");
 
     // A re-run with nothing changed sends no blob again.
-    let again = finished(&server, start(&server, policy_id).await.headers()["location"].to_str().unwrap()).await;
+    let again = run(&server, policy_id).await;
     assert_eq!(again["status"], "Succeed", "{again}");
     let logs = task_logs(&server, again["id"].as_i64().unwrap()).await;
     assert_eq!(logs.len(), 2);
     for (task, log) in &logs {
         assert_eq!(task["bytes"], 0, "{log}");
-        assert!(log.contains("done: 0 blobs sent"), "{log}");
+        assert!(log.contains("done: 0 blobs copied"), "{log}");
     }
 
     // Listed, newest first, for the policy.
@@ -229,7 +180,7 @@ async fn a_push_policy_copies_images_indexes_and_referrers(backend: Backend) {
         sqlx::query("UPDATE replication_registries SET access_key = 'someone-else'").execute(pool).await.map(|_| ())
     })
     .unwrap();
-    let refused = finished(&server, start(&server, policy_id).await.headers()["location"].to_str().unwrap()).await;
+    let refused = run(&server, policy_id).await;
     assert_eq!(refused["status"], "Failed");
     assert!(refused["status_text"].as_str().unwrap().contains("refused the credentials"), "{refused}");
 
@@ -276,17 +227,18 @@ async fn a_push_policy_copies_to_another_berth_through_its_token_service() {
     let robot = peer.state.robots.create(&peer_admin, robot).await.unwrap();
     let (app, _) = push_image(&server, "library/app", "amd64", Some("v1")).await;
 
-    let registry = json!({"name": "berth-peer", "type": "harbor", "url": peer.base,
-        "credential": {"access_key": robot.robot.name, "access_secret": robot.secret}});
-    let created = common::admin_client().post(server.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let registry_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let registry_id = create_registry(
+        &server,
+        "berth-peer",
+        "harbor",
+        &peer.base,
+        Some((robot.robot.name.as_str(), robot.secret.as_str())),
+    )
+    .await;
     let policy = json!({"name": "to-berth", "dest_registry": {"id": registry_id}, "dest_namespace": "mirror",
         "filters": [{"type": "name", "value": "library/app"}], "enabled": true, "override": true});
-    let created =
-        common::admin_client().post(server.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
-    let policy_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
-    let execution = finished(&server, start(&server, policy_id).await.headers()["location"].to_str().unwrap()).await;
+    let policy_id = create_policy(&server, &policy).await;
+    let execution = run(&server, policy_id).await;
     assert_eq!(execution["status"], "Succeed", "{execution}");
     let to_peer = common::admin_client();
     assert_eq!(peer_digest(&to_peer, &peer.base, "mirror/app", "v1").await, Some(app));
@@ -295,14 +247,8 @@ async fn a_push_policy_copies_to_another_berth_through_its_token_service() {
     // its project fails the task, saying so.
     let elsewhere = json!({"name": "to-library", "dest_registry": {"id": registry_id}, "dest_namespace": "library",
         "filters": [{"type": "name", "value": "library/app"}], "enabled": true});
-    let created = common::admin_client()
-        .post(server.url("/api/v2.0/replication/policies"))
-        .json(&elsewhere)
-        .send()
-        .await
-        .unwrap();
-    let policy_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
-    let execution = finished(&server, start(&server, policy_id).await.headers()["location"].to_str().unwrap()).await;
+    let policy_id = create_policy(&server, &elsewhere).await;
+    let execution = run(&server, policy_id).await;
     assert_eq!(execution["status"], "Failed", "{execution}");
     let logs = task_logs(&server, execution["id"].as_i64().unwrap()).await;
     assert_eq!(logs[0].0["status"], "Failed");
@@ -317,15 +263,11 @@ async fn an_event_based_policy_replicates_pushes_and_deletes(backend: Backend) {
     let server = TestServer::start(backend).await;
     let peer = Distribution::start().await;
     let to_peer = reqwest::Client::new();
-    let registry = json!({"name": "peer", "type": "docker-registry", "url": peer.url});
-    let created = common::admin_client().post(server.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
-    let registry_id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let registry_id = create_registry(&server, "peer", "docker-registry", &peer.url, None).await;
     let policy = json!({"name": "on-push", "dest_registry": {"id": registry_id}, "dest_namespace": "mirror",
         "filters": [{"type": "name", "value": "library/**"}], "trigger": {"type": "event_based"},
         "deletion": true, "override": true, "enabled": true});
-    let created =
-        common::admin_client().post(server.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    create_policy(&server, &policy).await;
 
     let pushed_at = std::time::Instant::now();
     let (digest, _) = push_image(&server, "library/app", "amd64", Some("v1")).await;

@@ -31,7 +31,7 @@ impl Distribution {
         let mut config = format!(
             "version: 0.1\nlog: {{ level: error, accesslog: {{ disabled: true }} }}\n\
              storage:\n  filesystem: {{ rootdirectory: {root} }}\n  delete: {{ enabled: true }}\n\
-             http: {{ addr: 127.0.0.1:{port} }}\n",
+             http: {{ addr: 127.0.0.1:{port}, secret: berth-test-upload-state }}\n",
             root = dir.path().join("data").display(),
         );
         if let Some((user, password)) = user {
@@ -44,19 +44,30 @@ impl Distribution {
             assert!(status.success(), "htpasswd wrote the password file");
             config.push_str(&format!("auth:\n  htpasswd: {{ realm: berth-test, path: {} }}\n", htpasswd.display()));
         }
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config_path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry is installed (scripts/test.sh installs it)");
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = spawn(dir.path());
         let url = format!("http://127.0.0.1:{port}");
         let registry = Self { child, dir, url };
         registry.wait_until_serving().await;
         registry
+    }
+
+    /// Kills the registry at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the registry again on the same port and storage.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self.dir.path());
+        self.wait_until_serving().await;
+    }
+
+    /// Where it keeps its data.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     async fn wait_until_serving(&self) {
@@ -83,4 +94,36 @@ impl Drop for Distribution {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn(dir: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("registry.log")).unwrap();
+    Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("docker-registry is installed (scripts/test.sh installs it)")
+}
+
+/// Bytes of blob uploads in progress under `root` (in any `uploads` or
+/// `_uploads` directory): what a registry has received of them.
+pub fn upload_bytes(root: &std::path::Path) -> u64 {
+    fn walk(path: &std::path::Path, inside_uploads: bool) -> u64 {
+        let Ok(entries) = std::fs::read_dir(path) else { return 0 };
+        entries
+            .flatten()
+            .map(|entry| {
+                let name = entry.file_name();
+                let uploads = inside_uploads || name == "uploads" || name == "_uploads";
+                match entry.file_type() {
+                    Ok(kind) if kind.is_dir() => walk(&entry.path(), uploads),
+                    Ok(kind) if kind.is_file() && uploads => entry.metadata().map_or(0, |m| m.len()),
+                    _ => 0,
+                }
+            })
+            .sum()
+    }
+    walk(root, false)
 }

@@ -10,6 +10,7 @@ pub mod garage;
 pub mod oidc;
 pub mod private_postgres;
 pub mod process;
+pub mod replication;
 pub mod slapd;
 pub mod traffic;
 

@@ -6,11 +6,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::Utc;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::{
-    PolicyId, ReplicationService,
-    copy::{CopyError, CopyLog, PushCopy},
+    PolicyId, Remote, RemoteError, ReplicationService,
+    copy::{CopyError, CopyLog, Moved, PullCopy, PushCopy, Transfer},
     namespace,
     policies::{Direction, JOB_KIND, Policy},
     tasks::{NewTask, Task, TaskStatus, Totals},
@@ -22,7 +23,7 @@ use crate::core::{
     identity::{Actor, Principal},
     jobs::{Execution, Job, JobContext, JobRun, Trigger},
     rbac::{Action, SystemAction},
-    registry::{digest::Digest, names::RepoName},
+    registry::{digest::Digest, manifest, names::RepoName},
 };
 
 /// Who replication acts as here (audit rows name it).
@@ -102,23 +103,31 @@ impl ReplicationService {
             .find_policy(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("replication policy {}", id.0)))?;
-        let Direction::Push { destination } = policy.direction else {
-            return Err(Error::invalid("policy", "pull-based replication is not built yet"));
+        let (registry, verb) = match policy.direction {
+            Direction::Push { destination } => (destination, "pushes to"),
+            Direction::Pull { source } => (source, "pulls from"),
         };
         let endpoint = self
             .repository
-            .find_endpoint(destination)
+            .find_endpoint(registry)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("registry {}", destination.0)))?;
-        context.log(format!("policy {} pushes to {} ({})", policy.name, endpoint.name, endpoint.url)).await?;
+            .ok_or_else(|| Error::NotFound(format!("registry {}", registry.0)))?;
+        context.log(format!("policy {} {verb} {} ({})", policy.name, endpoint.name, endpoint.url)).await?;
         let remote = self.remote_for(&endpoint).await?.map_err(|e| Error::Conflict(e.to_string()))?;
         if let Err(error) = remote.ping().await {
             context.warn(format!("{} cannot be used: {error}", endpoint.name)).await?;
             return Err(Error::Conflict(format!("{}: {error}", endpoint.name)));
         }
-        let plan = match parameters.get("event") {
-            None => self.plan(&policy).await?,
-            Some(event) => self.plan_event(&policy, event).await?,
+        let plan = match (&policy.direction, parameters.get("event")) {
+            (Direction::Push { .. }, None) => self.plan(&policy).await?,
+            (Direction::Push { .. }, Some(event)) => self.plan_event(&policy, event).await?,
+            (Direction::Pull { .. }, _) => match self.plan_remote(&policy, &remote).await {
+                Ok(plan) => plan,
+                Err(error) => {
+                    context.warn(format!("listing {} failed: {error}", endpoint.name)).await?;
+                    return Err(Error::Conflict(format!("{}: {error}", endpoint.name)));
+                }
+            },
         };
         let names: Vec<NewTask<'_>> = plan
             .iter()
@@ -133,6 +142,8 @@ impl ReplicationService {
         let task_ids = self.tasks.create(context.execution(), &names).await?;
         context.log(format!("{} artifacts selected", plan.len())).await?;
         let actor = Actor::from(Principal::Job(ACTOR));
+        let speed_kb = u32::try_from(policy.speed_kb.clamp(0, i64::from(u32::MAX))).unwrap_or(0);
+        let transfer = Transfer::new(speed_kb, policy.copy_by_chunk);
         let (mut succeeded, mut failed) = (0i64, 0i64);
         for (done, (item, task)) in plan.iter().zip(task_ids).enumerate() {
             if context.stopped() {
@@ -141,15 +152,16 @@ impl ReplicationService {
             }
             self.tasks.start(task, Utc::now()).await?;
             let log = TaskLog { tasks: &self.tasks, task, line: AtomicI64::new(1), context };
-            let outcome = match &item.deletion {
-                Some(reference) => self.delete_one(&remote, item, reference, &log).await,
-                None => self.copy_one(&actor, &policy, &remote, item, &log).await,
+            let outcome = match (&item.deletion, &policy.direction) {
+                (Some(reference), _) => self.delete_one(&remote, item, reference, &log).await,
+                (None, Direction::Push { .. }) => self.push_one(&actor, &policy, &remote, item, &transfer, &log).await,
+                (None, Direction::Pull { .. }) => self.pull_one(&actor, &policy, &remote, item, &transfer, &log).await,
             };
             let (status, bytes) = match outcome {
                 Ok(moved) => {
                     log.line(format!(
-                        "done: {} blobs sent ({} bytes), {} already there, {} manifests",
-                        moved.blobs_sent, moved.bytes, moved.blobs_present, moved.manifests
+                        "done: {} blobs copied ({} bytes), {} mounted, {} already there, {} manifests",
+                        moved.blobs_sent, moved.bytes, moved.blobs_mounted, moved.blobs_present, moved.manifests
                     ))
                     .await;
                     succeeded += 1;
@@ -175,15 +187,16 @@ impl ReplicationService {
         Ok(json!({ "total": total, "succeeded": succeeded, "failed": failed }))
     }
 
-    async fn copy_one(
+    async fn push_one(
         &self,
         actor: &Actor,
         policy: &Policy,
-        remote: &super::Remote,
+        remote: &Remote,
         item: &Planned,
+        transfer: &Transfer,
         log: &TaskLog<'_>,
-    ) -> std::result::Result<super::copy::Moved, CopyError> {
-        let local = |e: Error| CopyError::Local { what: item.source.clone(), source: e.into() };
+    ) -> std::result::Result<Moved, CopyError> {
+        let local = |e: Error| CopyError::Local { what: format!("reading {}", item.source), source: e.into() };
         let source = RepoName::parse(&item.repository, "").map_err(|e| local(Error::corrupt(e.to_string())))?;
         let project = source.project().unwrap_or_default();
         let grant = self.access.require(actor, project, Action::Pull).await.map_err(local)?;
@@ -196,6 +209,41 @@ impl ReplicationService {
             source: &source,
             destination: &item.destination_repository,
             override_existing: policy.override_existing,
+            transfer,
+            log,
+        };
+        let tags: Vec<&str> = item.tags.iter().map(String::as_str).collect();
+        copy.artifact(&digest, &tags).await
+    }
+
+    async fn pull_one(
+        &self,
+        actor: &Actor,
+        policy: &Policy,
+        remote: &Remote,
+        item: &Planned,
+        transfer: &Transfer,
+        log: &TaskLog<'_>,
+    ) -> std::result::Result<Moved, CopyError> {
+        let local = |e: Error| CopyError::Local { what: format!("writing {}", item.destination), source: e.into() };
+        let destination = RepoName::parse(&item.destination_repository, "")
+            .map_err(|e| local(Error::invalid("dest_namespace", e.to_string())))?;
+        let project = destination.project().unwrap_or_default();
+        let grant = self.access.require(actor, project, Action::Push).await.map_err(local)?;
+        let digest: Digest = item.digest.parse().map_err(|_| {
+            CopyError::Remote(RemoteError::Protocol {
+                registry: remote.name().to_owned(),
+                detail: format!("{} is not a digest", item.digest),
+            })
+        })?;
+        let copy = PullCopy {
+            registry: &self.registry,
+            grant: &grant,
+            remote,
+            source: &item.repository,
+            destination: &destination,
+            override_existing: policy.override_existing,
+            transfer,
             log,
         };
         let tags: Vec<&str> = item.tags.iter().map(String::as_str).collect();
@@ -206,11 +254,11 @@ impl ReplicationService {
     /// digest, or a tag); one that is not there is already as it should be.
     async fn delete_one(
         &self,
-        remote: &super::Remote,
+        remote: &Remote,
         item: &Planned,
         reference: &str,
         log: &TaskLog<'_>,
-    ) -> std::result::Result<super::copy::Moved, CopyError> {
+    ) -> std::result::Result<Moved, CopyError> {
         use reqwest::{Method, StatusCode, header::HeaderMap};
 
         let path = format!("v2/{}/manifests/{reference}", item.destination_repository);
@@ -221,7 +269,7 @@ impl ReplicationService {
             StatusCode::NOT_FOUND => log.line(format!("{} was not there", item.destination)).await,
             status => return Err(remote.refusal(status, "DELETE", &format!("/{path}"), response).await.into()),
         }
-        Ok(super::copy::Moved::default())
+        Ok(Moved::default())
     }
 
     /// What an event (a push or delete here) asks of the policy.
@@ -299,6 +347,68 @@ impl ReplicationService {
         Ok(plan)
     }
 }
+
+impl ReplicationService {
+    /// What a pull policy selects at the remote, and where each lands here:
+    /// the repositories its name filter keeps, the tags its tag filter
+    /// keeps, grouped by the manifest they name (asked with HEAD, a few at
+    /// a time).
+    async fn plan_remote(&self, policy: &Policy, remote: &Remote) -> std::result::Result<Vec<Planned>, RemoteError> {
+        let protocol = |detail: String| RemoteError::Protocol { registry: remote.name().to_owned(), detail };
+        let selection = policy.filters.compile().map_err(|e| protocol(format!("the policy's filters: {e}")))?;
+        let mut plan = Vec::new();
+        for repository in remote.repositories().await?.into_iter().filter(|r| selection.repository(r)) {
+            let destination =
+                namespace::destination(&repository, &policy.dest_namespace, policy.replace_count).map_err(protocol)?;
+            let tags = remote.tags(&repository).await?;
+            let kept: Vec<String> = selection.tags(&tags).into_iter().map(str::to_owned).collect();
+            let repository_name = repository.as_str();
+            // Owned tags: a closure over borrowed ones is not `Send` for every lifetime.
+            let named: Vec<Option<(String, String)>> = futures_util::stream::iter(kept.clone())
+                .map(|tag| async move { remote.manifest_digest(repository_name, &tag).await })
+                .buffered(HEADS_AT_ONCE)
+                .try_collect()
+                .await?;
+            // Tags grouped by the manifest they name, in the order listed.
+            let mut artifacts: Vec<(String, String, Vec<String>)> = Vec::new();
+            for (tag, named) in kept.into_iter().zip(named) {
+                let Some((digest, media_type)) = named else { continue };
+                match artifacts.iter_mut().find(|(d, _, _)| *d == digest) {
+                    Some((_, _, tags)) => tags.push(tag),
+                    None => artifacts.push((digest, media_type, vec![tag])),
+                }
+            }
+            for (digest, media_type, tags) in artifacts {
+                let artifact_type = if selection.needs_artifact_type(&media_type) {
+                    let manifest = remote.manifest(&repository, &digest, self.registry.max_manifest_bytes()).await?;
+                    manifest::parse(&manifest.content, Some(&manifest.media_type))
+                        .map_err(|e| protocol(format!("{repository}@{digest}: {e}")))?
+                        .artifact_type
+                } else {
+                    None
+                };
+                if !selection.kind(&media_type, artifact_type.as_deref()) {
+                    continue;
+                }
+                let image = super::filters::is_image(&media_type, artifact_type.as_deref());
+                plan.push(Planned {
+                    source: format!("{repository}:{}", tags[0]),
+                    destination: format!("{destination}:{}", tags[0]),
+                    resource_type: if image { "image" } else { "artifact" },
+                    deletion: None,
+                    repository: repository.clone(),
+                    destination_repository: destination.clone(),
+                    digest,
+                    tags,
+                });
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Tag HEADs a pull plan has in flight at once.
+const HEADS_AT_ONCE: usize = 8;
 
 /// One artifact an execution copies.
 struct Planned {

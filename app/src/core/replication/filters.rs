@@ -142,6 +142,12 @@ impl Selection {
         self.tag.is_none() || !self.tags(tags).is_empty()
     }
 
+    /// Whether [`Self::kind`] needs the artifact type to decide about an
+    /// artifact of this media type (an OCI manifest may be any artifact).
+    pub fn needs_artifact_type(&self, media_type: &str) -> bool {
+        self.resource == ResourceKind::Image && media_type == "application/vnd.oci.image.manifest.v1+json"
+    }
+
     /// Whether an artifact of this media type is copied.
     pub fn kind(&self, media_type: &str, artifact_type: Option<&str>) -> bool {
         match self.resource {
