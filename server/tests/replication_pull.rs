@@ -13,7 +13,7 @@ use app::core::registry::digest::Digest;
 use common::{
     Backend, TestServer,
     distribution::Distribution,
-    replication::{create_policy, create_registry, descriptor, run, task_logs},
+    replication::{create_policy, create_registry, descriptor, push_blob_to, push_manifest_to, run, task_logs},
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,45 +22,6 @@ const USER: &str = "source";
 const PASSWORD: &str = "source-password-7";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-/// Pushes a blob to a registry at `url` (POST, then one PUT).
-async fn push_blob_to(client: &reqwest::Client, url: &str, repo: &str, content: &[u8]) {
-    let started = client.post(format!("{url}/v2/{repo}/blobs/uploads/")).send().await.unwrap();
-    assert_eq!(started.status(), StatusCode::ACCEPTED, "{repo}");
-    let location = started.headers()["location"].to_str().unwrap();
-    let location = if location.starts_with("http") { location.to_owned() } else { format!("{url}{location}") };
-    let separator = if location.contains('?') { '&' } else { '?' };
-    let put = client
-        .put(format!("{location}{separator}digest={}", Digest::sha256_of(content)))
-        .header("content-type", "application/octet-stream")
-        .body(content.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status(), StatusCode::CREATED, "{repo}");
-}
-
-/// Pushes a manifest under `reference` (its digest when `None`); returns
-/// its digest and size.
-async fn push_manifest_to(
-    client: &reqwest::Client,
-    url: &str,
-    repo: &str,
-    manifest: &Value,
-    reference: Option<&str>,
-) -> (String, usize) {
-    let body = serde_json::to_vec(manifest).unwrap();
-    let digest = Digest::sha256_of(&body).to_string();
-    let response = client
-        .put(format!("{url}/v2/{repo}/manifests/{}", reference.unwrap_or(&digest)))
-        .header("content-type", manifest["mediaType"].as_str().unwrap())
-        .body(body.clone())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED, "{repo}");
-    (digest, body.len())
-}
 
 /// The layer every image here shares.
 fn shared_layer() -> Vec<u8> {

@@ -1,12 +1,14 @@
 //! Debian's `docker-registry` (distribution 2.8) for one test, on a free
-//! loopback port with its storage in a temporary directory; optionally
-//! behind htpasswd Basic authentication. `scripts/test.sh` installs it
-//! (and `htpasswd`, from apache2-utils).
+//! loopback port with its storage in a temporary directory or in an S3
+//! bucket; optionally behind htpasswd Basic authentication.
+//! `scripts/test.sh` installs it (and `htpasswd`, from apache2-utils).
 
 use std::{
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
+
+use app::core::storage::S3Settings;
 
 pub struct Distribution {
     child: Child,
@@ -17,22 +19,33 @@ pub struct Distribution {
 impl Distribution {
     /// A registry anyone may push to and pull from.
     pub async fn start() -> Self {
-        Self::launch(None).await
+        Self::launch(None, None).await
     }
 
     /// A registry that asks for `user` and `password` (Basic).
     pub async fn start_with_user(user: &str, password: &str) -> Self {
-        Self::launch(Some((user, password))).await
+        Self::launch(Some((user, password)), None).await
     }
 
-    async fn launch(user: Option<(&str, &str)>) -> Self {
+    /// A registry that asks for `user` and `password` and keeps its data
+    /// in the bucket `s3` names, under its prefix. Distribution's s3 driver
+    /// answers blob GETs and HEADs with a 307 to a presigned URL on the
+    /// bucket's endpoint.
+    pub async fn start_with_user_on_s3(user: &str, password: &str, s3: &S3Settings) -> Self {
+        Self::launch(Some((user, password)), Some(s3)).await
+    }
+
+    async fn launch(user: Option<(&str, &str)>, s3: Option<&S3Settings>) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port = super::process::free_port();
+        let storage = match s3 {
+            None => format!("filesystem: {{ rootdirectory: {} }}", dir.path().join("data").display()),
+            Some(s3) => s3_storage(s3),
+        };
         let mut config = format!(
             "version: 0.1\nlog: {{ level: error, accesslog: {{ disabled: true }} }}\n\
-             storage:\n  filesystem: {{ rootdirectory: {root} }}\n  delete: {{ enabled: true }}\n\
+             storage:\n  {storage}\n  delete: {{ enabled: true }}\n\
              http: {{ addr: 127.0.0.1:{port}, secret: berth-test-upload-state }}\n",
-            root = dir.path().join("data").display(),
         );
         if let Some((user, password)) = user {
             let htpasswd = dir.path().join("htpasswd");
@@ -96,9 +109,37 @@ impl Drop for Distribution {
     }
 }
 
+/// The `s3` storage driver's settings for `s3` (one YAML flow mapping;
+/// values quoted as JSON strings, which YAML reads the same).
+fn s3_storage(s3: &S3Settings) -> String {
+    let quoted = |value: &str| serde_json::to_string(value).unwrap();
+    let endpoint = s3.endpoint.as_deref().expect("an S3-compatible endpoint");
+    format!(
+        "s3: {{ region: {region}, regionendpoint: {endpoint}, bucket: {bucket}, accesskey: {key}, \
+         secretkey: {secret}, rootdirectory: {root}, secure: {secure}, v4auth: true, forcepathstyle: {path_style} }}",
+        region = quoted(&s3.region),
+        endpoint = quoted(endpoint),
+        bucket = quoted(&s3.bucket),
+        key = quoted(s3.access_key_id.as_deref().unwrap_or_default()),
+        secret = quoted(s3.secret_access_key.as_deref().unwrap_or_default()),
+        root = quoted(&format!("/{}", s3.prefix.trim_matches('/'))),
+        secure = endpoint.starts_with("https:"),
+        path_style = !s3.virtual_hosted_style,
+    )
+}
+
 fn spawn(dir: &std::path::Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("registry.log")).unwrap();
-    Command::new("docker-registry")
+    let mut command = Command::new("docker-registry");
+    // The AWS SDK inside the s3 driver reads `AWS_*` from the environment;
+    // a CA bundle named there makes it panic at start ("unsupported
+    // transport"), and the configuration file says all it needs.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(name);
+        }
+    }
+    command
         .arg("serve")
         .arg(dir.join("config.yml"))
         .stdout(Stdio::null())

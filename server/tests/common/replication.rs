@@ -1,5 +1,6 @@
 //! Driving replication through the REST API in the tests: registries,
-//! policies, executions followed to their end, and each task with its log.
+//! policies, executions followed to their end, and each task with its log;
+//! and plain distribution-API pushes to a remote registry.
 
 use std::time::Duration;
 
@@ -12,6 +13,46 @@ use super::TestServer;
 /// An OCI descriptor of `content`.
 pub fn descriptor(media_type: &str, content: &[u8]) -> Value {
     json!({"mediaType": media_type, "digest": Digest::sha256_of(content).to_string(), "size": content.len()})
+}
+
+/// Pushes a blob to the registry at `url` (POST, then one PUT).
+pub async fn push_blob_to(client: &reqwest::Client, url: &str, repo: &str, content: &[u8]) {
+    let started = client.post(format!("{url}/v2/{repo}/blobs/uploads/")).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::ACCEPTED, "{repo}");
+    let location = started.headers()["location"].to_str().unwrap();
+    let location = if location.starts_with("http") { location.to_owned() } else { format!("{url}{location}") };
+    let separator = if location.contains('?') { '&' } else { '?' };
+    let put = client
+        .put(format!("{location}{separator}digest={}", Digest::sha256_of(content)))
+        .header("content-type", "application/octet-stream")
+        .body(content.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED, "{repo}");
+}
+
+/// Pushes a manifest to the registry at `url` under `reference` (its
+/// digest when `None`); returns its digest and size.
+pub async fn push_manifest_to(
+    client: &reqwest::Client,
+    url: &str,
+    repo: &str,
+    manifest: &Value,
+    reference: Option<&str>,
+) -> (String, usize) {
+    let body = serde_json::to_vec(manifest).unwrap();
+    let digest = Digest::sha256_of(&body).to_string();
+    let reference = reference.unwrap_or(&digest);
+    let response = client
+        .put(format!("{url}/v2/{repo}/manifests/{reference}"))
+        .header("content-type", manifest["mediaType"].as_str().unwrap())
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "{repo}:{reference}");
+    (digest, body.len())
 }
 
 /// Saves a registry (`type`, `url`, optional credential); returns its id.

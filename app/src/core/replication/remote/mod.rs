@@ -186,6 +186,7 @@ impl Remote {
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
+            let sent_body = body.is_some();
             if let Some(body) = body.take() {
                 request = request.body(body);
             }
@@ -200,8 +201,17 @@ impl Remote {
             if !matches!(next.scheme(), "http" | "https") {
                 return Err(self.protocol(format!("redirect to {} is not http or https", next.scheme())));
             }
-            if response.status() == StatusCode::SEE_OTHER {
-                method = Method::GET;
+            match response.status() {
+                StatusCode::SEE_OTHER => method = Method::GET,
+                // The same request again, body included: a streamed body was sent once
+                // and cannot be sent again, and sending none would store nothing.
+                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT if sent_body => {
+                    return Err(self.protocol(format!(
+                        "it redirected {method} {} to {next}; a streamed body cannot be sent twice",
+                        url.path()
+                    )));
+                }
+                _ => {}
             }
             url = next;
         }
