@@ -12,6 +12,7 @@ pub mod members;
 pub mod profile;
 pub mod projects;
 pub mod reference;
+pub mod replication;
 pub mod robots;
 pub mod search;
 #[cfg(feature = "ssr")]

@@ -157,6 +157,8 @@ fn SideNav(user: Resource<Result<Option<SessionUser>, AppError>>) -> impl IntoVi
                             "Administration"
                         </p>
                         <ul class="flex gap-1 text-sm sm:block sm:space-y-1" aria-labelledby="admin-nav">
+                            <NavLink href="/admin/registries" label="Registries" exact=false />
+                            <NavLink href="/admin/replications" label="Replications" exact=false />
                             <NavLink href="/admin/cleanup" label="Clean up" exact=false />
                         </ul>
                     })

@@ -22,7 +22,7 @@ use leptos_router::{
     path,
 };
 
-use admin::CleanupPage;
+use admin::{CleanupPage, RegistriesPage, ReplicationExecutionPage, ReplicationsPage};
 use api_reference::ApiReferencePage;
 use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
@@ -77,6 +77,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/profile") view=ProfilePage />
                     <Route path=path!("/api-reference") view=ApiReferencePage />
                     <Route path=path!("/admin/cleanup") view=CleanupPage />
+                    <Route path=path!("/admin/registries") view=RegistriesPage />
+                    <Route path=path!("/admin/replications") view=ReplicationsPage />
+                    <Route path=path!("/admin/replications/executions/:id") view=ReplicationExecutionPage />
                     <Route path=path!("/projects") view=ProjectsPage />
                     <Route path=path!("/search") view=SearchPage />
                     <Route path=path!("/new-project") view=NewProjectPage />

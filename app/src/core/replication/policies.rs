@@ -171,6 +171,26 @@ impl PolicyDraft {
     }
 }
 
+impl From<Policy> for PolicyDraft {
+    /// The policy as it stands, to write back with a change.
+    fn from(policy: Policy) -> Self {
+        Self {
+            name: policy.name,
+            description: policy.description,
+            direction: policy.direction,
+            dest_namespace: policy.dest_namespace,
+            replace_count: policy.replace_count,
+            trigger: policy.trigger,
+            filters: policy.filters,
+            replicate_deletion: policy.replicate_deletion,
+            override_existing: policy.override_existing,
+            enabled: policy.enabled,
+            speed_kb: policy.speed_kb,
+            copy_by_chunk: policy.copy_by_chunk,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
