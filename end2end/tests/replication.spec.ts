@@ -139,6 +139,25 @@ test("an administrator adds a registry, replicates to it and follows the executi
     await policy.getByRole("button", { name: "Disable" }).click();
     await expect(policy.getByTestId("policy-status")).toHaveText("Disabled");
     await expect(policy.getByRole("button", { name: "Replicate now" })).toBeDisabled();
+
+    // Edited, the form shows the policy as saved (every select included), and a schedule sticks.
+    await policy.getByRole("button", { name: "Edit" }).click();
+    const editForm = page.getByRole("region", { name: "Edit policy" });
+    await expect(editForm.getByLabel("Replication mode")).toHaveValue("push");
+    await expect(editForm.getByLabel("Tags", { exact: true })).toHaveValue("v*");
+    await expect(editForm.getByLabel("Enabled")).not.toBeChecked();
+    await editForm.getByLabel("Trigger", { exact: true }).selectOption("scheduled");
+    await editForm.getByLabel("Cron (UTC)").fill("0 0 3 * * *");
+    await editForm.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("toast").filter({ hasText: "Policy saved." }).last()).toBeVisible();
+    await expect(policy).toContainText("Scheduled (0 0 3 * * *)");
+    await page.reload();
+    await waitForHydration(page);
+    await policy.getByRole("button", { name: "Edit" }).click();
+    await expect(editForm.getByLabel("Trigger", { exact: true })).toHaveValue("scheduled");
+    await expect(editForm.getByLabel("Cron (UTC)")).toHaveValue("0 0 3 * * *");
+    await expect(editForm.getByLabel("Replication mode")).toHaveValue("push");
+    await editForm.getByRole("button", { name: "Cancel" }).click();
     await page.goto(`${base()}/admin/registries`);
     await waitForHydration(page);
     await row.getByRole("button", { name: "Delete" }).click();

@@ -6,13 +6,12 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::Utc;
-use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::{
     PolicyId, Remote, RemoteError, ReplicationService,
     copy::{CopyError, CopyLog, Moved, PullCopy, PushCopy, Transfer},
-    namespace,
+    plan::Planned,
     policies::{Direction, JOB_KIND, Policy},
     tasks::{NewTask, Task, TaskStatus, Totals},
 };
@@ -23,7 +22,7 @@ use crate::core::{
     identity::{Actor, Principal},
     jobs::{Execution, Job, JobContext, JobRun, Trigger},
     rbac::{Action, SystemAction},
-    registry::{digest::Digest, manifest, names::RepoName},
+    registry::{digest::Digest, names::RepoName},
 };
 
 /// Who replication acts as here (audit rows name it).
@@ -121,8 +120,9 @@ impl ReplicationService {
         let plan = match (&policy.direction, parameters.get("event")) {
             (Direction::Push { .. }, None) => self.plan(&policy).await?,
             (Direction::Push { .. }, Some(event)) => self.plan_event(&policy, event).await?,
-            (Direction::Pull { .. }, _) => match self.plan_remote(&policy, &remote).await {
+            (Direction::Pull { .. }, _) => match self.plan_remote(&policy, &remote, &ExecutionLog(context)).await {
                 Ok(plan) => plan,
+                Err(CopyError::Stopped) => return context.check_stop().map(|()| Value::Null),
                 Err(error) => {
                     context.warn(format!("listing {} failed: {error}", endpoint.name)).await?;
                     return Err(Error::Conflict(format!("{}: {error}", endpoint.name)));
@@ -152,10 +152,11 @@ impl ReplicationService {
             }
             self.tasks.start(task, Utc::now()).await?;
             let log = TaskLog { tasks: &self.tasks, task, line: AtomicI64::new(1), context };
-            let outcome = match (&item.deletion, &policy.direction) {
-                (Some(reference), _) => self.delete_one(&remote, item, reference, &log).await,
-                (None, Direction::Push { .. }) => self.push_one(&actor, &policy, &remote, item, &transfer, &log).await,
-                (None, Direction::Pull { .. }) => self.pull_one(&actor, &policy, &remote, item, &transfer, &log).await,
+            let outcome = match (&policy.direction, &item.deletion) {
+                (Direction::Push { .. }, Some(reference)) => self.delete_one(&remote, item, reference, &log).await,
+                (Direction::Push { .. }, None) => self.push_one(&actor, &policy, &remote, item, &transfer, &log).await,
+                // Pull plans hold no deletions.
+                (Direction::Pull { .. }, _) => self.pull_one(&actor, &policy, &remote, item, &transfer, &log).await,
             };
             let (status, bytes) = match outcome {
                 Ok(moved) => {
@@ -271,160 +272,25 @@ impl ReplicationService {
         }
         Ok(Moved::default())
     }
-
-    /// What an event (a push or delete here) asks of the policy.
-    async fn plan_event(&self, policy: &Policy, event: &Value) -> Result<Vec<Planned>> {
-        let text = |key: &str| event.get(key).and_then(Value::as_str).map(str::to_owned);
-        let repository = text("repository").ok_or_else(|| Error::invalid("event", "names no repository"))?;
-        let destination = namespace::destination(&repository, &policy.dest_namespace, policy.replace_count)
-            .map_err(|message| Error::invalid("dest_namespace_replace_count", message))?;
-        match event.get("kind").and_then(Value::as_str) {
-            Some("pushed") => {
-                let digest = text("digest").unwrap_or_default();
-                let tag = text("tag");
-                let mut plan: Vec<Planned> = self
-                    .plan(policy)
-                    .await?
-                    .into_iter()
-                    .filter(|item| item.repository == repository && item.digest == digest)
-                    .collect();
-                // The push named one tag: that one moves, not every tag the artifact has.
-                for item in &mut plan {
-                    item.tags = tag.iter().cloned().collect();
-                }
-                Ok(plan)
-            }
-            Some(kind @ ("deleted" | "untagged")) => {
-                let reference = if kind == "deleted" { text("digest") } else { text("tag") };
-                let reference = reference.ok_or_else(|| Error::invalid("event", "names nothing deleted"))?;
-                let separator = if kind == "deleted" { '@' } else { ':' };
-                Ok(vec![Planned {
-                    source: format!("{repository}{separator}{reference}"),
-                    destination: format!("{destination}{separator}{reference}"),
-                    resource_type: "artifact",
-                    repository,
-                    destination_repository: destination,
-                    digest: text("digest").unwrap_or_default(),
-                    tags: Vec::new(),
-                    deletion: Some(reference),
-                }])
-            }
-            _ => Err(Error::invalid("event", "is not a push or a delete")),
-        }
-    }
-
-    /// What the policy selects here, and where each lands.
-    async fn plan(&self, policy: &Policy) -> Result<Vec<Planned>> {
-        let selection = policy.filters.compile().map_err(|e| Error::invalid("filters", e.to_string()))?;
-        let mut plan = Vec::new();
-        for artifact in self.repository.local_artifacts().await? {
-            if !selection.repository(&artifact.repository)
-                || !selection.kind(&artifact.media_type, artifact.artifact_type.as_deref())
-                || !selection.artifact(&artifact.tags)
-            {
-                continue;
-            }
-            let destination =
-                namespace::destination(&artifact.repository, &policy.dest_namespace, policy.replace_count)
-                    .map_err(|message| Error::invalid("dest_namespace_replace_count", message))?;
-            let tags: Vec<String> = selection.tags(&artifact.tags).into_iter().map(str::to_owned).collect();
-            let shown = |repository: &str| match tags.first() {
-                Some(tag) => format!("{repository}:{tag}"),
-                None => format!("{repository}@{}", artifact.digest),
-            };
-            let image = super::filters::is_image(&artifact.media_type, artifact.artifact_type.as_deref());
-            plan.push(Planned {
-                source: shown(&artifact.repository),
-                destination: shown(&destination),
-                resource_type: if image { "image" } else { "artifact" },
-                deletion: None,
-                repository: artifact.repository,
-                destination_repository: destination,
-                digest: artifact.digest,
-                tags,
-            });
-        }
-        Ok(plan)
-    }
-}
-
-impl ReplicationService {
-    /// What a pull policy selects at the remote, and where each lands here:
-    /// the repositories its name filter keeps, the tags its tag filter
-    /// keeps, grouped by the manifest they name (asked with HEAD, a few at
-    /// a time).
-    async fn plan_remote(&self, policy: &Policy, remote: &Remote) -> std::result::Result<Vec<Planned>, RemoteError> {
-        let protocol = |detail: String| RemoteError::Protocol { registry: remote.name().to_owned(), detail };
-        let selection = policy.filters.compile().map_err(|e| protocol(format!("the policy's filters: {e}")))?;
-        let mut plan = Vec::new();
-        for repository in remote.repositories().await?.into_iter().filter(|r| selection.repository(r)) {
-            let destination =
-                namespace::destination(&repository, &policy.dest_namespace, policy.replace_count).map_err(protocol)?;
-            let tags = remote.tags(&repository).await?;
-            let kept: Vec<String> = selection.tags(&tags).into_iter().map(str::to_owned).collect();
-            let repository_name = repository.as_str();
-            // Owned tags: a closure over borrowed ones is not `Send` for every lifetime.
-            let named: Vec<Option<(String, String)>> = futures_util::stream::iter(kept.clone())
-                .map(|tag| async move { remote.manifest_digest(repository_name, &tag).await })
-                .buffered(HEADS_AT_ONCE)
-                .try_collect()
-                .await?;
-            // Tags grouped by the manifest they name, in the order listed.
-            let mut artifacts: Vec<(String, String, Vec<String>)> = Vec::new();
-            for (tag, named) in kept.into_iter().zip(named) {
-                let Some((digest, media_type)) = named else { continue };
-                match artifacts.iter_mut().find(|(d, _, _)| *d == digest) {
-                    Some((_, _, tags)) => tags.push(tag),
-                    None => artifacts.push((digest, media_type, vec![tag])),
-                }
-            }
-            for (digest, media_type, tags) in artifacts {
-                let artifact_type = if selection.needs_artifact_type(&media_type) {
-                    let manifest = remote.manifest(&repository, &digest, self.registry.max_manifest_bytes()).await?;
-                    manifest::parse(&manifest.content, Some(&manifest.media_type))
-                        .map_err(|e| protocol(format!("{repository}@{digest}: {e}")))?
-                        .artifact_type
-                } else {
-                    None
-                };
-                if !selection.kind(&media_type, artifact_type.as_deref()) {
-                    continue;
-                }
-                let image = super::filters::is_image(&media_type, artifact_type.as_deref());
-                plan.push(Planned {
-                    source: format!("{repository}:{}", tags[0]),
-                    destination: format!("{destination}:{}", tags[0]),
-                    resource_type: if image { "image" } else { "artifact" },
-                    deletion: None,
-                    repository: repository.clone(),
-                    destination_repository: destination.clone(),
-                    digest,
-                    tags,
-                });
-            }
-        }
-        Ok(plan)
-    }
-}
-
-/// Tag HEADs a pull plan has in flight at once.
-const HEADS_AT_ONCE: usize = 8;
-
-/// One artifact an execution copies.
-struct Planned {
-    repository: String,
-    destination_repository: String,
-    digest: String,
-    tags: Vec<String>,
-    source: String,
-    destination: String,
-    resource_type: &'static str,
-    /// For a deletion: the digest or tag to delete at the destination.
-    deletion: Option<String>,
 }
 
 fn policy_of(execution: &Execution) -> Option<PolicyId> {
     execution.kind.split_once(':').and_then(|(_, id)| id.parse().ok()).map(PolicyId)
+}
+
+/// The execution's own log (planning), and its stop flag.
+struct ExecutionLog<'a>(&'a JobContext);
+
+impl CopyLog for ExecutionLog<'_> {
+    async fn line(&self, message: String) {
+        if let Err(error) = self.0.log(message).await {
+            tracing::warn!(%error, "a replication execution's log line was not written");
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.0.stopped()
+    }
 }
 
 /// A task's log, and the execution's stop flag.

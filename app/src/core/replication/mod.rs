@@ -15,6 +15,7 @@ mod events;
 mod execution;
 pub mod filters;
 pub mod namespace;
+mod plan;
 pub mod policies;
 pub mod remote;
 mod repository;

@@ -2,6 +2,8 @@
 //! are done, failed, running and waiting, the bytes copied, a "Stop"
 //! button, and each task (one artifact) with its log.
 
+use std::collections::HashSet;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -27,11 +29,23 @@ pub fn ReplicationExecutionPage() -> impl IntoView {
     let page = super::registries::page_param();
     let version = RwSignal::new(0u32);
     let detail = Resource::new(move || (id.get(), page.get(), version.get()), |(id, page, _)| get_execution(id, page));
+    // One refresh waiting at a time, however often the page is read again.
+    let refresh_waiting = StoredValue::new(false);
     Effect::new(move |_| {
-        if detail.get().and_then(Result::ok).is_some_and(|detail| detail.execution.is_active()) {
-            set_timeout(move || version.update(|v| *v += 1), LIVE_REFRESH);
+        let active = detail.get().and_then(Result::ok).is_some_and(|detail| detail.execution.is_active());
+        if active && !refresh_waiting.get_value() {
+            refresh_waiting.set_value(true);
+            set_timeout(
+                move || {
+                    refresh_waiting.set_value(false);
+                    version.update(|v| *v += 1);
+                },
+                LIVE_REFRESH,
+            );
         }
     });
+    // Which tasks' logs are open: kept by the page, so a refresh keeps them open.
+    provide_context(OpenLogs(RwSignal::new(HashSet::new())));
     view! {
         <Title text=move || format!("Execution {}", id.get()) />
         <Breadcrumbs crumbs=vec![
@@ -126,13 +140,27 @@ const TASK_COLUMNS: &[Column] = &[
     Column::Actions,
 ];
 
+/// The tasks whose logs are open.
+#[derive(Clone, Copy)]
+struct OpenLogs(RwSignal<HashSet<i64>>);
+
 #[component]
 fn TaskRow(execution: i64, task: TaskItem) -> impl IntoView {
-    let open = RwSignal::new(false);
+    let OpenLogs(open_logs) = expect_context::<OpenLogs>();
     let id = task.id;
+    let open = Memo::new(move |_| open_logs.read().contains(&id));
+    let toggle = move |_| {
+        open_logs.update(|open| {
+            if !open.remove(&id) {
+                open.insert(id);
+            }
+        })
+    };
+    // Read again with the task: a running task's log grows.
+    let status = task.status.clone();
     let log = Resource::new(
-        move || open.get(),
-        move |open| async move { if open { task_log(execution, id).await } else { Ok(String::new()) } },
+        move || (open.get(), status.clone()),
+        move |(open, _)| async move { if open { task_log(execution, id).await } else { Ok(String::new()) } },
     );
     let status = match task.status.as_str() {
         "succeeded" => "Succeeded",
@@ -149,7 +177,7 @@ fn TaskRow(execution: i64, task: TaskItem) -> impl IntoView {
             <td class="hidden px-4 py-2 font-mono text-xs md:table-cell">{task.destination.clone()}</td>
             <td class="hidden px-4 py-2 md:table-cell">{bytes(task.bytes.max(0) as u64)}</td>
             <td class="px-4 py-2">
-                <button type="button" class="text-xs font-medium text-sky-700 hover:underline dark:text-sky-300" aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                <button type="button" class="text-xs font-medium text-sky-700 hover:underline dark:text-sky-300" aria-expanded=move || open.get().to_string() on:click=toggle>
                     {move || if open.get() { "Hide log" } else { "Log" }}
                 </button>
                 <Show when=move || open.get()>

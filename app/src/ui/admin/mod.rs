@@ -3,6 +3,7 @@
 
 mod cleanup;
 mod execution;
+mod policy_form;
 mod registries;
 mod replications;
 mod runs;

@@ -206,7 +206,11 @@ fn RegistryForm(
                 <div>
                     <label for="registry-kind" class="block text-sm font-medium">"Type"</label>
                     <select id="registry-kind" name="kind" class=INPUT disabled=id.is_some() bind:value=kind>
-                        {KINDS.into_iter().map(|(value, label)| view! { <option value=value>{label}</option> }).collect_view()}
+                        // `selected` as well: the select's value is set before its options exist.
+                        {KINDS
+                            .into_iter()
+                            .map(|(value, label)| view! { <option value=value selected=kind.get_untracked() == value>{label}</option> })
+                            .collect_view()}
                     </select>
                     {id.map(|_| view! { <input type="hidden" name="kind" value=move || kind.get() /> })}
                 </div>

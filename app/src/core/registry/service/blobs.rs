@@ -269,10 +269,12 @@ impl RegistryService {
         };
         let outcome = self.commit_claimed(repository_id, id, digest, staged, hashed).await;
         if outcome.is_err() {
-            // Refused or failed, the upload is over: nothing of it stays.
+            // Refused or failed, the upload is over: nothing of it stays,
+            // nor a repository only it made.
             if let Err(error) = self.blobs.cancel_upload(id).await {
                 tracing::warn!(%error, upload = %id, "discarding the bytes of a refused upload failed");
             }
+            self.repository.delete_if_empty(repository_id).await?;
         }
         self.hashes.remove(id);
         drop(state);
@@ -344,7 +346,7 @@ impl RegistryService {
 
     pub async fn cancel_upload(&self, grant: &ProjectGrant, repository: &RepoName, id: &UploadId) -> Result<()> {
         granted(grant, repository, &[Action::Push])?;
-        self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
+        let repository_id = self.repository.find_upload(id, repository).await?.ok_or(Error::UploadUnknown)?;
         let entry = self.hashes.entry(id);
         let _state = entry.lock().await;
         // Claimed like a commit: a commit that started first keeps the upload.
@@ -353,6 +355,8 @@ impl RegistryService {
         }
         self.hashes.remove(id);
         self.blobs.cancel_upload(id).await?;
+        // A repository that only this upload made goes with it.
+        self.repository.delete_if_empty(repository_id).await?;
         Ok(())
     }
 }

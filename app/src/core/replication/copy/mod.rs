@@ -23,6 +23,8 @@ use crate::core::registry;
 /// Tries per blob or manifest request, and the first wait between them.
 pub const TRIES: u32 = 5;
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+/// How often a wait between tries looks whether the execution was stopped.
+const STOP_CHECK: Duration = Duration::from_millis(250);
 /// How deep an index may nest indexes.
 const MAX_DEPTH: usize = 4;
 /// Bytes per request when a policy copies by chunk; smaller blobs go whole.
@@ -110,7 +112,7 @@ impl Transfer {
 
 /// Runs `attempt` until it works, fails for good, or [`TRIES`] are used;
 /// waits [`FIRST_BACKOFF`], doubling, between tries that may work later.
-async fn retrying<T, F, Fut>(log: &impl CopyLog, attempt: F) -> Result<T, CopyError>
+pub(super) async fn retrying<T, F, Fut>(log: &impl CopyLog, attempt: F) -> Result<T, CopyError>
 where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, CopyError>>,
@@ -122,7 +124,14 @@ where
             Ok(value) => return Ok(value),
             Err(error) if error.is_transient() && tried < TRIES && !log.stopped() => {
                 log.line(format!("try {tried} of {TRIES} failed: {error}; again in {} s", wait.as_secs())).await;
-                tokio::time::sleep(wait).await;
+                // Waited in steps, so a stop asked meanwhile ends the wait.
+                let until = tokio::time::Instant::now() + wait;
+                while tokio::time::Instant::now() < until {
+                    if log.stopped() {
+                        return Err(CopyError::Stopped);
+                    }
+                    tokio::time::sleep(STOP_CHECK.min(until - tokio::time::Instant::now())).await;
+                }
                 wait *= 2;
                 tried += 1;
             }

@@ -43,8 +43,30 @@ impl<L: CopyLog> PullCopy<'_, L> {
     /// referrers (where the remote lists them), then points `tags` at it.
     pub async fn artifact(&self, digest: &Digest, tags: &[&str]) -> Result<Moved, CopyError> {
         let mut moved = Moved::default();
+        // Which tags to point here, decided first: an artifact whose every
+        // tag the policy may not move is not copied at all.
+        let (mut to_tag, mut refused) = (Vec::new(), 0);
+        for tag in tags {
+            let reference = Reference::parse(tag)
+                .map_err(|e| self.remote_protocol(format!("the tag {tag:?} cannot be stored here: {e}")))?;
+            match self.local_manifest(&reference).await?.map(|stored| stored.digest) {
+                Some(existing) if existing == digest.to_string() => {
+                    self.log.line(format!("tag {tag} names it here already")).await;
+                }
+                Some(existing) if !self.override_existing => {
+                    self.log.line(format!("tag {tag} names {existing} here; the policy does not override it")).await;
+                    refused += 1;
+                }
+                _ => to_tag.push((tag, reference)),
+            }
+        }
+        if refused > 0 && refused == tags.len() {
+            return Ok(moved);
+        }
         let (media_type, content) = self.manifest(digest, None, 0, &mut moved).await?;
-        match self.remote.referrers(self.source, &digest.to_string()).await? {
+        let listed =
+            retrying(self.log, || async { Ok(self.remote.referrers(self.source, &digest.to_string()).await?) });
+        match listed.await? {
             None => self.log.line(format!("{} does not list referrers", self.remote.name())).await,
             Some(referrers) => {
                 for referrer in referrers {
@@ -54,16 +76,7 @@ impl<L: CopyLog> PullCopy<'_, L> {
                 }
             }
         }
-        for tag in tags {
-            let reference = Reference::parse(tag)
-                .map_err(|e| self.remote_protocol(format!("the tag {tag:?} cannot be stored here: {e}")))?;
-            if !self.override_existing
-                && let Some(existing) = self.local_manifest(&reference).await?.map(|stored| stored.digest)
-                && existing != digest.to_string()
-            {
-                self.log.line(format!("tag {tag} names {existing} here; the policy does not override it")).await;
-                continue;
-            }
+        for (tag, reference) in to_tag {
             self.registry
                 .put_manifest(self.destination, &reference, &content, Some(&media_type), self.grant)
                 .await
@@ -166,7 +179,9 @@ impl<L: CopyLog> PullCopy<'_, L> {
             && let Some(id) = session.into_inner().unwrap_or_else(|e| e.into_inner())
         {
             // Given up: the part fetched is not kept.
-            let _ = self.registry.cancel_upload(self.grant, self.destination, &id).await;
+            if let Err(error) = self.registry.cancel_upload(self.grant, self.destination, &id).await {
+                tracing::warn!(%error, upload = %id, "a replicated blob's unfinished upload was not removed");
+            }
         }
         let size = fetched?;
         moved.blobs_sent += 1;
@@ -195,7 +210,7 @@ impl<L: CopyLog> PullCopy<'_, L> {
             },
             None => None,
         };
-        let (id, mut offset) = match resumed {
+        let (mut id, mut offset) = match resumed {
             Some(at) => at,
             None => {
                 let id = self
@@ -211,19 +226,47 @@ impl<L: CopyLog> PullCopy<'_, L> {
             self.log.line(format!("resuming blob {digest} at byte {offset} of {size}")).await;
         }
         while offset < size {
+            if self.log.stopped() {
+                return Err(CopyError::Stopped);
+            }
             let last = (offset + CHUNK - 1).min(size - 1);
             let response = self.remote.blob(self.source, &digest.to_string(), Some((offset, last))).await?;
-            let body = match response.status() {
-                StatusCode::PARTIAL_CONTENT => self.body(response, last - offset + 1),
-                // The whole blob for a range: taken whole, from the start only.
-                _ if offset == 0 => self.body(response, size),
-                _ => return Err(self.remote_protocol(format!("it does not serve ranges of {digest}"))),
+            let (start, body) = match response.status() {
+                StatusCode::PARTIAL_CONTENT => {
+                    let first = content_range_start(&response);
+                    if first != Some(offset) {
+                        let detail =
+                            format!("answered bytes from {first:?} when asked for {offset}-{last} of {digest}");
+                        return Err(self.remote_protocol(detail));
+                    }
+                    (offset, self.body(response, last - offset + 1))
+                }
+                // The whole blob for a range: taken whole, into an upload from its start.
+                _ => {
+                    if offset > 0 {
+                        self.log.line(format!("the source ignored the range; fetching {digest} from its start")).await;
+                        if let Err(error) = self.registry.cancel_upload(self.grant, self.destination, &id).await {
+                            tracing::warn!(%error, upload = %id, "an upload the source's answer made useless was not removed");
+                        }
+                        id = self
+                            .registry
+                            .start_upload(self.grant, self.destination)
+                            .await
+                            .map_err(|source| local("storing", source))?;
+                        *session.lock().unwrap_or_else(|e| e.into_inner()) = Some(id.clone());
+                    }
+                    (0, self.body(response, size))
+                }
             };
-            offset = self
+            let reached = self
                 .registry
-                .append_upload(self.grant, self.destination, &id, Some(offset), body)
+                .append_upload(self.grant, self.destination, &id, Some(start), body)
                 .await
                 .map_err(|source| local("storing", source))?;
+            if reached <= start {
+                return Err(self.remote_protocol(format!("sent no bytes of {digest} from byte {start}")));
+            }
+            offset = reached;
         }
         self.registry
             .complete_upload(self.grant, self.destination, &id, digest, None)
@@ -275,4 +318,10 @@ fn declared_sizes(content: &[u8]) -> HashMap<Digest, u64> {
             Some((digest, u64::try_from(descriptor.size?).ok()?))
         })
         .collect()
+}
+
+/// Where a 206's `Content-Range: bytes <first>-<last>/<size>` starts.
+fn content_range_start(response: &reqwest::Response) -> Option<u64> {
+    let value = response.headers().get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    value.trim().strip_prefix("bytes ")?.split_once('-')?.0.trim().parse().ok()
 }

@@ -1,8 +1,8 @@
 //! Sending one artifact from this registry to a remote one. A blob the
 //! destination has is not sent (HEAD); one it has in another repository
 //! this execution sent to is mounted from there (`?mount=&from=`); the
-//! rest is streamed in one monolithic PUT per blob, paced to the policy's
-//! speed limit.
+//! rest is streamed in one PUT per blob or, copying by chunk, in PATCHes a
+//! retry resumes after; either way paced to the policy's speed limit.
 
 use reqwest::{
     Method, StatusCode,
@@ -54,6 +54,24 @@ impl<L: CopyLog> PushCopy<'_, L> {
     /// referrers, then points `tags` at it.
     pub async fn artifact(&self, digest: &Digest, tags: &[&str]) -> Result<Moved, CopyError> {
         let mut moved = Moved::default();
+        // Which tags to point there, decided first: an artifact whose every
+        // tag the policy may not move is not copied at all.
+        let (mut to_tag, mut refused) = (Vec::new(), 0);
+        for tag in tags {
+            match self.remote_digest(tag).await? {
+                Some((existing, _)) if existing == digest.to_string() => {
+                    self.log.line(format!("tag {tag} names it there already")).await;
+                }
+                Some((existing, _)) if !self.override_existing => {
+                    self.log.line(format!("tag {tag} names {existing} there; the policy does not override it")).await;
+                    refused += 1;
+                }
+                _ => to_tag.push(*tag),
+            }
+        }
+        if refused > 0 && refused == tags.len() {
+            return Ok(moved);
+        }
         let stored = self.manifest(digest, 0, &mut moved).await?;
         let referrers = self
             .registry
@@ -65,14 +83,7 @@ impl<L: CopyLog> PushCopy<'_, L> {
             self.log.line(format!("referrer {referrer}")).await;
             self.manifest(&referrer, 0, &mut moved).await?;
         }
-        for tag in tags {
-            if !self.override_existing
-                && let Some((existing, _)) = self.remote.manifest_digest(self.destination, tag).await?
-                && existing != digest.to_string()
-            {
-                self.log.line(format!("tag {tag} names {existing} there; the policy does not override it")).await;
-                continue;
-            }
+        for tag in to_tag {
             self.put_manifest(tag, &stored.media_type, &stored.content).await?;
             self.log.line(format!("tagged {tag}")).await;
         }
@@ -91,6 +102,10 @@ impl<L: CopyLog> PushCopy<'_, L> {
             return Err(CopyError::Stopped);
         }
         let stored = self.stored(digest).await?;
+        if self.remote_digest(&digest.to_string()).await?.is_some() {
+            // A manifest the destination has comes with all it names.
+            return Ok(stored);
+        }
         let parsed = manifest::parse(&stored.content, Some(&stored.media_type))
             .map_err(|e| CopyError::Local { what: format!("reading manifest {digest}"), source: e.into() })?;
         for needed in &parsed.needs {
@@ -142,10 +157,7 @@ impl<L: CopyLog> PushCopy<'_, L> {
                 && let Some(location) = session.into_inner().unwrap_or_else(|e| e.into_inner())
             {
                 // Given up: the destination need not keep the part sent.
-                let _ = self
-                    .remote
-                    .send(Method::DELETE, &location, Some(&self.scope()), &HeaderMap::new(), None, None)
-                    .await;
+                self.delete_upload(&location).await;
             }
             match uploaded? {
                 None => {
@@ -183,12 +195,18 @@ impl<L: CopyLog> PushCopy<'_, L> {
         // Kept until the upload completes: a try that fails before asking resumes too.
         let resumed = session.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let resumed = match resumed {
-            Some(location) => {
+            Some(location) if self.transfer.chunked(size) => {
                 let offset = self.upload_offset(&location).await?;
                 if offset.is_none() {
                     self.log.line(format!("the destination dropped the upload of {digest}; starting it again")).await;
+                    self.delete_upload(&location).await;
                 }
                 offset.map(|offset| (location, offset))
+            }
+            // A whole upload is not resumed: what arrived of it goes.
+            Some(location) => {
+                self.delete_upload(&location).await;
+                None
             }
             None => None,
         };
@@ -199,16 +217,22 @@ impl<L: CopyLog> PushCopy<'_, L> {
                 Started::At(location) => (location, 0),
             },
         };
-        if !self.transfer.chunked(size) {
-            return self.put_whole(digest, size, &location).await.map(Some);
-        }
+        // Kept until it completes, to resume (by chunk) or delete (given up).
         *session.lock().unwrap_or_else(|e| e.into_inner()) = Some(location.clone());
+        if !self.transfer.chunked(size) {
+            let sent = self.put_whole(digest, size, &location).await?;
+            session.lock().unwrap_or_else(|e| e.into_inner()).take();
+            return Ok(Some(sent));
+        }
         if offset > 0 {
             self.log.line(format!("resuming blob {digest} at byte {offset} of {size}")).await;
         }
         let mut location = location;
         let mut offset = offset;
         while offset < size {
+            if self.log.stopped() {
+                return Err(CopyError::Stopped);
+            }
             let last = (offset + CHUNK - 1).min(size - 1);
             let (reader, _) = self
                 .registry
@@ -264,19 +288,32 @@ impl<L: CopyLog> PushCopy<'_, L> {
     }
 
     /// How many bytes the upload at `location` holds, as the destination
-    /// confirms (`Range: 0-<last>`); `None` when the upload is gone.
+    /// confirms (`Range: 0-<last>`); `None` when the upload is gone or the
+    /// answer does not say (the blob then starts again).
     async fn upload_offset(&self, location: &str) -> Result<Option<u64>, CopyError> {
         let response =
             self.remote.send(Method::GET, location, Some(&self.scope()), &HeaderMap::new(), None, None).await?;
         match response.status() {
             StatusCode::NO_CONTENT | StatusCode::OK => {
-                let range = response.headers().get(header::RANGE).and_then(|r| r.to_str().ok()).unwrap_or("0-0");
-                let last = range.rsplit('-').next().and_then(|l| l.trim().parse::<u64>().ok()).unwrap_or(0);
-                // Chunks are whole: "0-0" is an empty upload, not one byte.
-                Ok(Some(if last == 0 { 0 } else { last + 1 }))
+                let range = response.headers().get(header::RANGE).and_then(|r| r.to_str().ok());
+                Ok(range.and_then(confirmed_bytes))
             }
             StatusCode::NOT_FOUND => Ok(None),
             status => Err(self.remote.refusal(status, "GET", "the blob upload", response).await.into()),
+        }
+    }
+
+    /// What `reference` names at the destination, if anything (retried).
+    async fn remote_digest(&self, reference: &str) -> Result<Option<(String, String)>, CopyError> {
+        retrying(self.log, || async { Ok(self.remote.manifest_digest(self.destination, reference).await?) }).await
+    }
+
+    /// Deletes an unfinished upload at the destination, as far as it can.
+    async fn delete_upload(&self, location: &str) {
+        let deleted =
+            self.remote.send(Method::DELETE, location, Some(&self.scope()), &HeaderMap::new(), None, None).await;
+        if let Err(error) = deleted {
+            tracing::warn!(%error, "an unfinished upload at the destination was not deleted");
         }
     }
 
@@ -284,7 +321,18 @@ impl<L: CopyLog> PushCopy<'_, L> {
         response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned)
     }
 
+    /// Starts an upload, mounting from `mount_from` when given; a mount the
+    /// credential may not make falls back to a plain upload.
     async fn start_upload(&self, digest: &Digest, mount_from: Option<&str>) -> Result<Started, RemoteError> {
+        match self.post_upload(digest, mount_from).await {
+            Err(RemoteError::Unauthorized { .. } | RemoteError::Forbidden { .. }) if mount_from.is_some() => {
+                self.post_upload(digest, None).await
+            }
+            started => started,
+        }
+    }
+
+    async fn post_upload(&self, digest: &Digest, mount_from: Option<&str>) -> Result<Started, RemoteError> {
         let start = match mount_from {
             Some(from) => format!("v2/{}/blobs/uploads/?mount={digest}&from={from}", self.destination),
             None => format!("v2/{}/blobs/uploads/", self.destination),
@@ -330,4 +378,35 @@ impl<L: CopyLog> PushCopy<'_, L> {
 fn with_digest(location: &str, digest: &Digest) -> String {
     let separator = if location.contains('?') { '&' } else { '?' };
     format!("{location}{separator}digest={digest}")
+}
+
+/// The bytes an upload's `Range: 0-<last>` confirms. Empty uploads are
+/// `0-0` (distribution) or `0--1` (zot); chunks are never one byte, so
+/// `0-0` is read as empty. Anything else is unreadable.
+fn confirmed_bytes(range: &str) -> Option<u64> {
+    let (first, last) = range.trim().split_once('-')?;
+    if first.trim() != "0" {
+        return None;
+    }
+    match last.trim().parse::<i64>().ok()? {
+        -1 | 0 => Some(0),
+        last if last > 0 => u64::try_from(last).ok().map(|l| l + 1),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirmed_bytes;
+
+    #[test]
+    fn upload_ranges_are_read_strictly() {
+        assert_eq!(confirmed_bytes("0-0"), Some(0));
+        assert_eq!(confirmed_bytes("0--1"), Some(0), "zot's empty upload");
+        assert_eq!(confirmed_bytes("0-10485759"), Some(10 << 20));
+        assert_eq!(confirmed_bytes("5-9"), None);
+        assert_eq!(confirmed_bytes("bytes=0-9"), None);
+        assert_eq!(confirmed_bytes("0-x"), None);
+        assert_eq!(confirmed_bytes(""), None);
+    }
 }

@@ -80,9 +80,11 @@ impl Remote {
             }
         }
         let mut request = self.client.get(url.clone()).timeout(REQUEST_TIMEOUT);
-        // The credential goes to a token service only on the registry's own host.
+        // The credential goes to a token service only on the registry's own
+        // host, and never over plain HTTP when the registry is HTTPS.
         if let Some(credential) = &self.credential
             && url.host_str() == self.base.host_str()
+            && (url.scheme() == "https" || self.base.scheme() == "http")
         {
             request = request.header(header::AUTHORIZATION, basic(credential)?);
         }
@@ -102,7 +104,9 @@ impl Remote {
                 detail,
             });
         }
-        let body = read_limited(response, MAX_JSON_BYTES).await.map_err(|e| self.protocol(e))?;
+        let body = read_limited(response, MAX_JSON_BYTES)
+            .await
+            .map_err(|e| self.unreadable("the token service's answer", e))?;
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
             token: Option<String>,

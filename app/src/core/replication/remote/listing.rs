@@ -40,7 +40,7 @@ impl Remote {
             repositories: Vec<String>,
         }
         let first = format!("v2/_catalog?n={PAGE}");
-        self.pages(first, Some("registry:catalog:*"), "repositories", |body| {
+        self.pages(first, Some("registry:catalog:*"), "repositories", false, |body| {
             serde_json::from_slice::<Catalog>(body).map(|c| c.repositories)
         })
         .await
@@ -54,7 +54,7 @@ impl Remote {
         }
         let first = format!("v2/{repository}/tags/list?n={PAGE}");
         let scope = pull_scope(repository);
-        self.pages(first, Some(&scope), "tags", |body| {
+        self.pages(first, Some(&scope), "tags", true, |body| {
             serde_json::from_slice::<Tags>(body).map(|t| t.tags.unwrap_or_default())
         })
         .await
@@ -69,7 +69,9 @@ impl Remote {
                 let text = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
                 let digest = text("docker-content-digest")
                     .ok_or_else(|| self.protocol(format!("HEAD /{path} gave no Docker-Content-Digest")))?;
-                let media_type = text(header::CONTENT_TYPE.as_str()).unwrap_or_default();
+                let media_type = text(header::CONTENT_TYPE.as_str())
+                    .map(|t| t.split(';').next().unwrap_or_default().trim().to_owned())
+                    .unwrap_or_default();
                 Ok(Some((digest, media_type)))
             }
             StatusCode::NOT_FOUND => Ok(None),
@@ -91,7 +93,7 @@ impl Remote {
                     .unwrap_or_default();
                 let content = read_limited(response, max_bytes)
                     .await
-                    .map_err(|e| self.protocol(format!("manifest {repository}:{reference}: {e}")))?;
+                    .map_err(|e| self.unreadable(&format!("manifest {repository}:{reference}"), e))?;
                 Ok(RemoteManifest { media_type, content })
             }
             StatusCode::NOT_FOUND => Err(RemoteError::NotFound {
@@ -140,7 +142,9 @@ impl Remote {
             self.send(Method::GET, &path, Some(&pull_scope(repository)), &HeaderMap::new(), None, None).await?;
         match response.status() {
             StatusCode::OK => {
-                let body = read_limited(response, MAX_JSON_BYTES).await.map_err(|e| self.protocol(e))?;
+                let body = read_limited(response, MAX_JSON_BYTES)
+                    .await
+                    .map_err(|e| self.unreadable(&format!("the referrers of {digest}"), e))?;
                 let index: Index = serde_json::from_slice(&body)
                     .map_err(|e| self.protocol(format!("the referrers of {digest}: {e}")))?;
                 Ok(Some(index.manifests.into_iter().map(|entry| entry.digest).collect()))
@@ -152,12 +156,15 @@ impl Remote {
     }
 
     /// Reads a paged list from `first`, following `Link: <…>; rel="next"`
-    /// on the registry's own origin, up to [`MAX_LISTED`] names.
+    /// on the registry's own origin, up to [`MAX_LISTED`] names. A 404 is
+    /// an empty list when `missing_is_empty` (a repository with no tags),
+    /// else the registry does not offer the list at all.
     async fn pages(
         &self,
         first: String,
         scope: Option<&str>,
         what: &str,
+        missing_is_empty: bool,
         read: impl Fn(&[u8]) -> serde_json::Result<Vec<String>>,
     ) -> RemoteResult<Vec<String>> {
         let mut names = Vec::new();
@@ -166,11 +173,17 @@ impl Remote {
             let response = self.send(Method::GET, &path, scope, &HeaderMap::new(), None, None).await?;
             match response.status() {
                 StatusCode::OK => {}
-                StatusCode::NOT_FOUND => return Ok(names),
+                StatusCode::NOT_FOUND if missing_is_empty => return Ok(names),
+                StatusCode::NOT_FOUND => {
+                    let what = format!("{what} list (/{path}); it does not offer one");
+                    return Err(RemoteError::NotFound { registry: self.name().to_owned(), what });
+                }
                 status => return Err(self.refusal(status, "GET", &format!("/{path}"), response).await),
             }
             next = next_page(response.headers(), &self.base);
-            let body = read_limited(response, MAX_JSON_BYTES).await.map_err(|e| self.protocol(e))?;
+            let body = read_limited(response, MAX_JSON_BYTES)
+                .await
+                .map_err(|e| self.unreadable(&format!("a page of {what}"), e))?;
             let page = read(&body).map_err(|e| self.protocol(format!("a page of {what}: {e}")))?;
             if names.len() + page.len() > MAX_LISTED {
                 return Err(self.protocol(format!("more than {MAX_LISTED} {what}")));

@@ -58,13 +58,16 @@ pub enum RemoteError {
     Status { registry: String, status: u16, method: String, path: String, detail: String },
     #[error("{registry}: {detail}")]
     Protocol { registry: String, detail: String },
+    /// Worth sending again at once (a token that expired mid-request).
+    #[error("{registry}: {detail}")]
+    Again { registry: String, detail: String },
 }
 
 impl RemoteError {
     /// Whether trying again later might work (the registry was away or busy).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Unreachable { .. } | Self::TimedOut { .. } => true,
+            Self::Unreachable { .. } | Self::TimedOut { .. } | Self::Again { .. } => true,
             Self::Status { status, .. } => *status >= 500 || *status == 429,
             _ => false,
         }
@@ -151,6 +154,10 @@ impl Remote {
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
+        // Only the registry's own challenge is answered (not one a redirect target sent).
+        if !same_origin(response.url(), &self.base) {
+            return Ok(response);
+        }
         let challenge = challenge_of(&response);
         let Some(authorization) = self.answer(challenge, scope).await? else {
             return Ok(response);
@@ -161,7 +168,10 @@ impl Remote {
         // A request with a body was answered 401 although a token was held
         // (it expired): it cannot be sent again from here; the caller's
         // retry sends it with the fresh token.
-        Ok(response)
+        Err(RemoteError::Again {
+            registry: self.name().to_owned(),
+            detail: format!("its token expired during {method} /{path}; sending again with a fresh one"),
+        })
     }
 
     /// Sends, following redirects by hand: `Authorization` only to the
@@ -203,9 +213,10 @@ impl Remote {
             }
             match response.status() {
                 StatusCode::SEE_OTHER => method = Method::GET,
-                // The same request again, body included: a streamed body was sent once
-                // and cannot be sent again, and sending none would store nothing.
-                StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT if sent_body => {
+                // Any other redirect asks for the same request again, body
+                // included: a streamed body was sent once and cannot be sent
+                // again, and sending none would store nothing.
+                _ if sent_body => {
                     return Err(self.protocol(format!(
                         "it redirected {method} {} to {next}; a streamed body cannot be sent twice",
                         url.path()
@@ -272,6 +283,16 @@ impl Remote {
         RemoteError::Unreachable { url: shown, cause: describe(error) }
     }
 
+    /// What reading `what` failed with, as a remote error.
+    pub(super) fn unreadable(&self, what: &str, error: ReadError) -> RemoteError {
+        match error {
+            ReadError::TooLong(limit) => self.protocol(format!("{what} is longer than {limit} bytes")),
+            ReadError::Broken(cause) => {
+                RemoteError::Unreachable { url: self.name().to_owned(), cause: format!("reading {what}: {cause}") }
+            }
+        }
+    }
+
     pub(super) fn protocol(&self, detail: String) -> RemoteError {
         RemoteError::Protocol { registry: self.name().to_owned(), detail }
     }
@@ -282,15 +303,24 @@ fn same_origin(a: &Url, b: &Url) -> bool {
 }
 
 /// A response body, refused past `limit` bytes.
-pub async fn read_limited(mut response: Response, limit: usize) -> Result<Vec<u8>, String> {
+pub async fn read_limited(mut response: Response, limit: usize) -> Result<Vec<u8>, ReadError> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+    while let Some(chunk) = response.chunk().await.map_err(|e| ReadError::Broken(describe(&e)))? {
         if body.len() + chunk.len() > limit {
-            return Err(format!("the answer is longer than {limit} bytes"));
+            return Err(ReadError::TooLong(limit));
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// Why an answer could not be read whole.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Longer than the bound: asking again will not help.
+    TooLong(usize),
+    /// The connection broke or went silent mid-answer: it may work later.
+    Broken(String),
 }
 
 #[cfg(test)]
