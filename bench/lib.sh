@@ -16,18 +16,20 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_for() { for _ in $(seq 1 100); do curl -fs "$1" >/dev/null && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 # Starts Debian's docker-registry (deletes enabled) on a free port with its
-# data and config in $WORK; sets REGISTRY_PORT and REGISTRY_PID.
+# data and config in $WORK/<name> (default "registry"); sets REGISTRY_PORT
+# and REGISTRY_PID.
 start_distribution() {
+  local name="${1:-registry}"
   REGISTRY_PORT="$(free_port)"
-  cat >"$WORK/registry.yml" <<YAML
+  cat >"$WORK/$name.yml" <<YAML
 version: 0.1
 log: { level: error, accesslog: { disabled: true } }
 storage:
-  filesystem: { rootdirectory: $WORK/registry }
+  filesystem: { rootdirectory: $WORK/$name }
   delete: { enabled: true }
 http: { addr: 127.0.0.1:$REGISTRY_PORT }
 YAML
-  docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+  docker-registry serve "$WORK/$name.yml" >"$WORK/$name.log" 2>&1 &
   REGISTRY_PID=$!
   PIDS+=("$REGISTRY_PID")
 }
