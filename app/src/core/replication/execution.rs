@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::Utc;
+use futures_util::{StreamExt, TryStreamExt};
 use serde_json::{Value, json};
 
 use super::{
@@ -144,48 +145,70 @@ impl ReplicationService {
         let actor = Actor::from(Principal::Job(ACTOR));
         let speed_kb = u32::try_from(policy.speed_kb.clamp(0, i64::from(u32::MAX))).unwrap_or(0);
         let transfer = Transfer::new(speed_kb, policy.copy_by_chunk);
-        let (mut succeeded, mut failed) = (0i64, 0i64);
-        for (done, (item, task)) in plan.iter().zip(task_ids).enumerate() {
-            if context.stopped() {
-                self.tasks.finish_rest(context.execution(), TaskStatus::Stopped, Utc::now()).await?;
-                return context.check_stop().map(|()| Value::Null);
-            }
-            self.tasks.start(task, Utc::now()).await?;
-            let log = TaskLog { tasks: &self.tasks, task, line: AtomicI64::new(1), context };
-            let outcome = match (&policy.direction, &item.deletion) {
-                (Direction::Push { .. }, Some(reference)) => self.delete_one(&remote, item, reference, &log).await,
-                (Direction::Push { .. }, None) => self.push_one(&actor, &policy, &remote, item, &transfer, &log).await,
-                // Pull plans hold no deletions.
-                (Direction::Pull { .. }, _) => self.pull_one(&actor, &policy, &remote, item, &transfer, &log).await,
-            };
-            let (status, bytes) = match outcome {
-                Ok(moved) => {
-                    log.line(format!(
-                        "done: {} blobs copied ({} bytes), {} mounted, {} already there, {} manifests",
-                        moved.blobs_sent, moved.bytes, moved.blobs_mounted, moved.blobs_present, moved.manifests
-                    ))
-                    .await;
-                    succeeded += 1;
-                    (TaskStatus::Succeeded, moved.bytes as i64)
-                }
-                Err(CopyError::Stopped) => (TaskStatus::Stopped, 0),
-                Err(error) => {
-                    log.line(format!("failed: {error}")).await;
-                    context.warn(format!("{} failed: {error}", item.source)).await?;
-                    failed += 1;
-                    (TaskStatus::Failed, 0)
-                }
-            };
-            self.tasks.finish(task, status, bytes, Utc::now()).await?;
-            context.progress(done as i64 + 1, Some(plan.len() as i64)).await?;
-        }
-        context.check_stop()?;
         let total = plan.len() as i64;
+        let done = AtomicI64::new(0);
+        let run = Run { context, policy: &policy, remote: &remote, actor: &actor, transfer: &transfer };
+        // By index: a closure over borrowed items is not `Send` for every lifetime.
+        let statuses: Vec<TaskStatus> = futures_util::stream::iter(0..plan.len())
+            .map(|at| {
+                let (run, done) = (&run, &done);
+                let (item, task) = (&plan[at], task_ids[at]);
+                async move {
+                    let status = self.run_task(run, item, task).await?;
+                    context.progress(done.fetch_add(1, Ordering::Relaxed) + 1, Some(total)).await?;
+                    Ok::<_, Error>(status)
+                }
+            })
+            .buffer_unordered(TASKS_AT_ONCE)
+            .try_collect()
+            .await?;
+        if context.stopped() {
+            self.tasks.finish_rest(context.execution(), TaskStatus::Stopped, Utc::now()).await?;
+            return context.check_stop().map(|()| Value::Null);
+        }
+        let count = |wanted: TaskStatus| statuses.iter().filter(|status| **status == wanted).count() as i64;
+        let (succeeded, failed) = (count(TaskStatus::Succeeded), count(TaskStatus::Failed));
+        context.check_stop()?;
         context.log(format!("{succeeded} of {total} artifacts copied, {failed} failed")).await?;
         if failed > 0 {
             return Err(Error::Conflict(format!("{failed} of {total} tasks failed")));
         }
         Ok(json!({ "total": total, "succeeded": succeeded, "failed": failed }))
+    }
+
+    /// Runs one task: copies (or deletes) its artifact and records how it went.
+    async fn run_task(&self, run: &Run<'_>, item: &Planned, task: i64) -> Result<TaskStatus> {
+        if run.context.stopped() {
+            self.tasks.finish(task, TaskStatus::Stopped, 0, Utc::now()).await?;
+            return Ok(TaskStatus::Stopped);
+        }
+        self.tasks.start(task, Utc::now()).await?;
+        let log = TaskLog { tasks: &self.tasks, task, line: AtomicI64::new(1), context: run.context };
+        let (policy, remote, actor, transfer) = (run.policy, run.remote, run.actor, run.transfer);
+        let outcome = match (&policy.direction, &item.deletion) {
+            (Direction::Push { .. }, Some(reference)) => self.delete_one(remote, item, reference, &log).await,
+            (Direction::Push { .. }, None) => self.push_one(actor, policy, remote, item, transfer, &log).await,
+            // Pull plans hold no deletions.
+            (Direction::Pull { .. }, _) => self.pull_one(actor, policy, remote, item, transfer, &log).await,
+        };
+        let (status, bytes) = match outcome {
+            Ok(moved) => {
+                log.line(format!(
+                    "done: {} blobs copied ({} bytes), {} mounted, {} already there, {} manifests",
+                    moved.blobs_sent, moved.bytes, moved.blobs_mounted, moved.blobs_present, moved.manifests
+                ))
+                .await;
+                (TaskStatus::Succeeded, moved.bytes as i64)
+            }
+            Err(CopyError::Stopped) => (TaskStatus::Stopped, 0),
+            Err(error) => {
+                log.line(format!("failed: {error}")).await;
+                run.context.warn(format!("{} failed: {error}", item.source)).await?;
+                (TaskStatus::Failed, 0)
+            }
+        };
+        self.tasks.finish(task, status, bytes, Utc::now()).await?;
+        Ok(status)
     }
 
     async fn push_one(
@@ -272,6 +295,18 @@ impl ReplicationService {
         }
         Ok(Moved::default())
     }
+}
+
+/// Tasks an execution runs side by side.
+const TASKS_AT_ONCE: usize = 4;
+
+/// What every task of one execution shares.
+struct Run<'a> {
+    context: &'a JobContext,
+    policy: &'a Policy,
+    remote: &'a Remote,
+    actor: &'a Actor,
+    transfer: &'a Transfer,
 }
 
 fn policy_of(execution: &Execution) -> Option<PolicyId> {

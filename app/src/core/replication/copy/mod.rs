@@ -74,15 +74,56 @@ pub struct Moved {
     pub manifests: u32,
 }
 
-/// How the bytes of one execution move: its speed limit per task (KB/s,
-/// 0 for none), whether large blobs go by chunk, and the receiving repository each blob is known to be in,
-/// for mounting it into the next repository that needs it.
+/// How the bytes of one execution move: its speed limit per task (KiB/s,
+/// 0 for none), whether large blobs go by chunk, and which blobs its
+/// tasks are copying or have copied where. Tasks run side by side: the
+/// first to need a blob copies it while the others that need it wait,
+/// then mount it from where it went instead of sending it again.
 #[derive(Debug, Default)]
 pub struct Transfer {
     pub speed_kb: u32,
     /// Large blobs go in chunks that a retry resumes after.
     pub by_chunk: bool,
-    known: Mutex<HashMap<String, String>>,
+    known: Mutex<HashMap<String, Known>>,
+}
+
+/// Where a blob stands in an execution.
+#[derive(Debug)]
+enum Known {
+    /// A task is copying it; dropped (ending the waits) when that ends.
+    Copying(tokio::sync::watch::Sender<()>),
+    /// It is in this repository on the receiving side.
+    At(String),
+}
+
+/// A task's turn at a blob: to copy it (`copying`; others wait until this
+/// is dropped or [`Claim::done`]), or to mount it from `mount_from`.
+pub(super) struct Claim<'a> {
+    transfer: &'a Transfer,
+    digest: String,
+    copying: bool,
+    pub mount_from: Option<String>,
+}
+
+impl Claim<'_> {
+    /// The blob is now in `repository`.
+    pub fn done(mut self, repository: &str) {
+        self.copying = false;
+        let mut known = self.transfer.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() >= MAX_KNOWN_BLOBS {
+            known.retain(|_, state| matches!(state, Known::Copying(_)));
+        }
+        known.insert(std::mem::take(&mut self.digest), Known::At(repository.to_owned()));
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        // A copy that did not end well: the next task that needs the blob copies it.
+        if self.copying {
+            self.transfer.known.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.digest);
+        }
+    }
 }
 
 impl Transfer {
@@ -95,18 +136,27 @@ impl Transfer {
         self.by_chunk && size > CHUNK
     }
 
-    /// A repository on the receiving side that has `digest`, other than `repository`.
-    fn known_elsewhere(&self, digest: &str, repository: &str) -> Option<String> {
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        known.get(digest).filter(|r| r.as_str() != repository).cloned()
-    }
-
-    fn remember(&self, digest: &str, repository: &str) {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        if known.len() >= MAX_KNOWN_BLOBS {
-            known.clear();
+    /// This task's turn at `digest`, which `repository` needs: waits while
+    /// another task copies it.
+    pub(super) async fn claim(&self, digest: &str, repository: &str) -> Claim<'_> {
+        loop {
+            let mut copied = {
+                let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+                match known.get(digest) {
+                    Some(Known::Copying(copying)) => copying.subscribe(),
+                    Some(Known::At(at)) => {
+                        let mount_from = (at != repository).then(|| at.clone());
+                        return Claim { transfer: self, digest: digest.to_owned(), copying: false, mount_from };
+                    }
+                    None => {
+                        known.insert(digest.to_owned(), Known::Copying(tokio::sync::watch::channel(()).0));
+                        return Claim { transfer: self, digest: digest.to_owned(), copying: true, mount_from: None };
+                    }
+                }
+            };
+            // Ends when the copying task's entry is replaced or removed.
+            let _ = copied.changed().await;
         }
-        known.insert(digest.to_owned(), repository.to_owned());
     }
 }
 

@@ -148,7 +148,8 @@ impl<L: CopyLog> PullCopy<'_, L> {
             Err(registry::Error::BlobUnknown | registry::Error::NameUnknown) => {}
             Err(source) => return Err(CopyError::Local { what: format!("looking for blob {digest}"), source }),
         }
-        if let Some(from) = self.mount_source(&digest_text)
+        let claim = self.transfer.claim(&digest_text, self.destination.as_str()).await;
+        if let Some(from) = self.mount_source(claim.mount_from.as_deref())
             && let Some(_) = self
                 .registry
                 .mount_blob(self.grant, self.destination, self.grant, &from, digest)
@@ -157,7 +158,7 @@ impl<L: CopyLog> PullCopy<'_, L> {
         {
             moved.blobs_mounted += 1;
             self.log.line(format!("mounted blob {digest} from {from}")).await;
-            self.transfer.remember(&digest_text, self.destination.as_str());
+            claim.done(self.destination.as_str());
             return Ok(());
         }
         let Some(limit) = declared else {
@@ -187,7 +188,7 @@ impl<L: CopyLog> PullCopy<'_, L> {
         moved.blobs_sent += 1;
         moved.bytes += size;
         self.log.line(format!("fetched blob {digest} ({size} bytes)")).await;
-        self.transfer.remember(&digest_text, self.destination.as_str());
+        claim.done(self.destination.as_str());
         Ok(())
     }
 
@@ -282,10 +283,9 @@ impl<L: CopyLog> PullCopy<'_, L> {
         stream::paced(stream::bounded(body, limit), self.transfer.speed_kb)
     }
 
-    /// A repository of the destination's project known to have the blob.
-    fn mount_source(&self, digest: &str) -> Option<RepoName> {
-        let from = self.transfer.known_elsewhere(digest, self.destination.as_str())?;
-        let from = RepoName::parse(&from, "").ok()?;
+    /// The repository to mount a blob from, when it is in the destination's project.
+    fn mount_source(&self, known_at: Option<&str>) -> Option<RepoName> {
+        let from = RepoName::parse(known_at?, "").ok()?;
         // Only within the project: its readers may read the blob anyway.
         (from.project() == self.destination.project()).then_some(from)
     }

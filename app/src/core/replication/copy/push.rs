@@ -149,29 +149,30 @@ impl<L: CopyLog> PushCopy<'_, L> {
         .await?;
         if present {
             moved.blobs_present += 1;
-        } else {
-            let mount_from = self.transfer.known_elsewhere(&digest_text, self.destination);
-            let session = Mutex::new(None);
-            let uploaded = retrying(self.log, || self.upload(digest, mount_from.as_deref(), &session)).await;
-            if uploaded.is_err()
-                && let Some(location) = session.into_inner().unwrap_or_else(|e| e.into_inner())
-            {
-                // Given up: the destination need not keep the part sent.
-                self.delete_upload(&location).await;
+            return Ok(());
+        }
+        let claim = self.transfer.claim(&digest_text, self.destination).await;
+        let mount_from = claim.mount_from.clone();
+        let session = Mutex::new(None);
+        let uploaded = retrying(self.log, || self.upload(digest, mount_from.as_deref(), &session)).await;
+        if uploaded.is_err()
+            && let Some(location) = session.into_inner().unwrap_or_else(|e| e.into_inner())
+        {
+            // Given up: the destination need not keep the part sent.
+            self.delete_upload(&location).await;
+        }
+        match uploaded? {
+            None => {
+                moved.blobs_mounted += 1;
+                self.log.line(format!("mounted blob {digest} from {}", mount_from.unwrap_or_default())).await;
             }
-            match uploaded? {
-                None => {
-                    moved.blobs_mounted += 1;
-                    self.log.line(format!("mounted blob {digest} from {}", mount_from.unwrap_or_default())).await;
-                }
-                Some(size) => {
-                    moved.blobs_sent += 1;
-                    moved.bytes += size;
-                    self.log.line(format!("sent blob {digest} ({size} bytes)")).await;
-                }
+            Some(size) => {
+                moved.blobs_sent += 1;
+                moved.bytes += size;
+                self.log.line(format!("sent blob {digest} ({size} bytes)")).await;
             }
         }
-        self.transfer.remember(&digest_text, self.destination);
+        claim.done(self.destination);
         Ok(())
     }
 
