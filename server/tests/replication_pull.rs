@@ -13,10 +13,12 @@ use app::core::registry::digest::Digest;
 use common::{
     Backend, TestServer,
     distribution::Distribution,
-    replication::{create_policy, create_registry, descriptor, push_blob_to, push_manifest_to, run, task_logs},
+    replication::{
+        admin_json, create_policy, create_registry, descriptor, push_blob_to, push_manifest_to, run, task_logs,
+    },
 };
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const USER: &str = "source";
 const PASSWORD: &str = "source-password-7";
@@ -203,14 +205,7 @@ async fn a_pull_policy_copies_referrers_from_another_berth() {
         assert_eq!(execution["status"], "Succeed", "{execution}");
         assert_eq!(local_digest(&server, "library/signed", "v1").await, Some(index.clone()));
         assert_eq!(local_digest(&server, "library/signed", &referrer_digest).await, Some(referrer_digest.clone()));
-        let referrers: Value = common::admin_client()
-            .get(server.url(&format!("/v2/library/signed/referrers/{index}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let referrers = admin_json(&server, &format!("/v2/library/signed/referrers/{index}")).await;
         assert_eq!(referrers["manifests"][0]["digest"], referrer_digest.as_str(), "{referrers}");
         source.stop().await;
         server.stop().await;

@@ -12,7 +12,7 @@ use app::core::registry::digest::Digest;
 use common::{
     Backend, TestServer,
     distribution::Distribution,
-    replication::{create_policy, create_registry, descriptor, finished, run, start, task_logs},
+    replication::{admin_json, create_policy, create_registry, descriptor, finished, run, start, task_logs},
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -164,14 +164,7 @@ async fn a_push_policy_copies_images_indexes_and_referrers(backend: Backend) {
     }
 
     // Listed, newest first, for the policy.
-    let listed: Value = common::admin_client()
-        .get(server.url(&format!("/api/v2.0/replication/executions?policy_id={policy_id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = admin_json(&server, &format!("/api/v2.0/replication/executions?policy_id={policy_id}")).await;
     assert_eq!(listed.as_array().unwrap().len(), 2);
     assert_eq!(listed[0]["id"], again["id"]);
 
@@ -281,14 +274,7 @@ async fn an_event_based_policy_replicates_pushes_and_deletes(backend: Backend) {
     }
     let arrived = arrived.expect("the push reached the peer within 15 s");
     println!("push 201 to artifact at the destination: {} ms", arrived.as_millis());
-    let executions: Value = common::admin_client()
-        .get(server.url("/api/v2.0/replication/executions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let executions = admin_json(&server, "/api/v2.0/replication/executions").await;
     assert!(executions.as_array().unwrap().iter().all(|e| e["trigger"] == "event_based"), "{executions}");
 
     // Deleted here, deleted there.

@@ -85,11 +85,15 @@ pub fn id_of(created: &reqwest::Response) -> i64 {
     created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap()
 }
 
+/// A JSON answer to a GET of `path` as the administrator.
+pub async fn admin_json(server: &TestServer, path: &str) -> Value {
+    super::admin_client().get(server.url(path)).send().await.unwrap().json().await.unwrap()
+}
+
 /// Follows the execution at `location` until it is no longer in progress.
 pub async fn finished(server: &TestServer, location: &str) -> Value {
     for _ in 0..600 {
-        let execution: Value =
-            super::admin_client().get(server.url(location)).send().await.unwrap().json().await.unwrap();
+        let execution = admin_json(server, location).await;
         if execution["status"] != "InProgress" {
             return execution;
         }
@@ -113,14 +117,7 @@ pub async fn run(server: &TestServer, policy_id: i64) -> Value {
 
 /// Each task of an execution with its log.
 pub async fn task_logs(server: &TestServer, execution: i64) -> Vec<(Value, String)> {
-    let tasks: Value = super::admin_client()
-        .get(server.url(&format!("/api/v2.0/replication/executions/{execution}/tasks?page_size=100")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tasks = admin_json(server, &format!("/api/v2.0/replication/executions/{execution}/tasks?page_size=100")).await;
     let mut logs = Vec::new();
     for task in tasks.as_array().unwrap() {
         let id = task["id"].as_i64().unwrap();
