@@ -1,6 +1,7 @@
 //! The job service on SQLite and PostgreSQL, with several runners standing
 //! in for nodes that share the database: one schedule tick makes one
-//! execution however many runners look; a node that dies leaves an
+//! execution however many runners look, and a tick that comes while the
+//! previous run is under way is recorded as skipped; a node that dies leaves an
 //! execution that ends as Error, not Running; a stop request reaches the
 //! node running the job; queued work waits for a runner; the built-in
 //! cleanup jobs run with a history and a log; bad schedules are refused.
@@ -109,6 +110,33 @@ async fn one_tick_makes_one_execution_across_nodes(backend: Backend) {
     assert_eq!(runs.load(Ordering::SeqCst), executions.items.len(), "each execution ran once, on one node");
     let log = server.state.jobs.log(&admin, executions.items[0].id).await.unwrap();
     assert_eq!(log.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["counted"]);
+    server.stop().await;
+}
+
+async fn a_tick_during_a_run_is_skipped(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin_actor().await;
+    let node = runner(&server, vec![Arc::new(Slow)]);
+    // Each run takes 3 s; the schedule ticks every second.
+    server.state.jobs.set_schedule(&admin, "test_slow", Some("* * * * * *"), json!({ "steps": 60 })).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.state.jobs.set_schedule(&admin, "test_slow", None, json!({})).await.unwrap();
+    let executions = server.state.jobs.executions(&admin, "test_slow", Window::new(0, 100)).await.unwrap().items;
+    let (skipped, ran): (Vec<_>, Vec<_>) = executions.into_iter().partition(|e| e.status == Status::Skipped);
+    assert_eq!(ran.len(), 1, "one run at a time, nothing queued behind it: {ran:?}");
+    let first = &ran[0];
+    assert!(!skipped.is_empty(), "ticks came during the run");
+    for tick in &skipped {
+        assert!(tick.scheduled_for.is_some() && tick.ended_at.is_some() && tick.started_at.is_none(), "{tick:?}");
+        assert_eq!(
+            tick.error.as_deref(),
+            Some(format!("skipped: execution {} was still in progress at this tick", first.id).as_str())
+        );
+        assert!(tick.scheduled_for > first.scheduled_for, "{tick:?}");
+    }
+    let done = wait_for(&server, &admin, first.id, |e| e.status.is_final()).await;
+    assert_eq!(done.status, Status::Success, "the run under way was not disturbed: {done:?}");
+    node.shut_down().await;
     server.stop().await;
 }
 
@@ -242,6 +270,7 @@ async fn a_node_runs_kinds_side_by_side_and_says_so(backend: Backend) {
 on_both_databases!(
     a_node_runs_kinds_side_by_side_and_says_so,
     one_tick_makes_one_execution_across_nodes,
+    a_tick_during_a_run_is_skipped,
     a_dead_nodes_execution_ends_as_error,
     a_stop_request_reaches_the_running_node,
     cleanup_runs_as_a_job_with_history,

@@ -57,6 +57,7 @@ fn execution_body(view: ExecutionView) -> ExecutionBody {
             Status::Success => "Succeed",
             Status::Error => "Failed",
             Status::Stopped => "Stopped",
+            Status::Skipped => "Skipped",
         },
         status_text: execution.error.unwrap_or_default(),
         trigger: match execution.trigger {

@@ -107,6 +107,7 @@ impl JobApi {
                 Status::Success => "Success",
                 Status::Error => "Error",
                 Status::Stopped => "Stopped",
+                Status::Skipped => "Skipped",
             },
             deleted: false,
             creation_time: execution.created_at,

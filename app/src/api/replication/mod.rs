@@ -194,6 +194,7 @@ pub(super) mod convert {
                 Status::Success => "success",
                 Status::Error => "error",
                 Status::Stopped => "stopped",
+                Status::Skipped => "skipped",
             }
             .to_owned(),
             created_at: execution.created_at,

@@ -32,6 +32,9 @@
 //!   creates that tick's execution, and `(kind, scheduled_for)` is unique
 //!   besides: one tick makes one execution however many nodes look. Ticks
 //!   missed while every node was down make one execution, not a backlog.
+//!   A tick that comes while its kind still has an execution pending or
+//!   running is recorded as **skipped**, naming that execution (Harbor's
+//!   behaviour): runs of one kind never pile up behind a slow one.
 //!
 //! Why not a queue crate: `apalis-sql` keeps a queue per backend, with no
 //! lease renewal readable as a stop signal and no execution history in the
@@ -101,6 +104,9 @@ pub enum Status {
     Success,
     Error,
     Stopped,
+    /// A schedule tick that came while the kind still had an execution
+    /// pending or running: recorded, never run.
+    Skipped,
 }
 
 impl Status {
@@ -111,6 +117,7 @@ impl Status {
             Status::Success => "success",
             Status::Error => "error",
             Status::Stopped => "stopped",
+            Status::Skipped => "skipped",
         }
     }
 
@@ -121,13 +128,14 @@ impl Status {
             "success" => Status::Success,
             "error" => Status::Error,
             "stopped" => Status::Stopped,
+            "skipped" => Status::Skipped,
             _ => return None,
         })
     }
 
     /// Whether the execution has ended.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Success | Status::Error | Status::Stopped)
+        matches!(self, Status::Success | Status::Error | Status::Stopped | Status::Skipped)
     }
 }
 

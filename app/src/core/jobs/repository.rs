@@ -408,13 +408,20 @@ impl JobRepository {
         Ok(())
     }
 
-    /// Moves `schedule` on to `next` and queues the execution of the tick
-    /// it was at, in one transaction; false when another node moved it first.
+    /// Moves `schedule` on to `next` and records the execution of the tick
+    /// it was at, in one transaction: queued, or skipped when the kind
+    /// still has one pending or running. False when another node moved
+    /// the tick first.
     pub async fn take_tick(&self, schedule: &Schedule, next: DateTime<Utc>, now: DateTime<Utc>) -> Result<bool> {
         const MOVE: &str = "UPDATE job_schedules SET next_run_at = $1 WHERE kind = $2 AND next_run_at = $3";
+        const ACTIVE: &str =
+            "SELECT id FROM job_executions WHERE kind = $1 AND status IN ('pending', 'running') ORDER BY id LIMIT 1";
         const QUEUE: &str = "INSERT INTO job_executions \
              (kind, trigger, status, parameters, scheduled_for, created_at) \
              VALUES ($1, 'schedule', 'pending', $2, $3, $4) ON CONFLICT (kind, scheduled_for) DO NOTHING";
+        const SKIP: &str = "INSERT INTO job_executions \
+             (kind, trigger, status, parameters, scheduled_for, created_at, ended_at, error) \
+             VALUES ($1, 'schedule', 'skipped', $2, $3, $4, $4, $5) ON CONFLICT (kind, scheduled_for) DO NOTHING";
         let parameters = schedule.parameters.to_string();
         let taken = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
@@ -427,13 +434,17 @@ impl JobRepository {
                 .rows_affected()
                 == 1;
             if moved {
-                sqlx::query(QUEUE)
-                    .bind(&schedule.kind)
-                    .bind(&parameters)
-                    .bind(schedule.next_run_at)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let active: Option<i64> =
+                    sqlx::query_scalar(ACTIVE).bind(&schedule.kind).fetch_optional(&mut *tx).await?;
+                let insert = match active {
+                    None => sqlx::query(QUEUE),
+                    Some(_) => sqlx::query(SKIP),
+                };
+                let mut insert = insert.bind(&schedule.kind).bind(&parameters).bind(schedule.next_run_at).bind(now);
+                if let Some(active) = active {
+                    insert = insert.bind(format!("skipped: execution {active} was still in progress at this tick"));
+                }
+                insert.execute(&mut *tx).await?;
                 tx.commit().await?;
             }
             Ok::<_, sqlx::Error>(moved)

@@ -158,7 +158,7 @@ impl Worker {
                 }
             };
             if self.repository.take_tick(&schedule, next, now).await? {
-                tracing::info!(kind = schedule.kind, tick = %schedule.next_run_at, "queued a scheduled run");
+                tracing::info!(kind = schedule.kind, tick = %schedule.next_run_at, "took a schedule tick");
             }
         }
         Ok(())

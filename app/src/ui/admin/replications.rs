@@ -209,6 +209,7 @@ pub fn status_text(status: &str) -> &'static str {
         "success" => "Succeeded",
         "error" => "Failed",
         "stopped" => "Stopped",
+        "skipped" => "Skipped",
         "running" => "In progress",
         _ => "Pending",
     }

@@ -126,6 +126,7 @@ fn RunRow(run: RunItem) -> impl IntoView {
         "success" => "Success",
         "error" => "Error",
         "stopped" => "Stopped",
+        "skipped" => "Skipped",
         "running" => "Running",
         _ => "Pending",
     };
