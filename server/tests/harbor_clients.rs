@@ -1,7 +1,8 @@
 //! Harbor's own client library against Berth: the PyPI `harborapi`
 //! (async, strict pydantic models), installed by `scripts/test.sh` in the
 //! tools virtualenv, manages users, projects, members, robots and tags, browses repositories and artifacts, reads audit
-//! logs and schedules and follows garbage collection, and every answer must parse into its models.
+//! logs and schedules and follows garbage collection, manages immutable tag rules, and every answer must
+//! parse into its models.
 
 mod common;
 
@@ -149,8 +150,39 @@ async fn harbor_cli_manages_projects_users_and_members(backend: Backend) {
 on_both_databases!(
     harborapi_manages_projects_and_members,
     harbor_cli_manages_projects_users_and_members,
-    harborapi_manages_replication
+    harborapi_manages_replication,
+    harborapi_manages_immutable_tag_rules
 );
+
+/// harborapi's immutable tag rule methods: create, list, enable and
+/// disable (a PUT of `disabled` alone), update, delete; a delete refused
+/// as `PreconditionFailed`; tags' immutable status in artifact listings.
+async fn harborapi_manages_immutable_tag_rules(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    common::push_empty_image(&common::admin_client(), &server, "team/app", "v1").await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_immutability.py");
+    let (python, base) = (tools_python(), server.base.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD]).output()
+    })
+    .await
+    .unwrap()
+    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["location"], "/api/v2.0/projects/team/immutabletagrules");
+    assert_eq!(seen["rules"], json!([["v*", "repoMatches", false]]));
+    assert_eq!(seen["delete"], "precondition failed");
+    assert!(seen["delete_message"].as_str().unwrap().contains("is immutable"), "{seen}");
+    assert_eq!(seen["immutable"], json!([["v1", true]]));
+    assert_eq!(seen["disabled"], json!([true]));
+    assert_eq!(seen["updated"], json!([["release-*", false]]));
+    assert_eq!(seen["after_delete"], 0);
+    assert_eq!(seen["deleted_after"], true);
+    server.stop().await;
+}
 
 /// harborapi's registry and replication methods: a registry saved and
 /// checked, a policy created, run and followed, its tasks and their log

@@ -186,6 +186,23 @@ async fn every_endpoint_for_every_caller(backend: Backend) {
         case(Method::PUT, format!("/api/v2.0/robots/{team_robot}"), Some(json!({"description": "swept"})), |c| {
             members_from(c, Maintainer, OK)
         }),
+        // Tag immutability rules: members read them, maintainers change them; robots neither.
+        case(Method::GET, "/api/v2.0/projects/team/immutabletagrules", None, |c| members_from(c, Guest, OK)),
+        case(
+            Method::POST,
+            "/api/v2.0/projects/team/immutabletagrules",
+            Some(json!({
+                "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "sweep-*"}],
+                "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+            })),
+            |c| members_from(c, Maintainer, CREATED),
+        ),
+        case(Method::PUT, "/api/v2.0/projects/team/immutabletagrules/999999", Some(json!({"disabled": true})), |c| {
+            members_from(c, Maintainer, NOT_FOUND)
+        }),
+        case(Method::DELETE, "/api/v2.0/projects/team/immutabletagrules/999999", None, |c| {
+            members_from(c, Maintainer, NOT_FOUND)
+        }),
         // Any signed-in person may look accounts up; robots are no persons.
         case(Method::GET, "/api/v2.0/users/search?username=a", None, |c| match c {
             Anonymous => UNAUTHORIZED,

@@ -29,6 +29,8 @@ pub struct ArtifactItem {
     /// To within about a minute; `None` if never pulled.
     pub pulled_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
+    /// Those of `tags` an immutability rule protects.
+    pub immutable_tags: Vec<String>,
     /// `os/arch[/variant]` of each image of an index.
     pub platforms: Vec<String>,
 }
@@ -43,6 +45,7 @@ impl From<crate::core::artifacts::ArtifactSummary> for ArtifactItem {
             size: artifact.size,
             pushed_at: artifact.pushed_at,
             pulled_at: artifact.pulled_at,
+            immutable_tags: artifact.tags.iter().filter(|t| t.immutable).map(|t| t.name.clone()).collect(),
             tags: artifact.tags.into_iter().map(|t| t.name).collect(),
             platforms: artifact.platforms,
         }

@@ -83,7 +83,7 @@ impl From<crate::core::Error> for AppError {
             E::IdentityProvider(message) => Self::IdentityProvider(message),
             E::Throttled { retry_after } => Self::Throttled(retry_after.as_secs().div_ceil(60).max(1)),
             E::NotFound(what) => Self::NotFound(what),
-            E::Conflict(message) => Self::Conflict(message),
+            E::Conflict(message) | E::Immutable(message) => Self::Conflict(message),
             E::DatabaseUnavailable(source) => {
                 tracing::warn!(error = %source, "a server function found the database unavailable");
                 Self::Unavailable

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cleanup;
 pub mod dashboard;
 pub mod error;
+pub mod immutability;
 pub mod logs;
 pub mod members;
 pub mod profile;

@@ -55,6 +55,7 @@ pub struct ProjectPermissions {
     pub manage_members: bool,
     pub manage_robots: bool,
     pub read_logs: bool,
+    pub read_tag_policies: bool,
     pub edit: bool,
     pub delete: bool,
     /// System administrators only.
@@ -216,6 +217,7 @@ pub async fn get_project(name: String) -> Result<ProjectOverview, AppError> {
         manage_members: may(Action::ManageMembers),
         manage_robots: may(Action::ManageRobots),
         read_logs: may(Action::ReadLogs),
+        read_tag_policies: may(Action::ReadTagPolicies),
         edit: may(Action::EditProject),
         delete: may(Action::DeleteProject),
         change_quota: crate::core::access::may_system(&actor, crate::core::rbac::SystemAction::ManageQuotas),

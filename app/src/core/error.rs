@@ -25,6 +25,10 @@ pub enum Error {
     /// name, a project that still has repositories).
     #[error("{0}")]
     Conflict(String),
+    /// A project policy protects what the change would touch (an
+    /// immutable tag); the message names the rule.
+    #[error("{0}")]
+    Immutable(String),
     /// A value supplied by the caller is not acceptable.
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },

@@ -56,9 +56,9 @@ impl Role {
         use Action::*;
         let least = match action {
             Pull => Role::LimitedGuest,
-            ReadMembers | ReadLogs => Role::Guest,
+            ReadMembers | ReadLogs | ReadTagPolicies => Role::Guest,
             Push | EditRepository => Role::Developer,
-            DeleteArtifact | ManageTags | ManageRobots => Role::Maintainer,
+            DeleteArtifact | ManageTags | ManageRobots | ManageTagPolicies => Role::Maintainer,
             ManageMembers | EditProject | DeleteProject => Role::ProjectAdmin,
         };
         self >= least
@@ -87,10 +87,14 @@ pub enum Action {
     ReadLogs,
     EditProject,
     DeleteProject,
+    /// Read the project's tag immutability and retention rules.
+    ReadTagPolicies,
+    /// Change them (and run retention).
+    ManageTagPolicies,
 }
 
 impl Action {
-    pub const ALL: [Action; 11] = [
+    pub const ALL: [Action; 13] = [
         Action::Pull,
         Action::Push,
         Action::DeleteArtifact,
@@ -102,6 +106,8 @@ impl Action {
         Action::ReadLogs,
         Action::EditProject,
         Action::DeleteProject,
+        Action::ReadTagPolicies,
+        Action::ManageTagPolicies,
     ];
 
     /// Actions a robot account may be granted.
@@ -120,6 +126,8 @@ impl Action {
             Action::ReadLogs => "read_logs",
             Action::EditProject => "edit_project",
             Action::DeleteProject => "delete_project",
+            Action::ReadTagPolicies => "read_tag_policies",
+            Action::ManageTagPolicies => "manage_tag_policies",
         }
     }
 

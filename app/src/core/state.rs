@@ -16,6 +16,7 @@ use crate::core::{
     },
     db::Db,
     events::{AuditLog, EventRecorder},
+    immutability::ImmutabilityService,
     jobs::JobService,
     load::Load,
     projects::ProjectService,
@@ -82,6 +83,7 @@ pub struct AppState {
     pub artifacts: ArtifactService,
     pub jobs: JobService,
     pub replication: ReplicationService,
+    pub immutability: ImmutabilityService,
     pub events: EventRecorder,
     /// Requests this node is serving (background work paces itself by it).
     pub load: Load,
@@ -121,11 +123,13 @@ impl AppState {
             .keeping_links_for(settings.link_window);
         let jobs = JobService::new(db.clone());
         let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone());
+        let immutability = ImmutabilityService::new(db.clone(), access.clone());
         let artifacts = ArtifactService::new(
             db.clone(),
             access.clone(),
             projects.clone(),
             registry.clone(),
+            immutability.clone(),
             http.registry_host().to_owned(),
         );
         let replication = ReplicationService::new(
@@ -145,6 +149,7 @@ impl AppState {
             robots: RobotService::new(db.clone(), access.clone()),
             jobs,
             replication,
+            immutability,
             load: Load::default(),
             audit: AuditLog::new(db.clone(), access.clone()),
             settings: system_settings.clone(),

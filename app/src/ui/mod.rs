@@ -29,8 +29,8 @@ use layout::{NotFound, PortalLayout};
 use login::LoginPage;
 use profile::ProfilePage;
 use project::{
-    ProjectConfigurationTab, ProjectFrame, ProjectLogsTab, ProjectMembersTab, ProjectRepositoriesTab, ProjectRobotsTab,
-    ProjectSummaryTab,
+    ProjectConfigurationTab, ProjectFrame, ProjectLogsTab, ProjectMembersTab, ProjectPolicyTab, ProjectRepositoriesTab,
+    ProjectRobotsTab, ProjectSummaryTab,
 };
 use projects::{NewProjectPage, ProjectsPage};
 use repository::RepositoryRoute;
@@ -91,6 +91,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/repositories") view=ProjectRepositoriesTab />
                         <Route path=path!("/members") view=ProjectMembersTab />
                         <Route path=path!("/robots") view=ProjectRobotsTab />
+                        <Route path=path!("/policy") view=ProjectPolicyTab />
                         <Route path=path!("/logs") view=ProjectLogsTab />
                         <Route path=path!("/configuration") view=ProjectConfigurationTab />
                     </ParentRoute>

@@ -235,7 +235,7 @@ fn ArtifactRow(artifact: ArtifactItem, context: RowContext) -> AnyView {
     let pull_by_digest = format!("podman pull {registry_host}/{repository}@{}", artifact.digest);
     let target = ArtifactRef { repository: repository.clone(), digest: artifact.digest.clone() };
     let tags = view! {
-        <TagList target=target.clone() tags=artifact.tags.clone() registry_host removable=permissions.manage_tags />
+        <TagList target=target.clone() tags=artifact.tags.clone() immutable=artifact.immutable_tags.clone() registry_host removable=permissions.manage_tags />
     };
     let add_form = permissions.manage_tags.then(|| view! { <AddTagForm target=target.clone() /> });
     let delete_button =
@@ -284,7 +284,13 @@ struct ArtifactRef {
 /// An artifact's tags, each with its pull command and, when `removable`, a
 /// button that removes it.
 #[component]
-fn TagList(target: ArtifactRef, tags: Vec<String>, registry_host: String, removable: bool) -> AnyView {
+fn TagList(
+    target: ArtifactRef,
+    tags: Vec<String>,
+    immutable: Vec<String>,
+    registry_host: String,
+    removable: bool,
+) -> AnyView {
     let Changed(changed) = expect_context::<Changed>();
     let toasts = use_toasts();
     let remove = ServerAction::<RemoveTag>::new();
@@ -297,7 +303,14 @@ fn TagList(target: ArtifactRef, tags: Vec<String>, registry_host: String, remova
         .into_iter()
         .map(|tag| {
             let pull = format!("podman pull {registry_host}/{repository}:{tag}");
-            let removal = removable.then(|| {
+            let protected = immutable.contains(&tag);
+            // A protected tag cannot be removed: no button that could only fail.
+            let lock = protected.then(|| view! {
+                <span class="rounded bg-amber-100 px-1 text-[10px] font-medium uppercase text-amber-800 dark:bg-amber-900 dark:text-amber-200" title="An immutability rule of the project protects this tag" data-testid="immutable-tag">
+                    "immutable"
+                </span>
+            });
+            let removal = (removable && !protected).then(|| {
                 let (repository, digest, tag) = (repository.clone(), digest.clone(), tag.clone());
                 view! {
                     <button
@@ -316,6 +329,7 @@ fn TagList(target: ArtifactRef, tags: Vec<String>, registry_host: String, remova
             view! {
                 <li class="flex items-center gap-1 rounded-full bg-slate-100 py-0.5 pl-2 pr-1 text-xs dark:bg-slate-800" data-testid="tag">
                     <span class="font-mono">{tag}</span>
+                    {lock}
                     <CopyButton text=pull label="Pull" compact=true />
                     {removal}
                 </li>

@@ -100,7 +100,7 @@ fn artifact_view(artifact: ArtifactSummary, repository: &RepositorySummary) -> A
             artifact_id: artifact.id,
             name: tag.name.clone(),
             push_time: tag.pushed_at,
-            immutable: false,
+            immutable: tag.immutable,
         })
         .collect();
     ArtifactView {

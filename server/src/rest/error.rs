@@ -56,6 +56,7 @@ impl From<Error> for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Immutable(_) => StatusCode::PRECONDITION_FAILED,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::IdentityProvider(_) => StatusCode::SERVICE_UNAVAILABLE,

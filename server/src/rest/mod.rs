@@ -9,6 +9,7 @@ mod error;
 mod executions;
 mod gc;
 mod health;
+mod immutability;
 mod jobs;
 mod jobservice;
 mod members;
@@ -63,6 +64,14 @@ pub fn router() -> Router<AppState> {
             get(members::get_member).put(members::update_member).delete(members::remove_member),
         )
         .route("/api/v2.0/projects/{project_name_or_id}/logs", get(audit::project_logs))
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/immutabletagrules",
+            get(immutability::list_rules).post(immutability::create_rule),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}",
+            put(immutability::update_rule).delete(immutability::delete_rule),
+        )
         .route("/api/v2.0/repositories", get(artifacts::list_all_repositories))
         .route("/api/v2.0/projects/{project_name_or_id}/repositories", get(artifacts::list_repositories))
         .route(

@@ -12,8 +12,8 @@ use utoipa::{
 };
 
 use super::{
-    artifacts, audit, configurations, executions, gc, health, jobservice, members, projects, purge, registries,
-    replication, robots, system, usergroups, users,
+    artifacts, audit, configurations, executions, gc, health, immutability, jobservice, members, projects, purge,
+    registries, replication, robots, system, usergroups, users,
 };
 
 #[derive(OpenApi)]
@@ -42,6 +42,10 @@ use super::{
         members::add_member,
         members::update_member,
         members::remove_member,
+        immutability::list_rules,
+        immutability::create_rule,
+        immutability::update_rule,
+        immutability::delete_rule,
         audit::audit_logs,
         audit::project_logs,
         purge::get_schedule,

@@ -6,6 +6,7 @@
 use std::{collections::BTreeMap, net::TcpListener, path::PathBuf, sync::atomic::AtomicU32};
 
 pub mod distribution;
+pub mod docker;
 pub mod garage;
 pub mod oidc;
 pub mod private_postgres;

@@ -21,6 +21,7 @@ use crate::core::{
     db::{Db, Keyset, Page, TimeCursor, Window},
     events::{AuditEvent, Operation, ResourceType},
     identity::Actor,
+    immutability::{ImmutabilityService, protection},
     projects::ProjectService,
     rbac::Action,
     registry::{
@@ -63,6 +64,7 @@ pub struct ArtifactService {
     access: AccessService,
     projects: ProjectService,
     registry: RegistryService,
+    immutability: ImmutabilityService,
     /// `host[:port]`, which repository names are validated against.
     registry_host: String,
 }
@@ -73,9 +75,10 @@ impl ArtifactService {
         access: AccessService,
         projects: ProjectService,
         registry: RegistryService,
+        immutability: ImmutabilityService,
         registry_host: String,
     ) -> Self {
-        Self { browse: BrowseRepository::new(db), access, projects, registry, registry_host }
+        Self { browse: BrowseRepository::new(db), access, projects, registry, immutability, registry_host }
     }
 
     /// A page of the project's repositories (for those who may pull there).
@@ -146,7 +149,9 @@ impl ArtifactService {
 
     /// A page of the artifacts of a repository [`Self::repository`] gave, newest first.
     pub async fn artifacts(&self, repository: &ReadableRepository, window: Window) -> Result<Page<ArtifactSummary>> {
-        self.browse.artifacts(repository.summary.id, window).await
+        let mut page = self.browse.artifacts(repository.summary.id, window).await?;
+        self.mark_immutable(&repository.summary, &mut page.items).await?;
+        Ok(page)
     }
 
     /// A page of the artifacts of a repository [`Self::repository`] gave,
@@ -158,7 +163,23 @@ impl ArtifactService {
         keyset: &Keyset<TimeCursor>,
         limit: u32,
     ) -> Result<Page<ArtifactSummary>> {
-        self.browse.artifacts_by_keyset(repository.summary.id, filter, keyset, limit).await
+        let mut page = self.browse.artifacts_by_keyset(repository.summary.id, filter, keyset, limit).await?;
+        self.mark_immutable(&repository.summary, &mut page.items).await?;
+        Ok(page)
+    }
+
+    /// Marks the tags an enabled immutability rule protects: one query
+    /// for the page, none when nothing on it is tagged.
+    async fn mark_immutable(&self, repository: &RepositorySummary, artifacts: &mut [ArtifactSummary]) -> Result<()> {
+        if artifacts.iter().all(|artifact| artifact.tags.is_empty()) {
+            return Ok(());
+        }
+        let project = repository.name.split_once('/').map_or(repository.name.as_str(), |(project, _)| project);
+        let rules = self.immutability.in_force(project).await?;
+        for tag in artifacts.iter_mut().flat_map(|artifact| artifact.tags.iter_mut()) {
+            tag.immutable = protection(&rules, &repository.name, &[&tag.name]).is_some();
+        }
+        Ok(())
     }
 
     /// One artifact, by digest or tag, of a repository [`Self::repository`] gave.
@@ -170,7 +191,11 @@ impl ArtifactService {
     async fn artifact_in(&self, repository: &RepositorySummary, reference: &str) -> Result<ArtifactSummary> {
         let RepositorySummary { id, name, .. } = repository;
         let digest = self.digest_of(*id, name, reference).await?;
-        self.browse.artifact(*id, &digest).await?.ok_or_else(|| Error::NotFound(format!("artifact {name}@{digest}")))
+        let found = self.browse.artifact(*id, &digest).await?;
+        let mut artifact = [found.ok_or_else(|| Error::NotFound(format!("artifact {name}@{digest}")))?];
+        self.mark_immutable(repository, &mut artifact).await?;
+        let [artifact] = artifact;
+        Ok(artifact)
     }
 
     /// One artifact with its manifest, image config and referrers, for a

@@ -154,6 +154,8 @@ impl ArtifactSummary {
 pub struct TagSummary {
     pub name: String,
     pub pushed_at: DateTime<Utc>,
+    /// An enabled immutability rule of the project protects it.
+    pub immutable: bool,
 }
 
 #[cfg(test)]

@@ -74,6 +74,8 @@ pub enum ResourceType {
     /// A remote registry replication uses.
     Registry,
     ReplicationPolicy,
+    /// A project's tag immutability rule.
+    ImmutableRule,
 }
 
 impl ResourceType {
@@ -89,6 +91,7 @@ impl ResourceType {
             Self::Settings => "settings",
             Self::Registry => "registry",
             Self::ReplicationPolicy => "replication_policy",
+            Self::ImmutableRule => "immutable_rule",
         }
     }
 }

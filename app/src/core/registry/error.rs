@@ -32,6 +32,9 @@ pub enum Error {
     /// Adding a tag that already names a manifest here (the portal's "add tag").
     #[error("the tag {tag} already exists in {repository}")]
     TagExists { tag: String, repository: String },
+    /// Moving or deleting a tag an immutability rule protects.
+    #[error(transparent)]
+    Immutable(Box<crate::core::immutability::Protected>),
     #[error("blob upload unknown to this repository")]
     UploadUnknown,
     #[error("chunk starts at byte {requested}, but the upload holds {actual} bytes")]
@@ -87,13 +90,15 @@ impl From<sqlx::Error> for Error {
 
 /// The registry's errors as the core's, for callers outside `/v2` (the
 /// portal, REST, jobs): what is missing is not found, a quota refusal is
-/// forbidden, the rest of what a client did wrong is a conflict.
+/// forbidden, an immutable tag is a failed precondition, the rest of what
+/// a client did wrong is a conflict.
 impl From<Error> for crate::core::Error {
     fn from(error: Error) -> Self {
         match error {
             Error::ManifestUnknown | Error::NameUnknown => Self::NotFound("artifact".into()),
             Error::Internal(inner) => inner,
             quota @ Error::QuotaExceeded { .. } => Self::Forbidden(quota.to_string()),
+            Error::Immutable(protected) => Self::Immutable(protected.to_string()),
             other => Self::Conflict(other.to_string()),
         }
     }

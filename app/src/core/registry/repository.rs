@@ -115,6 +115,18 @@ pub enum Linked {
     },
     /// Refused: the tag exists and the push asked not to move it.
     TagTaken,
+    /// Refused: the push would move a tag an immutability rule protects.
+    Protected(crate::core::immutability::Protected),
+}
+
+/// What deleting a manifest, a tag or a repository came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Removed {
+    Done,
+    /// There was nothing of that name.
+    Missing,
+    /// Refused: it is, or holds, a tag an immutability rule protects.
+    Protected(crate::core::immutability::Protected),
 }
 
 /// A blob a repository may see, and when its link was last relied on.

@@ -1,39 +1,14 @@
 //! Which artifacts a replication policy copies: repository names and tags
 //! by glob (`library/**`, `{app,web}`, `v1.*`), tags matched or excluded,
 //! and the kind of resource (images only, or any artifact). Harbor's
-//! filter rules; pure, so the copy engine and the policy form share them.
+//! filter rules over the shared [selectors](crate::core::selectors); pure,
+//! so the copy engine and the policy form share them.
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobMatcher;
 use serde::{Deserialize, Serialize};
 
-/// Longest pattern a filter accepts.
-pub const MAX_PATTERN: usize = 256;
-
-/// Whether a tag filter keeps what matches or what does not.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decoration {
-    #[default]
-    Matches,
-    Excludes,
-}
-
-impl Decoration {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Matches => "matches",
-            Self::Excludes => "excludes",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "matches" => Some(Self::Matches),
-            "excludes" => Some(Self::Excludes),
-            _ => None,
-        }
-    }
-}
+use crate::core::selectors::glob;
+pub use crate::core::selectors::{Decoration, InvalidFilter, MAX_PATTERN};
 
 /// What kind of artifact a policy copies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,14 +49,6 @@ pub struct Filters {
     pub resource: Option<ResourceKind>,
 }
 
-/// A pattern that is not a glob this filter accepts.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct InvalidFilter {
-    pub field: &'static str,
-    pub message: String,
-}
-
 /// [`Filters`] compiled for matching.
 #[derive(Clone, Debug)]
 pub struct Selection {
@@ -101,21 +68,6 @@ impl Filters {
             resource: self.resource.unwrap_or_default(),
         })
     }
-}
-
-fn glob(field: &'static str, pattern: &str) -> Result<GlobMatcher, InvalidFilter> {
-    if pattern.len() > MAX_PATTERN {
-        return Err(InvalidFilter { field, message: format!("at most {MAX_PATTERN} characters") });
-    }
-    if pattern.chars().any(char::is_control) {
-        return Err(InvalidFilter { field, message: "no control characters".into() });
-    }
-    // `*` stays within one path component; `**` crosses them, as in Harbor.
-    let glob = GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| InvalidFilter { field, message: format!("{pattern:?} is not a glob: {}", e.kind()) })?;
-    Ok(glob.compile_matcher())
 }
 
 impl Selection {

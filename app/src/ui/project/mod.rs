@@ -5,10 +5,12 @@
 
 mod logs;
 mod members;
+mod policy;
 mod robots;
 
 pub use logs::ProjectLogsTab;
 pub use members::ProjectMembersTab;
+pub use policy::ProjectPolicyTab;
 pub use robots::ProjectRobotsTab;
 
 use leptos::prelude::*;
@@ -71,6 +73,9 @@ fn ProjectHeader(project: ProjectOverview) -> impl IntoView {
     }
     if project.permissions.manage_robots {
         tabs.push(("Robot accounts", format!("{base}/robots"), false));
+    }
+    if project.permissions.read_tag_policies {
+        tabs.push(("Policy", format!("{base}/policy"), false));
     }
     if project.permissions.read_logs {
         tabs.push(("Logs", format!("{base}/logs"), false));

@@ -156,10 +156,11 @@ impl BrowseRepository {
         })?;
         let mut by_manifest: HashMap<i64, Vec<TagSummary>> = HashMap::new();
         for tag in tags {
-            by_manifest
-                .entry(tag.manifest_id)
-                .or_default()
-                .push(TagSummary { name: tag.name, pushed_at: tag.updated_at });
+            by_manifest.entry(tag.manifest_id).or_default().push(TagSummary {
+                name: tag.name,
+                pushed_at: tag.updated_at,
+                immutable: false,
+            });
         }
         Ok(rows
             .into_iter()

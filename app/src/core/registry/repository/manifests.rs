@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{LOCK_QUOTA, Linked, RELIST_IMAGE_SQL, RegistryRepository, RepositoryId};
+use super::{LOCK_QUOTA, Linked, RELIST_IMAGE_SQL, RegistryRepository, Removed, RepositoryId};
 use crate::{
     core::{
         Result,
         access::visibility_sql,
-        events::{AuditEvent, audited_transaction, write_audit_row},
+        events::{AuditEvent, write_audit_row},
         identity::Visibility,
+        immutability::{enabled_rules, protection},
         projects::usage_sql,
         registry::{digest::Digest, names::RepoName},
     },
@@ -37,6 +38,8 @@ pub struct ReferrerRow {
 /// A manifest about to be stored.
 pub struct NewManifest<'a> {
     pub repository: RepositoryId,
+    /// The repository's name, for the immutability rules of its project.
+    pub name: &'a RepoName,
     pub digest: &'a Digest,
     pub parsed: &'a crate::core::registry::manifest::ParsedManifest,
     pub content: &'a [u8],
@@ -139,10 +142,13 @@ impl RegistryRepository {
             ") ON CONFLICT (repository_id, digest) DO UPDATE SET touched_at = excluded.touched_at RETURNING id"
         );
         const EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2)";
-        const TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (repository_id, name) DO UPDATE SET manifest_id = excluded.manifest_id, updated_at = excluded.updated_at";
         const NEW_TAG: &str = "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (repository_id, name) DO NOTHING";
+        // The tag exists: pushed again with the same manifest, or moved.
+        const SAME_TAG: &str =
+            "UPDATE tags SET updated_at = $4 WHERE repository_id = $1 AND name = $2 AND manifest_id = $3";
+        const MOVE_TAG: &str =
+            "UPDATE tags SET manifest_id = $3, updated_at = $4 WHERE repository_id = $1 AND name = $2";
         let digest = new.digest.to_string();
         let subject = new.parsed.subject.as_ref().map(Digest::to_string);
         let size = new.content.len() as i64;
@@ -234,20 +240,23 @@ impl RegistryRepository {
                 }
             }
             if let Some(tag) = new.tag {
-                let sql = match new.existing_tag {
-                    ExistingTag::Move => TAG,
-                    ExistingTag::Refuse => NEW_TAG,
-                };
-                let written = sqlx::query(sql)
-                    .bind(new.repository)
-                    .bind(tag.as_str())
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if written == 0 {
-                    return Ok(Linked::TagTaken);
+                let tag_write = |sql: &'static str| sqlx::query(sql).bind(new.repository).bind(tag.as_str()).bind(id).bind(now);
+                let created = tag_write(NEW_TAG).execute(&mut *tx).await?.rows_affected() > 0;
+                if !created {
+                    if new.existing_tag == ExistingTag::Refuse {
+                        return Ok(Linked::TagTaken);
+                    }
+                    let same = tag_write(SAME_TAG).execute(&mut *tx).await?.rows_affected() > 0;
+                    // Moving a tag (or recreating one deleted a moment ago):
+                    // the row is locked now, and the rules decide.
+                    if !same && tag_write(MOVE_TAG).execute(&mut *tx).await?.rows_affected() > 0 {
+                        let rules = enabled_rules!(tx, new.name.project().unwrap_or_default())?;
+                        if let Some(protected) = protection(&rules, new.name.as_str(), &[tag.as_str()]) {
+                            return Ok(Linked::Protected(protected));
+                        }
+                    } else if !same {
+                        tag_write(NEW_TAG).execute(&mut *tx).await?;
+                    }
                 }
             }
             write_audit_row!(tx, event)?;
@@ -257,72 +266,138 @@ impl RegistryRepository {
         Ok(stored)
     }
 
-    /// Deletes a manifest and, with it, every tag pointing at it. The images
-    /// of a deleted index that no other index here holds are listed again.
-    /// `event` is the deletion's audit row, written in the same transaction.
-    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest, event: &AuditEvent) -> Result<bool> {
+    /// Deletes a manifest and, with it, every tag pointing at it, unless
+    /// an immutability rule protects one of them. The images of a deleted
+    /// index that no other index here holds are listed again. `event` is
+    /// the deletion's audit row, written in the same transaction.
+    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest, event: &AuditEvent) -> Result<Removed> {
         // A write comes first so SQLite takes the write lock before reading.
         const UNLIST: &str = "UPDATE manifests SET listed = FALSE WHERE digest = $2 \
              AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id";
+        const TAGS: &str = "SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id \
+             WHERE m.repository_id = $1 AND m.digest = $2";
         const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
              WHERE m.repository_id = $1 AND m.digest = $2 AND ref.kind = 'manifest'";
         const DELETE: &str = "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
         let digest = digest.to_string();
-        let deleted = on_db!(&self.db, pool => async {
+        let removed = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             let Some(id): Option<i64> =
                 sqlx::query_scalar(UNLIST).bind(repository.as_str()).bind(&digest).fetch_optional(&mut *tx).await?
             else {
-                return Ok(0);
+                return Ok(Removed::Missing);
             };
+            let rules = enabled_rules!(tx, repository.project().unwrap_or_default())?;
+            if !rules.is_empty() {
+                let tags: Vec<String> = sqlx::query_scalar(TAGS).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
+                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+                if let Some(protected) = protection(&rules, repository.as_str(), &tags) {
+                    return Ok(Removed::Protected(protected));
+                }
+            }
             let children: Vec<String> =
                 sqlx::query_scalar(CHILDREN).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
             let deleted = sqlx::query(DELETE).bind(id).bind(&digest).execute(&mut *tx).await?.rows_affected();
             for child in &children {
                 sqlx::query(RELIST_IMAGE_SQL).bind(id).bind(child).execute(&mut *tx).await?;
             }
-            if deleted > 0 {
-                write_audit_row!(tx, event)?;
+            if deleted == 0 {
+                return Ok(Removed::Missing);
             }
+            write_audit_row!(tx, event)?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(deleted)
+            Ok::<_, sqlx::Error>(Removed::Done)
         }.await)?;
-        Ok(deleted > 0)
+        Ok(removed)
     }
 
     /// Deletes a repository with its manifests, tags, blob links and
-    /// uploads (by cascade). The blobs stay in the store for garbage
-    /// collection; staged upload bytes for the upload cleanup.
-    pub async fn delete_repository(&self, repository: &RepoName, event: &AuditEvent) -> Result<bool> {
-        const SQL: &str = "DELETE FROM repositories WHERE name = $1";
-        Ok(delete_audited!(&self.db, SQL, (repository.as_str()), event)?)
+    /// uploads (by cascade), unless an immutability rule protects one of
+    /// its tags. The blobs stay in the store for garbage collection;
+    /// staged upload bytes for the upload cleanup.
+    pub async fn delete_repository(&self, repository: &RepoName, event: &AuditEvent) -> Result<Removed> {
+        // A write comes first so SQLite takes the write lock before reading.
+        const LOCK: &str = "UPDATE repositories SET name = name WHERE name = $1";
+        const TAGS: &str = "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id WHERE r.name = $1";
+        const DELETE: &str = "DELETE FROM repositories WHERE name = $1";
+        let removed = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            if sqlx::query(LOCK).bind(repository.as_str()).execute(&mut *tx).await?.rows_affected() == 0 {
+                return Ok(Removed::Missing);
+            }
+            let rules = enabled_rules!(tx, repository.project().unwrap_or_default())?;
+            if !rules.is_empty() {
+                let tags: Vec<String> = sqlx::query_scalar(TAGS).bind(repository.as_str()).fetch_all(&mut *tx).await?;
+                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+                if let Some(protected) = protection(&rules, repository.as_str(), &tags) {
+                    return Ok(Removed::Protected(protected));
+                }
+            }
+            sqlx::query(DELETE).bind(repository.as_str()).execute(&mut *tx).await?;
+            write_audit_row!(tx, event)?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Removed::Done)
+        }.await)?;
+        Ok(removed)
     }
 
+    /// Deletes a tag, unless an immutability rule protects it.
     pub async fn delete_tag(
         &self,
         repository: &RepoName,
         tag: &crate::core::registry::names::Tag,
         event: &AuditEvent,
-    ) -> Result<bool> {
+    ) -> Result<Removed> {
         const SQL: &str =
             "DELETE FROM tags WHERE name = $1 AND repository_id = (SELECT id FROM repositories WHERE name = $2)";
-        Ok(delete_audited!(&self.db, SQL, (tag.as_str(), repository.as_str()), event)?)
+        self.delete_protected_tag(repository, tag, (SQL, None), event).await
     }
 
     /// Deletes the tag only while it still names the manifest `digest`
-    /// (a tag moved meanwhile stays where it went); false otherwise.
+    /// (a tag moved meanwhile stays where it went, and the answer is
+    /// [`Removed::Missing`]), unless an immutability rule protects it.
     pub async fn delete_tag_of(
         &self,
         repository: &RepoName,
         tag: &crate::core::registry::names::Tag,
         digest: &Digest,
         event: &AuditEvent,
-    ) -> Result<bool> {
+    ) -> Result<Removed> {
         const SQL: &str = "DELETE FROM tags WHERE name = $1 \
              AND repository_id = (SELECT id FROM repositories WHERE name = $2) \
              AND manifest_id = (SELECT m.id FROM manifests m JOIN repositories r ON r.id = m.repository_id \
                                 WHERE r.name = $2 AND m.digest = $3)";
-        Ok(delete_audited!(&self.db, SQL, (tag.as_str(), repository.as_str(), digest.to_string()), event)?)
+        self.delete_protected_tag(repository, tag, (SQL, Some(digest.to_string())), event).await
+    }
+
+    /// Runs a tag's delete (`$1` the tag, `$2` the repository, `$3` the
+    /// digest when given), then asks the rules in the same transaction:
+    /// a protected tag's delete is rolled back.
+    async fn delete_protected_tag(
+        &self,
+        repository: &RepoName,
+        tag: &crate::core::registry::names::Tag,
+        (sql, digest): (&'static str, Option<String>),
+        event: &AuditEvent,
+    ) -> Result<Removed> {
+        let removed = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let mut delete = sqlx::query(sql).bind(tag.as_str()).bind(repository.as_str());
+            if let Some(digest) = &digest {
+                delete = delete.bind(digest);
+            }
+            if delete.execute(&mut *tx).await?.rows_affected() == 0 {
+                return Ok(Removed::Missing);
+            }
+            let rules = enabled_rules!(tx, repository.project().unwrap_or_default())?;
+            if let Some(protected) = protection(&rules, repository.as_str(), &[tag.as_str()]) {
+                return Ok(Removed::Protected(protected));
+            }
+            write_audit_row!(tx, event)?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(Removed::Done)
+        }.await)?;
+        Ok(removed)
     }
 
     /// Tag names in byte order after `page.last`; one extra row tells the

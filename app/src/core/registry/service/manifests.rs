@@ -14,7 +14,7 @@ use crate::core::{
         error::{Error, Result},
         manifest::{self, Needed},
         names::{Reference, RepoName, Tag},
-        repository::{ExistingTag, Linked, ListPage, NewManifest, ReferrerRow, StoredManifest},
+        repository::{ExistingTag, Linked, ListPage, NewManifest, ReferrerRow, Removed, StoredManifest},
     },
 };
 
@@ -147,8 +147,15 @@ impl RegistryService {
                 None => self.repository_for_push(repository, now).await?,
             },
         };
-        let new =
-            NewManifest { repository: repository_id, digest: &digest, parsed: &parsed, content, tag, existing_tag };
+        let new = NewManifest {
+            repository: repository_id,
+            name: repository,
+            digest: &digest,
+            parsed: &parsed,
+            content,
+            tag,
+            existing_tag,
+        };
         let stored = self.link_manifest(repository, new, grant).await;
         if stored.is_err() {
             // A refusal leaves no repository behind that only this push created.
@@ -203,6 +210,7 @@ impl RegistryService {
                 tag: tag.map(|t| t.to_string()).unwrap_or_default(),
                 repository: repository.to_string(),
             }),
+            Linked::Protected(protected) => Err(Error::Immutable(Box::new(protected))),
         }
     }
 
@@ -215,7 +223,7 @@ impl RegistryService {
     ) -> Result<()> {
         granted(grant, repository, &[Action::DeleteArtifact, Action::ManageTags])?;
         let actor = grant.actor();
-        let deleted = match reference {
+        let removed = match reference {
             Reference::Digest(digest) => {
                 let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
                 let event = artifact_event(Operation::Delete, repository, actor, details);
@@ -227,9 +235,7 @@ impl RegistryService {
                 self.repository.delete_tag(repository, tag, &event).await?
             }
         };
-        if !deleted {
-            return Err(Error::ManifestUnknown);
-        }
+        removed_or_refused(removed, Error::ManifestUnknown)?;
         let change = match reference {
             Reference::Digest(digest) => {
                 super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() }
@@ -250,9 +256,8 @@ impl RegistryService {
         let details =
             EventDetails { digest: Some(digest.to_string()), tag: Some(tag.to_string()), ..EventDetails::default() };
         let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
-        if !self.repository.delete_tag_of(repository, tag, digest, &event).await? {
-            return Err(Error::ManifestUnknown);
-        }
+        let removed = self.repository.delete_tag_of(repository, tag, digest, &event).await?;
+        removed_or_refused(removed, Error::ManifestUnknown)?;
         self.announce(super::ArtifactChange::Untagged { repository: repository.clone(), tag: tag.to_string() }).await;
         Ok(())
     }
@@ -262,9 +267,8 @@ impl RegistryService {
         granted(grant, repository, &[Action::DeleteArtifact])?;
         let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), grant.actor())
             .in_project(repository.project());
-        if !self.repository.delete_repository(repository, &event).await? {
-            return Err(Error::NameUnknown);
-        }
+        let removed = self.repository.delete_repository(repository, &event).await?;
+        removed_or_refused(removed, Error::NameUnknown)?;
         Ok(())
     }
 
@@ -299,5 +303,15 @@ impl RegistryService {
     ) -> Result<Vec<ReferrerRow>> {
         granted(grant, repository, &[Action::Pull])?;
         Ok(self.repository.list_referrers(repository, subject, artifact_type).await?)
+    }
+}
+
+/// A delete that happened, or why not: `missing` when there was nothing
+/// of that name.
+fn removed_or_refused(removed: Removed, missing: Error) -> Result<()> {
+    match removed {
+        Removed::Done => Ok(()),
+        Removed::Missing => Err(missing),
+        Removed::Protected(protected) => Err(Error::Immutable(Box::new(protected))),
     }
 }

@@ -163,6 +163,7 @@ impl RegistryService {
                 Err(Error::QuotaExceeded { project, quota, used, needed: size })
             }
             Linked::Missing(_) | Linked::TagTaken => Err(Error::BlobUnknown),
+            Linked::Protected(protected) => Err(Error::Immutable(Box::new(protected))),
         }
     }
 
