@@ -10,6 +10,7 @@ use app::core::{
     gc::{GarbageCollection, GcRepository},
     jobs::{AuditPurge, Job, Runner, RunnerSettings, UploadCleanup},
     replication::Replication,
+    retention::Retention,
 };
 
 const HOURLY: &str = "hourly";
@@ -28,6 +29,7 @@ pub fn start(state: &AppState, upload_expiry: Duration) -> Runner {
         Arc::new(UploadCleanup { registry: state.registry.clone() }),
         Arc::new(AuditPurge { audit: state.audit.clone() }),
         Arc::new(Replication { service: state.replication.clone() }),
+        Arc::new(Retention { service: state.retention.clone() }),
         Arc::new(GarbageCollection {
             repository: GcRepository::new(state.db.clone()),
             blobs: state.blobs.clone(),

@@ -17,6 +17,7 @@ pub mod projects;
 pub mod rbac;
 pub mod registry;
 pub mod replication;
+pub mod retention;
 pub mod robots;
 pub mod selectors;
 pub mod settings;

@@ -22,6 +22,7 @@ use crate::core::{
     projects::ProjectService,
     registry::RegistryService,
     replication::ReplicationService,
+    retention::RetentionService,
     robots::RobotService,
     settings::SettingsService,
     storage::{self, BlobStore, StorageSettings},
@@ -84,6 +85,7 @@ pub struct AppState {
     pub jobs: JobService,
     pub replication: ReplicationService,
     pub immutability: ImmutabilityService,
+    pub retention: RetentionService,
     pub events: EventRecorder,
     /// Requests this node is serving (background work paces itself by it).
     pub load: Load,
@@ -139,6 +141,8 @@ impl AppState {
             access.clone(),
             jobs.clone(),
         );
+        let retention =
+            RetentionService::new(db.clone(), access.clone(), jobs.clone(), registry.clone(), immutability.clone());
         // Pushes and deletes here reach event-based replication policies.
         registry.listen(Arc::new(replication.event_trigger()));
         let state = AppState {
@@ -149,6 +153,7 @@ impl AppState {
             robots: RobotService::new(db.clone(), access.clone()),
             jobs,
             replication,
+            retention,
             immutability,
             load: Load::default(),
             audit: AuditLog::new(db.clone(), access.clone()),

@@ -87,8 +87,9 @@ pub async fn list_schedules(
     Ok(page.respond(db::Page::at(page.window(), items, all), "/api/v2.0/schedules", &[], |schedule| ScheduleTask {
         // A kind has one schedule: its place in the table is its id.
         id: JOB_TYPES.iter().position(|(kind, _)| *kind == schedule.kind).map_or(0, |n| n as i64 + 1),
-        vendor_type: job_type_of(&schedule.kind),
-        vendor_id: -1,
+        // A per-subject kind (`retention:7`) is Harbor's vendor type and id.
+        vendor_type: job_type_of(schedule.kind.split_once(':').map_or(schedule.kind.as_str(), |(family, _)| family)),
+        vendor_id: schedule.kind.split_once(':').and_then(|(_, id)| id.parse().ok()).unwrap_or(-1),
         cron: schedule.cron,
         update_time: schedule.updated_at,
     }))

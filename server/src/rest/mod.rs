@@ -19,6 +19,7 @@ mod projects;
 mod purge;
 mod registries;
 mod replication;
+mod retention;
 mod robots;
 mod system;
 mod usergroups;
@@ -136,6 +137,19 @@ pub fn router() -> Router<AppState> {
             "/api/v2.0/replication/policies/{id}",
             get(replication::get_policy).put(replication::update_policy).delete(replication::delete_policy),
         )
+        .route("/api/v2.0/retentions", axum::routing::post(retention::create_policy))
+        .route("/api/v2.0/retentions/metadatas", get(retention::metadata))
+        .route(
+            "/api/v2.0/retentions/{id}",
+            get(retention::get_policy).put(retention::update_policy).delete(retention::delete_policy),
+        )
+        .route(
+            "/api/v2.0/retentions/{id}/executions",
+            get(retention::list_executions).post(retention::start_execution),
+        )
+        .route("/api/v2.0/retentions/{id}/executions/{eid}", axum::routing::patch(retention::act_on_execution))
+        .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks", get(retention::list_tasks))
+        .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}", get(retention::task_log))
         .route("/api/v2.0/usergroups", get(usergroups::list_groups).post(usergroups::create_group))
         .route("/api/v2.0/usergroups/{group_id}", get(usergroups::get_group).delete(usergroups::delete_group))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))

@@ -13,7 +13,7 @@ use utoipa::{
 
 use super::{
     artifacts, audit, configurations, executions, gc, health, immutability, jobservice, members, projects, purge,
-    registries, replication, robots, system, usergroups, users,
+    registries, replication, retention, robots, system, usergroups, users,
 };
 
 #[derive(OpenApi)]
@@ -42,6 +42,16 @@ use super::{
         members::add_member,
         members::update_member,
         members::remove_member,
+        retention::metadata,
+        retention::create_policy,
+        retention::get_policy,
+        retention::update_policy,
+        retention::delete_policy,
+        retention::start_execution,
+        retention::list_executions,
+        retention::act_on_execution,
+        retention::list_tasks,
+        retention::task_log,
         immutability::list_rules,
         immutability::create_rule,
         immutability::update_rule,

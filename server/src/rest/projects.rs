@@ -46,6 +46,9 @@ pub struct ProjectView {
 struct Metadata {
     /// Harbor writes booleans in project metadata as strings.
     public: &'static str,
+    /// The project's tag retention policy, as Harbor writes it (a string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention_id: Option<String>,
 }
 
 impl From<Project> for ProjectView {
@@ -60,7 +63,7 @@ impl From<Project> for ProjectView {
             deleted: false,
             registry_id: None,
             repo_count: project.repository_count,
-            metadata: Metadata { public: if project.public { "true" } else { "false" } },
+            metadata: Metadata { public: if project.public { "true" } else { "false" }, retention_id: None },
         }
     }
 }
@@ -196,6 +199,8 @@ impl ProjectReq {
             match (key.as_str(), value.as_str()) {
                 ("public", Some(flag @ ("true" | "false"))) => public = Some(flag == "true"),
                 ("public", _) => return Err(ApiError::bad_request("metadata.public: must be \"true\" or \"false\"")),
+                // Read-only: the retention policy says which project it is for.
+                ("retention_id", _) => {}
                 _ => return Err(ApiError::bad_request(format!("metadata.{key}: not a project setting Berth knows"))),
             }
         }
@@ -245,7 +250,10 @@ pub async fn get_project(
 ) -> ApiResult<Json<ProjectView>> {
     let name = named_project(&state, &headers, &name_or_id).await?;
     let project = state.projects.get(&caller.0, &name).await.map_err(|e| refusal(&caller, e))?;
-    Ok(Json(project.into()))
+    let retention = state.retention.policy_of(project.id).await?;
+    let mut view = ProjectView::from(project);
+    view.metadata.retention_id = retention.map(|id| id.0.to_string());
+    Ok(Json(view))
 }
 
 #[utoipa::path(put, path = "/api/v2.0/projects/{project_name_or_id}", tag = "project", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name")), request_body = ProjectReq, responses((status = 200, description = "Updated"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

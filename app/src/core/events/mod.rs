@@ -76,6 +76,8 @@ pub enum ResourceType {
     ReplicationPolicy,
     /// A project's tag immutability rule.
     ImmutableRule,
+    /// A project's tag retention policy.
+    RetentionPolicy,
 }
 
 impl ResourceType {
@@ -92,6 +94,7 @@ impl ResourceType {
             Self::Registry => "registry",
             Self::ReplicationPolicy => "replication_policy",
             Self::ImmutableRule => "immutable_rule",
+            Self::RetentionPolicy => "retention_policy",
         }
     }
 }

@@ -69,6 +69,15 @@ use crate::core::{
     rbac::SystemAction,
 };
 
+/// What proves a caller was allowed to run, read or stop a kind's
+/// executions: a system grant (garbage collection, replication) or a
+/// project grant (a project's retention policy).
+pub(crate) trait Proof {}
+
+impl Proof for SystemGrant {}
+
+impl Proof for crate::core::access::ProjectGrant {}
+
 /// What started an execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trigger {
@@ -327,7 +336,7 @@ impl JobService {
     /// Queues a run of `kind` (`family:subject` for per-subject kinds).
     pub(crate) async fn queue(
         &self,
-        _grant: &SystemGrant,
+        _grant: &impl Proof,
         kind: &str,
         trigger: Trigger,
         parameters: &Value,
@@ -344,7 +353,7 @@ impl JobService {
     /// The executions of one `kind`, newest first.
     pub(crate) async fn kind_executions(
         &self,
-        _grant: &SystemGrant,
+        _grant: &impl Proof,
         kind: &str,
         window: Window,
     ) -> Result<Page<Execution>> {
@@ -354,7 +363,7 @@ impl JobService {
     /// The executions of every subject of `family`, newest first.
     pub(crate) async fn family_executions(
         &self,
-        _grant: &SystemGrant,
+        _grant: &impl Proof,
         family: &str,
         window: Window,
     ) -> Result<Page<Execution>> {
@@ -362,7 +371,7 @@ impl JobService {
     }
 
     /// An execution of `family`'s.
-    pub(crate) async fn family_execution(&self, _grant: &SystemGrant, family: &str, id: i64) -> Result<Execution> {
+    pub(crate) async fn family_execution(&self, _grant: &impl Proof, family: &str, id: i64) -> Result<Execution> {
         self.repository
             .execution(id)
             .await?
@@ -371,7 +380,7 @@ impl JobService {
     }
 
     /// Stops an execution of `family`'s, as [`Self::stop`] does.
-    pub(crate) async fn stop_family_execution(&self, grant: &SystemGrant, family: &str, id: i64) -> Result<()> {
+    pub(crate) async fn stop_family_execution(&self, grant: &impl Proof, family: &str, id: i64) -> Result<()> {
         let execution = self.family_execution(grant, family, id).await?;
         self.stop_execution(&execution).await
     }

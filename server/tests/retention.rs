@@ -1,0 +1,329 @@
+//! Tag retention over real HTTP, on SQLite and PostgreSQL, with Harbor's
+//! `/retentions` API: a repository of 500 artifacts with mixed push and
+//! pull times and tags, four rules and an immutable tag; the dry run's
+//! list of what would go equals what the real run deletes, the rest stays,
+//! immutable and unselected content is never touched, and the deletions
+//! are audited. Also the API's shapes, roles and bounds.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, Utc};
+use common::{Backend, TestServer};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const EMPTY: &[u8] = b"{}";
+
+fn digest_of(bytes: &[u8]) -> String {
+    app::core::registry::digest::Digest::sha256_of(bytes).to_string()
+}
+
+/// Artifact `n` of a seeded repository: a distinct manifest on the empty config.
+fn manifest(n: usize) -> String {
+    json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": digest_of(EMPTY), "size": EMPTY.len()},
+        "layers": [],
+        "annotations": {"n": n.to_string()},
+    })
+    .to_string()
+}
+
+/// The tag of artifact `n`: releases, dev and nightly builds, and untagged ones.
+fn tag(n: usize) -> Option<String> {
+    match n % 5 {
+        0 | 1 => Some(format!("v{n}")),
+        2 => Some(format!("dev-{n}")),
+        3 => Some(format!("nightly-{n}")),
+        _ => None,
+    }
+}
+
+fn selector(decoration: &str, pattern: &str, untagged: bool) -> Value {
+    json!([{"kind": "doublestar", "decoration": decoration, "pattern": pattern, "extras": json!({"untagged": untagged}).to_string()}])
+}
+
+fn rule(template: &str, n: Option<i64>, tags: Value) -> Value {
+    let params = n.map_or(json!({}), |n| json!({ template: n }));
+    json!({
+        "disabled": false, "action": "retain", "template": template, "params": params,
+        "tag_selectors": tags,
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "app"}]},
+    })
+}
+
+fn policy(project_id: i64, rules: Vec<Value>, cron: &str) -> Value {
+    json!({
+        "algorithm": "or", "rules": rules,
+        "trigger": {"kind": "Schedule", "settings": {"cron": cron}},
+        "scope": {"level": "project", "ref": project_id},
+    })
+}
+
+/// Runs the policy (dry or not) and waits for the execution to end; its tasks.
+async fn run(server: &TestServer, policy: i64, dry_run: bool) -> Vec<Value> {
+    let admin = common::admin_client();
+    let base = server.url(&format!("/api/v2.0/retentions/{policy}/executions"));
+    let started = admin.post(&base).json(&json!({ "dry_run": dry_run })).send().await.unwrap();
+    assert_eq!(started.status(), StatusCode::CREATED);
+    let id: i64 = started.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    for _ in 0..600 {
+        let executions: Vec<Value> = admin.get(&base).send().await.unwrap().json().await.unwrap();
+        let execution = executions.iter().find(|e| e["id"] == id).expect("the execution is listed").clone();
+        if !matches!(execution["status"].as_str(), Some("Pending" | "Running")) {
+            assert_eq!(execution["status"], "Success", "{execution}");
+            assert_eq!(execution["dry_run"], dry_run);
+            return admin.get(format!("{base}/{id}/tasks")).send().await.unwrap().json().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("retention execution {id} did not end in 60 s");
+}
+
+/// The digests a task's log lists after `verb` (`retained`, `would delete`, `deleted`).
+async fn logged(server: &TestServer, policy: i64, task: &Value, verb: &str) -> BTreeSet<String> {
+    let url =
+        server.url(&format!("/api/v2.0/retentions/{policy}/executions/{}/tasks/{}", task["execution_id"], task["id"]));
+    let log = common::admin_client().get(url).send().await.unwrap().text().await.unwrap();
+    log.lines()
+        .filter_map(|line| line.strip_prefix(&format!("{verb} ")))
+        .map(|rest| rest.split([' ', ':']).take(2).collect::<Vec<_>>().join(":"))
+        .collect()
+}
+
+async fn the_dry_run_lists_what_the_real_run_deletes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let admin = common::admin_client();
+    assert_eq!(common::push_blob(&admin, &server, "team/app", EMPTY).await, StatusCode::CREATED);
+    let now = Utc::now();
+    let mut digests = Vec::new();
+    for n in 0..500 {
+        let content = manifest(n);
+        let digest = digest_of(content.as_bytes());
+        let reference = tag(n).unwrap_or_else(|| digest.clone());
+        let pushed = admin
+            .put(server.url(&format!("/v2/team/app/manifests/{reference}")))
+            .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+            .body(content)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pushed.status(), StatusCode::CREATED);
+        // Artifact 0 is the newest; every fourth was pulled, some days ago.
+        let pushed_at = now - Duration::hours(n as i64);
+        let pulled_at = (n % 4 == 0).then(|| now - Duration::days((n % 10) as i64));
+        app::on_db!(&server.state.db, pool => {
+            sqlx::query("UPDATE manifests SET created_at = $1, pulled_at = $2 WHERE digest = $3")
+                .bind(pushed_at)
+                .bind(pulled_at)
+                .bind(&digest)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+        .unwrap();
+        digests.push(digest);
+    }
+    common::push_empty_image(&admin, &server, "team/keep", "old").await;
+    let pinned = json!({
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v495"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+    });
+    let made = admin.post(server.url("/api/v2.0/projects/team/immutabletagrules")).json(&pinned).send().await.unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+
+    let team: Value = admin.get(server.url("/api/v2.0/projects/team")).send().await.unwrap().json().await.unwrap();
+    let rules = vec![
+        rule("latestPushedK", Some(10), selector("matches", "v*", false)),
+        rule("nDaysSinceLastPull", Some(3), selector("matches", "**", false)),
+        rule("always", None, selector("matches", "nightly-1*", false)),
+        rule("latestPushedK", Some(5), selector("matches", "**", true)),
+    ];
+    let created = admin
+        .post(server.url("/api/v2.0/retentions"))
+        .json(&policy(team["project_id"].as_i64().unwrap(), rules, ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap());
+    let id: i64 = created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+
+    // The dry run: one task, for team/app only; nothing deleted.
+    let tasks = run(&server, id, true).await;
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["repository"], "team/app");
+    assert_eq!(tasks[0]["total"], 500);
+    let kept = logged(&server, id, &tasks[0], "retained").await;
+    let would = logged(&server, id, &tasks[0], "would delete").await;
+    assert_eq!(kept.len() + would.len(), 500);
+    assert_eq!(tasks[0]["retained"], kept.len());
+    // What the rules say: the ten newest releases, the five newest of all
+    // (untagged included), every nightly-1*, what was pulled in the last
+    // three days, and the immutable v495.
+    let mut expected: BTreeSet<String> = BTreeSet::new();
+    let releases: Vec<usize> = (0..500).filter(|n| n % 5 < 2).take(10).collect();
+    expected.extend(releases.iter().map(|&n| digests[n].clone()));
+    expected.extend((0..5).map(|n| digests[n].clone()));
+    expected
+        .extend((0..500).filter(|&n| tag(n).is_some_and(|t| t.starts_with("nightly-1"))).map(|n| digests[n].clone()));
+    expected.extend((0..500).filter(|&n| n % 4 == 0 && n % 10 <= 3 && tag(n).is_some()).map(|n| digests[n].clone()));
+    expected.insert(digests[495].clone());
+    assert_eq!(kept, expected);
+    let count: i64 = app::on_db!(&server.state.db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = 'team/app'")
+            .fetch_one(pool)
+            .await
+    })
+    .unwrap();
+    assert_eq!(count, 500, "a dry run deletes nothing");
+
+    // The real run deletes exactly what the dry run listed.
+    let tasks = run(&server, id, false).await;
+    let deleted = logged(&server, id, &tasks[0], "deleted").await;
+    assert_eq!(deleted, would);
+    let remaining: BTreeSet<String> = app::on_db!(&server.state.db, pool => {
+        sqlx::query_scalar("SELECT m.digest FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = 'team/app'")
+            .fetch_all(pool)
+            .await
+    })
+    .unwrap()
+    .into_iter()
+    .collect();
+    assert_eq!(remaining, kept);
+    let gone = admin
+        .get(server.url(&format!("/v2/team/app/manifests/{}", would.iter().next().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let keep = admin.head(server.url("/v2/team/keep/manifests/old")).send().await.unwrap();
+    assert_eq!(keep.status(), StatusCode::OK, "a repository no rule selects is left alone");
+    let audited = common::audit_log(&server, "username=system:retention,operation=delete").await;
+    assert_eq!(audited.len(), would.len().min(100), "each deletion is audited as retention's");
+    // Nothing left to delete: a second run deletes nothing.
+    let again = run(&server, id, false).await;
+    assert_eq!(again[0]["total"], kept.len());
+    assert_eq!(again[0]["retained"], kept.len());
+    server.stop().await;
+}
+
+async fn the_api_as_harbor_has_it(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let admin = common::admin_client();
+    for (user, role) in [("lima", 5), ("gail", 3), ("devi", 2), ("mia", 4)] {
+        server.create_user(user, &format!("{user}-password-1")).await;
+        let member = json!({"role_id": role, "member_user": {"username": user}});
+        let added = admin.post(server.url("/api/v2.0/projects/team/members")).json(&member).send().await.unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+    let client = |user: &str| common::client_as(user, &format!("{user}-password-1"));
+    let metadata: Value =
+        client("gail").get(server.url("/api/v2.0/retentions/metadatas")).send().await.unwrap().json().await.unwrap();
+    let templates: Vec<&str> =
+        metadata["templates"].as_array().unwrap().iter().map(|t| t["rule_template"].as_str().unwrap()).collect();
+    assert_eq!(templates, ["latestPushedK", "latestPulledN", "nDaysSinceLastPush", "nDaysSinceLastPull", "always"]);
+
+    let team: Value = admin.get(server.url("/api/v2.0/projects/team")).send().await.unwrap().json().await.unwrap();
+    let project = team["project_id"].as_i64().unwrap();
+    assert!(team["metadata"].get("retention_id").is_none());
+    let body = policy(project, vec![rule("latestPushedK", Some(3), selector("matches", "**", true))], "0 0 3 * * *");
+    // Maintainers manage the policy; developers may not.
+    let refused = client("devi").post(server.url("/api/v2.0/retentions")).json(&body).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let created = client("mia").post(server.url("/api/v2.0/retentions")).json(&body).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let id = location.rsplit('/').next().unwrap().to_owned();
+    let again = admin.post(server.url("/api/v2.0/retentions")).json(&body).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CONFLICT, "one policy per project");
+    let team: Value = admin.get(server.url("/api/v2.0/projects/team")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(team["metadata"]["retention_id"], id.as_str());
+
+    // Read back in Harbor's shape, by guests too; not by limited guests.
+    let read = |user: &str| client(user).get(server.url(&location)).send();
+    let shown: Value = read("gail").await.unwrap().json().await.unwrap();
+    assert_eq!(shown["scope"], json!({"level": "project", "ref": project}));
+    assert_eq!(shown["trigger"]["settings"]["cron"], "0 0 3 * * *");
+    assert_eq!(shown["rules"][0]["template"], "latestPushedK");
+    assert_eq!(shown["rules"][0]["params"], json!({"latestPushedK": 3}));
+    assert_eq!(shown["rules"][0]["tag_selectors"][0]["extras"], r#"{"untagged":true}"#);
+    assert_eq!(shown["rules"][0]["scope_selectors"]["repository"][0]["decoration"], "repoMatches");
+    assert_eq!(read("lima").await.unwrap().status(), StatusCode::FORBIDDEN);
+    // Scheduled: the job service holds the schedule.
+    let schedules: Vec<Value> =
+        admin.get(server.url("/api/v2.0/schedules")).send().await.unwrap().json().await.unwrap();
+    assert!(
+        schedules
+            .iter()
+            .any(|s| s["vendor_type"] == "RETENTION" && s["vendor_id"].to_string() == id && s["cron"] == "0 0 3 * * *"),
+        "{schedules:?}"
+    );
+
+    // Bad policies are refused, naming what is wrong.
+    let too_many: Vec<Value> = (0..16).map(|_| rule("always", None, selector("matches", "**", false))).collect();
+    let bad = [
+        (policy(project, vec![rule("latestPushedK", None, selector("matches", "**", false))], ""), "rules"),
+        (policy(project, vec![rule("latestPushedK", Some(0), selector("matches", "**", false))], ""), "rules"),
+        (policy(project, vec![rule("nothing", None, selector("matches", "**", false))], ""), "rules"),
+        (
+            policy(project, vec![rule("always", None, selector("repoMatches", "**", false))], ""),
+            "rules[0].tag_selectors",
+        ),
+        (policy(project, vec![rule("always", None, selector("matches", "{a", false))], ""), "rules"),
+        (policy(project, too_many, ""), "rules"),
+        (policy(project, vec![], "every day"), "trigger"),
+    ];
+    for (body, field) in bad {
+        let refused = admin.put(server.url(&location)).json(&body).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{body}");
+        let error: Value = refused.json().await.unwrap();
+        assert!(error["errors"][0]["message"].as_str().unwrap().starts_with(field), "{error}");
+    }
+    let fifteen: Vec<Value> = (0..15).map(|_| rule("always", None, selector("matches", "**", false))).collect();
+    assert_eq!(
+        admin.put(server.url(&location)).json(&policy(project, fifteen, "")).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Runs: maintainers start them, guests read them; an execution of
+    // another policy is not found here.
+    let runs = server.url(&format!("{location}/executions"));
+    assert_eq!(
+        client("gail").post(&runs).json(&json!({"dry_run": true})).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        client("mia").post(&runs).json(&json!({"dry_run": true})).send().await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let listed = client("gail").get(&runs).send().await.unwrap();
+    assert_eq!(listed.headers()["x-total-count"], "1");
+    let missing = admin.get(server.url(&format!("{location}/executions/999999/tasks"))).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    let stop = admin
+        .patch(server.url(&format!("{location}/executions/999999")))
+        .json(&json!({"action": "stop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stop.status(), StatusCode::NOT_FOUND);
+
+    // Deleted: gone, with its schedule.
+    assert_eq!(client("devi").delete(server.url(&location)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(admin.delete(server.url(&location)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(admin.get(server.url(&location)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let changes: Vec<String> = common::audit_log(&server, "resource_type=retention_policy")
+        .await
+        .iter()
+        .map(|entry| entry["operation"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(changes, ["delete", "update", "create"]);
+    server.stop().await;
+}
+
+on_both_databases!(the_dry_run_lists_what_the_real_run_deletes, the_api_as_harbor_has_it);
