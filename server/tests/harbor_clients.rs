@@ -1,8 +1,8 @@
 //! Harbor's own client library against Berth: the PyPI `harborapi`
 //! (async, strict pydantic models), installed by `scripts/test.sh` in the
 //! tools virtualenv, manages users, projects, members, robots and tags, browses repositories and artifacts, reads audit
-//! logs and schedules and follows garbage collection, manages immutable tag rules, and every answer must
-//! parse into its models.
+//! logs and schedules and follows garbage collection, manages immutable tag rules and tag retention, and
+//! every answer must parse into its models.
 
 mod common;
 
@@ -151,8 +151,43 @@ on_both_databases!(
     harborapi_manages_projects_and_members,
     harbor_cli_manages_projects_users_and_members,
     harborapi_manages_replication,
-    harborapi_manages_immutable_tag_rules
+    harborapi_manages_immutable_tag_rules,
+    harborapi_manages_tag_retention
 );
+
+/// harborapi's retention methods: metadata, a policy created, read back,
+/// updated and deleted, the project's retention id, a dry run started and
+/// followed, its tasks and a task's log.
+async fn harborapi_manages_tag_retention(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    for tag in ["v1", "v2", "v3"] {
+        common::push_image(&common::admin_client(), &server, "team/app", tag, tag.as_bytes()).await;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_retention.py");
+    let (python, base) = (tools_python(), server.base.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD]).output()
+    })
+    .await
+    .unwrap()
+    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(seen["location"], "/api/v2.0/retentions");
+    assert_eq!(seen["retention_id_matches"], true);
+    assert_eq!(
+        seen["templates"],
+        json!(["latestPushedK", "latestPulledN", "nDaysSinceLastPush", "nDaysSinceLastPull", "always"])
+    );
+    assert_eq!(seen["rules"], json!([["latestPushedK", {"latestPushedK": 1}]]));
+    assert_eq!(seen["execution"], json!({"status": "Success", "dry_run": true, "trigger": "MANUAL"}));
+    assert_eq!(seen["tasks"], json!([["team/app", "Success", 3, 1]]));
+    assert_eq!(seen["would_delete"], 2);
+    assert_eq!(seen["after_delete"], Value::Null);
+    server.stop().await;
+}
 
 /// harborapi's immutable tag rule methods: create, list, enable and
 /// disable (a PUT of `disabled` alone), update, delete; a delete refused

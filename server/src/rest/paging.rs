@@ -19,8 +19,20 @@ const DEFAULT_PAGE_SIZE: u32 = 10;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct PageQuery {
+    #[serde(default, deserialize_with = "empty_is_absent")]
     pub page: Option<u32>,
+    #[serde(default, deserialize_with = "empty_is_absent")]
     pub page_size: Option<u32>,
+}
+
+/// A number, where an empty value (`?page=&page_size=`, as some Harbor
+/// clients send) means the parameter was not given, as Harbor reads it.
+fn empty_is_absent<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let raw: Option<String> = Option::deserialize(deserializer)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(number) => number.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// Path parameters, refused in Harbor's error shape when unreadable (an
