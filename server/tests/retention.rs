@@ -258,9 +258,9 @@ async fn the_api_as_harbor_has_it(backend: Backend) {
     let schedules: Vec<Value> =
         admin.get(server.url("/api/v2.0/schedules")).send().await.unwrap().json().await.unwrap();
     assert!(
-        schedules
-            .iter()
-            .any(|s| s["vendor_type"] == "RETENTION" && s["vendor_id"].to_string() == id && s["cron"] == "0 0 3 * * *"),
+        schedules.iter().any(|s| s["vendor_type"] == "RETENTION"
+            && s["vendor_id"] == id.parse::<i64>().unwrap()
+            && s["cron"] == "0 0 3 * * *"),
         "{schedules:?}"
     );
 
@@ -326,4 +326,46 @@ async fn the_api_as_harbor_has_it(backend: Backend) {
     server.stop().await;
 }
 
-on_both_databases!(the_dry_run_lists_what_the_real_run_deletes, the_api_as_harbor_has_it);
+/// The portal edits one rule at a time against the version it read: an
+/// edit made from a stale read is refused and changes nothing.
+async fn edits_from_a_stale_read_are_refused(backend: Backend) {
+    use app::core::{
+        Error,
+        retention::{PolicyEdit, RetentionRule, Template},
+        selectors::Selector,
+    };
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let admin = server.admin_actor().await;
+    let retention = &server.state.retention;
+    let rule = |n| RetentionRule {
+        disabled: false,
+        template: Template::LatestPushed(n),
+        repositories: Selector::everything(),
+        tags: Selector::everything(),
+        untagged: true,
+    };
+    retention.edit(&admin, "team", None, PolicyEdit::PutRule(None, rule(1))).await.unwrap();
+    let first = retention.policy_for(&admin, "team").await.unwrap().unwrap();
+    // Someone else, who also saw no policy, adds a rule: refused.
+    let late = retention.edit(&admin, "team", None, PolicyEdit::PutRule(None, rule(2))).await;
+    assert!(matches!(late, Err(Error::Conflict(_))), "{late:?}");
+    retention.edit(&admin, "team", Some(first.version), PolicyEdit::PutRule(None, rule(3))).await.unwrap();
+    // An edit from the first read is now stale.
+    let stale = retention.edit(&admin, "team", Some(first.version), PolicyEdit::RemoveRule(0)).await;
+    assert!(matches!(stale, Err(Error::Conflict(_))), "{stale:?}");
+    let now = retention.policy_for(&admin, "team").await.unwrap().unwrap();
+    assert_eq!(now.rules, [rule(1), rule(3)]);
+    retention.edit(&admin, "team", Some(now.version), PolicyEdit::Schedule(Some("0 0 3 * * *".into()))).await.unwrap();
+    let scheduled = retention.policy_for(&admin, "team").await.unwrap().unwrap();
+    assert_eq!(scheduled.cron.as_deref(), Some("0 0 3 * * *"));
+    let gone = retention.edit(&admin, "team", Some(scheduled.version), PolicyEdit::RemoveRule(5)).await;
+    assert!(matches!(gone, Err(Error::NotFound(_))), "{gone:?}");
+    server.stop().await;
+}
+
+on_both_databases!(
+    the_dry_run_lists_what_the_real_run_deletes,
+    the_api_as_harbor_has_it,
+    edits_from_a_stale_read_are_refused
+);

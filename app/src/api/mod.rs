@@ -14,6 +14,7 @@ pub mod profile;
 pub mod projects;
 pub mod reference;
 pub mod replication;
+pub mod retention;
 pub mod robots;
 pub mod search;
 #[cfg(feature = "ssr")]

@@ -57,6 +57,19 @@ pub struct RetentionPolicy {
     pub rules: Vec<RetentionRule>,
     /// Six fields with seconds, UTC; `None` runs only by hand.
     pub cron: Option<String>,
+    /// When it last changed: an edit made from what was read then is
+    /// refused if someone changed the policy meanwhile.
+    pub version: DateTime<Utc>,
+}
+
+/// One change to a project's policy, as the portal makes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyEdit {
+    /// Adds a rule (`None`) or replaces rule `n`.
+    PutRule(Option<usize>, RetentionRule),
+    RemoveRule(usize),
+    /// Sets the schedule (`None`: by hand only).
+    Schedule(Option<String>),
 }
 
 /// What a policy is to be.
@@ -223,10 +236,66 @@ impl RetentionService {
         let now = Utc::now();
         let tick = draft.check(now)?;
         let event = policy_event(actor, Operation::Update, &policy.project, draft);
-        if !self.repository.update(id, &draft.rules, tick, now, &event).await? {
+        if !self.repository.update(id, &draft.rules, tick, None, now, &event).await? {
             return Err(no_such_policy(id));
         }
         Ok(())
+    }
+
+    /// The project's policy, if it has one (`read_tag_policies`).
+    pub async fn policy_for(&self, actor: &Actor, project: &str) -> Result<Option<RetentionPolicy>> {
+        let grant = self.access.require(actor, project, Action::ReadTagPolicies).await?;
+        self.repository.policy_in(grant.project_id()).await
+    }
+
+    /// Applies one edit to the project's policy as it was at `version`
+    /// (`None`: it had none), creating it on the first rule
+    /// (`manage_tag_policies`). Refused, changing nothing, when the policy
+    /// changed meanwhile: two people editing never lose each other's rules.
+    pub async fn edit(
+        &self,
+        actor: &Actor,
+        project: &str,
+        version: Option<DateTime<Utc>>,
+        edit: PolicyEdit,
+    ) -> Result<PolicyId> {
+        let grant = self.access.require(actor, project, Action::ManageTagPolicies).await?;
+        let changed = || Error::Conflict("the retention policy changed meanwhile; reload and try again".into());
+        let current = self.repository.policy_in(grant.project_id()).await?;
+        if current.as_ref().map(|policy| policy.version) != version {
+            return Err(changed());
+        }
+        let mut draft = current.as_ref().map_or(PolicyDraft { rules: Vec::new(), cron: None }, |p| PolicyDraft {
+            rules: p.rules.clone(),
+            cron: p.cron.clone(),
+        });
+        let missing = |n: usize| Error::NotFound(format!("rule {} of {project}'s retention policy", n + 1));
+        match edit {
+            PolicyEdit::PutRule(None, rule) => draft.rules.push(rule),
+            PolicyEdit::PutRule(Some(n), rule) => *draft.rules.get_mut(n).ok_or_else(|| missing(n))? = rule,
+            PolicyEdit::RemoveRule(n) => {
+                if n >= draft.rules.len() {
+                    return Err(missing(n));
+                }
+                draft.rules.remove(n);
+            }
+            PolicyEdit::Schedule(cron) => draft.cron = cron,
+        }
+        let now = Utc::now();
+        let tick = draft.check(now)?;
+        match current {
+            None => {
+                let event = policy_event(actor, Operation::Create, project, &draft);
+                self.repository.create(grant.project_id(), &draft.rules, tick, now, &event).await?.ok_or_else(changed)
+            }
+            Some(policy) => {
+                let event = policy_event(actor, Operation::Update, project, &draft);
+                if !self.repository.update(policy.id, &draft.rules, tick, version, now, &event).await? {
+                    return Err(changed());
+                }
+                Ok(policy.id)
+            }
+        }
     }
 
     pub async fn delete(&self, actor: &Actor, id: PolicyId) -> Result<()> {

@@ -29,6 +29,7 @@ struct PolicyRow {
     project: String,
     rules: String,
     cron: Option<String>,
+    updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<PolicyRow> for RetentionPolicy {
@@ -43,11 +44,13 @@ impl TryFrom<PolicyRow> for RetentionPolicy {
             project: row.project,
             rules,
             cron: row.cron,
+            version: row.updated_at,
         })
     }
 }
 
-const POLICY: &str = "SELECT r.id, r.project_id, p.name AS project, r.rules, r.cron FROM retention_policies r JOIN projects p ON p.id = r.project_id";
+const POLICY: &str = "SELECT r.id, r.project_id, p.name AS project, r.rules, r.cron, r.updated_at \
+     FROM retention_policies r JOIN projects p ON p.id = r.project_id";
 
 /// One artifact's row: `(manifest id, digest, pushed, pulled)`.
 pub type ArtifactRow = (i64, String, DateTime<Utc>, Option<DateTime<Utc>>);
@@ -66,6 +69,14 @@ impl RetentionRepository {
         let sql = format!("{POLICY} WHERE r.id = $1");
         let row: Option<PolicyRow> =
             on_db!(&self.db, pool => sqlx::query_as(&sql).bind(id.0).fetch_optional(pool).await)?;
+        row.map(RetentionPolicy::try_from).transpose()
+    }
+
+    /// The project's policy, if it has one.
+    pub async fn policy_in(&self, project: ProjectId) -> Result<Option<RetentionPolicy>> {
+        let sql = format!("{POLICY} WHERE r.project_id = $1");
+        let row: Option<PolicyRow> =
+            on_db!(&self.db, pool => sqlx::query_as(&sql).bind(project.0).fetch_optional(pool).await)?;
         row.map(RetentionPolicy::try_from).transpose()
     }
 
@@ -112,16 +123,20 @@ impl RetentionRepository {
         Ok(id)
     }
 
-    /// Replaces policy `id`'s rules and schedule; false when it is gone.
+    /// Replaces policy `id`'s rules and schedule, if it is still at
+    /// `version` when given; false when it is gone or was changed meanwhile.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update(
         &self,
         id: PolicyId,
         rules: &[RetentionRule],
         tick: Option<FirstTick>,
+        version: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         event: &AuditEvent,
     ) -> Result<bool> {
-        const SQL: &str = "UPDATE retention_policies SET rules = $2, cron = $3, updated_at = $4 WHERE id = $1";
+        const SQL: &str = "UPDATE retention_policies SET rules = $2, cron = $3, updated_at = $4 \
+             WHERE id = $1 AND ($5 IS NULL OR updated_at = $5)";
         let rules = serde_json::to_string(rules).map_err(|e| Error::corrupt(e.to_string()))?;
         let updated = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
@@ -130,6 +145,7 @@ impl RetentionRepository {
                 .bind(&rules)
                 .bind(tick.as_ref().map(|t| t.cron.as_str()))
                 .bind(now)
+                .bind(version)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();

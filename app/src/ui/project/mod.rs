@@ -6,6 +6,7 @@
 mod logs;
 mod members;
 mod policy;
+mod retention;
 mod robots;
 
 pub use logs::ProjectLogsTab;

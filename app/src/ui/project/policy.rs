@@ -1,10 +1,10 @@
-//! A project's Policy tab: its tag immutability rules. Everyone who may
-//! read them sees the list; maintainers and project admins add, edit,
-//! enable or disable and delete rules.
+//! A project's Policy tab: its tag immutability rules and (below, in
+//! `retention`) its tag retention policy. Everyone who may read them sees
+//! them; maintainers and project admins change them.
 
 use leptos::prelude::*;
 
-use super::project_name;
+use super::{project_name, retention::RetentionSection};
 use crate::{
     api::immutability::{
         DeleteImmutableRule, ImmutableRuleItem, ImmutableRules, SaveImmutableRule, ToggleImmutableRule,
@@ -43,6 +43,7 @@ pub fn ProjectPolicyTab() -> impl IntoView {
                 })}
             </Suspense>
         </section>
+        <RetentionSection project=name />
     }
 }
 
