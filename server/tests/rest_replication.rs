@@ -142,6 +142,22 @@ async fn policies_over_rest(backend: Backend) {
     assert_eq!(schedules(&server).await, [], "a disabled policy has no schedule");
     assert_eq!(send(&server, reqwest::Method::PUT, &pull_path, Some(pull)).await.status(), StatusCode::OK);
     assert_eq!(schedules(&server).await.len(), 1);
+    // The portal's Enable/Disable changes only that, in one write, the
+    // schedule following.
+    let admin = server.admin_actor().await;
+    let id = app::core::replication::PolicyId(pull_id.parse().unwrap());
+    server.state.replication.set_policy_enabled(&admin, id, false).await.unwrap();
+    assert_eq!(schedules(&server).await, []);
+    let read: Value = send(&server, reqwest::Method::GET, &pull_path, None).await.json().await.unwrap();
+    assert_eq!(
+        (read["enabled"].as_bool(), read["trigger"]["trigger_settings"]["cron"].as_str()),
+        (Some(false), Some("0 0 3 * * *"))
+    );
+    server.state.replication.set_policy_enabled(&admin, id, true).await.unwrap();
+    assert_eq!(schedules(&server).await, [(format!("replication:{pull_id}"), "0 0 3 * * *".to_owned())]);
+    let missing =
+        server.state.replication.set_policy_enabled(&admin, app::core::replication::PolicyId(999_999), true).await;
+    assert!(matches!(missing, Err(app::core::Error::NotFound(_))), "{missing:?}");
 
     // A registry a policy uses stays; once the policies go, it can go.
     let refused = send(&server, reqwest::Method::DELETE, &registry_path, None).await;
@@ -160,7 +176,7 @@ async fn policies_over_rest(backend: Backend) {
     assert_eq!(dev.get(server.url(POLICIES)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
     let log = common::audit_log(&server, "resource_type=replication_policy").await;
     let operations: Vec<&str> = log.iter().map(|row| row["operation"].as_str().unwrap()).collect();
-    assert_eq!(operations, ["delete", "delete", "update", "update", "create", "create"]);
+    assert_eq!(operations, ["delete", "delete", "update", "update", "update", "update", "create", "create"]);
     server.stop().await;
 }
 

@@ -103,13 +103,9 @@ pub async fn save_policy(
 /// Enables or disables a policy, leaving the rest as it is.
 #[server(prefix = "/portal/fn", endpoint = "enable_replication_policy")]
 pub async fn set_policy_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
-    use crate::core::replication::{PolicyDraft, PolicyId};
+    use crate::core::replication::PolicyId;
     let actor = crate::api::session::require_actor().await?;
-    let service = service();
-    let policy = service.policy(&actor, PolicyId(id)).await?;
-    let draft = PolicyDraft { enabled, ..PolicyDraft::from(policy) };
-    service.update_policy(&actor, PolicyId(id), draft).await?;
-    Ok(())
+    Ok(service().set_policy_enabled(&actor, PolicyId(id), enabled).await?)
 }
 
 #[server(prefix = "/portal/fn", endpoint = "delete_replication_policy")]

@@ -263,6 +263,19 @@ impl ReplicationService {
         self.find_policy(&grant, id).await
     }
 
+    /// Enables or disables a policy, leaving the rest of it as it is (one
+    /// write: no read-then-write that could undo an edit made meanwhile).
+    pub async fn set_policy_enabled(&self, actor: &Actor, id: PolicyId, enabled: bool) -> Result<()> {
+        let grant = require_system(actor, SystemAction::ManageReplication)?;
+        let policy = self.find_policy(&grant, id).await?;
+        let what = if enabled { "enabled" } else { "disabled" };
+        let event = policy_event(actor, Operation::Update, &policy.name, Some(what));
+        if !self.repository.set_enabled(id, enabled, Utc::now(), &event).await? {
+            return Err(Error::NotFound(format!("replication policy {}", id.0)));
+        }
+        Ok(())
+    }
+
     /// Deletes a policy with nothing running, with its schedule and past executions.
     pub async fn delete_policy(&self, actor: &Actor, id: PolicyId) -> Result<()> {
         let grant = require_system(actor, SystemAction::ManageReplication)?;

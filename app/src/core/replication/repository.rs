@@ -13,7 +13,7 @@ use crate::{
         Error, Result,
         db::{Counted, Db, Page, Window, like_contains},
         events::{AuditEvent, audited_transaction, write_audit_row},
-        jobs::{delete_schedule_in, put_schedule_in},
+        jobs::{CronSchedule, delete_schedule_in, put_schedule_in},
     },
     on_db,
 };
@@ -420,6 +420,48 @@ impl ReplicationRepository {
             Ok::<_, sqlx::Error>(Ok(()))
         }.await);
         registry_deleted_meanwhile(written)
+    }
+
+    /// Enables or disables a policy alone, with its schedule and audit row,
+    /// in one transaction: the trigger the schedule follows is read under
+    /// the row lock the write takes, so a concurrent edit is never undone.
+    /// False when the policy is gone.
+    pub async fn set_enabled(
+        &self,
+        id: PolicyId,
+        enabled: bool,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<bool> {
+        const SQL: &str =
+            "UPDATE replication_policies SET enabled = $2, updated_at = $3 WHERE id = $1 RETURNING trigger_kind, cron";
+        let found = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let trigger: Option<(String, Option<String>)> =
+                sqlx::query_as(SQL).bind(id.0).bind(enabled).bind(now).fetch_optional(&mut *tx).await?;
+            let Some((kind, cron)) = trigger else {
+                return Ok(false);
+            };
+            let tick = match (enabled, kind.as_str(), cron.as_deref()) {
+                (true, "scheduled", Some(cron)) => CronSchedule::parse(cron)
+                    .ok()
+                    .and_then(|schedule| schedule.next_after(now).map(|at| (schedule.expression().to_owned(), at))),
+                _ => None,
+            };
+            match tick {
+                Some((cron, at)) => {
+                    let parameters = serde_json::json!({ "policy_id": id.0 }).to_string();
+                    put_schedule_in!(tx, id.job_kind(), &cron, &parameters, at, now);
+                }
+                None => {
+                    delete_schedule_in!(tx, id.job_kind());
+                }
+            }
+            write_audit_row!(tx, event)?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        }.await)?;
+        Ok(found)
     }
 
     /// Deletes a policy with no execution pending or running, its schedule,
