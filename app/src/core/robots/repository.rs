@@ -144,7 +144,11 @@ impl RobotRepository {
         new: InsertRobot<'_>,
         event: &AuditEvent,
     ) -> Result<std::result::Result<RobotId, Refused>> {
-        const PROJECT: &str = "SELECT id FROM projects WHERE name = $1";
+        // A write, not a read, comes first: on SQLite a transaction that
+        // reads and then writes fails at once ("database is locked") when
+        // another writer went first; a first write waits its turn instead.
+        // It also holds the project against a delete until this commits.
+        const PROJECT: &str = "UPDATE projects SET updated_at = updated_at WHERE name = $1 RETURNING id";
         const ROBOT: &str = "INSERT INTO robots (name, description, project_id, secret_hash, expires_at, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (name) DO NOTHING RETURNING id";
