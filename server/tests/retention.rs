@@ -364,7 +364,56 @@ async fn edits_from_a_stale_read_are_refused(backend: Backend) {
     server.stop().await;
 }
 
+/// Retention decides from a read and deletes afterwards: an artifact
+/// pushed again (a tag moved onto it) after the decision is kept, and the
+/// tag with it.
+async fn what_was_pushed_after_the_decision_stays(backend: Backend) {
+    use app::core::{
+        rbac::Action,
+        registry::{self, digest::Digest, names::RepoName},
+    };
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let admin_client = common::admin_client();
+    let (old, _) = common::push_image(&admin_client, &server, "team/app", "v1", b"old layer").await;
+    common::push_image(&admin_client, &server, "team/app", "v2", b"new layer").await;
+    let admin = server.admin_actor().await;
+    let grant = server.state.access.require(&admin, "team", Action::DeleteArtifact).await.unwrap();
+    let repository = RepoName::parse("team/app", "").unwrap();
+    let digest: Digest = old.parse().unwrap();
+    let decided_at = Utc::now();
+    // A CI job promotes the old build after the decision.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let content = admin_client
+        .get(server.url(&format!("/v2/team/app/manifests/{old}")))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let promoted = admin_client
+        .put(server.url("/v2/team/app/manifests/prod"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promoted.status(), StatusCode::CREATED);
+    let refused = server.state.registry.delete_manifest_unchanged(&repository, &digest, decided_at, &grant).await;
+    assert!(matches!(refused, Err(registry::Error::ChangedMeanwhile)), "{refused:?}");
+    let prod = admin_client.head(server.url("/v2/team/app/manifests/prod")).send().await.unwrap();
+    assert_eq!(prod.status(), StatusCode::OK, "the promoted tag stays");
+    // Decided after the push, it goes.
+    server.state.registry.delete_manifest_unchanged(&repository, &digest, Utc::now(), &grant).await.unwrap();
+    let gone = admin_client.head(server.url("/v2/team/app/manifests/prod")).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
 on_both_databases!(
+    what_was_pushed_after_the_decision_stays,
     the_dry_run_lists_what_the_real_run_deletes,
     the_api_as_harbor_has_it,
     edits_from_a_stale_read_are_refused

@@ -74,8 +74,15 @@ pub async fn save_immutable_rule(
             AppError::Invalid { field: field.to_owned(), message: "must be matches or excludes".into() }.respond()
         })
     };
+    // An edit keeps the rule's priority (REST may have set one).
+    let priority = match id {
+        Some(id) => {
+            state.immutability.rules(&actor, &project).await?.iter().find(|r| r.id == id).map_or(0, |r| r.priority)
+        }
+        None => 0,
+    };
     let draft = RuleDraft {
-        priority: 0,
+        priority,
         disabled: disabled.is_some(),
         repositories: Selector {
             decoration: decoration("repository_decoration", &repository_decoration)?,

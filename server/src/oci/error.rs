@@ -157,7 +157,9 @@ impl From<registry::Error> for OciError {
             e @ E::ManifestTooLarge { .. } => Self::TooLarge(e.to_string()),
             e @ E::NotAcceptable { .. } => Self::ManifestNotAcceptable(e.to_string()),
             E::UploadUnknown => Self::BlobUploadUnknown,
-            e @ (E::QuotaExceeded { .. } | E::TagExists { .. } | E::Immutable(_)) => Self::Denied(e.to_string()),
+            e @ (E::QuotaExceeded { .. } | E::TagExists { .. } | E::Immutable(_) | E::ChangedMeanwhile) => {
+                Self::Denied(e.to_string())
+            }
             e @ E::OutOfOrder { .. } => Self::RangeInvalid(e.to_string()),
             e @ E::DigestMismatch { .. } => Self::DigestInvalid(e.to_string()),
             E::RangeNotSatisfiable { size, .. } => Self::RangeNotSatisfiable { size },

@@ -218,8 +218,10 @@ impl PolicyBody {
                 rule.tag_selectors,
                 [("matches", Decoration::Matches), ("excludes", Decoration::Excludes)],
             )?;
+            // Without extras, untagged artifacts are candidates, as in Harbor
+            // (the safe reading: candidates can be kept, never only deleted).
             let untagged = match extras.as_deref().filter(|extras| !extras.is_empty()) {
-                None => false,
+                None => true,
                 Some(extras) => serde_json::from_str::<Value>(extras)
                     .ok()
                     .and_then(|extras| extras.get("untagged").and_then(Value::as_bool))
@@ -422,7 +424,7 @@ pub struct ActionBody {
     action: String,
 }
 
-#[utoipa::path(patch, path = "/api/v2.0/retentions/{id}/executions/{eid}", tag = "retention", params(("id" = i64, Path, description = "Policy id"), ("eid" = i64, Path, description = "Execution id")), request_body = ActionBody, responses((status = 200, description = "Stopping"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]
+#[utoipa::path(patch, path = "/api/v2.0/retentions/{id}/executions/{eid}", tag = "retention", params(("id" = i64, Path, description = "Policy id"), ("eid" = i64, Path, description = "Execution id")), request_body = ActionBody, responses((status = 200, description = "Stopping"), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors), (status = 409, description = "It has ended", body = Errors)), security((), ("basic" = [])))]
 pub async fn act_on_execution(
     State(state): State<AppState>,
     caller: Caller,

@@ -35,6 +35,9 @@ pub enum Error {
     /// Moving or deleting a tag an immutability rule protects.
     #[error(transparent)]
     Immutable(Box<crate::core::immutability::Protected>),
+    /// A delete decided from an earlier read: the manifest was pushed again since.
+    #[error("the manifest was pushed again after the decision to delete it; it stays")]
+    ChangedMeanwhile,
     #[error("blob upload unknown to this repository")]
     UploadUnknown,
     #[error("chunk starts at byte {requested}, but the upload holds {actual} bytes")]

@@ -125,6 +125,9 @@ pub enum Removed {
     Done,
     /// There was nothing of that name.
     Missing,
+    /// Refused: it was pushed again (tagged, a tag moved onto it) after the
+    /// moment the caller decided from.
+    Changed,
     /// Refused: it is, or holds, a tag an immutability rule protects.
     Protected(crate::core::immutability::Protected),
 }

@@ -18,11 +18,7 @@ use crate::core::{
     immutability::{ImmutableRule, protection},
     jobs::{Job, JobContext, JobRun},
     rbac::Action,
-    registry::{
-        self,
-        digest::Digest,
-        names::{Reference, RepoName},
-    },
+    registry::{self, digest::Digest, names::RepoName},
 };
 
 /// Who retention's deletions are audited as.
@@ -170,6 +166,8 @@ impl RetentionService {
         log: &mut TaskLog,
     ) -> std::result::Result<Counts, (Error, Counts)> {
         let mut counts = Counts::default();
+        // Taken before the read: whatever is pushed after it is never deleted by this run.
+        let decided_at = Utc::now();
         let (rows, tag_rows) = self.repository.artifacts(repository_id).await.map_err(|e| (e, Counts::default()))?;
         let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
         for (manifest, tag) in tag_rows {
@@ -186,7 +184,7 @@ impl RetentionService {
             })
             .collect();
         counts.artifacts = candidates.len() as i64;
-        let decision = run.compiled.decide(within(name), &candidates, Utc::now());
+        let decision = run.compiled.decide(within(name), &candidates, decided_at);
         for &kept in &decision.kept {
             let artifact = &candidates[kept];
             let why = if artifact.immutable { " (immutable)" } else { "" };
@@ -208,7 +206,7 @@ impl RetentionService {
                 Ok(digest) => digest,
                 Err(_) => return Err((Error::corrupt(format!("digest {}", artifact.digest)), counts)),
             };
-            match self.registry.delete_manifest(&repository, &Reference::Digest(digest), run.grant).await {
+            match self.registry.delete_manifest_unchanged(&repository, &digest, decided_at, run.grant).await {
                 Ok(()) => {
                     log.line(format_args!("deleted {} [{}]", artifact.digest, tag_list(&artifact.tags)));
                     counts.deleted += 1;
@@ -216,6 +214,10 @@ impl RetentionService {
                 // Tagged immutable (or deleted) since the decision: it stays, or it is gone already.
                 Err(registry::Error::Immutable(protected)) => {
                     log.line(format_args!("retained {}: {protected}", artifact.digest));
+                    counts.retained += 1;
+                }
+                Err(registry::Error::ChangedMeanwhile) => {
+                    log.line(format_args!("retained {}: pushed again since the decision", artifact.digest));
                     counts.retained += 1;
                 }
                 Err(registry::Error::ManifestUnknown) => {

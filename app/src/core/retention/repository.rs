@@ -172,6 +172,11 @@ impl RetentionRepository {
     pub async fn delete(&self, id: PolicyId, event: &AuditEvent) -> Result<bool> {
         const SQL: &str = "DELETE FROM retention_policies WHERE id = $1";
         const EXECUTIONS: &str = "DELETE FROM job_executions WHERE kind = $1 AND status NOT IN ('pending', 'running')";
+        // What is queued never starts, what runs is asked to stop: neither
+        // deletes anything under rules that no longer exist.
+        const PENDING: &str = "UPDATE job_executions SET status = 'stopped', ended_at = $2, \
+             error = 'its retention policy was deleted' WHERE kind = $1 AND status = 'pending'";
+        const RUNNING: &str = "UPDATE job_executions SET stop_requested = TRUE WHERE kind = $1 AND status = 'running'";
         let deleted = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             if sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 0 {
@@ -179,6 +184,8 @@ impl RetentionRepository {
             }
             delete_schedule_in!(tx, id.job_kind());
             sqlx::query(EXECUTIONS).bind(id.job_kind()).execute(&mut *tx).await?;
+            sqlx::query(PENDING).bind(id.job_kind()).bind(Utc::now()).execute(&mut *tx).await?;
+            sqlx::query(RUNNING).bind(id.job_kind()).execute(&mut *tx).await?;
             write_audit_row!(tx, event)?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(true)

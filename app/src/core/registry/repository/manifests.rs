@@ -270,10 +270,17 @@ impl RegistryRepository {
     /// an immutability rule protects one of them. The images of a deleted
     /// index that no other index here holds are listed again. `event` is
     /// the deletion's audit row, written in the same transaction.
-    pub async fn delete_manifest(&self, repository: &RepoName, digest: &Digest, event: &AuditEvent) -> Result<Removed> {
-        // A write comes first so SQLite takes the write lock before reading.
+    pub async fn delete_manifest(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        unchanged_since: Option<DateTime<Utc>>,
+        event: &AuditEvent,
+    ) -> Result<Removed> {
+        // A write comes first so SQLite takes the write lock before reading
+        // (and, on PostgreSQL, the row lock a concurrent push of it waits on).
         const UNLIST: &str = "UPDATE manifests SET listed = FALSE WHERE digest = $2 \
-             AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id";
+             AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id, touched_at";
         const TAGS: &str = "SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id \
              WHERE m.repository_id = $1 AND m.digest = $2";
         const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
@@ -282,11 +289,15 @@ impl RegistryRepository {
         let digest = digest.to_string();
         let removed = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            let Some(id): Option<i64> =
-                sqlx::query_scalar(UNLIST).bind(repository.as_str()).bind(&digest).fetch_optional(&mut *tx).await?
+            let Some((id, touched_at)): Option<(i64, DateTime<Utc>)> =
+                sqlx::query_as(UNLIST).bind(repository.as_str()).bind(&digest).fetch_optional(&mut *tx).await?
             else {
                 return Ok(Removed::Missing);
             };
+            // Pushed again (tagged, or a tag moved onto it) since the caller decided.
+            if unchanged_since.is_some_and(|since| touched_at > since) {
+                return Ok(Removed::Changed);
+            }
             let rules = enabled_rules!(tx, repository.project().unwrap_or_default())?;
             if !rules.is_empty() {
                 let tags: Vec<String> = sqlx::query_scalar(TAGS).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
@@ -316,13 +327,19 @@ impl RegistryRepository {
     /// its tags. The blobs stay in the store for garbage collection;
     /// staged upload bytes for the upload cleanup.
     pub async fn delete_repository(&self, repository: &RepoName, event: &AuditEvent) -> Result<Removed> {
-        // A write comes first so SQLite takes the write lock before reading.
-        const LOCK: &str = "UPDATE repositories SET name = name WHERE name = $1";
+        // Locked first: SQLite by a write (its one write lock); PostgreSQL by
+        // FOR UPDATE, which a concurrent push's foreign-key check waits on
+        // (a no-op UPDATE would take a weaker lock that lets it through).
+        let lock = match self.db.kind() {
+            crate::core::db::DbKind::Sqlite => "UPDATE repositories SET name = name WHERE name = $1 RETURNING id",
+            crate::core::db::DbKind::Postgres => "SELECT id FROM repositories WHERE name = $1 FOR UPDATE",
+        };
         const TAGS: &str = "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id WHERE r.name = $1";
         const DELETE: &str = "DELETE FROM repositories WHERE name = $1";
         let removed = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
-            if sqlx::query(LOCK).bind(repository.as_str()).execute(&mut *tx).await?.rows_affected() == 0 {
+            let locked: Option<i64> = sqlx::query_scalar(lock).bind(repository.as_str()).fetch_optional(&mut *tx).await?;
+            if locked.is_none() {
                 return Ok(Removed::Missing);
             }
             let rules = enabled_rules!(tx, repository.project().unwrap_or_default())?;

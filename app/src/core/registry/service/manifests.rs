@@ -227,7 +227,7 @@ impl RegistryService {
             Reference::Digest(digest) => {
                 let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
                 let event = artifact_event(Operation::Delete, repository, actor, details);
-                self.repository.delete_manifest(repository, digest, &event).await?
+                self.repository.delete_manifest(repository, digest, None, &event).await?
             }
             Reference::Tag(tag) => {
                 let details = EventDetails { tag: Some(tag.to_string()), ..EventDetails::default() };
@@ -245,6 +245,26 @@ impl RegistryService {
             }
         };
         self.announce(change).await;
+        Ok(())
+    }
+
+    /// Deletes the manifest `digest` with its tags, unless it was pushed
+    /// again (tagged, or a tag moved onto it) after `decided_at`: a job that
+    /// decided from an earlier read never deletes what changed since
+    /// ([`Error::ChangedMeanwhile`]).
+    pub async fn delete_manifest_unchanged(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        decided_at: chrono::DateTime<Utc>,
+        grant: &ProjectGrant,
+    ) -> Result<()> {
+        granted(grant, repository, &[Action::DeleteArtifact])?;
+        let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
+        let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
+        let removed = self.repository.delete_manifest(repository, digest, Some(decided_at), &event).await?;
+        removed_or_refused(removed, Error::ManifestUnknown)?;
+        self.announce(super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() }).await;
         Ok(())
     }
 
@@ -312,6 +332,7 @@ fn removed_or_refused(removed: Removed, missing: Error) -> Result<()> {
     match removed {
         Removed::Done => Ok(()),
         Removed::Missing => Err(missing),
+        Removed::Changed => Err(Error::ChangedMeanwhile),
         Removed::Protected(protected) => Err(Error::Immutable(Box::new(protected))),
     }
 }
