@@ -15,23 +15,30 @@ fn tools_python() -> String {
         .unwrap_or_else(|_| format!("{}/.cache/berth/tools-venv/bin/python", std::env::var("HOME").unwrap_or_default()))
 }
 
+/// Runs a harborapi script from tests/support against `server` as the
+/// administrator (with `extra` arguments after the base URL and password);
+/// what it printed, as JSON. Any exception in the script fails the test.
+async fn harborapi(server: &TestServer, script: &str, extra: &[&str]) -> Value {
+    let script = format!("{}/tests/support/{script}.py", env!("CARGO_MANIFEST_DIR"));
+    let mut args = vec![script, server.base.clone(), ADMIN_PASSWORD.to_owned()];
+    args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+    let python = tools_python();
+    let output = tokio::task::spawn_blocking(move || std::process::Command::new(python).args(&args).output())
+        .await
+        .unwrap()
+        .expect("the tools virtualenv exists (scripts/test.sh makes it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
 async fn harborapi_manages_projects_and_members(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_user("casey", "casey-password-1").await;
     server.create_projects(&["busy"]).await;
     common::push_empty_image(&common::admin_client(), &server, "busy/app", "v1").await;
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_client.py");
-    let (python, base) = (tools_python(), server.base.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD]).output()
-    })
-    .await
-    .unwrap()
-    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = harborapi(&server, "harbor_client", &[]).await;
     assert_eq!(seen["current_user"], json!({"username": "admin", "admin": true}));
     assert_eq!(seen["dana"], json!({"realname": "Dana D.", "admin": true, "email": "dana@example.com"}));
     assert_eq!(seen["dana_sees_users"], json!(["admin", "casey", "dana"]));
@@ -164,17 +171,7 @@ async fn harborapi_manages_tag_retention(backend: Backend) {
     for tag in ["v1", "v2", "v3"] {
         common::push_image(&common::admin_client(), &server, "team/app", tag, tag.as_bytes()).await;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_retention.py");
-    let (python, base) = (tools_python(), server.base.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD]).output()
-    })
-    .await
-    .unwrap()
-    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = harborapi(&server, "harbor_retention", &[]).await;
     assert_eq!(seen["location"], "/api/v2.0/retentions");
     assert_eq!(seen["retention_id_matches"], true);
     assert_eq!(
@@ -196,17 +193,7 @@ async fn harborapi_manages_immutable_tag_rules(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team"]).await;
     common::push_empty_image(&common::admin_client(), &server, "team/app", "v1").await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_immutability.py");
-    let (python, base) = (tools_python(), server.base.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD]).output()
-    })
-    .await
-    .unwrap()
-    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = harborapi(&server, "harbor_immutability", &[]).await;
     assert_eq!(seen["location"], "/api/v2.0/projects/team/immutabletagrules");
     assert_eq!(seen["rules"], json!([["v*", "repoMatches", false]]));
     assert_eq!(seen["delete"], "precondition failed");
@@ -228,17 +215,7 @@ async fn harborapi_manages_replication(backend: Backend) {
     server.create_projects(&["busy"]).await;
     common::push_empty_image(&common::admin_client(), &server, "busy/app", "v1").await;
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/harbor_replication.py");
-    let (python, base, peer_url) = (tools_python(), server.base.clone(), peer.url.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(python).args([script, &base, ADMIN_PASSWORD, &peer_url]).output()
-    })
-    .await
-    .unwrap()
-    .expect("the tools virtualenv exists (scripts/test.sh makes it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "harborapi failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+    let seen = harborapi(&server, "harbor_replication", &[&peer.url]).await;
     assert_eq!(seen["adapters"], json!(["docker-registry", "harbor"]));
     assert_eq!(
         seen["registry"],

@@ -19,34 +19,12 @@ use super::{
     error::{ApiError, ApiResult, Errors},
     paging::{ApiPath, ApiQuery, Page, PageQuery},
     projects::named_project,
+    selectors::{self, REPOSITORY_DECORATIONS, ScopeSelectors, SelectorBody, TAG_DECORATIONS},
 };
 use app::core::{
     AppState, db,
     immutability::{ImmutableRule, RuleDraft},
-    selectors::{Decoration, Selector},
 };
-
-/// Harbor's only selector kind.
-const DOUBLESTAR: &str = "doublestar";
-
-/// Harbor's `ImmutableSelector`.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SelectorView {
-    #[serde(default)]
-    kind: Option<String>,
-    /// `matches` or `excludes` (tags); `repoMatches` or `repoExcludes` (repositories).
-    decoration: String,
-    pattern: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    extras: Option<String>,
-}
-
-/// Harbor's `scope_selectors`: only `repository`.
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeSelectors {
-    repository: Vec<SelectorView>,
-}
 
 /// Harbor's `ImmutableRule`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -57,22 +35,11 @@ pub struct RuleView {
     action: &'static str,
     template: &'static str,
     params: serde_json::Map<String, serde_json::Value>,
-    tag_selectors: Vec<SelectorView>,
+    tag_selectors: Vec<SelectorBody>,
     scope_selectors: ScopeSelectors,
 }
 
 fn view(rule: ImmutableRule) -> RuleView {
-    let selector = |selector: Selector, decoration: String| SelectorView {
-        kind: Some(DOUBLESTAR.to_owned()),
-        decoration,
-        pattern: selector.pattern,
-        extras: None,
-    };
-    let repository_decoration = match rule.repositories.decoration {
-        Decoration::Matches => "repoMatches",
-        Decoration::Excludes => "repoExcludes",
-    };
-    let tag_decoration = rule.tags.decoration.as_str().to_owned();
     RuleView {
         id: rule.id,
         priority: rule.priority,
@@ -80,8 +47,8 @@ fn view(rule: ImmutableRule) -> RuleView {
         action: "immutable",
         template: "immutable_template",
         params: serde_json::Map::new(),
-        tag_selectors: vec![selector(rule.tags, tag_decoration)],
-        scope_selectors: ScopeSelectors { repository: vec![selector(rule.repositories, repository_decoration.into())] },
+        tag_selectors: vec![selectors::body(&rule.tags, TAG_DECORATIONS, None)],
+        scope_selectors: ScopeSelectors::of(&rule.repositories),
     }
 }
 
@@ -107,7 +74,7 @@ pub struct RuleRequest {
     #[schema(ignore)]
     params: Option<serde_json::Value>,
     #[serde(default)]
-    tag_selectors: Option<Vec<SelectorView>>,
+    tag_selectors: Option<Vec<SelectorBody>>,
     #[serde(default)]
     scope_selectors: Option<ScopeSelectors>,
 }
@@ -116,16 +83,9 @@ impl RuleRequest {
     /// The rule this asks for; both selectors are needed.
     fn draft(self) -> ApiResult<RuleDraft> {
         let _ = (self.id, self.action, self.template, self.params);
-        let tags = one_selector(
-            "tag_selectors",
-            self.tag_selectors,
-            &[("matches", Decoration::Matches), ("excludes", Decoration::Excludes)],
-        )?;
-        let repositories = one_selector(
-            "scope_selectors.repository",
-            self.scope_selectors.map(|scope| scope.repository),
-            &[("repoMatches", Decoration::Matches), ("repoExcludes", Decoration::Excludes)],
-        )?;
+        let (tags, _) = selectors::one("tag_selectors", self.tag_selectors, TAG_DECORATIONS)?;
+        let repositories = self.scope_selectors.map(|scope| scope.repository);
+        let (repositories, _) = selectors::one("scope_selectors.repository", repositories, REPOSITORY_DECORATIONS)?;
         Ok(RuleDraft {
             priority: self.priority.unwrap_or(0),
             disabled: self.disabled.unwrap_or(false),
@@ -140,31 +100,6 @@ impl RuleRequest {
             .then_some(self.disabled)
             .flatten()
     }
-}
-
-fn one_selector(
-    field: &str,
-    selectors: Option<Vec<SelectorView>>,
-    decorations: &[(&str, Decoration)],
-) -> ApiResult<Selector> {
-    let mut selectors = selectors.ok_or_else(|| ApiError::bad_request(format!("{field}: one selector is needed")))?;
-    if selectors.len() != 1 {
-        return Err(ApiError::bad_request(format!("{field}: exactly one selector, not {}", selectors.len())));
-    }
-    let selector = selectors.remove(0);
-    if let Some(kind) = selector.kind.as_deref().filter(|kind| *kind != DOUBLESTAR) {
-        return Err(ApiError::bad_request(format!("{field}: kind {kind:?} is unknown; only doublestar")));
-    }
-    let decoration =
-        decorations.iter().find(|(name, _)| *name == selector.decoration).map(|(_, d)| *d).ok_or_else(|| {
-            let known: Vec<&str> = decorations.iter().map(|(name, _)| *name).collect();
-            ApiError::bad_request(format!(
-                "{field}: decoration {:?} is not one of {}",
-                selector.decoration,
-                known.join(", ")
-            ))
-        })?;
-    Ok(Selector { decoration, pattern: selector.pattern })
 }
 
 #[utoipa::path(get, path = "/api/v2.0/projects/{project_name_or_id}/immutabletagrules", tag = "immutable", params(("project_name_or_id" = String, Path, description = "Project name, or id unless X-Is-Resource-Name is true"), ("X-Is-Resource-Name" = Option<bool>, Header, description = "Treat the path value as a name"), ("page" = Option<u32>, Query, minimum = 1, description = "Page number, from 1"), ("page_size" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Items per page, 1 to 100 (default 10)")), responses((status = 200, body = [RuleView], headers(("X-Total-Count" = i64, description = "Items in all pages"), ("Link" = String, description = "Neighbouring pages"))), (status = 400, description = "Bad request", body = Errors), (status = 401, description = "Not signed in", body = Errors), (status = 403, description = "Not allowed", body = Errors), (status = 404, description = "Not found", body = Errors)), security((), ("basic" = [])))]

@@ -21,6 +21,7 @@ mod registries;
 mod replication;
 mod retention;
 mod robots;
+mod selectors;
 mod system;
 mod usergroups;
 mod users;

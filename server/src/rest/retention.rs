@@ -21,34 +21,14 @@ use super::{
     caller::Caller,
     error::{ApiError, ApiResult, Errors},
     paging::{ApiPath, ApiQuery, Page, PageQuery},
+    selectors::{self, DOUBLESTAR, REPOSITORY_DECORATIONS, ScopeSelectors, SelectorBody, TAG_DECORATIONS},
 };
 use app::core::{
     AppState, Error,
     jobs::{Execution, Status, Trigger},
     projects::ProjectId,
     retention::{PolicyDraft, PolicyId, RetentionPolicy, RetentionRule, RetentionTask, TaskStatus, Template},
-    selectors::{Decoration, Selector},
 };
-
-const DOUBLESTAR: &str = "doublestar";
-
-/// Harbor's selector (`RetentionSelector`).
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SelectorBody {
-    #[serde(default)]
-    kind: Option<String>,
-    decoration: String,
-    pattern: String,
-    /// JSON text; `{"untagged": true}` makes untagged artifacts candidates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    extras: Option<String>,
-}
-
-#[derive(Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScopeSelectors {
-    repository: Vec<SelectorBody>,
-}
 
 /// Harbor's `RetentionRule`.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -117,19 +97,6 @@ fn or() -> String {
     "or".to_owned()
 }
 
-fn selector_body(selector: &Selector, matches: &str, excludes: &str, extras: Option<String>) -> SelectorBody {
-    let decoration = match selector.decoration {
-        Decoration::Matches => matches,
-        Decoration::Excludes => excludes,
-    };
-    SelectorBody {
-        kind: Some(DOUBLESTAR.to_owned()),
-        decoration: decoration.to_owned(),
-        pattern: selector.pattern.clone(),
-        extras,
-    }
-}
-
 fn policy_body(policy: RetentionPolicy) -> PolicyBody {
     let rules = policy
         .rules
@@ -148,10 +115,8 @@ fn policy_body(policy: RetentionPolicy) -> PolicyBody {
                 action: retain(),
                 template: rule.template.harbor_name().to_owned(),
                 params,
-                tag_selectors: vec![selector_body(&rule.tags, "matches", "excludes", Some(extras))],
-                scope_selectors: ScopeSelectors {
-                    repository: vec![selector_body(&rule.repositories, "repoMatches", "repoExcludes", None)],
-                },
+                tag_selectors: vec![selectors::body(&rule.tags, TAG_DECORATIONS, Some(extras))],
+                scope_selectors: ScopeSelectors::of(&rule.repositories),
             }
         })
         .collect();
@@ -164,28 +129,6 @@ fn policy_body(policy: RetentionPolicy) -> PolicyBody {
         trigger: Some(TriggerBody { kind: schedule_kind(), settings, references: Map::new() }),
         scope: ScopeBody { level: "project".to_owned(), reference: policy.project_id.0 },
     }
-}
-
-fn one_selector(
-    field: &str,
-    mut selectors: Vec<SelectorBody>,
-    decorations: [(&str, Decoration); 2],
-) -> ApiResult<(Selector, Option<String>)> {
-    if selectors.len() != 1 {
-        return Err(ApiError::bad_request(format!("{field}: exactly one selector, not {}", selectors.len())));
-    }
-    let selector = selectors.remove(0);
-    if let Some(kind) = selector.kind.as_deref().filter(|kind| *kind != DOUBLESTAR) {
-        return Err(ApiError::bad_request(format!("{field}: kind {kind:?} is unknown; only doublestar")));
-    }
-    let decoration =
-        decorations.iter().find(|(name, _)| *name == selector.decoration).map(|(_, d)| *d).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{field}: decoration {:?} is not {} or {}",
-                selector.decoration, decorations[0].0, decorations[1].0
-            ))
-        })?;
-    Ok((Selector { decoration, pattern: selector.pattern }, selector.extras))
 }
 
 impl PolicyBody {
@@ -213,11 +156,7 @@ impl PolicyBody {
             };
             let template = Template::from_harbor(&rule.template, number)
                 .map_err(|e| ApiError::bad_request(format!("{}: {}", at(e.field), e.message)))?;
-            let (tags, extras) = one_selector(
-                &at("tag_selectors"),
-                rule.tag_selectors,
-                [("matches", Decoration::Matches), ("excludes", Decoration::Excludes)],
-            )?;
+            let (tags, extras) = selectors::one(&at("tag_selectors"), Some(rule.tag_selectors), TAG_DECORATIONS)?;
             // Without extras, untagged artifacts are candidates, as in Harbor
             // (the safe reading: candidates can be kept, never only deleted).
             let untagged = match extras.as_deref().filter(|extras| !extras.is_empty()) {
@@ -232,11 +171,9 @@ impl PolicyBody {
                         ))
                     })?,
             };
-            let (repositories, _) = one_selector(
-                &at("scope_selectors.repository"),
-                rule.scope_selectors.repository,
-                [("repoMatches", Decoration::Matches), ("repoExcludes", Decoration::Excludes)],
-            )?;
+            let repositories = Some(rule.scope_selectors.repository);
+            let (repositories, _) =
+                selectors::one(&at("scope_selectors.repository"), repositories, REPOSITORY_DECORATIONS)?;
             rules.push(RetentionRule { disabled: rule.disabled, template, repositories, tags, untagged });
         }
         let cron = match self.trigger.and_then(|trigger| trigger.settings.get("cron").cloned()) {
