@@ -412,7 +412,34 @@ async fn what_was_pushed_after_the_decision_stays(backend: Backend) {
     server.stop().await;
 }
 
+/// A deleted project takes its retention policy and the policy's schedule along.
+async fn a_deleted_projects_schedule_goes_with_it(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["gone"]).await;
+    let admin = common::admin_client();
+    let project: Value = admin.get(server.url("/api/v2.0/projects/gone")).send().await.unwrap().json().await.unwrap();
+    let body = policy(
+        project["project_id"].as_i64().unwrap(),
+        vec![rule("always", None, selector("matches", "**", true))],
+        "0 0 3 * * *",
+    );
+    let created = admin.post(server.url("/api/v2.0/retentions")).json(&body).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let retention_schedules = || async {
+        let schedules: Vec<Value> =
+            admin.get(server.url("/api/v2.0/schedules")).send().await.unwrap().json().await.unwrap();
+        schedules.into_iter().filter(|s| s["vendor_type"] == "RETENTION").count()
+    };
+    assert_eq!(retention_schedules().await, 1);
+    assert_eq!(admin.delete(server.url("/api/v2.0/projects/gone")).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(retention_schedules().await, 0);
+    assert_eq!(admin.get(server.url(&location)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
 on_both_databases!(
+    a_deleted_projects_schedule_goes_with_it,
     what_was_pushed_after_the_decision_stays,
     the_dry_run_lists_what_the_real_run_deletes,
     the_api_as_harbor_has_it,

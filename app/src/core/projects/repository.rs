@@ -283,13 +283,17 @@ impl ProjectRepository {
 
     /// Deletes the project unless a repository appeared in it meanwhile,
     /// with the audit row `event` (written first, while the project's id
-    /// still names it).
+    /// still names it). Its retention policy goes by cascade; the policy's
+    /// schedule, which the job service keeps by kind, goes here.
     pub async fn delete_if_empty(&self, id: ProjectId, event: &AuditEvent) -> Result<bool> {
         const SQL: &str = "DELETE FROM projects WHERE id = $1 \
              AND NOT EXISTS (SELECT 1 FROM repositories r WHERE r.project_id = $1)";
+        const SCHEDULES: &str = "DELETE FROM job_schedules \
+             WHERE kind IN (SELECT 'retention:' || id FROM retention_policies WHERE project_id = $1)";
         let deleted = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             write_audit_row!(tx, event)?;
+            sqlx::query(SCHEDULES).bind(id.0).execute(&mut *tx).await?;
             let deleted = sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1;
             // Rolled back (row and all) when a repository appeared meanwhile.
             if deleted {
