@@ -215,13 +215,8 @@ async fn the_api_as_harbor_has_it(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team"]).await;
     let admin = common::admin_client();
-    for (user, role) in [("lima", 5), ("gail", 3), ("devi", 2), ("mia", 4)] {
-        server.create_user(user, &format!("{user}-password-1")).await;
-        let member = json!({"role_id": role, "member_user": {"username": user}});
-        let added = admin.post(server.url("/api/v2.0/projects/team/members")).json(&member).send().await.unwrap();
-        assert_eq!(added.status(), StatusCode::CREATED);
-    }
-    let client = |user: &str| common::client_as(user, &format!("{user}-password-1"));
+    server.add_members("team", &[("lima", 5), ("gail", 3), ("devi", 2), ("mia", 4)]).await;
+    let client = common::member_client;
     let metadata: Value =
         client("gail").get(server.url("/api/v2.0/retentions/metadatas")).send().await.unwrap().json().await.unwrap();
     let templates: Vec<&str> =

@@ -297,6 +297,11 @@ pub fn client_as(username: &str, password: &str) -> reqwest::Client {
     reqwest::Client::builder().default_headers(headers).build().unwrap()
 }
 
+/// The client of a user [`TestServer::add_members`] made.
+pub fn member_client(user: &str) -> reqwest::Client {
+    client_as(user, &format!("{user}-password-1"))
+}
+
 /// The first administrator's client: may do anything anywhere.
 pub fn admin_client() -> reqwest::Client {
     client_as("admin", ADMIN_PASSWORD)
@@ -392,6 +397,18 @@ impl TestServer {
                 .create(&admin, app::core::projects::NewProject::private(name))
                 .await
                 .expect("create the test project");
+        }
+    }
+
+    /// Creates each user (password `<name>-password-1`) and makes them a
+    /// member of `project` with the Harbor role id given, through REST.
+    pub async fn add_members(&self, project: &str, members: &[(&str, i64)]) {
+        for (user, role) in members {
+            self.create_user(user, &format!("{user}-password-1")).await;
+            let member = serde_json::json!({"role_id": role, "member_user": {"username": user}});
+            let url = self.url(&format!("/api/v2.0/projects/{project}/members"));
+            let added = admin_client().post(url).json(&member).send().await.unwrap();
+            assert_eq!(added.status(), reqwest::StatusCode::CREATED, "{user} joins {project}");
         }
     }
 
