@@ -6,9 +6,10 @@ import { join, resolve } from "node:path";
 import { expect, test, type Page, type TestInfo } from "@playwright/test";
 
 // Signing in through a real OpenID provider (npm `oidc-provider`, started
-// here): the login page's provider button, the provider's own login form,
-// the CLI secret on the profile page, and `podman login` + `podman push`
-// with that secret, which stops working once it is regenerated.
+// here), set up by an administrator on the Configuration page (endpoint
+// checked first): the login page's provider button, the provider's own
+// login form, the CLI secret on the profile page, and `podman login` +
+// `podman push` with that secret, which stops working once it is regenerated.
 
 const base = () => process.env.BERTH_BASE_URL!;
 const host = () => base().replace(/^https?:\/\//, "");
@@ -89,16 +90,6 @@ test.beforeAll(async () => {
       if (chunk.toString().includes("listening")) ok();
     });
   });
-  await configure({
-    auth_mode: "oidc_auth",
-    oidc_name: "Test IdP",
-    oidc_endpoint: issuer,
-    oidc_client_id: "berth",
-    oidc_client_secret: "e2e-client-secret",
-    oidc_scope: "openid,profile,email,groups",
-    oidc_user_claim: "preferred_username",
-    oidc_groups_claim: "groups",
-  });
   // An image in podman's own storage, made from a one-file root filesystem.
   const rootfs = join(work, "rootfs");
   mkdirSync(rootfs);
@@ -123,6 +114,34 @@ test.afterAll(async () => {
 test("an OIDC user signs in at the provider, pushes with the CLI secret, and the old secret fails once regenerated", async ({
   page,
 }, testInfo) => {
+  // An administrator sets the provider up on the Configuration page.
+  await page.goto(`${base()}/login?next=%2Fadmin%2Fconfiguration`);
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByLabel("Username").fill("admin");
+  await page.getByLabel("Password").fill(process.env.BERTH_E2E_ADMIN_PASSWORD!);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("login-mode")).toContainText("In force: Database accounts");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await page.getByLabel("Sign in with").selectOption("oidc");
+  const form = page.getByRole("form", { name: "OIDC settings" });
+  await form.getByLabel("Provider name").fill("Test IdP");
+  await form.getByLabel("Endpoint (issuer URL)").fill(issuer);
+  await form.getByLabel("Client ID").fill("berth");
+  await form.getByLabel("Client secret").fill("e2e-client-secret");
+  await form.getByLabel("Scopes").fill("openid,profile,email,groups");
+  await expect(form.getByLabel("Username claim")).toHaveValue("preferred_username");
+  await expect(form.getByLabel("Groups claim")).toHaveValue("groups");
+  await form.getByRole("button", { name: "Check endpoint" }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: `${issuer} answered` })).toBeVisible();
+  await snapshot(page, testInfo, "00-oidc-settings");
+  await form.getByRole("button", { name: "Save and use OIDC" }).click();
+  await expect(page.getByTestId("toast").filter({ hasText: "Users sign in through the OIDC provider now." })).toBeVisible();
+  await expect(page.getByTestId("login-mode")).toContainText("In force: OpenID Connect provider");
+  // The secret is write-only: the form says it is set, never what it is.
+  await expect(page.getByRole("form", { name: "OIDC settings" }).getByText("Set. Leave empty to keep it.")).toBeVisible();
+  await expect(page.getByRole("form", { name: "OIDC settings" }).getByLabel("Client secret")).toHaveValue("");
+  await page.context().clearCookies();
+
   // The login page offers the provider; its button leads to the provider's own login form.
   await page.goto(`${base()}/login`);
   await expect(page.getByRole("heading", { name: "Log in to Berth" })).toBeVisible();

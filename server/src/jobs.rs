@@ -16,11 +16,17 @@ use app::core::{
 const HOURLY: &str = "hourly";
 
 /// Puts the configured schedules in place (at start-up, before serving).
+/// Audit rotation is the configuration's only when it names a retention;
+/// otherwise the schedule an administrator set in the portal stays.
 pub async fn configure(state: &AppState, upload_expiry: Duration, audit_retention: Option<Duration>) -> Result<()> {
     let jobs = &state.jobs;
     jobs.configure_schedule(UploadCleanup::KIND, Some((HOURLY, UploadCleanup::parameters(upload_expiry)))).await?;
-    let purge = audit_retention.map(|retention| (HOURLY, AuditPurge::parameters(retention)));
-    jobs.configure_schedule(AuditPurge::KIND, purge).await
+    match audit_retention {
+        Some(retention) => {
+            jobs.configure_schedule(AuditPurge::KIND, Some((HOURLY, AuditPurge::parameters(retention)))).await
+        }
+        None => Ok(()),
+    }
 }
 
 /// Starts this node's runner with every job kind.

@@ -97,7 +97,7 @@ async fn callback(
         .await;
     match finished {
         Ok(session) => {
-            let session_cookie = session_cookie(&session.token, state.auth.session_ttl(), state.http.secure_cookies);
+            let session_cookie = session_cookie(&session.token, session.lifetime, state.http.secure_cookies);
             let next = local_redirect_target(Some(&session.next_path));
             (AppendHeaders([(SET_COOKIE, clear_state), (SET_COOKIE, session_cookie)]), Redirect::to(&next))
                 .into_response()

@@ -545,16 +545,29 @@ async fn quota_follows_what_collection_deletes(backend: Backend) {
     assert_eq!(created.status(), StatusCode::CREATED);
     let first: Vec<u8> = (0..700 * 1024).map(|i| (i % 251) as u8).collect();
     let second: Vec<u8> = (0..700 * 1024).map(|i| (i % 241) as u8).collect();
-    let (digest, _) = common::push_image(&client, &server, "tight/app", "v1", &first).await;
+    let (digest, size) = common::push_image(&client, &server, "tight/app", "v1", &first).await;
     assert_eq!(common::push_blob(&client, &server, "tight/app", &second).await, StatusCode::FORBIDDEN, "over quota");
+    // Harbor's /quotas reports the same usage the pushes are held to.
+    let id = server.state.projects.find("tight").await.unwrap().unwrap().id.0;
+    let used = || async {
+        let quota: Value =
+            client.get(server.url(&format!("/api/v2.0/quotas/{id}"))).send().await.unwrap().json().await.unwrap();
+        assert_eq!(quota["hard"]["storage"], 1 << 20);
+        quota["used"]["storage"].as_i64().unwrap()
+    };
+    assert_eq!(used().await, size);
 
     let deleted = client.delete(server.url(&format!("/v2/tight/app/manifests/{digest}"))).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::ACCEPTED);
-    // The deleted image's layer counts until collection removes its link.
+    // The manifest's bytes go at once; the deleted image's blobs count until collection removes their links.
+    let manifest_bytes = client.get(server.url("/v2/tight/app/manifests/v1")).send().await.unwrap();
+    assert_eq!(manifest_bytes.status(), StatusCode::NOT_FOUND);
+    assert!(used().await < size && used().await > 0, "blobs still linked");
     assert_eq!(common::push_blob(&client, &server, "tight/app", &second).await, StatusCode::FORBIDDEN);
     tokio::time::sleep(Duration::from_secs(WINDOW + 1)).await;
     let run = collect(&server, &admin, json!({})).await;
     assert_eq!(run.summary.as_ref().map(|s| s["blobs_deleted"].as_u64()), Some(Some(2)), "{run:?}");
+    assert_eq!(used().await, 0, "usage right after collection");
     assert_eq!(
         common::push_blob(&client, &server, "tight/app", &second).await,
         StatusCode::CREATED,

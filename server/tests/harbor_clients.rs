@@ -159,7 +159,8 @@ on_both_databases!(
     harbor_cli_manages_projects_users_and_members,
     harborapi_manages_replication,
     harborapi_manages_immutable_tag_rules,
-    harborapi_manages_tag_retention
+    harborapi_manages_tag_retention,
+    harborapi_manages_quotas
 );
 
 /// harborapi's retention methods: metadata, a policy created, read back,
@@ -203,6 +204,21 @@ async fn harborapi_manages_immutable_tag_rules(backend: Backend) {
     assert_eq!(seen["updated"], json!([["release-*", false]]));
     assert_eq!(seen["after_delete"], 0);
     assert_eq!(seen["deleted_after"], true);
+    server.stop().await;
+}
+
+/// harborapi's quota methods: the list (whole and for one project), one
+/// quota, a changed limit, a refused zero and a missing id.
+async fn harborapi_manages_quotas(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["alpha", "beta"]).await;
+    common::push_empty_image(&common::admin_client(), &server, "alpha/app", "v1").await;
+    let seen = harborapi(&server, "harbor_quotas", &[]).await;
+    assert_eq!(seen["listed"], json!([["alpha", -1, true], ["beta", -1, false], ["library", -1, false]]));
+    assert_eq!(seen["filtered"], json!(["alpha"]));
+    assert_eq!(seen["updated"], 1073741824);
+    assert_eq!(seen["zero"], "bad request");
+    assert_eq!(seen["missing"], "not found");
     server.stop().await;
 }
 

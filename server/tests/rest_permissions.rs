@@ -158,6 +158,9 @@ async fn every_endpoint_for_every_caller(backend: Backend) {
         case(Method::GET, "/api/v2.0/audit-logs", None, system_admins),
         case(Method::GET, "/api/v2.0/users", None, system_admins),
         case(Method::GET, "/api/v2.0/usergroups", None, system_admins),
+        case(Method::GET, "/api/v2.0/quotas", None, system_admins),
+        case(Method::GET, format!("/api/v2.0/quotas/{team_id}"), None, system_admins),
+        case(Method::PUT, format!("/api/v2.0/quotas/{team_id}"), Some(json!({"hard": {"storage": -1}})), system_admins),
         case(Method::GET, "/api/v2.0/configurations", None, system_admins),
         case(Method::GET, "/api/v2.0/robots", None, system_admins),
         case(Method::PUT, "/api/v2.0/projects/team", Some(json!({"metadata": {"public": "false"}})), |c| {

@@ -25,9 +25,9 @@ pub async fn login(username: String, password: String, next: Option<String>) -> 
 
     let state = expect_context::<AppState>();
     let client_addr = client_addr().await;
-    let (_user, token) = state.auth.login(&username, password, client_addr.as_deref()).await?;
+    let (_user, session) = state.auth.login(&username, password, client_addr.as_deref()).await?;
     let response = expect_context::<leptos_axum::ResponseOptions>();
-    response.insert_header(SET_COOKIE, session_cookie(&token, state.auth.session_ttl(), state.http.secure_cookies));
+    response.insert_header(SET_COOKIE, session_cookie(&session.token, session.lifetime, state.http.secure_cookies));
     leptos_axum::redirect(&local_redirect_target(next.as_deref()));
     Ok(())
 }

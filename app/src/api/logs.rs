@@ -40,15 +40,20 @@ pub async fn project_logs(
     Ok(crate::api::projects::listing(
         page,
         |event| TimeCursor { at: event.occurred_at, id: event.id }.encode(),
-        |event| LogItem {
-            occurred_at: event.occurred_at,
-            actor: event.actor,
-            operation: event.operation,
-            resource_type: event.resource_type,
-            resource: event.resource,
-            succeeded: event.outcome == "success",
-            client_addr: event.client_addr,
-            detail: event.detail,
-        },
+        log_item,
     ))
+}
+
+#[cfg(feature = "ssr")]
+pub fn log_item(event: crate::core::events::StoredEvent) -> LogItem {
+    LogItem {
+        occurred_at: event.occurred_at,
+        actor: event.actor,
+        operation: event.operation,
+        resource_type: event.resource_type,
+        resource: event.resource,
+        succeeded: event.outcome == "success",
+        client_addr: event.client_addr,
+        detail: event.detail,
+    }
 }

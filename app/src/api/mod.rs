@@ -3,15 +3,19 @@
 //! here travel to the browser, so they compile for both targets.
 
 pub mod artifacts;
+pub mod audit;
 pub mod auth;
 pub mod cleanup;
+pub mod configuration;
 pub mod dashboard;
 pub mod error;
 pub mod immutability;
 pub mod logs;
 pub mod members;
+pub mod numbered;
 pub mod profile;
 pub mod projects;
+pub mod quotas;
 pub mod reference;
 pub mod replication;
 pub mod retention;
@@ -20,6 +24,7 @@ pub mod search;
 #[cfg(feature = "ssr")]
 pub mod session;
 pub mod system;
+pub mod users;
 
 pub use error::AppError;
 

@@ -76,6 +76,9 @@ pub struct ProjectOverview {
     /// `host[:port]` clients put in front of repository names.
     pub registry_host: String,
     pub permissions: ProjectPermissions,
+    /// A new robot's lifetime unless its form says otherwise (days); read
+    /// only for those who may manage robots.
+    pub robot_lifetime_days: Option<u32>,
 }
 
 /// A repository as a project's list shows it.
@@ -235,6 +238,10 @@ pub async fn get_project(name: String) -> Result<ProjectOverview, AppError> {
         storage_used,
         storage_quota: project.storage_quota,
         registry_host: state.http.registry_host().to_owned(),
+        robot_lifetime_days: match permissions.manage_robots {
+            true => Some(state.settings.robot_token_duration_days().await?),
+            false => None,
+        },
         permissions,
     })
 }

@@ -157,9 +157,15 @@ fn SideNav(user: Resource<Result<Option<SessionUser>, AppError>>) -> impl IntoVi
                             "Administration"
                         </p>
                         <ul class="flex gap-1 text-sm sm:block sm:space-y-1" aria-labelledby="admin-nav">
+                            <NavLink href="/admin/users" label="Users" exact=false />
+                            <NavLink href="/admin/groups" label="Groups" exact=false />
+                            <NavLink href="/admin/robots" label="Robot accounts" exact=false />
+                            <NavLink href="/admin/quotas" label="Quotas" exact=false />
                             <NavLink href="/admin/registries" label="Registries" exact=false />
                             <NavLink href="/admin/replications" label="Replications" exact=false />
                             <NavLink href="/admin/cleanup" label="Clean up" exact=false />
+                            <NavLink href="/admin/audit-log" label="Audit log" exact=false />
+                            <NavLink href="/admin/configuration" label="Configuration" exact=false />
                         </ul>
                     })
                 })}

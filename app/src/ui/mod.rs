@@ -13,6 +13,7 @@ mod profile;
 mod project;
 mod projects;
 mod repository;
+mod robots;
 mod search;
 
 use leptos::prelude::*;
@@ -22,7 +23,10 @@ use leptos_router::{
     path,
 };
 
-use admin::{CleanupPage, RegistriesPage, ReplicationExecutionPage, ReplicationsPage};
+use admin::{
+    AuditLogPage, CleanupPage, ConfigurationPage, GroupsPage, QuotasPage, RegistriesPage, ReplicationExecutionPage,
+    ReplicationsPage, SystemRobotsPage, UsersPage,
+};
 use api_reference::ApiReferencePage;
 use dashboard::DashboardPage;
 use layout::{NotFound, PortalLayout};
@@ -76,6 +80,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=DashboardPage />
                     <Route path=path!("/profile") view=ProfilePage />
                     <Route path=path!("/api-reference") view=ApiReferencePage />
+                    <Route path=path!("/admin/users") view=UsersPage />
+                    <Route path=path!("/admin/groups") view=GroupsPage />
+                    <Route path=path!("/admin/robots") view=SystemRobotsPage />
+                    <Route path=path!("/admin/quotas") view=QuotasPage />
+                    <Route path=path!("/admin/audit-log") view=AuditLogPage />
+                    <Route path=path!("/admin/configuration") view=ConfigurationPage />
                     <Route path=path!("/admin/cleanup") view=CleanupPage />
                     <Route path=path!("/admin/registries") view=RegistriesPage />
                     <Route path=path!("/admin/replications") view=ReplicationsPage />

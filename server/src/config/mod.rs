@@ -49,13 +49,13 @@ keys! {
     "admin_password", "BERTH_ADMIN_PASSWORD", "admin-password", true, "Password of the first administrator, used on first start only [default: generated and printed once]";
     "tls_cert", "BERTH_TLS_CERT", "tls-cert", false, "PEM certificate chain; serve HTTPS (needs tls_key)";
     "tls_key", "BERTH_TLS_KEY", "tls-key", false, "PEM private key for tls_cert";
-    "session_timeout_minutes", "BERTH_SESSION_TIMEOUT_MINUTES", "session-timeout-minutes", false, "Lifetime of a portal session [default: 720]";
+    "session_timeout_minutes", "BERTH_SESSION_TIMEOUT_MINUTES", "session-timeout-minutes", false, "Lifetime of a portal session until an administrator sets one in the portal [default: 720]";
     "shutdown_grace_seconds", "BERTH_SHUTDOWN_GRACE_SECONDS", "shutdown-grace-seconds", false, "How long in-flight requests may finish after SIGTERM/SIGINT [default: 30]";
     "max_manifest_bytes", "BERTH_MAX_MANIFEST_BYTES", "max-manifest-bytes", false, "Largest manifest accepted, in bytes [default: 4194304 (4 MiB)]";
     "log_format", "BERTH_LOG_FORMAT", "log-format", false, "text or json [default: text]";
     "log_level", "BERTH_LOG_LEVEL", "log-level", false, "tracing filter, e.g. info or berth=debug,info [default: info]";
     "site_root", "BERTH_SITE_ROOT", "site-root", false, "Directory with the portal's built assets (pkg/) [default: $LEPTOS_SITE_ROOT or target/site]";
-    "audit_retention_days", "BERTH_AUDIT_RETENTION_DAYS", "audit-retention-days", false, "Audit log entries older than this are deleted; 0 keeps them forever [default: 0]";
+    "audit_retention_days", "BERTH_AUDIT_RETENTION_DAYS", "audit-retention-days", false, "Audit log entries older than this are deleted hourly (set at each start, over the portal's audit rotation schedule); 0 leaves rotation to the portal [default: 0]";
     "token_expiry_minutes", "BERTH_TOKEN_EXPIRY_MINUTES", "token-expiry-minutes", false, "Lifetime of a registry token from /service/token [default: 30]";
     "upload_expiry_hours", "BERTH_UPLOAD_EXPIRY_HOURS", "upload-expiry-hours", false, "Unfinished uploads untouched this long are removed, with repositories left empty by them [default: 24]";
     "storage", "BERTH_STORAGE", "storage", false, "Where blobs live: filesystem (<data_dir>/storage) or s3 [default: filesystem]";

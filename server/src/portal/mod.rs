@@ -3,6 +3,8 @@
 //! and refuses cross-site calls to server functions. Everything Leptos runs
 //! (pages, server functions, the not-found page) runs on the render pool.
 
+mod audit_export;
+
 use std::sync::Arc;
 
 use axum::{
@@ -47,6 +49,9 @@ pub fn router(state: &AppState, renders: &RenderPool) -> Router<AppState> {
         )
         .route_layer(middleware::from_fn_with_state(renders.clone(), on_render_pool))
         .route_layer(middleware::from_fn_with_state(state.clone(), session_gate))
+        // Added after the layers: a download streams outside the render pool
+        // (its time limit would cut a long one off) and answers 401, not a redirect.
+        .route(app::api::audit::EXPORT_PATH, axum::routing::get(audit_export::export))
 }
 
 /// What answers any address no other route matches: the portal's static

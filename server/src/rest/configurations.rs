@@ -1,5 +1,6 @@
 //! `GET`/`PUT /api/v2.0/configurations`: the login mode, LDAP and OIDC
-//! settings, self-registration and who may create projects, with Harbor's
+//! settings, self-registration, who may create projects, the portal's
+//! session lifetime and new robots' lifetime, with Harbor's
 //! key names and shapes (`GET` answers `{"key":{"value":…,"editable":true}}`,
 //! `PUT` takes `{"key":value}` for the keys to change). System
 //! administrators only; secrets are written, never read back.
@@ -32,10 +33,13 @@ pub async fn get_configurations(State(state): State<AppState>, caller: Caller) -
         LdapScope::Subtree => 2,
     };
     let restriction = if settings.project_creation_admin_only().await? { "adminonly" } else { "everyone" };
+    let session_minutes = state.auth.session_lifetime().await?.as_secs() / 60;
     let values = json!({
         "auth_mode": login.mode_name(),
         "self_registration": settings.self_registration_setting(&grant).await?,
         "project_creation_restriction": restriction,
+        "robot_token_duration": settings.robot_token_duration_days().await?,
+        "session_timeout": session_minutes,
         "ldap_url": ldap.url,
         "ldap_start_tls": ldap.start_tls,
         "ldap_verify_cert": ldap.verify_certificate,
@@ -89,6 +93,8 @@ pub async fn put_configurations(
         oidc_changed: false,
         self_registration: None,
         admin_only_projects: None,
+        session_minutes: None,
+        robot_days: None,
     };
     for (key, value) in &changes {
         change.apply(key, value)?;
@@ -112,6 +118,8 @@ pub async fn put_configurations(
         oidc: (change.oidc_changed && !matches!(wanted, LoginSettings::Oidc(_))).then_some(change.oidc),
         self_registration: change.self_registration,
         project_creation_admin_only: change.admin_only_projects,
+        session_lifetime_minutes: change.session_minutes,
+        robot_token_duration_days: change.robot_days,
     };
     settings.update(actor, update).await.map_err(in_harbor_terms)?;
     Ok(StatusCode::OK)
@@ -144,6 +152,8 @@ struct Change {
     oidc_changed: bool,
     self_registration: Option<bool>,
     admin_only_projects: Option<bool>,
+    session_minutes: Option<u32>,
+    robot_days: Option<u32>,
 }
 
 impl Change {
@@ -166,6 +176,8 @@ impl Change {
         match key {
             "auth_mode" => self.mode = text(key, value)?,
             "self_registration" => self.self_registration = Some(flag(key, value)?),
+            "session_timeout" => self.session_minutes = Some(small_number(key, value)?),
+            "robot_token_duration" => self.robot_days = Some(small_number(key, value)?),
             "project_creation_restriction" => {
                 self.admin_only_projects = Some(match text(key, value)?.as_str() {
                     "adminonly" => true,
@@ -252,6 +264,8 @@ pub(super) fn in_harbor_terms(error: Error) -> ApiError {
         "scopes" => "oidc_scope",
         "username_claim" => "oidc_user_claim",
         "provider_name" => "oidc_name",
+        "session_lifetime" => "session_timeout",
+        "robot_token_duration" => "robot_token_duration",
         other => other,
     };
     ApiError::bad_request(format!("{key}: {message}"))
@@ -267,6 +281,10 @@ fn text(key: &str, value: &Value) -> ApiResult<String> {
 
 fn flag(key: &str, value: &Value) -> ApiResult<bool> {
     value.as_bool().ok_or_else(|| ApiError::bad_request(format!("{key}: must be true or false")))
+}
+
+fn small_number(key: &str, value: &Value) -> ApiResult<u32> {
+    u32::try_from(number(key, value)?).map_err(|_| ApiError::bad_request(format!("{key}: is too large")))
 }
 
 fn number(key: &str, value: &Value) -> ApiResult<u64> {

@@ -3,9 +3,9 @@
 mod artifacts;
 mod audit;
 mod body;
-mod caller;
+pub(crate) mod caller;
 mod configurations;
-mod error;
+pub(crate) mod error;
 mod executions;
 mod gc;
 mod health;
@@ -17,6 +17,7 @@ mod openapi;
 mod paging;
 mod projects;
 mod purge;
+mod quotas;
 mod registries;
 mod replication;
 mod retention;
@@ -153,6 +154,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}", get(retention::task_log))
         .route("/api/v2.0/usergroups", get(usergroups::list_groups).post(usergroups::create_group))
         .route("/api/v2.0/usergroups/{group_id}", get(usergroups::get_group).delete(usergroups::delete_group))
+        .route("/api/v2.0/quotas", get(quotas::list_quotas))
+        .route("/api/v2.0/quotas/{id}", get(quotas::get_quota).put(quotas::update_quota))
         .route("/api/v2.0/users", get(users::list_users).post(users::create_user))
         .route("/api/v2.0/users/current", get(users::current_user))
         .route("/api/v2.0/users/search", get(users::search_users))

@@ -13,7 +13,7 @@ use utoipa::{
 
 use super::{
     artifacts, audit, configurations, executions, gc, health, immutability, jobservice, members, projects, purge,
-    registries, replication, retention, robots, system, usergroups, users,
+    quotas, registries, replication, retention, robots, system, usergroups, users,
 };
 
 #[derive(OpenApi)]
@@ -113,6 +113,9 @@ use super::{
         usergroups::create_group,
         usergroups::get_group,
         usergroups::delete_group,
+        quotas::list_quotas,
+        quotas::get_quota,
+        quotas::update_quota,
         robots::create_robot,
         robots::list_robots,
         robots::get_robot,

@@ -110,10 +110,12 @@ fn action_of(access: &Access) -> ApiResult<Action> {
     }
 }
 
-/// Harbor's duration in days, with -1 (and 0) for never.
-fn expires_in_days(duration: i64) -> ApiResult<Option<u32>> {
+/// Harbor's duration in days, with -1 for never and 0 for the system's
+/// `robot_token_duration`.
+async fn expires_in_days(state: &AppState, duration: i64) -> ApiResult<Option<u32>> {
     match duration {
-        -1 | 0 => Ok(None),
+        -1 => Ok(None),
+        0 => Ok(Some(state.settings.robot_token_duration_days().await?)),
         days => Ok(Some(u32::try_from(days).map_err(|_| ApiError::bad_request("duration: days, or -1 for never"))?)),
     }
 }
@@ -177,7 +179,7 @@ pub async fn create_robot(
     if request.expires_at.is_some() {
         return Err(ApiError::bad_request("expires_at: give duration (days, -1 for never) instead"));
     }
-    let expires_in_days = request.duration.map(expires_in_days).transpose()?.flatten();
+    let expires_in_days = expires_in_days(&state, request.duration.unwrap_or(0)).await?;
     let permissions = permissions_of(&request.permissions)?;
     let project = match request.level.as_str() {
         "system" => None,
@@ -305,7 +307,10 @@ pub async fn update_robot(
     let permissions = request.permissions.as_deref().map(permissions_of).transpose()?;
     let changes = RobotChanges {
         description: request.description.as_deref(),
-        expires_in_days: request.duration.map(expires_in_days).transpose()?,
+        expires_in_days: match request.duration {
+            Some(duration) => Some(expires_in_days(&state, duration).await?),
+            None => None,
+        },
         permissions,
         disabled: request.disable,
     };

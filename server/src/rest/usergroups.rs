@@ -82,13 +82,14 @@ pub async fn create_group(
     caller: Caller,
     ApiJson(request): ApiJson<NewGroup>,
 ) -> ApiResult<Response> {
-    require_system(&caller.signed_in()?, SystemAction::ManageGroups)?;
+    let actor = caller.signed_in()?;
+    require_system(&actor, SystemAction::ManageGroups)?;
     if request.id.is_some() {
         return Err(ApiError::bad_request("id: assigned by Berth"));
     }
     let id = match (request.group_type, &request.ldap_group_dn, &request.group_name) {
-        (LDAP, Some(dn), _) => state.auth.ldap_group(dn).await?,
-        (OIDC, _, Some(name)) => state.auth.oidc_group(name).await?,
+        (LDAP, Some(dn), _) => state.auth.add_group(&actor, AuthSource::Ldap, dn).await?,
+        (OIDC, _, Some(name)) => state.auth.add_group(&actor, AuthSource::Oidc, name).await?,
         _ => {
             return Err(ApiError::bad_request("group_type: 1 (LDAP) with ldap_group_dn, or 3 (OIDC) with group_name"));
         }

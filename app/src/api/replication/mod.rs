@@ -16,17 +16,12 @@ pub use executions::*;
 pub use policies::*;
 pub use registries::*;
 
-/// Rows per page of the registry, policy, execution and task lists.
-pub const PAGE_SIZE: u32 = 20;
+pub use crate::api::numbered::{Listing, PAGE_SIZE};
+#[cfg(feature = "ssr")]
+pub(super) use crate::api::numbered::{ticked, window};
+
 /// Registries offered in a policy's registry choice.
 pub const MAX_CHOICES: u32 = 500;
-
-/// One page of a list, with how many there are in all.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Listing<T> {
-    pub items: Vec<T>,
-    pub total: i64,
-}
 
 /// A remote registry as the pages show it (its secret never leaves the server).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -226,17 +221,6 @@ pub(super) mod convert {
 }
 
 #[cfg(feature = "ssr")]
-pub(super) fn window(page: u32) -> crate::core::db::Window {
-    crate::core::db::Window::new(page.max(1).saturating_sub(1).saturating_mul(PAGE_SIZE), PAGE_SIZE)
-}
-
-#[cfg(feature = "ssr")]
 pub(super) fn service() -> crate::core::replication::ReplicationService {
     expect_context::<crate::core::AppState>().replication
-}
-
-/// A checkbox's value as a form sends it: present when ticked.
-#[cfg(feature = "ssr")]
-pub(super) fn ticked(value: &Option<String>) -> bool {
-    value.as_deref().is_some_and(|v| !v.is_empty() && v != "false")
 }

@@ -34,7 +34,7 @@ use crate::core::{
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     identity::{Actor, AuthSource, User, Username},
     rbac::SystemAction,
-    settings::{LdapSettings, LoginSettings, SettingsService},
+    settings::{LdapSettings, LoginSettings, OidcSettings, SettingsService},
     users::{ADMIN_USERNAME, ExternalUser, PasswordHasherPool, UserCredentials, UserRepository},
 };
 use cli_secrets::CliSecrets;
@@ -44,6 +44,17 @@ pub use sealing::SealingKey;
 use sessions::NewSession;
 use throttle::LoginThrottle;
 use verified::VerifiedPasswords;
+
+/// Longest group an administrator may add: an LDAP DN or an OIDC group name.
+pub const MAX_GROUP_NAME: usize = 512;
+
+/// A session just opened: its cookie's value and how long it lasts (the
+/// cookie's `Max-Age` and the stored expiry come from the same reading).
+#[derive(Clone, Debug)]
+pub struct OpenedSession {
+    pub token: SessionToken,
+    pub lifetime: Duration,
+}
 
 /// The opaque value of a session cookie. Only its hash is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,8 +124,11 @@ impl AuthService {
     }
 
     /// Lifetime of a portal session from sign-in.
-    pub fn session_ttl(&self) -> Duration {
-        self.session_ttl
+    /// How long a portal session opened now lasts: as an administrator set
+    /// it, else as the configuration says.
+    pub async fn session_lifetime(&self) -> Result<Duration> {
+        let set = self.settings.session_lifetime_minutes().await?;
+        Ok(set.map_or(self.session_ttl, |minutes| Duration::from_secs(u64::from(minutes) * 60)))
     }
 
     /// Checks a password sign-in and opens a session for it.
@@ -123,7 +137,7 @@ impl AuthService {
         username: &str,
         password: String,
         client_addr: Option<&str>,
-    ) -> Result<(User, SessionToken)> {
+    ) -> Result<(User, OpenedSession)> {
         let user = match self.throttled(username, client_addr, self.verify_password(username, password)).await {
             Ok(user) => user,
             Err(error) => {
@@ -132,17 +146,18 @@ impl AuthService {
             }
         };
         self.record_login(Some(username), client_addr, "portal", None).await;
-        let token = self.open_session(&user, client_addr).await?;
-        Ok((user, token))
+        let session = self.open_session(&user, client_addr).await?;
+        Ok((user, session))
     }
 
     /// A new portal session for a user who just signed in.
-    async fn open_session(&self, user: &User, client_addr: Option<&str>) -> Result<SessionToken> {
+    async fn open_session(&self, user: &User, client_addr: Option<&str>) -> Result<OpenedSession> {
         let now = Utc::now();
         // Housekeeping rides along with sign-ins rather than needing a timer.
         self.sessions.delete_expired(now).await?;
         let token = SessionToken::generate();
-        let expires_at = now + chrono::Duration::from_std(self.session_ttl).unwrap_or(chrono::Duration::hours(12));
+        let lifetime = self.session_lifetime().await?;
+        let expires_at = now + chrono::Duration::from_std(lifetime).unwrap_or(chrono::Duration::hours(12));
         self.sessions
             .create(NewSession {
                 token_hash: &token.hash(),
@@ -152,7 +167,7 @@ impl AuthService {
                 client_addr,
             })
             .await?;
-        Ok(token)
+        Ok(OpenedSession { token, lifetime })
     }
 
     /// The user a username/password pair belongs to. Unknown users cost the
@@ -290,15 +305,47 @@ impl AuthService {
         ldap::test_connection(settings).await.map_err(|e| Error::IdentityProvider(e.to_string()))
     }
 
+    /// An administrator adds a group (an LDAP group by its DN, found in the
+    /// directory; an OIDC group by the name its groups claim gives) so it
+    /// can be made a project member before any of its people signed in.
+    /// Adding one that exists answers its id.
+    pub async fn add_group(&self, actor: &Actor, kind: AuthSource, name: &str) -> Result<i64> {
+        require_system(actor, SystemAction::ManageGroups)?;
+        if name.chars().count() > MAX_GROUP_NAME {
+            return Err(Error::invalid("group", format!("must be at most {MAX_GROUP_NAME} characters")));
+        }
+        let name = match kind {
+            AuthSource::Ldap => self.ldap_group_dn(name).await?,
+            AuthSource::Oidc => self.oidc_group_name(name).await?,
+            AuthSource::Database => return Err(Error::invalid("group_type", "groups come from LDAP or OIDC")),
+        };
+        let mut event = AuditEvent::new(Operation::Create, ResourceType::User, format!("group:{name}"), actor);
+        event.detail = Some(kind.to_string());
+        self.users.add_group(kind, &name, Utc::now(), &event).await
+    }
+
+    /// "Check endpoint": whether the OIDC issuer in `settings` can be
+    /// discovered, before they are saved (system administrators only).
+    pub async fn check_oidc(&self, actor: &Actor, settings: &OidcSettings) -> Result<String> {
+        require_system(actor, SystemAction::ManageSettings)?;
+        settings.check_bounds()?;
+        self.oidc.check(settings).await.map_err(|e| Error::IdentityProvider(e.to_string()))
+    }
+
     /// The group id of the LDAP group with this DN, after checking the
     /// directory has it: what adding a group as a project member needs.
     pub async fn ldap_group(&self, dn: &str) -> Result<i64> {
+        let dn = self.ldap_group_dn(dn).await?;
+        self.users.ensure_group(AuthSource::Ldap, &dn, Utc::now()).await
+    }
+
+    /// The DN of the directory's group `dn` names (as the directory spells it).
+    async fn ldap_group_dn(&self, dn: &str) -> Result<String> {
         let LoginSettings::Ldap(settings) = self.settings.in_force().await? else {
             return Err(Error::invalid("group", "LDAP groups need the LDAP login mode"));
         };
         let group = ldap::find_group(&settings, dn).await.map_err(|e| Error::IdentityProvider(e.to_string()))?;
-        let group = group.ok_or_else(|| Error::NotFound(format!("LDAP group {dn}")))?;
-        self.users.ensure_group(AuthSource::Ldap, &group.dn, Utc::now()).await
+        Ok(group.ok_or_else(|| Error::NotFound(format!("LDAP group {dn}")))?.dn)
     }
 
     async fn credentials(&self, username: &str) -> Result<Option<UserCredentials>> {

@@ -52,6 +52,8 @@ pub struct OidcCallback<'a> {
 pub struct OidcSession {
     pub user: User,
     pub token: SessionToken,
+    /// How long the session lasts.
+    pub lifetime: std::time::Duration,
     /// The path the user was headed for when they signed in.
     pub next_path: String,
 }
@@ -93,8 +95,8 @@ impl AuthService {
         let outcome = self.oidc_user(&callback, &mut username).await;
         self.record_login(username.as_deref(), callback.client_addr, "oidc", outcome.as_ref().err()).await;
         let (user, next_path) = outcome?;
-        let token = self.open_session(&user, callback.client_addr).await?;
-        Ok(OidcSession { user, token, next_path })
+        let session = self.open_session(&user, callback.client_addr).await?;
+        Ok(OidcSession { user, token: session.token, lifetime: session.lifetime, next_path })
     }
 
     /// The user the callback signs in; `username` learns who as soon as the provider says.
@@ -177,6 +179,12 @@ impl AuthService {
     /// (as in Harbor) naming a group creates it; members join it when they
     /// next sign in with it in their groups claim.
     pub async fn oidc_group(&self, name: &str) -> Result<i64> {
+        let name = self.oidc_group_name(name).await?;
+        self.users.ensure_group(AuthSource::Oidc, &name, Utc::now()).await
+    }
+
+    /// `name` as an OIDC group's name, while users sign in through OIDC.
+    pub(super) async fn oidc_group_name(&self, name: &str) -> Result<String> {
         if self.oidc_settings().await?.is_none() {
             return Err(Error::invalid("group", "OIDC groups need the OIDC login mode"));
         }
@@ -184,7 +192,7 @@ impl AuthService {
         if name.is_empty() || name.chars().any(char::is_control) {
             return Err(Error::invalid("group", "must be a group name from the provider's groups claim"));
         }
-        self.users.ensure_group(AuthSource::Oidc, name, Utc::now()).await
+        Ok(name.to_owned())
     }
 
     /// The user's CLI secret (OIDC accounts only).

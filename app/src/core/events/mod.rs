@@ -81,6 +81,21 @@ pub enum ResourceType {
 }
 
 impl ResourceType {
+    pub const ALL: [ResourceType; 12] = [
+        Self::Artifact,
+        Self::Repository,
+        Self::Project,
+        Self::Member,
+        Self::Robot,
+        Self::User,
+        Self::Session,
+        Self::Settings,
+        Self::Registry,
+        Self::ReplicationPolicy,
+        Self::ImmutableRule,
+        Self::RetentionPolicy,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Artifact => "artifact",
@@ -307,6 +322,9 @@ fn last_pulls(batch: &[AuditEvent]) -> Vec<(&str, &str, DateTime<Utc>)> {
     latest.into_iter().map(|((repository, digest), at)| (repository, digest, at)).collect()
 }
 
+/// Most entries one export holds; a bigger log is exported a time range at a time.
+pub const MAX_EXPORT: i64 = 1_000_000;
+
 /// Reading the audit log: system administrators read all of it; others read
 /// a project's entries where they hold `read_logs`.
 #[derive(Clone, Debug)]
@@ -336,6 +354,26 @@ impl AuditLog {
     ) -> Result<Page<StoredEvent>> {
         self.check_reader(reader, query).await?;
         self.repository.page_by_keyset(query, keyset, limit).await
+    }
+
+    /// How many entries match `query`: what an export checks against [`MAX_EXPORT`] first.
+    pub async fn count(&self, reader: &Actor, query: &AuditQuery<'_>) -> Result<i64> {
+        self.check_reader(reader, query).await?;
+        self.repository.count(query).await
+    }
+
+    /// Up to `limit` entries matching `query` that come after `cursor` in
+    /// newest-first order (from the newest when `None`), uncounted: what an
+    /// export reads batch after batch.
+    pub async fn batch(
+        &self,
+        reader: &Actor,
+        query: &AuditQuery<'_>,
+        cursor: Option<&TimeCursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        self.check_reader(reader, query).await?;
+        self.repository.batch_after(query, cursor, limit).await
     }
 
     /// System administrators read everything (a deleted project's log

@@ -55,6 +55,19 @@ const FILTER: &str = "($1 IS NULL OR actor = $1) AND ($2 IS NULL OR project_id =
      AND ($4 IS NULL OR resource_type = $4) AND ($5 IS NULL OR substr(resource, 1, length($5)) = $5) \
      AND ($6 IS NULL OR occurred_at >= $6) AND ($7 IS NULL OR occurred_at < $7)";
 
+/// A query with an [`AuditQuery`]'s filters bound as `$1`..`$7` ([`FILTER`]'s parameters).
+macro_rules! filtered {
+    ($sql:expr, $query:expr) => {
+        $sql.bind($query.actor)
+            .bind($query.project)
+            .bind($query.operation)
+            .bind($query.resource_type)
+            .bind($query.resource_prefix)
+            .bind($query.since)
+            .bind($query.until)
+    };
+}
+
 /// One audit row; `$14`, the project's id, is that of the project named `$7` now.
 pub(crate) const INSERT_ONE: &str = "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, \
      resource, project, digest, tag, media_type, size, outcome, detail, project_id) \
@@ -187,26 +200,12 @@ impl EventRepository {
         let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
         let (limit, offset) = window.sql();
         on_db!(&self.db, pool => async {
-            let rows: Vec<Counted<StoredEvent>> = sqlx::query_as(&page)
-                .bind(query.actor)
-                .bind(query.project)
-                .bind(query.operation)
-                .bind(query.resource_type)
-                .bind(query.resource_prefix)
-                .bind(query.since)
-                .bind(query.until)
+            let rows: Vec<Counted<StoredEvent>> = filtered!(sqlx::query_as(&page), query)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(pool)
                 .await?;
-            let count = sqlx::query_scalar(&count)
-                .bind(query.actor)
-                .bind(query.project)
-                .bind(query.operation)
-                .bind(query.resource_type)
-                .bind(query.resource_prefix)
-                .bind(query.since)
-                .bind(query.until)
+            let count = filtered!(sqlx::query_scalar(&count), query)
                 .fetch_one(pool);
             window.page(rows, count, Ok).await
         }.await)
@@ -228,32 +227,51 @@ impl EventRepository {
         let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
         let cursor = keyset.bounds().0.or(keyset.bounds().1);
         let (rows, total) = on_db!(&self.db, pool => async {
-            let rows = sqlx::query_as::<_, StoredEvent>(&page)
-                .bind(query.actor)
-                .bind(query.project)
-                .bind(query.operation)
-                .bind(query.resource_type)
-                .bind(query.resource_prefix)
-                .bind(query.since)
-                .bind(query.until)
+            let rows = filtered!(sqlx::query_as::<_, StoredEvent>(&page), query)
                 .bind(cursor.map(|c| c.at))
                 .bind(cursor.map(|c| c.id))
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)
                 .await?;
-            let total: i64 = sqlx::query_scalar(&count)
-                .bind(query.actor)
-                .bind(query.project)
-                .bind(query.operation)
-                .bind(query.resource_type)
-                .bind(query.resource_prefix)
-                .bind(query.since)
-                .bind(query.until)
+            let total: i64 = filtered!(sqlx::query_scalar(&count), query)
                 .fetch_one(pool)
                 .await?;
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         Ok(keyset.page(rows, limit as usize, total))
+    }
+
+    pub async fn count(&self, query: &AuditQuery<'_>) -> Result<i64> {
+        let count = format!("SELECT COUNT(*) FROM audit_log WHERE {FILTER}");
+        let total = on_db!(&self.db, pool => {
+            filtered!(sqlx::query_scalar(&count), query)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(total)
+    }
+
+    /// Up to `limit` matching entries after `cursor`, newest first, uncounted.
+    pub async fn batch_after(
+        &self,
+        query: &AuditQuery<'_>,
+        cursor: Option<&TimeCursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        let batch = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {FILTER} \
+             AND ($8 IS NULL OR occurred_at < $8 OR (occurred_at = $8 AND id < $9)) \
+             ORDER BY occurred_at DESC, id DESC LIMIT $10"
+        );
+        let rows = on_db!(&self.db, pool => {
+            filtered!(sqlx::query_as::<_, StoredEvent>(&batch), query)
+                .bind(cursor.map(|c| c.at))
+                .bind(cursor.map(|c| c.id))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
     }
 
     /// Deletes entries older than `cutoff` (only those of `operations`,

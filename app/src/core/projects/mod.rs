@@ -121,6 +121,14 @@ pub enum ProjectSort {
     CreatedDesc,
 }
 
+/// A project's storage: what it holds against its limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quota {
+    pub project: Project,
+    /// Bytes held now (each blob once per project, and the manifests).
+    pub used: i64,
+}
+
 /// A project as its page shows it, from one check: the project, what the
 /// caller may do there, and (for those who may read members) how many
 /// members hold each role.
@@ -260,10 +268,44 @@ impl ProjectService {
         require_system(actor, SystemAction::ManageQuotas)?;
         validate_quota(quota)?;
         let project = self.require(name).await?;
+        self.write_quota(actor, &project, quota).await?;
+        self.require(name).await
+    }
+
+    /// [`Self::set_storage_quota`] for the project with this id (Harbor's
+    /// quota id): a project deleted meanwhile is not found, and a namesake
+    /// created since is never the one changed.
+    pub async fn set_quota(&self, actor: &Actor, id: ProjectId, quota: Option<i64>) -> Result<()> {
+        require_system(actor, SystemAction::ManageQuotas)?;
+        validate_quota(quota)?;
+        let project = self.find_by_id(id).await?.ok_or_else(|| Error::NotFound(format!("quota {}", id.0)))?;
+        self.write_quota(actor, &project, quota).await
+    }
+
+    async fn write_quota(&self, actor: &Actor, project: &Project, quota: Option<i64>) -> Result<()> {
+        let name = project.name.as_str();
         let detail = quota.map_or_else(|| "quota removed".to_owned(), |bytes| format!("quota set to {bytes} bytes"));
         let event = audit_event(actor, Operation::Update, ResourceType::Project, name, name, &detail);
-        self.repository.set_storage_quota(project.id, quota, Utc::now(), &event).await?;
-        self.require(name).await
+        self.repository.set_storage_quota(project.id, quota, Utc::now(), &event).await
+    }
+
+    /// Every project's storage against its quota, by name, a page at a time
+    /// (system administrators only, as quotas are theirs to share out).
+    pub async fn quotas(&self, actor: &Actor, window: Window) -> Result<Page<Quota>> {
+        require_system(actor, SystemAction::ManageQuotas)?;
+        let options = ListOptions { window, ..ListOptions::default() };
+        let projects = self.repository.list(&options, actor.principal.visibility()).await?;
+        let ids: Vec<ProjectId> = projects.items.iter().map(|p| p.id).collect();
+        let used = self.repository.storage_used(&ids, actor.principal.visibility()).await?;
+        Ok(projects.map(|project| Quota { used: used.get(&project.id).copied().unwrap_or(0), project }))
+    }
+
+    /// One project's storage against its quota (system administrators only).
+    pub async fn quota(&self, actor: &Actor, id: ProjectId) -> Result<Quota> {
+        require_system(actor, SystemAction::ManageQuotas)?;
+        let project = self.find_by_id(id).await?.ok_or_else(|| Error::NotFound(format!("quota {}", id.0)))?;
+        let used = self.repository.storage_used(&[id], actor.principal.visibility()).await?;
+        Ok(Quota { used: used.get(&id).copied().unwrap_or(0), project })
     }
 
     /// Bytes each project's repositories hold: their distinct blobs (a

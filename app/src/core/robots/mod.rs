@@ -23,6 +23,7 @@ use crate::core::{
     identity::{Actor, ROBOT_PREFIX, Robot, RobotId, RobotPermission, robot},
     projects::ProjectName,
     rbac::{Action, SystemAction},
+    settings::ROBOT_DAYS,
     users::validate_chosen_secret,
 };
 
@@ -85,9 +86,7 @@ impl RobotService {
     /// may only grant registry actions they may do themselves.
     pub async fn create(&self, actor: &Actor, new: NewRobot<'_>) -> Result<CreatedRobot> {
         let short = ProjectName::parse(new.name).map_err(|message| Error::invalid("name", message))?;
-        if new.expires_in_days == Some(0) {
-            return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)"));
-        }
+        check_lifetime(new.expires_in_days)?;
         if new.permissions.is_empty() {
             return Err(Error::invalid("permissions", "a robot needs at least one permission"));
         }
@@ -140,8 +139,10 @@ impl RobotService {
             self.check_grants(actor, permissions).await?;
         }
         let expires_at = match changes.expires_in_days {
-            Some(Some(0)) => return Err(Error::invalid("expires_in_days", "must be at least 1 (or none, for never)")),
-            Some(days) => Some(days.map(|days| robot.created_at + Duration::days(i64::from(days)))),
+            Some(days) => {
+                check_lifetime(days)?;
+                Some(days.map(|days| robot.created_at + Duration::days(i64::from(days))))
+            }
             None => None,
         };
         let update = repository::RobotUpdate {
@@ -306,4 +307,15 @@ fn generate_secret() -> String {
 
 fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A robot lasts 1 to [`ROBOT_DAYS`]' end days, or forever (`None`).
+fn check_lifetime(days: Option<u32>) -> Result<()> {
+    match days {
+        Some(days) if !ROBOT_DAYS.contains(&days) => Err(Error::invalid(
+            "expires_in_days",
+            format!("must be 1 to {} days (or none, for never)", ROBOT_DAYS.end()),
+        )),
+        _ => Ok(()),
+    }
 }

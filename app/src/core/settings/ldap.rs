@@ -64,6 +64,7 @@ impl Default for LdapSettings {
 impl LdapSettings {
     /// Refuses settings that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
+        self.check_bounds()?;
         if !(self.url.starts_with("ldap://") || self.url.starts_with("ldaps://")) {
             return Err(Error::invalid("url", "must start with ldap:// or ldaps://"));
         }
@@ -83,14 +84,37 @@ impl LdapSettings {
                 return Err(Error::invalid(field, "must be an LDAP filter in parentheses"));
             }
         }
-        if self.timeout_seconds == 0 {
-            return Err(Error::invalid("timeout_seconds", "must be at least 1"));
+        if !(1..=300).contains(&self.timeout_seconds) {
+            return Err(Error::invalid("timeout_seconds", "must be 1 to 300 seconds"));
         }
         Ok(())
     }
 }
 
 impl LdapSettings {
+    /// Refuses a setting longer than [`super::MAX_SETTING`]: what even
+    /// settings only kept for later, or only tested, must fit.
+    pub fn check_bounds(&self) -> Result<()> {
+        super::check_lengths(self.texts())
+    }
+
+    /// Every text setting, by field name.
+    fn texts(&self) -> [(&'static str, &str); 11] {
+        [
+            ("url", &self.url),
+            ("search_dn", &self.search_dn),
+            ("search_password", &self.search_password),
+            ("base_dn", &self.base_dn),
+            ("user_filter", &self.user_filter),
+            ("uid_attribute", &self.uid_attribute),
+            ("group_base_dn", &self.group_base_dn),
+            ("group_filter", &self.group_filter),
+            ("group_name_attribute", &self.group_name_attribute),
+            ("group_member_attribute", &self.group_member_attribute),
+            ("admin_group_dn", &self.admin_group_dn),
+        ]
+    }
+
     /// Refuses settings that would bind with the saved password to another
     /// directory than `saved`'s, or to it with less protection (StartTLS or
     /// certificate checks turned off), unless the caller sent the password

@@ -36,6 +36,15 @@ const SAVED_LDAP: &str = "login.ldap";
 const SAVED_OIDC: &str = "login.oidc";
 const SELF_REGISTRATION: &str = "self_registration";
 const PROJECT_CREATION: &str = "project_creation_restriction";
+const SESSION_LIFETIME: &str = "session_lifetime_minutes";
+const ROBOT_LIFETIME: &str = "robot_token_duration_days";
+
+/// How long a portal session may be set to last, in minutes (5 minutes to 30 days).
+pub const SESSION_MINUTES: std::ops::RangeInclusive<u32> = 5..=43_200;
+/// How long a new robot account may be set to last by default, in days.
+pub const ROBOT_DAYS: std::ops::RangeInclusive<u32> = 1..=36_500;
+/// A new robot account's lifetime until an administrator changes it (Harbor's default).
+pub const DEFAULT_ROBOT_DAYS: u32 = 30;
 
 /// How users sign in. The first administrator (`admin`) always signs in
 /// with its database password, so a broken directory never locks everyone out.
@@ -83,6 +92,10 @@ pub struct SettingsChange {
     pub oidc: Option<OidcSettings>,
     pub self_registration: Option<bool>,
     pub project_creation_admin_only: Option<bool>,
+    /// Portal sessions opened from now on last this long (minutes).
+    pub session_lifetime_minutes: Option<u32>,
+    /// Robot accounts created without a lifetime of their own get this one (days).
+    pub robot_token_duration_days: Option<u32>,
 }
 
 /// How the login page and `/systeminfo` describe signing in: no secrets.
@@ -189,6 +202,17 @@ impl SettingsService {
         self.update(actor, change).await
     }
 
+    /// How long portal sessions opened now last, when an administrator set
+    /// it (else the configuration's `session_timeout` applies).
+    pub async fn session_lifetime_minutes(&self) -> Result<Option<u32>> {
+        self.read(SESSION_LIFETIME).await
+    }
+
+    /// The lifetime in days of a robot account created without one.
+    pub async fn robot_token_duration_days(&self) -> Result<u32> {
+        Ok(self.read(ROBOT_LIFETIME).await?.unwrap_or(DEFAULT_ROBOT_DAYS))
+    }
+
     /// Applies `change` (system administrators only): every setting it
     /// names and their audit rows in one transaction. Whether saved LDAP or
     /// OIDC settings also apply at once is decided from the mode stored in
@@ -287,6 +311,12 @@ fn writes_for(change: &SettingsChange, current: &LoginSettings) -> Result<Writes
         }
         audited.push((LOGIN, format!("login mode: {}", login.mode_name())));
     }
+    if let Some(ldap) = &change.ldap {
+        ldap.check_bounds()?;
+    }
+    if let Some(oidc) = &change.oidc {
+        oidc.check_bounds()?;
+    }
     if let Some(ldap) = &change.ldap
         && !matches!(login, Some(LoginSettings::Ldap(_)))
     {
@@ -307,9 +337,38 @@ fn writes_for(change: &SettingsChange, current: &LoginSettings) -> Result<Writes
         put(PROJECT_CREATION, to_json(&admin_only)?);
         audited.push((PROJECT_CREATION, if admin_only { "adminonly" } else { "everyone" }.to_owned()));
     }
+    if let Some(minutes) = change.session_lifetime_minutes {
+        if !SESSION_MINUTES.contains(&minutes) {
+            let (min, max) = (SESSION_MINUTES.start(), SESSION_MINUTES.end());
+            return Err(Error::invalid("session_lifetime", format!("must be {min} to {max} minutes")));
+        }
+        put(SESSION_LIFETIME, to_json(&minutes)?);
+        audited.push((SESSION_LIFETIME, format!("{minutes} minutes")));
+    }
+    if let Some(days) = change.robot_token_duration_days {
+        if !ROBOT_DAYS.contains(&days) {
+            let (min, max) = (ROBOT_DAYS.start(), ROBOT_DAYS.end());
+            return Err(Error::invalid("robot_token_duration", format!("must be {min} to {max} days")));
+        }
+        put(ROBOT_LIFETIME, to_json(&days)?);
+        audited.push((ROBOT_LIFETIME, format!("{days} days")));
+    }
     writes.audited = audited;
     writes.login = login;
     Ok(writes)
+}
+
+/// Longest text any login setting takes (a URL, a DN, a filter, a secret).
+pub const MAX_SETTING: usize = 2048;
+
+/// Refuses a setting longer than [`MAX_SETTING`], naming it.
+fn check_lengths<'a>(fields: impl IntoIterator<Item = (&'static str, &'a str)>) -> Result<()> {
+    for (field, value) in fields {
+        if value.chars().count() > MAX_SETTING {
+            return Err(Error::invalid(field, format!("must be at most {MAX_SETTING} characters")));
+        }
+    }
+    Ok(())
 }
 
 fn validate(login: &LoginSettings) -> Result<()> {

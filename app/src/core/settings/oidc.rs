@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::{Error, Result};
 
+/// Most scopes Berth asks a provider for.
+pub const MAX_SCOPES: usize = 32;
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OidcSettings {
@@ -45,6 +48,31 @@ impl Default for OidcSettings {
 }
 
 impl OidcSettings {
+    /// Refuses a setting longer than [`super::MAX_SETTING`] and more than
+    /// [`MAX_SCOPES`] scopes: what even settings only kept for later, or
+    /// only checked, must fit.
+    pub fn check_bounds(&self) -> Result<()> {
+        if self.scopes.len() > MAX_SCOPES {
+            return Err(Error::invalid("scopes", format!("at most {MAX_SCOPES} scopes")));
+        }
+        super::check_lengths(self.texts())
+    }
+
+    /// Every text setting, by field name (each scope as `scopes`).
+    fn texts(&self) -> Vec<(&'static str, &str)> {
+        let mut texts = vec![
+            ("provider_name", self.provider_name.as_str()),
+            ("issuer_url", &self.issuer_url),
+            ("client_id", &self.client_id),
+            ("client_secret", &self.client_secret),
+            ("username_claim", &self.username_claim),
+            ("groups_claim", &self.groups_claim),
+            ("admin_group", &self.admin_group),
+        ];
+        texts.extend(self.scopes.iter().map(|scope| ("scopes", scope.as_str())));
+        texts
+    }
+
     /// Refuses settings that would send the saved client secret to another
     /// issuer than `saved`'s (another host, or another realm on the same
     /// host), or without checking its certificate, unless the caller sent
@@ -58,6 +86,7 @@ impl OidcSettings {
 
     /// Refuses settings that cannot work, naming the field.
     pub fn validate(&self) -> Result<()> {
+        self.check_bounds()?;
         let issuer = url::Url::parse(&self.issuer_url)
             .map_err(|e| Error::invalid("issuer_url", format!("must be an absolute URL: {e}")))?;
         if !matches!(issuer.scheme(), "https" | "http") || issuer.query().is_some() || issuer.fragment().is_some() {

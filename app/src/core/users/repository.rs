@@ -310,6 +310,35 @@ impl UserRepository {
         Ok(id)
     }
 
+    /// An administrator's group of `kind` named `external_id`: created with
+    /// the audit row `event`, or the id of the one already there (no row).
+    pub async fn add_group(
+        &self,
+        kind: AuthSource,
+        external_id: &str,
+        now: DateTime<Utc>,
+        event: &AuditEvent,
+    ) -> Result<i64> {
+        const INSERT: &str = "INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ($1, $2, $2, $3) \
+             ON CONFLICT (kind, name) DO NOTHING RETURNING id";
+        const FIND: &str = "SELECT id FROM user_groups WHERE kind = $1 AND name = $2";
+        let created: Option<i64> = audited_transaction!(&self.db, event, |tx| {
+            sqlx::query_scalar(INSERT).bind(kind.as_str()).bind(external_id).bind(now).fetch_optional(&mut *tx).await?
+        }, if |id: &Option<i64>| id.is_some())?;
+        if let Some(id) = created {
+            return Ok(id);
+        }
+        Ok(on_db!(&self.db, pool => {
+            sqlx::query_scalar(FIND).bind(kind.as_str()).bind(external_id).fetch_one(pool).await
+        })?)
+    }
+
+    /// How many accounts sign in each way (`database`, `ldap`, `oidc`).
+    pub async fn count_by_source(&self) -> Result<Vec<(String, i64)>> {
+        const SQL: &str = "SELECT auth_source, COUNT(*) FROM users GROUP BY auth_source ORDER BY auth_source";
+        Ok(on_db!(&self.db, pool => sqlx::query_as(SQL).fetch_all(pool).await)?)
+    }
+
     /// A page of accounts in username order (names containing `contains`),
     /// and how many match in all.
     pub async fn list(&self, contains: Option<&str>, window: Window) -> Result<Page<User>> {

@@ -115,12 +115,15 @@ impl UserService {
             }
         }
         let hash = self.hasher.hash(new_password.to_owned()).await?;
-        let event = user_event(actor, Operation::Update, &credentials.user.username, Some("password changed"));
+        let detail = if own { "password changed" } else { "password reset by an administrator" };
+        let event = user_event(actor, Operation::Update, &credentials.user.username, Some(detail));
         // The current password was checked against this hash: a reset that
         // landed meanwhile is not undone by someone who knew the old one.
         let replacing = if checked { credentials.password_hash.as_deref() } else { None };
+        // A reset is how an administrator shuts out whoever learnt the old
+        // password: the account's portal sessions end with it.
         let changed =
-            self.users.set_password_hash(credentials.user.id, &hash, replacing, Utc::now(), false, &event).await?;
+            self.users.set_password_hash(credentials.user.id, &hash, replacing, Utc::now(), !own, &event).await?;
         if !changed {
             return Err(Error::Conflict(format!("the password of {name} changed meanwhile; sign in again")));
         }
@@ -161,6 +164,13 @@ impl UserService {
         self.users.list(contains, window).await
     }
 
+    /// How many accounts sign in each way: what an administrator weighs
+    /// before changing the login mode (system administrators only).
+    pub async fn accounts_by_source(&self, actor: &Actor) -> Result<Vec<(String, i64)>> {
+        require_system(actor, SystemAction::ManageUsers)?;
+        self.users.count_by_source().await
+    }
+
     /// Accounts whose username contains `contains`: what adding a project
     /// member needs, so any signed-in person may ask (callers show only id
     /// and username).
@@ -191,14 +201,7 @@ impl UserService {
         full_name: &str,
     ) -> Result<User> {
         let user = self.user_for(actor, id).await?;
-        if let Some(email) = email
-            && !(email.contains('@') && email.len() <= 255 && !email.chars().any(char::is_whitespace))
-        {
-            return Err(Error::invalid("email", "must be an email address"));
-        }
-        if full_name.chars().count() > 255 {
-            return Err(Error::invalid("realname", "must be at most 255 characters"));
-        }
+        validate_profile(email, full_name)?;
         let event = user_event(actor, Operation::Update, &user.username, Some("profile changed"));
         self.users.update_profile(id, email, full_name, Utc::now(), &event).await?;
         self.user_for(actor, id).await
@@ -298,6 +301,7 @@ impl UserService {
         detail: Option<&str>,
     ) -> Result<User> {
         let username = Username::parse(account.username).map_err(|message| Error::invalid("username", message))?;
+        validate_profile(account.email, account.full_name)?;
         validate_password("password", account.password)?;
         let hash = self.hasher.hash(account.password.to_owned()).await?;
         let new = NewUser {
@@ -312,6 +316,19 @@ impl UserService {
         let id = created.ok_or_else(|| Error::Conflict(format!("the username {username} is taken")))?;
         self.users.find(id).await?.ok_or_else(|| Error::NotFound(format!("user {username}")))
     }
+}
+
+/// An account's email (when given) is an address and its full name fits.
+fn validate_profile(email: Option<&str>, full_name: &str) -> Result<()> {
+    if let Some(email) = email
+        && !(email.contains('@') && email.len() <= 255 && !email.chars().any(char::is_whitespace))
+    {
+        return Err(Error::invalid("email", "must be an email address"));
+    }
+    if full_name.chars().count() > 255 {
+        return Err(Error::invalid("realname", "must be at most 255 characters"));
+    }
+    Ok(())
 }
 
 /// The audit row of `actor`'s change to an account, written with the change.

@@ -88,7 +88,7 @@ fn GarbageCollectionPanel(settings: GarbageCollectionSettings) -> impl IntoView 
 }
 
 #[component]
-fn AuditRotationPanel(rotation: AuditRotation) -> impl IntoView {
+pub(super) fn AuditRotationPanel(rotation: AuditRotation) -> impl IntoView {
     let runs = RwSignal::new(0u32);
     let save = ServerAction::<SetAuditRotation>::new();
     let run = ServerAction::<RunAuditRotation>::new();

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::{registries::PageLinks, replications::status_text};
+use super::{PageLinks, replications::status_text};
 use crate::{
     api::replication::{ExecutionDetail, StopExecution, TaskItem, get_execution, task_log},
     ui::{
@@ -26,7 +26,7 @@ const LIVE_REFRESH: std::time::Duration = std::time::Duration::from_millis(1500)
 pub fn ReplicationExecutionPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.read().get("id").and_then(|id| id.parse::<i64>().ok()).unwrap_or(0));
-    let page = super::registries::page_param();
+    let page = super::page_param();
     let version = RwSignal::new(0u32);
     let detail = Resource::new(move || (id.get(), page.get(), version.get()), |(id, page, _)| get_execution(id, page));
     // One refresh waiting at a time, however often the page is read again.

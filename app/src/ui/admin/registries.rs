@@ -5,36 +5,22 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
 
 use crate::{
-    api::replication::{DeleteRegistry, Listing, PAGE_SIZE, RegistryItem, SaveRegistry, TestRegistry, list_registries},
+    api::replication::{DeleteRegistry, Listing, RegistryItem, SaveRegistry, TestRegistry, list_registries},
     ui::{
+        admin::{PageLinks, page_param},
         components::{
             Breadcrumbs, CARD, ConfirmDialog, FormError, INPUT, PRIMARY_BUTTON, SECONDARY_BUTTON, on_result, use_toasts,
         },
         layout::ErrorBanner,
-        listing::{Column, EmptyState, ListTable, Pager},
+        listing::{Column, EmptyState, ListTable},
     },
 };
 
 const HINT: &str = "mt-1 text-xs text-slate-500 dark:text-slate-400";
 const KINDS: [(&str, &str); 2] =
     [("harbor", "Berth or Harbor"), ("docker-registry", "Docker Registry (distribution) or another OCI registry")];
-
-/// The page number in `?page=`, from 1.
-pub fn page_param() -> Memo<u32> {
-    let query = use_query_map();
-    Memo::new(move |_| query.read().get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1))
-}
-
-/// Previous and next links of a numbered list at `base`.
-#[component]
-pub fn PageLinks(base: &'static str, page: u32, shown: usize, total: i64) -> impl IntoView {
-    let previous = (page > 1).then(|| (page - 1).to_string());
-    let next = (i64::from(page) * i64::from(PAGE_SIZE) < total).then(|| (page + 1).to_string());
-    view! { <Pager total shown previous next href=move |_, page: &str| format!("{base}?page={page}") /> }
-}
 
 #[component]
 pub fn RegistriesPage() -> impl IntoView {

@@ -7,10 +7,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use super::{
-    policy_form::PolicyForm,
-    registries::{PageLinks, page_param},
-};
+use super::{PageLinks, page_param, policy_form::PolicyForm};
 use crate::{
     api::replication::{
         DeletePolicy, ExecutionItem, Listing, PolicyItem, SetPolicyEnabled, StartReplication, list_executions,

@@ -44,7 +44,12 @@ pub fn ProjectLogsTab() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="mt-6 text-sm text-slate-500">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match logs.await {
-                    Ok(listing) => view! { <LogTable project=name.get_untracked() listing operation=param("operation") /> }.into_any(),
+                    Ok(listing) => {
+                        let base = format!("/projects/{}/logs", name.get_untracked());
+                        let filters = vec![("operation", param("operation"))];
+                        let hint = "Pushes, pulls and changes to this project appear here.";
+                        view! { <LogTable listing base filters hint /> }.into_any()
+                    }
                     Err(error) => view! { <ErrorBanner error /> }.into_any(),
                 }
             })}
@@ -60,13 +65,21 @@ const LOG_COLUMNS: &[Column] = &[
     Column::FromMedium("From"),
 ];
 
+/// A page of audit entries with pager links to `base`, keeping `filters`;
+/// `hint` says what appears there when nothing does yet.
 #[component]
-fn LogTable(project: String, listing: Listing<LogItem>, operation: Option<String>) -> AnyView {
+pub fn LogTable(
+    listing: Listing<LogItem>,
+    base: String,
+    filters: Vec<(&'static str, Option<String>)>,
+    hint: &'static str,
+) -> AnyView {
     if listing.items.is_empty() {
-        return view! { <div class="mt-6"><EmptyState title="No entries".to_owned() hint="Pushes, pulls and changes to this project appear here.".to_owned() /></div> }.into_any();
+        return view! { <div class="mt-6"><EmptyState title="No entries".to_owned() hint=hint.to_owned() /></div> }
+            .into_any();
     }
     let shown = listing.items.len();
-    let href = page_links(format!("/projects/{project}/logs"), vec![("operation", operation)]);
+    let href = page_links(base, filters);
     view! {
         <ListTable caption="Audit log" columns=LOG_COLUMNS>
                     {listing

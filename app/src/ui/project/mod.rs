@@ -9,7 +9,7 @@ mod policy;
 mod retention;
 mod robots;
 
-pub use logs::ProjectLogsTab;
+pub use logs::{LogTable, ProjectLogsTab};
 pub use members::ProjectMembersTab;
 pub use policy::ProjectPolicyTab;
 pub use robots::ProjectRobotsTab;

@@ -109,6 +109,24 @@ impl std::fmt::Debug for OidcProvider {
 }
 
 impl OidcProvider {
+    /// "Check endpoint": discovers the issuer afresh (with these settings'
+    /// certificate checks) and says what it found. What it finds is not
+    /// kept: sign-ins use only what the saved settings discover.
+    pub async fn check(&self, settings: &OidcSettings) -> Result<String, OidcError> {
+        let http = HttpClient::new(settings)?;
+        let issuer = IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+            .await
+            .map_err(|e| OidcError::Discovery(describe(&e)))?;
+        let token = metadata.token_endpoint().map_or("no token endpoint".to_owned(), |url| url.to_string());
+        Ok(format!(
+            "{} answered: authorization at {}, tokens at {}",
+            metadata.issuer().as_str(),
+            metadata.authorization_endpoint().as_str(),
+            token,
+        ))
+    }
+
     /// The provider's authorization URL for a new sign-in, with fresh
     /// `state`, `nonce` and PKCE (S256) challenge.
     pub async fn authorization_request(
