@@ -396,14 +396,77 @@ async fn what_was_pushed_after_the_decision_stays(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(promoted.status(), StatusCode::CREATED);
-    let refused = server.state.registry.delete_manifest_unchanged(&repository, &digest, decided_at, &grant).await;
-    assert!(matches!(refused, Err(registry::Error::ChangedMeanwhile)), "{refused:?}");
+    let digests = [digest];
+    let registry = &server.state.registry;
+    let refused = registry.delete_manifests_unchanged(&repository, &digests, decided_at, &grant).await.unwrap();
+    assert!(matches!(refused[..], [Err(registry::Error::ChangedMeanwhile)]), "{refused:?}");
     let prod = admin_client.head(server.url("/v2/team/app/manifests/prod")).send().await.unwrap();
     assert_eq!(prod.status(), StatusCode::OK, "the promoted tag stays");
     // Decided after the push, it goes.
-    server.state.registry.delete_manifest_unchanged(&repository, &digest, Utc::now(), &grant).await.unwrap();
+    let deleted = registry.delete_manifests_unchanged(&repository, &digests, Utc::now(), &grant).await.unwrap();
+    assert!(matches!(deleted[..], [Ok(())]), "{deleted:?}");
     let gone = admin_client.head(server.url("/v2/team/app/manifests/prod")).send().await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+/// Retention deletes in batches, one transaction each: within one, every
+/// artifact is decided as it would be alone — immutable stays, pushed again
+/// since the decision stays, already gone is reported, the rest go, each
+/// with its own audit row.
+async fn one_batch_decides_each_artifact_as_alone(backend: Backend) {
+    use app::core::{
+        rbac::Action,
+        registry::{self, digest::Digest, names::RepoName},
+    };
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    let client = common::admin_client();
+    let pinned = json!({
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "keep-*"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+    });
+    let made = client.post(server.url("/api/v2.0/projects/team/immutabletagrules")).json(&pinned).send().await.unwrap();
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let (kept, _) = common::push_image(&client, &server, "team/app", "keep-1", b"pinned layer").await;
+    let (plain, _) = common::push_image(&client, &server, "team/app", "v1", b"plain layer").await;
+    let (promoted, _) = common::push_image(&client, &server, "team/app", "v2", b"promoted layer").await;
+    let decided_at = Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let accept = "application/vnd.oci.image.manifest.v1+json";
+    let url = server.url(&format!("/v2/team/app/manifests/{promoted}"));
+    let content = client.get(url).header("accept", accept).send().await.unwrap().bytes().await.unwrap();
+    let put = client.put(server.url("/v2/team/app/manifests/prod")).header("content-type", accept).body(content);
+    assert_eq!(put.send().await.unwrap().status(), StatusCode::CREATED);
+
+    let admin = server.admin_actor().await;
+    let grant = server.state.access.require(&admin, "team", Action::DeleteArtifact).await.unwrap();
+    let repository = RepoName::parse("team/app", "").unwrap();
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let digests: Vec<Digest> = [&kept, &plain, &promoted, &missing].iter().map(|d| d.parse().unwrap()).collect();
+    let outcomes =
+        server.state.registry.delete_manifests_unchanged(&repository, &digests, decided_at, &grant).await.unwrap();
+    assert!(
+        matches!(
+            outcomes[..],
+            [
+                Err(registry::Error::Immutable(_)),
+                Ok(()),
+                Err(registry::Error::ChangedMeanwhile),
+                Err(registry::Error::ManifestUnknown)
+            ]
+        ),
+        "{outcomes:?}"
+    );
+    for (reference, status) in
+        [("keep-1", StatusCode::OK), ("v1", StatusCode::NOT_FOUND), ("prod", StatusCode::OK), ("v2", StatusCode::OK)]
+    {
+        let head = client.head(server.url(&format!("/v2/team/app/manifests/{reference}"))).send().await.unwrap();
+        assert_eq!(head.status(), status, "{reference}");
+    }
+    let deletes = common::audit_log(&server, "operation=delete").await;
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert_eq!(deletes[0]["resource"], format!("team/app@{plain}"));
     server.stop().await;
 }
 
@@ -438,5 +501,6 @@ on_both_databases!(
     what_was_pushed_after_the_decision_stays,
     the_dry_run_lists_what_the_real_run_deletes,
     the_api_as_harbor_has_it,
-    edits_from_a_stale_read_are_refused
+    edits_from_a_stale_read_are_refused,
+    one_batch_decides_each_artifact_as_alone,
 );

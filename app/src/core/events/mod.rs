@@ -13,7 +13,7 @@
 pub(crate) mod repository;
 
 pub use repository::{AuditQuery, EventRepository, StoredEvent};
-pub(crate) use repository::{audited_transaction, write_audit_row};
+pub(crate) use repository::{MAX_ROWS_PER_INSERT, audited_transaction, insert_audit_rows, write_audit_row};
 
 use std::time::Duration;
 

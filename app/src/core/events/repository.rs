@@ -100,6 +100,46 @@ macro_rules! write_audit_row {
 }
 pub(crate) use write_audit_row;
 
+/// Most audit rows one [`insert_audit_rows`] statement writes (14
+/// parameters each, well within either database's limit).
+pub(crate) const MAX_ROWS_PER_INSERT: usize = 1000;
+
+/// Writes `$events` (a slice of [`AuditEvent`], at most
+/// [`MAX_ROWS_PER_INSERT`]) in one statement on `$executor` (a pool, or
+/// `&mut *tx` inside a transaction, so they commit with the change they
+/// record). Evaluates to `sqlx::Result<()>`.
+macro_rules! insert_audit_rows {
+    ($executor:expr, $events:expr) => {{
+        let events: ::std::vec::Vec<$crate::core::events::AuditEvent> =
+            $events.iter().cloned().map($crate::core::events::AuditEvent::bounded).collect();
+        let mut query = sqlx::QueryBuilder::new(
+            "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
+             digest, tag, media_type, size, outcome, detail, project_id) ",
+        );
+        query.push_values(&events, |mut row, event| {
+            row.push_bind(event.occurred_at)
+                .push_bind(event.actor.clone())
+                .push_bind(event.client_addr.clone())
+                .push_bind(event.operation.as_str())
+                .push_bind(event.resource_type.as_str())
+                .push_bind(event.resource.clone())
+                .push_bind(event.project.clone())
+                .push_bind(event.digest.clone())
+                .push_bind(event.tag.clone())
+                .push_bind(event.media_type.clone())
+                .push_bind(event.size)
+                .push_bind(if event.succeeded { "success" } else { "failure" })
+                .push_bind(event.detail.clone())
+                // The project of that name when the entry is written.
+                .push("(SELECT id FROM projects WHERE name = ")
+                .push_bind_unseparated(event.project.clone())
+                .push_unseparated(")");
+        });
+        query.build().execute($executor).await.map(|_| ())
+    }};
+}
+pub(crate) use insert_audit_rows;
+
 /// Runs `$body` (statements on the transaction `$tx`, evaluating to the
 /// result) and writes `$event`'s audit row in the same transaction, on
 /// either database; with `if $happened` (a closure on the result), only
@@ -162,32 +202,7 @@ impl EventRepository {
     }
 
     pub async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()> {
-        on_db!(&self.db, pool => {
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
-                 digest, tag, media_type, size, outcome, detail, project_id) ",
-            );
-            query.push_values(events, |mut row, event| {
-                row.push_bind(event.occurred_at)
-                    .push_bind(event.actor.clone())
-                    .push_bind(event.client_addr.clone())
-                    .push_bind(event.operation.as_str())
-                    .push_bind(event.resource_type.as_str())
-                    .push_bind(event.resource.clone())
-                    .push_bind(event.project.clone())
-                    .push_bind(event.digest.clone())
-                    .push_bind(event.tag.clone())
-                    .push_bind(event.media_type.clone())
-                    .push_bind(event.size)
-                    .push_bind(if event.succeeded { "success" } else { "failure" })
-                    .push_bind(event.detail.clone())
-                    // The project of that name when the entry is written.
-                    .push("(SELECT id FROM projects WHERE name = ")
-                    .push_bind_unseparated(event.project.clone())
-                    .push_unseparated(")");
-            });
-            query.build().execute(pool).await.map(|_| ())
-        })?;
+        on_db!(&self.db, pool => insert_audit_rows!(pool, events))?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ mod service;
 
 pub use error::{Error, Result};
 pub(crate) use repository::RELIST_IMAGE_SQL;
-pub use repository::{ReferrerRow, StoredManifest};
+pub use repository::{MAX_BATCH as MAX_DELETE_BATCH, ReferrerRow, StoredManifest};
 pub use service::{
     ArtifactChange, ArtifactListener, BlobProblem, CleanupReport, Finding, LINK_WINDOW, Page, PushedManifest,
     RegistryService, VerifyReport,

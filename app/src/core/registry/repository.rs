@@ -90,8 +90,10 @@ macro_rules! delete_audited {
 }
 
 // After the macros above, which the manifests' SQL uses too.
+mod deletions;
 mod manifests;
 
+pub use deletions::MAX_BATCH;
 pub use manifests::{ExistingTag, ListPage, NewManifest, ReferrerRow, StoredManifest};
 
 /// Creates a repository (`$1` its name, `$2` now) in its project (`$3`),

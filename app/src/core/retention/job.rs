@@ -192,38 +192,53 @@ impl RetentionService {
         }
         counts.retained = decision.kept.len() as i64;
         let repository = RepoName::parse(name, "").map_err(|e| (Error::corrupt(e.to_string()), Counts::default()))?;
-        for &gone in &decision.deleted {
-            let artifact = &candidates[gone];
-            if run.dry_run {
+        if run.dry_run {
+            for &gone in &decision.deleted {
+                let artifact = &candidates[gone];
                 log.line(format_args!("would delete {} [{}]", artifact.digest, tag_list(&artifact.tags)));
                 counts.deleted += 1;
-                continue;
             }
+            return Ok(counts);
+        }
+        // A batch at a time, each in one transaction; a stop request is
+        // honoured between batches.
+        for batch in decision.deleted.chunks(registry::MAX_DELETE_BATCH) {
             if let Err(error) = context.check_stop() {
                 return Err((error, counts));
             }
-            let digest: Digest = match artifact.digest.parse() {
-                Ok(digest) => digest,
-                Err(_) => return Err((Error::corrupt(format!("digest {}", artifact.digest)), counts)),
-            };
-            match self.registry.delete_manifest_unchanged(&repository, &digest, decided_at, run.grant).await {
-                Ok(()) => {
-                    log.line(format_args!("deleted {} [{}]", artifact.digest, tag_list(&artifact.tags)));
-                    counts.deleted += 1;
+            let mut digests = Vec::with_capacity(batch.len());
+            for &gone in batch {
+                match candidates[gone].digest.parse::<Digest>() {
+                    Ok(digest) => digests.push(digest),
+                    Err(_) => return Err((Error::corrupt(format!("digest {}", candidates[gone].digest)), counts)),
                 }
-                // Tagged immutable (or deleted) since the decision: it stays, or it is gone already.
-                Err(registry::Error::Immutable(protected)) => {
-                    log.line(format_args!("retained {}: {protected}", artifact.digest));
-                    counts.retained += 1;
+            }
+            let outcomes =
+                match self.registry.delete_manifests_unchanged(&repository, &digests, decided_at, run.grant).await {
+                    Ok(outcomes) => outcomes,
+                    Err(error) => return Err((error.into(), counts)),
+                };
+            for (&gone, outcome) in batch.iter().zip(outcomes) {
+                let artifact = &candidates[gone];
+                match outcome {
+                    Ok(()) => {
+                        log.line(format_args!("deleted {} [{}]", artifact.digest, tag_list(&artifact.tags)));
+                        counts.deleted += 1;
+                    }
+                    // Tagged immutable (or deleted) since the decision: it stays, or it is gone already.
+                    Err(registry::Error::Immutable(protected)) => {
+                        log.line(format_args!("retained {}: {protected}", artifact.digest));
+                        counts.retained += 1;
+                    }
+                    Err(registry::Error::ChangedMeanwhile) => {
+                        log.line(format_args!("retained {}: pushed again since the decision", artifact.digest));
+                        counts.retained += 1;
+                    }
+                    Err(registry::Error::ManifestUnknown) => {
+                        log.line(format_args!("{} was deleted meanwhile", artifact.digest));
+                    }
+                    Err(other) => return Err((other.into(), counts)),
                 }
-                Err(registry::Error::ChangedMeanwhile) => {
-                    log.line(format_args!("retained {}: pushed again since the decision", artifact.digest));
-                    counts.retained += 1;
-                }
-                Err(registry::Error::ManifestUnknown) => {
-                    log.line(format_args!("{} was deleted meanwhile", artifact.digest));
-                }
-                Err(other) => return Err((other.into(), counts)),
             }
         }
         Ok(counts)

@@ -248,24 +248,36 @@ impl RegistryService {
         Ok(())
     }
 
-    /// Deletes the manifest `digest` with its tags, unless it was pushed
-    /// again (tagged, or a tag moved onto it) after `decided_at`: a job that
-    /// decided from an earlier read never deletes what changed since
-    /// ([`Error::ChangedMeanwhile`]).
-    pub async fn delete_manifest_unchanged(
+    /// Deletes the manifests `digests` (at most [`super::super::MAX_DELETE_BATCH`]) with their
+    /// tags in one transaction, each unless it was pushed again (tagged, or
+    /// a tag moved onto it) after `decided_at` — a job that decided from an
+    /// earlier read never deletes what changed since
+    /// ([`Error::ChangedMeanwhile`]) — or an immutability rule protects it.
+    /// One outcome per digest, in order.
+    pub async fn delete_manifests_unchanged(
         &self,
         repository: &RepoName,
-        digest: &Digest,
+        digests: &[Digest],
         decided_at: chrono::DateTime<Utc>,
         grant: &ProjectGrant,
-    ) -> Result<()> {
+    ) -> Result<Vec<Result<()>>> {
         granted(grant, repository, &[Action::DeleteArtifact])?;
-        let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
-        let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
-        let removed = self.repository.delete_manifest(repository, digest, Some(decided_at), &event).await?;
-        removed_or_refused(removed, Error::ManifestUnknown)?;
-        self.announce(super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() }).await;
-        Ok(())
+        let names: Vec<String> = digests.iter().map(Digest::to_string).collect();
+        let event = |digest: &str| {
+            let details = EventDetails { digest: Some(digest.to_owned()), ..EventDetails::default() };
+            artifact_event(Operation::Delete, repository, grant.actor(), details)
+        };
+        let removed = self.repository.delete_manifests(repository, &names, decided_at, event).await?;
+        let mut outcomes = Vec::with_capacity(removed.len());
+        for (digest, removed) in digests.iter().zip(removed) {
+            let outcome = removed_or_refused(removed, Error::ManifestUnknown);
+            if outcome.is_ok() {
+                let change = super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() };
+                self.announce(change).await;
+            }
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
     }
 
     /// Removes `tag` from the manifest `digest`, leaving the manifest; a tag
