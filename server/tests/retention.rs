@@ -249,6 +249,31 @@ async fn the_api_as_harbor_has_it(backend: Backend) {
     assert_eq!(shown["rules"][0]["tag_selectors"][0]["extras"], r#"{"untagged":true}"#);
     assert_eq!(shown["rules"][0]["scope_selectors"]["repository"][0]["decoration"], "repoMatches");
     assert_eq!(read("lima").await.unwrap().status(), StatusCode::FORBIDDEN);
+
+    // Harbor's `extras.untagged` with `excludes` says untagged artifacts are
+    // excluded too (so not candidates); without extras they are candidates.
+    let candidates = || async {
+        let policy = server.state.retention.policy_for(&server.admin_actor().await, "team").await.unwrap().unwrap();
+        policy.rules.iter().map(|rule| rule.untagged).collect::<Vec<bool>>()
+    };
+    let excluding = selector("excludes", "nightly-*", true);
+    let unflagged = json!([{"kind": "doublestar", "decoration": "excludes", "pattern": "tmp-*"}]);
+    let rules = vec![
+        rule("latestPushedK", Some(3), excluding.clone()),
+        rule("latestPushedK", Some(3), selector("excludes", "dev-*", false)),
+        rule("latestPushedK", Some(3), unflagged),
+        rule("latestPushedK", Some(3), selector("matches", "v*", false)),
+    ];
+    let changed = client("mia").put(server.url(&location)).json(&policy(project, rules, "")).send().await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK, "{}", changed.text().await.unwrap());
+    assert_eq!(candidates().await, [false, true, true, false]);
+    let shown: Value = read("gail").await.unwrap().json().await.unwrap();
+    let read_back = &shown["rules"][0]["tag_selectors"][0];
+    assert_eq!((&read_back["decoration"], &read_back["extras"]), (&json!("excludes"), &json!(r#"{"untagged":true}"#)));
+    assert_eq!(shown["rules"][2]["tag_selectors"][0]["extras"], r#"{"untagged":false}"#);
+    let restore = policy(project, vec![rule("latestPushedK", Some(3), selector("matches", "**", true))], "0 0 3 * * *");
+    let restored = client("mia").put(server.url(&location)).json(&restore).send().await.unwrap();
+    assert_eq!(restored.status(), StatusCode::OK);
     // Scheduled: the job service holds the schedule.
     let schedules: Vec<Value> =
         admin.get(server.url("/api/v2.0/schedules")).send().await.unwrap().json().await.unwrap();
@@ -317,7 +342,8 @@ async fn the_api_as_harbor_has_it(backend: Backend) {
         .iter()
         .map(|entry| entry["operation"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(changes, ["delete", "update", "create"]);
+    // Created, changed twice by the extras check above, changed again, deleted.
+    assert_eq!(changes, ["delete", "update", "update", "update", "create"]);
     server.stop().await;
 }
 

@@ -28,6 +28,7 @@ use app::core::{
     jobs::{Execution, Status, Trigger},
     projects::ProjectId,
     retention::{PolicyDraft, PolicyId, RetentionPolicy, RetentionRule, RetentionTask, TaskStatus, Template},
+    selectors::{Decoration, Selector},
 };
 
 /// Harbor's `RetentionRule`.
@@ -93,6 +94,17 @@ pub struct PolicyBody {
     scope: ScopeBody,
 }
 
+/// Harbor's `extras.untagged` for a tag selector, from whether untagged
+/// artifacts are candidates (or back: the mapping is its own inverse). With
+/// `matches` the flag says they are; with `excludes` Harbor reads it as
+/// "untagged artifacts are excluded too", so it says they are not.
+fn harbor_untagged(tags: &Selector, flag: bool) -> bool {
+    match tags.decoration {
+        Decoration::Matches => flag,
+        Decoration::Excludes => !flag,
+    }
+}
+
 fn or() -> String {
     "or".to_owned()
 }
@@ -107,7 +119,7 @@ fn policy_body(policy: RetentionPolicy) -> PolicyBody {
             if let Some(number) = rule.template.number() {
                 params.insert(rule.template.harbor_name().to_owned(), Value::from(number));
             }
-            let extras = serde_json::json!({ "untagged": rule.untagged }).to_string();
+            let extras = serde_json::json!({ "untagged": harbor_untagged(&rule.tags, rule.untagged) }).to_string();
             RuleBody {
                 id: n as i64 + 1,
                 priority: n as i64 + 1,
@@ -164,6 +176,7 @@ impl PolicyBody {
                 Some(extras) => serde_json::from_str::<Value>(extras)
                     .ok()
                     .and_then(|extras| extras.get("untagged").and_then(Value::as_bool))
+                    .map(|flag| harbor_untagged(&tags, flag))
                     .ok_or_else(|| {
                         ApiError::bad_request(format!(
                             "{}: extras must be {{\"untagged\": true|false}}",
