@@ -17,6 +17,14 @@ use crate::{
     on_db,
 };
 
+/// How many times a push ended by a deadlock is tried again.
+const DEADLOCK_RETRIES: u32 = 3;
+
+/// PostgreSQL's `deadlock_detected`: the transaction was rolled back whole.
+fn is_deadlock(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("40P01"))
+}
+
 /// A stored manifest, as served.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct StoredManifest {
@@ -163,7 +171,12 @@ impl RegistryRepository {
             .collect();
         blobs.sort();
         blobs.dedup();
-        let stored = on_db!(&self.db, pool => async {
+        // PostgreSQL may end this transaction as a deadlock's victim (its
+        // row locks meet a concurrent push's or a collection's in another
+        // order); it rolled back whole, so it is tried again.
+        let mut attempts = 0;
+        let stored = loop {
+            let outcome = on_db!(&self.db, pool => async {
             let mut tx = pool.begin().await?;
             if let Some((project, name, quota)) = lock_project_quota!(tx, new.repository) {
                 let exists: bool =
@@ -262,7 +275,15 @@ impl RegistryRepository {
             write_audit_row!(tx, event)?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Linked::Done)
-        }.await)?;
+        }.await);
+            match outcome {
+                Err(error) if is_deadlock(&error) && attempts < DEADLOCK_RETRIES => {
+                    attempts += 1;
+                    tracing::warn!(%error, attempts, "manifest push chosen as a deadlock's victim; trying again");
+                }
+                outcome => break outcome?,
+            }
+        };
         Ok(stored)
     }
 
