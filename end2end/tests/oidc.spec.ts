@@ -8,7 +8,8 @@ import { expect, test, type Page, type TestInfo } from "@playwright/test";
 // Signing in through a real OpenID provider (npm `oidc-provider`, started
 // here), set up by an administrator on the Configuration page (endpoint
 // checked first): the login page's provider button, the provider's own
-// login form, the CLI secret on the profile page, and `podman login` +
+// login form, the CLI secret copied from the profile page, and `docker login`
+// + `docker push` (Debian's daemon on a private socket) and `podman login` +
 // `podman push` with that secret, which stops working once it is regenerated.
 
 const base = () => process.env.BERTH_BASE_URL!;
@@ -17,6 +18,7 @@ const adminAuth = () => basic("admin", process.env.BERTH_E2E_ADMIN_PASSWORD!);
 const basic = (user: string, secret: string) => `Basic ${Buffer.from(`${user}:${secret}`).toString("base64")}`;
 
 let provider: ChildProcess | undefined;
+let dockerd: ChildProcess | undefined;
 let issuer = "";
 let work = "";
 
@@ -47,6 +49,32 @@ function podman(args: string[]) {
   const result = spawnSync("podman", [...storage, ...args], { encoding: "utf8" });
   if (result.error) throw result.error;
   return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
+}
+
+/** The docker CLI (Debian's) against this test's private daemon and client configuration. */
+function docker(args: string[], input?: string) {
+  const env = { ...process.env, DOCKER_HOST: `unix://${join(work, "docker.sock")}`, DOCKER_CONFIG: join(work, "docker-config") };
+  const result = spawnSync("/usr/bin/docker", args, { encoding: "utf8", env, input });
+  if (result.error) throw result.error;
+  return { ok: result.status === 0, output: `${result.stdout}${result.stderr}` };
+}
+
+/** Debian's dockerd on a private socket and data root (vfs, no bridge, no iptables); loopback registries are plain HTTP to it. */
+async function startDockerd() {
+  const path = (name: string) => join(work, name);
+  dockerd = spawn(
+    "dockerd",
+    [
+      "--data-root", path("docker-root"), "--exec-root", path("docker-exec"), "-H", `unix://${path("docker.sock")}`,
+      "--pidfile", path("docker.pid"), "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+    ],
+    { stdio: "ignore" },
+  );
+  const deadline = Date.now() + 60_000;
+  while (!docker(["version", "--format", "{{.Server.Version}}"]).ok) {
+    if (Date.now() > deadline) throw new Error("dockerd did not start");
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function podmanLogin(username: string, secret: string) {
@@ -98,6 +126,9 @@ test.beforeAll(async () => {
   expect(tar.status).toBe(0);
   const imported = podman(["import", join(work, "rootfs.tar"), "localhost/oidc-hello:v1"]);
   expect(imported.ok, imported.output).toBe(true);
+  await startDockerd();
+  const dockerImported = docker(["import", join(work, "rootfs.tar"), `${host()}/oscar-apps/hello:docker`]);
+  expect(dockerImported.ok, dockerImported.output).toBe(true);
 });
 
 test.afterAll(async () => {
@@ -108,12 +139,19 @@ test.afterAll(async () => {
     await exited;
   }
   podman(["rmi", "--all", "--force"]);
+  if (dockerd && dockerd.exitCode === null) {
+    const exited = new Promise((r) => dockerd!.once("exit", r));
+    dockerd.kill("SIGTERM");
+    await exited;
+  }
   rmSync(work, { recursive: true, force: true });
 });
 
 test("an OIDC user signs in at the provider, pushes with the CLI secret, and the old secret fails once regenerated", async ({
   page,
+  context,
 }, testInfo) => {
+  await context.grantPermissions(["clipboard-read", "clipboard-write"]);
   // An administrator sets the provider up on the Configuration page.
   await page.goto(`${base()}/login?next=%2Fadmin%2Fconfiguration`);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
@@ -165,8 +203,11 @@ test("an OIDC user signs in at the provider, pushes with the CLI secret, and the
   await expect(secretBox).toHaveAttribute("type", "password");
   await page.getByRole("button", { name: "Show" }).click();
   await expect(secretBox).toHaveAttribute("type", "text");
-  const secret = await secretBox.inputValue();
+  // Copied from the profile page, as a user would before `docker login`.
+  await page.getByRole("button", { name: "Copy secret" }).click();
+  const secret = await page.evaluate(() => navigator.clipboard.readText());
   expect(secret).toMatch(/^[A-Za-z0-9]{32}$/);
+  expect(secret).toBe(await secretBox.inputValue());
   await snapshot(page, testInfo, "03-profile-cli-secret");
 
   // The secret works where a password would: the REST API and podman.
@@ -185,6 +226,17 @@ test("an OIDC user signs in at the provider, pushes with the CLI secret, and the
     headers: { authorization: basic("oscar", secret), accept: "application/vnd.oci.image.manifest.v1+json" },
   });
   expect(manifest.status).toBe(200);
+  // The docker CLI, with the secret on stdin as a user would paste it.
+  const dockerLogin = docker(["login", host(), "-u", "oscar", "--password-stdin"], secret);
+  expect(dockerLogin.ok, dockerLogin.output).toBe(true);
+  expect(dockerLogin.output).toContain("Login Succeeded");
+  const dockerPush = docker(["push", `${host()}/oscar-apps/hello:docker`]);
+  expect(dockerPush.ok, dockerPush.output).toBe(true);
+  const pushedByDocker = await fetch(`${base()}/v2/oscar-apps/hello/manifests/docker`, {
+    method: "HEAD",
+    headers: { authorization: basic("oscar", secret), accept: "application/vnd.docker.distribution.manifest.v2+json" },
+  });
+  expect(pushedByDocker.status).toBe(200);
 
   // Regenerating (after a confirmation) replaces the secret at once.
   await page.getByRole("button", { name: "Regenerate" }).click();
@@ -197,6 +249,7 @@ test("an OIDC user signs in at the provider, pushes with the CLI secret, and the
 
   const stale = podmanLogin("oscar", secret);
   expect(stale.ok, stale.output).toBe(false);
+  expect(docker(["login", host(), "-u", "oscar", "--password-stdin"], secret).ok, "docker refuses it too").toBe(false);
   const stalePush = podmanPush("oscar-apps/hello:v2");
   expect(stalePush.ok, "the stored old secret no longer pushes").toBe(false);
   const fresh = podmanLogin("oscar", newSecret);

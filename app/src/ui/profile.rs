@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::layout::ErrorBanner;
+use super::{components::CopyButton, layout::ErrorBanner};
 use crate::api::profile::{Profile, RegenerateCliSecret, get_profile};
 
 #[component]
@@ -64,7 +64,7 @@ fn CliSecret(secret: String, username: String) -> impl IntoView {
             <h2 class="text-lg font-semibold">"CLI secret"</h2>
             <p class="mt-1 text-sm text-slate-600 dark:text-slate-400">
                 "Registry clients cannot sign in through your identity provider. Use this secret as the password: "
-                <code class="font-mono text-xs">{format!("podman login -u {username} <registry>")}</code>
+                <code class="font-mono text-xs">{format!("docker login -u {username} <registry>")}</code>
             </p>
             <div class="mt-4 flex flex-wrap items-center gap-2">
                 <label for="cli-secret" class="sr-only">"CLI secret"</label>
@@ -79,6 +79,8 @@ fn CliSecret(secret: String, username: String) -> impl IntoView {
                 <button type="button" class=button on:click=move |_| set_shown.update(|shown| *shown = !*shown)>
                     {move || if shown.get() { "Hide" } else { "Show" }}
                 </button>
+                // Copies the secret in force (a new one once regenerated), shown or not.
+                {move || view! { <CopyButton text=current.get() label="Copy secret" /> }}
                 <Show
                     when=move || confirming.get()
                     fallback=move || {
