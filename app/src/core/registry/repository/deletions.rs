@@ -1,7 +1,7 @@
-//! Deleting many manifests of one repository in one transaction, each
-//! decided exactly as [`RegistryRepository::delete_manifest`] decides one:
-//! what retention needs to delete a hundred thousand artifacts in seconds
-//! rather than one transaction (and a round trip per statement) each.
+//! Deleting manifests of one repository, many in one transaction, each
+//! decided on its own: the one place a manifest delete is decided (a single
+//! delete is a batch of one), and what lets retention delete a hundred
+//! thousand artifacts in seconds rather than one transaction each.
 
 use std::collections::HashMap;
 
@@ -31,8 +31,8 @@ fn placeholders(first: usize, count: usize) -> String {
 impl RegistryRepository {
     /// Deletes the manifests `digests` of `repository` (at most
     /// [`MAX_BATCH`]), with their tags, each with its audit row (`event`
-    /// makes it from the digest), in one transaction. As for one: a manifest
-    /// pushed again after `unchanged_since` stays ([`Removed::Changed`]), one
+    /// makes it from the digest), in one transaction. A manifest pushed
+    /// again after `unchanged_since` (when given) stays ([`Removed::Changed`]), one
     /// an enabled immutability rule protects stays ([`Removed::Protected`]),
     /// one already gone is [`Removed::Missing`]; the indexes' children
     /// become listed again. The answer is in the order of `digests`.
@@ -40,7 +40,7 @@ impl RegistryRepository {
         &self,
         repository: &RepoName,
         digests: &[String],
-        unchanged_since: DateTime<Utc>,
+        unchanged_since: Option<DateTime<Utc>>,
         event: impl Fn(&str) -> AuditEvent,
     ) -> Result<Vec<Removed>> {
         assert!(digests.len() <= MAX_BATCH, "at most {MAX_BATCH} manifests per call");
@@ -67,7 +67,7 @@ impl RegistryRepository {
             let mut deletable: Vec<(i64, &str)> = Vec::new();
             let repository_id = found.first().map(|row| row.3);
             for (id, digest, touched_at, _) in &found {
-                if *touched_at > unchanged_since {
+                if unchanged_since.is_some_and(|since| *touched_at > since) {
                     outcome.insert(digest, Removed::Changed);
                 } else {
                     deletable.push((*id, digest));

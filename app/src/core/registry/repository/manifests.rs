@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{LOCK_QUOTA, Linked, RELIST_IMAGE_SQL, RegistryRepository, Removed, RepositoryId};
+use super::{LOCK_QUOTA, Linked, RegistryRepository, Removed, RepositoryId};
 use crate::{
     core::{
         Result,
@@ -288,9 +288,11 @@ impl RegistryRepository {
     }
 
     /// Deletes a manifest and, with it, every tag pointing at it, unless
-    /// an immutability rule protects one of them. The images of a deleted
-    /// index that no other index here holds are listed again. `event` is
-    /// the deletion's audit row, written in the same transaction.
+    /// an immutability rule protects one of them (or, with
+    /// `unchanged_since`, it was pushed again after that moment). The images
+    /// of a deleted index that no other index here holds are listed again.
+    /// `event` is the deletion's audit row, written in the same transaction.
+    /// The one-manifest case of [`Self::delete_manifests`], which decides.
     pub async fn delete_manifest(
         &self,
         repository: &RepoName,
@@ -298,49 +300,9 @@ impl RegistryRepository {
         unchanged_since: Option<DateTime<Utc>>,
         event: &AuditEvent,
     ) -> Result<Removed> {
-        // A write comes first so SQLite takes the write lock before reading
-        // (and, on PostgreSQL, the row lock a concurrent push of it waits on).
-        const UNLIST: &str = "UPDATE manifests SET listed = FALSE WHERE digest = $2 \
-             AND repository_id = (SELECT id FROM repositories WHERE name = $1) RETURNING repository_id, touched_at";
-        const TAGS: &str = "SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id \
-             WHERE m.repository_id = $1 AND m.digest = $2";
-        const CHILDREN: &str = "SELECT ref.digest FROM manifest_references ref JOIN manifests m ON m.id = ref.manifest_id \
-             WHERE m.repository_id = $1 AND m.digest = $2 AND ref.kind = 'manifest'";
-        const DELETE: &str = "DELETE FROM manifests WHERE repository_id = $1 AND digest = $2";
-        let digest = digest.to_string();
-        let removed = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
-            let Some((id, touched_at)): Option<(i64, DateTime<Utc>)> =
-                sqlx::query_as(UNLIST).bind(repository.as_str()).bind(&digest).fetch_optional(&mut *tx).await?
-            else {
-                return Ok(Removed::Missing);
-            };
-            // Pushed again (tagged, or a tag moved onto it) since the caller decided.
-            if unchanged_since.is_some_and(|since| touched_at > since) {
-                return Ok(Removed::Changed);
-            }
-            let rules = enabled_rules!(tx, repository.project().unwrap_or_default())?;
-            if !rules.is_empty() {
-                let tags: Vec<String> = sqlx::query_scalar(TAGS).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
-                let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
-                if let Some(protected) = protection(&rules, repository.as_str(), &tags) {
-                    return Ok(Removed::Protected(protected));
-                }
-            }
-            let children: Vec<String> =
-                sqlx::query_scalar(CHILDREN).bind(id).bind(&digest).fetch_all(&mut *tx).await?;
-            let deleted = sqlx::query(DELETE).bind(id).bind(&digest).execute(&mut *tx).await?.rows_affected();
-            for child in &children {
-                sqlx::query(RELIST_IMAGE_SQL).bind(id).bind(child).execute(&mut *tx).await?;
-            }
-            if deleted == 0 {
-                return Ok(Removed::Missing);
-            }
-            write_audit_row!(tx, event)?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(Removed::Done)
-        }.await)?;
-        Ok(removed)
+        let removed =
+            self.delete_manifests(repository, &[digest.to_string()], unchanged_since, |_| event.clone()).await?;
+        Ok(removed.into_iter().next().unwrap_or(Removed::Missing))
     }
 
     /// Deletes a repository with its manifests, tags, blob links and

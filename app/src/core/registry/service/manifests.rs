@@ -267,7 +267,7 @@ impl RegistryService {
             let details = EventDetails { digest: Some(digest.to_owned()), ..EventDetails::default() };
             artifact_event(Operation::Delete, repository, grant.actor(), details)
         };
-        let removed = self.repository.delete_manifests(repository, &names, decided_at, event).await?;
+        let removed = self.repository.delete_manifests(repository, &names, Some(decided_at), event).await?;
         let mut outcomes = Vec::with_capacity(removed.len());
         for (digest, removed) in digests.iter().zip(removed) {
             let outcome = removed_or_refused(removed, Error::ManifestUnknown);
