@@ -113,11 +113,7 @@ impl OidcProvider {
     /// certificate checks) and says what it found. What it finds is not
     /// kept: sign-ins use only what the saved settings discover.
     pub async fn check(&self, settings: &OidcSettings) -> Result<String, OidcError> {
-        let http = HttpClient::new(settings)?;
-        let issuer = IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
-            .await
-            .map_err(|e| OidcError::Discovery(describe(&e)))?;
+        let metadata = discover(settings, &HttpClient::new(settings)?).await?;
         let token = metadata.token_endpoint().map_or("no token endpoint".to_owned(), |url| url.to_string());
         Ok(format!(
             "{} answered: authorization at {}, tokens at {}",
@@ -318,9 +314,7 @@ impl OidcProvider {
         {
             return Ok(cached.metadata.clone());
         }
-        let issuer = IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
-        let metadata =
-            CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| OidcError::Discovery(describe(&e)))?;
+        let metadata = discover(settings, http).await?;
         *self.metadata.lock().unwrap_or_else(|e| e.into_inner()) = Some(CachedMetadata {
             issuer: settings.issuer_url.clone(),
             fetched: Instant::now(),
@@ -328,6 +322,12 @@ impl OidcProvider {
         });
         Ok(metadata)
     }
+}
+
+/// The issuer's `/.well-known/openid-configuration` and signing keys, fetched now.
+async fn discover(settings: &OidcSettings, http: &HttpClient) -> Result<CoreProviderMetadata, OidcError> {
+    let issuer = IssuerUrl::new(settings.issuer_url.clone()).map_err(|e| OidcError::Settings(e.to_string()))?;
+    CoreProviderMetadata::discover_async(issuer, http).await.map_err(|e| OidcError::Discovery(describe(&e)))
 }
 
 fn client(
