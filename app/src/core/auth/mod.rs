@@ -111,12 +111,12 @@ impl AuthService {
             sessions: SessionRepository::new(db.clone()),
             oidc_tokens: OidcTokens::new(db.clone()),
             oidc_refresh: Arc::default(),
+            throttle: Arc::new(LoginThrottle::new(db.clone())),
             cli_secrets: CliSecrets::new(db, sealing.clone()),
             sealing,
             oidc: Arc::default(),
             hasher,
             verified: Arc::default(),
-            throttle: Arc::default(),
             session_ttl,
             events,
             settings,
@@ -206,14 +206,17 @@ impl AuthService {
         if sign_in_name_too_long(username) {
             return Err(Error::InvalidCredentials);
         }
-        if let Some(wait) = self.throttle.locked_for(username, client_addr) {
+        // Shared by every node (one indexed read): a lockout holds
+        // whichever node the next attempt reaches.
+        let standing = self.throttle.standing(username, client_addr).await?;
+        if let Some(wait) = standing.locked_for {
             return Err(Error::Throttled { retry_after: wait });
         }
         let outcome = check.await;
         match &outcome {
-            Ok(_) => self.throttle.succeeded(username, client_addr),
-            Err(Error::InvalidCredentials) => self.throttle.failed(username, client_addr),
-            Err(_) => {}
+            Ok(_) if standing.on_record => self.throttle.succeeded(username, client_addr).await?,
+            Err(Error::InvalidCredentials) => self.throttle.failed(username, client_addr).await?,
+            _ => {}
         }
         outcome
     }

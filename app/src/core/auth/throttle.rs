@@ -3,135 +3,229 @@
 //! the password (which also keeps password hashing from being used to load
 //! the server). Keyed by the pair, so an attacker elsewhere cannot lock a
 //! user out; the username as directories compare it (case and surrounding
-//! spaces ignored), so `Alice ` gets no fresh tries. Counted per node, in
-//! memory, for at most [`CAPACITY`] pairs, each kept as a digest of the name
-//! and the address (about 100 bytes a pair, some 10 MB at worst, whatever
-//! names the clients send).
+//! spaces ignored), so `Alice ` gets no fresh tries.
+//!
+//! The counts live in the database (`login_failures`), so every node sees
+//! the same ones: with a count per node, N nodes behind a load balancer
+//! would give an attacker N times the tries. A pair is stored as a digest of
+//! the name and the address. Rows whose window and lockout have both passed
+//! are deleted, by each node at most once every [`PRUNE_EVERY`], so the
+//! table holds at most the last [`WINDOW`]'s failing pairs (each failure
+//! costs the attacker a password hash, which the hasher pool bounds).
 
 use std::{
-    collections::HashMap,
     sync::Mutex,
     time::{Duration, Instant},
 };
 
+use chrono::{DateTime, Utc};
+
+use crate::{
+    core::{Result, db::Db},
+    on_db,
+};
+
 /// Failures that start a lockout…
-const MAX_FAILURES: u32 = 5;
+const MAX_FAILURES: i64 = 5;
 /// …when they happen within this window…
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// …and how long the lockout lasts.
 const LOCKOUT: Duration = Duration::from_secs(5 * 60);
-/// Pairs tracked at most.
-const CAPACITY: usize = 100_000;
+/// How often a node deletes pairs that no longer count.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    first: Instant,
-    locked_until: Option<Instant>,
+/// What is on record for a pair before a sign-in is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// How long until the pair may try again, when it is locked out now.
+    pub locked_for: Option<Duration>,
+    /// Whether any failure is on record (a success then clears it).
+    pub on_record: bool,
 }
 
-/// A pair as the throttle keeps it: a digest of the normalised name and the address.
-type PairKey = [u8; 16];
-
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoginThrottle {
-    failures: Mutex<HashMap<PairKey, Failures>>,
+    db: Db,
+    last_prune: Mutex<Option<Instant>>,
+}
+
+fn later(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(by).expect("a few minutes fit")
+}
+
+fn earlier(now: DateTime<Utc>, by: Duration) -> DateTime<Utc> {
+    now - chrono::Duration::from_std(by).expect("a few minutes fit")
 }
 
 impl LoginThrottle {
-    fn key(username: &str, client_addr: Option<&str>) -> PairKey {
+    pub fn new(db: Db) -> Self {
+        Self { db, last_prune: Mutex::default() }
+    }
+
+    /// The pair as stored: hex of a digest of the normalised name and the address.
+    fn key(username: &str, client_addr: Option<&str>) -> String {
         use sha2::{Digest, Sha256};
         let mut hasher = Sha256::new();
         hasher.update(username.trim().to_lowercase().as_bytes());
         // The separator keeps ("ab", "c") and ("a", "bc") apart.
         hasher.update([0]);
         hasher.update(client_addr.unwrap_or_default().as_bytes());
-        let digest = hasher.finalize();
-        let mut key = [0; 16];
-        key.copy_from_slice(&digest[..16]);
-        key
+        hex::encode(&hasher.finalize()[..16])
     }
 
-    /// How long until this pair may try again, if it is locked out now.
-    pub fn locked_for(&self, username: &str, client_addr: Option<&str>) -> Option<Duration> {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let until = failures.get(&Self::key(username, client_addr))?.locked_until?;
-        until.checked_duration_since(Instant::now())
+    /// The pair's standing now: one indexed read.
+    pub async fn standing(&self, username: &str, client_addr: Option<&str>) -> Result<Standing> {
+        self.standing_at(username, client_addr, Utc::now()).await
     }
 
-    pub fn failed(&self, username: &str, client_addr: Option<&str>) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    async fn standing_at(&self, username: &str, client_addr: Option<&str>, now: DateTime<Utc>) -> Result<Standing> {
+        const SQL: &str = "SELECT locked_until FROM login_failures WHERE pair = $1";
         let key = Self::key(username, client_addr);
-        if failures.len() >= CAPACITY && !failures.contains_key(&key) {
-            failures.retain(|_, f| now.duration_since(f.first) < WINDOW || f.locked_until.is_some_and(|u| u > now));
-            // Still full: make room by forgetting the oldest pair that is not locked out.
-            if failures.len() >= CAPACITY {
-                let oldest = failures
-                    .iter()
-                    .filter(|(_, f)| f.locked_until.is_none_or(|u| u <= now))
-                    .min_by_key(|(_, f)| f.first)
-                    .map(|(key, _)| *key);
-                match oldest {
-                    Some(oldest) => {
-                        failures.remove(&oldest);
-                    }
-                    // Every pair tracked is locked out: this one was not, and is not counted.
-                    None => return,
-                }
-            }
-        }
-        let entry = failures.entry(key).or_insert(Failures { count: 0, first: now, locked_until: None });
-        if now.duration_since(entry.first) >= WINDOW && entry.locked_until.is_none_or(|u| u <= now) {
-            *entry = Failures { count: 0, first: now, locked_until: None };
-        }
-        entry.count += 1;
-        if entry.count >= MAX_FAILURES {
-            entry.locked_until = Some(now + LOCKOUT);
-        }
+        let row: Option<(Option<DateTime<Utc>>,)> =
+            on_db!(&self.db, pool => sqlx::query_as(SQL).bind(&key).fetch_optional(pool).await)?;
+        let locked_for =
+            row.and_then(|(until,)| until).and_then(|until| (until - now).to_std().ok()).filter(|wait| !wait.is_zero());
+        Ok(Standing { locked_for, on_record: row.is_some() })
     }
 
-    pub fn succeeded(&self, username: &str, client_addr: Option<&str>) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&Self::key(username, client_addr));
+    /// Counts a failure; the one that reaches [`MAX_FAILURES`] within the
+    /// window locks the pair out. One statement, so failures arriving at
+    /// several nodes at once are all counted.
+    pub async fn failed(&self, username: &str, client_addr: Option<&str>) -> Result<()> {
+        self.failed_at(username, client_addr, Utc::now()).await
+    }
+
+    async fn failed_at(&self, username: &str, client_addr: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        // A pair whose window has passed starts again from one failure.
+        const SQL: &str = "INSERT INTO login_failures (pair, failures, first_failed_at, locked_until) \
+             VALUES ($1, 1, $2, NULL) \
+             ON CONFLICT (pair) DO UPDATE SET \
+             failures = CASE WHEN login_failures.first_failed_at <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
+             first_failed_at = CASE WHEN login_failures.first_failed_at <= $3 THEN $2 \
+                 ELSE login_failures.first_failed_at END, \
+             locked_until = CASE WHEN login_failures.first_failed_at <= $3 THEN NULL \
+                 WHEN login_failures.failures + 1 >= $4 THEN $5 ELSE login_failures.locked_until END";
+        let key = Self::key(username, client_addr);
+        let window_start = earlier(now, WINDOW);
+        let until = later(now, LOCKOUT);
+        on_db!(&self.db, pool => {
+            sqlx::query(SQL)
+                .bind(&key)
+                .bind(now)
+                .bind(window_start)
+                .bind(MAX_FAILURES)
+                .bind(until)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        if self.prune_due() {
+            self.prune(now).await?;
+        }
+        Ok(())
+    }
+
+    /// Clears the pair's failures after a successful sign-in.
+    pub async fn succeeded(&self, username: &str, client_addr: Option<&str>) -> Result<()> {
+        let key = Self::key(username, client_addr);
+        on_db!(&self.db, pool => {
+            sqlx::query("DELETE FROM login_failures WHERE pair = $1")
+                .bind(&key)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    fn prune_due(&self) -> bool {
+        let mut last = self.last_prune.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= PRUNE_EVERY);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Deletes pairs whose window and lockout have both passed.
+    async fn prune(&self, now: DateTime<Utc>) -> Result<u64> {
+        const SQL: &str = "DELETE FROM login_failures WHERE first_failed_at <= $1 \
+             AND (locked_until IS NULL OR locked_until <= $2)";
+        let window_start = earlier(now, WINDOW);
+        let pruned = on_db!(&self.db, pool => {
+            sqlx::query(SQL).bind(window_start).bind(now).execute(pool).await.map(|done| done.rows_affected())
+        })?;
+        Ok(pruned)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{CAPACITY, LoginThrottle, MAX_FAILURES};
+    use chrono::Utc;
 
-    #[test]
-    fn locks_a_pair_after_repeated_failures_only() {
-        let throttle = LoginThrottle::default();
-        for _ in 0..MAX_FAILURES - 1 {
-            throttle.failed("alice", Some("10.0.0.1"));
-        }
-        assert_eq!(throttle.locked_for("alice", Some("10.0.0.1")), None);
-        throttle.failed("Alice", Some("10.0.0.1"));
-        assert!(throttle.locked_for("alice", Some("10.0.0.1")).is_some());
-        assert_eq!(throttle.locked_for("alice", Some("10.0.0.2")), None, "other addresses are not locked out");
-        assert_eq!(throttle.locked_for("bob", Some("10.0.0.1")), None);
-        throttle.succeeded("alice", Some("10.0.0.2"));
-        throttle.failed("carol", None);
-        throttle.succeeded("carol", None);
-        assert_eq!(throttle.locked_for("carol", None), None);
-        // The username as a directory compares it: spaces around it and case do not give fresh tries.
-        for _ in 0..MAX_FAILURES {
-            throttle.failed(" dave ", Some("10.0.0.1"));
-        }
-        assert!(throttle.locked_for("Dave", Some("10.0.0.1")).is_some());
+    use super::{LOCKOUT, LoginThrottle, MAX_FAILURES, WINDOW, later};
+    use crate::core::db::Db;
+
+    async fn throttle() -> (LoginThrottle, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        (LoginThrottle::new(db), dir)
     }
 
-    #[test]
-    fn memory_stays_bounded_and_lockouts_survive_a_flood() {
-        let throttle = LoginThrottle::default();
+    #[tokio::test]
+    async fn locks_a_pair_after_repeated_failures_only() {
+        let (throttle, _dir) = throttle().await;
+        let locked = |name: &'static str, addr: Option<&'static str>| {
+            let throttle = &throttle;
+            async move { throttle.standing(name, addr).await.unwrap().locked_for.is_some() }
+        };
+        for _ in 0..MAX_FAILURES - 1 {
+            throttle.failed("alice", Some("10.0.0.1")).await.unwrap();
+        }
+        assert!(!locked("alice", Some("10.0.0.1")).await);
+        assert!(throttle.standing("alice", Some("10.0.0.1")).await.unwrap().on_record);
+        throttle.failed("Alice", Some("10.0.0.1")).await.unwrap();
+        assert!(locked("alice", Some("10.0.0.1")).await);
+        assert!(!locked("alice", Some("10.0.0.2")).await, "other addresses are not locked out");
+        assert!(!locked("bob", Some("10.0.0.1")).await);
+        throttle.failed("carol", None).await.unwrap();
+        throttle.succeeded("carol", None).await.unwrap();
+        assert!(!throttle.standing("carol", None).await.unwrap().on_record, "a success clears the record");
+        // The username as a directory compares it: spaces around it and case do not give fresh tries.
         for _ in 0..MAX_FAILURES {
-            throttle.failed("alice", Some("10.0.0.1"));
+            throttle.failed(" dave ", Some("10.0.0.1")).await.unwrap();
         }
-        for n in 0..CAPACITY + 10 {
-            throttle.failed(&format!("flood-{n}"), Some("10.0.0.9"));
+        assert!(locked("Dave", Some("10.0.0.1")).await);
+    }
+
+    #[tokio::test]
+    async fn windows_end_lockouts_end_and_old_pairs_are_deleted() {
+        let (throttle, _dir) = throttle().await;
+        let start = Utc::now();
+        // Four failures, then the window passes: the count starts again.
+        for _ in 0..MAX_FAILURES - 1 {
+            throttle.failed_at("erin", Some("10.0.0.1"), start).await.unwrap();
         }
-        assert!(throttle.failures.lock().unwrap().len() <= CAPACITY);
-        assert!(throttle.locked_for("alice", Some("10.0.0.1")).is_some(), "a lockout is never evicted");
+        let after_window = later(start, WINDOW + std::time::Duration::from_secs(1));
+        throttle.failed_at("erin", Some("10.0.0.1"), after_window).await.unwrap();
+        let standing = throttle.standing_at("erin", Some("10.0.0.1"), after_window).await.unwrap();
+        assert_eq!(standing.locked_for, None, "failures outside the window do not add up");
+
+        // A lockout lasts LOCKOUT from the failure that started it.
+        for _ in 0..MAX_FAILURES {
+            throttle.failed_at("frank", None, start).await.unwrap();
+        }
+        let wait = throttle.standing_at("frank", None, start).await.unwrap().locked_for.unwrap();
+        assert_eq!(wait, LOCKOUT);
+        let after_lockout = later(start, LOCKOUT);
+        assert_eq!(throttle.standing_at("frank", None, after_lockout).await.unwrap().locked_for, None);
+
+        // Pruning deletes what no longer counts and keeps what does.
+        throttle.failed_at("grace", None, later(start, WINDOW)).await.unwrap();
+        let pruned = throttle.prune(later(start, WINDOW + std::time::Duration::from_secs(2))).await.unwrap();
+        assert_eq!(pruned, 1, "frank's pair: window and lockout over");
+        assert!(throttle.standing("grace", None).await.unwrap().on_record);
+        assert!(throttle.standing_at("erin", Some("10.0.0.1"), after_window).await.unwrap().on_record);
     }
 }
