@@ -19,9 +19,6 @@ use crate::core::Result;
 mod paging;
 pub use paging::{Counted, Keyset, NameCursor, Page, TimeCursor, Window, total_of};
 
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-
 /// A connection pool to whichever database the configuration selected.
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -136,11 +133,19 @@ impl Db {
 
     /// Applies every pending migration. Each migration runs in its own
     /// transaction; on PostgreSQL an advisory lock keeps concurrent nodes from
-    /// migrating at once.
+    /// migrating at once. Migrations this build does not know are a newer
+    /// release's, applied during a rolling upgrade: they only add
+    /// (docs/deployment.md), so this node still starts and serves.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Self::Sqlite(pool) => SQLITE_MIGRATOR.run(pool).await?,
-            Self::Postgres(pool) => POSTGRES_MIGRATOR.run(pool).await?,
+            Self::Sqlite(pool) => {
+                let mut migrator = sqlx::migrate!("../migrations/sqlite");
+                migrator.set_ignore_missing(true).run(pool).await?
+            }
+            Self::Postgres(pool) => {
+                let mut migrator = sqlx::migrate!("../migrations/postgres");
+                migrator.set_ignore_missing(true).run(pool).await?
+            }
         }
         Ok(())
     }

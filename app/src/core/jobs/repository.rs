@@ -304,13 +304,28 @@ impl JobRepository {
     }
 
     /// Ends as Error every running execution whose lease ran out (its node
-    /// died or lost the database); their ids.
+    /// died or lost the database), with the tasks it had not finished (its
+    /// node can no longer finish them); their ids.
     pub async fn expire_leases(&self, now: DateTime<Utc>) -> Result<Vec<i64>> {
-        const SQL: &str = "UPDATE job_executions SET status = 'error', ended_at = $1, \
+        const EXECUTIONS: &str = "UPDATE job_executions SET status = 'error', ended_at = $1, \
              error = 'the node running it stopped renewing its lease (it stopped or lost the database)', \
              lease_owner = NULL, lease_expires_at = NULL \
              WHERE status = 'running' AND lease_expires_at < $1 RETURNING id";
-        let ids: Vec<i64> = on_db!(&self.db, pool => sqlx::query_scalar(SQL).bind(now).fetch_all(pool).await)?;
+        // The kinds that keep tasks of their own: replication and retention.
+        const REPLICATION_TASKS: &str = "UPDATE replication_tasks SET status = 'failed', ended_at = $1 \
+             WHERE execution_id = $2 AND status IN ('pending', 'running')";
+        const RETENTION_TASKS: &str =
+            "UPDATE retention_tasks SET status = 'error', ended_at = $1 WHERE execution_id = $2 AND status = 'running'";
+        let ids = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(EXECUTIONS).bind(now).fetch_all(&mut *tx).await?;
+            for id in &ids {
+                sqlx::query(REPLICATION_TASKS).bind(now).bind(id).execute(&mut *tx).await?;
+                sqlx::query(RETENTION_TASKS).bind(now).bind(id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(ids)
+        }.await)?;
         Ok(ids)
     }
 
