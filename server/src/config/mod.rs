@@ -75,6 +75,7 @@ keys! {
     "s3_access_key_id", "BERTH_S3_ACCESS_KEY_ID", "s3-access-key-id", false, "Access key id [default: $AWS_ACCESS_KEY_ID]";
     "s3_secret_access_key", "BERTH_S3_SECRET_ACCESS_KEY", "s3-secret-access-key", true, "Secret access key [default: $AWS_SECRET_ACCESS_KEY]";
     "s3_virtual_hosted_style", "BERTH_S3_VIRTUAL_HOSTED_STYLE", "s3-virtual-hosted-style", false, "Address the bucket as bucket.host instead of host/bucket [default: false]";
+    "s3_redirect", "BERTH_S3_REDIRECT", "s3-redirect", false, "Answer blob pulls with a redirect to a presigned URL (valid 20 minutes) on the bucket, so the bytes do not pass through Berth (not while verify_on_read is on); clients must reach s3_endpoint [default: false]";
 }
 
 /// Where a value came from; later sources win.

@@ -20,6 +20,7 @@ pub(super) struct StorageChoice {
     access_key_id: Option<String>,
     secret_access_key: Option<String>,
     virtual_hosted_style: Option<bool>,
+    redirect: Option<bool>,
 }
 
 impl Sources {
@@ -44,6 +45,7 @@ impl Sources {
             access_key_id: self.take("s3_access_key_id", o, non_empty)?,
             secret_access_key: self.take("s3_secret_access_key", o, non_empty)?,
             virtual_hosted_style: self.take("s3_virtual_hosted_style", o, boolean)?,
+            redirect: self.take("s3_redirect", o, boolean)?,
         })
     }
 }
@@ -70,12 +72,13 @@ impl StorageChoice {
             access_key_id: self.access_key_id,
             secret_access_key: self.secret_access_key,
             virtual_hosted_style: self.virtual_hosted_style.unwrap_or(false),
+            redirect_pulls: self.redirect.unwrap_or(false),
         }))
     }
 }
 
 /// The storage keys' effective values for `berth config`, secrets redacted.
-pub(super) fn describe(storage: &StorageSettings) -> [(&'static str, Option<String>); 8] {
+pub(super) fn describe(storage: &StorageSettings) -> [(&'static str, Option<String>); 9] {
     let s3 = match storage {
         StorageSettings::S3(s3) => Some(s3),
         StorageSettings::Filesystem { .. } => None,
@@ -90,5 +93,6 @@ pub(super) fn describe(storage: &StorageSettings) -> [(&'static str, Option<Stri
         ("s3_access_key_id", s3.and_then(|s3| s3.access_key_id.clone())),
         ("s3_secret_access_key", s3.and_then(|s3| s3.secret_access_key.as_ref().map(|_| "********".to_owned()))),
         ("s3_virtual_hosted_style", s3.map(|s3| s3.virtual_hosted_style.to_string())),
+        ("s3_redirect", s3.map(|s3| s3.redirect_pulls.to_string())),
     ]
 }

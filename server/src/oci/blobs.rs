@@ -14,7 +14,10 @@ use app::core::{
     storage::ByteRange,
 };
 
-use super::{CONTENT_DIGEST_HEADER, error::OciResult};
+use super::{
+    CONTENT_DIGEST_HEADER,
+    error::{OciError, OciResult},
+};
 
 pub async fn get_blob(
     state: &AppState,
@@ -24,6 +27,16 @@ pub async fn get_blob(
     head_only: bool,
     grant: &ProjectGrant,
 ) -> OciResult<Response> {
+    if !head_only && let Some(url) = state.registry.blob_pull_url(name, digest, grant).await? {
+        // The bytes come straight from object storage (a Range header goes
+        // along with the client); the client's credentials stay here.
+        return Ok((
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, HeaderValue::from_str(&url).map_err(|e| OciError::Internal(Box::new(e)))?)],
+            [(CONTENT_DIGEST_HEADER, digest_header(digest))],
+        )
+            .into_response());
+    }
     let requested = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range_for = |size| requested.map_or(Ok(None), |value| parse_range(value, size));
     let (mut response, size, range) = if head_only {

@@ -22,6 +22,12 @@ fn free_port() -> u16 {
 
 impl Garage {
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// A Garage whose S3 API listens on `host` (another loopback address
+    /// than Berth's makes its URLs another host's, as in a deployment).
+    pub async fn start_on(host: &str) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (s3_port, rpc_port) = (free_port(), free_port());
         let rpc_secret: String =
@@ -30,20 +36,21 @@ impl Garage {
             "metadata_dir = \"{meta}\"\ndata_dir = \"{data}\"\ndb_engine = \"sqlite\"\nreplication_factor = 1\n\
              rpc_bind_addr = \"127.0.0.1:{rpc_port}\"\nrpc_public_addr = \"127.0.0.1:{rpc_port}\"\n\
              rpc_secret = \"{rpc_secret}\"\n\n[s3_api]\ns3_region = \"garage\"\n\
-             api_bind_addr = \"127.0.0.1:{s3_port}\"\nroot_domain = \".s3.garage.localhost\"\n",
+             api_bind_addr = \"{host}:{s3_port}\"\nroot_domain = \".s3.garage.localhost\"\n",
             meta = dir.path().join("meta").display(),
             data = dir.path().join("data").display(),
         );
         let config_path = dir.path().join("garage.toml");
         std::fs::write(&config_path, config).unwrap();
         let settings = S3Settings {
-            endpoint: Some(format!("http://127.0.0.1:{s3_port}")),
+            endpoint: Some(format!("http://{host}:{s3_port}")),
             region: "garage".to_owned(),
             bucket: "berth-test".to_owned(),
             prefix: "registry".to_owned(),
             access_key_id: Some("GKberthtest0001".to_owned()),
             secret_access_key: Some("berth-test-secret-key-0123456789".to_owned()),
             virtual_hosted_style: false,
+            redirect_pulls: false,
         };
         let log = std::fs::File::create(dir.path().join("garage.log")).unwrap();
         let child = Command::new("garage")

@@ -186,6 +186,12 @@ pub trait BlobStore: Send + Sync + fmt::Debug {
     /// Streams the blob, or the inclusive `range` of it.
     async fn read(&self, digest: &Digest, range: Option<ByteRange>) -> Result<Option<BlobReader>>;
 
+    /// A URL the client may fetch the blob from directly, for a while, when
+    /// this store hands those out (S3 with pulls redirected); `None` otherwise.
+    async fn pull_url(&self, _digest: &Digest) -> Result<Option<String>> {
+        Ok(None)
+    }
+
     /// Removes the blob; a missing blob is not an error.
     async fn delete(&self, digest: &Digest) -> Result<()>;
 

@@ -35,6 +35,10 @@ const PARTS_IN_FLIGHT: usize = 2;
 const MAX_SINGLE_COPY: u64 = 5 << 30;
 /// Staged part names are zero-padded offsets, so listing order is offset order.
 const OFFSET_DIGITS: usize = 20;
+/// How long a presigned pull URL stays valid (as distribution's default):
+/// long enough for a slow client to start a large layer, short enough that
+/// a leaked URL soon stops working.
+const PULL_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(20 * 60);
 
 /// Where and how to reach the bucket; credentials left unset come from the
 /// usual `AWS_*` environment variables.
@@ -50,11 +54,15 @@ pub struct S3Settings {
     pub secret_access_key: Option<String>,
     /// `bucket.host` addressing instead of `host/bucket`.
     pub virtual_hosted_style: bool,
+    /// Blob pulls are redirected to a presigned URL on the bucket.
+    pub redirect_pulls: bool,
 }
 
 #[derive(Clone, Debug)]
 pub struct S3BlobStore {
     store: Arc<dyn ObjectStore>,
+    /// Set when pulls are redirected: signs the URLs handed out.
+    signer: Option<Arc<object_store::aws::AmazonS3>>,
     root: Path,
     description: String,
 }
@@ -87,10 +95,11 @@ impl S3BlobStore {
             builder = builder.with_secret_access_key(secret);
         }
         let bucket_key = Path::from(settings.bucket.as_str());
-        let store = builder.build().map_err(at(&bucket_key))?;
+        let store = Arc::new(builder.build().map_err(at(&bucket_key))?);
         let endpoint = settings.endpoint.as_deref().unwrap_or("AWS");
         let description = format!("s3://{}/{} at {endpoint}", settings.bucket, settings.prefix);
-        Ok(Self { store: Arc::new(store), root: Path::from(settings.prefix.as_str()), description })
+        let signer = settings.redirect_pulls.then(|| store.clone());
+        Ok(Self { store, signer, root: Path::from(settings.prefix.as_str()), description })
     }
 
     fn blob_key(&self, digest: &Digest) -> Path {
@@ -332,6 +341,15 @@ impl BlobStore for S3BlobStore {
         let size = result.meta.size;
         let body = result.into_stream().map_err(std::io::Error::other);
         Ok(Some(BlobReader { size, body: Box::pin(body) }))
+    }
+
+    async fn pull_url(&self, digest: &Digest) -> Result<Option<String>> {
+        use object_store::signer::{Method, Signer};
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let key = self.blob_key(digest);
+        // Signing is local (no request): the key's existence is the caller's to know.
+        let url = signer.signed_url(Method::GET, &key, PULL_URL_LIFETIME).await.map_err(at(&key))?;
+        Ok(Some(url.to_string()))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<()> {

@@ -92,6 +92,23 @@ impl RegistryService {
         Ok((reader, range))
     }
 
+    /// Where a client may fetch a blob the repository may see (`pull`)
+    /// straight from storage, when the store hands out such URLs; `None`
+    /// means Berth serves the bytes itself. Never while reads are verified:
+    /// bytes that do not pass through Berth cannot be checked.
+    pub async fn blob_pull_url(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        grant: &ProjectGrant,
+    ) -> Result<Option<String>> {
+        if self.verify_reads {
+            return Ok(None);
+        }
+        self.linked_size(repository, digest, grant).await?;
+        Ok(self.blobs.pull_url(digest).await?)
+    }
+
     /// The whole content of a small blob (an image config), or `None` when
     /// it is larger than `limit` bytes: what pages show is read into memory,
     /// so it must be bounded.
