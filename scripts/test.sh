@@ -17,7 +17,7 @@ if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 
 ensure_build_tools
 ensure_nextest
-apt_install chromium skopeo umoci podman buildah slapd ldap-utils docker-registry apache2-utils docker.io
+apt_install chromium skopeo umoci podman buildah slapd ldap-utils docker-registry apache2-utils docker.io haproxy
 ensure_garage
 ensure_oras_sdk
 ensure_harborapi

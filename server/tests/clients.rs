@@ -5,13 +5,15 @@
 //! 200 MiB layer; podman and buildah push from their own storage
 //! (compressing on the fly, so their chunks have no length) and podman pulls
 //! back; the ORAS Python SDK pushes artifacts with an `artifactType` and a
-//! referrer through `subject`.
+//! referrer through `subject`; the docker CLI logs in, pushes and pulls.
+//! Each runs against one node (SQLite, PostgreSQL) and against three nodes
+//! behind a load balancer.
 
 mod common;
 
 use std::{path::Path, process::Command};
 
-use common::{Backend, TestServer};
+use common::{Backend, Endpoint, TestServer};
 
 fn run(program: &str, args: &[&str]) -> String {
     let output = Command::new(program)
@@ -132,10 +134,9 @@ async fn login_as_admin(dir: &Path, host: &str) -> std::path::PathBuf {
     authfile
 }
 
-async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    server.create_projects(&["proj", "other"]).await;
-    let host = server.base.trim_start_matches("http://").to_owned();
+async fn skopeo_pushes_inspects_pulls_copies_and_deletes(registry: &Endpoint) {
+    registry.create_projects(&["proj", "other"]).await;
+    let host = registry.host();
     let work = tempfile::tempdir().unwrap();
     let auth = login_as_admin(work.path(), &host).await;
     build_image(work.path());
@@ -172,9 +173,9 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
     skopeo(&auth, &["inspect", "--tls-verify=false", &copy]).await;
     skopeo(&auth, &["delete", "--tls-verify=false", &copy]).await;
     let admin = common::admin_client();
-    let gone = admin.get(server.url(&format!("/v2/other/img/manifests/{digest}"))).send().await.unwrap();
+    let gone = admin.get(registry.url(&format!("/v2/other/img/manifests/{digest}"))).send().await.unwrap();
     assert_eq!(gone.status(), reqwest::StatusCode::NOT_FOUND);
-    let kept = admin.get(server.url("/v2/proj/img/manifests/v1")).send().await.unwrap();
+    let kept = admin.get(registry.url("/v2/proj/img/manifests/v1")).send().await.unwrap();
     assert_eq!(kept.status(), reqwest::StatusCode::OK, "the source repository keeps its image");
 
     // Without credentials: refused while the project is private, pulled
@@ -190,17 +191,15 @@ async fn skopeo_pushes_inspects_pulls_copies_and_deletes(backend: Backend) {
         tokio::task::spawn_blocking(move || Command::new("skopeo").args(&args).output().unwrap()).await.unwrap();
     assert!(!refused.status.success(), "a private project is not readable anonymously");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("unauthorized"), "{refused:?}");
-    server.state.projects.set_public(&server.admin_actor().await, "proj", true).await.unwrap();
+    registry.set_public("proj", true).await;
     let public: serde_json::Value =
         serde_json::from_str(&skopeo(&anonymous, &["inspect", "--tls-verify=false", &image]).await).unwrap();
     assert_eq!(public["Digest"], digest.as_str());
-    server.stop().await;
 }
 
-async fn podman_and_buildah_push_and_pull(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    server.create_projects(&["proj"]).await;
-    let host = server.base.trim_start_matches("http://").to_owned();
+async fn podman_and_buildah_push_and_pull(registry: &Endpoint) {
+    registry.create_projects(&["proj"]).await;
+    let host = registry.host();
     let work = tempfile::tempdir().unwrap();
     build_image(work.path());
     let root = work.path().join("storage");
@@ -271,7 +270,7 @@ async fn podman_and_buildah_push_and_pull(backend: Backend) {
     .unwrap();
     let admin = common::admin_client();
     for repo in ["pod", "bud"] {
-        let response = admin.get(server.url(&format!("/v2/proj/{repo}/manifests/v1"))).send().await.unwrap();
+        let response = admin.get(registry.url(&format!("/v2/proj/{repo}/manifests/v1"))).send().await.unwrap();
         assert_eq!(response.status(), reqwest::StatusCode::OK, "{repo}");
     }
 
@@ -284,13 +283,11 @@ async fn podman_and_buildah_push_and_pull(backend: Backend) {
     .unwrap();
     // `images -q` prints the short form of the image id.
     assert!(pulled.trim().starts_with(&id), "the same image comes back: {pulled} vs {id}");
-    server.stop().await;
 }
 
-async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    server.create_projects(&["proj"]).await;
-    let host = server.base.trim_start_matches("http://").to_owned();
+async fn skopeo_pushes_and_pulls_a_two_platform_index(registry: &Endpoint) {
+    registry.create_projects(&["proj"]).await;
+    let host = registry.host();
     let work = tempfile::tempdir().unwrap();
     let auth = login_as_admin(work.path(), &host).await;
     add_image(work.path(), "amd64", "amd64", 300_000, 2);
@@ -308,7 +305,7 @@ async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
     assert_eq!(raw["mediaType"], "application/vnd.oci.image.index.v1+json");
     assert_eq!(raw["manifests"].as_array().unwrap().len(), 2);
     let head = common::admin_client()
-        .head(server.url("/v2/proj/multi/manifests/v1"))
+        .head(registry.url("/v2/proj/multi/manifests/v1"))
         .header("accept", "application/vnd.oci.image.index.v1+json")
         .send()
         .await
@@ -332,7 +329,6 @@ async fn skopeo_pushes_and_pulls_a_two_platform_index(backend: Backend) {
         let layer = manifest["layers"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
         assert!(all.join("blobs/sha256").join(layer).exists(), "{tag}'s layer was pulled");
     }
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,35 +368,14 @@ async fn skopeo_outcome(args: Vec<String>) -> (bool, String) {
 
 /// `skopeo --creds` with a robot account and a database user: each pushes
 /// and pulls only where it was allowed to.
-async fn robots_and_users_push_only_where_allowed(backend: Backend) {
-    use app::core::{
-        identity::{Actor, Principal, RobotPermission},
-        projects::MemberRef,
-        rbac::{Action, Role},
-        robots::NewRobot,
-    };
+async fn robots_and_users_push_only_where_allowed(registry: &Endpoint) {
+    registry.create_projects(&["team", "other"]).await;
+    let ci = registry.project_robot("team", "ci", &["pull", "push"]).await;
+    let reader = registry.project_robot("team", "reader", &["pull"]).await;
+    registry.create_user("dev", "Member-Passw0rd").await;
+    registry.add_member("team", "dev", 2).await;
 
-    let server = TestServer::start(backend).await;
-    server.create_projects(&["team", "other"]).await;
-    let admin: Actor = Principal::User(server.state.users.find("admin").await.unwrap().unwrap()).into();
-    let robot = |name: &'static str, actions: &'static [Action]| NewRobot {
-        name,
-        description: "",
-        project: Some("team"),
-        expires_in_days: Some(1),
-        permissions: vec![RobotPermission { project: Some("team".into()), actions: actions.to_vec() }],
-    };
-    let ci = server.state.robots.create(&admin, robot("ci", &[Action::Pull, Action::Push])).await.unwrap();
-    let reader = server.state.robots.create(&admin, robot("reader", &[Action::Pull])).await.unwrap();
-    let developer = server.create_user("dev", "Member-Passw0rd").await;
-    server
-        .state
-        .projects
-        .set_member(&server.admin_actor().await, "team", MemberRef::User(developer.id), Role::Developer)
-        .await
-        .unwrap();
-
-    let host = server.base.trim_start_matches("http://").to_owned();
+    let host = registry.host();
     let work = tempfile::tempdir().unwrap();
     build_image(work.path());
     let source = format!("oci:{}:v1", work.path().join("layout").display());
@@ -414,8 +389,9 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
         ];
         skopeo_outcome(args)
     };
-    let ci_creds = format!("robot$team+ci:{}", ci.secret);
-    let reader_creds = format!("robot$team+reader:{}", reader.secret);
+    assert_eq!((ci.name.as_str(), reader.name.as_str()), ("robot$team+ci", "robot$team+reader"));
+    let ci_creds = format!("{}:{}", ci.name, ci.secret);
+    let reader_creds = format!("{}:{}", reader.name, reader.secret);
     let dev_creds = "dev:Member-Passw0rd".to_owned();
 
     assert!(push(ci_creds.clone(), "team/from-robot:v1").await.0, "the CI robot pushes into its project");
@@ -441,33 +417,17 @@ async fn robots_and_users_push_only_where_allowed(backend: Backend) {
     ])
     .await;
     assert!(ok, "{stderr}");
-    server.stop().await;
 }
 
 /// An LDAP user logs in with `podman login` (their directory password) and
 /// pushes where their LDAP group is a member, and nowhere else.
-async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(backend: Backend) {
-    use app::core::{
-        identity::{Actor, Principal},
-        projects::MemberRef,
-        rbac::Role,
-        settings::LoginSettings,
-    };
-
+async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(registry: &Endpoint) {
     let slapd = common::slapd::Slapd::start().await;
-    let server = TestServer::start(backend).await;
-    server.create_projects(&["team", "other"]).await;
-    let admin: Actor = Principal::User(server.state.users.find("admin").await.unwrap().unwrap()).into();
-    server.state.settings.set_login(&admin, &LoginSettings::Ldap(Box::new(slapd.settings()))).await.unwrap();
-    let developers = server.state.auth.ldap_group(common::slapd::DEVELOPERS_DN).await.unwrap();
-    server
-        .state
-        .projects
-        .set_member(&server.admin_actor().await, "team", MemberRef::Group(developers), Role::Developer)
-        .await
-        .unwrap();
+    registry.create_projects(&["team", "other"]).await;
+    registry.use_ldap(&slapd.settings()).await;
+    registry.add_ldap_group_member("team", common::slapd::DEVELOPERS_DN, 2).await;
 
-    let host = server.base.trim_start_matches("http://").to_owned();
+    let host = registry.host();
     let work = tempfile::tempdir().unwrap();
     build_image(work.path());
     let authfile = work.path().join("auth.json");
@@ -501,7 +461,6 @@ async fn ldap_users_log_in_with_podman_and_push_where_their_group_may(backend: B
     assert!(ok, "{stderr}");
     let (ok, _) = push("other/ldap:v1".into()).await;
     assert!(!ok, "the group is not a member of other");
-    server.stop().await;
 }
 
 /// The Python interpreter that has the `oras` SDK (scripts/test.sh makes it).
@@ -510,10 +469,9 @@ fn oras_python() -> String {
         .unwrap_or_else(|_| format!("{}/.cache/berth/tools-venv/bin/python", std::env::var("HOME").unwrap_or_default()))
 }
 
-async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) {
-    let server = TestServer::start(backend).await;
-    server.create_projects(&["proj"]).await;
-    let host = server.base.trim_start_matches("http://").to_owned();
+async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(registry: &Endpoint) {
+    registry.create_projects(&["proj"]).await;
+    let host = registry.host();
     let work = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/oras_artifacts.py");
     let workdir = work.path().to_str().unwrap().to_owned();
@@ -543,7 +501,7 @@ async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) 
 
     // The artifact's own manifest carries its type.
     let manifest: serde_json::Value = common::admin_client()
-        .get(server.url("/v2/proj/artifact/manifests/v1"))
+        .get(registry.url("/v2/proj/artifact/manifests/v1"))
         .header("accept", "application/vnd.oci.image.manifest.v1+json")
         .send()
         .await
@@ -552,14 +510,91 @@ async fn oras_pushes_artifacts_with_a_referrer_and_pulls_them(backend: Backend) 
         .await
         .unwrap();
     assert_eq!(manifest["artifactType"], "application/vnd.berth.test.sbom");
-    server.stop().await;
 }
 
-on_both_databases!(
+/// The docker CLI (Debian's daemon) logs in as the administrator and as a
+/// robot, pushes, and pulls back the same image.
+async fn docker_logs_in_pushes_and_pulls(registry: &Endpoint) {
+    use common::docker::{Docker, text};
+
+    registry.create_projects(&["proj"]).await;
+    let robot = registry.project_robot("proj", "builder", &["pull", "push"]).await;
+    let docker = Docker::start().await;
+    let host = registry.host();
+    let login = docker.login(&host, "admin", common::ADMIN_PASSWORD).await;
+    assert!(login.status.success(), "{}", text(&login));
+    let image = format!("{host}/proj/hello:v1");
+    docker.import(&image, "hello from docker").await;
+    let id = docker.ok(&["image", "inspect", "--format", "{{.Id}}", &image]).await;
+    docker.ok(&["push", &image]).await;
+    docker.ok(&["rmi", &image]).await;
+    docker.ok(&["pull", &image]).await;
+    assert_eq!(docker.ok(&["image", "inspect", "--format", "{{.Id}}", &image]).await, id, "the same image comes back");
+
+    docker.ok(&["logout", &host]).await;
+    let login = docker.login(&host, &robot.name, &robot.secret).await;
+    assert!(login.status.success(), "{}", text(&login));
+    let again = format!("{host}/proj/hello:v2");
+    docker.ok(&["tag", &image, &again]).await;
+    docker.ok(&["push", &again]).await;
+    let tags: serde_json::Value = common::admin_client()
+        .get(registry.url("/v2/proj/hello/tags/list"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["v1", "v2"]));
+}
+
+/// Runs each named `async fn(&Endpoint)` against one node on SQLite, one on
+/// PostgreSQL, and three nodes behind a load balancer (one PostgreSQL
+/// database, one Garage bucket): what a client sees must not change.
+macro_rules! on_one_node_and_on_a_cluster {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                crate::common::within_time_limit(async {
+                    let server = crate::common::TestServer::start(crate::common::Backend::Sqlite).await;
+                    super::$test(&server.endpoint()).await;
+                    server.stop().await;
+                })
+                .await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                crate::common::within_time_limit(async {
+                    let server = crate::common::TestServer::start(crate::common::Backend::Postgres).await;
+                    super::$test(&server.endpoint()).await;
+                    server.stop().await;
+                })
+                .await
+            })*
+        }
+        mod cluster {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                crate::common::within_time_limit(async {
+                    let cluster = crate::common::cluster::Cluster::start(3).await;
+                    super::$test(&cluster.endpoint()).await;
+                    cluster.stop().await;
+                })
+                .await
+            })*
+        }
+    };
+}
+
+on_one_node_and_on_a_cluster!(
     ldap_users_log_in_with_podman_and_push_where_their_group_may,
     robots_and_users_push_only_where_allowed,
     skopeo_pushes_inspects_pulls_copies_and_deletes,
     podman_and_buildah_push_and_pull,
     skopeo_pushes_and_pulls_a_two_platform_index,
     oras_pushes_artifacts_with_a_referrer_and_pulls_them,
+    docker_logs_in_pushes_and_pulls,
 );

@@ -5,8 +5,10 @@
 
 use std::{collections::BTreeMap, net::TcpListener, path::PathBuf, sync::atomic::AtomicU32};
 
+pub mod cluster;
 pub mod distribution;
 pub mod docker;
+pub mod endpoint;
 pub mod garage;
 pub mod oidc;
 pub mod private_postgres;
@@ -15,6 +17,7 @@ pub mod replication;
 pub mod slapd;
 pub mod traffic;
 
+pub use endpoint::Endpoint;
 use server::config::{Config, Sources};
 use tokio::sync::oneshot;
 
@@ -164,6 +167,11 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// This server as its clients reach it.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::new(&self.base)
     }
 
     /// Stops the server and waits until it has closed everything.
