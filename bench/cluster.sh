@@ -27,12 +27,20 @@ source "$REPO_ROOT/bench/lib.sh"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
 PG_PORT="$(free_port)"
 mkdir -p "$WORK/pg"
+chmod o+x "$WORK"   # the postgres account must reach its data directory inside
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$WORK/pg"; runuser -u postgres -- "$@"; else "$@"; fi; }
 as_postgres "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 --no-sync >/dev/null
 as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/log" -w start \
   -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $WORK/pg -c shared_preload_libraries=pg_stat_statements -c max_connections=200" >/dev/null
 stop_postgres() { as_postgres "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m immediate stop >/dev/null 2>&1 || true; }
-trap 'stop_postgres; cleanup' EXIT
+# The nodes first (they stop quickly while their database is still there), then PostgreSQL.
+finish() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  stop_postgres
+  rm -rf "$WORK"
+}
+trap finish EXIT
 PSQL=(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -X -q -t -A)
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE berth" -c "CREATE EXTENSION pg_stat_statements"
 "${PSQL[@]}" -d berth -c "CREATE EXTENSION pg_stat_statements"
@@ -73,10 +81,15 @@ start_node() {
     BERTH_DATABASE_URL="$DATABASE_URL" BERTH_ADMIN_PASSWORD="$ADMIN_PASSWORD" BERTH_EXTERNAL_URL="$LB" \
     BERTH_TRUSTED_PROXIES=127.0.0.1 BERTH_STORAGE=s3 BERTH_S3_ENDPOINT="http://127.0.0.1:$S3_PORT" \
     BERTH_S3_REGION=garage BERTH_S3_BUCKET=berth BERTH_S3_ACCESS_KEY_ID=GKbenchcluster01 \
-    BERTH_S3_SECRET_ACCESS_KEY=bench-cluster-secret-0123456789 \
+    BERTH_S3_SECRET_ACCESS_KEY=bench-cluster-secret-0123456789 BERTH_SHUTDOWN_GRACE_SECONDS=2 \
     "$TARGET_DIR/release/berth" serve >"$WORK/node$n.log" 2>&1 &
   PIDS+=($!)
-  wait_for "http://127.0.0.1:$port/api/v2.0/health"
+  # Healthy, not just answering (the endpoint always answers 200): the bucket may still be coming up.
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$port/api/v2.0/health" | grep -q '^{"status":"healthy"' && return 0
+    sleep 0.2
+  done
+  echo "node $n did not become healthy" >&2; cat "$WORK/node$n.log" >&2; exit 1
 }
 step "starting PostgreSQL, Garage and three nodes"
 sleep 1
@@ -186,7 +199,7 @@ per_request() {
   reset_statements
   local started ended idle
   started=$(date +%s.%N)
-  "$@" >/dev/null 2>&1
+  "$@" >"$WORK/last-run.log" 2>&1 || { echo "failed: $*" >&2; cat "$WORK/last-run.log" >&2; exit 1; }
   ended=$(date +%s.%N)
   local counted; counted="$(count_statements)"
   idle="$(awk -v r="$IDLE_RATE" -v a="$started" -v b="$ended" 'BEGIN { printf "%.0f", r * (b - a) }')"

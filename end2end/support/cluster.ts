@@ -66,15 +66,51 @@ function psql(adminUrl: string, sql: string) {
   if (done.status !== 0) throw new Error(`psql ${sql}: ${done.stderr}`);
 }
 
+const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+/** Stops every process (SIGTERM, then SIGKILL after 10 s), newest first. */
+async function stopAll(children: ChildProcess[]) {
+  for (const child of [...children].reverse()) {
+    if (running(child)) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const killed = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(killed);
+    }
+  }
+}
+
 export async function startCluster(count: number): Promise<Cluster> {
-  const binary = process.env.BERTH_BIN ?? join(repoRoot, "target", "debug", "berth");
   const dir = mkdtempSync(join(tmpdir(), "berth-e2e-cluster-"));
   const children: ChildProcess[] = [];
-
   // A database of the spec's own, dropped at the end.
   const adminUrl = process.env.BERTH_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
   const database = `berth_e2e_${process.pid}_${randomBytes(4).toString("hex")}`;
   psql(adminUrl, `CREATE DATABASE ${database}`);
+  const tearDown = async () => {
+    await stopAll(children);
+    psql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const { base, nodes } = await launch(count, dir, children, adminUrl, database);
+    return { base, nodes, adminPassword: ADMIN_PASSWORD, stop: tearDown };
+  } catch (error) {
+    // Nothing started for a cluster that did not come up is left behind.
+    await tearDown();
+    throw error;
+  }
+}
+
+async function launch(
+  count: number,
+  dir: string,
+  children: ChildProcess[],
+  adminUrl: string,
+  database: string,
+): Promise<{ base: string; nodes: ClusterNode[] }> {
+  const binary = process.env.BERTH_BIN ?? join(repoRoot, "target", "debug", "berth");
   const databaseUrl = new URL(adminUrl);
   databaseUrl.pathname = `/${database}`;
 
@@ -136,7 +172,7 @@ export async function startCluster(count: number): Promise<Cluster> {
         stdio: ["ignore", log, log],
       });
       children.push(child);
-      while (child.exitCode === null && Date.now() < deadline) {
+      while (running(child) && Date.now() < deadline) {
         if (await healthy(nodeBase)) return { base: nodeBase, process: child };
         await sleep(200);
       }
@@ -171,22 +207,5 @@ export async function startCluster(count: number): Promise<Cluster> {
     await sleep(100);
   }
 
-  return {
-    base,
-    nodes,
-    adminPassword: ADMIN_PASSWORD,
-    async stop() {
-      for (const child of children.reverse()) {
-        if (child.exitCode === null) {
-          const exited = new Promise((r) => child.once("exit", r));
-          child.kill("SIGTERM");
-          const killed = setTimeout(() => child.kill("SIGKILL"), 10_000);
-          await exited;
-          clearTimeout(killed);
-        }
-      }
-      psql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { base, nodes };
 }

@@ -15,12 +15,17 @@ use reqwest::{StatusCode, header};
 
 /// A Berth on S3 (Garage listening on 127.0.0.2), redirecting pulls or not.
 async fn start(redirect: bool) -> (TestServer, Garage) {
+    start_with(redirect, false).await
+}
+
+async fn start_with(redirect: bool, verify_on_read: bool) -> (TestServer, Garage) {
     common::init_test_logging();
     let garage = Garage::start_on("127.0.0.2").await;
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::create(Backend::Sqlite, dir.path()).await;
     let mut settings = garage.berth_settings();
     settings.push(("BERTH_S3_REDIRECT", redirect.to_string()));
+    settings.push(("BERTH_VERIFY_ON_READ", verify_on_read.to_string()));
     let mut server = TestServer::start_with(dir.path().to_owned(), &database.url, &settings).await;
     server.keep(dir, database);
     server.create_projects(&["team"]).await;
@@ -111,8 +116,21 @@ async fn a_pull_is_redirected_to_a_presigned_url_once_rights_are_checked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redirects_are_off_by_default() {
+async fn redirects_are_off_by_default_and_while_reads_are_verified() {
     common::within_time_limit(async {
+        // With verify_on_read the bytes must pass through Berth to be checked.
+        let (server, _garage) = start_with(true, true).await;
+        let admin = common::admin_client();
+        let blob = b"checked by Berth".to_vec();
+        assert_eq!(common::push_blob(&admin, &server, "team/app", &blob).await, StatusCode::CREATED);
+        let digest = Digest::sha256_of(&blob);
+        let pulled = no_redirects().get(server.url(&format!("/v2/team/app/blobs/{digest}")));
+        let pulled = pulled.basic_auth("admin", Some(common::ADMIN_PASSWORD)).send().await.unwrap();
+        assert_eq!(pulled.status(), StatusCode::OK);
+        assert_eq!(pulled.bytes().await.unwrap(), blob);
+        assert_eq!(redirects(&server).await, 0);
+        server.stop().await;
+
         let (server, _garage) = start(false).await;
         let admin = common::admin_client();
         let blob = b"served by Berth".to_vec();

@@ -144,6 +144,9 @@ impl Cluster {
         let stats = self.dir.path().join("haproxy.sock");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
+            if let Ok(Some(exit)) = self.haproxy.try_wait() {
+                panic!("haproxy exited ({exit}):\n{}", self.logs());
+            }
             let up = haproxy_servers_up(&stats).await;
             if running.iter().all(|name| up.contains(name)) {
                 return;
@@ -280,16 +283,22 @@ async fn haproxy_command(socket: &Path, command: &str) -> String {
     answer
 }
 
-/// The servers haproxy currently counts as up, from its runtime socket.
+/// The servers haproxy currently sends requests to: up, and their last
+/// health check passed (before its first check haproxy counts a server up).
 async fn haproxy_servers_up(socket: &Path) -> Vec<String> {
-    let answer = haproxy_command(socket, "show servers state berth\n").await;
-    // Columns: be_id be_name srv_id srv_name srv_addr srv_op_state …; 2 is running.
-    answer
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.len() > 5 && fields[5] == "2").then(|| fields[3].to_owned())
-        })
+    let answer = haproxy_command(socket, "show stat\n").await;
+    let mut lines = answer.lines();
+    let Some(header) = lines.next() else { return Vec::new() };
+    let columns: Vec<&str> = header.trim_start_matches("# ").split(',').collect();
+    let column = |name: &str| columns.iter().position(|c| *c == name);
+    let (Some(proxy), Some(server), Some(status), Some(check)) =
+        (column("pxname"), column("svname"), column("status"), column("check_status"))
+    else {
+        return Vec::new();
+    };
+    lines
+        .map(|line| line.split(',').collect::<Vec<_>>())
+        .filter(|f| f.len() > check && f[proxy] == "berth" && f[status] == "UP" && f[check].starts_with("L7OK"))
+        .map(|f| f[server].to_owned())
         .collect()
 }

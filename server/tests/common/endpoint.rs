@@ -111,6 +111,17 @@ impl Endpoint {
         });
         let request = super::admin_client().put(self.url("/api/v2.0/configurations")).json(&settings);
         self.admin_sends(request, "switch to LDAP", StatusCode::OK).await;
+        // Behind a load balancer each node reads the login mode anew within
+        // 5 s: wait until it is seen three times running (every node).
+        let (mut running, deadline) = (0, std::time::Instant::now() + std::time::Duration::from_secs(10));
+        while running < 3 {
+            let info: Value = reqwest::get(self.url("/api/v2.0/systeminfo")).await.unwrap().json().await.unwrap();
+            running = if info["auth_mode"] == "ldap_auth" { running + 1 } else { 0 };
+            assert!(std::time::Instant::now() < deadline, "LDAP sign-in never reached every node: {info}");
+            if running == 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
     }
 
     /// Makes the LDAP group `dn` a member of `project` with Harbor's role id.

@@ -9,9 +9,9 @@
 //! the same ones: with a count per node, N nodes behind a load balancer
 //! would give an attacker N times the tries. A pair is stored as a digest of
 //! the name and the address. Rows whose window and lockout have both passed
-//! are deleted, by each node at most once every [`PRUNE_EVERY`], so the
-//! table holds at most the last [`WINDOW`]'s failing pairs (each failure
-//! costs the attacker a password hash, which the hasher pool bounds).
+//! are deleted, by each node at most once every [`PRUNE_EVERY`] (when a
+//! sign-in fails), and past [`CAPACITY`] pairs the oldest that are not
+//! locked out go too: at most that many plus what arrives in one minute.
 
 use std::{
     sync::Mutex,
@@ -33,6 +33,10 @@ const WINDOW: Duration = Duration::from_secs(15 * 60);
 const LOCKOUT: Duration = Duration::from_secs(5 * 60);
 /// How often a node deletes pairs that no longer count.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Pairs kept at most after a prune, besides those locked out: failures
+/// that cost no password hash (an unknown robot name) can come as fast as
+/// requests do.
+const CAPACITY: i64 = 100_000;
 
 /// What is on record for a pair before a sign-in is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,14 +100,17 @@ impl LoginThrottle {
     }
 
     async fn failed_at(&self, username: &str, client_addr: Option<&str>, now: DateTime<Utc>) -> Result<()> {
-        // A pair whose window has passed starts again from one failure.
+        // A pair whose window has passed, and whose lockout (if any) is
+        // over, starts again from one failure; a lockout is never cut short.
         const SQL: &str = "INSERT INTO login_failures (pair, failures, first_failed_at, locked_until) \
              VALUES ($1, 1, $2, NULL) \
              ON CONFLICT (pair) DO UPDATE SET \
-             failures = CASE WHEN login_failures.first_failed_at <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
-             first_failed_at = CASE WHEN login_failures.first_failed_at <= $3 THEN $2 \
-                 ELSE login_failures.first_failed_at END, \
-             locked_until = CASE WHEN login_failures.first_failed_at <= $3 THEN NULL \
+             failures = CASE WHEN login_failures.first_failed_at <= $3 AND (login_failures.locked_until IS NULL \
+                 OR login_failures.locked_until <= $2) THEN 1 ELSE login_failures.failures + 1 END, \
+             first_failed_at = CASE WHEN login_failures.first_failed_at <= $3 AND (login_failures.locked_until IS NULL \
+                 OR login_failures.locked_until <= $2) THEN $2 ELSE login_failures.first_failed_at END, \
+             locked_until = CASE WHEN login_failures.first_failed_at <= $3 AND (login_failures.locked_until IS NULL \
+                 OR login_failures.locked_until <= $2) THEN NULL \
                  WHEN login_failures.failures + 1 >= $4 THEN $5 ELSE login_failures.locked_until END";
         let key = Self::key(username, client_addr);
         let window_start = earlier(now, WINDOW);
@@ -119,8 +126,11 @@ impl LoginThrottle {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        if self.prune_due() {
-            self.prune(now).await?;
+        // Pruning is housekeeping: its failure must not turn a 401 into a 500.
+        if self.prune_due()
+            && let Err(error) = self.prune(now, CAPACITY).await
+        {
+            tracing::warn!(%error, "could not prune the sign-in failure counts");
         }
         Ok(())
     }
@@ -147,20 +157,39 @@ impl LoginThrottle {
         due
     }
 
-    /// Deletes pairs whose window and lockout have both passed.
-    async fn prune(&self, now: DateTime<Utc>) -> Result<u64> {
-        const SQL: &str = "DELETE FROM login_failures WHERE first_failed_at <= $1 \
+    /// Deletes pairs whose window and lockout have both passed, then, past
+    /// `capacity` pairs, the longest-standing ones not locked out (a lockout
+    /// is never forgotten to make room).
+    async fn prune(&self, now: DateTime<Utc>, capacity: i64) -> Result<u64> {
+        const EXPIRED: &str = "DELETE FROM login_failures WHERE first_failed_at <= $1 \
              AND (locked_until IS NULL OR locked_until <= $2)";
+        const OVER_CAPACITY: &str = "DELETE FROM login_failures WHERE pair IN (SELECT pair FROM login_failures \
+             WHERE locked_until IS NULL OR locked_until <= $1 ORDER BY first_failed_at DESC, pair LIMIT -1 OFFSET $2)";
+        const OVER_CAPACITY_PG: &str = "DELETE FROM login_failures WHERE pair IN (SELECT pair FROM login_failures \
+             WHERE locked_until IS NULL OR locked_until <= $1 ORDER BY first_failed_at DESC, pair OFFSET $2)";
         let window_start = earlier(now, WINDOW);
-        let pruned = on_db!(&self.db, pool => {
-            sqlx::query(SQL).bind(window_start).bind(now).execute(pool).await.map(|done| done.rows_affected())
-        })?;
-        Ok(pruned)
+        let pruned = on_db!(&self.db, pool => async {
+            let expired = sqlx::query(EXPIRED).bind(window_start).bind(now).execute(pool).await?.rows_affected();
+            Ok::<_, sqlx::Error>(expired)
+        }.await)?;
+        // SQLite needs a LIMIT before OFFSET (-1: none); PostgreSQL refuses a negative one.
+        let over = match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query(OVER_CAPACITY).bind(now).bind(capacity).execute(pool).await.map(|d| d.rows_affected())
+            }
+            Db::Postgres(pool) => {
+                sqlx::query(OVER_CAPACITY_PG).bind(now).bind(capacity).execute(pool).await.map(|d| d.rows_affected())
+            }
+        }
+        .map_err(crate::core::Error::from)?;
+        Ok(pruned + over)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use chrono::Utc;
 
     use super::{LOCKOUT, LoginThrottle, MAX_FAILURES, WINDOW, later};
@@ -207,7 +236,7 @@ mod tests {
         for _ in 0..MAX_FAILURES - 1 {
             throttle.failed_at("erin", Some("10.0.0.1"), start).await.unwrap();
         }
-        let after_window = later(start, WINDOW + std::time::Duration::from_secs(1));
+        let after_window = later(start, WINDOW + Duration::from_secs(1));
         throttle.failed_at("erin", Some("10.0.0.1"), after_window).await.unwrap();
         let standing = throttle.standing_at("erin", Some("10.0.0.1"), after_window).await.unwrap();
         assert_eq!(standing.locked_for, None, "failures outside the window do not add up");
@@ -223,9 +252,36 @@ mod tests {
 
         // Pruning deletes what no longer counts and keeps what does.
         throttle.failed_at("grace", None, later(start, WINDOW)).await.unwrap();
-        let pruned = throttle.prune(later(start, WINDOW + std::time::Duration::from_secs(2))).await.unwrap();
+        let pruned = throttle.prune(later(start, WINDOW + Duration::from_secs(2)), 100).await.unwrap();
         assert_eq!(pruned, 1, "frank's pair: window and lockout over");
         assert!(throttle.standing("grace", None).await.unwrap().on_record);
         assert!(throttle.standing_at("erin", Some("10.0.0.1"), after_window).await.unwrap().on_record);
+    }
+
+    #[tokio::test]
+    async fn a_lockout_outlasts_its_window_and_a_flood_never_evicts_it() {
+        let (throttle, _dir) = throttle().await;
+        let start = Utc::now();
+        // Locked out at the very end of the window: a failure just after the
+        // window (the lockout still running) does not start a fresh count.
+        for n in 0..MAX_FAILURES {
+            let at = if n == MAX_FAILURES - 1 { later(start, WINDOW - Duration::from_secs(1)) } else { start };
+            throttle.failed_at("henry", None, at).await.unwrap();
+        }
+        let past_window = later(start, WINDOW + Duration::from_secs(1));
+        throttle.failed_at("henry", None, past_window).await.unwrap();
+        assert!(throttle.standing_at("henry", None, past_window).await.unwrap().locked_for.is_some());
+
+        // Over capacity, the oldest pairs that are not locked out go first.
+        for n in 0..5 {
+            throttle.failed_at(&format!("flood-{n}"), None, later(start, Duration::from_secs(n))).await.unwrap();
+        }
+        let pruned = throttle.prune(later(start, Duration::from_secs(10)), 2).await.unwrap();
+        assert_eq!(pruned, 3);
+        for (n, kept) in [(0, false), (1, false), (2, false), (3, true), (4, true)] {
+            let name = format!("flood-{n}");
+            assert_eq!(throttle.standing(&name, None).await.unwrap().on_record, kept, "{name}");
+        }
+        assert!(throttle.standing_at("henry", None, past_window).await.unwrap().locked_for.is_some());
     }
 }

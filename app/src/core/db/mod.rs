@@ -133,18 +133,29 @@ impl Db {
 
     /// Applies every pending migration. Each migration runs in its own
     /// transaction; on PostgreSQL an advisory lock keeps concurrent nodes from
-    /// migrating at once. Migrations this build does not know are a newer
-    /// release's, applied during a rolling upgrade: they only add
-    /// (docs/deployment.md), so this node still starts and serves.
+    /// migrating at once. On PostgreSQL, migrations this build does not know
+    /// are a newer release's, applied during a rolling upgrade: they only add
+    /// (docs/deployment.md), so this node still starts and serves, saying so.
+    /// SQLite serves one node, and its migrations may rebuild tables: a
+    /// database a newer release migrated stops an older one.
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Self::Sqlite(pool) => {
-                let mut migrator = sqlx::migrate!("../migrations/sqlite");
-                migrator.set_ignore_missing(true).run(pool).await?
-            }
+            Self::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
             Self::Postgres(pool) => {
                 let mut migrator = sqlx::migrate!("../migrations/postgres");
-                migrator.set_ignore_missing(true).run(pool).await?
+                let known = migrator.iter().map(|m| m.version).max().unwrap_or_default();
+                migrator.set_ignore_missing(true).run(pool).await?;
+                let newer: Vec<i64> =
+                    sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE version > $1 ORDER BY version")
+                        .bind(known)
+                        .fetch_all(pool)
+                        .await?;
+                if !newer.is_empty() {
+                    tracing::warn!(
+                        ?newer,
+                        "the database has migrations of a newer Berth; serving alongside it (a rolling upgrade)"
+                    );
+                }
             }
         }
         Ok(())

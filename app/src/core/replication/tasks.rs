@@ -157,13 +157,16 @@ impl TaskRepository {
     }
 
     pub async fn start(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        const SQL: &str = "UPDATE replication_tasks SET status = 'running', started_at = $1 WHERE id = $2";
+        // Only a pending task starts: one ended with its execution (a lost lease) stays ended.
+        const SQL: &str =
+            "UPDATE replication_tasks SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'pending'";
         on_db!(&self.db, pool => sqlx::query(SQL).bind(now).bind(id).execute(pool).await.map(|_| ()))?;
         Ok(())
     }
 
     pub async fn finish(&self, id: i64, status: TaskStatus, bytes: i64, now: DateTime<Utc>) -> Result<()> {
-        const SQL: &str = "UPDATE replication_tasks SET status = $1, bytes = $2, ended_at = $3 WHERE id = $4";
+        const SQL: &str = "UPDATE replication_tasks SET status = $1, bytes = $2, ended_at = $3 \
+             WHERE id = $4 AND status IN ('pending', 'running')";
         on_db!(&self.db, pool => {
             sqlx::query(SQL).bind(status.as_str()).bind(bytes).bind(now).bind(id).execute(pool).await.map(|_| ())
         })?;

@@ -242,7 +242,7 @@ impl RetentionRepository {
         now: DateTime<Utc>,
     ) -> Result<()> {
         const SQL: &str = "UPDATE retention_tasks SET status = $2, total = $3, retained = $4, deleted = $5, \
-             log = $6, ended_at = $7 WHERE id = $1";
+             log = $6, ended_at = $7 WHERE id = $1 AND status = 'running'";
         on_db!(&self.db, pool => {
             sqlx::query(SQL)
                 .bind(id)

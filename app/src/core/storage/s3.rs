@@ -39,6 +39,8 @@ const OFFSET_DIGITS: usize = 20;
 /// long enough for a slow client to start a large layer, short enough that
 /// a leaked URL soon stops working.
 const PULL_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(20 * 60);
+/// How long a successful write probe answers for the bucket's health.
+const PROBE_STANDS_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Where and how to reach the bucket; credentials left unset come from the
 /// usual `AWS_*` environment variables.
@@ -63,6 +65,8 @@ pub struct S3BlobStore {
     store: Arc<dyn ObjectStore>,
     /// Set when pulls are redirected: signs the URLs handed out.
     signer: Option<Arc<object_store::aws::AmazonS3>>,
+    /// When a write probe last succeeded.
+    last_probe: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     root: Path,
     description: String,
 }
@@ -99,7 +103,7 @@ impl S3BlobStore {
         let endpoint = settings.endpoint.as_deref().unwrap_or("AWS");
         let description = format!("s3://{}/{} at {endpoint}", settings.bucket, settings.prefix);
         let signer = settings.redirect_pulls.then(|| store.clone());
-        Ok(Self { store, signer, root: Path::from(settings.prefix.as_str()), description })
+        Ok(Self { store, signer, last_probe: Arc::default(), root: Path::from(settings.prefix.as_str()), description })
     }
 
     fn blob_key(&self, digest: &Digest) -> Path {
@@ -189,9 +193,18 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn check_writable(&self) -> Result<()> {
+        // Load balancers check every node every few seconds, unauthenticated:
+        // a success stands for a while, so they cannot turn into a stream of
+        // bucket writes. A failure is never remembered.
+        let fresh = |at: &Option<std::time::Instant>| at.is_some_and(|at| at.elapsed() < PROBE_STANDS_FOR);
+        if fresh(&self.last_probe.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(());
+        }
         let probe = self.root.clone().join(".health-probe");
         self.store.put(&probe, Bytes::from_static(b"ok").into()).await.map_err(at(&probe))?;
-        self.store.delete(&probe).await.map_err(at(&probe))
+        self.store.delete(&probe).await.map_err(at(&probe))?;
+        *self.last_probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        Ok(())
     }
 
     async fn disk_space(&self) -> Result<Option<DiskSpace>> {
