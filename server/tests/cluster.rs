@@ -5,10 +5,11 @@
 //! node within 5 s, sign-in throttling counts across nodes, one schedule
 //! tick makes one execution (garbage collection and replication), a node
 //! killed in the middle of a push loses the client nothing and publishes
-//! nothing half-written, a node killed while replicating leaves nothing
-//! Running, and a newer release's migration applies under serving nodes.
-//! (The client tests and the GC stress test run on such a cluster too, in
-//! `clients.rs` and `gc.rs`.)
+//! nothing half-written (and docker's own retry then completes its push),
+//! a node killed while replicating leaves nothing Running, and a newer
+//! release's migration applies under serving nodes. (The client tests and
+//! the GC stress test run on such a cluster too, in `clients.rs` and
+//! `gc.rs`.)
 
 mod common;
 
@@ -731,6 +732,75 @@ async fn a_node_killed_while_replicating_leaves_nothing_running() {
         assert_eq!(unfinished, 0, "the dead node's tasks ended with its execution");
         let reported: Value = admin.get(cluster.url(&location)).send().await.unwrap().json().await.unwrap();
         assert_eq!(reported["status"], "Failed", "{reported}");
+        cluster.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_retries_a_push_whose_node_was_killed_and_finishes_elsewhere() {
+    use common::docker::{Docker, text};
+
+    common::within_time_limit(async {
+        let mut cluster = Cluster::start(3).await;
+        cluster.endpoint().create_projects(&["team"]).await;
+        let docker = Docker::start().await;
+        let host = cluster.endpoint().host();
+        let login = docker.login(&host, "admin", ADMIN_PASSWORD).await;
+        assert!(login.status.success(), "{}", text(&login));
+
+        // An image with one 48 MiB layer of noise: docker compresses it as
+        // it uploads, so the layer's PATCH streams for a while.
+        let rootfs = docker.dir().join("big-rootfs");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        std::fs::write(rootfs.join("noise.bin"), noise(48 << 20, 99)).unwrap();
+        let tar = docker.dir().join("big.tar");
+        let packed = std::process::Command::new("tar")
+            .args(["-C", &rootfs.display().to_string(), "-cf", &tar.display().to_string(), "."])
+            .status()
+            .unwrap();
+        assert!(packed.success());
+        let image = format!("{host}/team/big:v1");
+        docker.ok(&["import", &tar.display().to_string(), &image]).await;
+        let id = docker.ok(&["image", "inspect", "--format", "{{.Id}}", &image]).await;
+
+        // The push runs; a node that stays busy across two looks is the one
+        // receiving the layer, and it is killed.
+        let push = tokio::spawn({
+            let image = image.clone();
+            let docker_dir = docker.dir().to_owned();
+            async move {
+                tokio::process::Command::new("/usr/bin/docker")
+                    .args(["push", &image])
+                    .env("DOCKER_HOST", format!("unix://{}", docker_dir.join("docker.sock").display()))
+                    .env("DOCKER_CONFIG", docker_dir.join("config"))
+                    .output()
+                    .await
+                    .unwrap()
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let victim = loop {
+            let first = cluster.busy_nodes().await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let second = cluster.busy_nodes().await;
+            if let Some(node) = first.iter().find(|n| second.contains(n)) {
+                break *node;
+            }
+            assert!(!push.is_finished(), "the push ended before a node could be killed under it");
+            assert!(Instant::now() < deadline, "no node was ever busy with the push");
+        };
+        cluster.nodes[victim].kill().await;
+
+        // docker retries the layer and the push completes through the others.
+        let output = push.await.unwrap();
+        assert!(output.status.success(), "docker push failed:\n{}", text(&output));
+        // The kill cut the layer's upload, and docker's own retry went to another node.
+        let printed = text(&output);
+        assert!(printed.contains("Retrying in"), "node{victim}'s death did not touch the push:\n{printed}");
+        docker.ok(&["rmi", &image]).await;
+        docker.ok(&["pull", &image]).await;
+        assert_eq!(docker.ok(&["image", "inspect", "--format", "{{.Id}}", &image]).await, id, "the same image");
         cluster.stop().await;
     })
     .await;
