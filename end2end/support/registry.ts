@@ -2,7 +2,7 @@
 // pushed with skopeo, as users of Berth push them.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { base } from "./portal";
@@ -18,12 +18,23 @@ function run(command: string, args: string[]) {
   return result.stdout;
 }
 
+/** Scratch directories of the images made here, removed when the run ends. */
+const scratch: string[] = [];
+process.once("exit", () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
 /**
  * Makes a one-layer OCI image (a file holding `content`) for `arch` in a
  * fresh OCI layout and returns `oci:<dir>:<tag>` for skopeo.
  */
 export function makeImage(content: string, arch = "amd64"): string {
-  const dir = mkdtempSync(join(tmpdir(), "berth-e2e-image-"));
+  const dir = scratchDir("berth-e2e-image-");
   const layout = join(dir, "layout");
   run("umoci", ["init", "--layout", layout]);
   addImage(layout, "v1", content, arch);
@@ -33,7 +44,7 @@ export function makeImage(content: string, arch = "amd64"): string {
 function addImage(layout: string, tag: string, content: string, arch: string) {
   run("umoci", ["new", "--image", `${layout}:${tag}`]);
   run("umoci", ["config", "--image", `${layout}:${tag}`, "--architecture", arch, "--os", "linux", "--config.cmd", "/hello"]);
-  const bundle = mkdtempSync(join(tmpdir(), "berth-e2e-bundle-"));
+  const bundle = scratchDir("berth-e2e-bundle-");
   run("umoci", ["unpack", "--rootless", "--image", `${layout}:${tag}`, join(bundle, "b")]);
   writeFileSync(join(bundle, "b", "rootfs", "hello"), content);
   run("umoci", ["repack", "--image", `${layout}:${tag}`, join(bundle, "b")]);
@@ -44,7 +55,7 @@ function addImage(layout: string, tag: string, content: string, arch: string) {
  * build leaves it) and returns `oci:<dir>:v1` for `skopeo copy --all`.
  */
 export function makeMultiPlatformImage(content: string, arches: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), "berth-e2e-index-"));
+  const dir = scratchDir("berth-e2e-index-");
   const layout = join(dir, "layout");
   run("umoci", ["init", "--layout", layout]);
   for (const arch of arches) addImage(layout, arch, `${content} (${arch})`, arch);

@@ -385,9 +385,9 @@ mod tests {
     use super::*;
 
     fn resolve(file: Option<&str>, env: &[(&str, &str)], flags: &[(&'static str, &str)]) -> Result<Config, Error> {
-        let dir = std::env::temp_dir().join(format!("berth-config-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{:x}.toml", rand_suffix()));
+        // Removed when the configuration has been read.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("berth.toml");
         if let Some(text) = file {
             std::fs::write(&path, text).unwrap();
         }
@@ -395,10 +395,6 @@ mod tests {
         let flags = flags.iter().map(|(k, v)| (*k, v.to_string())).collect();
         let sources = Sources::gather(file.map(|_| path.as_path()), |k| env.get(k).cloned(), &flags)?;
         sources.resolve(None)
-    }
-
-    fn rand_suffix() -> u128 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
     }
 
     #[test]
