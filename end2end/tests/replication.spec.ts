@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { freePort } from "../support/net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, test } from "@playwright/test";
@@ -13,18 +13,6 @@ import { makeImage, pushImage } from "../support/registry";
 // "Replicate now" followed live on the execution page to its end with the
 // task's log, the copy found at the peer; a registry in use refused
 // deletion; and the pages out of reach of users who administer nothing.
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => ok(port));
-    });
-  });
-}
 
 /** docker-registry on a free loopback port with its storage in a temporary directory. */
 async function startPeer(): Promise<{ url: string; stop: () => void }> {

@@ -16,7 +16,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use app::core::registry::digest::Digest;
-use common::{ADMIN_PASSWORD, admin_client, browser_like_client, client_as, cluster::Cluster};
+use common::{ADMIN_PASSWORD, admin_client, browser_like_client, client_as, cluster::Cluster, replication::id_of};
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -136,6 +136,15 @@ async fn an_upload_moves_from_node_to_node() {
         cluster.stop().await;
     })
     .await;
+}
+
+/// Saves Debian's docker-registry at `url` as a replication peer, through
+/// the load balancer; its id.
+async fn add_peer(cluster: &Cluster, url: &str) -> i64 {
+    let registry = json!({"name": "peer", "type": "docker-registry", "url": url});
+    let created = admin_client().post(cluster.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    id_of(&created)
 }
 
 /// PATCH requests `node` has served, from its metrics.
@@ -325,11 +334,7 @@ async fn one_schedule_tick_makes_one_execution_on_three_nodes() {
         let admin = admin_client();
         push_image(&admin, &cluster.base, "library/app", "v1", 1000).await.unwrap();
         let peer = common::distribution::Distribution::start().await;
-        let registry = json!({"name": "peer", "type": "docker-registry", "url": peer.url});
-        let created = admin.post(cluster.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
-        assert_eq!(created.status(), StatusCode::CREATED);
-        let registry_id: i64 =
-            created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+        let registry_id = add_peer(&cluster, &peer.url).await;
 
         // Garbage collection and a replication every two seconds, for about ten seconds.
         let every_two_seconds = "*/2 * * * * *";
@@ -344,7 +349,7 @@ async fn one_schedule_tick_makes_one_execution_on_three_nodes() {
         let created = admin.post(cluster.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
         let policy_path = created.headers()["location"].to_str().unwrap().to_owned();
-        let policy_id: i64 = policy_path.rsplit('/').next().unwrap().parse().unwrap();
+        let policy_id = id_of(&created);
         tokio::time::sleep(Duration::from_secs(10)).await;
         let none = json!({"schedule": {"type": "None"}, "parameters": {}});
         let unset = admin.put(cluster.url("/api/v2.0/system/gc/schedule")).json(&none).send().await.unwrap();
@@ -658,19 +663,14 @@ async fn a_node_killed_while_replicating_leaves_nothing_running() {
             pushed.unwrap();
         }
         let peer = common::distribution::Distribution::start().await;
-        let registry = json!({"name": "peer", "type": "docker-registry", "url": peer.url});
-        let created = admin.post(cluster.url("/api/v2.0/registries")).json(&registry).send().await.unwrap();
-        assert_eq!(created.status(), StatusCode::CREATED);
-        let registry_id: i64 =
-            created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+        let registry_id = add_peer(&cluster, &peer.url).await;
         let policy = json!({
             "name": "to-peer", "dest_registry": {"id": registry_id}, "filters": [{"type": "name", "value": "library/**"}],
             "trigger": {"type": "manual"}, "override": true, "enabled": true,
         });
         let created = admin.post(cluster.url("/api/v2.0/replication/policies")).json(&policy).send().await.unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
-        let policy_id: i64 =
-            created.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+        let policy_id = id_of(&created);
         let started = admin
             .post(cluster.url("/api/v2.0/replication/executions"))
             .json(&json!({"policy_id": policy_id}))
@@ -679,7 +679,7 @@ async fn a_node_killed_while_replicating_leaves_nothing_running() {
             .unwrap();
         assert_eq!(started.status(), StatusCode::CREATED);
         let location = started.headers()["location"].to_str().unwrap().to_owned();
-        let execution: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+        let execution = id_of(&started);
 
         // Once the execution is running and has copied something, the node
         // holding its lease is killed.

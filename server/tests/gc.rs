@@ -210,7 +210,7 @@ async fn no_push_fails_while_collections_run_on_a_cluster() {
             let started = admin.post(cluster.url("/api/v2.0/system/gc/schedule")).json(&body).send().await.unwrap();
             assert_eq!(started.status(), StatusCode::CREATED);
             let location = started.headers()["location"].to_str().unwrap().to_owned();
-            let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+            let id = common::replication::id_of(&started);
             for _ in 0..1200 {
                 let run: Value = admin.get(cluster.url(&location)).send().await.unwrap().json().await.unwrap();
                 match run["job_status"].as_str() {
