@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use app::core::{
+    cache::ReadCache,
     db::Db,
     events::EventRecorder,
     registry::{BlobProblem, RegistryService, VerifyReport},
@@ -23,7 +24,7 @@ pub async fn verify_storage(config: &Config, quarantine: bool) -> Result<VerifyR
     let db = Db::connect(&config.database_url).await?;
     let blobs = storage::open(&config.storage).await.map_err(app::core::Error::from)?;
     let events = EventRecorder::start(db.clone());
-    let registry = RegistryService::new(db.clone(), blobs, events.clone(), config.max_manifest_bytes);
+    let registry = RegistryService::new(db.clone(), blobs, events.clone(), ReadCache::off(), config.max_manifest_bytes);
     let report = registry.verify_storage(quarantine).await?;
     events.flush().await;
     db.close().await;

@@ -109,7 +109,13 @@ async fn a_chunk_during_the_commit_cannot_change_the_blob(backend: Backend) {
         committing: Notify::new(),
         release: Semaphore::new(0),
     });
-    let this_node = RegistryService::new(server.state.db.clone(), store.clone(), server.state.events.clone(), 4 << 20);
+    let this_node = RegistryService::new(
+        server.state.db.clone(),
+        store.clone(),
+        server.state.events.clone(),
+        app::core::cache::ReadCache::off(),
+        4 << 20,
+    );
     let repo = RepoName::parse("library/race", "127.0.0.1").unwrap();
     let content = pattern(5 << 20, 7);
     let digest = Digest::sha256_of(&content);

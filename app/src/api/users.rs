@@ -116,7 +116,7 @@ pub async fn reset_user_password(username: String, password: String, confirm_pas
     if password != confirm_password {
         return Err(AppError::from(Error::invalid("confirm_password", "does not match the password")));
     }
-    let users = expect_context::<AppState>().users;
+    let users = expect_context::<AppState>().users.clone();
     Ok(users.change_password(&actor, &username, None, &password).await?)
 }
 
@@ -136,7 +136,7 @@ pub async fn self_registration() -> Result<(bool, bool), AppError> {
 
     let actor = crate::api::session::require_actor().await?;
     let grant = require_system(&actor, SystemAction::ManageSettings)?;
-    let settings = expect_context::<AppState>().settings;
+    let settings = expect_context::<AppState>().settings.clone();
     let setting = settings.self_registration_setting(&grant).await?;
     let database_mode = settings.sign_in_mode().await?.mode_name == "db_auth";
     Ok((setting, database_mode))

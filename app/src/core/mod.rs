@@ -5,6 +5,7 @@
 pub mod access;
 pub mod artifacts;
 pub mod auth;
+pub mod cache;
 pub mod db;
 pub mod error;
 pub mod events;

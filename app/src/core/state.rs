@@ -14,6 +14,7 @@ use crate::core::{
         AuthService, SealingKey,
         tokens::{RegistryTokens, TokenSettings},
     },
+    cache::ReadCache,
     db::Db,
     events::{AuditLog, EventRecorder},
     immutability::ImmutabilityService,
@@ -66,8 +67,28 @@ impl HttpSettings {
     }
 }
 
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Everything a request may need, shared by every handler. A handle:
+/// handlers get a clone per request, which costs one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The portal's server-side rendering reads its options from the state.
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// The services and settings behind an [`AppState`].
+pub struct Services {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub auth: AuthService,
@@ -119,10 +140,12 @@ impl AppState {
             lifetime: settings.token_lifetime,
         };
         let tokens = RegistryTokens::load_or_create(&db, token_settings).await?;
-        let access = AccessService::new(db.clone());
-        let registry = RegistryService::new(db.clone(), blobs.clone(), events.clone(), settings.max_manifest_bytes)
-            .verifying_reads(settings.verify_reads)
-            .keeping_links_for(settings.link_window);
+        let cache = ReadCache::start(&db);
+        let access = AccessService::new(db.clone(), cache.clone());
+        let registry =
+            RegistryService::new(db.clone(), blobs.clone(), events.clone(), cache, settings.max_manifest_bytes)
+                .verifying_reads(settings.verify_reads)
+                .keeping_links_for(settings.link_window);
         let jobs = JobService::new(db.clone());
         let projects = ProjectService::new(db.clone(), access.clone(), system_settings.clone());
         let immutability = ImmutabilityService::new(db.clone(), access.clone());
@@ -145,7 +168,7 @@ impl AppState {
             RetentionService::new(db.clone(), access.clone(), jobs.clone(), registry.clone(), immutability.clone());
         // Pushes and deletes here reach event-based replication policies.
         registry.listen(Arc::new(replication.event_trigger()));
-        let state = AppState {
+        let state = AppState(Arc::new(Services {
             leptos_options,
             system: SystemService::new(db.clone(), blobs.clone()),
             registry,
@@ -167,7 +190,7 @@ impl AppState {
             auth,
             users,
             http: Arc::new(http),
-        };
+        }));
         Ok(Started { state, admin })
     }
 }

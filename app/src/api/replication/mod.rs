@@ -222,5 +222,5 @@ pub(super) mod convert {
 
 #[cfg(feature = "ssr")]
 pub(super) fn service() -> crate::core::replication::ReplicationService {
-    expect_context::<crate::core::AppState>().replication
+    expect_context::<crate::core::AppState>().replication.clone()
 }

@@ -17,6 +17,7 @@ pub(crate) use repository::visibility_sql;
 
 use crate::core::{
     Error, Result,
+    cache::{Change, ReadCache},
     db::Db,
     identity::{Actor, Principal, User},
     projects::id::ProjectId,
@@ -39,11 +40,32 @@ pub enum Decision {
 pub struct AccessService {
     repository: AccessRepository,
     recent: RecentlyAllowed,
+    /// Projects' ids and visibility, forgotten when they change.
+    cache: ReadCache,
 }
 
 impl AccessService {
-    pub fn new(db: Db) -> Self {
-        Self { repository: AccessRepository::new(db), recent: RecentlyAllowed::default() }
+    pub fn new(db: Db, cache: ReadCache) -> Self {
+        Self { repository: AccessRepository::new(db), recent: RecentlyAllowed::default(), cache }
+    }
+
+    /// Forgets what memory holds of the project: its visibility changed, or it is gone.
+    pub fn project_changed(&self, id: ProjectId) {
+        self.cache.changed(Change::Project(id.0));
+    }
+
+    /// The project's id and facts (from memory when read before and
+    /// unchanged since); `None` when there is no such project.
+    async fn project_facts(&self, project: &str) -> Result<Option<(ProjectId, ProjectFacts)>> {
+        if let Some(facts) = self.cache.project(project) {
+            return Ok(Some(facts));
+        }
+        let ticket = self.cache.ticket();
+        let found = self.repository.project_facts(project).await?;
+        if let (Some(ticket), Some(facts)) = (ticket, found) {
+            self.cache.keep_project(ticket, project, facts);
+        }
+        Ok(found)
     }
 
     /// Whether the holder of a registry token (a user's or robot's name, or
@@ -175,12 +197,11 @@ impl AccessService {
     ) -> Result<Option<(ProjectId, ProjectFacts, Subject)>> {
         match principal {
             Principal::Anonymous | Principal::TokenHolder(_) => {
-                Ok(self.repository.project_facts(project).await?.map(|(id, facts)| (id, facts, Subject::Anonymous)))
+                Ok(self.project_facts(project).await?.map(|(id, facts)| (id, facts, Subject::Anonymous)))
             }
             // A system administrator, or a job of this registry's own
             // (replication), acts on every project's content.
             Principal::Job(_) | Principal::User(User { is_admin: true, .. }) => Ok(self
-                .repository
                 .project_facts(project)
                 .await?
                 .map(|(id, facts)| (id, facts, Subject::User { system_admin: true, role: None }))),

@@ -234,7 +234,7 @@ impl ArtifactService {
                 size: row.size,
             })
             .collect();
-        Ok(ArtifactDetail { summary, manifest: stored.content, config, referrers })
+        Ok(ArtifactDetail { summary, manifest: stored.content.to_vec(), config, referrers })
     }
 
     /// Deletes an artifact (by digest or tag: the whole manifest and all its

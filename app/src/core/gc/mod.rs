@@ -241,6 +241,12 @@ impl GarbageCollection {
                 context.check_stop()?;
                 let started = Instant::now();
                 let gone = self.repository.delete_untagged(batch, cutoff, untagged_deletion_event).await?;
+                let mut repositories: Vec<&str> = gone.iter().map(|manifest| manifest.repository.as_str()).collect();
+                repositories.sort_unstable();
+                repositories.dedup();
+                for repository in repositories {
+                    self.registry.forget_repository(repository);
+                }
                 self.pace(started.elapsed()).await;
                 deleted += gone.len() as u64;
                 bytes += gone.iter().map(|manifest| manifest.size.max(0) as u64).sum::<u64>();

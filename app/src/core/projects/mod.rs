@@ -259,6 +259,7 @@ impl ProjectService {
         let detail = if public { "made public" } else { "made private" };
         let event = audit_event(actor, Operation::Update, ResourceType::Project, name, name, detail);
         self.repository.set_public(project.id, public, Utc::now(), &event).await?;
+        self.access.project_changed(project.id);
         self.require(name).await
     }
 
@@ -334,6 +335,7 @@ impl ProjectService {
         if !self.repository.delete_if_empty(project.id, &event).await? {
             return Err(Error::Conflict(format!("project {name} got a repository while being deleted")));
         }
+        self.access.project_changed(project.id);
         Ok(())
     }
 }

@@ -26,8 +26,18 @@ fn is_deadlock(error: &sqlx::Error) -> bool {
 }
 
 /// A stored manifest, as served.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct StoredManifest {
+    pub digest: String,
+    pub media_type: String,
+    pub content: bytes::Bytes,
+}
+
+/// A stored manifest and where it lives (what a change to it names).
+#[derive(Debug, sqlx::FromRow)]
+pub struct FoundManifest {
+    pub repository_id: i64,
+    pub project_id: i64,
     pub digest: String,
     pub media_type: String,
     pub content: Vec<u8>,
@@ -84,11 +94,11 @@ impl RegistryRepository {
         &self,
         repository: &RepoName,
         digest: &Digest,
-    ) -> Result<Option<StoredManifest>> {
-        const SQL: &str = "SELECT m.digest, m.media_type, m.content FROM manifests m \
-             JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2";
+    ) -> Result<Option<FoundManifest>> {
+        const SQL: &str = "SELECT r.id AS repository_id, r.project_id, m.digest, m.media_type, m.content \
+             FROM manifests m JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1 AND m.digest = $2";
         let row = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, StoredManifest>(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
+            sqlx::query_as::<_, FoundManifest>(SQL).bind(repository.as_str()).bind(digest.to_string()).fetch_optional(pool).await
         })?;
         Ok(row)
     }
@@ -97,12 +107,12 @@ impl RegistryRepository {
         &self,
         repository: &RepoName,
         tag: &crate::core::registry::names::Tag,
-    ) -> Result<Option<StoredManifest>> {
-        const SQL: &str = "SELECT m.digest, m.media_type, m.content FROM tags t \
+    ) -> Result<Option<FoundManifest>> {
+        const SQL: &str = "SELECT r.id AS repository_id, r.project_id, m.digest, m.media_type, m.content FROM tags t \
              JOIN repositories r ON r.id = t.repository_id JOIN manifests m ON m.id = t.manifest_id \
              WHERE r.name = $1 AND t.name = $2";
         let row = on_db!(&self.db, pool => {
-            sqlx::query_as::<_, StoredManifest>(SQL).bind(repository.as_str()).bind(tag.as_str()).fetch_optional(pool).await
+            sqlx::query_as::<_, FoundManifest>(SQL).bind(repository.as_str()).bind(tag.as_str()).fetch_optional(pool).await
         })?;
         Ok(row)
     }

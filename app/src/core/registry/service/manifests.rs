@@ -1,11 +1,14 @@
 //! Manifest operations: validated pushes, pulls (recorded as events), deletes,
 //! tag and repository listings, and referrers.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 
 use super::{EventDetails, RegistryService, artifact_event, granted, tag_of};
 use crate::core::{
     access::ProjectGrant,
+    cache::CachedManifest,
     events::{AuditEvent, Operation, ResourceType},
     identity::Visibility,
     rbac::Action,
@@ -73,15 +76,44 @@ impl RegistryService {
         grant: &ProjectGrant,
     ) -> Result<StoredManifest> {
         granted(grant, repository, &[Action::Pull])?;
-        let stored = match reference {
+        let found = self.find_manifest(repository, reference).await?.ok_or(Error::ManifestUnknown)?;
+        if !manifest::accepts(accept, &found.media_type) {
+            return Err(Error::NotAcceptable { stored: found.media_type.clone() });
+        }
+        Ok(StoredManifest {
+            digest: found.digest.clone(),
+            media_type: found.media_type.clone(),
+            content: found.content.clone(),
+        })
+    }
+
+    /// The manifest a tag or digest names: from memory when read before
+    /// and unchanged since, else from the database (and then kept).
+    async fn find_manifest(&self, repository: &RepoName, reference: &Reference) -> Result<Option<Arc<CachedManifest>>> {
+        let key = match reference {
+            Reference::Tag(tag) => std::borrow::Cow::Borrowed(tag.as_str()),
+            Reference::Digest(digest) => std::borrow::Cow::Owned(digest.to_string()),
+        };
+        if let Some(found) = self.cache.manifest(repository.as_str(), &key) {
+            return Ok(Some(found));
+        }
+        let ticket = self.cache.ticket();
+        let found = match reference {
             Reference::Tag(tag) => self.repository.find_manifest_by_tag(repository, tag).await?,
             Reference::Digest(digest) => self.repository.find_manifest_by_digest(repository, digest).await?,
         };
-        let stored = stored.ok_or(Error::ManifestUnknown)?;
-        if !manifest::accepts(accept, &stored.media_type) {
-            return Err(Error::NotAcceptable { stored: stored.media_type });
+        let Some(found) = found else { return Ok(None) };
+        let found = Arc::new(CachedManifest {
+            repository_id: found.repository_id,
+            project_id: found.project_id,
+            digest: found.digest,
+            media_type: found.media_type,
+            content: found.content.into(),
+        });
+        if let Some(ticket) = ticket {
+            self.cache.keep_manifest(ticket, repository.as_str(), &key, found.clone());
         }
-        Ok(stored)
+        Ok(Some(found))
     }
 
     /// Validates and stores a manifest under a tag or its digest. Every blob
@@ -162,6 +194,11 @@ impl RegistryService {
             self.repository.delete_if_empty(repository_id).await?;
         }
         stored?;
+        if tag.is_some() {
+            // The tag may have moved. (A manifest pushed by digest changes no
+            // answer given before: only manifests found are kept.)
+            self.cache.repository_changed(repository.as_str());
+        }
         let tag = tag.map(|t| t.to_string());
         self.announce(super::ArtifactChange::Pushed { repository: repository.clone(), digest: digest.clone(), tag })
             .await;
@@ -236,6 +273,7 @@ impl RegistryService {
             }
         };
         removed_or_refused(removed, Error::ManifestUnknown)?;
+        self.cache.repository_changed(repository.as_str());
         let change = match reference {
             Reference::Digest(digest) => {
                 super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() }
@@ -268,6 +306,7 @@ impl RegistryService {
             artifact_event(Operation::Delete, repository, grant.actor(), details)
         };
         let removed = self.repository.delete_manifests(repository, &names, Some(decided_at), event).await?;
+        self.cache.repository_changed(repository.as_str());
         let mut outcomes = Vec::with_capacity(removed.len());
         for (digest, removed) in digests.iter().zip(removed) {
             let outcome = removed_or_refused(removed, Error::ManifestUnknown);
@@ -290,6 +329,7 @@ impl RegistryService {
         let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
         let removed = self.repository.delete_tag_of(repository, tag, digest, &event).await?;
         removed_or_refused(removed, Error::ManifestUnknown)?;
+        self.cache.repository_changed(repository.as_str());
         self.announce(super::ArtifactChange::Untagged { repository: repository.clone(), tag: tag.to_string() }).await;
         Ok(())
     }
@@ -301,6 +341,7 @@ impl RegistryService {
             .in_project(repository.project());
         let removed = self.repository.delete_repository(repository, &event).await?;
         removed_or_refused(removed, Error::NameUnknown)?;
+        self.cache.repository_changed(repository.as_str());
         Ok(())
     }
 

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::core::{
     access::ProjectGrant,
+    cache::ReadCache,
     db::Db,
     events::{AuditEvent, EventRecorder, Operation, ResourceType},
     identity::Actor,
@@ -50,6 +51,8 @@ pub struct RegistryService {
     link_window: chrono::TimeDelta,
     /// Told of every change to a repository's artifacts once it committed.
     listener: Arc<OnceLock<Arc<dyn ArtifactListener>>>,
+    /// Manifests served before, forgotten when their repository changes.
+    cache: ReadCache,
 }
 
 /// What changed in a repository, for those who act on changes (event-based
@@ -78,7 +81,13 @@ impl std::fmt::Debug for RegistryService {
 }
 
 impl RegistryService {
-    pub fn new(db: Db, blobs: Arc<dyn BlobStore>, events: EventRecorder, max_manifest_bytes: usize) -> Self {
+    pub fn new(
+        db: Db,
+        blobs: Arc<dyn BlobStore>,
+        events: EventRecorder,
+        cache: ReadCache,
+        max_manifest_bytes: usize,
+    ) -> Self {
         Self {
             repository: RegistryRepository::new(db),
             blobs,
@@ -88,7 +97,14 @@ impl RegistryService {
             verify_reads: false,
             link_window: LINK_WINDOW,
             listener: Arc::default(),
+            cache,
         }
+    }
+
+    /// Forgets what memory holds of the repository `name`: for those who
+    /// change its manifests without this service (garbage collection).
+    pub fn forget_repository(&self, name: &str) {
+        self.cache.repository_changed(name);
     }
 
     /// Sets who hears of artifact changes (once, at start-up; every clone hears).

@@ -102,7 +102,7 @@ impl<L: CopyLog> PullCopy<'_, L> {
         let by_digest = Reference::Digest(digest.clone());
         if let Some(stored) = self.local_manifest(&by_digest).await? {
             // Stored manifests have all they name: nothing under it to fetch.
-            return Ok((stored.media_type, stored.content));
+            return Ok((stored.media_type, stored.content.to_vec()));
         }
         let limit = declared.map_or(self.registry.max_manifest_bytes(), |size| {
             usize::try_from(size).unwrap_or(usize::MAX).min(self.registry.max_manifest_bytes())

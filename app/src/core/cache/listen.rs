@@ -1,0 +1,111 @@
+//! Hearing other nodes' changes on PostgreSQL: triggers on tags, manifests
+//! and projects `NOTIFY` [`CHANNEL`] with `r:<repository id>` or
+//! `p:<project id>` when the change commits (migration 0026), and each node
+//! `LISTEN`s on one connection of its own.
+//!
+//! A connection can die without saying so; then changes would go unheard.
+//! So every node also sends a `ping` on the channel every [`HEARTBEAT`], and a
+//! listener that hears nothing at all for [`SILENCE`] counts as deaf: the
+//! cache serves nothing until a new connection listens, and starts empty.
+
+use std::time::Duration;
+
+use sqlx::{PgPool, postgres::PgListener};
+
+use super::{Change, ReadCache};
+
+/// The notification channel the triggers and pings use.
+pub const CHANNEL: &str = "berth_changes";
+
+/// How often each node pings the channel.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// How long a listener may hear nothing (not even a ping) before its
+/// connection counts as dead.
+const SILENCE: Duration = Duration::from_secs(6);
+
+/// How long to wait before listening again after a failure.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Keeps `cache` hearing changes made through `pool`'s database, on any node,
+/// until the pool closes.
+pub fn listen(cache: ReadCache, pool: PgPool) {
+    tokio::spawn(ping(pool.clone()));
+    tokio::spawn(async move {
+        loop {
+            match hear(&cache, &pool).await {
+                Ok(()) => tracing::warn!("lost the connection that hears other nodes' changes; cache off until back"),
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => tracing::warn!(%error, "cannot hear other nodes' changes; cache off until back"),
+            }
+            cache.deaf();
+            if pool.is_closed() {
+                return;
+            }
+            tokio::time::sleep(RETRY_AFTER).await;
+        }
+    });
+}
+
+/// Listens on one connection until it fails or goes silent (`Ok`), or an
+/// error says why it could not.
+async fn hear(cache: &ReadCache, pool: &PgPool) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.eager_reconnect(false);
+    listener.listen(CHANNEL).await?;
+    // Listening: what changes from now on is heard. What changed before is
+    // forgotten by starting empty.
+    cache.hearing();
+    loop {
+        match tokio::time::timeout(SILENCE, listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => {
+                if let Some(change) = parse(notification.payload()) {
+                    cache.changed(change);
+                }
+            }
+            // The connection was lost, or silent too long (the listener is
+            // dropped, so the half-read message does not matter).
+            Ok(Ok(None)) | Err(_) => return Ok(()),
+            Ok(Err(error)) => return Err(error),
+        }
+    }
+}
+
+/// Pings the channel every [`HEARTBEAT`] so listeners can tell silence from death.
+async fn ping(pool: PgPool) {
+    let mut every = tokio::time::interval(HEARTBEAT);
+    loop {
+        every.tick().await;
+        match sqlx::query("SELECT pg_notify($1, 'ping')").bind(CHANNEL).execute(&pool).await {
+            Ok(_) => {}
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => tracing::debug!(%error, "could not ping the change channel"),
+        }
+    }
+}
+
+/// A notification's change; `None` for pings and anything unknown (a newer
+/// release's notifications).
+fn parse(payload: &str) -> Option<Change> {
+    let (kind, id) = payload.split_once(':')?;
+    let id = id.parse().ok()?;
+    match kind {
+        "r" => Some(Change::Repository(id)),
+        "p" => Some(Change::Project(id)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads() {
+        assert_eq!(parse("r:42"), Some(Change::Repository(42)));
+        assert_eq!(parse("p:7"), Some(Change::Project(7)));
+        assert_eq!(parse("ping"), None);
+        assert_eq!(parse("x:1"), None);
+        assert_eq!(parse("r:abc"), None);
+    }
+}
