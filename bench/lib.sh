@@ -44,6 +44,7 @@ start_nginx() {
   cp "$file" "$WORK/nginx/root$path"
   cat >"$WORK/nginx/nginx.conf" <<CONF
 daemon off;
+user $(id -un);
 worker_processes 2;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log error;

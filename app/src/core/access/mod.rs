@@ -17,7 +17,7 @@ pub(crate) use repository::visibility_sql;
 
 use crate::core::{
     Error, Result,
-    cache::{Change, ReadCache},
+    cache::{Change, Forgetting, ReadCache},
     db::Db,
     identity::{Actor, Principal, User},
     projects::id::ProjectId,
@@ -49,9 +49,10 @@ impl AccessService {
         Self { repository: AccessRepository::new(db), recent: RecentlyAllowed::default(), cache }
     }
 
-    /// Forgets what memory holds of the project: its visibility changed, or it is gone.
-    pub fn project_changed(&self, id: ProjectId) {
-        self.cache.changed(Change::Project(id.0));
+    /// Forgets what memory holds of the project when the guard drops: made
+    /// before its visibility changes or it is deleted.
+    pub fn forgetting_project(&self, id: ProjectId) -> Forgetting {
+        self.cache.forgetting(Change::Project(id.0))
     }
 
     /// The project's id and facts (from memory when read before and

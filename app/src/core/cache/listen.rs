@@ -7,10 +7,17 @@
 //! So every node also sends a `ping` on the channel every [`HEARTBEAT`], and a
 //! listener that hears nothing at all for [`SILENCE`] counts as deaf: the
 //! cache serves nothing until a new connection listens, and starts empty.
+//!
+//! Listening and pinging use two connections of their own, outside the
+//! pool requests use: a busy pool never delays a ping into a false silence,
+//! and a dead listening connection never holds one of the requests'.
 
 use std::time::Duration;
 
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::{
+    PgPool,
+    postgres::{PgListener, PgPoolOptions},
+};
 
 use super::{Change, ReadCache};
 
@@ -27,24 +34,39 @@ const SILENCE: Duration = Duration::from_secs(6);
 /// How long to wait before listening again after a failure.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Keeps `cache` hearing changes made through `pool`'s database, on any node,
+/// Keeps `cache` hearing changes made to `pool`'s database, on any node,
 /// until the pool closes.
 pub fn listen(cache: ReadCache, pool: PgPool) {
-    tokio::spawn(ping(pool.clone()));
     tokio::spawn(async move {
-        loop {
-            match hear(&cache, &pool).await {
-                Ok(()) => tracing::warn!("lost the connection that hears other nodes' changes; cache off until back"),
-                Err(sqlx::Error::PoolClosed) => return,
-                Err(error) => tracing::warn!(%error, "cannot hear other nodes' changes; cache off until back"),
-            }
-            cache.deaf();
-            if pool.is_closed() {
-                return;
-            }
-            tokio::time::sleep(RETRY_AFTER).await;
+        tokio::select! {
+            () = keep_listening(&cache, &pool) => {}
+            () = pool.close_event() => {}
         }
     });
+}
+
+async fn keep_listening(cache: &ReadCache, pool: &PgPool) {
+    loop {
+        // Two connections to the same database: one listens, one pings.
+        let own = PgPoolOptions::new()
+            .max_connections(2)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(HEARTBEAT)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        let heard = tokio::select! {
+            heard = hear(cache, &own) => heard,
+            () = ping(&own) => Ok(()),
+        };
+        match heard {
+            Ok(()) => tracing::warn!("lost the connection that hears other nodes' changes; cache off until back"),
+            Err(error) => tracing::warn!(%error, "cannot hear other nodes' changes; cache off until back"),
+        }
+        cache.deaf();
+        // Not waited for: a connection that died silently would hold the close up.
+        drop(own);
+        tokio::time::sleep(RETRY_AFTER).await;
+    }
 }
 
 /// Listens on one connection until it fails or goes silent (`Ok`), or an
@@ -63,20 +85,22 @@ async fn hear(cache: &ReadCache, pool: &PgPool) -> Result<(), sqlx::Error> {
                     cache.changed(change);
                 }
             }
-            // The connection was lost, or silent too long (the listener is
-            // dropped, so the half-read message does not matter).
+            // The connection was lost, or silent too long: this listener
+            // and its pool are dropped, the next ones start afresh.
             Ok(Ok(None)) | Err(_) => return Ok(()),
             Ok(Err(error)) => return Err(error),
         }
     }
 }
 
-/// Pings the channel every [`HEARTBEAT`] so listeners can tell silence from death.
-async fn ping(pool: PgPool) {
+/// Pings the channel every [`HEARTBEAT`] so listeners (this node's and the
+/// others') can tell silence from death. Returns only if the pool closes.
+async fn ping(pool: &PgPool) {
     let mut every = tokio::time::interval(HEARTBEAT);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        match sqlx::query("SELECT pg_notify($1, 'ping')").bind(CHANNEL).execute(&pool).await {
+        match sqlx::query("SELECT pg_notify($1, 'ping')").bind(CHANNEL).execute(pool).await {
             Ok(_) => {}
             Err(sqlx::Error::PoolClosed) => return,
             Err(error) => tracing::debug!(%error, "could not ping the change channel"),

@@ -43,6 +43,38 @@ pub enum Change {
     Everything,
 }
 
+/// Forgets what a write touches when dropped. Made before the write, so the
+/// cache forgets once the write is over: also when the request is cancelled
+/// while its commit goes ahead, or the write fails (forgetting is harmless).
+#[must_use = "forgets when dropped, after the write"]
+pub struct Forgetting {
+    cache: Option<ReadCache>,
+    what: Forget,
+}
+
+enum Forget {
+    RepositoryNamed(String),
+    Change(Change),
+}
+
+impl Forgetting {
+    /// Forgets nothing after all (the caller forgets more precisely itself).
+    pub fn disarm(mut self) {
+        self.cache = None;
+    }
+}
+
+impl Drop for Forgetting {
+    fn drop(&mut self) {
+        if let Some(cache) = self.cache.take() {
+            match &self.what {
+                Forget::RepositoryNamed(name) => cache.repository_changed(name),
+                Forget::Change(change) => cache.changed(*change),
+            }
+        }
+    }
+}
+
 /// Taken before a database read whose answer may be kept; see the module docs.
 #[derive(Clone, Copy, Debug)]
 pub struct Ticket(u64);
@@ -131,6 +163,16 @@ impl ReadCache {
     pub fn repository_changed(&self, name: &str) {
         self.inner.generation.fetch_add(1, Ordering::SeqCst);
         self.inner.manifests.forget_repository_named(name);
+    }
+
+    /// Forgets the manifests of the repository `name` when the returned guard drops.
+    pub fn forgetting_repository(&self, name: &str) -> Forgetting {
+        Forgetting { cache: Some(self.clone()), what: Forget::RepositoryNamed(name.to_owned()) }
+    }
+
+    /// Forgets what `change` touches when the returned guard drops.
+    pub fn forgetting(&self, change: Change) -> Forgetting {
+        Forgetting { cache: Some(self.clone()), what: Forget::Change(change) }
     }
 
     /// Stops serving and keeping (changes may go unheard), forgetting all.
@@ -245,6 +287,32 @@ mod tests {
         cache.changed(Change::Everything);
         assert!(cache.manifest("other/app", "v1").is_none());
         assert!(cache.project("other").is_none());
+    }
+
+    #[test]
+    fn guards_forget_when_dropped_unless_disarmed() {
+        let cache = ReadCache::new(true, 1 << 20);
+        let keep = |cache: &ReadCache| {
+            cache.keep_manifest(cache.ticket().unwrap(), "team/app", "latest", manifest(1, 1, "sha256:a"))
+        };
+        keep(&cache);
+        let guard = cache.forgetting_repository("team/app");
+        assert!(cache.manifest("team/app", "latest").is_some(), "forgotten only once the write is over");
+        drop(guard);
+        assert!(cache.manifest("team/app", "latest").is_none());
+        keep(&cache);
+        cache.forgetting(Change::Everything).disarm();
+        assert!(cache.manifest("team/app", "latest").is_some());
+        // A write cancelled mid-way (its future dropped) still forgets.
+        {
+            let mut write = Box::pin(async {
+                let _forget = cache.forgetting(Change::Project(1));
+                std::future::pending::<()>().await;
+            });
+            let waker = std::task::Waker::noop();
+            let _ = write.as_mut().poll(&mut std::task::Context::from_waker(waker));
+        }
+        assert!(cache.manifest("team/app", "latest").is_none(), "the cancelled write's guard forgot");
     }
 
     #[test]

@@ -240,7 +240,11 @@ impl GarbageCollection {
             for batch in layer.chunks(DELETE_BATCH) {
                 context.check_stop()?;
                 let started = Instant::now();
+                // Cut short mid-delete, the collection cannot say which
+                // repositories lost manifests: then memory forgets them all.
+                let forget_all = self.registry.forgetting_all();
                 let gone = self.repository.delete_untagged(batch, cutoff, untagged_deletion_event).await?;
+                forget_all.disarm();
                 let mut repositories: Vec<&str> = gone.iter().map(|manifest| manifest.repository.as_str()).collect();
                 repositories.sort_unstable();
                 repositories.dedup();

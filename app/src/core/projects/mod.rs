@@ -258,8 +258,8 @@ impl ProjectService {
         let project = self.permitted(actor, name, Action::EditProject).await?;
         let detail = if public { "made public" } else { "made private" };
         let event = audit_event(actor, Operation::Update, ResourceType::Project, name, name, detail);
+        let _forget = self.access.forgetting_project(project.id);
         self.repository.set_public(project.id, public, Utc::now(), &event).await?;
-        self.access.project_changed(project.id);
         self.require(name).await
     }
 
@@ -332,10 +332,10 @@ impl ProjectService {
             )));
         }
         let event = audit_event(actor, Operation::Delete, ResourceType::Project, name, name, "");
+        let _forget = self.access.forgetting_project(project.id);
         if !self.repository.delete_if_empty(project.id, &event).await? {
             return Err(Error::Conflict(format!("project {name} got a repository while being deleted")));
         }
-        self.access.project_changed(project.id);
         Ok(())
     }
 }

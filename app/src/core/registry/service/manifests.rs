@@ -188,17 +188,15 @@ impl RegistryService {
             tag,
             existing_tag,
         };
+        // The tag may move. (A manifest pushed by digest changes no answer
+        // given before: only manifests found are kept.)
+        let _forget = tag.map(|_| self.cache.forgetting_repository(repository.as_str()));
         let stored = self.link_manifest(repository, new, grant).await;
         if stored.is_err() {
             // A refusal leaves no repository behind that only this push created.
             self.repository.delete_if_empty(repository_id).await?;
         }
         stored?;
-        if tag.is_some() {
-            // The tag may have moved. (A manifest pushed by digest changes no
-            // answer given before: only manifests found are kept.)
-            self.cache.repository_changed(repository.as_str());
-        }
         let tag = tag.map(|t| t.to_string());
         self.announce(super::ArtifactChange::Pushed { repository: repository.clone(), digest: digest.clone(), tag })
             .await;
@@ -260,6 +258,7 @@ impl RegistryService {
     ) -> Result<()> {
         granted(grant, repository, &[Action::DeleteArtifact, Action::ManageTags])?;
         let actor = grant.actor();
+        let _forget = self.cache.forgetting_repository(repository.as_str());
         let removed = match reference {
             Reference::Digest(digest) => {
                 let details = EventDetails { digest: Some(digest.to_string()), ..EventDetails::default() };
@@ -273,7 +272,6 @@ impl RegistryService {
             }
         };
         removed_or_refused(removed, Error::ManifestUnknown)?;
-        self.cache.repository_changed(repository.as_str());
         let change = match reference {
             Reference::Digest(digest) => {
                 super::ArtifactChange::Deleted { repository: repository.clone(), digest: digest.clone() }
@@ -305,8 +303,8 @@ impl RegistryService {
             let details = EventDetails { digest: Some(digest.to_owned()), ..EventDetails::default() };
             artifact_event(Operation::Delete, repository, grant.actor(), details)
         };
+        let _forget = self.cache.forgetting_repository(repository.as_str());
         let removed = self.repository.delete_manifests(repository, &names, Some(decided_at), event).await?;
-        self.cache.repository_changed(repository.as_str());
         let mut outcomes = Vec::with_capacity(removed.len());
         for (digest, removed) in digests.iter().zip(removed) {
             let outcome = removed_or_refused(removed, Error::ManifestUnknown);
@@ -327,9 +325,9 @@ impl RegistryService {
         let details =
             EventDetails { digest: Some(digest.to_string()), tag: Some(tag.to_string()), ..EventDetails::default() };
         let event = artifact_event(Operation::Delete, repository, grant.actor(), details);
+        let _forget = self.cache.forgetting_repository(repository.as_str());
         let removed = self.repository.delete_tag_of(repository, tag, digest, &event).await?;
         removed_or_refused(removed, Error::ManifestUnknown)?;
-        self.cache.repository_changed(repository.as_str());
         self.announce(super::ArtifactChange::Untagged { repository: repository.clone(), tag: tag.to_string() }).await;
         Ok(())
     }
@@ -339,9 +337,9 @@ impl RegistryService {
         granted(grant, repository, &[Action::DeleteArtifact])?;
         let event = AuditEvent::new(Operation::Delete, ResourceType::Repository, repository.to_string(), grant.actor())
             .in_project(repository.project());
+        let _forget = self.cache.forgetting_repository(repository.as_str());
         let removed = self.repository.delete_repository(repository, &event).await?;
         removed_or_refused(removed, Error::NameUnknown)?;
-        self.cache.repository_changed(repository.as_str());
         Ok(())
     }
 

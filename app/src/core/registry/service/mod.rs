@@ -107,6 +107,13 @@ impl RegistryService {
         self.cache.repository_changed(name);
     }
 
+    /// Forgets everything memory holds when the guard drops, unless
+    /// disarmed: for a write outside this service whose repositories are
+    /// known only once it is over.
+    pub fn forgetting_all(&self) -> crate::core::cache::Forgetting {
+        self.cache.forgetting(crate::core::cache::Change::Everything)
+    }
+
     /// Sets who hears of artifact changes (once, at start-up; every clone hears).
     pub fn listen(&self, listener: Arc<dyn ArtifactListener>) {
         let _ = self.listener.set(listener);
