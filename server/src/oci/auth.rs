@@ -8,6 +8,8 @@
 //! allowed now (asked at most `RECHECK_AFTER` ago), so a removal, demotion
 //! or deletion ends what an issued token can do within seconds.
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 
 use app::core::{
@@ -29,7 +31,7 @@ pub enum Identity {
     /// Basic credentials of an account.
     Account(Principal),
     /// A registry token: it carries what the caller may do.
-    Token(Claims),
+    Token(Arc<Claims>),
 }
 
 impl Identity {
