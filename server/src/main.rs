@@ -4,6 +4,9 @@ use std::{io::Write, process::ExitCode};
 
 use server::{AdminBootstrap, cli};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let invocation = match cli::parse(std::env::args_os()) {
         Ok(invocation) => invocation,
