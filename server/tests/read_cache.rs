@@ -116,22 +116,6 @@ async fn within(bound: Duration, what: &str, mut check: impl AsyncFnMut() -> boo
     started.elapsed()
 }
 
-/// Cuts every connection that listens for change notifications (this
-/// test's database only); returns how many.
-async fn cut_listeners(database_url: &str) -> i64 {
-    let database = database_url.rsplit('/').next().unwrap().to_owned();
-    let pool = sqlx::PgPool::connect(&common::postgres_admin_url()).await.unwrap();
-    let cut: i64 = sqlx::query_scalar(
-        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'",
-    )
-    .bind(database)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-    cut
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_sharing_postgres_hear_each_others_changes() {
     common::within_time_limit(async {
@@ -186,8 +170,10 @@ async fn nodes_sharing_postgres_hear_each_others_changes() {
         })
         .await;
         // ...and it hears changes again once it listens again.
-        within(Duration::from_secs(10), "node two listening again", async || sqlx_listeners(&database_url).await >= 2)
-            .await;
+        within(Duration::from_secs(10), "node two listening again", async || {
+            listening_connections(&database_url).await >= 2
+        })
+        .await;
         assert_eq!(served_twice(&anonymous, &two.base, repo, "v3").await.1.as_deref(), Some(fourth.as_str()));
         let (fifth, _) = common::push_image(&admin, &one, repo, "v3", b"fifth on one").await;
         within(bound, "a tag moved after node two listens again", async || {
@@ -201,16 +187,23 @@ async fn nodes_sharing_postgres_hear_each_others_changes() {
     .await;
 }
 
+/// Cuts every connection that listens for change notifications (this
+/// test's database only); returns how many.
+async fn cut_listeners(database_url: &str) -> i64 {
+    on_listening_connections(database_url, "COUNT(pg_terminate_backend(pid))").await
+}
+
 /// How many connections listen for change notifications on this test's database.
-async fn sqlx_listeners(database_url: &str) -> i64 {
+async fn listening_connections(database_url: &str) -> i64 {
+    on_listening_connections(database_url, "COUNT(*)").await
+}
+
+/// `aggregate` over the connections that listen on this test's database.
+async fn on_listening_connections(database_url: &str, aggregate: &str) -> i64 {
     let database = database_url.rsplit('/').next().unwrap().to_owned();
     let pool = sqlx::PgPool::connect(&common::postgres_admin_url()).await.unwrap();
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'")
-            .bind(database)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+    let sql = format!("SELECT {aggregate} FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'");
+    let value: i64 = sqlx::query_scalar(&sql).bind(database).fetch_one(&pool).await.unwrap();
     pool.close().await;
-    count
+    value
 }
