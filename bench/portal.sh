@@ -5,7 +5,8 @@
 # BENCH_ARTIFACTS artifacts of which the newest BENCH_TAGGED are tagged —
 # then each page is fetched BENCH_REQUESTS
 # times, one after another, as a signed-in administrator. Prints p50, p99
-# and the mean of the whole server-side render (HTML complete) per page.
+# and the mean of the whole server-side render (HTML complete) per page,
+# and the server's resident memory fresh and at the end.
 # Usage: bench/portal.sh   (BENCH_ARTIFACTS=10000 BENCH_TAGGED=1000 BENCH_PROJECTS=50 BENCH_REQUESTS=200)
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$REPO_ROOT"
@@ -36,6 +37,8 @@ BERTH_LISTEN="127.0.0.1:$PORT" BERTH_DATA_DIR="$WORK/data" BERTH_LOG_LEVEL=warn 
   BERTH_SITE_ROOT="$REPO_ROOT/target/site" "$TARGET_DIR/release/berth" serve >"$WORK/berth.log" 2>&1 &
 PID=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/api/v2.0/health" >/dev/null && break; sleep 0.1; done
+rss_mib() { awk '/^VmRSS:/ { printf "%d", $2 / 1024 }' "/proc/$PID/status"; }
+RSS_FRESH="$(rss_mib)"
 
 step "filling: $PROJECTS projects, $ARTIFACTS artifacts ($TAGGED tagged) in big/app"
 python3 - "127.0.0.1:$PORT" "$PASSWORD" "$ARTIFACTS" "$TAGGED" "$PROJECTS" "$REQUESTS" <<'PY'
@@ -141,3 +144,5 @@ for label, path in pages:
     p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
     print(f"{label:48} {statistics.median(times):8.2f} {p99:8.2f} {statistics.mean(times):8.2f}")
 PY
+
+printf '\nberth resident memory: %s MiB fresh, %s MiB after filling and rendering\n' "$RSS_FRESH" "$(rss_mib)"
