@@ -193,12 +193,10 @@ mod tests {
     use chrono::Utc;
 
     use super::{LOCKOUT, LoginThrottle, MAX_FAILURES, WINDOW, later};
-    use crate::core::db::Db;
+    use crate::core::db;
 
     async fn throttle() -> (LoginThrottle, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        db.migrate().await.unwrap();
+        let (db, dir) = db::temporary().await;
         (LoginThrottle::new(db), dir)
     }
 

@@ -200,12 +200,10 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     use super::{LEEWAY_SECONDS, RegistryTokens, TokenSettings};
-    use crate::core::db::Db;
+    use crate::core::db;
 
     async fn tokens() -> (RegistryTokens, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        db.migrate().await.unwrap();
+        let (db, dir) = db::temporary().await;
         let settings =
             TokenSettings { issuer: "berth".into(), service: "registry".into(), lifetime: Duration::from_secs(300) };
         (RegistryTokens::load_or_create(&db, settings).await.unwrap(), dir)

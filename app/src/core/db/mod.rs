@@ -178,3 +178,13 @@ impl Db {
         on_db!(self, pool => pool.close().await)
     }
 }
+
+/// A migrated SQLite database in a temporary directory, for unit tests; it
+/// lives as long as the directory.
+#[cfg(test)]
+pub(crate) async fn temporary() -> (Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    db.migrate().await.unwrap();
+    (db, dir)
+}
