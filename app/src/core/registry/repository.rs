@@ -119,6 +119,25 @@ pub enum Linked {
     TagTaken,
     /// Refused: the push would move a tag an immutability rule protects.
     Protected(crate::core::immutability::Protected),
+    /// Refused: the repository was deleted while the blob was pushed.
+    RepositoryGone,
+}
+
+/// SQL: repository `$1`'s id while it exists, held until the transaction
+/// ends: its deletion (which takes the row `FOR UPDATE` first) waits for a
+/// push that holds it, or the push finds it gone. SQLite's one writer
+/// already holds its lock.
+fn repository_held_sql(kind: crate::core::db::DbKind) -> &'static str {
+    match kind {
+        crate::core::db::DbKind::Sqlite => "SELECT id FROM repositories WHERE id = $1",
+        crate::core::db::DbKind::Postgres => "SELECT id FROM repositories WHERE id = $1 FOR KEY SHARE",
+    }
+}
+
+/// A foreign key names a row that is gone (PostgreSQL's `23503`, SQLite's
+/// `SQLITE_CONSTRAINT_FOREIGNKEY`, 787).
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if matches!(error.code().as_deref(), Some("23503" | "787")))
 }
 
 /// What deleting a manifest, a tag or a repository came to.
@@ -234,6 +253,7 @@ impl RegistryRepository {
              ON CONFLICT (digest) DO UPDATE SET quarantined_at = NULL";
         const LINK: &str = "INSERT INTO repository_blobs (repository_id, digest, created_at, touched_at) \
              VALUES ($1, $2, $3, $3) ON CONFLICT (repository_id, digest) DO UPDATE SET touched_at = excluded.touched_at";
+        let repository_held = repository_held_sql(self.db.kind());
         let digest = digest.to_string();
         let needed = i64::try_from(size).unwrap_or(i64::MAX);
         let linked = on_db!(&self.db, pool => async {
@@ -244,6 +264,11 @@ impl RegistryRepository {
             sqlx::query(BLOB).bind(&digest).bind(needed).bind(now).execute(&mut *tx).await?;
             if let Err(error) = publish.await {
                 return Ok(Err(error));
+            }
+            // The repository may have been deleted (with its uploads) during the push.
+            let present: Option<i64> = sqlx::query_scalar(repository_held).bind(repository).fetch_optional(&mut *tx).await?;
+            if present.is_none() {
+                return Ok(Ok(Linked::RepositoryGone));
             }
             sqlx::query(LINK).bind(repository).bind(&digest).bind(now).execute(&mut *tx).await?;
             tx.commit().await?;
@@ -298,10 +323,15 @@ impl RegistryRepository {
     ) -> Result<Option<RepositoryId>> {
         const UPLOAD: &str = "INSERT INTO uploads (id, repository_id, started_at, updated_at) VALUES ($1, $2, $3, $4)";
         if let Some(existing) = self.find_repository(repository).await? {
-            on_db!(&self.db, pool => {
+            let recorded = on_db!(&self.db, pool => {
                 sqlx::query(UPLOAD).bind(id.as_str()).bind(existing).bind(now).bind(now).execute(pool).await.map(|_| ())
-            })?;
-            return Ok(Some(existing));
+            });
+            match recorded {
+                Ok(()) => return Ok(Some(existing)),
+                // Deleted since it was found: created again below, as for a first push.
+                Err(error) if is_foreign_key_violation(&error) => {}
+                Err(error) => return Err(error.into()),
+            }
         }
         let Some(project) = repository.project() else {
             return Ok(None);

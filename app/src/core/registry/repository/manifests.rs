@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{LOCK_QUOTA, Linked, RegistryRepository, Removed, RepositoryId};
+use super::{
+    LOCK_QUOTA, Linked, RegistryRepository, Removed, RepositoryId, is_foreign_key_violation, repository_held_sql,
+};
 use crate::{
     core::{
         Result,
@@ -184,6 +186,7 @@ impl RegistryRepository {
         // PostgreSQL may end this transaction as a deadlock's victim (its
         // row locks meet a concurrent push's or a collection's in another
         // order); it rolled back whole, so it is tried again.
+        let repository_held = repository_held_sql(self.db.kind());
         let mut attempts = 0;
         let stored = loop {
             let outcome = on_db!(&self.db, pool => async {
@@ -195,6 +198,13 @@ impl RegistryRepository {
                 if !exists && used.saturating_add(size) > quota {
                     return Ok(Linked::OverQuota { project: name, quota, used });
                 }
+            }
+            // The repository first, as its deletion takes it first: the two
+            // then wait for each other instead of deadlocking on its links.
+            let present: Option<i64> =
+                sqlx::query_scalar(repository_held).bind(new.repository).fetch_optional(&mut *tx).await?;
+            if present.is_none() {
+                return Ok(Linked::RepositoryGone);
             }
             // The links this manifest relies on are marked in use, in this
             // transaction: garbage collection cannot remove one under it.
@@ -291,6 +301,8 @@ impl RegistryRepository {
                     attempts += 1;
                     tracing::warn!(%error, attempts, "manifest push chosen as a deadlock's victim; trying again");
                 }
+                // Every row written here hangs off the repository: it was deleted under the push.
+                Err(error) if is_foreign_key_violation(&error) => break Linked::RepositoryGone,
                 outcome => break outcome?,
             }
         };

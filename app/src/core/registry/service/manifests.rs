@@ -246,6 +246,7 @@ impl RegistryService {
                 repository: repository.to_string(),
             }),
             Linked::Protected(protected) => Err(Error::Immutable(Box::new(protected))),
+            Linked::RepositoryGone => Err(Error::NameUnknown),
         }
     }
 

@@ -187,6 +187,8 @@ impl RegistryService {
             }
             Linked::Missing(_) | Linked::TagTaken => Err(Error::BlobUnknown),
             Linked::Protected(protected) => Err(Error::Immutable(Box::new(protected))),
+            // Its uploads went with it: the client starts again.
+            Linked::RepositoryGone => Err(Error::UploadUnknown),
         }
     }
 
