@@ -6,8 +6,9 @@
 //! includes them or they refer to a kept manifest, and tagging one while
 //! collections run never leaves a broken tag or index; and under load (GC
 //! back to back while eight clients push images that share layers and
-//! delete others) every acknowledged image stays whole and no push fails,
-//! on one node and on three behind a load balancer.
+//! delete others) every acknowledged image stays whole, no push fails and
+//! the projects' usage counters still equal what they hold, on one node
+//! and on three behind a load balancer.
 
 mod common;
 
@@ -190,6 +191,8 @@ async fn no_push_fails_and_nothing_breaks_while_collections_run(backend: Backend
         run.summary.unwrap()
     })
     .await;
+    // The projects' usage counters followed every push, delete and collection.
+    common::usage::assert_counted(&server.state.db).await;
     server.stop().await;
 }
 
@@ -229,6 +232,7 @@ async fn no_push_fails_while_collections_run_on_a_cluster() {
             panic!("collection {id} never ended");
         })
         .await;
+        common::usage::assert_counted(&app::core::db::Db::Postgres(pool)).await;
         cluster.stop().await;
     })
     .await;

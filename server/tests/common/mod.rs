@@ -16,6 +16,7 @@ pub mod process;
 pub mod replication;
 pub mod slapd;
 pub mod traffic;
+pub mod usage;
 
 pub use endpoint::Endpoint;
 use server::config::{Config, Sources};

@@ -22,8 +22,13 @@ use crate::{
 /// Manifests shown as artifacts of their own: not a child of an index in
 /// the same repository, and not attached to another artifact by `subject`
 /// (signatures and SBOMs are listed with what they describe). The registry
-/// keeps the flag current on push and delete.
+/// keeps the flag current on push and delete, and the database keeps how
+/// many each repository lists in `repository_artifacts` (migration 0028).
 const TOP_LEVEL: &str = "m.listed = TRUE";
+
+/// How many artifacts repository `$1` lists, from its counter.
+const ARTIFACT_COUNT: &str =
+    "SELECT COALESCE((SELECT artifacts FROM repository_artifacts WHERE repository_id = $1), 0)";
 
 /// An artifact's size: its manifest and the blobs it references, and for
 /// an index, the same for each of its images.
@@ -68,7 +73,8 @@ impl BrowseRepository {
     fn repository_sql(filter: &str) -> String {
         format!(
             "SELECT r.id, r.project_id, r.name, r.created_at, r.description, \
-             (SELECT COUNT(*) FROM manifests m WHERE m.repository_id = r.id AND {TOP_LEVEL}) AS artifact_count, \
+             COALESCE((SELECT a.artifacts FROM repository_artifacts a WHERE a.repository_id = r.id), 0) \
+             AS artifact_count, \
              (SELECT MAX(m.created_at) FROM manifests m WHERE m.repository_id = r.id) AS updated_at \
              FROM repositories r WHERE {filter}"
         )
@@ -108,14 +114,10 @@ impl BrowseRepository {
         let counts = format!(
             "SELECT (SELECT COUNT(*) FROM projects p WHERE {visible}), \
              (SELECT COUNT(*) FROM repositories r JOIN projects p ON p.id = r.project_id WHERE {visible}), \
-             (SELECT COUNT(*) FROM manifests m JOIN repositories r ON r.id = m.repository_id \
-              JOIN projects p ON p.id = r.project_id WHERE {visible} AND {TOP_LEVEL}), \
-             (SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM ( \
-              SELECT b.size AS bytes FROM (SELECT DISTINCT r.project_id, rb.digest FROM repository_blobs rb \
-              JOIN repositories r ON r.id = rb.repository_id JOIN projects p ON p.id = r.project_id WHERE {visible}) x \
-              JOIN blobs b ON b.digest = x.digest \
-              UNION ALL SELECT m.size AS bytes FROM manifests m JOIN repositories r ON r.id = m.repository_id \
-              JOIN projects p ON p.id = r.project_id WHERE {visible}) used)"
+             (SELECT CAST(COALESCE(SUM(a.artifacts), 0) AS BIGINT) FROM repository_artifacts a \
+              JOIN repositories r ON r.id = a.repository_id JOIN projects p ON p.id = r.project_id WHERE {visible}), \
+             (SELECT CAST(COALESCE(SUM(u.bytes), 0) AS BIGINT) FROM project_usage u \
+              JOIN projects p ON p.id = u.project_id WHERE {visible})"
         );
         let pushes = format!(
             "SELECT a.resource, a.digest, a.tag, a.actor, a.occurred_at FROM audit_log a \

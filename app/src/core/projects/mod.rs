@@ -10,7 +10,7 @@ mod repository;
 pub use id::ProjectId;
 pub use members::{Member, MemberRef};
 pub use repository::ProjectRepository;
-pub(crate) use repository::{HOLDS_BLOB_SQL, usage_sql};
+pub(crate) use repository::{HOLDS_BLOB_SQL, USAGE_SQL};
 
 use chrono::{DateTime, Utc};
 

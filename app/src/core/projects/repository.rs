@@ -54,24 +54,15 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
-/// Bytes stored per project, `(project_id, bytes)`, for the projects whose
-/// ids `ids` lists (placeholders such as `$1, $2`): each blob once per
-/// project however many of its repositories hold it, plus the manifests.
-pub(crate) fn usage_sql(ids: &str) -> String {
-    format!(
-        "SELECT project_id, CAST(SUM(bytes) AS BIGINT) FROM (\
-         SELECT x.project_id, b.size AS bytes FROM (SELECT DISTINCT r.project_id, rb.digest \
-         FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id IN ({ids})) x \
-         JOIN blobs b ON b.digest = x.digest \
-         UNION ALL SELECT r.project_id, m.size AS bytes FROM manifests m \
-         JOIN repositories r ON r.id = m.repository_id WHERE r.project_id IN ({ids})) used GROUP BY project_id"
-    )
-}
+/// The bytes project `$1` stores: each blob once however many of its
+/// repositories link it, plus its manifests. Triggers keep the counter in
+/// step with every link and manifest (migration 0027).
+pub(crate) const USAGE_SQL: &str = "SELECT bytes FROM project_usage WHERE project_id = $1";
 
-/// Whether any repository of project `$1` already holds blob `$2` (it then
+/// Whether any repository of project `$1` already links blob `$2` (it then
 /// takes no more of the project's storage).
-pub(crate) const HOLDS_BLOB_SQL: &str = "SELECT EXISTS (SELECT 1 FROM repository_blobs rb \
-     JOIN repositories r ON r.id = rb.repository_id WHERE r.project_id = $1 AND rb.digest = $2)";
+pub(crate) const HOLDS_BLOB_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM project_blobs WHERE project_id = $1 AND digest = $2)";
 
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.public, p.owner_id, p.storage_quota, p.created_at, p.updated_at, \
      (SELECT u.username FROM users u WHERE u.id = p.owner_id) AS owner_name, \
@@ -202,7 +193,8 @@ impl ProjectRepository {
         Ok(())
     }
 
-    /// Bytes stored per project, in one query for all of `projects`.
+    /// Bytes stored per project, in one query for all of `projects`: read
+    /// from the counters, however much the projects hold.
     pub async fn storage_used(
         &self,
         projects: &[ProjectId],
@@ -218,7 +210,7 @@ impl ProjectRepository {
             placeholders.join(", "),
             visibility_sql(1)
         );
-        let sql = usage_sql(&visible);
+        let sql = format!("SELECT project_id, bytes FROM project_usage WHERE project_id IN ({visible})");
         let (public_only, member, robot) = visibility.sql_params();
         let used: Vec<(i64, i64)> = on_db!(&self.db, pool => {
             let mut query = sqlx::query_as(&sql).bind(public_only).bind(member).bind(robot);

@@ -10,7 +10,7 @@ use crate::{
         Result,
         db::Db,
         events::{AuditEvent, audited_transaction},
-        projects::{HOLDS_BLOB_SQL, usage_sql},
+        projects::{HOLDS_BLOB_SQL, USAGE_SQL},
         storage::UploadId,
     },
     on_db,
@@ -51,9 +51,8 @@ macro_rules! lock_project_quota {
 /// Inside transaction `$tx` (either database): the bytes project `$project` uses.
 macro_rules! project_usage {
     ($tx:ident, $project:expr) => {{
-        let used: Option<(i64, i64)> =
-            sqlx::query_as(&usage_sql("$1")).bind($project).fetch_optional(&mut *$tx).await?;
-        used.map_or(0, |(_, bytes)| bytes)
+        let used: Option<i64> = sqlx::query_scalar(USAGE_SQL).bind($project).fetch_optional(&mut *$tx).await?;
+        used.unwrap_or(0)
     }};
 }
 

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{BrowseRepository, SIZE, TOP_LEVEL};
+use super::{ARTIFACT_COUNT, BrowseRepository, SIZE, TOP_LEVEL};
 use crate::{
     core::{
-        Error, Result,
+        Result,
         artifacts::{ArtifactFilter, ArtifactSummary, TagSummary},
-        db::{Counted, Keyset, Page, TimeCursor, Window, like_contains, total_of},
+        db::{Keyset, Page, TimeCursor, Window, like_contains},
         registry::manifest::Manifest,
     },
     on_db,
@@ -36,22 +36,21 @@ struct TagRow {
 
 impl BrowseRepository {
     /// A page of a repository's artifacts, newest first, with their tags
-    /// (two queries for the page and its count).
+    /// (the page, and the count from the repository's counter).
     pub async fn artifacts(&self, repository: i64, window: Window) -> Result<Page<ArtifactSummary>> {
         let page = format!(
-            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE}, \
-             COUNT(*) OVER () AS total FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL} \
+            "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} \
+             FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL} \
              ORDER BY m.created_at DESC, m.id DESC LIMIT $2 OFFSET $3"
         );
-        let count = format!("SELECT COUNT(*) FROM manifests m WHERE m.repository_id = $1 AND {TOP_LEVEL}");
         let (limit, offset) = window.sql();
         let (rows, total) = on_db!(&self.db, pool => async {
-            let rows: Vec<Counted<ArtifactRow>> =
+            let rows: Vec<ArtifactRow> =
                 sqlx::query_as(&page).bind(repository).bind(limit).bind(offset).fetch_all(pool).await?;
-            let total = total_of(&rows, window, sqlx::query_scalar(&count).bind(repository).fetch_one(pool)).await?;
-            Ok::<_, Error>((rows, total))
+            let total: i64 = sqlx::query_scalar(ARTIFACT_COUNT).bind(repository).fetch_one(pool).await?;
+            Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
-        let artifacts = self.with_tags(rows.into_iter().map(|counted| counted.row).collect()).await?;
+        let artifacts = self.with_tags(rows).await?;
         Ok(Page::at(window, artifacts, total))
     }
 
@@ -88,7 +87,11 @@ impl BrowseRepository {
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)
                 .await?;
-            let total: i64 = sqlx::query_scalar(&count).bind(repository).bind(&pattern).fetch_one(pool).await?;
+            // Unfiltered, the repository's counter says how many; a tag filter counts its matches.
+            let total: i64 = match &pattern {
+                None => sqlx::query_scalar(ARTIFACT_COUNT).bind(repository).fetch_one(pool).await?,
+                Some(_) => sqlx::query_scalar(&count).bind(repository).bind(&pattern).fetch_one(pool).await?,
+            };
             Ok::<_, sqlx::Error>((rows, total))
         }.await)?;
         let artifacts = self.with_platforms(self.with_tags(rows).await?).await?;

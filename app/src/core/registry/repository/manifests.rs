@@ -13,7 +13,7 @@ use crate::{
         events::{AuditEvent, write_audit_row},
         identity::Visibility,
         immutability::{enabled_rules, protection},
-        projects::usage_sql,
+        projects::USAGE_SQL,
         registry::{digest::Digest, names::RepoName},
     },
     on_db,
