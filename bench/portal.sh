@@ -52,7 +52,7 @@ RSS_FRESH="$(rss_mib)"
 
 step "filling: $PROJECTS projects, $ARTIFACTS artifacts ($TAGGED tagged) in big/app"
 python3 - "127.0.0.1:$PORT" "$PASSWORD" "$ARTIFACTS" "$TAGGED" "$PROJECTS" "$REQUESTS" <<'PY'
-import base64, hashlib, http.client, json, statistics, sys, threading, time, urllib.parse
+import base64, hashlib, http.client, json, sys, threading, time
 
 host, password, artifacts, tagged, projects, requests = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
@@ -155,7 +155,7 @@ PY
 fi
 
 python3 - "127.0.0.1:$PORT" "$PASSWORD" "$ARTIFACTS" "$REQUESTS" <<'PY'
-import hashlib, http.client, statistics, sys, urllib.parse
+import http.client, statistics, sys, time, urllib.parse
 
 host, password, artifacts, requests = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 conn = http.client.HTTPConnection(host)
@@ -189,6 +189,7 @@ newest = first[first.find(link) + len(link):]
 newest = newest[:newest.find('"')]
 
 pages = [
+    ("dashboard", "/"),
     ("projects list", "/projects"),
     ("project summary", "/projects/big"),
     (f"repository, first page ({artifacts} artifacts)", "/projects/big/repositories/app"),

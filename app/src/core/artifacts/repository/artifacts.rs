@@ -66,17 +66,24 @@ impl BrowseRepository {
     ) -> Result<Page<ArtifactSummary>> {
         let descending = filter.newest_first != keyset.is_backwards();
         let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
-        let where_clause = format!(
-            "m.repository_id = $1 AND {TOP_LEVEL} AND ($2 IS NULL OR m.id IN (SELECT t.manifest_id FROM tags t \
-             WHERE t.repository_id = $1 AND t.name LIKE $2 ESCAPE '\\'))"
-        );
+        let pattern = filter.tag_contains.map(like_contains);
+        // Filtered, the matching tags lead: `repository_id + 0` keeps the
+        // planner off the repository's artifact index, so it reads the tags
+        // and looks their manifests up by id. The work then grows with the
+        // repository's tags, not with its artifacts.
+        let where_clause = match pattern {
+            Some(_) => format!(
+                "m.repository_id + 0 = $1 AND {TOP_LEVEL} AND m.id IN (SELECT t.manifest_id FROM tags t \
+                 WHERE t.repository_id = $1 AND t.name LIKE $2 ESCAPE '\\')"
+            ),
+            None => format!("m.repository_id = $1 AND {TOP_LEVEL} AND CAST($2 AS TEXT) IS NULL"),
+        };
         let page = format!(
             "SELECT m.id, m.digest, m.media_type, m.artifact_type, m.created_at, m.pulled_at, {SIZE} FROM manifests m \
              WHERE {where_clause} AND ($3 IS NULL OR m.created_at {cmp} $3 OR (m.created_at = $3 AND m.id {cmp} $4)) \
              ORDER BY m.created_at {order}, m.id {order} LIMIT $5"
         );
         let count = format!("SELECT COUNT(*) FROM manifests m WHERE {where_clause}");
-        let pattern = filter.tag_contains.map(like_contains);
         let cursor = keyset.bounds().0.or(keyset.bounds().1);
         let (rows, total) = on_db!(&self.db, pool => async {
             let rows = sqlx::query_as::<_, ArtifactRow>(&page)
