@@ -13,8 +13,8 @@
 -- that lock rows in another order deadlock on it.
 
 -- Running nodes keep writing while the counts are taken: hold their writes
--- back until the triggers are in place (reads go on).
-LOCK TABLE repositories, repository_blobs, manifests IN SHARE ROW EXCLUSIVE MODE;
+-- (new projects too) back until the triggers are in place; reads go on.
+LOCK TABLE projects, repositories, repository_blobs, manifests IN SHARE ROW EXCLUSIVE MODE;
 
 CREATE TABLE project_usage (
     project_id BIGINT PRIMARY KEY REFERENCES projects (id) ON DELETE CASCADE,
@@ -108,15 +108,17 @@ BEGIN
         END IF;
     ELSE
         project := berth_repository_project(OLD.repository_id);
-        UPDATE project_blobs pb SET links = pb.links - 1
-            WHERE pb.project_id = project AND pb.digest = OLD.digest AND pb.links > 1
-            RETURNING pb.links INTO remaining;
+        -- Locked before deciding: a link another transaction is adding to
+        -- the same count must be seen once it commits, not deleted with it.
+        SELECT pb.links INTO remaining FROM project_blobs pb
+            WHERE pb.project_id = project AND pb.digest = OLD.digest FOR UPDATE;
         IF remaining IS NULL THEN
+            RAISE EXCEPTION 'blob % is not counted in project %', OLD.digest, project;
+        ELSIF remaining > 1 THEN
+            UPDATE project_blobs pb SET links = pb.links - 1 WHERE pb.project_id = project AND pb.digest = OLD.digest;
+        ELSE
             -- The last link takes the count with it.
             DELETE FROM project_blobs pb WHERE pb.project_id = project AND pb.digest = OLD.digest;
-            IF NOT FOUND THEN
-                RAISE EXCEPTION 'blob % is not counted in project %', OLD.digest, project;
-            END IF;
             INSERT INTO project_usage_changes (project_id, bytes)
                 SELECT project, -b.size FROM blobs b WHERE b.digest = OLD.digest;
         END IF;

@@ -206,4 +206,55 @@ async fn the_counter_holds_under_concurrent_pushes_and_deletes(backend: Backend)
     server.stop().await;
 }
 
+/// A blob linked into a second repository while its last other link is
+/// removed (two PostgreSQL transactions by hand, the removal waiting on the
+/// addition): the removal sees the new link once it commits, and the blob
+/// stays counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_added_while_the_other_goes_stays_counted() {
+    common::within_time_limit(async {
+        let server = TestServer::start(Backend::Postgres).await;
+        let client = common::admin_client();
+        server.create_projects(&["race"]).await;
+        let layer = vec![5u8; 1000];
+        assert_eq!(common::push_blob(&client, &server, "race/one", &layer).await, StatusCode::CREATED);
+        assert_eq!(common::push_blob(&client, &server, "race/two", b"other").await, StatusCode::CREATED);
+        let app::core::db::Db::Postgres(pool) = &server.state.db else { unreachable!("started on PostgreSQL") };
+        let digest = Digest::sha256_of(&layer).to_string();
+        let id = |name: &'static str| {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM repositories WHERE name = $1").bind(name).fetch_one(pool)
+        };
+        let (one, two) = (id("race/one").await.unwrap(), id("race/two").await.unwrap());
+
+        let mut adding = pool.begin().await.unwrap();
+        sqlx::query("INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, now())")
+            .bind(two)
+            .bind(&digest)
+            .execute(&mut *adding)
+            .await
+            .unwrap();
+        let removing = tokio::spawn({
+            let (pool, digest) = (pool.clone(), digest.clone());
+            async move {
+                sqlx::query("DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2")
+                    .bind(one)
+                    .bind(&digest)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+        });
+        // Time for the removal to reach the count the addition holds (either order must count right).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        adding.commit().await.unwrap();
+        removing.await.unwrap();
+
+        let project = project_id(&server, "race").await;
+        let usage = usage_of(&assert_counted(&server.state.db).await, project);
+        assert_eq!(usage, (layer.len() + b"other".len()) as i64);
+        server.stop().await;
+    })
+    .await;
+}
+
 on_both_databases!(every_write_path_keeps_the_counter, the_counter_holds_under_concurrent_pushes_and_deletes);

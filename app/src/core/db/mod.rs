@@ -65,6 +65,18 @@ macro_rules! on_db {
     };
 }
 
+/// On PostgreSQL, background work's multi-row deletes (garbage collection,
+/// cleanup of abandoned pushes) give up on a row a request holds after this
+/// long, well before the server looks for deadlocks (one second): a push
+/// that locks rows in another order then never fails, and the background
+/// work tries those rows again next run.
+pub(crate) const YIELD_TO_PUSHES: &str = "SET LOCAL lock_timeout = '250ms'";
+
+/// Whether `error` is PostgreSQL's `lock_not_available` from [`YIELD_TO_PUSHES`].
+pub(crate) fn waited_too_long(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("55P03"))
+}
+
 /// `%needle%` for `LIKE … ESCAPE '\'`, with the needle's own wildcards
 /// escaped, so a search for `a_b` finds only names containing `a_b`.
 pub fn like_contains(needle: &str) -> String {

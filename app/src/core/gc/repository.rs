@@ -7,7 +7,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use crate::{
     core::{
         Error, Result,
-        db::Db,
+        db::{Db, YIELD_TO_PUSHES, waited_too_long},
         events::{AuditEvent, write_audit_row},
         registry::RELIST_IMAGE_SQL,
     },
@@ -34,17 +34,6 @@ const UNHELD: &str = "NOT EXISTS (SELECT 1 FROM manifest_references ref JOIN man
      AND parent.repository_id = m.repository_id) \
      AND (m.subject_digest IS NULL OR NOT EXISTS (SELECT 1 FROM manifests s \
      WHERE s.repository_id = m.repository_id AND s.digest = m.subject_digest))";
-
-/// On PostgreSQL the collector's multi-row deletes give up on a row a push
-/// holds after this long, well before the server looks for deadlocks (one
-/// second): a push that locks rows in another order then never fails, and
-/// the collector tries those rows again next run.
-const YIELD_TO_PUSHES: &str = "SET LOCAL lock_timeout = '250ms'";
-
-/// Whether `error` is PostgreSQL's `lock_not_available` from [`YIELD_TO_PUSHES`].
-fn waited_too_long(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("55P03"))
-}
 
 /// An untagged manifest garbage collection deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use super::{digest::Digest, names::RepoName};
 use crate::{
     core::{
         Result,
-        db::Db,
+        db::{Db, YIELD_TO_PUSHES, waited_too_long},
         events::{AuditEvent, audited_transaction},
         projects::{HOLDS_BLOB_SQL, USAGE_SQL},
         storage::UploadId,
@@ -420,7 +420,9 @@ impl RegistryRepository {
 
     /// Deletes repositories created before `cutoff` that never got a
     /// manifest and show no activity since (what abandoned pushes leave);
-    /// returns their names.
+    /// returns their names. On PostgreSQL it yields to pushes (one
+    /// statement locks many repositories' blob counts in no single order):
+    /// then nothing goes this time.
     pub async fn delete_abandoned_repositories(&self, cutoff: DateTime<Utc>) -> Result<Vec<String>> {
         const SQL: &str = "DELETE FROM repositories WHERE created_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM manifests m WHERE m.repository_id = repositories.id) \
@@ -428,9 +430,19 @@ impl RegistryRepository {
              AND NOT EXISTS (SELECT 1 FROM repository_blobs rb \
                              WHERE rb.repository_id = repositories.id AND rb.created_at >= $1) \
              RETURNING name";
-        let names: Vec<String> = on_db!(&self.db, pool => {
-            sqlx::query_scalar(SQL).bind(cutoff).fetch_all(pool).await
-        })?;
-        Ok(names)
+        let postgres = matches!(self.db, Db::Postgres(_));
+        let names = on_db!(&self.db, pool => async {
+            let mut tx = pool.begin().await?;
+            if postgres {
+                sqlx::query(YIELD_TO_PUSHES).execute(&mut *tx).await?;
+            }
+            let names: Vec<String> = sqlx::query_scalar(SQL).bind(cutoff).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(names)
+        }.await);
+        match names {
+            Err(error) if waited_too_long(&error) => Ok(Vec::new()),
+            other => Ok(other?),
+        }
     }
 }
