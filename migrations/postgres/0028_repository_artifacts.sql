@@ -49,8 +49,9 @@ BEGIN
 END
 $$;
 
-DROP TRIGGER manifest_counted ON manifests;
-CREATE TRIGGER manifest_counted AFTER INSERT OR DELETE OR UPDATE OF listed ON manifests
+-- 0027's trigger runs the function above for inserts and deletes; this one
+-- for a manifest listed or unlisted.
+CREATE TRIGGER manifest_listing_counted AFTER UPDATE OF listed ON manifests
     FOR EACH ROW EXECUTE FUNCTION berth_count_manifest();
 
 CREATE OR REPLACE FUNCTION berth_fold_usage() RETURNS trigger LANGUAGE plpgsql AS $$
