@@ -120,16 +120,17 @@ db = sqlite3.connect(path)
 started = time.monotonic()
 # Copies of what a push stored (the first pushed artifact), with their own
 # annotation, digest and time; untagged, older than everything pushed.
-repository, media_type, config, layer, created = db.execute(
+repository, media_type, config, layers, created = db.execute(
     "SELECT m.repository_id, m.media_type, json_extract(m.content, '$.config'), json_extract(m.content, '$.layers'), "
     "m.created_at FROM manifests m JOIN repositories r ON r.id = m.repository_id "
     "WHERE r.name = 'big/app' ORDER BY m.id LIMIT 1").fetchone()
-references = [json.loads(config)["digest"]] + [l["digest"] for l in json.loads(layer)]
+config, layers = json.loads(config), json.loads(layers)
+references = [config["digest"]] + [l["digest"] for l in layers]
 
 def rows(first, count):
     for n in range(first, first + count):
-        content = json.dumps({"schemaVersion": 2, "mediaType": media_type, "config": json.loads(config),
-                              "layers": json.loads(layer), "annotations": {"seed": str(n)}}).encode()
+        content = json.dumps({"schemaVersion": 2, "mediaType": media_type, "config": config,
+                              "layers": layers, "annotations": {"seed": str(n)}}).encode()
         stamp = f"2020-01-01T00:00:00.{n % 1000000:06d}+00:00"
         yield (repository, "sha256:" + hashlib.sha256(content).hexdigest(), media_type, len(content), content, stamp)
 

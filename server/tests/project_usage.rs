@@ -33,6 +33,11 @@ fn usage_of(server_usage: &[(i64, i64)], project: i64) -> i64 {
     server_usage.iter().find(|(id, _)| *id == project).map(|(_, bytes)| *bytes).expect("the project is counted")
 }
 
+/// What `project` uses, once every counter is checked against the sums.
+async fn counted_usage(server: &TestServer, project: i64) -> i64 {
+    usage_of(&assert_counted(&server.state.db).await, project)
+}
+
 async fn project_id(server: &TestServer, name: &str) -> i64 {
     server.state.projects.find(name).await.unwrap().expect("the project exists").id.0
 }
@@ -54,16 +59,16 @@ async fn every_write_path_keeps_the_counter(backend: Backend) {
 
     // One image, then the same image in a second repository: its blobs count once.
     let (image, image_bytes) = common::push_image(&client, &server, "team/a", "v1", &layer).await;
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), image_bytes);
+    assert_eq!(counted_usage(&server, team).await, image_bytes);
     common::push_image(&client, &server, "team/b", "v1", &layer).await;
     let manifest = client.get(server.url("/v2/team/a/manifests/v1")).send().await.unwrap().bytes().await.unwrap();
     let manifest_size = manifest.len() as i64;
-    let used = usage_of(&assert_counted(&server.state.db).await, team);
+    let used = counted_usage(&server, team).await;
     assert_eq!(used, image_bytes + manifest_size, "the second repository adds only its manifest");
     assert_eq!(reported(&server, &client, team).await, used);
     // Pushed again (same blobs, same manifest under another tag): nothing new to count.
     common::push_image(&client, &server, "team/a", "v2", &layer).await;
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), used);
+    assert_eq!(counted_usage(&server, team).await, used);
 
     // A mount into another project counts there.
     assert_eq!(common::push_blob(&client, &server, "team/a", &second_layer).await, StatusCode::CREATED);
@@ -89,7 +94,7 @@ async fn every_write_path_keeps_the_counter(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(pushed.status(), StatusCode::CREATED);
-    let with_index = usage_of(&assert_counted(&server.state.db).await, team);
+    let with_index = counted_usage(&server, team).await;
     assert_eq!(with_index, used + second_layer.len() as i64 + index.len() as i64);
     // The index is listed; its image now shows under it, not on its own.
     let repositories: Value =
@@ -102,22 +107,22 @@ async fn every_write_path_keeps_the_counter(backend: Backend) {
     let index_digest = Digest::sha256_of(index.as_bytes());
     let deleted = client.delete(server.url(&format!("/v2/team/a/manifests/{index_digest}"))).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::ACCEPTED);
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), used + second_layer.len() as i64);
+    assert_eq!(counted_usage(&server, team).await, used + second_layer.len() as i64);
 
     // Unlinking a blob from its one repository frees it in the project.
     let unlinked = client.delete(server.url(&format!("/v2/team/a/blobs/{second_digest}"))).send().await.unwrap();
     assert_eq!(unlinked.status(), StatusCode::ACCEPTED);
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), used);
+    assert_eq!(counted_usage(&server, team).await, used);
 
     // Deleting a repository takes its manifest; the blobs team/a still links stay counted.
     let deleted = client.delete(server.url("/api/v2.0/projects/team/repositories/b")).send().await.unwrap();
     assert_eq!(deleted.status(), StatusCode::OK);
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), image_bytes);
+    assert_eq!(counted_usage(&server, team).await, image_bytes);
 
     // A push abandoned after its blob: cleanup deletes the repository with its link.
     let stray = vec![3u8; 800];
     assert_eq!(common::push_blob(&client, &server, "team/abandoned", &stray).await, StatusCode::CREATED);
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), image_bytes + stray.len() as i64);
+    assert_eq!(counted_usage(&server, team).await, image_bytes + stray.len() as i64);
     let report = server.state.registry.clean_up_abandoned(Utc::now() + chrono::Duration::hours(1)).await.unwrap();
     // other/c never got a manifest either: it goes in the same statement.
     let mut removed = report.repositories.clone();
@@ -130,7 +135,7 @@ async fn every_write_path_keeps_the_counter(backend: Backend) {
     let admin = server.admin_actor().await;
     server.state.projects.set_storage_quota(&admin, "team", Some(image_bytes + 10)).await.unwrap();
     assert_eq!(common::push_blob(&client, &server, "team/a", &stray).await, StatusCode::FORBIDDEN);
-    assert_eq!(usage_of(&assert_counted(&server.state.db).await, team), image_bytes);
+    assert_eq!(counted_usage(&server, team).await, image_bytes);
     assert_eq!(reported(&server, &client, team).await, image_bytes);
 
     // A project emptied and deleted takes its counters with it.
@@ -250,7 +255,7 @@ async fn a_link_added_while_the_other_goes_stays_counted() {
         removing.await.unwrap();
 
         let project = project_id(&server, "race").await;
-        let usage = usage_of(&assert_counted(&server.state.db).await, project);
+        let usage = counted_usage(&server, project).await;
         assert_eq!(usage, (layer.len() + b"other".len()) as i64);
         server.stop().await;
     })
