@@ -7,7 +7,9 @@
 # BENCH_PROFILE_OUT (default target/profile) for `perf report -i`.
 # Usage: bench/profile.sh [seconds]   (default 15)
 #        BENCH_PROFILE_AUTH=bearer profiles Bearer-token pulls instead of anonymous ones;
-#        BENCH_PROFILE_CONNS connections (default 16).
+#        BENCH_PROFILE_CONNS connections (default 16);
+#        BENCH_PROFILE_CALLERS=1 also records call chains (DWARF unwinding, heavier),
+#        for `perf report -i … --children` or `-G`.
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 cd "$REPO_ROOT"
 
@@ -44,7 +46,9 @@ mkdir -p "$OUT"
 step "sampling berth under wrk ($CONNS connections, ${DURATION} s)"
 # Self time per symbol: the release build keeps its symbols, and needs no
 # debug information or frame pointers for that.
-perf record -F 2999 -o "$OUT/perf.data" -p "$BERTH_PID" -- sleep "$DURATION" 2>"$OUT/perf.log" &
+CALLERS=()
+[ -n "${BENCH_PROFILE_CALLERS:-}" ] && CALLERS=(--call-graph dwarf,16384)
+perf record -F 2999 "${CALLERS[@]}" -o "$OUT/perf.data" -p "$BERTH_PID" -- sleep "$DURATION" 2>"$OUT/perf.log" &
 PERF=$!
 wrk -t2 -c"$CONNS" -d"${DURATION}s" --latency -H "$HEADER" "$URL"
 wait "$PERF"

@@ -9,7 +9,7 @@ mod common;
 use app::core::{
     Error,
     db::{Page, Window},
-    events::{AuditQuery, StoredEvent},
+    events::{AuditEvent, AuditQuery, Operation, ResourceType, StoredEvent},
     identity::{Actor, Principal, RobotPermission},
     projects::MemberRef,
     rbac::{Action, Role},
@@ -221,8 +221,48 @@ async fn reading_the_log_needs_read_logs(backend: Backend) {
     server.stop().await;
 }
 
+/// The recorder writes what it queued in one statement: each entry still
+/// belongs to the project its name names when it is written (by id, so a
+/// namesake created later never sees it), or to none.
+async fn a_batch_of_entries_finds_each_entry_its_project(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team", "other"]).await;
+    let entry = |resource: &str, project: Option<&str>| {
+        AuditEvent::named(Operation::Pull, ResourceType::Artifact, resource, None, Some("192.0.2.9"))
+            .in_project(project)
+    };
+    server.state.events.flush().await;
+    for (resource, project) in [
+        ("team/a:1", Some("team")),
+        ("other/b:1", Some("other")),
+        ("gone/c:1", Some("gone")),
+        ("team/a:2", Some("team")),
+    ] {
+        server.state.events.record(entry(resource, project)).await;
+    }
+    server.state.events.record(entry("alice", None)).await;
+    server.state.events.flush().await;
+
+    const SQL: &str = "SELECT a.resource, a.project_id = p.id FROM audit_log a LEFT JOIN projects p ON p.name = a.project \
+         WHERE a.client_addr = '192.0.2.9' ORDER BY a.resource";
+    let rows: Vec<(String, Option<bool>)> =
+        app::on_db!(&server.state.db, pool => sqlx::query_as(SQL).fetch_all(pool).await).unwrap();
+    let expected = [
+        ("alice", None),
+        ("gone/c:1", None),
+        ("other/b:1", Some(true)),
+        ("team/a:1", Some(true)),
+        ("team/a:2", Some(true)),
+    ];
+    assert_eq!(rows, expected.map(|(resource, same)| (resource.to_owned(), same)));
+    let (team, _) = entries(&server, AuditQuery { project: Some("team"), ..Default::default() }).await;
+    assert_eq!(team.iter().filter(|e| e.operation == "pull").count(), 2);
+    server.stop().await;
+}
+
 on_both_databases!(
     sign_ins_are_recorded_with_their_outcome,
     robot_changes_and_registry_operations_are_recorded,
     reading_the_log_needs_read_logs,
+    a_batch_of_entries_finds_each_entry_its_project,
 );

@@ -68,7 +68,8 @@ pub async fn identify(state: &AppState, headers: &HeaderMap, client_addr: Option
             }
         },
         Presented::Basic { username, password } => {
-            match sign_in(state, &username, password, client_addr, "registry API").await {
+            // Boxed: a sign-in (password hash, LDAP) is a large future every request would carry.
+            match Box::pin(sign_in(state, &username, password, client_addr, "registry API")).await {
                 Ok(principal) => Ok(Identity::Account(principal)),
                 Err(app::core::Error::InvalidCredentials) => {
                     Err(unauthorized(state, None, "invalid username or password"))

@@ -189,6 +189,21 @@ impl AuditEvent {
         self
     }
 
+    /// Whether every free-text field is within its bound already (what [`Self::bounded`] makes it).
+    pub(crate) fn is_bounded(&self) -> bool {
+        let optional = [
+            (&self.actor, MAX_NAME),
+            (&self.client_addr, MAX_ADDRESS),
+            (&self.project, MAX_NAME),
+            (&self.digest, MAX_NAME),
+            (&self.tag, MAX_NAME),
+            (&self.media_type, MAX_NAME),
+            (&self.detail, MAX_TEXT),
+        ];
+        self.resource.len() <= MAX_TEXT
+            && optional.iter().all(|(field, max)| field.as_ref().is_none_or(|text| text.len() <= *max))
+    }
+
     /// Cuts every free-text field to its bound: text that came from a client
     /// (a 60 KB username, a long reason) cannot grow the log without limit.
     pub(crate) fn bounded(mut self) -> Self {
@@ -404,7 +419,10 @@ mod tests {
         let attempt = |resource: String| {
             AuditEvent::named(Operation::Login, ResourceType::Session, resource, Some(&name), Some(&address))
         };
-        let event = attempt("x".repeat(5000)).failed("y".repeat(5000)).bounded();
+        let event = attempt("x".repeat(5000)).failed("y".repeat(5000));
+        assert!(!event.is_bounded());
+        let event = event.bounded();
+        assert!(event.is_bounded());
         assert!(event.actor.as_ref().unwrap().len() <= MAX_NAME);
         assert!(event.actor.as_ref().unwrap().ends_with('…'));
         assert!(event.client_addr.as_ref().unwrap().len() <= MAX_ADDRESS);

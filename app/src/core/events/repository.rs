@@ -109,34 +109,60 @@ pub(crate) const MAX_ROWS_PER_INSERT: usize = 1000;
 /// `&mut *tx` inside a transaction, so they commit with the change they
 /// record). Evaluates to `sqlx::Result<()>`.
 macro_rules! insert_audit_rows {
-    ($executor:expr, $events:expr) => {{
-        let events: ::std::vec::Vec<$crate::core::events::AuditEvent> =
-            $events.iter().cloned().map($crate::core::events::AuditEvent::bounded).collect();
-        let mut query = sqlx::QueryBuilder::new(
-            "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
-             digest, tag, media_type, size, outcome, detail, project_id) ",
-        );
-        query.push_values(&events, |mut row, event| {
-            row.push_bind(event.occurred_at)
-                .push_bind(event.actor.clone())
-                .push_bind(event.client_addr.clone())
-                .push_bind(event.operation.as_str())
-                .push_bind(event.resource_type.as_str())
-                .push_bind(event.resource.clone())
-                .push_bind(event.project.clone())
-                .push_bind(event.digest.clone())
-                .push_bind(event.tag.clone())
-                .push_bind(event.media_type.clone())
-                .push_bind(event.size)
-                .push_bind(if event.succeeded { "success" } else { "failure" })
-                .push_bind(event.detail.clone())
-                // The project of that name when the entry is written.
-                .push("(SELECT id FROM projects WHERE name = ")
-                .push_bind_unseparated(event.project.clone())
-                .push_unseparated(")");
-        });
-        query.build().execute($executor).await.map(|_| ())
-    }};
+    ($executor:expr, $events:expr) => {
+        async {
+            use ::std::borrow::Cow;
+            use $crate::core::events::AuditEvent;
+            // Events from the recorder are bounded already: borrowed, not copied.
+            let events: ::std::vec::Vec<Cow<'_, AuditEvent>> = $events
+                .iter()
+                .map(|event: &AuditEvent| match event.is_bounded() {
+                    true => Cow::Borrowed(event),
+                    false => Cow::Owned(event.clone().bounded()),
+                })
+                .collect();
+            // The projects of those names when the entries are written, read
+            // once for the batch: a subquery per row cost as much as the
+            // rest of the insert.
+            let mut names: ::std::vec::Vec<&str> = events.iter().filter_map(|event| event.project.as_deref()).collect();
+            names.sort_unstable();
+            names.dedup();
+            let project_ids: ::std::collections::HashMap<String, i64> = if names.is_empty() {
+                ::std::collections::HashMap::new()
+            } else {
+                let mut query = sqlx::QueryBuilder::new("SELECT name, id FROM projects WHERE name IN (");
+                let mut list = query.separated(", ");
+                for name in &names {
+                    list.push_bind(*name);
+                }
+                query.push(")");
+                query.build_query_as::<(String, i64)>().fetch_all($executor).await?.into_iter().collect()
+            };
+            let mut query = sqlx::QueryBuilder::new(
+                "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
+                 digest, tag, media_type, size, outcome, detail, project_id) ",
+            );
+            query.push_values(&events, |mut row, event| {
+                let project_id = event.project.as_deref().and_then(|name| project_ids.get(name)).copied();
+                row.push_bind(event.occurred_at)
+                    .push_bind(event.actor.as_deref())
+                    .push_bind(event.client_addr.as_deref())
+                    .push_bind(event.operation.as_str())
+                    .push_bind(event.resource_type.as_str())
+                    .push_bind(event.resource.as_str())
+                    .push_bind(event.project.as_deref())
+                    .push_bind(event.digest.as_deref())
+                    .push_bind(event.tag.as_deref())
+                    .push_bind(event.media_type.as_deref())
+                    .push_bind(event.size)
+                    .push_bind(if event.succeeded { "success" } else { "failure" })
+                    .push_bind(event.detail.as_deref())
+                    .push_bind(project_id);
+            });
+            query.build().execute($executor).await.map(|_| ())
+        }
+        .await
+    };
 }
 pub(crate) use insert_audit_rows;
 
