@@ -105,9 +105,10 @@ pub(crate) use write_audit_row;
 pub(crate) const MAX_ROWS_PER_INSERT: usize = 1000;
 
 /// Writes `$events` (a slice of [`AuditEvent`], at most
-/// [`MAX_ROWS_PER_INSERT`]) in one statement on `$executor` (a pool, or
-/// `&mut *tx` inside a transaction, so they commit with the change they
-/// record). Evaluates to `sqlx::Result<()>`.
+/// [`MAX_ROWS_PER_INSERT`]) in one INSERT on `$executor`, after one SELECT
+/// there for the projects they name. `$executor` is named twice: a
+/// connection (`&mut *conn`), or `&mut *tx` inside a transaction, so they
+/// commit with the change they record. Evaluates to `sqlx::Result<()>`.
 macro_rules! insert_audit_rows {
     ($executor:expr, $events:expr) => {
         async {
@@ -228,7 +229,11 @@ impl EventRepository {
     }
 
     pub async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()> {
-        on_db!(&self.db, pool => insert_audit_rows!(pool, events))?;
+        // One connection for both of the macro's statements.
+        on_db!(&self.db, pool => async {
+            let mut connection = pool.acquire().await?;
+            insert_audit_rows!(&mut *connection, events)
+        }.await)?;
         Ok(())
     }
 
