@@ -10,23 +10,18 @@
 //! bounded queue ([`EventRecorder`]) to a writer task that inserts them in
 //! batches.
 
+mod audit_log;
+mod recorder;
 pub(crate) mod repository;
 
+pub use audit_log::{AuditLog, MAX_EXPORT};
+pub use recorder::EventRecorder;
 pub use repository::{AuditQuery, EventRepository, StoredEvent};
 pub(crate) use repository::{MAX_ROWS_PER_INSERT, audited_transaction, insert_audit_rows, write_audit_row};
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, oneshot};
 
-use crate::core::{
-    Result,
-    access::{AccessService, may_system, require_system},
-    db::{Db, Keyset, Page, TimeCursor, Window},
-    identity::Actor,
-    rbac::{Action, SystemAction},
-};
+use crate::core::identity::Actor;
 
 /// What was done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,21 +184,6 @@ impl AuditEvent {
         self
     }
 
-    /// Whether every free-text field is within its bound already (what [`Self::bounded`] makes it).
-    pub(crate) fn is_bounded(&self) -> bool {
-        let optional = [
-            (&self.actor, MAX_NAME),
-            (&self.client_addr, MAX_ADDRESS),
-            (&self.project, MAX_NAME),
-            (&self.digest, MAX_NAME),
-            (&self.tag, MAX_NAME),
-            (&self.media_type, MAX_NAME),
-            (&self.detail, MAX_TEXT),
-        ];
-        self.resource.len() <= MAX_TEXT
-            && optional.iter().all(|(field, max)| field.as_ref().is_none_or(|text| text.len() <= *max))
-    }
-
     /// Cuts every free-text field to its bound: text that came from a client
     /// (a 60 KB username, a long reason) cannot grow the log without limit.
     pub(crate) fn bounded(mut self) -> Self {
@@ -246,169 +226,6 @@ fn clip(text: &mut String, max: usize) {
     text.push('…');
 }
 
-enum Message {
-    Event(Box<AuditEvent>),
-    Flush(oneshot::Sender<()>),
-}
-
-/// Events waiting beyond this make recorders wait (backpressure, not loss).
-const QUEUE: usize = 10_000;
-/// Most events inserted by one statement.
-const BATCH: usize = 500;
-/// How long a lone event may wait for company before it is written.
-const LINGER: Duration = Duration::from_millis(100);
-
-/// Queues events for the writer task.
-#[derive(Clone, Debug)]
-pub struct EventRecorder {
-    queue: mpsc::Sender<Message>,
-}
-
-impl EventRecorder {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: Db) -> Self {
-        let (queue, inbox) = mpsc::channel(QUEUE);
-        tokio::spawn(write_events(EventRepository::new(db), inbox));
-        Self { queue }
-    }
-
-    pub async fn record(&self, event: AuditEvent) {
-        if self.queue.send(Message::Event(Box::new(event.bounded()))).await.is_err() {
-            tracing::error!("event writer has stopped; event lost");
-        }
-    }
-
-    /// Waits until every event recorded before this call is in the database.
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
-    }
-}
-
-async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Message>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut waiting = Vec::new();
-    while let Some(first) = inbox.recv().await {
-        let mut next = Some(first);
-        let deadline = tokio::time::Instant::now() + LINGER;
-        loop {
-            match next.take() {
-                Some(Message::Event(event)) => batch.push(*event),
-                Some(Message::Flush(done)) => {
-                    waiting.push(done);
-                    break;
-                }
-                None => {}
-            }
-            if batch.len() >= BATCH {
-                break;
-            }
-            match tokio::time::timeout_at(deadline, inbox.recv()).await {
-                Ok(Some(message)) => next = Some(message),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        if !batch.is_empty() {
-            if let Err(error) = repository.insert_batch(&batch).await {
-                tracing::error!(%error, count = batch.len(), "could not record audit events");
-            }
-            if let Err(error) = repository.record_pulls(&last_pulls(&batch)).await {
-                tracing::error!(%error, "could not record pull times");
-            }
-            batch.clear();
-        }
-        for done in waiting.drain(..) {
-            let _ = done.send(());
-        }
-    }
-}
-
-/// The latest pull of each artifact pulled in the batch.
-fn last_pulls(batch: &[AuditEvent]) -> Vec<(&str, &str, DateTime<Utc>)> {
-    let mut latest: std::collections::HashMap<(&str, &str), DateTime<Utc>> = std::collections::HashMap::new();
-    for event in batch {
-        if let Some(artifact) = event.pulled_artifact() {
-            let at = latest.entry(artifact).or_insert(event.occurred_at);
-            *at = (*at).max(event.occurred_at);
-        }
-    }
-    latest.into_iter().map(|((repository, digest), at)| (repository, digest, at)).collect()
-}
-
-/// Most entries one export holds; a bigger log is exported a time range at a time.
-pub const MAX_EXPORT: i64 = 1_000_000;
-
-/// Reading the audit log: system administrators read all of it; others read
-/// a project's entries where they hold `read_logs`.
-#[derive(Clone, Debug)]
-pub struct AuditLog {
-    repository: EventRepository,
-    access: AccessService,
-}
-
-impl AuditLog {
-    pub fn new(db: Db, access: AccessService) -> Self {
-        Self { repository: EventRepository::new(db), access }
-    }
-
-    /// A page of entries matching `query`, newest first, and how many match in all.
-    pub async fn list(&self, reader: &Actor, query: &AuditQuery<'_>, window: Window) -> Result<Page<StoredEvent>> {
-        self.check_reader(reader, query).await?;
-        self.repository.list(query, window).await
-    }
-
-    /// A page of entries matching `query`, newest first, read by keyset.
-    pub async fn browse(
-        &self,
-        reader: &Actor,
-        query: &AuditQuery<'_>,
-        keyset: &Keyset<TimeCursor>,
-        limit: u32,
-    ) -> Result<Page<StoredEvent>> {
-        self.check_reader(reader, query).await?;
-        self.repository.page_by_keyset(query, keyset, limit).await
-    }
-
-    /// How many entries match `query`: what an export checks against [`MAX_EXPORT`] first.
-    pub async fn count(&self, reader: &Actor, query: &AuditQuery<'_>) -> Result<i64> {
-        self.check_reader(reader, query).await?;
-        self.repository.count(query).await
-    }
-
-    /// Up to `limit` entries matching `query` that come after `cursor` in
-    /// newest-first order (from the newest when `None`), uncounted: what an
-    /// export reads batch after batch.
-    pub async fn batch(
-        &self,
-        reader: &Actor,
-        query: &AuditQuery<'_>,
-        cursor: Option<&TimeCursor>,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>> {
-        self.check_reader(reader, query).await?;
-        self.repository.batch_after(query, cursor, limit).await
-    }
-
-    /// System administrators read everything (a deleted project's log
-    /// too); others one project's log, with `read_logs` there.
-    async fn check_reader(&self, reader: &Actor, query: &AuditQuery<'_>) -> Result<()> {
-        match query.project {
-            _ if may_system(reader, SystemAction::ReadAuditLog) => {}
-            Some(project) => _ = self.access.require(reader, project, Action::ReadLogs).await?,
-            None => _ = require_system(reader, SystemAction::ReadAuditLog)?,
-        }
-        Ok(())
-    }
-
-    /// Deletes entries older than `cutoff` (of `operations` only, when any
-    /// are named), or with `dry_run` counts them; returns how many.
-    pub async fn purge_before(&self, cutoff: DateTime<Utc>, operations: &[Operation], dry_run: bool) -> Result<u64> {
-        self.repository.purge_before(cutoff, operations, dry_run).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,10 +236,7 @@ mod tests {
         let attempt = |resource: String| {
             AuditEvent::named(Operation::Login, ResourceType::Session, resource, Some(&name), Some(&address))
         };
-        let event = attempt("x".repeat(5000)).failed("y".repeat(5000));
-        assert!(!event.is_bounded());
-        let event = event.bounded();
-        assert!(event.is_bounded());
+        let event = attempt("x".repeat(5000)).failed("y".repeat(5000)).bounded();
         assert!(event.actor.as_ref().unwrap().len() <= MAX_NAME);
         assert!(event.actor.as_ref().unwrap().ends_with('…'));
         assert!(event.client_addr.as_ref().unwrap().len() <= MAX_ADDRESS);

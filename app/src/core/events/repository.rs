@@ -104,7 +104,7 @@ pub(crate) use write_audit_row;
 /// parameters each, well within either database's limit).
 pub(crate) const MAX_ROWS_PER_INSERT: usize = 1000;
 
-/// Writes `$events` (a slice of [`AuditEvent`], at most
+/// Writes `$events` (a `Vec` of [`AuditEvent`], at most
 /// [`MAX_ROWS_PER_INSERT`]) in one INSERT on `$executor`, after one SELECT
 /// there for the projects they name. `$executor` is named twice: a
 /// connection (`&mut *conn`), or `&mut *tx` inside a transaction, so they
@@ -112,16 +112,8 @@ pub(crate) const MAX_ROWS_PER_INSERT: usize = 1000;
 macro_rules! insert_audit_rows {
     ($executor:expr, $events:expr) => {
         async {
-            use ::std::borrow::Cow;
             use $crate::core::events::AuditEvent;
-            // Events from the recorder are bounded already: borrowed, not copied.
-            let events: ::std::vec::Vec<Cow<'_, AuditEvent>> = $events
-                .iter()
-                .map(|event: &AuditEvent| match event.is_bounded() {
-                    true => Cow::Borrowed(event),
-                    false => Cow::Owned(event.clone().bounded()),
-                })
-                .collect();
+            let events: ::std::vec::Vec<AuditEvent> = $events.into_iter().map(AuditEvent::bounded).collect();
             // The projects of those names when the entries are written, read
             // once for the batch: a subquery per row cost as much as the
             // rest of the insert.
@@ -143,21 +135,23 @@ macro_rules! insert_audit_rows {
                 "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
                  digest, tag, media_type, size, outcome, detail, project_id) ",
             );
-            query.push_values(&events, |mut row, event| {
+            // The events' own strings are bound, not copies: the driver would
+            // copy borrowed text once more on its way to the database.
+            query.push_values(events, |mut row, event| {
                 let project_id = event.project.as_deref().and_then(|name| project_ids.get(name)).copied();
                 row.push_bind(event.occurred_at)
-                    .push_bind(event.actor.as_deref())
-                    .push_bind(event.client_addr.as_deref())
+                    .push_bind(event.actor)
+                    .push_bind(event.client_addr)
                     .push_bind(event.operation.as_str())
                     .push_bind(event.resource_type.as_str())
-                    .push_bind(event.resource.as_str())
-                    .push_bind(event.project.as_deref())
-                    .push_bind(event.digest.as_deref())
-                    .push_bind(event.tag.as_deref())
-                    .push_bind(event.media_type.as_deref())
+                    .push_bind(event.resource)
+                    .push_bind(event.project)
+                    .push_bind(event.digest)
+                    .push_bind(event.tag)
+                    .push_bind(event.media_type)
                     .push_bind(event.size)
                     .push_bind(if event.succeeded { "success" } else { "failure" })
-                    .push_bind(event.detail.as_deref())
+                    .push_bind(event.detail)
                     .push_bind(project_id);
             });
             query.build().execute($executor).await.map(|_| ())
@@ -228,7 +222,7 @@ impl EventRepository {
         Ok(())
     }
 
-    pub async fn insert_batch(&self, events: &[AuditEvent]) -> Result<()> {
+    pub async fn insert_batch(&self, events: Vec<AuditEvent>) -> Result<()> {
         // One connection for both of the macro's statements.
         on_db!(&self.db, pool => async {
             let mut connection = pool.acquire().await?;

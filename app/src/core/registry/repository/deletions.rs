@@ -117,7 +117,7 @@ impl RegistryRepository {
                     sqlx::query(RELIST_IMAGE_SQL).bind(repository_id).bind(child).execute(&mut *tx).await?;
                 }
                 let events: Vec<AuditEvent> = deletable.iter().map(|(_, digest)| event(digest)).collect();
-                insert_audit_rows!(&mut *tx, &events)?;
+                insert_audit_rows!(&mut *tx, events)?;
                 for (_, digest) in &deletable {
                     outcome.insert(digest, Removed::Done);
                 }
