@@ -13,7 +13,6 @@ use std::{
     time::Duration,
 };
 
-use axum::{Router, body::Body};
 use axum_server::accept::Accept;
 use hyper_util::{rt::TokioTimer, server::conn::auto::Builder};
 use tokio::{
@@ -21,8 +20,6 @@ use tokio::{
     net::TcpStream,
     sync::{OwnedSemaphorePermit, Semaphore},
 };
-use tower::ServiceBuilder;
-use tower_http::{map_request_body::MapRequestBodyLayer, timeout::RequestBodyTimeoutLayer};
 
 /// Accepts connections while fewer than the limit are open, with
 /// `TCP_NODELAY` set: responses are written in pieces (streamed pages,
@@ -97,13 +94,4 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
 pub fn limit_header_time<E>(builder: &mut Builder<E>, timeout: Duration) {
     builder.http1().timer(TokioTimer::new()).header_read_timeout(timeout);
     builder.http2().timer(TokioTimer::new());
-}
-
-/// Fails a request whose body sends nothing for `timeout`: the handler
-/// reading it sees an error (an upload answers BLOB_UPLOAD_INVALID and
-/// keeps nothing of the stalled part).
-pub fn limit_body_stalls(router: Router, timeout: Duration) -> Router {
-    router.layer(
-        ServiceBuilder::new().layer(RequestBodyTimeoutLayer::new(timeout)).layer(MapRequestBodyLayer::new(Body::new)),
-    )
 }

@@ -19,11 +19,21 @@ mod same_origin;
 pub mod telemetry;
 mod token;
 
-use std::{future::Future, net::TcpListener, sync::Once};
+use std::{
+    future::Future,
+    net::TcpListener,
+    sync::{Arc, Once},
+};
 
-use axum::Router;
+use axum::{Extension, Router, body::Body, middleware::from_fn_with_state};
 use axum_server::{Handle, tls_rustls::RustlsConfig};
 use leptos::config::LeptosOptions;
+use tower::ServiceBuilder;
+use tower_http::{
+    map_request_body::MapRequestBodyLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    timeout::RequestBodyTimeoutLayer,
+};
 
 pub use app::core::users::AdminBootstrap;
 use app::core::{AppState, state::CoreSettings};
@@ -82,15 +92,25 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         .merge(rest::router())
         .merge(portal::router(&started.state, &renders))
         .fallback_service(portal::fallback(&started.state, &renders))
-        .layer(axum::Extension(renders))
         .with_state(started.state.clone())
         .merge(metrics::router(http_metrics.clone()));
-    let router = telemetry::layer(metrics::layer(routes, http_metrics))
-        .layer(axum::middleware::from_fn_with_state(started.state.load.clone(), count_serving))
-        .layer(axum::middleware::from_fn_with_state(
-            std::sync::Arc::new(config.trusted_proxies.clone()),
-            client_addr::resolve,
-        ));
+    // Only the metrics see the matched route: they are added to every route.
+    let routes = metrics::layer(routes, http_metrics);
+    // The rest, outermost first, wraps the router as one service: a layer
+    // added to every route is cloned with the route on each request.
+    let middleware = ServiceBuilder::new()
+        // A request whose body sends nothing for this long fails: the handler
+        // reading it sees an error (an upload answers BLOB_UPLOAD_INVALID and
+        // keeps nothing of the stalled part).
+        .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
+        .layer(MapRequestBodyLayer::new(Body::new))
+        .layer(from_fn_with_state(Arc::new(config.trusted_proxies.clone()), client_addr::resolve))
+        .layer(from_fn_with_state(started.state.load.clone(), count_serving))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(telemetry::access_log())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(Extension(renders));
+    let router = Router::new().fallback_service(middleware.service(routes));
     Ok(Berth { router, state: started.state, admin: started.admin })
 }
 
@@ -126,8 +146,7 @@ pub async fn serve(
         }
     });
     let jobs = jobs::start(&berth.state, config.upload_expiry);
-    let router = connections::limit_body_stalls(berth.router, config.body_read_timeout);
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = berth.router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let acceptor = connections::LimitedAcceptor::new(config.max_connections);
     let served = match &config.tls {
         Some(tls) => {

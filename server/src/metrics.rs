@@ -67,12 +67,16 @@ pub fn router(metrics: Arc<HttpMetrics>) -> Router {
     Router::new().route("/metrics", get(render_metrics)).with_state(metrics)
 }
 
+/// Also names the route in the request's span: the access log opens it
+/// outside the router, before the route is known.
 async fn track(State(metrics): State<Arc<HttpMetrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    crate::telemetry::record_route(route_name);
     let response = next.run(request).await;
-    metrics.observe(&method, &route, response.status().as_str(), started.elapsed().as_secs_f64());
+    metrics.observe(method.as_str(), route_name, response.status().as_str(), started.elapsed().as_secs_f64());
     response
 }
 

@@ -119,7 +119,7 @@ pub async fn grant(
     name: &RepoName,
     action: Action,
 ) -> OciResult<ProjectGrant> {
-    grant_asking(state, identity, actor, name, action, &repository_scope(name, action)).await
+    grant_asking(state, identity, actor, name, action, || repository_scope(name, action)).await
 }
 
 /// A cross-repository mount: the grant to push in `target`, and the
@@ -134,7 +134,7 @@ pub async fn grant_mount(
     source: &RepoName,
 ) -> OciResult<ProjectGrant> {
     let scope = format!("repository:{target}:pull,push repository:{source}:pull");
-    let grant = grant_asking(state, identity, actor, target, Action::Push, &scope).await?;
+    let grant = grant_asking(state, identity, actor, target, Action::Push, || scope.clone()).await?;
     // A token without the source's pull scope, held by an account that may
     // pull there: a wider token makes the mount work, so say so (as
     // distribution does) rather than silently falling back to an upload.
@@ -148,17 +148,17 @@ pub async fn grant_mount(
     Ok(grant)
 }
 
-/// [`grant`], with the scope a challenge names. The access service's
-/// refusals (Forbidden, NotFound) become the registry's here, and only here.
+/// [`grant`], with the scope a challenge names (made only for a refusal).
+/// The access service's refusals (Forbidden, NotFound) become the
+/// registry's here, and only here.
 async fn grant_asking(
     state: &AppState,
     identity: &Identity,
     actor: &Actor,
     name: &RepoName,
     action: Action,
-    scope: &str,
+    scope: impl FnOnce() -> String,
 ) -> OciResult<ProjectGrant> {
-    let scope = Some(scope);
     // A name without a project names no project that exists.
     let project = name.project().unwrap_or_default();
     match identity {
@@ -175,7 +175,7 @@ async fn grant_asking(
                 Err(Error::Forbidden(_)) if signed_in => Err(denied(&claims.sub, name, action)),
                 Err(Error::NotFound(_)) if signed_in => Err(OciError::ProjectUnknown(project_unknown(name))),
                 Ok(_) | Err(Error::Forbidden(_) | Error::NotFound(_)) => {
-                    Err(insufficient_scope(state, scope, "the token does not grant this"))
+                    Err(insufficient_scope(state, Some(&scope()), "the token does not grant this"))
                 }
                 Err(other) => Err(other.into()),
             }
@@ -183,7 +183,9 @@ async fn grant_asking(
         Identity::Anonymous => match state.access.require(actor, project, action).await {
             Ok(grant) => Ok(grant),
             // Anonymous callers cannot tell private projects from missing ones.
-            Err(Error::Forbidden(_) | Error::NotFound(_)) => Err(unauthorized(state, scope, "authentication required")),
+            Err(Error::Forbidden(_) | Error::NotFound(_)) => {
+                Err(unauthorized(state, Some(&scope()), "authentication required"))
+            }
             Err(other) => Err(other.into()),
         },
         Identity::Account(principal) => match state.access.require(actor, project, action).await {
