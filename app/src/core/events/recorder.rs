@@ -62,11 +62,8 @@ impl EventRecorder {
 /// each time, was a tenth of what a manifest GET cost).
 async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Message>, flush_asked: Arc<Notify>) {
     let mut messages = Vec::with_capacity(BATCH);
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut waiting = Vec::new();
     while inbox.recv_many(&mut messages, BATCH).await > 0 {
-        let flushing = |messages: &[Message]| messages.iter().any(|message| matches!(message, Message::Flush(_)));
-        if messages.len() < BATCH && !flushing(&messages) {
+        if messages.len() < BATCH && !messages.iter().any(|message| matches!(message, Message::Flush(_))) {
             tokio::select! {
                 () = tokio::time::sleep(LINGER) => {}
                 () = flush_asked.notified() => {}
@@ -77,6 +74,7 @@ async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Mes
                 messages.push(message);
             }
         }
+        let (mut batch, mut waiting) = (Vec::with_capacity(messages.len()), Vec::new());
         for message in messages.drain(..) {
             match message {
                 Message::Event(event) => batch.push(*event),
@@ -84,19 +82,15 @@ async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Mes
             }
         }
         if !batch.is_empty() {
-            let pulls = last_pulls(&batch);
-            let count = batch.len();
-            if let Err(error) = repository.insert_batch(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).await
-            {
-                tracing::error!(%error, count, "could not record audit events");
-            }
-            let pulls: Vec<_> =
-                pulls.iter().map(|(repository, digest, at)| (repository.as_str(), digest.as_str(), *at)).collect();
-            if let Err(error) = repository.record_pulls(&pulls).await {
+            if let Err(error) = repository.record_pulls(&last_pulls(&batch)).await {
                 tracing::error!(%error, "could not record pull times");
             }
+            let count = batch.len();
+            if let Err(error) = repository.insert_batch(batch).await {
+                tracing::error!(%error, count, "could not record audit events");
+            }
         }
-        for done in waiting.drain(..) {
+        for done in waiting {
             let _ = done.send(());
         }
     }
@@ -104,7 +98,7 @@ async fn write_events(repository: EventRepository, mut inbox: mpsc::Receiver<Mes
 
 /// The latest pull of each artifact pulled in the batch: usually one or
 /// a few artifacts, so the list is searched from its newest entry.
-fn last_pulls(batch: &[AuditEvent]) -> Vec<(String, String, DateTime<Utc>)> {
+fn last_pulls(batch: &[AuditEvent]) -> Vec<(&str, &str, DateTime<Utc>)> {
     let mut latest: Vec<(&str, &str, DateTime<Utc>)> = Vec::new();
     for event in batch {
         let Some((repository, digest)) = event.pulled_artifact() else { continue };
@@ -113,5 +107,5 @@ fn last_pulls(batch: &[AuditEvent]) -> Vec<(String, String, DateTime<Utc>)> {
             None => latest.push((repository, digest, event.occurred_at)),
         }
     }
-    latest.into_iter().map(|(repository, digest, at)| (repository.to_owned(), digest.to_owned(), at)).collect()
+    latest
 }
