@@ -19,16 +19,12 @@ mod same_origin;
 pub mod telemetry;
 mod token;
 
-use std::{
-    future::Future,
-    net::TcpListener,
-    sync::{Arc, Once},
-};
+use std::{future::Future, net::TcpListener, sync::Once};
 
-use axum::{Extension, Router, body::Body, middleware::from_fn_with_state};
+use axum::{Extension, Router, body::Body};
 use axum_server::{Handle, tls_rustls::RustlsConfig};
 use leptos::config::LeptosOptions;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, util::MapRequestLayer};
 use tower_http::{
     map_request_body::MapRequestBodyLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -104,8 +100,8 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
         // keeps nothing of the stalled part).
         .layer(RequestBodyTimeoutLayer::new(config.body_read_timeout))
         .layer(MapRequestBodyLayer::new(Body::new))
-        .layer(from_fn_with_state(Arc::new(config.trusted_proxies.clone()), client_addr::resolve))
-        .layer(from_fn_with_state(started.state.load.clone(), count_serving))
+        .option_layer(client_addr::resolver(&config.trusted_proxies).map(MapRequestLayer::new))
+        .map_future(count_serving(started.state.load.clone()))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(telemetry::access_log())
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -116,13 +112,25 @@ pub async fn build_app(config: &Config) -> Result<Berth, Error> {
 
 /// Counts the requests this node is serving, for background work to pace
 /// itself by (until the response head is ready; a streamed body is not counted).
-async fn count_serving(
-    axum::extract::State(load): axum::extract::State<app::core::load::Load>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    let _serving = load.enter();
-    next.run(request).await
+fn count_serving<F: Future>(load: app::core::load::Load) -> impl Fn(F) -> Counted<F> + Clone {
+    move |response| Counted { response, _serving: load.enter() }
+}
+
+pin_project_lite::pin_project! {
+    /// A response future that counts as one request served until it completes.
+    struct Counted<F> {
+        #[pin]
+        response: F,
+        _serving: app::core::load::Serving,
+    }
+}
+
+impl<F: Future> Future for Counted<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        self.project().response.poll(cx)
+    }
 }
 
 /// Serves `berth` on `listener` until `shutdown` resolves, then lets

@@ -2,17 +2,23 @@
 //! method, matched route and status. Each app has its own registry, so tests
 //! can run several apps in one process.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll, ready},
+    time::Instant,
+};
 
 use axum::{
     Router,
     extract::{MatchedPath, Request, State},
-    http::header,
-    middleware::{self, Next},
+    http::{Method, header},
     response::{IntoResponse, Response},
     routing::get,
 };
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use tower::{Layer, Service};
 
 #[derive(Clone)]
 pub struct HttpMetrics {
@@ -59,7 +65,7 @@ impl HttpMetrics {
 /// Records every request of `router` (added with `Router::layer`, so the
 /// matched route is known; unmatched paths share one label).
 pub fn layer(router: Router, metrics: Arc<HttpMetrics>) -> Router {
-    router.layer(middleware::from_fn_with_state(metrics, track))
+    router.layer(TrackLayer(metrics))
 }
 
 /// The `/metrics` endpoint.
@@ -67,17 +73,71 @@ pub fn router(metrics: Arc<HttpMetrics>) -> Router {
     Router::new().route("/metrics", get(render_metrics)).with_state(metrics)
 }
 
-/// Also names the route in the request's span: the access log opens it
-/// outside the router, before the route is known.
-async fn track(State(metrics): State<Arc<HttpMetrics>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let route_name = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    crate::telemetry::record_route(route_name);
-    let response = next.run(request).await;
-    metrics.observe(method.as_str(), route_name, response.status().as_str(), started.elapsed().as_secs_f64());
-    response
+/// A plain service rather than `from_fn`, which clones and boxes the route
+/// beneath it and boxes its future on every request.
+#[derive(Clone)]
+struct TrackLayer(Arc<HttpMetrics>);
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track { inner, metrics: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+struct Track<S> {
+    inner: S,
+    metrics: Arc<HttpMetrics>,
+}
+
+impl<S: Service<Request, Response = Response>> Service<Request> for Track<S> {
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    /// Also names the route in the request's span: the access log opens it
+    /// outside the router, before the route is known.
+    fn call(&mut self, request: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        crate::telemetry::record_route(route.as_ref().map_or(UNMATCHED, MatchedPath::as_str));
+        Tracked { response: self.inner.call(request), metrics: self.metrics.clone(), method, route, started }
+    }
+}
+
+const UNMATCHED: &str = "unmatched";
+
+pin_project_lite::pin_project! {
+    struct Tracked<F> {
+        #[pin]
+        response: F,
+        metrics: Arc<HttpMetrics>,
+        method: Method,
+        route: Option<MatchedPath>,
+        started: Instant,
+    }
+}
+
+impl<F: Future<Output = Result<Response, E>>, E> Future for Tracked<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let output = ready!(this.response.poll(cx));
+        if let Ok(response) = &output {
+            let route = this.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+            let seconds = this.started.elapsed().as_secs_f64();
+            this.metrics.observe(this.method.as_str(), route, response.status().as_str(), seconds);
+        }
+        Poll::Ready(output)
+    }
 }
 
 async fn render_metrics(State(metrics): State<Arc<HttpMetrics>>) -> impl IntoResponse {

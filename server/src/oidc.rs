@@ -84,7 +84,7 @@ async fn callback(
         return (AppendHeaders([(SET_COOKIE, clear_state)]), to_login("oidc_state")).into_response();
     };
     let sealed_login = cookie_value(&headers, cookie_name);
-    let client_addr = peer.ip().to_string();
+    let client_addr = crate::client_addr::text(peer.ip());
     let finished = state
         .auth
         .finish_oidc_login(OidcCallback {

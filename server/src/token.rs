@@ -45,7 +45,7 @@ async fn get_token(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let client_addr = peer.ip().to_string();
+    let client_addr = crate::client_addr::text(peer.ip());
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     if let Some(error) = wrong_service(&state, params.iter().find(|(k, _)| k == "service").map(|(_, v)| v.as_str())) {
@@ -142,16 +142,17 @@ async fn post_token(
     let (Some(username), Some(password)) = (form.username, form.password) else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "username and password are required");
     };
-    let principal = match sign_in(&state, &username, password, Some(&peer.ip().to_string()), "token service").await {
-        Ok(principal) => principal,
-        Err(Error::InvalidCredentials) => {
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");
-        }
-        Err(error @ Error::Throttled { .. }) => {
-            return oauth_error(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", &error.to_string());
-        }
-        Err(error) => return oauth_failed(error),
-    };
+    let principal =
+        match sign_in(&state, &username, password, Some(&crate::client_addr::text(peer.ip())), "token service").await {
+            Ok(principal) => principal,
+            Err(Error::InvalidCredentials) => {
+                return oauth_error(StatusCode::UNAUTHORIZED, "invalid_grant", "invalid username or password");
+            }
+            Err(error @ Error::Throttled { .. }) => {
+                return oauth_error(StatusCode::TOO_MANY_REQUESTS, "invalid_grant", &error.to_string());
+            }
+            Err(error) => return oauth_failed(error),
+        };
     let scopes = scopes(form.scopes.iter().map(String::as_str));
     match issue(&state, &principal, &scopes).await {
         Ok((issued, granted)) => Json(OAuthResponse {

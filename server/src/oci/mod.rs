@@ -54,7 +54,7 @@ async fn check_api_version(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let checked = match auth::identify(&state, &headers, Some(&peer.ip().to_string())).await {
+    let checked = match auth::identify(&state, &headers, Some(&crate::client_addr::text(peer.ip()))).await {
         Ok(identity) => auth::authorize(&state, &identity, Need::SignedIn).await,
         Err(error) => Err(error),
     };
@@ -76,8 +76,10 @@ async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, reque
 /// 3.5 KB since; copying it was a tenth of a manifest GET's CPU).
 async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Response> {
     let endpoint = path::parse(rest).ok_or(OciError::NameUnknown)?;
-    let client_addr =
-        request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+    let client_addr = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| crate::client_addr::text(addr.ip()));
     let identity = auth::identify(state, request.headers(), client_addr.as_deref()).await?;
     let actor = Actor { principal: identity.principal(), client_addr };
     let host = state.http.registry_host();

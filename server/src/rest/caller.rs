@@ -30,8 +30,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client_addr =
-            parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
+        let client_addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| crate::client_addr::text(addr.ip()));
         let principal = match presented(&parts.headers) {
             Presented::Basic { username, password } => {
                 match sign_in(state, &username, password, client_addr.as_deref(), "REST API").await {
