@@ -221,7 +221,7 @@ async fn reading_the_log_needs_read_logs(backend: Backend) {
     server.stop().await;
 }
 
-/// The recorder writes what it queued in one statement: each entry still
+/// The recorder writes what it queued in one transaction: each entry still
 /// belongs to the project its name names when it is written (by id), or to
 /// none when no project has that name.
 async fn a_batch_of_entries_finds_each_entry_its_project(backend: Backend) {
@@ -258,9 +258,53 @@ async fn a_batch_of_entries_finds_each_entry_its_project(backend: Backend) {
     server.stop().await;
 }
 
+/// Batches of any size are written whole, each row with its own values:
+/// the writer splits them over INSERT statements of a few fixed sizes.
+async fn a_batch_of_any_size_is_written_whole(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.create_projects(&["team"]).await;
+    // One row, sizes just around the largest statement, one needing every
+    // shape, and more than the writer takes in one batch.
+    for count in [1_usize, 127, 128, 129, 255, 600] {
+        server.state.events.flush().await;
+        for index in 0..count {
+            let mut event = AuditEvent::named(
+                Operation::Pull,
+                ResourceType::Artifact,
+                format!("team/bulk-{count}:{index}"),
+                None,
+                Some("192.0.2.77"),
+            )
+            .in_project(Some("team"));
+            event.size = Some(index as i64);
+            server.state.events.record(event).await;
+        }
+        server.state.events.flush().await;
+        const SQL: &str =
+            "SELECT resource, size, project_id FROM audit_log WHERE client_addr = '192.0.2.77' AND resource LIKE $1";
+        let rows: Vec<(String, Option<i64>, Option<i64>)> = app::on_db!(&server.state.db, pool => {
+            sqlx::query_as(SQL).bind(format!("team/bulk-{count}:%")).fetch_all(pool).await
+        })
+        .unwrap();
+        assert_eq!(rows.len(), count, "every one of {count} entries is written once");
+        let mut sizes: Vec<i64> = rows
+            .iter()
+            .map(|(resource, size, project_id)| {
+                assert!(project_id.is_some(), "{resource} belongs to its project");
+                assert_eq!(resource, &format!("team/bulk-{count}:{}", size.unwrap()), "each row keeps its own values");
+                size.unwrap()
+            })
+            .collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, (0..count as i64).collect::<Vec<_>>());
+    }
+    server.stop().await;
+}
+
 on_both_databases!(
     sign_ins_are_recorded_with_their_outcome,
     robot_changes_and_registry_operations_are_recorded,
     reading_the_log_needs_read_logs,
     a_batch_of_entries_finds_each_entry_its_project,
+    a_batch_of_any_size_is_written_whole,
 );

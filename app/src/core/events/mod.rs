@@ -17,7 +17,7 @@ pub(crate) mod repository;
 pub use audit_log::{AuditLog, MAX_EXPORT};
 pub use recorder::EventRecorder;
 pub use repository::{AuditQuery, EventRepository, StoredEvent};
-pub(crate) use repository::{MAX_ROWS_PER_INSERT, audited_transaction, insert_audit_rows, write_audit_row};
+pub(crate) use repository::{audited_transaction, insert_audit_rows, insert_statement, write_audit_row};
 
 use chrono::{DateTime, Utc};
 

@@ -17,8 +17,8 @@ enum Message {
 
 /// Events waiting beyond this make recorders wait (backpressure, not loss).
 const QUEUE: usize = 10_000;
-/// Most events written at once (one statement).
-const BATCH: usize = 500;
+/// Most events written at once (one transaction): four of the largest INSERT statements.
+const BATCH: usize = 512;
 /// How long an event may wait for company before it is written.
 const LINGER: Duration = Duration::from_millis(100);
 

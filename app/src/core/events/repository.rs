@@ -100,15 +100,60 @@ macro_rules! write_audit_row {
 }
 pub(crate) use write_audit_row;
 
-/// Most audit rows one [`insert_audit_rows`] statement writes (14
-/// parameters each, well within either database's limit).
-pub(crate) const MAX_ROWS_PER_INSERT: usize = 1000;
+/// The row counts of the INSERT statements [`insert_audit_rows`] writes
+/// with, largest first: a batch is written as full statements of the
+/// largest and its rest in powers of two. The statement text is built once
+/// and each shape is prepared once per connection; an INSERT shaped to each
+/// batch was built, parsed and planned anew (and crowded the connection's
+/// statement cache) whenever the batch size changed.
+const INSERT_SHAPES: [usize; 8] = [128, 64, 32, 16, 8, 4, 2, 1];
 
-/// Writes `$events` (a `Vec` of [`AuditEvent`], at most
-/// [`MAX_ROWS_PER_INSERT`]) in one INSERT on `$executor`, after one SELECT
-/// there for the projects they name. `$executor` is named twice: a
-/// connection (`&mut *conn`), or `&mut *tx` inside a transaction, so they
-/// commit with the change they record. Evaluates to `sqlx::Result<()>`.
+/// The INSERT statement of each of [`INSERT_SHAPES`], in the same order,
+/// with PostgreSQL's numbered parameters or SQLite's anonymous ones: SQLite
+/// looks a numbered parameter's name up by walking a list, once per
+/// parameter bound, which made a 128-row statement's binding quadratic.
+static INSERT_SQL: std::sync::LazyLock<[Vec<String>; 2]> = std::sync::LazyLock::new(|| {
+    let statements = |parameter: fn(usize) -> String| {
+        INSERT_SHAPES
+            .iter()
+            .map(|&rows| {
+                let values = (0..rows)
+                    .map(|row| {
+                        let first = row * AUDIT_COLUMNS + 1;
+                        let row = (first..first + AUDIT_COLUMNS).map(parameter).collect::<Vec<_>>().join(", ");
+                        format!("({row})")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, \
+                     project, digest, tag, media_type, size, outcome, detail, project_id) VALUES {values}"
+                )
+            })
+            .collect()
+    };
+    [statements(|n| format!("${n}")), statements(|_| "?".to_owned())]
+});
+
+/// Parameters of one row of [`INSERT_SQL`].
+const AUDIT_COLUMNS: usize = 14;
+
+/// The next INSERT statement for `remaining` rows, on `DB`, and how many
+/// rows it takes.
+pub(crate) fn insert_statement<'q, DB: sqlx::Database>(
+    remaining: usize,
+) -> (sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>, usize) {
+    let shape = INSERT_SHAPES.iter().position(|&rows| rows <= remaining).unwrap_or(INSERT_SHAPES.len() - 1);
+    let anonymous = usize::from(DB::NAME != "PostgreSQL");
+    (sqlx::query(&INSERT_SQL[anonymous][shape]), INSERT_SHAPES[shape])
+}
+
+/// Writes `$events` (a `Vec` of [`AuditEvent`]) on `$executor`, after one
+/// SELECT there for the projects they name, in as few INSERT statements of
+/// [`INSERT_SHAPES`] as add up to their number. `$executor` is named more
+/// than once: a connection (`&mut *conn`) inside a transaction the caller
+/// begins, or `&mut *tx`, so the rows commit together and with the change
+/// they record. Evaluates to `sqlx::Result<()>`.
 macro_rules! insert_audit_rows {
     ($executor:expr, $events:expr) => {
         async {
@@ -131,30 +176,34 @@ macro_rules! insert_audit_rows {
                 query.push(")");
                 query.build_query_as::<(String, i64)>().fetch_all($executor).await?.into_iter().collect()
             };
-            let mut query = sqlx::QueryBuilder::new(
-                "INSERT INTO audit_log (occurred_at, actor, client_addr, operation, resource_type, resource, project, \
-                 digest, tag, media_type, size, outcome, detail, project_id) ",
-            );
-            // The events' own strings are bound, not copies: the driver would
-            // copy borrowed text once more on its way to the database.
-            query.push_values(events, |mut row, event| {
-                let project_id = event.project.as_deref().and_then(|name| project_ids.get(name)).copied();
-                row.push_bind(event.occurred_at)
-                    .push_bind(event.actor)
-                    .push_bind(event.client_addr)
-                    .push_bind(event.operation.as_str())
-                    .push_bind(event.resource_type.as_str())
-                    .push_bind(event.resource)
-                    .push_bind(event.project)
-                    .push_bind(event.digest)
-                    .push_bind(event.tag)
-                    .push_bind(event.media_type)
-                    .push_bind(event.size)
-                    .push_bind(if event.succeeded { "success" } else { "failure" })
-                    .push_bind(event.detail)
-                    .push_bind(project_id);
-            });
-            query.build().execute($executor).await.map(|_| ())
+            let mut remaining = events.len();
+            let mut events = events.into_iter();
+            while remaining > 0 {
+                let (mut query, rows) = $crate::core::events::insert_statement(remaining);
+                // The events' own strings are bound, not copies: the driver
+                // would copy borrowed text once more on its way to the database.
+                for event in events.by_ref().take(rows) {
+                    let project_id = event.project.as_deref().and_then(|name| project_ids.get(name)).copied();
+                    query = query
+                        .bind(event.occurred_at)
+                        .bind(event.actor)
+                        .bind(event.client_addr)
+                        .bind(event.operation.as_str())
+                        .bind(event.resource_type.as_str())
+                        .bind(event.resource)
+                        .bind(event.project)
+                        .bind(event.digest)
+                        .bind(event.tag)
+                        .bind(event.media_type)
+                        .bind(event.size)
+                        .bind(if event.succeeded { "success" } else { "failure" })
+                        .bind(event.detail)
+                        .bind(project_id);
+                }
+                query.execute($executor).await?;
+                remaining -= rows;
+            }
+            Ok::<(), sqlx::Error>(())
         }
         .await
     };
@@ -223,10 +272,11 @@ impl EventRepository {
     }
 
     pub async fn insert_batch(&self, events: Vec<AuditEvent>) -> Result<()> {
-        // One connection for both of the macro's statements.
+        // One transaction for the macro's statements.
         on_db!(&self.db, pool => async {
-            let mut connection = pool.acquire().await?;
-            insert_audit_rows!(&mut *connection, events)
+            let mut tx = pool.begin().await?;
+            insert_audit_rows!(&mut *tx, events)?;
+            tx.commit().await
         }.await)?;
         Ok(())
     }
@@ -340,5 +390,34 @@ impl EventRepository {
             query.execute(pool).await.map(|done| done.rows_affected())
         }.await)?;
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_split_into_the_fewest_fixed_statements() {
+        for count in 1..=1100 {
+            let (mut remaining, mut statements) = (count, 0);
+            while remaining > 0 {
+                let (query, rows) = insert_statement::<sqlx::Sqlite>(remaining);
+                assert!(rows <= remaining, "{count}: a statement takes no more rows than are left");
+                let sql = sqlx::Execute::sql(&query);
+                assert_eq!(sql.matches('(').count(), rows + 1, "{count}: the statement has one VALUES row per event");
+                assert_eq!(
+                    sql.matches('?').count(),
+                    rows * AUDIT_COLUMNS,
+                    "{count}: SQLite's parameters are anonymous"
+                );
+                remaining -= rows;
+                statements += 1;
+            }
+            let largest = INSERT_SHAPES[0];
+            assert_eq!(statements, count / largest + (count % largest).count_ones() as usize, "{count}");
+        }
+        let (postgres, _) = insert_statement::<sqlx::Postgres>(128);
+        assert!(sqlx::Execute::sql(&postgres).ends_with(&format!("${})", 128 * AUDIT_COLUMNS)));
     }
 }

@@ -11,7 +11,7 @@ use super::{RELIST_IMAGE_SQL, RegistryRepository, Removed};
 use crate::{
     core::{
         Result,
-        events::{AuditEvent, MAX_ROWS_PER_INSERT, insert_audit_rows},
+        events::{AuditEvent, insert_audit_rows},
         immutability::{enabled_rules, protection},
         registry::names::RepoName,
     },
@@ -20,8 +20,6 @@ use crate::{
 
 /// Most manifests one call deletes (and so one transaction holds).
 pub const MAX_BATCH: usize = 500;
-// Their audit rows are written in one statement.
-const _: () = assert!(MAX_BATCH <= MAX_ROWS_PER_INSERT);
 
 /// `$first, $first+1, …` for `count` parameters.
 fn placeholders(first: usize, count: usize) -> String {
