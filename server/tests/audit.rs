@@ -259,10 +259,23 @@ async fn a_batch_of_entries_finds_each_entry_its_project(backend: Backend) {
 }
 
 /// Batches of any size are written whole, each row with its own values:
-/// the writer splits them over INSERT statements of a few fixed sizes.
+/// the writer splits them over INSERT statements of a few fixed sizes, in a
+/// transaction that another connection's writes meanwhile do not fail.
 async fn a_batch_of_any_size_is_written_whole(backend: Backend) {
     let server = TestServer::start(backend).await;
     server.create_projects(&["team"]).await;
+    let other_writes = tokio::spawn({
+        let db = server.state.db.clone();
+        async move {
+            const SQL: &str = "INSERT INTO audit_log (occurred_at, operation, resource_type, resource, outcome) \
+                 VALUES ($1, 'pull', 'artifact', 'team/other:1', 'success')";
+            loop {
+                app::on_db!(&db, pool => sqlx::query(SQL).bind(chrono::Utc::now()).execute(pool).await.map(|_| ()))
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        }
+    });
     // One row, sizes just around the largest statement, one needing every
     // shape, and more than the writer takes in one batch.
     for count in [1_usize, 127, 128, 129, 255, 600] {
@@ -298,6 +311,7 @@ async fn a_batch_of_any_size_is_written_whole(backend: Backend) {
         sizes.sort_unstable();
         assert_eq!(sizes, (0..count as i64).collect::<Vec<_>>());
     }
+    other_writes.abort();
     server.stop().await;
 }
 

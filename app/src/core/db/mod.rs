@@ -65,6 +65,17 @@ macro_rules! on_db {
     };
 }
 
+/// Begins a transaction that will write. SQLite's default, deferred, one
+/// that reads first fails at its first write, at once and without waiting,
+/// when another connection committed meanwhile (`SQLITE_BUSY`); an immediate
+/// one takes the write lock when it begins, waiting for it up to the busy
+/// timeout.
+pub(crate) async fn begin_writing<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> sqlx::Result<sqlx::Transaction<'static, DB>> {
+    if DB::NAME == "SQLite" { pool.begin_with("BEGIN IMMEDIATE").await } else { pool.begin().await }
+}
+
 /// On PostgreSQL, background work's multi-row deletes (garbage collection,
 /// cleanup of abandoned pushes) give up on a row a request holds after this
 /// long, well before the server looks for deadlocks (one second): a push

@@ -6,7 +6,7 @@ use super::{AuditEvent, Operation};
 use crate::{
     core::{
         Result,
-        db::{Counted, Db, Keyset, Page, TimeCursor, Window},
+        db::{Counted, Db, Keyset, Page, TimeCursor, Window, begin_writing},
     },
     on_db,
 };
@@ -272,9 +272,10 @@ impl EventRepository {
     }
 
     pub async fn insert_batch(&self, events: Vec<AuditEvent>) -> Result<()> {
-        // One transaction for the macro's statements.
+        // One transaction for the macro's statements; it reads the projects
+        // before it writes.
         on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             insert_audit_rows!(&mut *tx, events)?;
             tx.commit().await
         }.await)?;
