@@ -11,13 +11,14 @@
 //! batches.
 
 mod audit_log;
+pub(crate) mod insert;
 mod recorder;
-pub(crate) mod repository;
+mod repository;
 
 pub use audit_log::{AuditLog, MAX_EXPORT};
+pub(crate) use insert::{audited_transaction, bind_audit_event, insert_audit_rows, insert_statement, write_audit_row};
 pub use recorder::EventRecorder;
 pub use repository::{AuditQuery, EventRepository, StoredEvent};
-pub(crate) use repository::{audited_transaction, insert_audit_rows, insert_statement, write_audit_row};
 
 use chrono::{DateTime, Utc};
 
