@@ -14,7 +14,7 @@ use std::{
 
 use axum::{
     extract::{ConnectInfo, Request},
-    http::HeaderMap,
+    http::{Extensions, HeaderMap},
 };
 use ipnet::IpNet;
 
@@ -175,6 +175,12 @@ pub fn text(ip: IpAddr) -> String {
         text.push(char::from(b'0' + octet % 10));
     }
     text
+}
+
+/// The client's address of a request, as text: what the outermost
+/// middleware put where handlers read the peer's.
+pub fn of_request(extensions: &Extensions) -> Option<String> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| text(addr.ip()))
 }
 
 /// Puts the client's address where handlers read the peer's, for a

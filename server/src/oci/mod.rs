@@ -76,10 +76,7 @@ async fn dispatch(State(state): State<AppState>, Path(rest): Path<String>, reque
 /// 3.5 KB since; copying it was a tenth of a manifest GET's CPU).
 async fn route(state: &AppState, rest: &str, request: Request) -> OciResult<Response> {
     let endpoint = path::parse(rest).ok_or(OciError::NameUnknown)?;
-    let client_addr = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| crate::client_addr::text(addr.ip()));
+    let client_addr = crate::client_addr::of_request(request.extensions());
     let identity = auth::identify(state, request.headers(), client_addr.as_deref()).await?;
     let actor = Actor { principal: identity.principal(), client_addr };
     let host = state.http.registry_host();

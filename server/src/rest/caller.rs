@@ -3,10 +3,8 @@
 //! writes must come from this site (the same origin check the portal's
 //! server functions get); Basic credentials carry no ambient authority.
 
-use std::net::SocketAddr;
-
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::FromRequestParts,
     http::{Method, request::Parts},
 };
 
@@ -30,10 +28,7 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client_addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| crate::client_addr::text(addr.ip()));
+        let client_addr = crate::client_addr::of_request(&parts.extensions);
         let principal = match presented(&parts.headers) {
             Presented::Basic { username, password } => {
                 match sign_in(state, &username, password, client_addr.as_deref(), "REST API").await {
