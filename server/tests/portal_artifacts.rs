@@ -241,6 +241,7 @@ async fn seed_large_repository(server: &TestServer) -> Vec<(String, chrono::Date
                 .await
                 .unwrap();
             // Writes first, so SQLite never has to upgrade a read transaction.
+            #[allow(clippy::disallowed_methods)] // the test is the only writer
             let mut tx = $pool.begin().await.unwrap();
             for chunk in rows.chunks(500) {
                 let mut insert = sqlx::QueryBuilder::new(

@@ -380,6 +380,7 @@ async fn seed_group_members(server: &TestServer, project: &str, groups: &[String
     use app::core::db::Db;
     macro_rules! seed {
         ($pool:expr) => {{
+            #[allow(clippy::disallowed_methods)] // the test is the only writer
             let mut tx = $pool.begin().await.unwrap();
             for group in groups {
                 sqlx::query("INSERT INTO user_groups (kind, name, external_id, created_at) VALUES ('ldap', $1, $2, $3)")

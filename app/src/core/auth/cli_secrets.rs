@@ -11,7 +11,7 @@ use super::sealing::SealingKey;
 use crate::{
     core::{
         Error, Result,
-        db::Db,
+        db::{Db, begin_writing},
         events::{AuditEvent, write_audit_row},
         identity::UserId,
     },
@@ -53,7 +53,7 @@ impl CliSecrets {
              ON CONFLICT (user_id) DO UPDATE SET secret_hash = excluded.secret_hash, sealed = excluded.sealed, \
              created_at = excluded.created_at";
         on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             sqlx::query(SQL).bind(user.0).bind(digest(secret)).bind(&sealed).bind(now).execute(&mut *tx).await?;
             if let Some(event) = event {
                 write_audit_row!(tx, event)?;

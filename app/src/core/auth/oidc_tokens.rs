@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     core::{
         Result,
-        db::Db,
+        db::{Db, begin_writing},
         identity::{AuthSource, UserId},
         users::{refresh_external, sync_groups},
     },
@@ -54,7 +54,7 @@ impl OidcTokens {
              sealed_refresh_token = excluded.sealed_refresh_token, valid_until = excluded.valid_until, \
              updated_at = excluded.updated_at";
         on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             refresh_external!(tx, user.0, said.email, said.full_name, said.is_admin, now);
             sync_groups!(tx, user.0, AuthSource::Oidc, said.groups, now);
             sqlx::query(SQL)

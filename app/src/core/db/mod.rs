@@ -69,7 +69,8 @@ macro_rules! on_db {
 /// that reads first fails at its first write, at once and without waiting,
 /// when another connection committed meanwhile (`SQLITE_BUSY`); an immediate
 /// one takes the write lock when it begins, waiting for it up to the busy
-/// timeout.
+/// timeout. Every transaction begins here (clippy.toml disallows `Pool::begin`).
+#[allow(clippy::disallowed_methods)]
 pub(crate) async fn begin_writing<DB: sqlx::Database>(
     pool: &sqlx::Pool<DB>,
 ) -> sqlx::Result<sqlx::Transaction<'static, DB>> {

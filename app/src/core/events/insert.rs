@@ -149,7 +149,7 @@ macro_rules! audited_transaction {
     };
     ($db:expr, $event:expr, |$tx:ident| $body:expr, if $happened:expr) => {
         $crate::on_db!($db, pool => async {
-            let mut $tx = pool.begin().await?;
+            let mut $tx = $crate::core::db::begin_writing(pool).await?;
             let done = $body;
             if ($happened)(&done) {
                 $crate::core::events::write_audit_row!($tx, $event)?;

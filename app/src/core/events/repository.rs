@@ -92,7 +92,7 @@ impl EventRepository {
             return Ok(());
         }
         on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             for (repository, digest, at) in pulls {
                 sqlx::query(SQL)
                     .bind(at)

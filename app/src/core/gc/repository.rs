@@ -7,7 +7,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use crate::{
     core::{
         Error, Result,
-        db::{Db, YIELD_TO_PUSHES, waited_too_long},
+        db::{Db, YIELD_TO_PUSHES, begin_writing, waited_too_long},
         events::{AuditEvent, write_audit_row},
         registry::RELIST_IMAGE_SQL,
     },
@@ -75,7 +75,7 @@ impl GcRepository {
         let sql = format!("DELETE FROM repository_blobs AS rb WHERE {STALE_LINKS}");
         let postgres = matches!(self.db, Db::Postgres(_));
         let deleted = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             if postgres {
                 sqlx::query(YIELD_TO_PUSHES).execute(&mut *tx).await?;
             }
@@ -126,8 +126,7 @@ impl GcRepository {
         }
         let in_ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
         // A manifest's references never change, so its images can be read
-        // before the transaction; the delete is its first statement, which
-        // takes SQLite's write lock before anything is read.
+        // before the transaction.
         let images_sql = format!(
             "SELECT m.id, m.repository_id, ref.digest FROM manifest_references ref \
              JOIN manifests m ON m.id = ref.manifest_id WHERE ref.kind = 'manifest' AND m.id IN ({in_ids})"
@@ -139,7 +138,7 @@ impl GcRepository {
         let postgres = matches!(self.db, Db::Postgres(_));
         let deleted = on_db!(&self.db, pool => async {
             let images: Vec<(i64, i64, String)> = sqlx::query_as(&images_sql).fetch_all(pool).await?;
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             if postgres {
                 sqlx::query(YIELD_TO_PUSHES).execute(&mut *tx).await?;
             }
@@ -218,7 +217,7 @@ impl GcRepository {
             list.join(", ")
         );
         on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for digest in digests {
                 query = query.bind(digest);

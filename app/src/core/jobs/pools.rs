@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 
 use super::JobRepository;
-use crate::{core::Result, on_db};
+use crate::{
+    core::{Result, db::begin_writing},
+    on_db,
+};
 
 /// A node not heard from for this long is not listed as taking jobs.
 pub const NODE_SILENCE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -149,7 +152,7 @@ impl JobRepository {
             "UPDATE job_executions SET status = 'stopped', ended_at = $1 WHERE kind = $2 AND status = 'pending'";
         const RUNNING: &str = "UPDATE job_executions SET stop_requested = TRUE WHERE kind = $1 AND status = 'running'";
         let stopped = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let pending = sqlx::query(PENDING).bind(now).bind(kind).execute(&mut *tx).await?.rows_affected();
             let running = sqlx::query(RUNNING).bind(kind).execute(&mut *tx).await?.rows_affected();
             tx.commit().await?;

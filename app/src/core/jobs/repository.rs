@@ -8,7 +8,7 @@ use super::{Execution, LogLine, Schedule, Status, Trigger};
 use crate::{
     core::{
         Error, Result,
-        db::{Counted, Db, Page, Window},
+        db::{Counted, Db, Page, Window, begin_writing},
     },
     on_db,
 };
@@ -317,7 +317,7 @@ impl JobRepository {
         const RETENTION_TASKS: &str =
             "UPDATE retention_tasks SET status = 'error', ended_at = $1 WHERE execution_id = $2 AND status = 'running'";
         let ids = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let ids: Vec<i64> = sqlx::query_scalar(EXECUTIONS).bind(now).fetch_all(&mut *tx).await?;
             for id in &ids {
                 sqlx::query(REPLICATION_TASKS).bind(now).bind(id).execute(&mut *tx).await?;
@@ -439,7 +439,7 @@ impl JobRepository {
              VALUES ($1, 'schedule', 'skipped', $2, $3, $4, $4, $5) ON CONFLICT (kind, scheduled_for) DO NOTHING";
         let parameters = schedule.parameters.to_string();
         let taken = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let moved = sqlx::query(MOVE)
                 .bind(next)
                 .bind(&schedule.kind)

@@ -13,7 +13,7 @@ use crate::{
     core::{
         Error, Result,
         access::visibility_sql,
-        db::{Counted, Db, Keyset, Page, like_contains},
+        db::{Counted, Db, Keyset, Page, begin_writing, like_contains},
         events::{AuditEvent, audited_transaction, write_audit_row},
         identity::{UserId, Visibility},
         rbac::Role,
@@ -283,7 +283,7 @@ impl ProjectRepository {
         const SCHEDULES: &str = "DELETE FROM job_schedules \
              WHERE kind IN (SELECT 'retention:' || id FROM retention_policies WHERE project_id = $1)";
         let deleted = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             write_audit_row!(tx, event)?;
             sqlx::query(SCHEDULES).bind(id.0).execute(&mut *tx).await?;
             let deleted = sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 1;

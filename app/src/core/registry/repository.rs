@@ -8,7 +8,7 @@ use super::{digest::Digest, names::RepoName};
 use crate::{
     core::{
         Result,
-        db::{Db, YIELD_TO_PUSHES, waited_too_long},
+        db::{Db, YIELD_TO_PUSHES, begin_writing, waited_too_long},
         events::{AuditEvent, audited_transaction},
         projects::{HOLDS_BLOB_SQL, USAGE_SQL},
         storage::UploadId,
@@ -256,7 +256,7 @@ impl RegistryRepository {
         let digest = digest.to_string();
         let needed = i64::try_from(size).unwrap_or(i64::MAX);
         let linked = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             if let Some(refusal) = quota_refusal!(tx, repository, &digest, needed) {
                 return Ok(Ok(refusal));
             }
@@ -282,7 +282,7 @@ impl RegistryRepository {
         let digest = digest.to_string();
         let needed = i64::try_from(size).unwrap_or(i64::MAX);
         let linked = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let refusal = quota_refusal!(tx, repository, &digest, needed);
             Ok::<_, sqlx::Error>(refusal.unwrap_or(Linked::Done))
         }.await)?;
@@ -336,7 +336,7 @@ impl RegistryRepository {
             return Ok(None);
         };
         let created: Option<i64> = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let created: Option<i64> = sqlx::query_scalar(ENSURE_REPOSITORY)
                 .bind(repository.as_str()).bind(now).bind(project)
                 .fetch_optional(&mut *tx).await?;
@@ -432,7 +432,7 @@ impl RegistryRepository {
              RETURNING name";
         let postgres = matches!(self.db, Db::Postgres(_));
         let names = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             if postgres {
                 sqlx::query(YIELD_TO_PUSHES).execute(&mut *tx).await?;
             }

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     core::{
         Error, Result,
-        db::{Counted, Db, Page, Window, like_contains},
+        db::{Counted, Db, Page, Window, begin_writing, like_contains},
         events::{AuditEvent, audited_transaction, write_audit_row},
         jobs::{CronSchedule, delete_schedule_in, put_schedule_in},
     },
@@ -254,7 +254,7 @@ impl ReplicationRepository {
         const SQL: &str = "UPDATE replication_registries SET name = $1, kind = $2, url = $3, access_key = $4, \
              sealed_secret = $5, insecure = $6, description = $7, status = $8, updated_at = $9 WHERE id = $10";
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let updated = sqlx::query(SQL)
                 .bind(record.name)
                 .bind(record.kind.as_str())
@@ -300,7 +300,7 @@ impl ReplicationRepository {
         const SQL: &str = "DELETE FROM replication_registries WHERE id = $1 AND NOT EXISTS \
              (SELECT 1 FROM replication_policies p WHERE p.source_registry_id = $1 OR p.destination_registry_id = $1)";
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let deleted = sqlx::query(SQL).bind(id).execute(&mut *tx).await;
             let deleted = match deleted {
                 Ok(done) => done.rows_affected() == 1,
@@ -359,7 +359,7 @@ impl ReplicationRepository {
         let (source, destination) = ends(draft.direction);
         let filters = serde_json::to_string(&draft.filters).map_err(|e| Error::invalid("filters", e.to_string()))?;
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let id: Option<i64> = bind_policy!(sqlx::query_scalar(SQL), draft, source, destination, filters)
                 .bind(now)
                 .fetch_optional(&mut *tx)
@@ -394,7 +394,7 @@ impl ReplicationRepository {
         let (source, destination) = ends(draft.direction);
         let filters = serde_json::to_string(&draft.filters).map_err(|e| Error::invalid("filters", e.to_string()))?;
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let updated = bind_policy!(sqlx::query(SQL), draft, source, destination, filters)
                 .bind(now)
                 .bind(id)
@@ -436,7 +436,7 @@ impl ReplicationRepository {
         const SQL: &str =
             "UPDATE replication_policies SET enabled = $2, updated_at = $3 WHERE id = $1 RETURNING trigger_kind, cron";
         let found = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let trigger: Option<(String, Option<String>)> =
                 sqlx::query_as(SQL).bind(id.0).bind(enabled).bind(now).fetch_optional(&mut *tx).await?;
             let Some((kind, cron)) = trigger else {
@@ -473,7 +473,7 @@ impl ReplicationRepository {
         const SQL: &str = "DELETE FROM replication_policies WHERE id = $1";
         let kind = id.job_kind();
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let held = sqlx::query("UPDATE replication_policies SET updated_at = updated_at WHERE id = $1")
                 .bind(id).execute(&mut *tx).await?.rows_affected();
             if held == 0 {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     core::{
         Error, Result,
-        db::{Counted, Db, Page, Window},
+        db::{Counted, Db, Page, Window, begin_writing},
     },
     on_db,
 };
@@ -136,7 +136,7 @@ impl TaskRepository {
         const SQL: &str = "INSERT INTO replication_tasks (execution_id, resource_type, operation, src_resource, \
              dst_resource, digest, status, bytes) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0) RETURNING id";
         let ids = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let mut ids = Vec::with_capacity(tasks.len());
             for task in tasks {
                 let id: i64 = sqlx::query_scalar(SQL)

@@ -8,7 +8,7 @@ use super::{PolicyId, RetentionPolicy, RetentionRule, TaskRow, TaskStatus};
 use crate::{
     core::{
         Error, Result,
-        db::{Counted, Db, Page, Window, total_of},
+        db::{Counted, Db, Page, Window, begin_writing, total_of},
         events::{AuditEvent, write_audit_row},
         jobs::{delete_schedule_in, put_schedule_in},
         projects::id::ProjectId,
@@ -101,7 +101,7 @@ impl RetentionRepository {
              VALUES ($1, $2, $3, $4, $4) ON CONFLICT (project_id) DO NOTHING RETURNING id";
         let rules = serde_json::to_string(rules).map_err(|e| Error::corrupt(e.to_string()))?;
         let id = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let id: Option<i64> = sqlx::query_scalar(SQL)
                 .bind(project.0)
                 .bind(&rules)
@@ -139,7 +139,7 @@ impl RetentionRepository {
              WHERE id = $1 AND ($5 IS NULL OR updated_at = $5)";
         let rules = serde_json::to_string(rules).map_err(|e| Error::corrupt(e.to_string()))?;
         let updated = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let updated = sqlx::query(SQL)
                 .bind(id.0)
                 .bind(&rules)
@@ -178,7 +178,7 @@ impl RetentionRepository {
              error = 'its retention policy was deleted' WHERE kind = $1 AND status = 'pending'";
         const RUNNING: &str = "UPDATE job_executions SET stop_requested = TRUE WHERE kind = $1 AND status = 'running'";
         let deleted = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             if sqlx::query(SQL).bind(id.0).execute(&mut *tx).await?.rows_affected() == 0 {
                 return Ok(false);
             }
@@ -196,7 +196,7 @@ impl RetentionRepository {
     /// Removes the schedule of a policy that no longer exists.
     pub async fn forget_schedule(&self, id: PolicyId) -> Result<()> {
         on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             delete_schedule_in!(tx, id.job_kind());
             tx.commit().await
         }.await)?;

@@ -8,7 +8,7 @@ use crate::core::identity::{Robot, RobotId, RobotPermission};
 use crate::{
     core::{
         Error, Result,
-        db::{Counted, Db, Keyset, NameCursor, Page, Window, total_of},
+        db::{Counted, Db, Keyset, NameCursor, Page, Window, begin_writing, total_of},
         events::{AuditEvent, audited_transaction, write_audit_row},
         rbac::Action,
     },
@@ -144,16 +144,14 @@ impl RobotRepository {
         new: InsertRobot<'_>,
         event: &AuditEvent,
     ) -> Result<std::result::Result<RobotId, Refused>> {
-        // A write, not a read, comes first: on SQLite a transaction that
-        // reads and then writes fails at once ("database is locked") when
-        // another writer went first; a first write waits its turn instead.
-        // It also holds the project against a delete until this commits.
+        // A no-op write, not a read: it holds the project against a delete
+        // until this commits.
         const PROJECT: &str = "UPDATE projects SET updated_at = updated_at WHERE name = $1 RETURNING id";
         const ROBOT: &str = "INSERT INTO robots (name, description, project_id, secret_hash, expires_at, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
              ON CONFLICT (name) DO NOTHING RETURNING id";
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let project_id: Option<i64> = match new.project {
                 None => None,
                 Some(project) => match sqlx::query_scalar(PROJECT).bind(project).fetch_optional(&mut *tx).await? {
@@ -275,7 +273,7 @@ impl RobotRepository {
              expires_at = CASE WHEN $2 THEN $3 ELSE expires_at END, \
              disabled = COALESCE($4, disabled), updated_at = $5 WHERE id = $6";
         let written = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let updated = sqlx::query(ROBOT)
                 .bind(update.description)
                 .bind(update.expires_at.is_some())

@@ -22,7 +22,7 @@ use crate::{
     core::{
         Error, Result,
         access::{SystemGrant, require_system},
-        db::Db,
+        db::{Db, begin_writing},
         events::{AuditEvent, Operation, ResourceType, write_audit_row},
         identity::Actor,
         rbac::SystemAction,
@@ -225,7 +225,7 @@ impl SettingsService {
         const HOLD: &str = "UPDATE system_settings SET name = name WHERE name = $1";
         const READ: &str = "SELECT value FROM system_settings WHERE name = $1";
         let decided = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             sqlx::query(HOLD).bind(LOGIN).execute(&mut *tx).await?;
             let stored: Option<String> = sqlx::query_scalar(READ).bind(LOGIN).fetch_optional(&mut *tx).await?;
             let writes = match stored.as_deref().map(parse_setting::<LoginSettings>).transpose() {

@@ -6,7 +6,7 @@ use crate::core::identity::{AuthSource, User, UserId, Username};
 use crate::{
     core::{
         Error, Result,
-        db::{Counted, Db, Page, Window, like_contains},
+        db::{Counted, Db, Page, Window, begin_writing, like_contains},
         events::{AuditEvent, audited_transaction},
     },
     on_db,
@@ -215,7 +215,7 @@ impl UserRepository {
              is_admin = excluded.is_admin, external_id = excluded.external_id, updated_at = excluded.updated_at \
              WHERE users.auth_source = excluded.auth_source RETURNING id";
         let id: Option<i64> = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let id: Option<i64> = sqlx::query_scalar(SQL)
                 .bind(user.username.as_str())
                 .bind(user.email)

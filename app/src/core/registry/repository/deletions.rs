@@ -11,6 +11,7 @@ use super::{RELIST_IMAGE_SQL, RegistryRepository, Removed};
 use crate::{
     core::{
         Result,
+        db::begin_writing,
         events::{AuditEvent, insert_audit_rows},
         immutability::{enabled_rules, protection},
         registry::names::RepoName,
@@ -45,9 +46,9 @@ impl RegistryRepository {
         if digests.is_empty() {
             return Ok(Vec::new());
         }
-        // A write first: SQLite takes its write lock before reading; on
-        // PostgreSQL the rows are locked, so a concurrent push of one of
-        // these manifests (which touches its row) waits for the outcome.
+        // The rows are locked first (on PostgreSQL; SQLite's transaction
+        // holds its one write lock), so a concurrent push of one of these
+        // manifests (which touches its row) waits for the outcome.
         let lock = format!(
             "UPDATE manifests SET touched_at = touched_at \
              WHERE repository_id = (SELECT id FROM repositories WHERE name = $1) AND digest IN ({}) \
@@ -55,7 +56,7 @@ impl RegistryRepository {
             placeholders(2, digests.len())
         );
         let outcomes = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let mut query = sqlx::query_as(&lock).bind(repository.as_str());
             for digest in digests {
                 query = query.bind(digest);

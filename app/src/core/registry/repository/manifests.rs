@@ -10,6 +10,7 @@ use crate::{
     core::{
         Result,
         access::visibility_sql,
+        db::begin_writing,
         events::{AuditEvent, write_audit_row},
         identity::Visibility,
         immutability::{enabled_rules, protection},
@@ -190,7 +191,7 @@ impl RegistryRepository {
         let mut attempts = 0;
         let stored = loop {
             let outcome = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             if let Some((project, name, quota)) = lock_project_quota!(tx, new.repository) {
                 let exists: bool =
                     sqlx::query_scalar(EXISTS).bind(new.repository).bind(&digest).fetch_one(&mut *tx).await?;
@@ -342,7 +343,7 @@ impl RegistryRepository {
         const TAGS: &str = "SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repository_id WHERE r.name = $1";
         const DELETE: &str = "DELETE FROM repositories WHERE name = $1";
         let removed = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let locked: Option<i64> = sqlx::query_scalar(lock).bind(repository.as_str()).fetch_optional(&mut *tx).await?;
             if locked.is_none() {
                 return Ok(Removed::Missing);
@@ -403,7 +404,7 @@ impl RegistryRepository {
         event: &AuditEvent,
     ) -> Result<Removed> {
         let removed = on_db!(&self.db, pool => async {
-            let mut tx = pool.begin().await?;
+            let mut tx = begin_writing(pool).await?;
             let mut delete = sqlx::query(sql).bind(tag.as_str()).bind(repository.as_str());
             if let Some(digest) = &digest {
                 delete = delete.bind(digest);
