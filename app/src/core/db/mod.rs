@@ -185,6 +185,23 @@ impl Db {
         Ok(())
     }
 
+    /// A handle for a task that writes all the time (the audit writer): on
+    /// SQLite a pool of its own single connection. A connection's page cache
+    /// is dropped whenever another connection committed since it last read,
+    /// and the shared pool hands out its connections in turn, so every batch
+    /// began by reading its tables' pages from disk again; its own connection
+    /// keeps them while nothing else writes. PostgreSQL's pool is shared.
+    pub fn for_one_writer(&self) -> Self {
+        match self {
+            Self::Sqlite(pool) => Self::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_lazy_with(pool.connect_options().as_ref().clone()),
+            ),
+            Self::Postgres(_) => self.clone(),
+        }
+    }
+
     pub fn kind(&self) -> DbKind {
         match self {
             Self::Sqlite(_) => DbKind::Sqlite,

@@ -35,7 +35,7 @@ impl EventRecorder {
     pub fn start(db: Db) -> Self {
         let (queue, inbox) = mpsc::channel(QUEUE);
         let flush_asked = Arc::new(Notify::new());
-        tokio::spawn(write_events(EventRepository::new(db), inbox, flush_asked.clone()));
+        tokio::spawn(write_events(EventRepository::new(db.for_one_writer()), inbox, flush_asked.clone()));
         Self { queue, flush_asked }
     }
 
