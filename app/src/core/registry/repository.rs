@@ -1,6 +1,6 @@
 //! All SQL behind the registry: repositories, blobs, the links that let a
 //! repository see a blob, and uploads in progress; manifests and tags in
-//! [`manifests`].
+//! [`manifests`], the listings `/v2` serves in [`listings`].
 
 use chrono::{DateTime, Utc};
 
@@ -90,10 +90,12 @@ macro_rules! delete_audited {
 
 // After the macros above, which the manifests' SQL uses too.
 mod deletions;
+mod listings;
 mod manifests;
 
 pub use deletions::MAX_BATCH;
-pub use manifests::{ExistingTag, ListPage, NewManifest, ReferrerRow, StoredManifest};
+pub use listings::{ListPage, ReferrerRow};
+pub use manifests::{ExistingTag, NewManifest, StoredManifest};
 
 /// Creates a repository (`$1` its name, `$2` now) in its project (`$3`),
 /// or finds it if a concurrent push just did; no row when there is no such project.
