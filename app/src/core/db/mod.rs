@@ -194,9 +194,7 @@ impl Db {
     pub fn for_one_writer(&self) -> Self {
         match self {
             Self::Sqlite(pool) => Self::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .connect_lazy_with(pool.connect_options().as_ref().clone()),
+                SqlitePoolOptions::new().max_connections(1).connect_lazy_with(pool.connect_options().as_ref().clone()),
             ),
             Self::Postgres(_) => self.clone(),
         }
